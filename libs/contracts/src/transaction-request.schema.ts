@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { DEFAULT_RETRY, Limits } from './limits';
+import { Mode, Phase, Protocol, PROTOCOL_PHASES } from './vocabulary';
+
+const identifier = z.string().regex(Limits.idPattern, 'must be 1-128 characters of [A-Za-z0-9._:-]');
+
+/** Per-transaction retry overrides; omitted fields take {@link DEFAULT_RETRY}. */
+export const retryPolicySchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(Limits.maxAttempts).default(DEFAULT_RETRY.maxAttempts),
+    initialBackoffMs: z.number().int().min(0).max(Limits.maxBackoffMs).default(DEFAULT_RETRY.initialBackoffMs),
+    maxBackoffMs: z.number().int().min(0).max(Limits.maxBackoffMs).default(DEFAULT_RETRY.maxBackoffMs),
+  })
+  .strict()
+  .refine((r) => r.maxBackoffMs >= r.initialBackoffMs, {
+    message: 'must be at least initialBackoffMs',
+    path: ['maxBackoffMs'],
+  });
+export type RetryPolicy = z.output<typeof retryPolicySchema>;
+
+const path = z
+  .string()
+  .max(512)
+  .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'must be an absolute path starting with "/"');
+
+export const branchRequestSchema = z
+  .object({
+    id: identifier,
+    participant: z.string().regex(Limits.participantNamePattern, 'must be a registered participant name'),
+    payload: z.unknown().optional(),
+    dependsOn: z.array(identifier).max(Limits.maxBranches).optional(),
+    paths: z.record(z.enum(Object.values(Phase) as [Phase, ...Phase[]]), path.nullable()).optional(),
+  })
+  .strict();
+export type BranchRequest = z.output<typeof branchRequestSchema>;
+
+/** Body of `POST /v1/transactions`. Cross-field rules (unique ids, known dependencies, no cycles, phases of the protocol) are checked here too. */
+export const startTransactionSchema = z
+  .object({
+    id: identifier.optional(),
+    protocol: z.enum(Object.values(Protocol) as [Protocol, ...Protocol[]]),
+    mode: z.enum(Object.values(Mode) as [Mode, ...Mode[]]).default(Mode.Driven),
+    timeoutMs: z.number().int().min(Limits.minTimeoutMs).max(Limits.maxTimeoutMs).default(Limits.defaultTimeoutMs),
+    retry: retryPolicySchema.default(DEFAULT_RETRY),
+    branches: z.array(branchRequestSchema).max(Limits.maxBranches).default([]),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.mode === Mode.Driven && body.branches.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['branches'], message: 'must hold at least one branch in driven mode' });
+    }
+    const ids = new Set<string>();
+    body.branches.forEach((branch, i) => {
+      if (ids.has(branch.id)) {
+        ctx.addIssue({ code: 'custom', path: ['branches', i, 'id'], message: `duplicate branch id "${branch.id}"` });
+      }
+      ids.add(branch.id);
+      const size = jsonSize(branch.payload);
+      if (size > Limits.maxPayloadBytes) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['branches', i, 'payload'],
+          message: `must be at most ${Limits.maxPayloadBytes} bytes of JSON (got ${size})`,
+        });
+      }
+      for (const phase of Object.keys(branch.paths ?? {})) {
+        if (!PROTOCOL_PHASES[body.protocol].includes(phase as Phase)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['branches', i, 'paths', phase],
+            message: `is not a phase of ${body.protocol} (${PROTOCOL_PHASES[body.protocol].join(', ')})`,
+          });
+        }
+      }
+    });
+    body.branches.forEach((branch, i) => {
+      (branch.dependsOn ?? []).forEach((dep, j) => {
+        if (!ids.has(dep)) {
+          ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn', j], message: `unknown branch "${dep}"` });
+        } else if (dep === branch.id) {
+          ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn', j], message: 'a branch cannot depend on itself' });
+        }
+      });
+      if (branch.dependsOn && body.protocol !== Protocol.Saga) {
+        ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn'], message: 'is only allowed for sagas' });
+      }
+    });
+    const cycle = findCycle(body.branches);
+    if (cycle) {
+      ctx.addIssue({ code: 'custom', path: ['branches'], message: `dependsOn forms a cycle: ${cycle.join(' -> ')}` });
+    }
+  });
+export type StartTransactionRequest = z.output<typeof startTransactionSchema>;
+
+function jsonSize(value: unknown): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
+}
+
+/** A cycle in the `dependsOn` graph as a list of branch ids (first repeated last), or null. */
+export function findCycle(branches: readonly { id: string; dependsOn?: readonly string[] }[]): string[] | null {
+  const deps = new Map(branches.map((b) => [b.id, b.dependsOn ?? []]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (id: string): string[] | null => {
+    if (state.get(id) === 'done' || !deps.has(id)) return null;
+    if (state.get(id) === 'visiting') return [...stack.slice(stack.indexOf(id)), id];
+    state.set(id, 'visiting');
+    stack.push(id);
+    for (const dep of deps.get(id) ?? []) {
+      const found = visit(dep);
+      if (found) return found;
+    }
+    stack.pop();
+    state.set(id, 'done');
+    return null;
+  };
+  for (const id of deps.keys()) {
+    const found = visit(id);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** Query of `GET /v1/transactions`. */
+export const listTransactionsQuerySchema = z
+  .object({
+    status: z.string().optional(),
+    protocol: z.enum(Object.values(Protocol) as [Protocol, ...Protocol[]]).optional(),
+    participant: z.string().max(63).optional(),
+    q: z.string().max(128).optional(),
+    limit: z.coerce.number().int().min(1).max(Limits.maxPageSize).default(Limits.defaultPageSize),
+    cursor: z.string().max(512).optional(),
+  })
+  .strict();
+export type ListTransactionsQuery = z.output<typeof listTransactionsQuerySchema>;

@@ -1,0 +1,78 @@
+import type { BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from './vocabulary';
+import type { RetryPolicy } from './transaction-request.schema';
+
+/** One delivery of a phase to a participant, as recorded in the log. */
+export interface AttemptView {
+  branchId: string;
+  phase: Phase;
+  attempt: number;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: Outcome | null;
+  httpStatus: number | null;
+  error: string | null;
+}
+
+/** One entry of the append-only event log: what the dashboard's timeline draws. */
+export interface EventView {
+  seq: number;
+  at: string;
+  type: string;
+  branchId: string | null;
+  phase: Phase | null;
+  attempt: number | null;
+  outcome: Outcome | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface BranchView {
+  id: string;
+  participant: string;
+  status: BranchStatus;
+  phase: Phase;
+  attempt: number;
+  dependsOn: string[];
+  nextAttemptAt: string | null;
+  payload: unknown;
+  result: unknown;
+}
+
+export interface TransactionSummary {
+  id: string;
+  protocol: Protocol;
+  mode: Mode;
+  status: TransactionStatus;
+  createdAt: string;
+  updatedAt: string;
+  deadline: string;
+  participants: string[];
+}
+
+export interface TransactionView extends TransactionSummary {
+  timeoutMs: number;
+  retry: RetryPolicy;
+  error: string | null;
+  branches: BranchView[];
+  attempts: AttemptView[];
+  events: EventView[];
+}
+
+export interface TransactionPage {
+  items: TransactionSummary[];
+  nextCursor: string | null;
+}
+
+export interface ParticipantView {
+  name: string;
+  url: string;
+  transport: string;
+  ttlSeconds: number | null;
+  hasSecret: boolean;
+  metadata: Record<string, unknown>;
+  status: 'up' | 'stale';
+  circuit: 'closed' | 'open' | 'half-open';
+  lastSeenAt: string;
+  errorRate: number | null;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,83 @@
+import type { BranchStatus, Outcome, Phase, TransactionStatus } from '#contracts';
+import type { RetryPolicy } from './retry/retry-policy';
+
+/** One branch as a protocol machine sees it: everything here is persisted with the branch row. */
+export interface BranchState {
+  id: string;
+  /** Branches whose forward phase must succeed before this one starts (sagas only). */
+  dependsOn: string[];
+  /** Phases mapped to `null` by the client: skipped, never called. */
+  skippedPhases: Phase[];
+  status: BranchStatus;
+  /** The phase the branch is in or last finished. */
+  phase: Phase;
+  /** Deliveries of `phase` so far (monotonic: a replay does not reset it). */
+  attempt: number;
+  /** `attempt` when the current retry budget began (0, or the attempt count at the last replay). */
+  budgetBase: number;
+  /** A delivery of `phase` has been announced and its outcome not yet recorded. */
+  inFlight: boolean;
+  /** When the next delivery is due after an unknown outcome (epoch ms), or null. */
+  retryAt: number | null;
+}
+
+export type Decision = 'commit' | 'abort';
+
+/** A transaction as a protocol machine sees it. */
+export interface TransactionState {
+  status: TransactionStatus;
+  decision: Decision | null;
+  /** Epoch ms after which a transaction still in its forward phases is aborted. */
+  deadline: number;
+  retry: RetryPolicy;
+  branches: BranchState[];
+  /** Why the transaction aborted or failed, for people. */
+  error: string | null;
+}
+
+/**
+ * What happened. `outcome` carries `random01` for the backoff jitter so that `decide` stays pure.
+ * `recover` is sent once by the instance that takes over a transaction: every announced delivery of
+ * the previous owner is treated as lost (unknown), then due work is re-issued.
+ */
+export type MachineEvent =
+  | { type: 'start' }
+  | { type: 'outcome'; branchId: string; phase: Phase; attempt: number; outcome: Outcome; random01: number }
+  | { type: 'wake' }
+  | { type: 'recover' }
+  | { type: 'abort'; reason: string }
+  | { type: 'replay' };
+
+/** Deliver `phase` to branch `branchId`; the state that announces it is persisted before the call. */
+export interface CallCommand {
+  type: 'call';
+  branchId: string;
+  phase: Phase;
+  attempt: number;
+}
+export type Command = CallCommand;
+
+export interface Decided {
+  state: TransactionState;
+  commands: Command[];
+}
+
+/** A protocol's state machine: pure, total, and deterministic given its arguments. */
+export interface ProtocolMachine {
+  decide(state: TransactionState, event: MachineEvent, now: number): Decided;
+}
+
+/**
+ * Earliest time the transaction needs attention without an outside event: the earliest retry, or
+ * the deadline while forward phases run. Null when only in-flight calls (or nothing) remain.
+ */
+export function nextWakeAt(state: TransactionState): number | null {
+  let wake: number | null = null;
+  for (const b of state.branches) {
+    if (b.retryAt !== null && !b.inFlight && (wake === null || b.retryAt < wake)) wake = b.retryAt;
+  }
+  if (state.status === 'running' || state.status === 'pending') {
+    wake = wake === null ? state.deadline : Math.min(wake, state.deadline);
+  }
+  return wake;
+}
