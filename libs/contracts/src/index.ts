@@ -5,3 +5,4 @@ export * from './participant-request.schema';
 export * from './participant-call';
 export * from './transaction-view';
 export * from './problem';
+export * from './errors';

@@ -1,0 +1,65 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule, getRepositoryToken } from '@nestjs/typeorm';
+import { Pool } from 'pg';
+import type { Repository } from 'typeorm';
+import { ENTITIES, ParticipantEntity, PgTransactionStore, dataSourceOptions } from '#store';
+import type { Config } from './config/config';
+import { EngineLifecycle } from './engine/engine-lifecycle';
+import { Engine } from './engine/engine.service';
+import { ParticipantDirectory } from './engine/participant-directory';
+import { WakeScheduler } from './engine/wake-scheduler';
+import { HealthController } from './health/health.controller';
+import { IdempotencyService } from './http/idempotency.service';
+import { CoordinatorMetrics } from './metrics/coordinator-metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { ParticipantsController } from './participants/participants.controller';
+import { ParticipantsService } from './participants/participants.service';
+import { CONFIG, DATABASE_URL, PG_POOL, STORE } from './tokens';
+import { TransactionsController } from './transactions/transactions.controller';
+import { TransactionsService } from './transactions/transactions.service';
+
+/** The coordinator. `ROLE=worker` serves only health and metrics; `api` and `all` serve the client API. */
+@Module({})
+export class AppModule {
+  static forRoot(config: Config, databaseUrl: string): DynamicModule {
+    const providers: Provider[] = [
+      { provide: CONFIG, useValue: config },
+      { provide: DATABASE_URL, useValue: databaseUrl },
+      {
+        provide: PG_POOL,
+        useFactory: () => new Pool({ connectionString: databaseUrl, max: config.DB_POOL_SIZE }),
+      },
+      { provide: STORE, useFactory: (pool: Pool) => new PgTransactionStore(pool), inject: [PG_POOL] },
+      { provide: WakeScheduler, useFactory: () => new WakeScheduler(config, databaseUrl) },
+      {
+        provide: ParticipantDirectory,
+        useFactory: (repo: Repository<ParticipantEntity>) => new ParticipantDirectory(repo),
+        inject: [getRepositoryToken(ParticipantEntity)],
+      },
+      CoordinatorMetrics,
+      Engine,
+      EngineLifecycle,
+      IdempotencyService,
+      TransactionsService,
+      ParticipantsService,
+      {
+        provide: 'pool-closer',
+        useFactory: (pool: Pool) => ({ onApplicationShutdown: () => pool.end() }),
+        inject: [PG_POOL],
+      },
+    ];
+    const api = config.ROLE === 'worker' ? [] : [TransactionsController, ParticipantsController];
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, 4), migrationsRun: true }),
+        TypeOrmModule.forFeature(ENTITIES),
+        TerminusModule,
+      ],
+      controllers: [...api, HealthController, MetricsController],
+      providers,
+      exports: [Engine, EngineLifecycle, STORE],
+    };
+  }
+}

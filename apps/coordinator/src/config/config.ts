@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+/** Every environment variable the coordinator reads, with its rule and default (README "Configuration"). */
+const envSchema = z.object({
+  PORT: int(7070, 0, 65535),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  /** Where the embedded Postgres keeps its data when DATABASE_URL is unset. */
+  DATA_DIR: z.string().default('.data'),
+  EMBEDDED_PG_PORT: int(54329, 1, 65535),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:_-]').default('txc'),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  PARTICIPANT_URL_ALLOWLIST: z.string().optional(),
+  DB_POOL_SIZE: int(10, 2, 200),
+  /** Per-call timeout for participant calls (capped by the transaction deadline in forward phases). */
+  CALL_TIMEOUT_MS: int(10_000, 100, 600_000),
+  /** How often the sweeper heartbeats and looks for orphaned work. */
+  SWEEP_INTERVAL_MS: int(2_000, 50, 600_000),
+  /** An instance whose heartbeat is older than this is dead; its transactions are taken over. */
+  INSTANCE_TTL_MS: int(10_000, 200, 3_600_000),
+  /** Worker concurrency for scheduled work (retries, re-drives). */
+  WORKER_CONCURRENCY: int(32, 1, 1024),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
+  CRASH_AT: z.string().optional(),
+});
+
+export type Config = z.output<typeof envSchema>;
+
+/** Reads and validates the environment; throws one error naming every bad variable and its rule. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

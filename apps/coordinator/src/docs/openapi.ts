@@ -1,0 +1,122 @@
+import type { INestApplication } from '@nestjs/common';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { z } from 'zod';
+import { listTransactionsQuerySchema, registerParticipantSchema, startTransactionSchema } from '#contracts';
+
+const problem = { $ref: '#/components/schemas/Problem' };
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: problem } },
+});
+const json = (description: string, ref?: string) => ({
+  description,
+  ...(ref ? { content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } } : {}),
+});
+const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'Same key and body within 24 h returns the first response; another body with the key is 422.',
+  schema: { type: 'string', maxLength: 255 },
+};
+const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+/** The OpenAPI document of the client API, its request schemas generated from the zod schemas in #contracts. */
+export function openApiDocument(): OpenAPIObject {
+  const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'txc transaction coordinator',
+      version: '0.1.0',
+      description: 'Drives participant services through sagas (TCC, 2PC and 3PC to come) with a crash-safe log.',
+    },
+    paths: {
+      '/v1/participants': {
+        post: {
+          summary: 'Register or update a participant',
+          parameters: [idempotencyKey],
+          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterParticipant' } } } },
+          responses: {
+            201: json('registered', 'Participant'),
+            200: json('updated', 'Participant'),
+            422: problemResponse('invalid or unsafe'),
+          },
+        },
+        get: { summary: 'List participants', responses: { 200: json('participants') } },
+      },
+      '/v1/participants/{name}': {
+        get: { summary: 'A participant', parameters: [idParam('name')], responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') } },
+        delete: { summary: 'Remove a participant', parameters: [idParam('name')], responses: { 204: json('removed'), 404: problemResponse('unknown') } },
+      },
+      '/v1/participants/{name}/heartbeat': {
+        post: { summary: "Extend a participant's lease", parameters: [idParam('name')], responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') } },
+      },
+      '/v1/transactions': {
+        post: {
+          summary: 'Start a transaction',
+          parameters: [
+            idempotencyKey,
+            { name: 'wait', in: 'query', required: false, description: 'Block up to this many ms until settled', schema: { type: 'integer', minimum: 0, maximum: 60000 } },
+          ],
+          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/StartTransaction' } } } },
+          responses: {
+            201: json('created', 'Transaction'),
+            200: json('settled within wait, or the same id and body again', 'Transaction'),
+            202: json('not settled within wait', 'Transaction'),
+            400: problemResponse('malformed JSON'),
+            409: problemResponse('the id exists with another body'),
+            413: problemResponse('body too large'),
+            422: problemResponse('invalid request'),
+          },
+        },
+        get: {
+          summary: 'List transactions, newest first',
+          parameters: Object.keys((schema(listTransactionsQuerySchema).properties as object) ?? {}).map((name) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: { type: 'string' },
+          })),
+          responses: { 200: json('a page: {items, nextCursor}'), 422: problemResponse('invalid query') },
+        },
+      },
+      '/v1/transactions/{id}': {
+        get: { summary: 'A transaction with branches, attempts and timeline', parameters: [idParam('id')], responses: { 200: json('the transaction', 'Transaction'), 404: problemResponse('unknown') } },
+      },
+      '/v1/transactions/{id}/abort': {
+        post: { summary: 'Abort before the decision', parameters: [idParam('id'), idempotencyKey], responses: { 202: json('aborting', 'Transaction'), 200: json('already aborting or aborted', 'Transaction'), 404: problemResponse('unknown'), 409: problemResponse('past its decision') } },
+      },
+      '/v1/transactions/{id}/replay': {
+        post: { summary: 'Re-drive a failed transaction with a fresh retry budget', parameters: [idParam('id'), idempotencyKey], responses: { 202: json('replaying', 'Transaction'), 404: problemResponse('unknown'), 409: problemResponse('not failed') } },
+      },
+    },
+    components: {
+      schemas: {
+        StartTransaction: schema(startTransactionSchema),
+        RegisterParticipant: schema(registerParticipantSchema),
+        Transaction: { type: 'object', description: 'TransactionView in libs/contracts/src/transaction-view.ts' },
+        Participant: { type: 'object', description: 'ParticipantView in libs/contracts/src/transaction-view.ts' },
+        Problem: {
+          type: 'object',
+          required: ['type', 'title', 'status', 'detail'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            errors: {
+              type: 'array',
+              items: { type: 'object', properties: { field: { type: 'string' }, rule: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+  } as OpenAPIObject;
+}
+
+/** Serves the OpenAPI UI at /docs and the document at /docs-json. */
+export function setupDocs(app: INestApplication): void {
+  SwaggerModule.setup('docs', app, openApiDocument(), { jsonDocumentUrl: 'docs-json' });
+}

@@ -1,0 +1,21 @@
+import type { LoggerService } from '@nestjs/common';
+import type { TransactionStore } from '#store';
+import type { CoordinatorMetrics } from '../metrics/coordinator-metrics';
+import type { CrashPoints } from './crash-points';
+import type { ParticipantCaller } from './participant-caller';
+import type { ParticipantDirectory } from './participant-directory';
+import type { TransactionDriver } from './transaction-driver';
+
+/** What a {@link TransactionDriver} needs from the engine around it. */
+export interface EngineContext {
+  readonly instanceId: string;
+  readonly store: TransactionStore;
+  readonly caller: ParticipantCaller;
+  readonly directory: ParticipantDirectory;
+  readonly callTimeoutMs: number;
+  readonly crash: CrashPoints;
+  readonly metrics: CoordinatorMetrics;
+  readonly logger: LoggerService;
+  /** The driver let go of its transaction: settled, waiting until `wakeAt`, or taken over. */
+  detach(driver: TransactionDriver, how: { settled: boolean; wakeAt: Date | null }): void;
+}

@@ -1,0 +1,32 @@
+import type { Repository } from 'typeorm';
+import type { ParticipantEntity } from '#store';
+
+const FRESH_MS = 5_000;
+
+/**
+ * Participants by name, cached for a few seconds so the hot path reads no row per call. Another
+ * instance's update is seen within FRESH_MS; this instance's own updates at once.
+ */
+export class ParticipantDirectory {
+  private readonly cache = new Map<string, { entity: ParticipantEntity | null; at: number }>();
+
+  constructor(private readonly repo: Repository<ParticipantEntity>) {}
+
+  async get(name: string): Promise<ParticipantEntity | null> {
+    const hit = this.cache.get(name);
+    if (hit && Date.now() - hit.at < FRESH_MS) return hit.entity;
+    const entity = await this.repo.findOneBy({ name });
+    this.cache.set(name, { entity, at: Date.now() });
+    return entity;
+  }
+
+  /** The names in `names` that are not registered. */
+  async missing(names: string[]): Promise<string[]> {
+    const found = await Promise.all([...new Set(names)].map(async (n) => [n, await this.get(n)] as const));
+    return found.filter(([, p]) => !p).map(([n]) => n);
+  }
+
+  forget(name: string): void {
+    this.cache.delete(name);
+  }
+}

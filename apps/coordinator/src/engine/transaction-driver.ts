@@ -1,0 +1,193 @@
+import { FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Protocol } from '#contracts';
+import {
+  MACHINES,
+  nextWakeAt,
+  type CallCommand,
+  type MachineEvent,
+  type ProtocolMachine,
+  type TransactionState,
+} from '#protocol';
+import type { AdvanceOp, BranchRecord, StoreResult } from '#store';
+import type { EngineContext } from './engine-context';
+import type { CallResult } from './participant-caller';
+import { changedBranches, timelineOf } from './state-mapping';
+
+/**
+ * Drives one transaction while this instance owns it. Events are applied one at a time (a mailbox);
+ * each step decides with the protocol machine, commits the new state and its timeline, and only
+ * then makes the calls that state announces. A step whose write finds another owner stops the driver.
+ */
+export class TransactionDriver {
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private active = true;
+  private readonly machine: ProtocolMachine;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    readonly id: string,
+    readonly protocol: Protocol,
+    private state: TransactionState,
+    private version: number,
+    private lastSeq: number,
+    private readonly branches: ReadonlyMap<string, BranchRecord>,
+  ) {
+    this.machine = MACHINES[protocol]!;
+  }
+
+  get status() {
+    return this.state.status;
+  }
+
+  /** Makes the calls of a state that is already durable (a new transaction's first calls). */
+  launch(commands: CallCommand[]): void {
+    for (const c of commands) void this.call(c);
+    this.armTimer();
+  }
+
+  /** Queues an event; resolves once it has been applied (or ignored because the driver stopped). */
+  post(event: MachineEvent, note: Record<string, unknown> | null = null, result?: unknown): Promise<void> {
+    const run = this.chain.then(() => this.step(event, note, result));
+    this.chain = run.catch((error) => this.ctx.logger.error(`transaction ${this.id}: step failed: ${error}`));
+    return this.chain;
+  }
+
+  /** Stops driving without writing (shutdown, or another instance took over). */
+  stop(): void {
+    this.active = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async step(event: MachineEvent, note: Record<string, unknown> | null, result: unknown): Promise<void> {
+    if (!this.active) return;
+    const now = Date.now();
+    const before = this.state;
+    const { state, commands } = this.machine.decide(before, event, now);
+    const branches = changedBranches(before, state);
+    const events = timelineOf(before, state, event, note, commands, this.lastSeq, new Date(now));
+    if (branches.length === 0 && events.length === 0) {
+      this.armTimer();
+      return;
+    }
+    if (event.type === 'outcome' && event.outcome === Outcome.Yes && FORWARD_PHASES.includes(event.phase)) {
+      const change = branches.find((b) => b.id === event.branchId);
+      if (change) Object.assign(change, { setResult: true, result: result ?? null });
+    }
+    const settled = SETTLED_STATUSES.includes(state.status);
+    // an owner with nothing in flight lets go: the wake-up is scheduled, and whoever runs it claims the transaction
+    const release = settled || !state.branches.some((b) => b.inFlight);
+    const wakeAt = settled ? null : nextWakeAt(state);
+    const op: AdvanceOp = {
+      op: 'advance',
+      id: this.id,
+      version: this.version,
+      txn: {
+        status: state.status,
+        decision: state.decision,
+        error: state.error,
+        owner: release ? null : this.ctx.instanceId,
+        wakeAt: wakeAt === null ? null : new Date(wakeAt),
+      },
+      branches,
+      events,
+    };
+    const written = await this.write(op);
+    if (written === 'stale') {
+      this.ctx.logger.warn(`transaction ${this.id}: taken over by another instance; stopping`);
+      this.stop();
+      this.ctx.detach(this, { settled: false, wakeAt: null });
+      return;
+    }
+    this.version += 1;
+    this.lastSeq += events.length;
+    this.state = state;
+    // the decision is durable from here: a crash must re-drive it, never reverse it
+    if (before.decision === null && state.decision !== null) this.ctx.crash.reach('after-decision');
+    if (commands.some((c) => c.phase === Phase.Compensate)) this.ctx.crash.reach('during-compensation');
+    for (const c of commands) void this.call(c);
+    if (release) {
+      this.stop();
+      this.ctx.detach(this, { settled, wakeAt: wakeAt === null ? null : new Date(wakeAt) });
+    } else {
+      this.armTimer();
+      if (written === 'abort-requested') void this.post({ type: 'abort', reason: 'abort requested' });
+    }
+  }
+
+  /**
+   * Writes until Postgres answers. When an earlier try may have committed before its answer was lost,
+   * a `stale` answer is checked against the row before it is believed.
+   */
+  private async write(op: AdvanceOp): Promise<StoreResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.ctx.store.apply(op);
+        if (result !== 'stale' || attempt === 0) return result;
+        const now = await this.ctx.store.load(this.id);
+        const landed = now && now.txn.version === op.version + 1 && now.lastSeq >= this.lastSeq + op.events.length;
+        return landed ? 'ok' : 'stale';
+      } catch (error) {
+        if (!this.active) return 'stale';
+        this.ctx.logger.warn(`transaction ${this.id}: log write failed (try ${attempt + 1}), retrying: ${error}`);
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async call(c: CallCommand): Promise<void> {
+    const branch = this.branches.get(c.branchId)!;
+    let result: CallResult;
+    const participant = await this.ctx.directory.get(branch.participant).catch(() => null);
+    if (!participant) {
+      result = {
+        outcome: Outcome.Unknown,
+        httpStatus: null,
+        result: null,
+        error: `participant "${branch.participant}" is not registered`,
+        durationMs: 0,
+      };
+    } else {
+      const forward = FORWARD_PHASES.includes(c.phase);
+      const timeoutMs = forward
+        ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
+        : this.ctx.callTimeoutMs;
+      const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
+      result = await this.ctx.caller.call({
+        url: joinUrl(participant.url, path),
+        secret: participant.secret,
+        timeoutMs,
+        body: {
+          transactionId: this.id,
+          branchId: c.branchId,
+          protocol: this.protocol,
+          phase: c.phase,
+          attempt: c.attempt,
+          deadline: new Date(forward ? this.state.deadline : Date.now() + timeoutMs).toISOString(),
+          payload: branch.payload,
+        },
+      });
+    }
+    this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
+    this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
+    this.ctx.crash.reach('after-call');
+    await this.post(
+      { type: 'outcome', branchId: c.branchId, phase: c.phase, attempt: c.attempt, outcome: result.outcome, random01: Math.random() },
+      { httpStatus: result.httpStatus, durationMs: result.durationMs, ...(result.error ? { error: result.error } : {}) },
+      result.result,
+    );
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const wake = nextWakeAt(this.state);
+    if (!this.active || wake === null) return;
+    this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
+    this.timer.unref();
+  }
+}
+
+function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}

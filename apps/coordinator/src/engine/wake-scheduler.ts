@@ -1,0 +1,82 @@
+import { Logger } from '@nestjs/common';
+import { Queue, Worker, createPostgresBackend, withBackend } from 'bullmq';
+import IORedis from 'ioredis';
+import type { Config } from '../config/config';
+
+const QUEUE = 'wake';
+
+/**
+ * BullMQ is the engine's clock, not its memory: a job says only "look at transaction X at time T".
+ * Losing every job (a Redis flush) delays work until the sweeper finds it in Postgres; it loses
+ * nothing. On Redis when REDIS_URL is set, else on BullMQ's Postgres backend in the log database.
+ */
+export class WakeScheduler {
+  private readonly logger = new Logger(WakeScheduler.name);
+  private queue: Queue | null = null;
+  private worker: Worker | null = null;
+  private redis: IORedis | null = null;
+
+  constructor(
+    private readonly config: Config,
+    private readonly databaseUrl: string,
+  ) {}
+
+  get backend(): 'redis' | 'postgres' {
+    return this.config.REDIS_URL ? 'redis' : 'postgres';
+  }
+
+  /** Opens the queue, and with `runWorker` a worker that hands each due transaction id to `onDue`. */
+  async start(onDue: (transactionId: string) => Promise<void>, runWorker: boolean): Promise<void> {
+    const prefix = this.config.REDIS_PREFIX;
+    const processor = async (job: { data: { id: string } }) => onDue(job.data.id);
+    if (this.config.REDIS_URL) {
+      this.redis = new IORedis(this.config.REDIS_URL, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+      this.queue = new Queue(QUEUE, { connection: this.redis, prefix });
+      if (runWorker) {
+        this.worker = new Worker(QUEUE, processor, {
+          connection: new IORedis(this.config.REDIS_URL, { maxRetriesPerRequest: null }),
+          prefix,
+          concurrency: this.config.WORKER_CONCURRENCY,
+        });
+      }
+    } else {
+      const pg = withBackend(createPostgresBackend);
+      const connection = { connectionString: this.databaseUrl, schema: `${prefix}_queue`, migrate: true, max: 4 };
+      this.queue = new pg.Queue(QUEUE, { connection, prefix }) as unknown as Queue;
+      if (runWorker) {
+        this.worker = new pg.Worker(QUEUE, processor, {
+          connection,
+          prefix,
+          concurrency: this.config.WORKER_CONCURRENCY,
+        }) as unknown as Worker;
+      }
+    }
+    this.worker?.on('error', (e) => this.logger.warn(`wake worker: ${e.message}`));
+    this.queue.on('error', (e) => this.logger.warn(`wake queue: ${e.message}`));
+    await this.queue.waitUntilReady();
+  }
+
+  /** Asks for transaction `id` to be looked at at `at`. Best effort: the sweeper covers a lost job. */
+  async schedule(id: string, at: Date): Promise<void> {
+    if (!this.queue) return;
+    const delay = Math.max(0, at.getTime() - Date.now());
+    // custom job ids may not contain ':', which transaction ids may
+    const jobId = `${Buffer.from(id).toString('base64url')}-${at.getTime()}`;
+    await this.queue.add(
+      'wake',
+      { id },
+      { jobId, delay, removeOnComplete: true, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
+    );
+  }
+
+  /** Throws when the queue's store does not answer (readiness). */
+  async ping(): Promise<void> {
+    if (this.redis) await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close().catch(() => undefined);
+    await this.queue?.close().catch(() => undefined);
+    this.redis?.disconnect();
+  }
+}

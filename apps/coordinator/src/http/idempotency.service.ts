@@ -1,0 +1,101 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  CoordinatorError,
+  IdempotencyKeyInFlightError,
+  IdempotencyKeyReusedError,
+  Limits,
+  ValidationError,
+} from '#contracts';
+import type { IdempotencyRecord, TransactionStore } from '#store';
+import { STORE } from '../tokens';
+import { toProblem } from './problem.filter';
+import type { Reply } from './reply';
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** How long a repeat waits for the first request's answer before it is told to retry. */
+const WAIT_FOR_FIRST_MS = 30_000;
+
+/**
+ * `Idempotency-Key` (DESIGN.md §3): the same key and request within 24 h gets the first response;
+ * another request with the key gets 422; a repeat arriving while the first is in flight waits for
+ * its answer and never runs a second time. The key is claimed with a unique insert, not a read-then-write.
+ */
+@Injectable()
+export class IdempotencyService {
+  constructor(@Inject(STORE) private readonly store: TransactionStore) {}
+
+  /** Checks the header's shape; returns the key or undefined. */
+  static key(header: string | string[] | undefined): string | undefined {
+    if (header === undefined) return undefined;
+    const key = Array.isArray(header) ? header[0] : header;
+    if (!KEY_PATTERN.test(key)) {
+      throw new ValidationError('Idempotency-Key is invalid', [
+        { field: 'Idempotency-Key', rule: 'must be 1-255 printable ASCII characters' },
+      ]);
+    }
+    return key;
+  }
+
+  static expiry(): Date {
+    return new Date(Date.now() + Limits.idempotencyTtlMs);
+  }
+
+  /** Runs `work` once per key; repeats get the stored answer. Errors of the request (4xx) are stored too. */
+  async run(key: string | undefined, hash: string, work: () => Promise<Reply>): Promise<Reply> {
+    if (!key) return work();
+    const existing = await this.store.findIdempotencyKey(key);
+    if (existing) return this.answerOf(existing, key, hash);
+    if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry()))) {
+      return this.waitForFirst(key, hash);
+    }
+    let reply: Reply;
+    try {
+      reply = await work();
+    } catch (error) {
+      if (!(error instanceof CoordinatorError) || error.retryable) {
+        await this.store.releaseIdempotencyKey(key);
+        throw error;
+      }
+      const problem = toProblem(error);
+      reply = { status: problem.status, body: problem, headers: { 'content-type': 'application/problem+json' } };
+    }
+    await this.remember(key, reply);
+    return reply;
+  }
+
+  /** Stores the first answer given for `key`. */
+  async remember(key: string, reply: Reply): Promise<void> {
+    await this.store.apply({ op: 'respond', key, status: reply.status, body: reply.body, headers: reply.headers ?? {} });
+  }
+
+  /**
+   * The stored answer for `key`, waiting while the first request is still in flight. `fallback`
+   * builds the answer when the first request's process died after its work but before storing it.
+   */
+  async waitForFirst(key: string, hash: string, fallback?: (r: IdempotencyRecord) => Promise<Reply | null>): Promise<Reply> {
+    const until = Date.now() + WAIT_FOR_FIRST_MS;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+      const record = await this.store.findIdempotencyKey(key);
+      if (record) {
+        if (record.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
+        if (record.responseStatus !== null) return this.answerOf(record, key, hash);
+        if (fallback && record.ageSeconds > 5) {
+          const built = await fallback(record);
+          if (built) return built;
+        }
+      }
+      if (Date.now() > until) throw new IdempotencyKeyInFlightError(key);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private answerOf(record: IdempotencyRecord, key: string, hash: string): Promise<Reply> | Reply {
+    if (record.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
+    if (record.responseStatus === null) return this.waitForFirst(key, hash);
+    return {
+      status: record.responseStatus,
+      body: record.responseBody,
+      headers: { ...(record.responseHeaders ?? {}), 'idempotent-replayed': 'true' },
+    };
+  }
+}

@@ -1,0 +1,15 @@
+import type { z } from 'zod';
+import { ValidationError } from '#contracts';
+
+/** Parses `value` with `schema`, or throws a ValidationError naming each field and rule. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const errors = result.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => ({ field: [...issue.path, k].join('.'), rule: 'is not a known field' }));
+    }
+    return [{ field: issue.path.join('.') || '(body)', rule: issue.message }];
+  });
+  throw new ValidationError(`${what} is invalid: ${errors.map((e) => `${e.field} ${e.rule}`).join('; ')}`, errors);
+}

@@ -1,0 +1,83 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import {
+  CoordinatorError,
+  IdempotencyKeyInFlightError,
+  IdempotencyKeyReusedError,
+  MalformedJsonError,
+  ParticipantNotFoundError,
+  PayloadTooLargeError,
+  PROBLEM_CONTENT_TYPE,
+  TransactionConflictError,
+  TransactionNotFoundError,
+  ValidationError,
+  type Problem,
+} from '#contracts';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** The HTTP status of each error class: the one place where errors meet HTTP. */
+export function statusOf(error: CoordinatorError): number {
+  if (error instanceof MalformedJsonError) return 400;
+  if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof ValidationError || error instanceof IdempotencyKeyReusedError) return 422;
+  if (error instanceof TransactionNotFoundError || error instanceof ParticipantNotFoundError) return 404;
+  if (error instanceof TransactionConflictError || error instanceof IdempotencyKeyInFlightError) return 409;
+  return 400;
+}
+
+/** Renders any error as RFC 9457 problem+json. */
+export function toProblem(error: unknown): Problem {
+  if (error instanceof CoordinatorError) {
+    const status = statusOf(error);
+    return {
+      type: `/problems/${error.code}`,
+      title: TITLES[status] ?? 'Error',
+      status,
+      detail: error.message,
+      ...(error instanceof ValidationError ? { errors: error.errors } : {}),
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    return { type: `/problems/http-${status}`, title: TITLES[status] ?? error.name, status, detail: error.message };
+  }
+  // fastify's own errors (body parsing, size, media type) carry a statusCode and a code
+  const e = error as { statusCode?: number; code?: string; message?: string };
+  if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return toProblem(new PayloadTooLargeError(0));
+    if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || /JSON/.test(e.message ?? '')) {
+      return toProblem(new MalformedJsonError(e.message ?? 'unparseable'));
+    }
+    return {
+      type: `/problems/${(e.code ?? `http-${e.statusCode}`).toLowerCase()}`,
+      title: TITLES[e.statusCode] ?? 'Bad Request',
+      status: e.statusCode,
+      detail: e.message ?? '',
+    };
+  }
+  return { type: '/problems/internal', title: TITLES[500], status: 500, detail: 'internal error' };
+}
+
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const problem = toProblem(error);
+    if (problem.status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    if (error instanceof IdempotencyKeyInFlightError) void reply.header('retry-after', '1');
+    void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
+  }
+}

@@ -1,0 +1,6 @@
+/** What a service answers; the controller copies it onto the HTTP reply. */
+export interface Reply<T = unknown> {
+  status: number;
+  body: T;
+  headers?: Record<string, string>;
+}

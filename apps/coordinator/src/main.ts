@@ -1,0 +1,60 @@
+import 'reflect-metadata';
+import { ConsoleLogger, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Limits } from '#contracts';
+import { AppModule } from './app.module';
+import { loadConfig, type Config } from './config/config';
+import { openDatabase } from './config/database';
+import { setupDocs } from './docs/openapi';
+import { ProblemFilter, toProblem } from './http/problem.filter';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+async function bootstrap(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  const logger = new ConsoleLogger({
+    json: true,
+    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL === 'log' ? 'log' : config.LOG_LEVEL) + 1),
+  });
+  const db = await openDatabase(config, logger);
+  const adapter = new FastifyAdapter({ bodyLimit: Limits.maxBodyBytes });
+  // body parsing fails inside fastify, before Nest's filters: answer those as problem+json too
+  adapter.getInstance().setErrorHandler((error, _req, reply) => {
+    const problem = toProblem(error);
+    void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db.url), adapter, {
+    logger,
+  });
+  app.useGlobalFilters(new ProblemFilter());
+  setupDocs(app);
+  await app.listen(config.PORT, config.HOST);
+  const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
+  logger.log(
+    `coordinator ready: API ${base}/v1, docs ${base}/docs, health ${base}/health/ready, database ${db.description}, ` +
+      `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`,
+    'Bootstrap',
+  );
+  if (!process.env.CI && process.stdout.isTTY) {
+    process.stdout.write(`\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`);
+  }
+  const stopDb = async () => {
+    await app.close().catch(() => undefined);
+    await db.stop().catch(() => undefined);
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stopDb());
+  process.once('SIGTERM', () => void stopDb());
+}
+
+void bootstrap().catch((error) => {
+  process.stderr.write(`coordinator failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

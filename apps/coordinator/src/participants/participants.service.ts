@@ -1,0 +1,96 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import {
+  ParticipantNotFoundError,
+  UnsafeParticipantUrlError,
+  registerParticipantSchema,
+  type ParticipantView,
+} from '#contracts';
+import { ParticipantEntity } from '#store';
+import type { Config } from '../config/config';
+import { ParticipantDirectory } from '../engine/participant-directory';
+import { parse } from '../http/parse';
+import type { Reply } from '../http/reply';
+import { CONFIG } from '../tokens';
+import { UrlAllowList, refuseParticipantUrl } from './url-safety';
+
+/** The participant registry. */
+@Injectable()
+export class ParticipantsService {
+  private readonly allowList: UrlAllowList;
+
+  constructor(
+    @InjectRepository(ParticipantEntity) private readonly repo: Repository<ParticipantEntity>,
+    private readonly directory: ParticipantDirectory,
+    @Inject(CONFIG) config: Config,
+  ) {
+    this.allowList = new UrlAllowList(config.PARTICIPANT_URL_ALLOWLIST);
+  }
+
+  /** Registers or updates a participant: 201 when new, 200 when updated. Unsafe URLs are refused, nothing written. */
+  async register(body: unknown): Promise<Reply<ParticipantView>> {
+    const p = parse(registerParticipantSchema, body, 'participant');
+    const refusal = await refuseParticipantUrl(p.url, this.allowList);
+    if (refusal) throw new UnsafeParticipantUrlError(refusal);
+    const rows: { inserted: boolean }[] = await this.repo.query(
+      `INSERT INTO txc_participants (name, url, transport, ttl_seconds, secret, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (name) DO UPDATE SET url = EXCLUDED.url, transport = EXCLUDED.transport,
+         ttl_seconds = EXCLUDED.ttl_seconds, secret = EXCLUDED.secret, metadata = EXCLUDED.metadata,
+         updated_at = now(), last_seen_at = now()
+       RETURNING (xmax = 0) AS inserted`,
+      [p.name, p.url, p.transport, p.ttlSeconds ?? null, p.secret ?? null, JSON.stringify(p.metadata ?? {})],
+    );
+    this.directory.forget(p.name);
+    return { status: rows[0].inserted ? 201 : 200, body: await this.view(p.name) };
+  }
+
+  /** Extends a participant's lease. */
+  async heartbeat(name: string): Promise<Reply<ParticipantView>> {
+    const result = await this.repo.update({ name }, { lastSeenAt: () => 'now()' });
+    if (!result.affected) throw new ParticipantNotFoundError(name);
+    return { status: 200, body: await this.view(name) };
+  }
+
+  async list(): Promise<Reply<{ items: ParticipantView[] }>> {
+    const all = await this.repo.find({ order: { name: 'ASC' } });
+    return { status: 200, body: { items: all.map(toView) } };
+  }
+
+  async get(name: string): Promise<Reply<ParticipantView>> {
+    return { status: 200, body: await this.view(name) };
+  }
+
+  /** Removes a participant. Transactions already started with it keep their branches and fail their calls as unknown. */
+  async remove(name: string): Promise<Reply<null>> {
+    const result = await this.repo.delete({ name });
+    if (!result.affected) throw new ParticipantNotFoundError(name);
+    this.directory.forget(name);
+    return { status: 204, body: null };
+  }
+
+  private async view(name: string): Promise<ParticipantView> {
+    const p = await this.repo.findOneBy({ name });
+    if (!p) throw new ParticipantNotFoundError(name);
+    return toView(p);
+  }
+}
+
+function toView(p: ParticipantEntity): ParticipantView {
+  const stale = p.ttlSeconds !== null && Date.now() - p.lastSeenAt.getTime() > p.ttlSeconds * 1000;
+  return {
+    name: p.name,
+    url: p.url,
+    transport: p.transport,
+    ttlSeconds: p.ttlSeconds,
+    hasSecret: p.secret !== null,
+    metadata: p.metadata,
+    status: stale ? 'stale' : 'up',
+    circuit: 'closed',
+    lastSeenAt: p.lastSeenAt.toISOString(),
+    errorRate: null,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}

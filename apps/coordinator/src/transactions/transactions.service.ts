@@ -1,0 +1,188 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  Limits,
+  TransactionConflictError,
+  TransactionNotFoundError,
+  TransactionStatus,
+  ValidationError,
+  listTransactionsQuerySchema,
+  startTransactionSchema,
+  type TransactionPage,
+} from '#contracts';
+import type { EventRecord, IdempotencyRecord, LoadedTransaction, TransactionStore } from '#store';
+import { Engine } from '../engine/engine.service';
+import { ParticipantDirectory } from '../engine/participant-directory';
+import { IdempotencyService } from '../http/idempotency.service';
+import { parse } from '../http/parse';
+import type { Reply } from '../http/reply';
+import { requestHash } from '../http/request-hash';
+import { STORE } from '../tokens';
+import { toSummary, toView } from './transaction-views';
+
+const STATUSES = Object.values(TransactionStatus) as string[];
+
+/** The client API of transactions: start, read, list, abort, replay. */
+@Injectable()
+export class TransactionsService {
+  constructor(
+    private readonly engine: Engine,
+    @Inject(STORE) private readonly store: TransactionStore,
+    private readonly directory: ParticipantDirectory,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  /**
+   * Starts a transaction. 201 when created (200 once settled with `waitMs`, 202 if it did not settle
+   * in time), 200 for a repeat of the same id and body, 409 for the same id with another body.
+   */
+  async start(body: unknown, key: string | undefined, waitMs: number | undefined): Promise<Reply> {
+    const request = parse(startTransactionSchema, body, 'transaction');
+    const missing = await this.directory.missing(request.branches.map((b) => b.participant));
+    if (missing.length) {
+      const errors = request.branches.flatMap((b, i) =>
+        missing.includes(b.participant)
+          ? [{ field: `branches.${i}.participant`, rule: `participant "${b.participant}" is not registered` }]
+          : [],
+      );
+      throw new ValidationError(`unknown participant(s): ${missing.join(', ')}`, errors);
+    }
+    const hash = requestHash(body);
+    const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!);
+    if (key && (await this.store.findIdempotencyKey(key))) return this.idempotency.waitForFirst(key, hash, fallback);
+
+    const begun = await this.engine.begin(
+      request,
+      hash,
+      key ? { key, requestHash: hash, expiresAt: IdempotencyService.expiry() } : undefined,
+    );
+    if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback);
+    if (begun.result === 'exists') {
+      const existing = await this.load(begun.id);
+      if (existing.txn.requestHash !== hash) {
+        throw new TransactionConflictError(`transaction "${begun.id}" exists with a different request body`);
+      }
+      return this.viewReply(200, existing, await this.store.events(begun.id));
+    }
+    let reply: Reply;
+    if (waitMs) {
+      const settled = await this.engine.waitSettled(begun.id, waitMs);
+      reply = this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
+    } else {
+      reply = this.viewReply(201, begun.snapshot, begun.events as EventRecord[]);
+    }
+    if (key) await this.idempotency.remember(key, reply);
+    return reply;
+  }
+
+  async get(id: string): Promise<Reply> {
+    const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
+    return this.viewReply(200, loaded, events);
+  }
+
+  /** Newest first, keyset-paginated by (createdAt, id). */
+  async list(query: unknown): Promise<Reply<TransactionPage>> {
+    const q = parse(listTransactionsQuerySchema, query, 'query');
+    const statuses = q.status?.split(',').filter(Boolean);
+    const bad = statuses?.find((s) => !STATUSES.includes(s));
+    if (bad) {
+      throw new ValidationError(`unknown status "${bad}"`, [{ field: 'status', rule: `must be among ${STATUSES.join(', ')}` }]);
+    }
+    const rows = await this.store.list({
+      statuses,
+      protocol: q.protocol,
+      participant: q.participant,
+      q: q.q,
+      limit: q.limit + 1,
+      after: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    return {
+      status: 200,
+      body: {
+        items: items.map(toSummary),
+        nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null,
+      },
+    };
+  }
+
+  /** 202 while aborting, 200 when it already was; 409 once committed or committing. */
+  async abort(id: string, key: string | undefined): Promise<Reply> {
+    return this.idempotency.run(key, requestHash('abort', id), async () => {
+      const outcome = await this.engine.abort(id);
+      if (outcome === 'not-found') throw new TransactionNotFoundError(id);
+      if (outcome === 'decided') throw new TransactionConflictError(`transaction "${id}" is past its decision to commit`);
+      const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
+      return this.viewReply(outcome === 'accepted' ? 202 : 200, loaded, events);
+    });
+  }
+
+  /** Re-drives a `failed` transaction with a fresh retry budget; 409 unless it is failed. */
+  async replay(id: string, key: string | undefined): Promise<Reply> {
+    return this.idempotency.run(key, requestHash('replay', id), async () => {
+      const before = await this.load(id);
+      if (before.txn.status !== TransactionStatus.Failed) {
+        throw new TransactionConflictError(`transaction "${id}" is ${before.txn.status}; only a failed transaction can be replayed`);
+      }
+      if (!(await this.engine.replay(id))) {
+        throw new TransactionConflictError(`transaction "${id}" is already being replayed`);
+      }
+      const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
+      return this.viewReply(202, loaded, events);
+    });
+  }
+
+  private async load(id: string): Promise<LoadedTransaction> {
+    const loaded = await this.store.load(id);
+    if (!loaded) throw new TransactionNotFoundError(id);
+    return loaded;
+  }
+
+  private viewReply(status: number, loaded: LoadedTransaction, events: EventRecord[]): Reply {
+    return {
+      status,
+      body: toView(loaded, events),
+      headers: { location: `/v1/transactions/${encodeURIComponent(loaded.txn.id)}` },
+    };
+  }
+
+  /** The answer for a key whose first request created its transaction but died before storing the answer. */
+  private async replyFromLog(record: IdempotencyRecord, key: string): Promise<Reply | null> {
+    if (!record.transactionId) return null;
+    const loaded = await this.store.load(record.transactionId);
+    if (!loaded) return null;
+    const reply = this.viewReply(201, loaded, await this.store.events(loaded.txn.id));
+    await this.idempotency.remember(key, reply);
+    const stored = await this.store.findIdempotencyKey(key);
+    return stored?.responseStatus
+      ? { status: stored.responseStatus, body: stored.responseBody, headers: stored.responseHeaders ?? {} }
+      : reply;
+  }
+}
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const createdAt = new Date(at);
+    if (typeof id !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('shape');
+    return { createdAt, id };
+  } catch {
+    throw new ValidationError('cursor is invalid', [{ field: 'cursor', rule: 'must be a nextCursor from a previous page' }]);
+  }
+}
+
+/** `?wait=MS`: an integer from 0 to Limits.maxWaitMs. */
+export function parseWait(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > Limits.maxWaitMs) {
+    throw new ValidationError('wait is invalid', [
+      { field: 'wait', rule: `must be an integer number of milliseconds from 0 to ${Limits.maxWaitMs}` },
+    ]);
+  }
+  return n;
+}

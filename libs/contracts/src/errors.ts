@@ -1,0 +1,90 @@
+/**
+ * Errors with a stable `code` and a `retryable` flag. Whether an error is worth retrying is a
+ * property of the error, not of the place that catches it. The coordinator maps each code to an
+ * HTTP status in one exception filter; SDKs map problem responses back to these classes.
+ */
+export class CoordinatorError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The request broke one or more rules; `errors` names each field and rule. Nothing was written. */
+export class ValidationError extends CoordinatorError {
+  constructor(
+    message: string,
+    readonly errors: { field: string; rule: string }[],
+  ) {
+    super('validation_failed', message);
+  }
+}
+
+export class PayloadTooLargeError extends CoordinatorError {
+  constructor(limitBytes: number) {
+    super('payload_too_large', `the request body is larger than ${limitBytes} bytes`);
+  }
+}
+
+export class MalformedJsonError extends CoordinatorError {
+  constructor(detail: string) {
+    super('malformed_json', `the request body is not valid JSON: ${detail}`);
+  }
+}
+
+export class TransactionNotFoundError extends CoordinatorError {
+  constructor(id: string) {
+    super('transaction_not_found', `no transaction with id "${id}"`);
+  }
+}
+
+/** The transaction exists in a state that forbids the request (abort after the decision, replay of a non-failed one, same id with another body). */
+export class TransactionConflictError extends CoordinatorError {
+  constructor(message: string) {
+    super('transaction_conflict', message);
+  }
+}
+
+/** The Idempotency-Key was used before with a different request. */
+export class IdempotencyKeyReusedError extends CoordinatorError {
+  constructor(key: string) {
+    super('idempotency_key_reused', `Idempotency-Key "${key}" was used with a different request`);
+  }
+}
+
+/** The first request with this Idempotency-Key is still being processed; try again shortly. */
+export class IdempotencyKeyInFlightError extends CoordinatorError {
+  constructor(key: string) {
+    super('idempotency_key_in_flight', `a request with Idempotency-Key "${key}" is still in progress`, true);
+  }
+}
+
+export class ParticipantUnknownError extends ValidationError {
+  constructor(field: string, name: string) {
+    super(`participant "${name}" is not registered`, [{ field, rule: `participant "${name}" is not registered` }]);
+  }
+}
+
+export class ParticipantNotFoundError extends CoordinatorError {
+  constructor(name: string) {
+    super('participant_not_found', `no participant named "${name}"`);
+  }
+}
+
+/** A participant URL that the coordinator refuses to call (link-local, metadata, outside the allow-list). */
+export class UnsafeParticipantUrlError extends ValidationError {
+  constructor(reason: string) {
+    super(`participant url refused: ${reason}`, [{ field: 'url', rule: reason }]);
+  }
+}
+
+/** The protocol or mode is valid but not available in this version. */
+export class UnsupportedProtocolError extends ValidationError {
+  constructor(what: string) {
+    super(`${what} is not supported yet`, [{ field: 'protocol', rule: `${what} is not supported yet` }]);
+  }
+}

@@ -1,0 +1,31 @@
+import type { DataSourceOptions } from 'typeorm';
+import { InitialSchema1763800000000 } from '../../../migrations/1763800000000-initial-schema';
+import { BranchEntity } from './entities/branch.entity';
+import { EventEntity } from './entities/event.entity';
+import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
+import { InstanceEntity } from './entities/instance.entity';
+import { ParticipantEntity } from './entities/participant.entity';
+import { TransactionEntity } from './entities/transaction.entity';
+
+export const ENTITIES = [
+  ParticipantEntity,
+  InstanceEntity,
+  TransactionEntity,
+  BranchEntity,
+  EventEntity,
+  IdempotencyKeyEntity,
+];
+export const MIGRATIONS = [InitialSchema1763800000000];
+
+/** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
+export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'txc_migrations',
+    synchronize: false,
+    extra: { max: poolSize },
+  };
+}

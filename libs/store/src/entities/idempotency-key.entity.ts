@@ -1,0 +1,14 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** The first response given for an `Idempotency-Key`, replayed to every repeat within its lifetime. */
+@Entity('txc_idempotency_keys')
+export class IdempotencyKeyEntity {
+  @PrimaryColumn('text') key: string;
+  @Column('text', { name: 'request_hash' }) requestHash: string;
+  @Column('text', { name: 'transaction_id', nullable: true }) transactionId: string | null;
+  @Column('integer', { name: 'response_status', nullable: true }) responseStatus: number | null;
+  @Column('jsonb', { name: 'response_body', nullable: true }) responseBody: unknown;
+  @Column('jsonb', { name: 'response_headers', nullable: true }) responseHeaders: Record<string, string> | null;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt: Date;
+  @Column('timestamptz', { name: 'expires_at' }) expiresAt: Date;
+}

@@ -1,0 +1,60 @@
+/**
+ * Group commit: concurrent callers' ops are gathered while a flush is in flight and written together
+ * by the next flush, one statement and one commit for the batch. A batch that fails is retried op by
+ * op, so one bad op fails alone.
+ */
+export class LogWriter<Op, Result> {
+  private queue: { op: Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
+  private flushing = 0;
+
+  constructor(
+    private readonly execute: (ops: Op[]) => Promise<Result[]>,
+    private readonly options: { maxBatch: number; maxConcurrentFlushes: number } = {
+      maxBatch: 256,
+      maxConcurrentFlushes: 2,
+    },
+  ) {}
+
+  /** Resolves once the op is durable, with its result. */
+  submit(op: Op): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Ops waiting for a flush (a gauge for metrics). */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  private kick(): void {
+    while (this.flushing < this.options.maxConcurrentFlushes && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.maxBatch);
+      this.flushing++;
+      void this.flush(batch).finally(() => {
+        this.flushing--;
+        this.kick();
+      });
+    }
+  }
+
+  private async flush(batch: typeof this.queue): Promise<void> {
+    try {
+      const results = await this.execute(batch.map((b) => b.op));
+      batch.forEach((b, i) => b.resolve(results[i]));
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0].reject(error);
+        return;
+      }
+      for (const b of batch) {
+        try {
+          b.resolve((await this.execute([b.op]))[0]);
+        } catch (e) {
+          b.reject(e);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,347 @@
+import type { Pool } from 'pg';
+import { LogWriter } from './log-writer';
+import type {
+  BranchRecord,
+  EventRecord,
+  IdempotencyRecord,
+  ListFilter,
+  LoadedTransaction,
+  NewEvent,
+  StoreOp,
+  StoreResult,
+  TransactionRecord,
+  TransactionStore,
+} from './transaction-store';
+
+const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
+const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
+  error, owner, version, wake_at, abort_requested, created_at, updated_at`;
+
+/** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
+export class PgTransactionStore implements TransactionStore {
+  private readonly writer: LogWriter<unknown, StoreResult>;
+
+  constructor(
+    private readonly pool: Pool,
+    batching = { maxBatch: 256, maxConcurrentFlushes: 2 },
+  ) {
+    this.writer = new LogWriter(async (ops) => {
+      const { rows } = await this.pool.query<{ r: string[] }>('SELECT txc_apply($1::jsonb) AS r', [
+        JSON.stringify(ops),
+      ]);
+      return rows[0].r.map((r) => (r === 'ok:abort-requested' ? 'abort-requested' : (r as StoreResult)));
+    }, batching);
+  }
+
+  get backlog(): number {
+    return this.writer.backlog;
+  }
+
+  apply(op: StoreOp): Promise<StoreResult> {
+    return this.writer.submit(toWire(op));
+  }
+
+  async load(id: string): Promise<LoadedTransaction | null> {
+    const { rows } = await this.pool.query(`SELECT ${TXN_COLUMNS} FROM txc_transactions WHERE id = $1`, [id]);
+    return rows.length ? this.withBranches(toTransaction(rows[0])) : null;
+  }
+
+  async events(id: string): Promise<EventRecord[]> {
+    const { rows } = await this.pool.query(
+      `SELECT seq, at, type, branch_id, phase, attempt, outcome, detail FROM txc_events
+        WHERE transaction_id = $1 ORDER BY seq`,
+      [id],
+    );
+    return rows.map((r) => ({
+      seq: r.seq,
+      at: r.at,
+      type: r.type,
+      branchId: r.branch_id,
+      phase: r.phase,
+      attempt: r.attempt,
+      outcome: r.outcome,
+      detail: r.detail,
+    }));
+  }
+
+  async claim(
+    id: string,
+    instanceId: string,
+    deadOwners: string[],
+    forReplay = false,
+  ): Promise<LoadedTransaction | null> {
+    const statuses = forReplay ? `('failed')` : ACTIVE;
+    const { rows } = await this.pool.query(
+      `UPDATE txc_transactions SET owner = $2, version = version + 1, updated_at = now()
+        WHERE id = $1 AND status IN ${statuses} AND (owner IS NULL OR owner = ANY($3::text[]))
+        RETURNING ${TXN_COLUMNS}`,
+      [id, instanceId, deadOwners],
+    );
+    return rows.length ? this.withBranches(toTransaction(rows[0])) : null;
+  }
+
+  async findOrphans(deadOwners: string[], limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM txc_transactions
+        WHERE status IN ${ACTIVE}
+          AND ((owner IS NULL AND (wake_at IS NULL OR wake_at <= now())) OR owner = ANY($1::text[]))
+        ORDER BY wake_at NULLS FIRST LIMIT $2`,
+      [deadOwners, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async requestAbort(id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE txc_transactions SET abort_requested = true, wake_at = now()
+        WHERE id = $1 AND status IN ('pending', 'running')`,
+      [id],
+    );
+    return rowCount === 1;
+  }
+
+  async list(filter: ListFilter): Promise<TransactionRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const param = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (filter.statuses?.length) where.push(`status = ANY(${param(filter.statuses)}::text[])`);
+    if (filter.protocol) where.push(`protocol = ${param(filter.protocol)}`);
+    if (filter.participant) where.push(`participants @> ARRAY[${param(filter.participant)}]::text[]`);
+    if (filter.q) where.push(`id LIKE ${param(likePrefix(filter.q))}`);
+    if (filter.after) {
+      where.push(`(created_at, id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
+    }
+    const { rows } = await this.pool.query(
+      `SELECT ${TXN_COLUMNS} FROM txc_transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT ${param(filter.limit)}`,
+      params,
+    );
+    return rows.map(toTransaction);
+  }
+
+  async findIdempotencyKey(key: string): Promise<IdempotencyRecord | null> {
+    const { rows } = await this.pool.query(
+      `SELECT key, request_hash, transaction_id, extract(epoch FROM now() - created_at)::float8 AS age,
+          response_status, response_body, response_headers FROM txc_idempotency_keys
+        WHERE key = $1 AND expires_at > now()`,
+      [key],
+    );
+    if (!rows.length) return null;
+    const r = rows[0];
+    return {
+      key: r.key,
+      requestHash: r.request_hash,
+      transactionId: r.transaction_id,
+      ageSeconds: r.age,
+      responseStatus: r.response_status,
+      responseBody: r.response_body,
+      responseHeaders: r.response_headers,
+    };
+  }
+
+  async claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date): Promise<boolean> {
+    // an expired row still in place (the sweeper has not dropped it yet) is taken over
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO txc_idempotency_keys (key, request_hash, expires_at) VALUES ($1, $2, $3)
+        ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, expires_at = EXCLUDED.expires_at,
+          created_at = now(), response_status = NULL, response_body = NULL, response_headers = NULL,
+          transaction_id = NULL
+        WHERE txc_idempotency_keys.expires_at <= now()`,
+      [key, requestHash, expiresAt],
+    );
+    return rowCount === 1;
+  }
+
+  async releaseIdempotencyKey(key: string): Promise<void> {
+    await this.pool.query(`DELETE FROM txc_idempotency_keys WHERE key = $1 AND response_status IS NULL`, [key]);
+  }
+
+  async expireIdempotencyKeys(): Promise<number> {
+    const { rowCount } = await this.pool.query(`DELETE FROM txc_idempotency_keys WHERE expires_at <= now()`);
+    return rowCount ?? 0;
+  }
+
+  async heartbeat(instance: { id: string; host: string; pid: number }, ttlMs: number): Promise<string[]> {
+    await this.pool.query(
+      `INSERT INTO txc_instances (id, host, pid) VALUES ($1, $2, $3)
+        ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+      [instance.id, instance.host, instance.pid],
+    );
+    // an instance row is forgotten once it is long dead and owns nothing
+    await this.pool.query(
+      `DELETE FROM txc_instances i WHERE heartbeat_at < now() - interval '1 hour'
+        AND NOT EXISTS (SELECT 1 FROM txc_transactions t WHERE t.owner = i.id)`,
+    );
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM txc_instances WHERE heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)
+       UNION SELECT DISTINCT owner FROM txc_transactions t WHERE owner IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM txc_instances i WHERE i.id = t.owner)`,
+      [ttlMs],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async releaseAll(instanceId: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE txc_transactions SET owner = NULL, version = version + 1, wake_at = now() WHERE owner = $1`,
+      [instanceId],
+    );
+    return rowCount ?? 0;
+  }
+
+  private async withBranches(txn: TransactionRecord): Promise<LoadedTransaction> {
+    const [branches, seq] = await Promise.all([
+      this.pool.query(
+        `SELECT id, position, participant, depends_on, paths, skipped_phases, payload, status, phase, attempt,
+            budget_base, in_flight, retry_at, result
+          FROM txc_branches WHERE transaction_id = $1 ORDER BY position`,
+        [txn.id],
+      ),
+      this.pool.query<{ seq: number | null }>(`SELECT max(seq) AS seq FROM txc_events WHERE transaction_id = $1`, [
+        txn.id,
+      ]),
+    ]);
+    return {
+      txn,
+      branches: branches.rows.map(
+        (r): BranchRecord => ({
+          id: r.id,
+          position: r.position,
+          participant: r.participant,
+          dependsOn: r.depends_on,
+          paths: r.paths,
+          skippedPhases: r.skipped_phases,
+          payload: r.payload,
+          status: r.status,
+          phase: r.phase,
+          attempt: r.attempt,
+          budgetBase: r.budget_base,
+          inFlight: r.in_flight,
+          retryAt: r.retry_at,
+          result: r.result,
+        }),
+      ),
+      lastSeq: seq.rows[0].seq ?? 0,
+    };
+  }
+}
+
+function likePrefix(q: string): string {
+  return `${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function toTransaction(r: Record<string, any>): TransactionRecord {
+  return {
+    id: r.id,
+    protocol: r.protocol,
+    mode: r.mode,
+    status: r.status,
+    decision: r.decision,
+    timeoutMs: r.timeout_ms,
+    deadline: r.deadline,
+    retry: r.retry,
+    requestHash: r.request_hash,
+    participants: r.participants,
+    error: r.error,
+    owner: r.owner,
+    version: r.version,
+    wakeAt: r.wake_at,
+    abortRequested: r.abort_requested,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const eventWire = (e: NewEvent) => ({
+  seq: e.seq,
+  at: e.at.toISOString(),
+  type: e.type,
+  branch_id: e.branchId,
+  phase: e.phase,
+  attempt: e.attempt,
+  outcome: e.outcome,
+  detail: e.detail ?? null,
+});
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The snake_case shape `txc_apply` reads. */
+function toWire(op: StoreOp): unknown {
+  switch (op.op) {
+    case 'create':
+      return {
+        op: 'create',
+        txn: {
+          id: op.txn.id,
+          protocol: op.txn.protocol,
+          mode: op.txn.mode,
+          status: op.txn.status,
+          decision: op.txn.decision,
+          timeout_ms: op.txn.timeoutMs,
+          deadline: op.txn.deadline.toISOString(),
+          retry: op.txn.retry,
+          request_hash: op.txn.requestHash,
+          participants: op.txn.participants,
+          error: op.txn.error,
+          owner: op.txn.owner,
+          wake_at: iso(op.txn.wakeAt),
+          created_at: op.txn.createdAt.toISOString(),
+        },
+        branches: op.branches.map((b) => ({
+          id: b.id,
+          position: b.position,
+          participant: b.participant,
+          depends_on: b.dependsOn,
+          paths: b.paths,
+          skipped_phases: b.skippedPhases,
+          payload: b.payload ?? null,
+          status: b.status,
+          phase: b.phase,
+          attempt: b.attempt,
+          budget_base: b.budgetBase,
+          in_flight: b.inFlight,
+          retry_at: iso(b.retryAt),
+        })),
+        events: op.events.map(eventWire),
+        ...(op.idempotency
+          ? {
+              idem: {
+                key: op.idempotency.key,
+                hash: op.idempotency.requestHash,
+                expires_at: op.idempotency.expiresAt.toISOString(),
+              },
+            }
+          : {}),
+      };
+    case 'advance':
+      return {
+        op: 'advance',
+        id: op.id,
+        version: op.version,
+        txn: {
+          status: op.txn.status,
+          decision: op.txn.decision,
+          error: op.txn.error,
+          owner: op.txn.owner,
+          wake_at: iso(op.txn.wakeAt),
+        },
+        branches: op.branches.map((b) => ({
+          id: b.id,
+          status: b.status,
+          phase: b.phase,
+          attempt: b.attempt,
+          budget_base: b.budgetBase,
+          in_flight: b.inFlight,
+          retry_at: iso(b.retryAt),
+          set_result: b.setResult ?? false,
+          result: b.result ?? null,
+        })),
+        events: op.events.map(eventWire),
+      };
+    case 'respond':
+      return { op: 'respond', key: op.key, status: op.status, body: op.body, headers: op.headers };
+  }
+}

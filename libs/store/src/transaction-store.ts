@@ -1,0 +1,164 @@
+import type { BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from '#contracts';
+
+/** A transaction row as the engine reads it. */
+export interface TransactionRecord {
+  id: string;
+  protocol: Protocol;
+  mode: Mode;
+  status: TransactionStatus;
+  decision: 'commit' | 'abort' | null;
+  timeoutMs: number;
+  deadline: Date;
+  retry: { maxAttempts: number; initialBackoffMs: number; maxBackoffMs: number };
+  requestHash: string;
+  participants: string[];
+  error: string | null;
+  owner: string | null;
+  version: number;
+  wakeAt: Date | null;
+  abortRequested: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface BranchRecord {
+  id: string;
+  position: number;
+  participant: string;
+  dependsOn: string[];
+  paths: Partial<Record<Phase, string | null>>;
+  skippedPhases: Phase[];
+  payload: unknown;
+  status: BranchStatus;
+  phase: Phase;
+  attempt: number;
+  budgetBase: number;
+  inFlight: boolean;
+  retryAt: Date | null;
+  result: unknown;
+}
+
+export interface EventRecord {
+  seq: number;
+  at: Date;
+  type: string;
+  branchId: string | null;
+  phase: Phase | null;
+  attempt: number | null;
+  outcome: Outcome | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** A transaction with everything needed to drive or show it. */
+export interface LoadedTransaction {
+  txn: TransactionRecord;
+  branches: BranchRecord[];
+  /** Highest event seq written so far. */
+  lastSeq: number;
+}
+
+/** The mutable part of a branch, as written by `advance`. */
+export type BranchChange = Pick<
+  BranchRecord,
+  'id' | 'status' | 'phase' | 'attempt' | 'budgetBase' | 'inFlight' | 'retryAt'
+> & { result?: unknown; setResult?: boolean };
+
+/** The mutable part of a transaction, as written by `advance`. */
+export type TransactionChange = Pick<TransactionRecord, 'status' | 'decision' | 'error' | 'owner' | 'wakeAt'>;
+
+export type NewEvent = Omit<EventRecord, 'detail'> & { detail?: Record<string, unknown> | null };
+
+/** Writes a new transaction, its branches and first events in one step. */
+export interface CreateOp {
+  op: 'create';
+  txn: Omit<TransactionRecord, 'version' | 'abortRequested' | 'updatedAt'>;
+  branches: BranchRecord[];
+  events: NewEvent[];
+  /** Claim this Idempotency-Key in the same step; nothing is written if it is taken. */
+  idempotency?: { key: string; requestHash: string; expiresAt: Date };
+}
+
+/** A guarded state change of a transaction the writer owns at `version`. */
+export interface AdvanceOp {
+  op: 'advance';
+  id: string;
+  version: number;
+  txn: TransactionChange;
+  branches: BranchChange[];
+  events: NewEvent[];
+}
+
+/** Stores the first response given for an Idempotency-Key. */
+export interface RespondOp {
+  op: 'respond';
+  key: string;
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+export type StoreOp = CreateOp | AdvanceOp | RespondOp;
+
+/**
+ * `ok`; `exists`: a transaction with that id exists (nothing written); `key-taken`: the
+ * Idempotency-Key was claimed first by another request (nothing written); `stale`: another instance
+ * took the transaction over (nothing written); `abort-requested`: written, and an abort was asked
+ * for through another instance.
+ */
+export type StoreResult = 'ok' | 'exists' | 'key-taken' | 'stale' | 'abort-requested';
+
+export interface ListFilter {
+  statuses?: string[];
+  protocol?: string;
+  participant?: string;
+  q?: string;
+  limit: number;
+  after?: { createdAt: Date; id: string };
+}
+
+export interface IdempotencyRecord {
+  key: string;
+  requestHash: string;
+  /** The transaction a `POST /v1/transactions` with this key created. */
+  transactionId: string | null;
+  /** Seconds since the key was claimed. */
+  ageSeconds: number;
+  responseStatus: number | null;
+  responseBody: unknown;
+  responseHeaders: Record<string, string> | null;
+}
+
+/**
+ * The transaction log, named by what the engine needs of it. Every state change is one database
+ * transaction with a guarded update; results are typed, never silent no-ops.
+ */
+export interface TransactionStore {
+  /** Applies one state change; concurrent calls are group-committed together. */
+  apply(op: StoreOp): Promise<StoreResult>;
+  /** The transaction with its branches, or null. */
+  load(id: string): Promise<LoadedTransaction | null>;
+  /** Events of a transaction, oldest first. */
+  events(id: string): Promise<EventRecord[]>;
+  /**
+   * Takes over a transaction for `instanceId` when nobody live owns it: unowned and in a driveable
+   * status (or `failed` when `forReplay`), or owned by an instance in `deadOwners`. Bumps the version
+   * (fencing the previous owner). Returns the loaded transaction, or null if it cannot be taken.
+   */
+  claim(id: string, instanceId: string, deadOwners: string[], forReplay?: boolean): Promise<LoadedTransaction | null>;
+  /** Ids of transactions that need a new owner: unowned and due, or owned by a dead instance. */
+  findOrphans(deadOwners: string[], limit: number): Promise<string[]>;
+  /** Flags an abort for the owning instance to act on; false when the transaction is past its decision. */
+  requestAbort(id: string): Promise<boolean>;
+  list(filter: ListFilter): Promise<TransactionRecord[]>;
+  findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;
+  /** Claims a key for a request that is not a transaction start; false if it is taken. */
+  claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date): Promise<boolean>;
+  /** Forgets a claimed key whose request failed without an answer worth repeating. */
+  releaseIdempotencyKey(key: string): Promise<void>;
+  /** Drops expired Idempotency-Keys; returns how many. */
+  expireIdempotencyKeys(): Promise<number>;
+  /** Records this instance's heartbeat and returns the ids of instances whose heartbeat is older than `ttlMs`. */
+  heartbeat(instance: { id: string; host: string; pid: number }, ttlMs: number): Promise<string[]>;
+  /** Releases every transaction this instance owns (graceful shutdown): they become due now. */
+  releaseAll(instanceId: string): Promise<number>;
+}
