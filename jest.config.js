@@ -1,4 +1,7 @@
-/** Three projects: `unit` (pure code, next to it), `e2e` and `chaos` (real processes, Postgres, Redis). */
+/**
+ * Four projects: `unit` (pure code, next to it), `integration` (a lib against the real Postgres),
+ * `e2e` and `chaos` (real processes, Postgres, Redis).
+ */
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
@@ -8,6 +11,7 @@ const shared = {
 module.exports = {
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], slowTestThreshold: 30 },
     { ...shared, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'], slowTestThreshold: 60 },
   ],

@@ -7,7 +7,7 @@ import { AppModule } from './app.module';
 import { loadConfig, type Config } from './config/config';
 import { openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
-import { ProblemFilter, toProblem } from './http/problem.filter';
+import { ProblemFilter } from './http/problem.filter';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -25,11 +25,6 @@ async function bootstrap(): Promise<void> {
   });
   const db = await openDatabase(config, logger);
   const adapter = new FastifyAdapter({ bodyLimit: Limits.maxBodyBytes });
-  // body parsing fails inside fastify, before Nest's filters: answer those as problem+json too
-  adapter.getInstance().setErrorHandler((error, _req, reply) => {
-    const problem = toProblem(error);
-    void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
-  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db.url), adapter, {
     logger,
   });

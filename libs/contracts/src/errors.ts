@@ -36,6 +36,12 @@ export class MalformedJsonError extends CoordinatorError {
   }
 }
 
+export class UnsupportedMediaTypeError extends CoordinatorError {
+  constructor() {
+    super('unsupported_media_type', 'the request body must be application/json');
+  }
+}
+
 export class TransactionNotFoundError extends CoordinatorError {
   constructor(id: string) {
     super('transaction_not_found', `no transaction with id "${id}"`);

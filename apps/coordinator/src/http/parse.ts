@@ -1,8 +1,10 @@
 import type { z } from 'zod';
-import { ValidationError } from '#contracts';
+import { UnsupportedMediaTypeError, ValidationError } from '#contracts';
 
 /** Parses `value` with `schema`, or throws a ValidationError naming each field and rule. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  // a body that is not JSON arrives as a string or buffer (text/plain, octet-stream)
+  if (typeof value === 'string' || Buffer.isBuffer(value)) throw new UnsupportedMediaTypeError();
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const errors = result.error.issues.flatMap((issue) => {

@@ -4,7 +4,9 @@ import {
   CoordinatorError,
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
+  Limits,
   MalformedJsonError,
+  UnsupportedMediaTypeError,
   ParticipantNotFoundError,
   PayloadTooLargeError,
   PROBLEM_CONTENT_TYPE,
@@ -30,6 +32,7 @@ const TITLES: Record<number, string> = {
 export function statusOf(error: CoordinatorError): number {
   if (error instanceof MalformedJsonError) return 400;
   if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof UnsupportedMediaTypeError) return 415;
   if (error instanceof ValidationError || error instanceof IdempotencyKeyReusedError) return 422;
   if (error instanceof TransactionNotFoundError || error instanceof ParticipantNotFoundError) return 404;
   if (error instanceof TransactionConflictError || error instanceof IdempotencyKeyInFlightError) return 409;
@@ -50,12 +53,15 @@ export function toProblem(error: unknown): Problem {
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();
+    // fastify's body-parsing failures reach here wrapped by Nest
+    if (status === 400 && /JSON/i.test(error.message)) return toProblem(new MalformedJsonError(error.message));
+    if (status === 413) return toProblem(new PayloadTooLargeError(Limits.maxBodyBytes));
     return { type: `/problems/http-${status}`, title: TITLES[status] ?? error.name, status, detail: error.message };
   }
   // fastify's own errors (body parsing, size, media type) carry a statusCode and a code
   const e = error as { statusCode?: number; code?: string; message?: string };
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return toProblem(new PayloadTooLargeError(0));
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return toProblem(new PayloadTooLargeError(Limits.maxBodyBytes));
     if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || /JSON/.test(e.message ?? '')) {
       return toProblem(new MalformedJsonError(e.message ?? 'unparseable'));
     }

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const MAIN = resolve(__dirname, '../../../dist/apps/coordinator/src/main.js');
+
+export interface CoordinatorProcessOptions {
+  databaseUrl: string;
+  /** Omit to run BullMQ on its Postgres backend. */
+  redisUrl?: string;
+  redisPrefix?: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * The coordinator as a real child process (built output in dist/), on a free port. Tests kill it
+ * with SIGKILL and start it again on the same database to test recovery.
+ */
+export class CoordinatorProcess {
+  private child: ChildProcess | null = null;
+  private output = '';
+  url = '';
+  exited: Promise<number | null> = Promise.resolve(null);
+
+  constructor(private readonly options: CoordinatorProcessOptions) {}
+
+  /** Fast timings so recovery happens within a test's patience. */
+  static readonly FAST_ENV = { SWEEP_INTERVAL_MS: '200', INSTANCE_TTL_MS: '1500', CALL_TIMEOUT_MS: '2000' };
+
+  async start(extraEnv: Record<string, string> = {}): Promise<string> {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      PORT: '0',
+      DATABASE_URL: this.options.databaseUrl,
+      ...(this.options.redisUrl ? { REDIS_URL: this.options.redisUrl } : {}),
+      ...(this.options.redisPrefix ? { REDIS_PREFIX: this.options.redisPrefix } : {}),
+      ...CoordinatorProcess.FAST_ENV,
+      ...this.options.env,
+      ...extraEnv,
+    };
+    const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.output = '';
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    const ready = new Promise<string>((resolvePromise, reject) => {
+      const onData = (chunk: Buffer) => {
+        this.output += chunk.toString();
+        const m = /coordinator ready: API (http:\/\/[^/\s]+)\/v1/.exec(this.output);
+        if (m) resolvePromise(m[1]);
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`coordinator exited with ${code} before ready:\n${this.output}`)));
+      setTimeout(() => reject(new Error(`coordinator not ready after 30 s:\n${this.output}`)), 30_000).unref();
+    });
+    this.url = await ready;
+    return this.url;
+  }
+
+  /** Everything the process printed so far. */
+  get log(): string {
+    return this.output;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** SIGKILL: no shutdown hooks, no release of owned transactions. */
+  async kill(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM and wait: a graceful stop. */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode) return;
+    this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
