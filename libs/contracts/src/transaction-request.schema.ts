@@ -29,7 +29,7 @@ export const branchRequestSchema = z
     participant: z.string().regex(Limits.participantNamePattern, 'must be a registered participant name'),
     payload: z.unknown().optional(),
     dependsOn: z.array(identifier).max(Limits.maxBranches).optional(),
-    paths: z.record(z.enum(Object.values(Phase) as [Phase, ...Phase[]]), path.nullable()).optional(),
+    paths: z.partialRecord(z.enum(Object.values(Phase) as [Phase, ...Phase[]]), path.nullable()).optional(),
   })
   .strict();
 export type BranchRequest = z.output<typeof branchRequestSchema>;

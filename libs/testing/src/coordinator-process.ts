@@ -51,7 +51,10 @@ export class CoordinatorProcess {
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`coordinator exited with ${code} before ready:\n${this.output}`)));
-      setTimeout(() => reject(new Error(`coordinator not ready after 30 s:\n${this.output}`)), 30_000).unref();
+      setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`coordinator not ready after 30 s:\n${this.output}`));
+      }, 30_000).unref();
     });
     this.url = await ready;
     return this.url;

@@ -2,3 +2,4 @@ export * from './fresh-database';
 export * from './coordinator-process';
 export * from './test-participant';
 export * from './http-client';
+export * from './test-stack';

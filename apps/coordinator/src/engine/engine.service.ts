@@ -218,7 +218,6 @@ export class Engine implements EngineContext {
         listeners.add(done);
         this.settleListeners.set(id, listeners);
       });
-      if (!this.drivers.has(id) && local) return true;
     }
   }
 

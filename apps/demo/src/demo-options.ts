@@ -1,0 +1,51 @@
+/** What {@link startDemo} needs; everything but the database has a default. */
+export interface DemoOptions {
+  databaseUrl: string;
+  /** Interface to listen on and to put in the URLs. Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0: any free port. */
+  accountsPort?: number;
+  /** Default 0: any free port. */
+  inventoryPort?: number;
+  /** Fill empty tables with the demo rows. Default true. */
+  seed?: boolean;
+  /** When set, phase calls must carry a valid `Txn-Signature` made with it. */
+  secret?: string;
+  /** Postgres connections per service. Default 16. */
+  poolSize?: number;
+}
+
+/** Options for `main.ts`, from the environment (see apps/demo/README.md). */
+export interface DemoEnvOptions extends Required<Omit<DemoOptions, 'secret'>> {
+  secret?: string;
+  coordinatorUrl?: string;
+}
+
+export const DEFAULT_DEMO_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:54329/txc';
+
+/** Reads and validates the demo's environment; throws one message listing every bad value. */
+export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
+  const problems: string[] = [];
+  const port = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0 || value > 65535)
+      problems.push(`${name} must be a port (0-65535), got ${raw}`);
+    return value;
+  };
+  const options: DemoEnvOptions = {
+    databaseUrl: env.DEMO_DATABASE_URL || DEFAULT_DEMO_DATABASE_URL,
+    host: env.HOST || '127.0.0.1',
+    accountsPort: port('ACCOUNTS_PORT', 9101),
+    inventoryPort: port('INVENTORY_PORT', 9102),
+    seed: !['0', 'false', 'no'].includes((env.DEMO_SEED ?? '1').toLowerCase()),
+    poolSize: 16,
+    secret: env.DEMO_SECRET || undefined,
+    coordinatorUrl: env.COORDINATOR_URL ? env.COORDINATOR_URL.replace(/\/+$/, '') : undefined,
+  };
+  if (options.coordinatorUrl && !/^https?:\/\//.test(options.coordinatorUrl))
+    problems.push(`COORDINATOR_URL must be an http(s) URL, got ${options.coordinatorUrl}`);
+  if (problems.length > 0) throw new Error(`invalid demo configuration:\n  ${problems.join('\n  ')}`);
+  return options;
+}

@@ -1,0 +1,137 @@
+// the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { freshDatabase, type FreshDatabase } from '#testing';
+import { Barrier, type BarrierCall } from './barrier';
+
+describe('Barrier (real Postgres)', () => {
+  let db: FreshDatabase;
+  let pool: Pool;
+  const barrier = new Barrier('test_barrier');
+
+  beforeAll(async () => {
+    db = await freshDatabase('barrier');
+    pool = new Pool({ connectionString: db.url, max: 24 });
+    await barrier.install(pool);
+    await pool.query('CREATE TABLE counters (id text PRIMARY KEY, n integer NOT NULL)');
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  /** A counter per test, so tests never share state. */
+  async function counter(): Promise<string> {
+    const id = randomUUID();
+    await pool.query('INSERT INTO counters (id, n) VALUES ($1, 0)', [id]);
+    return id;
+  }
+
+  async function valueOf(id: string): Promise<number> {
+    const { rows } = await pool.query<{ n: number }>('SELECT n FROM counters WHERE id = $1', [id]);
+    return rows[0].n;
+  }
+
+  function deliver(call: BarrierCall, id: string, by: number) {
+    return barrier.run(pool, call, async (client) => {
+      const { rows } = await client.query<{ n: number }>('UPDATE counters SET n = n + $2 WHERE id = $1 RETURNING n', [
+        id,
+        by,
+      ]);
+      return rows[0].n;
+    });
+  }
+
+  function calls(): { action: BarrierCall; compensate: BarrierCall } {
+    const transactionId = randomUUID();
+    return {
+      action: { transactionId, branchId: 'b1', phase: 'action' },
+      compensate: { transactionId, branchId: 'b1', phase: 'compensate' },
+    };
+  }
+
+  it('applies a duplicated action once', async () => {
+    const id = await counter();
+    const { action } = calls();
+    expect(await deliver(action, id, 5)).toEqual({ kind: 'applied', value: 5 });
+    expect(await deliver(action, id, 5)).toEqual({ kind: 'duplicate' });
+    expect(await deliver(action, id, 5)).toEqual({ kind: 'duplicate' });
+    expect(await valueOf(id)).toBe(5);
+  });
+
+  it('treats compensate before action as a null compensation and refuses the late action', async () => {
+    const id = await counter();
+    const { action, compensate } = calls();
+    expect(await deliver(compensate, id, -5)).toEqual({ kind: 'null-compensation' });
+    expect(await deliver(compensate, id, -5)).toEqual({ kind: 'duplicate' });
+    expect(await deliver(action, id, 5)).toEqual({ kind: 'refused' });
+    expect(await deliver(action, id, 5)).toEqual({ kind: 'refused' });
+    expect(await valueOf(id)).toBe(0);
+  });
+
+  it('applies compensate after action once, even when delivered three times', async () => {
+    const id = await counter();
+    const { action, compensate } = calls();
+    expect(await deliver(action, id, 7)).toEqual({ kind: 'applied', value: 7 });
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await deliver(compensate, id, -7));
+    expect(results.map((r) => r.kind)).toEqual(['applied', 'duplicate', 'duplicate']);
+    expect(await valueOf(id)).toBe(0);
+    expect(await deliver(action, id, 7)).toEqual({ kind: 'duplicate' });
+    expect(await valueOf(id)).toBe(0);
+  });
+
+  it('rolls the barrier row back with the work when the work throws, so a retry applies', async () => {
+    const id = await counter();
+    const { action } = calls();
+    const failing = barrier.run(pool, action, async (client) => {
+      await client.query('UPDATE counters SET n = n + 1 WHERE id = $1', [id]);
+      throw new Error('boom');
+    });
+    await expect(failing).rejects.toThrow('boom');
+    expect(await valueOf(id)).toBe(0);
+    const { rows } = await pool.query('SELECT 1 FROM test_barrier WHERE transaction_id = $1', [action.transactionId]);
+    expect(rows).toHaveLength(0);
+    expect(await deliver(action, id, 1)).toEqual({ kind: 'applied', value: 1 });
+    expect(await valueOf(id)).toBe(1);
+  });
+
+  it('applies exactly once under 20 concurrent duplicate deliveries', async () => {
+    const id = await counter();
+    const { action } = calls();
+    const results = await Promise.all(Array.from({ length: 20 }, () => deliver(action, id, 3)));
+    const kinds = results.map((r) => r.kind);
+    expect(kinds.filter((k) => k === 'applied')).toHaveLength(1);
+    expect(kinds.filter((k) => k === 'duplicate')).toHaveLength(19);
+    expect(await valueOf(id)).toBe(3);
+  });
+
+  it('lets exactly one of a racing action and compensate win, never both effects half-applied', async () => {
+    for (let round = 0; round < 10; round++) {
+      const id = await counter();
+      const { action, compensate } = calls();
+      const [a, c] = await Promise.all([deliver(action, id, 4), deliver(compensate, id, -4)]);
+      const outcome = `${a.kind}/${c.kind}`;
+      expect(['applied/applied', 'refused/null-compensation']).toContain(outcome);
+      expect(await valueOf(id)).toBe(0);
+    }
+  });
+
+  it('keeps branches and phases of one transaction apart', async () => {
+    const id = await counter();
+    const transactionId = randomUUID();
+    expect((await deliver({ transactionId, branchId: 'x', phase: 'try' }, id, 1)).kind).toBe('applied');
+    expect((await deliver({ transactionId, branchId: 'y', phase: 'try' }, id, 1)).kind).toBe('applied');
+    expect((await deliver({ transactionId, branchId: 'x', phase: 'confirm' }, id, 1)).kind).toBe('applied');
+    expect((await deliver({ transactionId, branchId: 'y', phase: 'cancel' }, id, -1)).kind).toBe('applied');
+    expect((await deliver({ transactionId, branchId: 'z', phase: 'rollback' }, id, -1)).kind).toBe('null-compensation');
+    expect((await deliver({ transactionId, branchId: 'z', phase: 'prepare' }, id, 1)).kind).toBe('refused');
+    expect(await valueOf(id)).toBe(2);
+  });
+
+  it('refuses unsafe table names', () => {
+    expect(() => new Barrier('x; DROP TABLE y')).toThrow(TypeError);
+    expect(Barrier.ddl('app.barrier')).toContain('PRIMARY KEY (transaction_id, branch_id, op)');
+  });
+});

@@ -1,0 +1,156 @@
+import type { Pool, PoolClient } from 'pg';
+import { Phase } from '#contracts';
+
+/** The phase delivery a barrier guards: one row per (transaction, branch, phase). */
+export interface BarrierCall {
+  transactionId: string;
+  branchId: string;
+  phase: Phase;
+}
+
+/**
+ * What the barrier decided for one delivery.
+ * - `applied`: first delivery; the work ran and committed together with the barrier rows.
+ * - `duplicate`: this phase already committed for this branch; no work done.
+ * - `null-compensation`: an undo phase arrived before its forward phase ever ran; no work done, and
+ *   the forward phase is now fenced off.
+ * - `refused`: a forward phase arriving after its undo phase (late, reordered delivery); no work done,
+ *   so no resource is left hanging. Participants answer it with 409.
+ */
+export type BarrierResult<T> =
+  { kind: 'applied'; value: T } | { kind: 'duplicate' } | { kind: 'null-compensation' } | { kind: 'refused' };
+
+/** The outcome names of {@link BarrierResult}. */
+export type BarrierKind = BarrierResult<unknown>['kind'];
+
+/** Undo phase → the forward phase it undoes. Phases not listed are guarded only against duplicates. */
+export const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
+  [Phase.Compensate]: Phase.Action,
+  [Phase.Cancel]: Phase.Try,
+  [Phase.Rollback]: Phase.Prepare,
+  [Phase.Abort]: Phase.CanCommit,
+};
+
+/** The default barrier table name. */
+export const DEFAULT_BARRIER_TABLE = 'txc_barrier';
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+
+/**
+ * The exactly-once barrier (DTM's `barrier.go`, Seata's `tcc_fence_log`), on plain `pg`.
+ *
+ * Guarantee: for each (transactionId, branchId, phase) the work runs and commits at most once, in the
+ * same local transaction as the barrier rows, however often and in whatever order the phases are
+ * delivered; an undo phase that arrives before its forward phase does nothing and makes the late
+ * forward phase a no-op (`refused`). Concurrent duplicate deliveries serialize on the barrier row's
+ * primary key, so exactly one of them applies.
+ *
+ * Requires READ COMMITTED (Postgres' default) for the local transaction: under stricter isolation a
+ * concurrent duplicate fails with a serialization error instead of being reported as `duplicate`
+ * (still safe: nothing applied twice, and the error is retryable).
+ */
+export class Barrier {
+  /** @param table barrier table name, optionally schema-qualified; letters, digits and `_` only. */
+  constructor(readonly table: string = DEFAULT_BARRIER_TABLE) {
+    assertIdentifier(table);
+  }
+
+  /** The idempotent DDL creating the barrier table. */
+  static ddl(table: string = DEFAULT_BARRIER_TABLE): string {
+    assertIdentifier(table);
+    return `CREATE TABLE IF NOT EXISTS ${table} (
+  transaction_id text NOT NULL,
+  branch_id text NOT NULL,
+  op text NOT NULL,
+  reason text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (transaction_id, branch_id, op)
+)`;
+  }
+
+  /** Creates this barrier's table if it does not exist. */
+  async install(db: Pick<Pool, 'query'>): Promise<void> {
+    await db.query(Barrier.ddl(this.table));
+  }
+
+  /**
+   * Runs `work` at most once for `call`, in one local transaction that this method owns: it takes a
+   * client from `pool`, BEGINs, writes the barrier rows, runs `work` on that client when the barrier
+   * says so, and COMMITs. If `work` (or anything else) throws, it ROLLBACKs — barrier rows included, so
+   * a retry can apply — and rethrows. This is the API to use unless the caller already holds a
+   * transaction.
+   */
+  async run<T>(
+    pool: Pick<Pool, 'connect'>,
+    call: BarrierCall,
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<BarrierResult<T>> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      try {
+        await client.query('BEGIN');
+        const result = await this.runInTransaction(client, call, work);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      }
+    } finally {
+      // a client whose ROLLBACK failed may still hold an open transaction: destroy it, never reuse it
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Same decision as {@link Barrier.run}, inside a transaction the caller has already BEGUN on
+   * `client` and will COMMIT, or ROLLBACK if this throws. The guarantee holds only if the caller
+   * commits the barrier rows and its own changes together.
+   */
+  async runInTransaction<T>(
+    client: PoolClient,
+    call: BarrierCall,
+    work: (client: PoolClient) => Promise<T>,
+  ): Promise<BarrierResult<T>> {
+    const origin = UNDO_ORIGIN[call.phase];
+    // the undo phase claims its origin's slot first: a forward phase arriving later finds it taken
+    const originInserted = origin ? await this.insert(client, call, origin, call.phase) : false;
+    const currentInserted = await this.insert(client, call, call.phase, call.phase);
+    if (!currentInserted) {
+      const reason = await this.reasonOf(client, call);
+      return reason === call.phase ? { kind: 'duplicate' } : { kind: 'refused' };
+    }
+    if (originInserted) return { kind: 'null-compensation' };
+    return { kind: 'applied', value: await work(client) };
+  }
+
+  private async insert(client: PoolClient, call: BarrierCall, op: string, reason: string): Promise<boolean> {
+    const result = await client.query(
+      `INSERT INTO ${this.table} (transaction_id, branch_id, op, reason) VALUES ($1, $2, $3, $4)
+       ON CONFLICT DO NOTHING`,
+      [call.transactionId, call.branchId, op, reason],
+    );
+    return result.rowCount === 1;
+  }
+
+  private async reasonOf(client: PoolClient, call: BarrierCall): Promise<string> {
+    const result = await client.query<{ reason: string }>(
+      `SELECT reason FROM ${this.table} WHERE transaction_id = $1 AND branch_id = $2 AND op = $3`,
+      [call.transactionId, call.branchId, call.phase],
+    );
+    // the conflicting row was committed before ON CONFLICT saw it, and barrier rows are never deleted
+    if (result.rows.length === 0) throw new Error(`barrier row vanished for ${describe(call)}`);
+    return result.rows[0].reason;
+  }
+}
+
+function assertIdentifier(table: string): void {
+  if (!IDENTIFIER.test(table)) throw new TypeError(`invalid barrier table name: ${JSON.stringify(table)}`);
+}
+
+function describe(call: BarrierCall): string {
+  return `${call.transactionId}/${call.branchId}/${call.phase}`;
+}

@@ -1,0 +1,2 @@
+export * from './barrier';
+export * from './business-rejection';

@@ -1,0 +1,47 @@
+/** A JSON answer as a test reads it. */
+export interface JsonResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+/** Minimal JSON client for tests (Node's fetch). */
+export function apiClient(base: string) {
+  const call = async <T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<JsonResponse<T>> => {
+    const res = await fetch(base + path, {
+      method,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, headers: res.headers, body: parsed as T };
+  };
+  return {
+    get: <T = any>(path: string) => call<T>('GET', path),
+    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body ?? {}, headers),
+    delete: <T = any>(path: string) => call<T>('DELETE', path),
+    raw: call,
+    /** Polls GET until `done` holds or `ms` pass; returns the last answer. */
+    async until<T = any>(path: string, done: (body: T) => boolean, ms = 15_000): Promise<T> {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const r = await call<T>('GET', path);
+        if (r.status === 200 && done(r.body)) return r.body;
+        if (Date.now() > deadline) throw new Error(`timed out waiting on ${path}: ${JSON.stringify(r.body).slice(0, 2000)}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    },
+  };
+}
+export type ApiClient = ReturnType<typeof apiClient>;

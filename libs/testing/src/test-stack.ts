@@ -1,0 +1,54 @@
+import { CoordinatorProcess } from './coordinator-process';
+import { freshDatabase, freshRedisPrefix, TEST_REDIS_URL, type FreshDatabase } from './fresh-database';
+import { apiClient, type ApiClient } from './http-client';
+import { TestParticipant } from './test-participant';
+
+export interface TestStack {
+  db: FreshDatabase;
+  coordinator: CoordinatorProcess;
+  api: ApiClient;
+  /** Registered as participant `p1`. */
+  participant: TestParticipant;
+  close(): Promise<void>;
+}
+
+/**
+ * A coordinator process on a fresh database and Redis prefix (or BullMQ on Postgres with
+ * `redis: false`), with one registered test participant named `p1`.
+ */
+export async function startTestStack(
+  label: string,
+  options: { redis?: boolean; env?: Record<string, string> } = {},
+): Promise<TestStack> {
+  const db = await freshDatabase(label);
+  const coordinator = new CoordinatorProcess({
+    databaseUrl: db.url,
+    redisUrl: options.redis === false ? undefined : TEST_REDIS_URL,
+    redisPrefix: freshRedisPrefix(label),
+    env: { LOG_LEVEL: 'warn', ...options.env },
+  });
+  const api = apiClient(await coordinator.start());
+  const participant = await TestParticipant.start();
+  const registered = await api.post('/v1/participants', { name: 'p1', url: participant.url });
+  if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.body)}`);
+  return {
+    db,
+    coordinator,
+    api,
+    participant,
+    async close() {
+      await coordinator.stop();
+      await participant.close();
+      await db.drop();
+    },
+  };
+}
+
+/** A saga body with the given branch ids on participant `p1`. */
+export function sagaBody(branchIds: string[], extra: Record<string, unknown> = {}) {
+  return {
+    protocol: 'saga',
+    branches: branchIds.map((id) => ({ id, participant: 'p1', payload: { n: id } })),
+    ...extra,
+  };
+}
