@@ -1,0 +1,101 @@
+import { Client } from 'pg';
+import { sagaBody, startTestStack, type TestStack } from '#testing';
+
+describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
+  let s: TestStack;
+  let pg: Client;
+  beforeAll(async () => {
+    s = await startTestStack('idem');
+    pg = new Client({ connectionString: s.db.url });
+    await pg.connect();
+  });
+  afterAll(async () => {
+    await pg.end();
+    await s.close();
+  });
+
+  const count = async (sql: string, params: unknown[] = []) => Number((await pg.query(sql, params)).rows[0].n);
+
+  it('50 concurrent identical POSTs with one key make one transaction and equal responses', async () => {
+    const key = `k-${Date.now()}`;
+    const body = sagaBody(['a', 'b']);
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => s.api.post('/v1/transactions', body, { 'idempotency-key': key })),
+    );
+    const first = responses[0];
+    expect(first.status).toBe(201);
+    for (const r of responses) {
+      expect(r.status).toBe(first.status);
+      expect(r.body).toEqual(first.body);
+      expect(r.headers.get('location')).toBe(first.headers.get('location'));
+    }
+    expect(responses.filter((r) => r.headers.get('idempotent-replayed') === 'true')).toHaveLength(49);
+    expect(await count(`SELECT count(*) AS n FROM txc_transactions WHERE id = $1`, [first.body.id])).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM txc_idempotency_keys WHERE key = $1`, [key])).toBe(1);
+    await s.api.until(`/v1/transactions/${first.body.id}`, (t: any) => t.status === 'committed');
+    // one transaction, so each action ran once
+    expect(s.participant.callsFor(first.body.id, 'action')).toHaveLength(2);
+  });
+
+  it('the same key with another body is 422 and writes nothing', async () => {
+    const key = `k2-${Date.now()}`;
+    const first = await s.api.post('/v1/transactions', sagaBody(['a']), { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    const before = await count(`SELECT count(*) AS n FROM txc_transactions`);
+    const other = await s.api.post('/v1/transactions', sagaBody(['a', 'b']), { 'idempotency-key': key });
+    expect(other.status).toBe(422);
+    expect(other.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    expect(other.body.type).toBe('/problems/idempotency_key_reused');
+    expect(await count(`SELECT count(*) AS n FROM txc_transactions`)).toBe(before);
+  });
+
+  it('a repeat with ?wait replays the first answer, status included', async () => {
+    const key = `k3-${Date.now()}`;
+    const first = await s.api.post('/v1/transactions?wait=5000', sagaBody(['a']), { 'idempotency-key': key });
+    expect(first.status).toBe(200);
+    const again = await s.api.post('/v1/transactions?wait=5000', sagaBody(['a']), { 'idempotency-key': key });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+  });
+
+  it('a caller-chosen id is a natural idempotency key: same body 200, other body 409', async () => {
+    const id = `order-${Date.now()}`;
+    const created = await s.api.post('/v1/transactions?wait=5000', { id, ...sagaBody(['a']) });
+    expect(created.status).toBe(200);
+    const same = await s.api.post('/v1/transactions', { id, ...sagaBody(['a']) });
+    expect(same.status).toBe(200);
+    expect(same.body.id).toBe(id);
+    expect(same.body.status).toBe('committed');
+    const other = await s.api.post('/v1/transactions', { id, ...sagaBody(['b']) });
+    expect(other.status).toBe(409);
+    expect(other.body.type).toBe('/problems/transaction_conflict');
+    expect(s.participant.callsFor(id, 'action')).toHaveLength(1);
+  });
+
+  it('concurrent POSTs with one caller-chosen id start it once', async () => {
+    const id = `race-${Date.now()}`;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => s.api.post('/v1/transactions', { id, ...sagaBody(['a']) })),
+    );
+    expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(responses.every((r) => r.status === 201 || r.status === 200)).toBe(true);
+    await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed');
+    expect(s.participant.callsFor(id, 'action')).toHaveLength(1);
+  });
+
+  it('keys work on the other mutating POSTs too', async () => {
+    const key = `k4-${Date.now()}`;
+    const body = { name: 'p-idem', url: s.participant.url };
+    const a = await s.api.post('/v1/participants', body, { 'idempotency-key': key });
+    const b = await s.api.post('/v1/participants', body, { 'idempotency-key': key });
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect(b.body).toEqual(a.body);
+    expect((await s.api.post('/v1/participants', { ...body, url: 'http://127.0.0.2:1' }, { 'idempotency-key': key })).status).toBe(422);
+  });
+
+  it('refuses a malformed key', async () => {
+    const r = await s.api.post('/v1/transactions', sagaBody(['a']), { 'idempotency-key': 'x'.repeat(300) });
+    expect(r.status).toBe(422);
+    expect(r.body.errors).toEqual([{ field: 'Idempotency-Key', rule: 'must be 1-255 printable ASCII characters' }]);
+  });
+});
