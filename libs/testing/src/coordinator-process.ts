@@ -5,7 +5,7 @@ const MAIN = resolve(__dirname, '../../../dist/apps/coordinator/src/main.js');
 
 export interface CoordinatorProcessOptions {
   databaseUrl: string;
-  /** Omit to run BullMQ on its Postgres backend. */
+  /** Empty to let the coordinator start its embedded Postgres. Omit `redisUrl` to run BullMQ on its Postgres backend. */
   redisUrl?: string;
   redisPrefix?: string;
   env?: Record<string, string>;
@@ -31,7 +31,7 @@ export class CoordinatorProcess {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       PORT: '0',
-      DATABASE_URL: this.options.databaseUrl,
+      ...(this.options.databaseUrl ? { DATABASE_URL: this.options.databaseUrl } : {}),
       ...(this.options.redisUrl ? { REDIS_URL: this.options.redisUrl } : {}),
       ...(this.options.redisPrefix ? { REDIS_PREFIX: this.options.redisPrefix } : {}),
       ...CoordinatorProcess.FAST_ENV,

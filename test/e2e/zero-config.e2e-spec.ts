@@ -1,0 +1,68 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoordinatorProcess, TestParticipant, apiClient, freshDatabase, type FreshDatabase } from '#testing';
+
+/** Without REDIS_URL the queue runs on BullMQ's Postgres backend; without DATABASE_URL Postgres is embedded. */
+describe('zero-config modes', () => {
+  let participant: TestParticipant;
+  beforeAll(async () => {
+    participant = await TestParticipant.start();
+  });
+  afterAll(() => participant.close());
+
+  async function retryingSaga(base: string) {
+    const api = apiClient(base);
+    expect((await api.post('/v1/participants', { name: 'p1', url: participant.url })).status).toBe(201);
+    const id = `zc-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
+    // two 503s: the retries are parked in the queue's store and come back through its worker
+    participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 503, times: 2 });
+    const r = await api.post('/v1/transactions?wait=20000', {
+      id,
+      protocol: 'saga',
+      branches: [
+        { id: 'a', participant: 'p1' },
+        { id: 'b', participant: 'p1' },
+      ],
+      retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 400 },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('committed');
+    expect(r.body.attempts.filter((x: any) => x.branchId === 'b')).toHaveLength(3);
+    const ready = await api.get('/health/ready');
+    expect(ready.status).toBe(200);
+    return ready.body;
+  }
+
+  it('runs BullMQ on its Postgres backend when REDIS_URL is unset', async () => {
+    const db: FreshDatabase = await freshDatabase('pgqueue');
+    // the sweeper is slowed down so the retries must come back through the Postgres-backed queue
+    const coordinator = new CoordinatorProcess({ databaseUrl: db.url, env: { SWEEP_INTERVAL_MS: '60000', LOG_LEVEL: 'warn' } });
+    try {
+      const base = await coordinator.start();
+      expect(coordinator.log).toContain('queue on Postgres');
+      const health = await retryingSaga(base);
+      expect(health.details.queue.backend).toBe('postgres');
+    } finally {
+      await coordinator.stop();
+      await db.drop();
+    }
+  });
+
+  it('starts an embedded Postgres under DATA_DIR when DATABASE_URL is unset', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-'));
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: '',
+      env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: port, LOG_LEVEL: 'warn' },
+    });
+    try {
+      const base = await coordinator.start();
+      expect(coordinator.log).toContain(`embedded Postgres at 127.0.0.1:${port}`);
+      await retryingSaga(base);
+    } finally {
+      await coordinator.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
