@@ -16,4 +16,7 @@ module.exports = {
     { ...shared, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'], slowTestThreshold: 60 },
   ],
   testTimeout: 60_000,
+  // e2e and chaos files each run their own coordinator processes; two at a time fit 2 cores
+  maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };
