@@ -1,4 +1,4 @@
-import type { BranchStatus, Outcome, Phase, TransactionStatus } from '#contracts';
+import type { BranchStatus, Mode, Outcome, Phase, TransactionStatus } from '#contracts';
 import type { RetryPolicy } from './retry/retry-policy';
 
 /** One branch as a protocol machine sees it: everything here is persisted with the branch row. */
@@ -33,12 +33,22 @@ export interface TransactionState {
   branches: BranchState[];
   /** Why the transaction aborted or failed, for people. */
   error: string | null;
+  /**
+   * `interactive` (TCC/2PC): branches arrive by `register` and only the client's `commit` decides
+   * commit. Absent or `driven`: every branch is given up front and the machine commits on its own
+   * once every forward phase said yes.
+   */
+  mode?: Mode;
 }
 
 /**
  * What happened. `outcome` carries `random01` for the backoff jitter so that `decide` stays pure.
  * `recover` is sent once by the instance that takes over a transaction: every announced delivery of
  * the previous owner is treated as lost (unknown), then due work is re-issued.
+ * `register` and `commit` are interactive TCC/2PC: the client adds a branch (its try/prepare is
+ * delivered at once) and later asks for the commit; the other protocols ignore both. A `commit`
+ * that changes nothing (a branch not yet succeeded, no branch, already decided) is refused by the
+ * engine (409).
  */
 export type MachineEvent =
   | { type: 'start' }
@@ -46,7 +56,9 @@ export type MachineEvent =
   | { type: 'wake' }
   | { type: 'recover' }
   | { type: 'abort'; reason: string }
-  | { type: 'replay' };
+  | { type: 'replay' }
+  | { type: 'register'; branch: BranchState }
+  | { type: 'commit' };
 
 /** Deliver `phase` to branch `branchId`; the state that announces it is persisted before the call. */
 export interface CallCommand {

@@ -60,6 +60,10 @@ export const sagaMachine: ProtocolMachine = {
           compensateReady(state, commands);
         }
         break;
+      case 'register':
+      case 'commit':
+        // interactive mode is TCC/2PC only: a saga's branches are all given up front
+        break;
     }
     return { state, commands };
   },
