@@ -166,6 +166,20 @@ export class InitialSchema1763800000000 implements MigrationInterface {
               results := results || '"stale"'::jsonb;
               CONTINUE;
             END IF;
+            IF op ? 'new_branches' THEN
+              -- interactive mode: branches registered one by one
+              INSERT INTO txc_branches (transaction_id, id, position, participant, depends_on, paths, skipped_phases,
+                  payload, status, phase, attempt, budget_base, in_flight, retry_at)
+                SELECT op->>'id', b.id, b.position, b.participant, ARRAY(SELECT jsonb_array_elements_text(b.depends_on)),
+                    b.paths, ARRAY(SELECT jsonb_array_elements_text(b.skipped_phases)), b.payload, b.status, b.phase,
+                    b.attempt, b.budget_base, b.in_flight, b.retry_at
+                  FROM jsonb_to_recordset(op->'new_branches') AS b(id text, position int, participant text,
+                    depends_on jsonb, paths jsonb, skipped_phases jsonb, payload jsonb, status text, phase text,
+                    attempt int, budget_base int, in_flight boolean, retry_at timestamptz);
+              UPDATE txc_transactions SET participants = ARRAY(
+                  SELECT DISTINCT unnest(participants || ARRAY(SELECT b->>'participant' FROM jsonb_array_elements(op->'new_branches') b)))
+                WHERE id = op->>'id';
+            END IF;
             UPDATE txc_branches AS dst SET status = b.status, phase = b.phase, attempt = b.attempt,
                 budget_base = b.budget_base, in_flight = b.in_flight, retry_at = b.retry_at,
                 result = CASE WHEN b.set_result THEN b.result ELSE dst.result END

@@ -111,6 +111,16 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(s.participant.effects(id, 'b').applied).toBe(1);
   });
 
+  it('shows a participant\'s recent error rate in the registry', async () => {
+    const p = await s.api.get('/v1/participants/p1');
+    expect(p.status).toBe(200);
+    // the retry test above got two 503s among its calls
+    expect(p.body.errorRate).toBeGreaterThan(0);
+    expect(p.body.errorRate).toBeLessThan(1);
+    expect(p.body.lastError).toBe('HTTP 503');
+    expect(p.body).toMatchObject({ name: 'p1', status: 'up', circuit: 'disabled', hasSecret: false });
+  });
+
   it('treats an action that exhausts its attempts as no and compensates it', async () => {
     const id = `exhaust-${Date.now()}`;
     s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 500, times: 2, when: 'after' });

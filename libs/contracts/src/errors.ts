@@ -69,6 +69,13 @@ export class IdempotencyKeyInFlightError extends CoordinatorError {
   }
 }
 
+/** Interactive mode: the branch's try/prepare answered no (or gave no answer within its attempts). */
+export class BranchRejectedError extends CoordinatorError {
+  constructor(branchId: string, status: string) {
+    super('branch_rejected', `branch "${branchId}" did not say yes (${status})`);
+  }
+}
+
 export class ParticipantUnknownError extends ValidationError {
   constructor(field: string, name: string) {
     super(`participant "${name}" is not registered`, [{ field, rule: `participant "${name}" is not registered` }]);

@@ -34,6 +34,14 @@ export const branchRequestSchema = z
   .strict();
 export type BranchRequest = z.output<typeof branchRequestSchema>;
 
+/** Body of `POST /v1/transactions/{id}/branches` (interactive TCC/2PC): a branch without dependencies. */
+export const interactiveBranchSchema = branchRequestSchema.omit({ dependsOn: true }).superRefine((b, ctx) => {
+  const size = b.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(b.payload));
+  if (size > Limits.maxPayloadBytes) {
+    ctx.addIssue({ code: 'custom', path: ['payload'], message: `must be at most ${Limits.maxPayloadBytes} bytes of JSON (got ${size})` });
+  }
+});
+
 /** Body of `POST /v1/transactions`. Cross-field rules (unique ids, known dependencies, no cycles, phases of the protocol) are checked here too. */
 export const startTransactionSchema = z
   .object({
@@ -48,6 +56,13 @@ export const startTransactionSchema = z
   .superRefine((body, ctx) => {
     if (body.mode === Mode.Driven && body.branches.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['branches'], message: 'must hold at least one branch in driven mode' });
+    }
+    if (body.mode === Mode.Interactive && body.branches.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['branches'],
+        message: 'must be empty in interactive mode: register branches with POST /v1/transactions/{id}/branches',
+      });
     }
     const ids = new Set<string>();
     body.branches.forEach((branch, i) => {

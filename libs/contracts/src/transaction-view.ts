@@ -70,9 +70,12 @@ export interface ParticipantView {
   hasSecret: boolean;
   metadata: Record<string, unknown>;
   status: 'up' | 'stale';
-  circuit: 'closed' | 'open' | 'half-open';
+  /** Circuit breaking is not enabled yet: always `disabled`. */
+  circuit: 'disabled' | 'closed' | 'open' | 'half-open';
   lastSeenAt: string;
+  /** Share of the last 100 calls from the answering instance that got no answer or an error status; null before any call. */
   errorRate: number | null;
+  lastError: string | null;
   createdAt: string;
   updatedAt: string;
 }

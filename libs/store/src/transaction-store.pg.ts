@@ -268,6 +268,22 @@ const eventWire = (e: NewEvent) => ({
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+const branchWire = (b: BranchRecord) => ({
+  id: b.id,
+  position: b.position,
+  participant: b.participant,
+  depends_on: b.dependsOn,
+  paths: b.paths,
+  skipped_phases: b.skippedPhases,
+  payload: b.payload ?? null,
+  status: b.status,
+  phase: b.phase,
+  attempt: b.attempt,
+  budget_base: b.budgetBase,
+  in_flight: b.inFlight,
+  retry_at: iso(b.retryAt),
+});
+
 /** The snake_case shape `txc_apply` reads. */
 function toWire(op: StoreOp): unknown {
   switch (op.op) {
@@ -290,21 +306,7 @@ function toWire(op: StoreOp): unknown {
           wake_at: iso(op.txn.wakeAt),
           created_at: op.txn.createdAt.toISOString(),
         },
-        branches: op.branches.map((b) => ({
-          id: b.id,
-          position: b.position,
-          participant: b.participant,
-          depends_on: b.dependsOn,
-          paths: b.paths,
-          skipped_phases: b.skippedPhases,
-          payload: b.payload ?? null,
-          status: b.status,
-          phase: b.phase,
-          attempt: b.attempt,
-          budget_base: b.budgetBase,
-          in_flight: b.inFlight,
-          retry_at: iso(b.retryAt),
-        })),
+        branches: op.branches.map(branchWire),
         events: op.events.map(eventWire),
         ...(op.idempotency
           ? {
@@ -319,6 +321,7 @@ function toWire(op: StoreOp): unknown {
     case 'advance':
       return {
         op: 'advance',
+        ...(op.newBranches?.length ? { new_branches: op.newBranches.map(branchWire) } : {}),
         id: op.id,
         version: op.version,
         txn: {

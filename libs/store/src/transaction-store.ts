@@ -86,6 +86,8 @@ export interface AdvanceOp {
   txn: TransactionChange;
   branches: BranchChange[];
   events: NewEvent[];
+  /** Branches registered by this step (interactive mode), inserted before `branches` are applied. */
+  newBranches?: BranchRecord[];
 }
 
 /** Stores the first response given for an Idempotency-Key. */

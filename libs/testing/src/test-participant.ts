@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FORWARD_PHASES, type ParticipantCallBody, type Phase } from '#contracts';
 
+const COMMIT_PHASES: readonly Phase[] = ['confirm', 'commit', 'do-commit'];
+
 export interface ReceivedCall {
   path: string;
   body: ParticipantCallBody;
@@ -38,6 +40,7 @@ export class TestParticipant {
   private readonly applied = new Map<string, number>();
   private readonly compensated = new Map<string, number>();
   private readonly undone = new Set<string>();
+  private readonly committed = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
   /** The most calls for one (transaction, branch, phase) that were ever in flight at once. */
   maxConcurrentSamePhase = 0;
@@ -84,6 +87,20 @@ export class TestParticipant {
     return { applied: this.applied.get(key) ?? 0, compensated: this.compensated.get(key) ?? 0 };
   }
 
+  /**
+   * Effects of a branch under any protocol: its forward phase applied, its commit-type completion
+   * (confirm, commit, do-commit) applied, its undo (compensate, cancel, rollback, abort) applied.
+   * Each is 0 or 1 when phases are deduplicated as the barrier does.
+   */
+  outcome(transactionId: string, branchId: string): { applied: number; committed: number; undone: number } {
+    const key = `${transactionId}/${branchId}`;
+    return {
+      applied: this.applied.get(key) ?? 0,
+      committed: this.committed.get(key) ?? 0,
+      undone: this.compensated.get(key) ?? 0,
+    };
+  }
+
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
@@ -127,6 +144,8 @@ export class TestParticipant {
     if (FORWARD_PHASES.includes(body.phase)) {
       if (this.undone.has(key)) status = 409; // the undo got here first: refuse the late forward phase
       else if (!this.applied.has(key)) this.applied.set(key, 1);
+    } else if (COMMIT_PHASES.includes(body.phase)) {
+      if (!this.committed.has(key)) this.committed.set(key, 1);
     } else {
       this.undone.add(key);
       if (this.applied.has(key) && !this.compensated.has(key)) this.compensated.set(key, 1);

@@ -4,6 +4,7 @@ import type { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 import type { CrashPoints } from './crash-points';
 import type { ParticipantCaller } from './participant-caller';
 import type { ParticipantDirectory } from './participant-directory';
+import type { ParticipantStats } from './participant-stats';
 import type { TransactionDriver } from './transaction-driver';
 
 /** What a {@link TransactionDriver} needs from the engine around it. */
@@ -15,6 +16,7 @@ export interface EngineContext {
   readonly callTimeoutMs: number;
   readonly crash: CrashPoints;
   readonly metrics: CoordinatorMetrics;
+  readonly stats: ParticipantStats;
   readonly logger: LoggerService;
   /** The driver let go of its transaction: settled, waiting until `wakeAt`, or taken over. */
   detach(driver: TransactionDriver, how: { settled: boolean; wakeAt: Date | null }): void;

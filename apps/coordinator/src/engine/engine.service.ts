@@ -4,9 +4,15 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Mode,
   PROTOCOL_PHASES,
+  Protocol,
   SETTLED_STATUSES,
+  TransactionConflictError,
+  TransactionNotFoundError,
   TransactionStatus,
   UnsupportedProtocolError,
+  ValidationError,
+  type BranchRequest,
+  type BranchStatus,
   type Phase,
   type StartTransactionRequest,
 } from '#contracts';
@@ -20,10 +26,13 @@ import type { EngineContext } from './engine-context';
 import { HttpParticipantCaller } from './participant-caller.http';
 import type { ParticipantCaller } from './participant-caller';
 import { ParticipantDirectory } from './participant-directory';
+import { ParticipantStats } from './participant-stats';
 import { timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
+
+const INTERACTIVE_PROTOCOLS: readonly Protocol[] = [Protocol.Tcc, Protocol.TwoPhase];
 
 export type BeginResult =
   | { result: 'created'; id: string; snapshot: LoadedTransaction; events: NewEvent[] }
@@ -41,6 +50,7 @@ export class Engine implements EngineContext {
   readonly caller: ParticipantCaller = new HttpParticipantCaller();
   readonly crash: CrashPoints;
   readonly callTimeoutMs: number;
+  readonly stats = new ParticipantStats();
   /** Instances whose heartbeat lapsed, kept fresh by the sweeper. */
   deadOwners: string[] = [];
   private readonly drivers = new Map<string, TransactionDriver>();
@@ -71,13 +81,16 @@ export class Engine implements EngineContext {
   ): Promise<BeginResult> {
     const machine = MACHINES[request.protocol];
     if (!machine) throw new UnsupportedProtocolError(`protocol "${request.protocol}"`);
-    if (request.mode === Mode.Interactive) throw new UnsupportedProtocolError(`interactive mode for ${request.protocol}`);
+    if (request.mode === Mode.Interactive && !INTERACTIVE_PROTOCOLS.includes(request.protocol)) {
+      throw new UnsupportedProtocolError(`interactive mode for ${request.protocol} (only tcc and 2pc)`);
+    }
     const id = request.id ?? uuidV7();
     const now = Date.now();
     const records = branchRecords(request);
     const initial = toMachineState(
       {
         status: TransactionStatus.Pending,
+        mode: request.mode,
         decision: null,
         deadline: new Date(now + request.timeoutMs),
         retry: request.retry,
@@ -103,8 +116,9 @@ export class Engine implements EngineContext {
       },
       ...timelineOf(initial, state, { type: 'start' }, null, commands, 1, at),
     ];
-    const owned = this.drives && !settled;
-    const wake = owned ? null : settled ? null : now;
+    // an owner with nothing to call (interactive mode, or the api role) lets go at once and is woken
+    const owned = this.drives && !settled && commands.length > 0;
+    const wake = settled ? null : this.drives ? nextWakeAt(state) : now;
     const op: CreateOp = {
       op: 'create',
       txn: {
@@ -120,7 +134,7 @@ export class Engine implements EngineContext {
         participants: [...new Set(records.map((b) => b.participant))],
         error: state.error,
         owner: owned ? this.instanceId : null,
-        wakeAt: owned ? toDate(nextWakeAt(state)) : toDate(wake),
+        wakeAt: toDate(wake),
         createdAt: at,
       },
       branches: records.map((b, i) => ({ ...b, ...persisted(state, i) })),
@@ -140,8 +154,8 @@ export class Engine implements EngineContext {
       this.metrics.transactionsSettled.inc({ protocol: request.protocol, status: state.status });
     } else if (owned) {
       this.adopt(snapshot, state).launch(commands);
-    } else {
-      void this.scheduler.schedule(id, at).catch((e) => this.logger.warn(`schedule ${id}: ${e}`));
+    } else if (wake !== null) {
+      void this.scheduler.schedule(id, new Date(wake)).catch((e) => this.logger.warn(`schedule ${id}: ${e}`));
     }
     return { result: 'created', id, snapshot, events };
   }
@@ -188,6 +202,70 @@ export class Engine implements EngineContext {
       return 'accepted';
     }
     return decision === 'abort' ? 'already' : 'decided';
+  }
+
+  /**
+   * Interactive mode: registers a branch and delivers its first phase. Resolves with the branch's
+   * status once that phase has an answer (`succeeded` = yes), or `null` if the answer is not in yet.
+   */
+  async registerBranch(
+    id: string,
+    request: BranchRequest,
+  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
+    const driver = await this.acquire(id);
+    const existing = driver.branch(request.id);
+    if (existing) return { status: await driver.waitForBranch(request.id), existing };
+    if (driver.decision !== null || driver.status !== TransactionStatus.Running) {
+      throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: no more branches`);
+    }
+    for (const phase of Object.keys(request.paths ?? {})) {
+      if (!PROTOCOL_PHASES[driver.protocol].includes(phase as Phase)) {
+        throw new ValidationError(`paths.${phase} is not a phase of ${driver.protocol}`, [
+          { field: `paths.${phase}`, rule: `is not a phase of ${driver.protocol}` },
+        ]);
+      }
+    }
+    const record: BranchRecord = {
+      ...branchRecord(request, driver.branchCount, PROTOCOL_PHASES[driver.protocol][0]),
+      dependsOn: [],
+    };
+    const status = await driver.register(record);
+    if (status === null && !driver.branch(record.id)) {
+      throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: the branch was not registered`);
+    }
+    return { status };
+  }
+
+  /** Interactive mode: decides commit if every branch said yes; returns whether it did. */
+  async commit(id: string): Promise<boolean> {
+    const driver = await this.acquire(id);
+    if (driver.decision === null) await driver.post({ type: 'commit' });
+    return driver.decision === 'commit';
+  }
+
+  /**
+   * This instance's driver of transaction `id`: the local one, or a claim of it when nobody live owns
+   * it. Waits a little while another live instance holds it.
+   */
+  private async acquire(id: string): Promise<TransactionDriver> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const local = this.drivers.get(id);
+      if (local) return local;
+      const loaded = await this.store.claim(id, this.instanceId, this.deadOwners);
+      if (loaded) {
+        const driver = this.adopt(loaded);
+        await driver.post(loaded.branches.some((b) => b.inFlight) ? { type: 'recover' } : { type: 'wake' });
+        if (this.drivers.get(id) === driver) return driver;
+        continue; // it settled or let go while catching up: look again
+      }
+      const row = await this.store.load(id);
+      if (!row) throw new TransactionNotFoundError(id);
+      if (SETTLED_STATUSES.includes(row.txn.status) || row.txn.decision !== null) {
+        throw new TransactionConflictError(`transaction "${id}" is ${row.txn.status}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(25 * (attempt + 1), 250)));
+    }
+    throw new TransactionConflictError(`transaction "${id}" is busy on another instance; retry`);
   }
 
   /** Re-drives a failed transaction with a fresh retry budget; false if it is not failed (or is being replayed). */
@@ -269,10 +347,18 @@ function branchRecords(request: StartTransactionRequest): BranchRecord[] {
   const sequential = request.protocol === 'saga' && request.branches.every((b) => !b.dependsOn);
   const firstPhase = PROTOCOL_PHASES[request.protocol][0];
   return request.branches.map((b, i) => ({
-    id: b.id,
-    position: i,
-    participant: b.participant,
+    ...branchRecord(b, i, firstPhase),
     dependsOn: sequential ? (i ? [request.branches[i - 1].id] : []) : (b.dependsOn ?? []),
+  }));
+}
+
+/** A new branch row, not started. */
+function branchRecord(b: BranchRequest, position: number, firstPhase: Phase): BranchRecord {
+  return {
+    id: b.id,
+    position,
+    participant: b.participant,
+    dependsOn: b.dependsOn ?? [],
     paths: b.paths ?? {},
     skippedPhases: Object.entries(b.paths ?? {})
       .filter(([, p]) => p === null)
@@ -285,7 +371,7 @@ function branchRecords(request: StartTransactionRequest): BranchRecord[] {
     inFlight: false,
     retryAt: null,
     result: null,
-  }));
+  };
 }
 
 function persisted(state: TransactionState, i: number): Partial<BranchRecord> {

@@ -9,6 +9,7 @@ export function toMachineState(txn: TransactionRecord, branches: BranchRecord[])
     deadline: txn.deadline.getTime(),
     retry: txn.retry,
     error: txn.error,
+    mode: txn.mode,
     branches: branches.map(
       (b): BranchState => ({
         id: b.id,
@@ -87,6 +88,14 @@ export function timelineOf(
       break;
     case 'replay':
       push({ ...none, type: 'transaction.replayed', detail: null });
+      break;
+    case 'register':
+      if (after.branches.some((b) => b.id === event.branch.id) && !before.branches.some((b) => b.id === event.branch.id)) {
+        push({ type: 'branch.registered', branchId: event.branch.id, phase: null, attempt: null, outcome: null });
+      }
+      break;
+    case 'commit':
+      push({ ...none, type: 'transaction.commit-requested', detail: null });
       break;
     case 'start':
     case 'wake':

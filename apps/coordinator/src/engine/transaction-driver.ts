@@ -1,7 +1,8 @@
-import { FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Protocol } from '#contracts';
+import { BranchStatus, FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Protocol } from '#contracts';
 import {
   MACHINES,
   nextWakeAt,
+  type BranchState,
   type CallCommand,
   type MachineEvent,
   type ProtocolMachine,
@@ -20,6 +21,7 @@ import { changedBranches, timelineOf } from './state-mapping';
 export class TransactionDriver {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private readonly branchWaiters = new Map<string, ((status: BranchStatus | null) => void)[]>();
   private active = true;
   private readonly machine: ProtocolMachine;
 
@@ -30,13 +32,58 @@ export class TransactionDriver {
     private state: TransactionState,
     private version: number,
     private lastSeq: number,
-    private readonly branches: ReadonlyMap<string, BranchRecord>,
+    private readonly branches: Map<string, BranchRecord>,
   ) {
     this.machine = MACHINES[protocol]!;
   }
 
   get status() {
     return this.state.status;
+  }
+
+  get decision() {
+    return this.state.decision;
+  }
+
+  get branchCount(): number {
+    return this.branches.size;
+  }
+
+  /** The stored record of a branch (interactive registration compares against it). */
+  branch(id: string): BranchRecord | undefined {
+    return this.branches.get(id);
+  }
+
+  /**
+   * Interactive mode: registers a branch (its row is inserted by the same write that announces its
+   * first phase) and resolves with the branch's status once its forward phase has an answer, or null
+   * if the driver let go of the transaction first.
+   */
+  async register(record: BranchRecord): Promise<BranchStatus | null> {
+    const settled = this.waitForBranch(record.id);
+    await this.post({ type: 'register', branch: toBranchState(record) }, null, undefined, record);
+    // refused by the machine (past the deadline, already decided): no row, nothing to wait for
+    if (!this.branches.has(record.id)) this.resolveWaiters(record.id, null);
+    return settled;
+  }
+
+  private resolveWaiters(id: string, status: BranchStatus | null): void {
+    const waiters = this.branchWaiters.get(id) ?? [];
+    this.branchWaiters.delete(id);
+    for (const w of waiters) w(status);
+  }
+
+  /** Resolves once branch `id` has left pending/running (or null if the driver stops first). */
+  waitForBranch(id: string): Promise<BranchStatus | null> {
+    const current = this.state.branches.find((b) => b.id === id);
+    if (current && current.status !== BranchStatus.Pending && current.status !== BranchStatus.Running) {
+      return Promise.resolve(current.status);
+    }
+    return new Promise((resolve) => {
+      const list = this.branchWaiters.get(id) ?? [];
+      list.push(resolve);
+      this.branchWaiters.set(id, list);
+    });
   }
 
   /** Makes the calls of a state that is already durable (a new transaction's first calls). */
@@ -46,8 +93,13 @@ export class TransactionDriver {
   }
 
   /** Queues an event; resolves once it has been applied (or ignored because the driver stopped). */
-  post(event: MachineEvent, note: Record<string, unknown> | null = null, result?: unknown): Promise<void> {
-    const run = this.chain.then(() => this.step(event, note, result));
+  post(
+    event: MachineEvent,
+    note: Record<string, unknown> | null = null,
+    result?: unknown,
+    newBranch?: BranchRecord,
+  ): Promise<void> {
+    const run = this.chain.then(() => this.step(event, note, result, newBranch));
     this.chain = run.catch((error) => this.ctx.logger.error(`transaction ${this.id}: step failed: ${error}`));
     return this.chain;
   }
@@ -57,10 +109,19 @@ export class TransactionDriver {
     this.active = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    for (const waiters of this.branchWaiters.values()) for (const w of waiters) w(null);
+    this.branchWaiters.clear();
   }
 
-  private async step(event: MachineEvent, note: Record<string, unknown> | null, result: unknown): Promise<void> {
+  private async step(
+    event: MachineEvent,
+    note: Record<string, unknown> | null,
+    result: unknown,
+    newBranch?: BranchRecord,
+  ): Promise<void> {
     if (!this.active) return;
+    // a registration the machine ignored (duplicate id, or too late) inserts no row
+    const registering = newBranch && !this.branches.has(newBranch.id) ? newBranch : undefined;
     const now = Date.now();
     const before = this.state;
     const { state, commands } = this.machine.decide(before, event, now);
@@ -70,6 +131,7 @@ export class TransactionDriver {
       this.armTimer();
       return;
     }
+    const inserted = registering && state.branches.some((b) => b.id === registering.id) ? registering : undefined;
     if (event.type === 'outcome' && event.outcome === Outcome.Yes && FORWARD_PHASES.includes(event.phase)) {
       const change = branches.find((b) => b.id === event.branchId);
       if (change) Object.assign(change, { setResult: true, result: result ?? null });
@@ -89,8 +151,9 @@ export class TransactionDriver {
         owner: release ? null : this.ctx.instanceId,
         wakeAt: wakeAt === null ? null : new Date(wakeAt),
       },
-      branches,
+      branches: inserted ? branches.filter((b) => b.id !== inserted.id) : branches,
       events,
+      newBranches: inserted ? [{ ...inserted, ...branchFields(state, inserted.id) }] : undefined,
     };
     const written = await this.write(op);
     if (written === 'stale') {
@@ -102,6 +165,8 @@ export class TransactionDriver {
     this.version += 1;
     this.lastSeq += events.length;
     this.state = state;
+    if (inserted) this.branches.set(inserted.id, inserted);
+    this.notifyBranchWaiters();
     // the decision is durable from here: a crash must re-drive it, never reverse it
     if (before.decision === null && state.decision !== null) this.ctx.crash.reach('after-decision');
     if (commands.some((c) => c.phase === Phase.Compensate)) this.ctx.crash.reach('during-compensation');
@@ -169,6 +234,7 @@ export class TransactionDriver {
       });
     }
     this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
+    this.ctx.stats.record(branch.participant, result.outcome, result.error);
     this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
     this.ctx.crash.reach('after-call');
     await this.post(
@@ -176,6 +242,14 @@ export class TransactionDriver {
       { httpStatus: result.httpStatus, durationMs: result.durationMs, ...(result.error ? { error: result.error } : {}) },
       result.result,
     );
+  }
+
+  private notifyBranchWaiters(): void {
+    for (const id of [...this.branchWaiters.keys()]) {
+      const b = this.state.branches.find((x) => x.id === id);
+      if (!b || b.status === BranchStatus.Pending || b.status === BranchStatus.Running) continue;
+      this.resolveWaiters(id, b.status);
+    }
   }
 
   private armTimer(): void {
@@ -186,6 +260,33 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
+}
+
+function toBranchState(b: BranchRecord): BranchState {
+  return {
+    id: b.id,
+    dependsOn: b.dependsOn,
+    skippedPhases: b.skippedPhases,
+    status: b.status,
+    phase: b.phase,
+    attempt: b.attempt,
+    budgetBase: b.budgetBase,
+    inFlight: b.inFlight,
+    retryAt: b.retryAt ? b.retryAt.getTime() : null,
+  };
+}
+
+/** The persisted fields of branch `id` in a machine state, as a branch record's. */
+function branchFields(state: TransactionState, id: string): Partial<BranchRecord> {
+  const b = state.branches.find((x) => x.id === id)!;
+  return {
+    status: b.status,
+    phase: b.phase,
+    attempt: b.attempt,
+    budgetBase: b.budgetBase,
+    inFlight: b.inFlight,
+    retryAt: b.retryAt === null ? null : new Date(b.retryAt),
+  };
 }
 
 function joinUrl(base: string, path: string): string {

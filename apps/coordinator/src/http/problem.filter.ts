@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import {
+  BranchRejectedError,
   CoordinatorError,
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
@@ -36,6 +37,7 @@ export function statusOf(error: CoordinatorError): number {
   if (error instanceof ValidationError || error instanceof IdempotencyKeyReusedError) return 422;
   if (error instanceof TransactionNotFoundError || error instanceof ParticipantNotFoundError) return 404;
   if (error instanceof TransactionConflictError || error instanceof IdempotencyKeyInFlightError) return 409;
+  if (error instanceof BranchRejectedError) return 409;
   return 400;
 }
 

@@ -9,6 +9,7 @@ import {
 } from '#contracts';
 import { ParticipantEntity } from '#store';
 import type { Config } from '../config/config';
+import { Engine } from '../engine/engine.service';
 import { ParticipantDirectory } from '../engine/participant-directory';
 import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
@@ -23,6 +24,7 @@ export class ParticipantsService {
   constructor(
     @InjectRepository(ParticipantEntity) private readonly repo: Repository<ParticipantEntity>,
     private readonly directory: ParticipantDirectory,
+    private readonly engine: Engine,
     @Inject(CONFIG) config: Config,
   ) {
     this.allowList = new UrlAllowList(config.PARTICIPANT_URL_ALLOWLIST);
@@ -55,7 +57,7 @@ export class ParticipantsService {
 
   async list(): Promise<Reply<{ items: ParticipantView[] }>> {
     const all = await this.repo.find({ order: { name: 'ASC' } });
-    return { status: 200, body: { items: all.map(toView) } };
+    return { status: 200, body: { items: all.map((p) => this.toView(p)) } };
   }
 
   async get(name: string): Promise<Reply<ParticipantView>> {
@@ -73,11 +75,15 @@ export class ParticipantsService {
   private async view(name: string): Promise<ParticipantView> {
     const p = await this.repo.findOneBy({ name });
     if (!p) throw new ParticipantNotFoundError(name);
-    return toView(p);
+    return this.toView(p);
+  }
+
+  private toView(p: ParticipantEntity): ParticipantView {
+    return toView(p, this.engine.stats.errorRate(p.name), this.engine.stats.lastError(p.name));
   }
 }
 
-function toView(p: ParticipantEntity): ParticipantView {
+function toView(p: ParticipantEntity, errorRate: number | null, lastError: string | null): ParticipantView {
   const stale = p.ttlSeconds !== null && Date.now() - p.lastSeenAt.getTime() > p.ttlSeconds * 1000;
   return {
     name: p.name,
@@ -87,9 +93,10 @@ function toView(p: ParticipantEntity): ParticipantView {
     hasSecret: p.secret !== null,
     metadata: p.metadata,
     status: stale ? 'stale' : 'up',
-    circuit: 'closed',
+    circuit: 'disabled',
     lastSeenAt: p.lastSeenAt.toISOString(),
-    errorRate: null,
+    errorRate,
+    lastError,
     createdAt: p.createdAt.toISOString(),
     updatedAt: p.updatedAt.toISOString(),
   };

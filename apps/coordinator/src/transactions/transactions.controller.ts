@@ -1,6 +1,5 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { UnsupportedProtocolError } from '#contracts';
 import { IdempotencyService } from '../http/idempotency.service';
 import type { Reply } from '../http/reply';
 import { TransactionsService, parseWait } from './transactions.service';
@@ -49,13 +48,23 @@ export class TransactionsController {
   }
 
   @Post(':id/branches')
-  registerBranch(): never {
-    throw new UnsupportedProtocolError('interactive mode');
+  async registerBranch(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
+    return send(res, await this.transactions.registerBranch(id, body, IdempotencyService.key(key)));
   }
 
   @Post(':id/commit')
-  commit(): never {
-    throw new UnsupportedProtocolError('interactive mode');
+  async commit(
+    @Param('id') id: string,
+    @Query('wait') wait: string | undefined,
+    @Headers('idempotency-key') key: string | undefined,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
+    return send(res, await this.transactions.commit(id, IdempotencyService.key(key), parseWait(wait)));
   }
 }
 

@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  BranchRejectedError,
+  BranchStatus,
   Limits,
   TransactionConflictError,
   TransactionNotFoundError,
   TransactionStatus,
   ValidationError,
+  interactiveBranchSchema,
   listTransactionsQuerySchema,
   startTransactionSchema,
   type TransactionPage,
@@ -17,7 +20,7 @@ import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
 import { requestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
-import { toSummary, toView } from './transaction-views';
+import { toBranchViews, toSummary, toView } from './transaction-views';
 
 const STATUSES = Object.values(TransactionStatus) as string[];
 
@@ -72,6 +75,50 @@ export class TransactionsService {
     }
     if (key) await this.idempotency.remember(key, reply);
     return reply;
+  }
+
+  /**
+   * Interactive mode: registers a branch and answers once its try/prepare has: 200 yes, 409 no (or
+   * no answer within its attempts). The same branch id again answers from its recorded outcome.
+   */
+  async registerBranch(id: string, body: unknown, key: string | undefined): Promise<Reply> {
+    const request = parse(interactiveBranchSchema, body, 'branch');
+    const missing = await this.directory.missing([request.participant]);
+    if (missing.length) {
+      throw new ValidationError(`unknown participant: ${request.participant}`, [
+        { field: 'participant', rule: `participant "${request.participant}" is not registered` },
+      ]);
+    }
+    return this.idempotency.run(key, requestHash('branch', id, body), async () => {
+      const { status, existing } = await this.engine.registerBranch(id, request);
+      if (existing && (existing.participant !== request.participant || requestHash(existing.payload) !== requestHash(request.payload ?? null))) {
+        throw new TransactionConflictError(`branch "${request.id}" is registered with another participant or payload`);
+      }
+      const loaded = await this.load(id);
+      const view = toBranchViews(loaded).find((b) => b.id === request.id);
+      if (status === BranchStatus.Succeeded) return { status: 200, body: view };
+      if (status === null) {
+        // the answer is not in yet (retrying): the client may poll the transaction
+        return { status: 202, body: view, headers: { location: `/v1/transactions/${encodeURIComponent(id)}` } };
+      }
+      throw new BranchRejectedError(request.id, status);
+    });
+  }
+
+  /** Interactive mode: decides commit (409 unless every branch said yes); `waitMs` as for start. */
+  async commit(id: string, key: string | undefined, waitMs: number | undefined): Promise<Reply> {
+    return this.idempotency.run(key, requestHash('commit', id), async () => {
+      const before = await this.load(id);
+      if (before.txn.mode !== 'interactive') {
+        throw new TransactionConflictError(`transaction "${id}" is not interactive: it commits on its own`);
+      }
+      if (!(await this.engine.commit(id))) {
+        throw new TransactionConflictError(`transaction "${id}" cannot commit: not every branch said yes`);
+      }
+      const settled = waitMs ? await this.engine.waitSettled(id, waitMs) : false;
+      const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
+      return this.viewReply(settled ? 200 : 202, loaded, events);
+    });
   }
 
   async get(id: string): Promise<Reply> {
