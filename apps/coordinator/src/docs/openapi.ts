@@ -1,7 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { listTransactionsQuerySchema, registerParticipantSchema, startTransactionSchema } from '#contracts';
+import {
+  interactiveBranchSchema,
+  listTransactionsQuerySchema,
+  registerParticipantSchema,
+  startTransactionSchema,
+} from '#contracts';
 
 const problem = { $ref: '#/components/schemas/Problem' };
 const problemResponse = (description: string) => ({
@@ -29,7 +34,7 @@ export function openApiDocument(): OpenAPIObject {
     info: {
       title: 'txc transaction coordinator',
       version: '0.1.0',
-      description: 'Drives participant services through sagas (TCC, 2PC and 3PC to come) with a crash-safe log.',
+      description: 'Drives participant services through sagas, TCC, 2PC and 3PC with a crash-safe log.',
     },
     paths: {
       '/v1/participants': {
@@ -87,6 +92,27 @@ export function openApiDocument(): OpenAPIObject {
       '/v1/transactions/{id}/abort': {
         post: { summary: 'Abort before the decision', parameters: [idParam('id'), idempotencyKey], responses: { 202: json('aborting', 'Transaction'), 200: json('already aborting or aborted', 'Transaction'), 404: problemResponse('unknown'), 409: problemResponse('past its decision') } },
       },
+      '/v1/transactions/{id}/branches': {
+        post: {
+          summary: 'Interactive TCC/2PC: register a branch; its try/prepare is delivered and its vote awaited',
+          parameters: [idParam('id'), idempotencyKey],
+          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterBranch' } } } },
+          responses: {
+            200: json('the branch voted yes'),
+            202: json('the vote is still being retried'),
+            404: problemResponse('unknown'),
+            409: problemResponse('the branch voted no, or the transaction is past registering'),
+            422: problemResponse('invalid branch'),
+          },
+        },
+      },
+      '/v1/transactions/{id}/commit': {
+        post: {
+          summary: 'Interactive TCC/2PC: decide commit',
+          parameters: [idParam('id'), idempotencyKey, { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } }],
+          responses: { 202: json('committing', 'Transaction'), 200: json('committed within wait', 'Transaction'), 409: problemResponse('not every branch said yes') },
+        },
+      },
       '/v1/transactions/{id}/replay': {
         post: { summary: 'Re-drive a failed transaction with a fresh retry budget', parameters: [idParam('id'), idempotencyKey], responses: { 202: json('replaying', 'Transaction'), 404: problemResponse('unknown'), 409: problemResponse('not failed') } },
       },
@@ -95,6 +121,7 @@ export function openApiDocument(): OpenAPIObject {
       schemas: {
         StartTransaction: schema(startTransactionSchema),
         RegisterParticipant: schema(registerParticipantSchema),
+        RegisterBranch: schema(interactiveBranchSchema),
         Transaction: { type: 'object', description: 'TransactionView in libs/contracts/src/transaction-view.ts' },
         Participant: { type: 'object', description: 'ParticipantView in libs/contracts/src/transaction-view.ts' },
         Problem: {
