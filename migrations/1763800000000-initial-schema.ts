@@ -158,7 +158,8 @@ export class InitialSchema1763800000000 implements MigrationInterface {
           ELSIF op->>'op' = 'advance' THEN
             UPDATE txc_transactions SET
                 status = t->>'status', decision = t->>'decision', error = t->>'error', owner = t->>'owner',
-                wake_at = (t->>'wake_at')::timestamptz, version = version + 1, updated_at = now(),
+                wake_at = (t->>'wake_at')::timestamptz, version = version + 1,
+                updated_at = COALESCE((op->>'at')::timestamptz, now()),
                 abort_requested = abort_requested AND NOT (t->>'status' IN ('committed', 'aborted', 'aborting'))
               WHERE id = op->>'id' AND version = (op->>'version')::int
               RETURNING abort_requested INTO flag;

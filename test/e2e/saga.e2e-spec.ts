@@ -19,6 +19,8 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(calls[0].headers['idempotency-key']).toBe(`${r.body.id}/a/action`);
     expect(calls[0].body.payload).toEqual({ n: 'a' });
     expect(r.body.branches[0].result).toEqual({ ok: true, branch: 'a', phase: 'action' });
+    // the answer to ?wait (built from the driver's memory) is exactly what the log holds
+    expect((await s.api.get(`/v1/transactions/${r.body.id}`)).body).toEqual(r.body);
     // the timeline announces every call before its answer
     const types = r.body.events.map((e: any) => `${e.type}${e.branchId ? `:${e.branchId}` : ''}`);
     expect(types).toEqual([

@@ -81,11 +81,12 @@ export class PgTransactionStore implements TransactionStore {
   }
 
   async findOrphans(deadOwners: string[], limit: number): Promise<string[]> {
+    // two index-friendly halves (due: the partial wake_at index; orphaned: the owner index), no OR
     const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT id FROM txc_transactions
-        WHERE status IN ${ACTIVE}
-          AND ((owner IS NULL AND (wake_at IS NULL OR wake_at <= now())) OR owner = ANY($1::text[]))
-        ORDER BY wake_at NULLS FIRST LIMIT $2`,
+      `(SELECT id FROM txc_transactions
+         WHERE status IN ${ACTIVE} AND owner IS NULL AND wake_at <= now() ORDER BY wake_at LIMIT $2)
+       UNION
+       (SELECT id FROM txc_transactions WHERE owner = ANY($1::text[]) AND status IN ${ACTIVE} LIMIT $2)`,
       [deadOwners, limit],
     );
     return rows.map((r) => r.id);
@@ -322,6 +323,7 @@ function toWire(op: StoreOp): unknown {
       return {
         op: 'advance',
         ...(op.newBranches?.length ? { new_branches: op.newBranches.map(branchWire) } : {}),
+        ...(op.at ? { at: op.at.toISOString() } : {}),
         id: op.id,
         version: op.version,
         txn: {

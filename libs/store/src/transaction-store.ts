@@ -86,6 +86,8 @@ export interface AdvanceOp {
   txn: TransactionChange;
   branches: BranchChange[];
   events: NewEvent[];
+  /** When the step happened: the row's `updated_at` (the database clock when absent). */
+  at?: Date;
   /** Branches registered by this step (interactive mode), inserted before `branches` are applied. */
   newBranches?: BranchRecord[];
 }

@@ -17,7 +17,15 @@ import {
   type StartTransactionRequest,
 } from '#contracts';
 import { MACHINES, nextWakeAt, type TransactionState } from '#protocol';
-import type { BranchRecord, CreateOp, LoadedTransaction, NewEvent, StoreResult, TransactionStore } from '#store';
+import type {
+  BranchRecord,
+  CreateOp,
+  EventRecord,
+  LoadedTransaction,
+  NewEvent,
+  StoreResult,
+  TransactionStore,
+} from '#store';
 import { CONFIG, STORE } from '../tokens';
 import type { Config } from '../config/config';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics';
@@ -31,6 +39,9 @@ import { timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
+
+/** A settled transaction as its driver last wrote it. */
+export type Snapshot = { loaded: LoadedTransaction; events: EventRecord[] };
 
 const INTERACTIVE_PROTOCOLS: readonly Protocol[] = [Protocol.Tcc, Protocol.TwoPhase];
 
@@ -54,7 +65,7 @@ export class Engine implements EngineContext {
   /** Instances whose heartbeat lapsed, kept fresh by the sweeper. */
   deadOwners: string[] = [];
   private readonly drivers = new Map<string, TransactionDriver>();
-  private readonly settleListeners = new Map<string, Set<() => void>>();
+  private readonly settleListeners = new Map<string, Set<(snapshot: Snapshot | null) => void>>();
   private readonly drives: boolean;
 
   constructor(
@@ -153,7 +164,7 @@ export class Engine implements EngineContext {
     if (settled) {
       this.metrics.transactionsSettled.inc({ protocol: request.protocol, status: state.status });
     } else if (owned) {
-      this.adopt(snapshot, state).launch(commands);
+      this.adopt(snapshot, state, events.map((e) => ({ ...e, detail: e.detail ?? null }))).launch(commands);
     } else if (wake !== null) {
       void this.scheduler.schedule(id, new Date(wake)).catch((e) => this.logger.warn(`schedule ${id}: ${e}`));
     }
@@ -273,29 +284,33 @@ export class Engine implements EngineContext {
     return this.resume(id, true);
   }
 
-  /** Resolves true once the transaction is settled (committed, aborted, failed), false after `ms`. */
-  async waitSettled(id: string, ms: number): Promise<boolean> {
+  /**
+   * Resolves once the transaction is settled (committed, aborted, failed) or `ms` passed. A
+   * transaction settled by this instance's driver comes with its final snapshot, so nothing is read back.
+   */
+  async waitSettled(id: string, ms: number): Promise<{ settled: boolean; snapshot: Snapshot | null }> {
     const until = Date.now() + ms;
     for (;;) {
       const local = this.drivers.get(id);
       if (!local) {
         const loaded = await this.store.load(id);
-        if (!loaded || SETTLED_STATUSES.includes(loaded.txn.status)) return true;
+        if (!loaded || SETTLED_STATUSES.includes(loaded.txn.status)) return { settled: true, snapshot: null };
       }
       const left = until - Date.now();
-      if (left <= 0) return false;
+      if (left <= 0) return { settled: false, snapshot: null };
       // a local driver signals its settlement; another instance's is polled
-      await new Promise<void>((resolve) => {
+      const snapshot = await new Promise<Snapshot | null>((resolve) => {
         const listeners = this.settleListeners.get(id) ?? new Set();
-        const done = () => {
+        const done = (s: Snapshot | null) => {
           clearTimeout(timer);
           listeners.delete(done);
-          resolve();
+          resolve(s);
         };
-        const timer = setTimeout(done, local ? left : Math.min(left, 250));
+        const timer = setTimeout(() => done(null), local ? left : Math.min(left, 250));
         listeners.add(done);
         this.settleListeners.set(id, listeners);
       });
+      if (snapshot) return { settled: true, snapshot };
     }
   }
 
@@ -314,7 +329,8 @@ export class Engine implements EngineContext {
     const listeners = this.settleListeners.get(driver.id);
     if (listeners) {
       this.settleListeners.delete(driver.id);
-      for (const l of listeners) l();
+      const snapshot = how.settled ? driver.snapshot() : null;
+      for (const l of listeners) l(snapshot);
     }
   }
 
@@ -326,16 +342,8 @@ export class Engine implements EngineContext {
     await this.caller.close();
   }
 
-  private adopt(loaded: LoadedTransaction, state?: TransactionState): TransactionDriver {
-    const driver = new TransactionDriver(
-      this,
-      loaded.txn.id,
-      loaded.txn.protocol,
-      state ?? toMachineState(loaded.txn, loaded.branches),
-      loaded.txn.version,
-      loaded.lastSeq,
-      new Map(loaded.branches.map((b) => [b.id, b])),
-    );
+  private adopt(loaded: LoadedTransaction, state?: TransactionState, history: EventRecord[] | null = null): TransactionDriver {
+    const driver = new TransactionDriver(this, loaded, state ?? toMachineState(loaded.txn, loaded.branches), history);
     this.drivers.set(driver.id, driver);
     this.metrics.driving.set(this.drivers.size);
     return driver;

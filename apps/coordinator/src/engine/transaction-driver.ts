@@ -8,7 +8,7 @@ import {
   type ProtocolMachine,
   type TransactionState,
 } from '#protocol';
-import type { AdvanceOp, BranchRecord, StoreResult } from '#store';
+import type { AdvanceOp, BranchRecord, EventRecord, LoadedTransaction, StoreResult, TransactionRecord } from '#store';
 import type { EngineContext } from './engine-context';
 import type { CallResult } from './participant-caller';
 import { changedBranches, timelineOf } from './state-mapping';
@@ -25,16 +25,43 @@ export class TransactionDriver {
   private active = true;
   private readonly machine: ProtocolMachine;
 
+  private txn: TransactionRecord;
+  private readonly branches: Map<string, BranchRecord>;
+  private state: TransactionState;
+  private version: number;
+  private lastSeq: number;
+
+  /**
+   * `history` is the transaction's whole event log when the driver starts with it (a transaction this
+   * instance created), so a settled transaction can be shown without reading it back; null otherwise.
+   */
   constructor(
     private readonly ctx: EngineContext,
-    readonly id: string,
-    readonly protocol: Protocol,
-    private state: TransactionState,
-    private version: number,
-    private lastSeq: number,
-    private readonly branches: Map<string, BranchRecord>,
+    loaded: LoadedTransaction,
+    state: TransactionState,
+    private readonly history: EventRecord[] | null,
   ) {
-    this.machine = MACHINES[protocol]!;
+    this.txn = { ...loaded.txn };
+    this.branches = new Map(loaded.branches.map((b) => [b.id, { ...b }]));
+    this.state = state;
+    this.version = loaded.txn.version;
+    this.lastSeq = loaded.lastSeq;
+    this.machine = MACHINES[loaded.txn.protocol]!;
+  }
+
+  get id(): string {
+    return this.txn.id;
+  }
+
+  get protocol(): Protocol {
+    return this.txn.protocol;
+  }
+
+  /** The transaction as last written, with its whole timeline, or null when the driver does not hold all of it. */
+  snapshot(): { loaded: LoadedTransaction; events: EventRecord[] } | null {
+    if (!this.history) return null;
+    const branches = [...this.branches.values()].sort((a, b) => a.position - b.position);
+    return { loaded: { txn: { ...this.txn }, branches, lastSeq: this.lastSeq }, events: [...this.history] };
   }
 
   get status() {
@@ -144,6 +171,7 @@ export class TransactionDriver {
       op: 'advance',
       id: this.id,
       version: this.version,
+      at: new Date(now),
       txn: {
         status: state.status,
         decision: state.decision,
@@ -165,7 +193,7 @@ export class TransactionDriver {
     this.version += 1;
     this.lastSeq += events.length;
     this.state = state;
-    if (inserted) this.branches.set(inserted.id, inserted);
+    this.remember(op);
     this.notifyBranchWaiters();
     // the decision is durable from here: a crash must re-drive it, never reverse it
     if (before.decision === null && state.decision !== null) this.ctx.crash.reach('after-decision');
@@ -242,6 +270,19 @@ export class TransactionDriver {
       { httpStatus: result.httpStatus, durationMs: result.durationMs, ...(result.error ? { error: result.error } : {}) },
       result.result,
     );
+  }
+
+  /** Keeps the in-memory copy of the rows equal to what `op` wrote. */
+  private remember(op: AdvanceOp): void {
+    this.txn = { ...this.txn, ...op.txn, version: this.version, updatedAt: op.at ?? this.txn.updatedAt };
+    for (const b of op.newBranches ?? []) this.branches.set(b.id, { ...b });
+    for (const change of op.branches) {
+      const b = this.branches.get(change.id);
+      if (!b) continue;
+      const { setResult, result, ...fields } = change;
+      Object.assign(b, fields, setResult ? { result } : {});
+    }
+    this.history?.push(...op.events.map((e) => ({ ...e, detail: e.detail ?? null })));
   }
 
   private notifyBranchWaiters(): void {

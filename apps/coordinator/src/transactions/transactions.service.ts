@@ -68,8 +68,10 @@ export class TransactionsService {
     }
     let reply: Reply;
     if (waitMs) {
-      const settled = await this.engine.waitSettled(begun.id, waitMs);
-      reply = this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
+      const { settled, snapshot } = await this.engine.waitSettled(begun.id, waitMs);
+      reply = snapshot
+        ? this.viewReply(200, snapshot.loaded, snapshot.events)
+        : this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
     } else {
       reply = this.viewReply(201, begun.snapshot, begun.events as EventRecord[]);
     }
@@ -115,7 +117,7 @@ export class TransactionsService {
       if (!(await this.engine.commit(id))) {
         throw new TransactionConflictError(`transaction "${id}" cannot commit: not every branch said yes`);
       }
-      const settled = waitMs ? await this.engine.waitSettled(id, waitMs) : false;
+      const settled = waitMs ? (await this.engine.waitSettled(id, waitMs)).settled : false;
       const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
       return this.viewReply(settled ? 200 : 202, loaded, events);
     });
