@@ -1,0 +1,58 @@
+import {
+  CoordinatorProcess,
+  TEST_REDIS_URL,
+  TestParticipant,
+  apiClient,
+  freshDatabase,
+  freshRedisPrefix,
+  type FreshDatabase,
+} from '#testing';
+
+/** ROLE=api accepts and logs transactions; ROLE=worker drives them. */
+describe('api and worker roles', () => {
+  let db: FreshDatabase;
+  let participant: TestParticipant;
+  let api: CoordinatorProcess;
+  let worker: CoordinatorProcess;
+
+  beforeAll(async () => {
+    db = await freshDatabase('roles');
+    participant = await TestParticipant.start();
+    const prefix = freshRedisPrefix('roles');
+    api = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix, env: { ROLE: 'api', LOG_LEVEL: 'warn' } });
+    worker = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix, env: { ROLE: 'worker', LOG_LEVEL: 'warn' } });
+  });
+  afterAll(async () => {
+    await api.stop();
+    await worker.stop();
+    await participant.close();
+    await db.drop();
+  });
+
+  it('an api instance writes the transaction; a worker instance starts and finishes it', async () => {
+    const front = apiClient(await api.start());
+    const back = apiClient(await worker.start());
+    expect((await back.get('/v1/transactions')).status).toBe(404); // workers serve no client API
+    expect((await back.get('/health/ready')).status).toBe(200);
+    await front.post('/v1/participants', { name: 'p1', url: participant.url });
+    const r = await front.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      branches: [
+        { id: 'a', participant: 'p1' },
+        { id: 'b', participant: 'p1' },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('committed');
+    expect(r.body.events.map((e: any) => e.type)).toEqual([
+      'transaction.created',
+      'transaction.running',
+      'call.started',
+      'call.finished',
+      'call.started',
+      'call.finished',
+      'transaction.committed',
+    ]);
+    expect(participant.callsFor(r.body.id, 'action')).toHaveLength(2);
+  });
+});
