@@ -93,3 +93,29 @@ export function nextWakeAt(state: TransactionState): number | null {
   }
   return wake;
 }
+
+/**
+ * Announces a delivery of `phase` to `b` (mutating it) and returns its call command: a new phase
+ * starts its attempt count over; the branch is in flight with no retry pending, which is what the
+ * engine persists before it calls.
+ */
+export function announceCall(b: BranchState, phase: Phase, newPhase = false): CallCommand {
+  if (newPhase || b.phase !== phase) {
+    b.phase = phase;
+    b.attempt = 0;
+    b.budgetBase = 0;
+  }
+  b.attempt += 1;
+  b.inFlight = true;
+  b.retryAt = null;
+  return { type: 'call', branchId: b.id, phase, attempt: b.attempt };
+}
+
+/** A deep copy a machine may mutate while deciding, keeping `decide` free of side effects on its input. */
+export function cloneState(s: TransactionState): TransactionState {
+  return {
+    ...s,
+    retry: { ...s.retry },
+    branches: s.branches.map((b) => ({ ...b, dependsOn: [...b.dependsOn], skippedPhases: [...b.skippedPhases] })),
+  };
+}

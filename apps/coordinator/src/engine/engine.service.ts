@@ -35,7 +35,7 @@ import { HttpParticipantCaller } from './participant-caller.http';
 import type { ParticipantCaller } from './participant-caller';
 import { ParticipantDirectory } from './participant-directory';
 import { ParticipantStats } from './participant-stats';
-import { timelineOf, toMachineState } from './state-mapping';
+import { branchFields, timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
@@ -148,7 +148,7 @@ export class Engine implements EngineContext {
         wakeAt: toDate(wake),
         createdAt: at,
       },
-      branches: records.map((b, i) => ({ ...b, ...persisted(state, i) })),
+      branches: records.map((b) => ({ ...b, ...branchFields(state, b.id) })),
       events,
       idempotency,
     };
@@ -379,18 +379,6 @@ function branchRecord(b: BranchRequest, position: number, firstPhase: Phase): Br
     inFlight: false,
     retryAt: null,
     result: null,
-  };
-}
-
-function persisted(state: TransactionState, i: number): Partial<BranchRecord> {
-  const b = state.branches[i];
-  return {
-    status: b.status,
-    phase: b.phase,
-    attempt: b.attempt,
-    budgetBase: b.budgetBase,
-    inFlight: b.inFlight,
-    retryAt: toDate(b.retryAt),
   };
 }
 

@@ -10,19 +10,35 @@ export function toMachineState(txn: TransactionRecord, branches: BranchRecord[])
     retry: txn.retry,
     error: txn.error,
     mode: txn.mode,
-    branches: branches.map(
-      (b): BranchState => ({
-        id: b.id,
-        dependsOn: b.dependsOn,
-        skippedPhases: b.skippedPhases,
-        status: b.status,
-        phase: b.phase,
-        attempt: b.attempt,
-        budgetBase: b.budgetBase,
-        inFlight: b.inFlight,
-        retryAt: b.retryAt ? b.retryAt.getTime() : null,
-      }),
-    ),
+    branches: branches.map(toBranchState),
+  };
+}
+
+/** A branch row as the machine sees it. */
+export function toBranchState(b: BranchRecord): BranchState {
+  return {
+    id: b.id,
+    dependsOn: b.dependsOn,
+    skippedPhases: b.skippedPhases,
+    status: b.status,
+    phase: b.phase,
+    attempt: b.attempt,
+    budgetBase: b.budgetBase,
+    inFlight: b.inFlight,
+    retryAt: b.retryAt ? b.retryAt.getTime() : null,
+  };
+}
+
+/** The persisted fields of branch `id` in a machine state, as a branch row's. */
+export function branchFields(state: TransactionState, id: string): Partial<BranchRecord> {
+  const b = state.branches.find((x) => x.id === id)!;
+  return {
+    status: b.status,
+    phase: b.phase,
+    attempt: b.attempt,
+    budgetBase: b.budgetBase,
+    inFlight: b.inFlight,
+    retryAt: b.retryAt === null ? null : new Date(b.retryAt),
   };
 }
 

@@ -2,7 +2,6 @@ import { BranchStatus, FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Pr
 import {
   MACHINES,
   nextWakeAt,
-  type BranchState,
   type CallCommand,
   type MachineEvent,
   type ProtocolMachine,
@@ -11,7 +10,7 @@ import {
 import type { AdvanceOp, BranchRecord, EventRecord, LoadedTransaction, StoreResult, TransactionRecord } from '#store';
 import type { EngineContext } from './engine-context';
 import type { CallResult } from './participant-caller';
-import { changedBranches, timelineOf } from './state-mapping';
+import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
 
 /**
  * Drives one transaction while this instance owns it. Events are applied one at a time (a mailbox);
@@ -301,33 +300,6 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
-}
-
-function toBranchState(b: BranchRecord): BranchState {
-  return {
-    id: b.id,
-    dependsOn: b.dependsOn,
-    skippedPhases: b.skippedPhases,
-    status: b.status,
-    phase: b.phase,
-    attempt: b.attempt,
-    budgetBase: b.budgetBase,
-    inFlight: b.inFlight,
-    retryAt: b.retryAt ? b.retryAt.getTime() : null,
-  };
-}
-
-/** The persisted fields of branch `id` in a machine state, as a branch record's. */
-function branchFields(state: TransactionState, id: string): Partial<BranchRecord> {
-  const b = state.branches.find((x) => x.id === id)!;
-  return {
-    status: b.status,
-    phase: b.phase,
-    attempt: b.attempt,
-    budgetBase: b.budgetBase,
-    inFlight: b.inFlight,
-    retryAt: b.retryAt === null ? null : new Date(b.retryAt),
-  };
 }
 
 function joinUrl(base: string, path: string): string {

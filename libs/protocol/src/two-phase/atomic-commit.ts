@@ -1,4 +1,5 @@
 import { BranchStatus, Mode, Outcome, Phase, TransactionStatus } from '#contracts';
+import { announceCall, cloneState } from '../machine';
 import type { BranchState, Command, Decided, MachineEvent, ProtocolMachine, TransactionState } from '../machine';
 import { backoffDelayMs } from '../retry/retry-policy';
 
@@ -318,21 +319,5 @@ function settle(state: TransactionState): void {
 }
 
 function deliver(run: Run, b: BranchState, phase: Phase, newPhase = false): void {
-  if (newPhase || b.phase !== phase) {
-    b.phase = phase;
-    b.attempt = 0;
-    b.budgetBase = 0;
-  }
-  b.attempt += 1;
-  b.inFlight = true;
-  b.retryAt = null;
-  run.commands.push({ type: 'call', branchId: b.id, phase, attempt: b.attempt });
-}
-
-function cloneState(s: TransactionState): TransactionState {
-  return {
-    ...s,
-    retry: { ...s.retry },
-    branches: s.branches.map((b) => ({ ...b, dependsOn: [...b.dependsOn], skippedPhases: [...b.skippedPhases] })),
-  };
+  run.commands.push(announceCall(b, phase, newPhase));
 }
