@@ -47,7 +47,7 @@ const cases: Case[] = [
     ],
   },
   {
-    name: 'a no to pre-commit aborts the branches that hold a can-commit',
+    name: 'a no to pre-commit aborts every branch that holds a can-commit, the one that said no included',
     branches: 2,
     steps: [
       ...voted,
@@ -58,8 +58,8 @@ const cases: Case[] = [
           status: 'aborting',
           decision: 'abort',
           error: 'branch b1 answered no to pre-commit',
-          calls: ['b0:abort#1'],
-          branches: ['completing/abort', 'rejected/pre-commit'],
+          calls: ['b0:abort#1', 'b1:abort#1'],
+          branches: ['completing/abort', 'completing/abort'],
         },
       ],
     ],

@@ -129,7 +129,9 @@ function onOutcome(run: Run, event: Extract<MachineEvent, { type: 'outcome' }>):
       b.status = BranchStatus.Succeeded;
       advance(run);
     } else if (event.outcome === Outcome.No) {
-      b.status = BranchStatus.Rejected;
+      // only a no in the first round means the branch holds nothing; a later round's no (3PC
+      // pre-commit) comes from a branch that voted yes before, so it is told to abort too
+      if (phases.rounds.indexOf(b.phase) === 0) b.status = BranchStatus.Rejected;
       beginAbort(run, `branch ${b.id} answered no to ${b.phase}`);
     } else if (hasBudget) {
       b.retryAt = now + backoffDelayMs(state.retry, b.attempt - b.budgetBase, event.random01);
