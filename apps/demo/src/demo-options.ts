@@ -1,3 +1,5 @@
+import { DEFAULT_3PC_TIMER_MARGIN_MS } from '#participant';
+
 /** What {@link startDemo} needs; everything but the database has a default. */
 export interface DemoOptions {
   databaseUrl: string;
@@ -13,6 +15,11 @@ export interface DemoOptions {
   secret?: string;
   /** Postgres connections per service. Default 16. */
   poolSize?: number;
+  /**
+   * 3PC participant timers fire this long after the call's `deadline`: a branch that voted yes and
+   * never saw pre-commit aborts on its own, a pre-committed one that heard nothing commits. Default 200.
+   */
+  threePhaseTimerMarginMs?: number;
 }
 
 /** Options for `main.ts`, from the environment (see apps/demo/README.md). */
@@ -34,6 +41,14 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
       problems.push(`${name} must be a port (0-65535), got ${raw}`);
     return value;
   };
+  const margin = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0 || value > 600_000)
+      problems.push(`${name} must be a whole number of milliseconds (0-600000), got ${raw}`);
+    return value;
+  };
   const options: DemoEnvOptions = {
     databaseUrl: env.DEMO_DATABASE_URL || DEFAULT_DEMO_DATABASE_URL,
     host: env.HOST || '127.0.0.1',
@@ -41,6 +56,7 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
     inventoryPort: port('INVENTORY_PORT', 9102),
     seed: !['0', 'false', 'no'].includes((env.DEMO_SEED ?? '1').toLowerCase()),
     poolSize: 16,
+    threePhaseTimerMarginMs: margin('DEMO_3PC_TIMER_MARGIN_MS', DEFAULT_3PC_TIMER_MARGIN_MS),
     secret: env.DEMO_SECRET || undefined,
     coordinatorUrl: env.COORDINATOR_URL ? env.COORDINATOR_URL.replace(/\/+$/, '') : undefined,
   };

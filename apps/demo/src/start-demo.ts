@@ -16,7 +16,8 @@ export interface Demo {
 
 /**
  * Starts the accounts and inventory services on `options.databaseUrl`: creates their tables (and
- * seeds empty ones unless `seed: false`), then listens. Resolves once both accept connections.
+ * seeds empty ones unless `seed: false`), gives pending 3PC branches their timers back (resolving
+ * those already overdue), then listens. Resolves once both accept connections.
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
@@ -26,18 +27,25 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     pool.on('error', (error) => process.stderr.write(`demo: idle Postgres client failed: ${error.message}\n`));
     return pool;
   });
-  const accounts = createLedgerService(ACCOUNTS, pools[0], options.secret);
-  const inventory = createLedgerService(INVENTORY, pools[1], options.secret);
+  const serviceOptions = { secret: options.secret, threePhaseTimerMarginMs: options.threePhaseTimerMarginMs };
+  const accounts = createLedgerService(ACCOUNTS, pools[0], serviceOptions);
+  const inventory = createLedgerService(INVENTORY, pools[1], serviceOptions);
+  const services = [accounts, inventory];
 
   let closed: Promise<void> | null = null;
   const close = () =>
     (closed ??= (async () => {
-      await Promise.allSettled([accounts.app.close(), inventory.app.close()]);
+      // calls held by a partition would keep the servers from closing
+      for (const s of services) s.faults.releaseHeld();
+      await Promise.allSettled(services.map((s) => s.app.close()));
+      await Promise.allSettled(services.map((s) => s.stopTimers()));
       await Promise.allSettled(pools.map((pool) => pool.end()));
     })());
 
   try {
     await installSchema(pools[0], [...accounts.ddl, ...inventory.ddl], options.seed ?? true);
+    // 3PC branches a previous run left voted or pre-committed: overdue ones are resolved by the timer rule now
+    for (const s of services) await s.recover();
     await accounts.app.listen({ host, port: options.accountsPort ?? 0 });
     await inventory.app.listen({ host, port: options.inventoryPort ?? 0 });
   } catch (error) {

@@ -1,2 +1,3 @@
 export * from './barrier';
 export * from './business-rejection';
+export * from './three-phase-timers';

@@ -14,6 +14,7 @@ export const ACCOUNTS: LedgerServiceSpec = {
   holdsTable: 'demo_holds',
   holdKeyColumn: 'account',
   barrierTable: 'demo_accounts_barrier',
+  threePhaseTable: 'demo_accounts_3pc',
   keyField: 'id',
   amountField: 'balance',
   noun: 'account',

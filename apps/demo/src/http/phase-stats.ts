@@ -1,4 +1,4 @@
-import type { BarrierKind } from '#participant';
+import type { ThreePhaseEvent, ThreePhaseResult } from '#participant';
 
 /** The `GET /_stats` body: phase calls and barrier outcomes of one service since start. */
 export interface PhaseStatsView {
@@ -9,6 +9,14 @@ export interface PhaseStatsView {
   nullCompensations: number;
   refused: number;
   rejected: number;
+  /** Phase calls a partition dropped (never answered). */
+  dropped: number;
+  /** 3PC branches this service committed on its own timer. */
+  timerCommits: number;
+  /** 3PC branches this service aborted on its own timer. */
+  timerAborts: number;
+  /** 3PC do-commit / abort calls that contradicted what a branch had already done on its own (atomicity lost). */
+  heuristicConflicts: number;
 }
 
 /** In-memory counters of one demo service, so tests can check "applied exactly once". */
@@ -16,7 +24,19 @@ export class PhaseStats {
   private view: PhaseStatsView = PhaseStats.empty();
 
   private static empty(): PhaseStatsView {
-    return { calls: 0, byPhase: {}, applied: 0, duplicates: 0, nullCompensations: 0, refused: 0, rejected: 0 };
+    return {
+      calls: 0,
+      byPhase: {},
+      applied: 0,
+      duplicates: 0,
+      nullCompensations: 0,
+      refused: 0,
+      rejected: 0,
+      dropped: 0,
+      timerCommits: 0,
+      timerAborts: 0,
+      heuristicConflicts: 0,
+    };
   }
 
   called(phase: string): void {
@@ -24,7 +44,7 @@ export class PhaseStats {
     this.view.byPhase[phase] = (this.view.byPhase[phase] ?? 0) + 1;
   }
 
-  decided(kind: BarrierKind): void {
+  decided(kind: ThreePhaseResult<unknown>['kind']): void {
     switch (kind) {
       case 'applied':
         this.view.applied += 1;
@@ -38,11 +58,24 @@ export class PhaseStats {
       case 'refused':
         this.view.refused += 1;
         return;
+      case 'conflict':
+        this.view.heuristicConflicts += 1;
+        return;
     }
   }
 
   rejected(): void {
     this.view.rejected += 1;
+  }
+
+  dropped(): void {
+    this.view.dropped += 1;
+  }
+
+  /** A 3PC timer resolved a branch (conflicts are counted by {@link decided}, from the call that met one). */
+  threePhase(event: ThreePhaseEvent): void {
+    if (event.type === 'timer-commit') this.view.timerCommits += 1;
+    else if (event.type === 'timer-abort') this.view.timerAborts += 1;
   }
 
   snapshot(): PhaseStatsView {

@@ -14,6 +14,7 @@ export const INVENTORY: LedgerServiceSpec = {
   holdsTable: 'demo_stock_holds',
   holdKeyColumn: 'sku',
   barrierTable: 'demo_stock_barrier',
+  threePhaseTable: 'demo_stock_3pc',
   keyField: 'sku',
   amountField: 'available',
   noun: 'sku',

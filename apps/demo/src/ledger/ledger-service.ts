@@ -1,32 +1,70 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
-import { Barrier } from '#participant';
+import { Barrier, ThreePhaseParticipant } from '#participant';
 import { FaultSwitch } from '../http/faults';
 import { PhaseStats } from '../http/phase-stats';
 import { createServiceServer } from '../http/server';
 import { Ledger, type LedgerSpec } from './ledger';
-import { registerLedgerPhases } from './ledger.routes';
+import { ledgerReply, registerLedgerPhases, type LedgerReply } from './ledger.routes';
 
 /** A ledger service's tables plus the admin collection path (`accounts` → `PUT /accounts/:key`, `GET /accounts`). */
 export interface LedgerServiceSpec extends LedgerSpec {
   collection: string;
+  /** The 3PC state table (one row per branch: voted, pre-committed, committed, aborted). */
+  threePhaseTable: string;
+}
+
+/** What a ledger service can be told beyond its spec. */
+export interface LedgerServiceOptions {
+  /** When set, phase calls must carry a valid `Txn-Signature` made with it. */
+  secret?: string;
+  /** Delay after a 3PC call's `deadline` before the service acts on its own. Default 200 ms. */
+  threePhaseTimerMarginMs?: number;
 }
 
 /** One demo service: its HTTP app (not yet listening) and the DDL its tables need. */
 export interface LedgerService {
   app: FastifyInstance;
   ledger: Ledger;
+  threePhase: ThreePhaseParticipant<LedgerReply>;
+  faults: FaultSwitch;
   ddl: string[];
+  /** Once the tables exist, before listening: 3PC branches left pending by a previous run get their timers back (overdue ones are resolved now). */
+  recover(): Promise<{ resolved: number; armed: number }>;
+  /** Stops the 3PC timers; call after the server closed and before the pool ends. */
+  stopTimers(): Promise<void>;
 }
 
 /** Builds a ledger service on `pool`: barrier-guarded phase routes, admin routes and the test surface. */
-export function createLedgerService(spec: LedgerServiceSpec, pool: Pool, secret?: string): LedgerService {
+export function createLedgerService(
+  spec: LedgerServiceSpec,
+  pool: Pool,
+  options: LedgerServiceOptions = {},
+): LedgerService {
   const ledger = new Ledger(spec);
   const barrier = new Barrier(spec.barrierTable);
   const faults = new FaultSwitch();
   const stats = new PhaseStats();
   const app = createServiceServer(faults, stats);
-  registerLedgerPhases(app, { pool, barrier, faults, stats, secret }, ledger);
+  const reply = ledgerReply(ledger);
+  const threePhase = new ThreePhaseParticipant<LedgerReply>({
+    pool,
+    barrier,
+    table: spec.threePhaseTable,
+    marginMs: options.threePhaseTimerMarginMs,
+    work: {
+      reserve: async (client, call) => reply(await ledger.hold(client, call, spec.changeOf(call.payload))),
+      preCommit: async () => ({}),
+      apply: async (client, key) => reply(await ledger.settle(client, key, true)),
+      release: async (client, key) => reply(await ledger.settle(client, key, false)),
+    },
+    onEvent: (event) => stats.threePhase(event),
+    onError: (error, key, decision) =>
+      process.stderr.write(
+        `demo: 3pc timer ${decision} of ${key.transactionId}/${key.branchId} failed, retrying: ${(error as Error).message ?? error}\n`,
+      ),
+  });
+  registerLedgerPhases(app, { pool, barrier, faults, stats, secret: options.secret }, ledger, threePhase);
 
   app.get(`/${spec.collection}`, async () => ledger.list(pool));
   app.put<{ Params: { key: string } }>(`/${spec.collection}/:key`, async (request, reply) => {
@@ -37,8 +75,20 @@ export function createLedgerService(spec: LedgerServiceSpec, pool: Pool, secret?
     await ledger.put(pool, request.params.key, amount as number);
     return { [spec.keyField]: request.params.key, [spec.amountField]: amount };
   });
+  app.get<{ Querystring: { transactionId?: string } }>('/_3pc', async (request) => {
+    const items = await threePhase.branches(request.query.transactionId || undefined);
+    return { items, armed: threePhase.timers.armed() };
+  });
 
-  return { app, ledger, ddl: [...ledger.ddl(), Barrier.ddl(spec.barrierTable)] };
+  return {
+    app,
+    ledger,
+    threePhase,
+    faults,
+    ddl: [...ledger.ddl(), Barrier.ddl(spec.barrierTable), ...ThreePhaseParticipant.ddl(spec.threePhaseTable)],
+    recover: () => threePhase.recover(),
+    stopTimers: () => threePhase.close(),
+  };
 }
 
 function maxOf(spec: LedgerSpec): number {

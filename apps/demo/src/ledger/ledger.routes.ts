@@ -1,16 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { Phase, Protocol } from '#contracts';
-import { phaseRoute, type PhaseContext } from '../http/phase-route';
+import type { ThreePhaseParticipant } from '#participant';
+import { phaseRoute, phaseRouteWith, type PhaseContext } from '../http/phase-route';
 import type { Ledger } from './ledger';
+
+/** The payload-free reply of a ledger phase: the item's amount when there is one. */
+export type LedgerReply = Record<string, unknown>;
 
 /**
  * The phase routes of a ledger service, every one behind the barrier:
  * saga action/compensate apply and reverse the payload's change; TCC try/confirm/cancel and 2PC
- * prepare/commit/rollback hold, apply and release it.
+ * prepare/commit/rollback hold, apply and release it; 3PC can-commit holds it (a yes vote with the
+ * resources reserved), pre-commit marks the hold pre-committed, do-commit applies it and abort
+ * releases it, with the participant timers of `threePhase` (DESIGN.md §4).
  */
-export function registerLedgerPhases(app: FastifyInstance, ctx: PhaseContext, ledger: Ledger): void {
-  const field = ledger.spec.amountField;
-  const reply = (amount: number | null) => (amount === null ? {} : { [field]: amount });
+export function registerLedgerPhases(
+  app: FastifyInstance,
+  ctx: PhaseContext,
+  ledger: Ledger,
+  threePhase: ThreePhaseParticipant<LedgerReply>,
+): void {
+  const reply = ledgerReply(ledger);
 
   phaseRoute(app, ctx, Protocol.Saga, Phase.Action, async (client, call) => {
     const { key, delta } = ledger.spec.changeOf(call.payload);
@@ -32,4 +42,14 @@ export function registerLedgerPhases(app: FastifyInstance, ctx: PhaseContext, le
     phaseRoute(app, ctx, protocol, apply, async (client, call) => reply(await ledger.settle(client, call, true)));
     phaseRoute(app, ctx, protocol, release, async (client, call) => reply(await ledger.settle(client, call, false)));
   }
+
+  for (const phase of [Phase.CanCommit, Phase.PreCommit, Phase.DoCommit, Phase.Abort]) {
+    phaseRouteWith(app, ctx, Protocol.ThreePhase, phase, (call) => threePhase.handle(call));
+  }
+}
+
+/** `{balance: n}` / `{available: n}`, or `{}` when there is no amount to report. */
+export function ledgerReply(ledger: Ledger): (amount: number | null) => LedgerReply {
+  const field = ledger.spec.amountField;
+  return (amount) => (amount === null ? {} : { [field]: amount });
 }
