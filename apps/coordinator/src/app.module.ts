@@ -1,4 +1,4 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, getRepositoryToken } from '@nestjs/typeorm';
 import { Pool } from 'pg';
@@ -28,7 +28,12 @@ export class AppModule {
       { provide: DATABASE_URL, useValue: databaseUrl },
       {
         provide: PG_POOL,
-        useFactory: () => new Pool({ connectionString: databaseUrl, max: config.DB_POOL_SIZE }),
+        useFactory: () => {
+          const pool = new Pool({ connectionString: databaseUrl, max: config.DB_POOL_SIZE });
+          // an idle connection cut by a Postgres restart is dropped and replaced, not fatal
+          pool.on('error', (e) => new Logger('Postgres').warn(`idle connection lost: ${e.message}`));
+          return pool;
+        },
       },
       { provide: STORE, useFactory: (pool: Pool) => new PgTransactionStore(pool), inject: [PG_POOL] },
       { provide: WakeScheduler, useFactory: () => new WakeScheduler(config, databaseUrl) },
