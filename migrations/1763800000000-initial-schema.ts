@@ -3,7 +3,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The transaction log. Postgres is the source of truth: a row here is written before the call it
  * announces. `txc_apply(ops)` applies a batch of state changes (from many transactions) as one
- * statement, so one round trip and one commit carry them all (group commit).
+ * statement, so one round trip and one commit carry them all (group commit). Branches and events
+ * carry no foreign key: `txc_apply` is their only writer and inserts them in the same statement as
+ * (or after) their transaction, and the key checks cost nine index probes per saga (ADR 0002).
  */
 export class InitialSchema1763800000000 implements MigrationInterface {
   name = 'InitialSchema1763800000000';
@@ -48,7 +50,7 @@ export class InitialSchema1763800000000 implements MigrationInterface {
         abort_requested boolean NOT NULL DEFAULT false,
         created_at    timestamptz NOT NULL DEFAULT now(),
         updated_at    timestamptz NOT NULL DEFAULT now()
-      )`);
+      ) WITH (fillfactor = 80)`); // room on the page for HOT updates: each transaction row is updated a few times
     await q.query(`CREATE INDEX txc_transactions_newest ON txc_transactions (created_at DESC, id DESC)`);
     await q.query(`CREATE INDEX txc_transactions_status ON txc_transactions (status, created_at DESC, id DESC)`);
     await q.query(`CREATE INDEX txc_transactions_protocol ON txc_transactions (protocol, created_at DESC, id DESC)`);
@@ -59,7 +61,7 @@ export class InitialSchema1763800000000 implements MigrationInterface {
     await q.query(`CREATE INDEX txc_transactions_owner ON txc_transactions (owner) WHERE owner IS NOT NULL`);
     await q.query(`
       CREATE TABLE txc_branches (
-        transaction_id text NOT NULL REFERENCES txc_transactions (id) ON DELETE CASCADE,
+        transaction_id text NOT NULL,
         id             text NOT NULL,
         position       integer NOT NULL,
         participant    text NOT NULL,
@@ -75,10 +77,10 @@ export class InitialSchema1763800000000 implements MigrationInterface {
         retry_at       timestamptz,
         result         jsonb,
         PRIMARY KEY (transaction_id, id)
-      )`);
+      ) WITH (fillfactor = 80)`);
     await q.query(`
       CREATE TABLE txc_events (
-        transaction_id text NOT NULL REFERENCES txc_transactions (id) ON DELETE CASCADE,
+        transaction_id text NOT NULL,
         seq            integer NOT NULL,
         at             timestamptz NOT NULL,
         type           text NOT NULL,

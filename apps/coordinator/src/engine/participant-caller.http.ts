@@ -22,9 +22,9 @@ export class HttpParticipantCaller implements ParticipantCaller {
         method: 'POST',
         headers,
         body: raw,
+        // undici's own timers bound the wait for the answer; no AbortSignal (a timer per call) needed
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
-        signal: AbortSignal.timeout(req.timeoutMs),
       });
       const text = await readLimited(res.body, Limits.maxResultBytes);
       return {
