@@ -3,9 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 
 /** The saga every target runs: a debit then a credit on the accounts participant. */
-export function sagaBody(participant = 'accounts'): Record<string, unknown> {
+export function sagaBody(participant = 'accounts', protocol = 'saga'): Record<string, unknown> {
   return {
-    protocol: 'saga',
+    protocol,
     branches: [
       { id: 'debit', participant, payload: { account: 'A', delta: -1 } },
       { id: 'credit', participant, payload: { account: 'B', delta: 1 } },

@@ -41,7 +41,10 @@ const OUT = resolve(ROOT, 'bench/out');
 const COORDINATOR_MAIN = resolve(DIST, 'apps/coordinator/src/main.js');
 const DEMO_MAIN = resolve(DIST, 'apps/demo/src/main.js');
 
-type Target = 'baseline' | 'coordinator';
+/** `coordinator` runs the saga; `tcc` and `2pc` run the same transfer under those protocols on the same coordinator. */
+type Target = 'baseline' | 'coordinator' | 'tcc' | '2pc';
+const ALL_TARGETS: Target[] = ['baseline', 'coordinator', 'tcc', '2pc'];
+const protocolOf = (t: Target) => (t === 'tcc' || t === '2pc' ? t : 'saga');
 
 const env = process.env;
 const num = (name: string, def: number, min: number, max: number): number => {
@@ -54,7 +57,7 @@ const CONFIG = {
   seconds: num('BENCH_SECONDS', 10, 1, 600),
   warmupSeconds: num('BENCH_WARMUP', 3, 0, 120),
   concurrencies: (env.BENCH_CONCURRENCY ?? '16,64').split(',').map((s) => num('BENCH_CONCURRENCY', Number(s), 1, 1024)),
-  targets: (env.BENCH_TARGETS ?? 'baseline,coordinator').split(',').map((s) => s.trim()) as Target[],
+  targets: (env.BENCH_TARGETS ?? 'baseline,coordinator,tcc,2pc').split(',').map((s) => s.trim()) as Target[],
   participant: (env.BENCH_PARTICIPANT ?? 'auto') as 'auto' | 'demo' | 'stand-in',
   dbPoolSize: num('DB_POOL_SIZE', 10, 2, 200),
   profile: env.BENCH_PROFILE === '1',
@@ -64,7 +67,7 @@ const CONFIG = {
 };
 assertLoopback(CONFIG.redisUrl);
 assertLoopback(TEST_PG_ADMIN_URL);
-for (const t of CONFIG.targets) if (t !== 'baseline' && t !== 'coordinator') throw new Error(`unknown target ${t}`);
+for (const t of CONFIG.targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
 
 const PER_RUN_BUDGET_S = CONFIG.warmupSeconds + CONFIG.seconds + 40;
 // + up to QUIET_TRIES s waiting for a quiet machine before each run
@@ -214,19 +217,23 @@ async function main(): Promise<void> {
   const baselineUrl = loopback(baseline.ready[1]);
   log(`baseline at ${baselineUrl}`);
 
+  const coordinatorEndpoint = `${coordinatorUrl}/v1/transactions?wait=10000`;
   const endpoints: Record<Target, string> = {
-    coordinator: `${coordinatorUrl}/v1/transactions?wait=10000`,
+    coordinator: coordinatorEndpoint,
+    tcc: coordinatorEndpoint,
+    '2pc': coordinatorEndpoint,
     baseline: `${baselineUrl}/saga`,
   };
-  const serverPid: Record<Target, number> = { coordinator: coordinator.proc.pid!, baseline: baseline.proc.pid! };
-  const dbOf: Record<Target, string> = { coordinator: coordDb.name, baseline: baseDb.name };
+  const coordinatorPid = coordinator.proc.pid!;
+  const serverPid: Record<Target, number> = { coordinator: coordinatorPid, tcc: coordinatorPid, '2pc': coordinatorPid, baseline: baseline.proc.pid! };
+  const dbOf: Record<Target, string> = { coordinator: coordDb.name, tcc: coordDb.name, '2pc': coordDb.name, baseline: baseDb.name };
 
   // one saga through each target before measuring: the whole path works
   for (const t of CONFIG.targets) {
     const res = await request(endpoints[t], {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(sagaBody()),
+      body: JSON.stringify(sagaBody('accounts', protocolOf(t))),
       headersTimeout: 15_000,
       bodyTimeout: 15_000,
     });
@@ -244,7 +251,7 @@ async function main(): Promise<void> {
   const fnBefore = await functionStats(coordDb.url);
   const tablesBefore = await tableStats(coordDb.url);
   const records: RunRecord[] = [];
-  const sagasSent: Record<Target, number> = { coordinator: 0, baseline: 0 };
+  const sagasSent: Record<Target, number> = { coordinator: 0, tcc: 0, '2pc': 0, baseline: 0 };
   let retries = 0;
 
   /** One closed-loop run against `target`, with CPU, syscall and machine accounting around it. */
@@ -282,7 +289,7 @@ async function main(): Promise<void> {
         resolve(__dirname, 'load.js'),
         JSON.stringify({
           url: endpoints[target],
-          body: sagaBody(),
+          body: sagaBody('accounts', protocolOf(target)),
           concurrency,
           warmupSeconds: CONFIG.warmupSeconds,
           seconds: CONFIG.seconds,
@@ -372,14 +379,16 @@ async function main(): Promise<void> {
       Object.fromEntries(
         Object.entries(statsAfter[db]).map(([k, v]) => [k, sagas ? round((v - statsBefore[db][k]) / sagas, 2) : null]),
       );
+    // every coordinator target writes to the same log database
+    const coordinatorSagas = sagasSent.coordinator + sagasSent.tcc + sagasSent['2pc'];
     const accounting = {
       note:
         'pg_stat_database deltas over all measured runs (warm-ups included) divided by the sagas completed (coordinator DB includes its sweeper heartbeats); ' +
         'coordinatorLogFlushes: txc_apply calls from pg_stat_user_functions, each one group-commit flush = one durable commit; opsPerCall assumes 3 log ops per saga (create + 2 advances)',
       sagas: sagasSent,
-      coordinatorDbPerSaga: perSaga(coordDb.name, sagasSent.coordinator),
+      coordinatorDbPerSaga: perSaga(coordDb.name, coordinatorSagas),
       baselineDbPerSaga: perSaga(baseDb.name, sagasSent.baseline),
-      participantDbPerSaga: perSaga(demoDb.name, sagasSent.coordinator + sagasSent.baseline),
+      participantDbPerSaga: perSaga(demoDb.name, coordinatorSagas + sagasSent.baseline),
       coordinatorTables: Object.fromEntries(
         Object.entries(tablesAfter).map(([t, a]) => [
           t,
@@ -390,7 +399,7 @@ async function main(): Promise<void> {
         Object.entries(fnAfter).map(([fn, a]) => {
           const b = fnBefore[fn] ?? { calls: 0, total_ms: 0, self_ms: 0 };
           const calls = a.calls - b.calls;
-          const sagas = sagasSent.coordinator;
+          const sagas = coordinatorSagas;
           return [
             fn,
             {
@@ -487,7 +496,7 @@ interface SummaryRow {
 function summarise(records: RunRecord[]): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const concurrency of CONFIG.concurrencies) {
-    for (const target of ['baseline', 'coordinator'] as Target[]) {
+    for (const target of ALL_TARGETS) {
       const kept = records.filter((r) => r.target === target && r.concurrency === concurrency && !r.contaminated);
       const rs = kept.map((r) => r.result);
       if (!rs.length) continue;
@@ -504,8 +513,7 @@ function summarise(records: RunRecord[]): SummaryRow[] {
       });
     }
     const b = rows.find((r) => r.target === 'baseline' && r.concurrency === concurrency);
-    const c = rows.find((r) => r.target === 'coordinator' && r.concurrency === concurrency);
-    if (b && c) c.ratio = c.rps / b.rps;
+    for (const c of rows) if (b && c.concurrency === concurrency && c.target !== 'baseline') c.ratio = c.rps / b.rps;
   }
   return rows;
 }
@@ -573,9 +581,9 @@ function accountingTable(a: {
     lines.push(
       `| ${name} | ${sagas} | ${f(d.xact_commit)} | ${f(d.tup_inserted)} | ${f(d.tup_updated)} | ${f(d.tup_returned)} |`,
     );
-  row('coordinator', a.sagas.coordinator, a.coordinatorDbPerSaga);
+  row('coordinator (saga, tcc, 2pc)', a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'], a.coordinatorDbPerSaga);
   row('baseline', a.sagas.baseline, a.baselineDbPerSaga);
-  row('participant (both targets)', a.sagas.coordinator + a.sagas.baseline, a.participantDbPerSaga);
+  row('participant (all targets)', a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'] + a.sagas.baseline, a.participantDbPerSaga);
   const apply = a.coordinatorLogFlushes.txc_apply;
   if (apply) {
     lines.push(
