@@ -225,8 +225,18 @@ async function main(): Promise<void> {
     baseline: `${baselineUrl}/saga`,
   };
   const coordinatorPid = coordinator.proc.pid!;
-  const serverPid: Record<Target, number> = { coordinator: coordinatorPid, tcc: coordinatorPid, '2pc': coordinatorPid, baseline: baseline.proc.pid! };
-  const dbOf: Record<Target, string> = { coordinator: coordDb.name, tcc: coordDb.name, '2pc': coordDb.name, baseline: baseDb.name };
+  const serverPid: Record<Target, number> = {
+    coordinator: coordinatorPid,
+    tcc: coordinatorPid,
+    '2pc': coordinatorPid,
+    baseline: baseline.proc.pid!,
+  };
+  const dbOf: Record<Target, string> = {
+    coordinator: coordDb.name,
+    tcc: coordDb.name,
+    '2pc': coordDb.name,
+    baseline: baseDb.name,
+  };
 
   // one saga through each target before measuring: the whole path works
   for (const t of CONFIG.targets) {
@@ -583,7 +593,11 @@ function accountingTable(a: {
     );
   row('coordinator (saga, tcc, 2pc)', a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'], a.coordinatorDbPerSaga);
   row('baseline', a.sagas.baseline, a.baselineDbPerSaga);
-  row('participant (all targets)', a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'] + a.sagas.baseline, a.participantDbPerSaga);
+  row(
+    'participant (all targets)',
+    a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'] + a.sagas.baseline,
+    a.participantDbPerSaga,
+  );
   const apply = a.coordinatorLogFlushes.txc_apply;
   if (apply) {
     lines.push(

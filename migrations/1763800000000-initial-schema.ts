@@ -210,7 +210,14 @@ export class InitialSchema1763800000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP FUNCTION txc_apply(jsonb)`);
-    for (const table of ['txc_events', 'txc_branches', 'txc_idempotency_keys', 'txc_transactions', 'txc_instances', 'txc_participants']) {
+    for (const table of [
+      'txc_events',
+      'txc_branches',
+      'txc_idempotency_keys',
+      'txc_transactions',
+      'txc_instances',
+      'txc_participants',
+    ]) {
       await q.query(`DROP TABLE ${table}`);
     }
   }

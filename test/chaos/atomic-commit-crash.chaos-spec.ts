@@ -39,21 +39,36 @@ describe('atomic commit protocols under coordinator crashes', () => {
   const accounts = async () => {
     const r = await fetch(`${demo.accountsUrl}/accounts`);
     const body = (await r.json()) as { items: { id: string; balance: number }[]; total: number };
-    return { ...Object.fromEntries(body.items.map((a) => [a.id, a.balance])), total: body.total } as Record<string, number>;
+    return { ...Object.fromEntries(body.items.map((a) => [a.id, a.balance])), total: body.total } as Record<
+      string,
+      number
+    >;
   };
 
   async function run(crashAt: string, body: Record<string, unknown>) {
-    const coordinator = new CoordinatorProcess({ databaseUrl: coordinatorDb.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix });
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: coordinatorDb.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: prefix,
+    });
     const api = apiClient(await coordinator.start({ CRASH_AT: crashAt, LOG_LEVEL: 'warn' }));
     await api.post('/v1/participants', { name: 'accounts', url: demo.accountsUrl });
     await api.post('/v1/participants', { name: 'p1', url: participant.url });
     const id = `${body.protocol}-${crashAt.replace(':', '-')}-${Date.now()}`;
     await api.post('/v1/transactions', { id, ...body }).catch(() => null);
     expect(await coordinator.exited).toBeNull(); // it died by SIGKILL at the named point
-    const restarted = new CoordinatorProcess({ databaseUrl: coordinatorDb.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix });
+    const restarted = new CoordinatorProcess({
+      databaseUrl: coordinatorDb.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: prefix,
+    });
     const again = apiClient(await restarted.start({ LOG_LEVEL: 'warn' }));
     try {
-      return await again.until(`/v1/transactions/${id}`, (t: any) => ['committed', 'aborted'].includes(t.status), 20_000);
+      return await again.until(
+        `/v1/transactions/${id}`,
+        (t: any) => ['committed', 'aborted'].includes(t.status),
+        20_000,
+      );
     } finally {
       await restarted.stop();
     }

@@ -40,7 +40,11 @@ describe('crash safety: SIGKILL at named points', () => {
     const restarted = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix });
     const again = apiClient(await restarted.start({ LOG_LEVEL: 'warn' }));
     try {
-      const done = await again.until(`/v1/transactions/${id}`, (t: any) => ['committed', 'aborted', 'failed'].includes(t.status), 20_000);
+      const done = await again.until(
+        `/v1/transactions/${id}`,
+        (t: any) => ['committed', 'aborted', 'failed'].includes(t.status),
+        20_000,
+      );
       expect(done.status).toBe(expected);
       expect(done.events.map((e: any) => e.type)).toContain('transaction.recovered');
       return { id, done };
@@ -100,7 +104,11 @@ describe('crash safety: SIGKILL at named points', () => {
     await api.post('/v1/participants', { name: 'p1', url: participant.url });
     const ids = Array.from({ length: 30 }, (_, i) => `load-${Date.now()}-${i}`);
     // a business "no" is deterministic: every delivery of c's action in these transactions is refused
-    ids.filter((_, i) => i % 3 === 0).forEach((id) => participant.fault({ transactionId: id, branchId: 'c', phase: 'action', status: 409, times: 100 }));
+    ids
+      .filter((_, i) => i % 3 === 0)
+      .forEach((id) =>
+        participant.fault({ transactionId: id, branchId: 'c', phase: 'action', status: 409, times: 100 }),
+      );
     const accepted: string[] = [];
     await Promise.all(
       ids.map(async (id) => {
@@ -114,7 +122,11 @@ describe('crash safety: SIGKILL at named points', () => {
     try {
       expect(accepted.length).toBeGreaterThan(0);
       for (const id of accepted) {
-        const t = await again.until(`/v1/transactions/${id}`, (x: any) => ['committed', 'aborted'].includes(x.status), 20_000);
+        const t = await again.until(
+          `/v1/transactions/${id}`,
+          (x: any) => ['committed', 'aborted'].includes(x.status),
+          20_000,
+        );
         const rejecting = ids.indexOf(id) % 3 === 0;
         expect(t.status).toBe(rejecting ? 'aborted' : 'committed');
         for (const b of ['a', 'b']) {
@@ -124,7 +136,9 @@ describe('crash safety: SIGKILL at named points', () => {
       // nothing is left owned by the dead instance or unfinished
       const pg = new Client({ connectionString: db.url });
       await pg.connect();
-      const open = await pg.query(`SELECT count(*)::int AS n FROM txc_transactions WHERE status NOT IN ('committed', 'aborted')`);
+      const open = await pg.query(
+        `SELECT count(*)::int AS n FROM txc_transactions WHERE status NOT IN ('committed', 'aborted')`,
+      );
       await pg.end();
       expect(open.rows[0].n).toBe(0);
     } finally {

@@ -22,7 +22,16 @@ class PrivatePostgres {
   }
   start(): void {
     // the server's output goes to a file: a daemon holding our pipes open would hang execFileSync
-    asPostgres('pg_ctl', ['-D', this.dataDir, '-l', `${this.dataDir}/server.log`, '-o', `-p ${this.port} -k ${this.dataDir} -c listen_addresses=127.0.0.1`, '-w', 'start']);
+    asPostgres('pg_ctl', [
+      '-D',
+      this.dataDir,
+      '-l',
+      `${this.dataDir}/server.log`,
+      '-o',
+      `-p ${this.port} -k ${this.dataDir} -c listen_addresses=127.0.0.1`,
+      '-w',
+      'start',
+    ]);
   }
   stop(): void {
     asPostgres('pg_ctl', ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']);
@@ -73,7 +82,15 @@ describe('Postgres restarted in the middle of a run', () => {
     const ids = Array.from({ length: 10 }, (_, i) => `pgr-${Date.now()}-${i}`);
     // slow answers: the database goes away while calls are in flight, so their outcomes must wait
     for (const id of ids) {
-      participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 200, times: 1, when: 'after', delayMs: 700 });
+      participant.fault({
+        transactionId: id,
+        branchId: 'a',
+        phase: 'action',
+        status: 200,
+        times: 1,
+        when: 'after',
+        delayMs: 700,
+      });
     }
     for (const id of ids) {
       const r = await api.post('/v1/transactions', {

@@ -1,5 +1,12 @@
 import IORedis from 'ioredis';
-import { CoordinatorProcess, TestParticipant, apiClient, freshDatabase, freshRedisPrefix, type FreshDatabase } from '#testing';
+import {
+  CoordinatorProcess,
+  TestParticipant,
+  apiClient,
+  freshDatabase,
+  freshRedisPrefix,
+  type FreshDatabase,
+} from '#testing';
 
 /**
  * BullMQ holds only wake-ups; Postgres holds the work. Wiping Redis while retries are parked there
@@ -31,7 +38,8 @@ describe('Redis flushed in the middle of a run', () => {
     const api = apiClient(await coordinator.start({ SWEEP_INTERVAL_MS: '500', LOG_LEVEL: 'warn' }));
     await api.post('/v1/participants', { name: 'p1', url: participant.url });
     const ids = Array.from({ length: 20 }, (_, i) => `flush-${Date.now()}-${i}`);
-    for (const id of ids) participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 503, times: 2 });
+    for (const id of ids)
+      participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 503, times: 2 });
     for (const id of ids) {
       const r = await api.post('/v1/transactions', {
         id,

@@ -37,9 +37,18 @@ describe('two coordinator processes on one database', () => {
     const ids = Array.from({ length: 40 }, (_, i) => `two-${Date.now()}-${i}`);
     ids.forEach((id, i) => {
       // slow answers keep calls in flight across the kill; 503s send retries through the shared queue
-      participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 200, times: 1, when: 'after', delayMs: 150 });
+      participant.fault({
+        transactionId: id,
+        branchId: 'a',
+        phase: 'action',
+        status: 200,
+        times: 1,
+        when: 'after',
+        delayMs: 150,
+      });
       if (i % 2) participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 503, times: 2 });
-      if (i % 5 === 0) participant.fault({ transactionId: id, branchId: 'c', phase: 'action', status: 409, times: 100 });
+      if (i % 5 === 0)
+        participant.fault({ transactionId: id, branchId: 'c', phase: 'action', status: 409, times: 100 });
     });
     await Promise.all(
       ids.map((id, i) =>
@@ -55,7 +64,11 @@ describe('two coordinator processes on one database', () => {
     await one.kill(); // its in-flight transactions are orphans now
 
     for (const [i, id] of ids.entries()) {
-      const t = await api2.until(`/v1/transactions/${id}`, (x: any) => ['committed', 'aborted'].includes(x.status), 30_000);
+      const t = await api2.until(
+        `/v1/transactions/${id}`,
+        (x: any) => ['committed', 'aborted'].includes(x.status),
+        30_000,
+      );
       expect(t.status).toBe(i % 5 === 0 ? 'aborted' : 'committed');
       for (const b of ['a', 'b']) {
         expect(participant.effects(id, b)).toEqual({ applied: 1, compensated: i % 5 === 0 ? 1 : 0 });
@@ -65,7 +78,9 @@ describe('two coordinator processes on one database', () => {
 
     const pg = new Client({ connectionString: db.url });
     await pg.connect();
-    const recovered = await pg.query(`SELECT count(DISTINCT transaction_id)::int AS n FROM txc_events WHERE type = 'transaction.recovered'`);
+    const recovered = await pg.query(
+      `SELECT count(DISTINCT transaction_id)::int AS n FROM txc_events WHERE type = 'transaction.recovered'`,
+    );
     await pg.end();
     expect(recovered.rows[0].n).toBeGreaterThan(0); // the survivor did take over work of the killed one
   });

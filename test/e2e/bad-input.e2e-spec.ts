@@ -26,9 +26,24 @@ describe('bad input', () => {
   };
 
   const cases: [string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string | null][] = [
-    ['malformed JSON', () => s.api.raw('POST', '/v1/transactions', '{"protocol": "saga",', { 'content-type': 'application/json' }), 400, null],
-    ['a non-JSON body', () => s.api.raw('POST', '/v1/transactions', 'hello', { 'content-type': 'text/plain' }), 415, null],
-    ['an unknown participant', () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [{ id: 'a', participant: 'ghost' }] }), 422, 'branches.0.participant'],
+    [
+      'malformed JSON',
+      () => s.api.raw('POST', '/v1/transactions', '{"protocol": "saga",', { 'content-type': 'application/json' }),
+      400,
+      null,
+    ],
+    [
+      'a non-JSON body',
+      () => s.api.raw('POST', '/v1/transactions', 'hello', { 'content-type': 'text/plain' }),
+      415,
+      null,
+    ],
+    [
+      'an unknown participant',
+      () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [{ id: 'a', participant: 'ghost' }] }),
+      422,
+      'branches.0.participant',
+    ],
     [
       'a cycle in dependsOn',
       () =>
@@ -43,23 +58,96 @@ describe('bad input', () => {
       422,
       'branches',
     ],
-    ['a dependency on a missing branch', () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [{ id: 'a', participant: 'p1', dependsOn: ['zz'] }] }), 422, 'branches.0.dependsOn.0'],
+    [
+      'a dependency on a missing branch',
+      () =>
+        s.api.post('/v1/transactions', {
+          protocol: 'saga',
+          branches: [{ id: 'a', participant: 'p1', dependsOn: ['zz'] }],
+        }),
+      422,
+      'branches.0.dependsOn.0',
+    ],
     ['duplicate branch ids', () => s.api.post('/v1/transactions', sagaBody(['a', 'a'])), 422, 'branches.1.id'],
-    ['an oversized payload', () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [{ id: 'a', participant: 'p1', payload: 'x'.repeat(Limits.maxPayloadBytes + 1) }] }), 422, 'branches.0.payload'],
-    ['an oversized body', () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [], pad: 'x'.repeat(Limits.maxBodyBytes + 1) }), 413, null],
-    ['too many branches', () => s.api.post('/v1/transactions', sagaBody(Array.from({ length: Limits.maxBranches + 1 }, (_, i) => `b${i}`))), 422, 'branches'],
+    [
+      'an oversized payload',
+      () =>
+        s.api.post('/v1/transactions', {
+          protocol: 'saga',
+          branches: [{ id: 'a', participant: 'p1', payload: 'x'.repeat(Limits.maxPayloadBytes + 1) }],
+        }),
+      422,
+      'branches.0.payload',
+    ],
+    [
+      'an oversized body',
+      () =>
+        s.api.post('/v1/transactions', { protocol: 'saga', branches: [], pad: 'x'.repeat(Limits.maxBodyBytes + 1) }),
+      413,
+      null,
+    ],
+    [
+      'too many branches',
+      () => s.api.post('/v1/transactions', sagaBody(Array.from({ length: Limits.maxBranches + 1 }, (_, i) => `b${i}`))),
+      422,
+      'branches',
+    ],
     ['no branches', () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [] }), 422, 'branches'],
-    ['an unknown protocol', () => s.api.post('/v1/transactions', { protocol: 'xa', branches: [{ id: 'a', participant: 'p1' }] }), 422, 'protocol'],
+    [
+      'an unknown protocol',
+      () => s.api.post('/v1/transactions', { protocol: 'xa', branches: [{ id: 'a', participant: 'p1' }] }),
+      422,
+      'protocol',
+    ],
     ['a bad id', () => s.api.post('/v1/transactions', { id: 'has space', ...sagaBody(['a']) }), 422, 'id'],
     ['an unknown field', () => s.api.post('/v1/transactions', { ...sagaBody(['a']), colour: 'red' }), 422, 'colour'],
-    ['a timeout out of bounds', () => s.api.post('/v1/transactions', { ...sagaBody(['a']), timeoutMs: 5 }), 422, 'timeoutMs'],
-    ['a retry policy out of bounds', () => s.api.post('/v1/transactions', { ...sagaBody(['a']), retry: { maxAttempts: 0 } }), 422, 'retry.maxAttempts'],
-    ['a phase of another protocol', () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [{ id: 'a', participant: 'p1', paths: { confirm: '/x' } }] }), 422, 'branches.0.paths.confirm'],
+    [
+      'a timeout out of bounds',
+      () => s.api.post('/v1/transactions', { ...sagaBody(['a']), timeoutMs: 5 }),
+      422,
+      'timeoutMs',
+    ],
+    [
+      'a retry policy out of bounds',
+      () => s.api.post('/v1/transactions', { ...sagaBody(['a']), retry: { maxAttempts: 0 } }),
+      422,
+      'retry.maxAttempts',
+    ],
+    [
+      'a phase of another protocol',
+      () =>
+        s.api.post('/v1/transactions', {
+          protocol: 'saga',
+          branches: [{ id: 'a', participant: 'p1', paths: { confirm: '/x' } }],
+        }),
+      422,
+      'branches.0.paths.confirm',
+    ],
     ['a bad ?wait', () => s.api.post('/v1/transactions?wait=-1', sagaBody(['a'])), 422, 'wait'],
-    ['a participant with a non-http URL', () => s.api.post('/v1/participants', { name: 'evil', url: 'file:///etc/passwd' }), 422, 'url'],
-    ['a participant on a link-local/metadata address', () => s.api.post('/v1/participants', { name: 'evil', url: 'http://169.254.169.254/latest/meta-data' }), 422, 'url'],
-    ['a participant on the metadata host', () => s.api.post('/v1/participants', { name: 'evil', url: 'http://metadata.google.internal/' }), 422, 'url'],
-    ['a participant with a bad name', () => s.api.post('/v1/participants', { name: 'Bad Name', url: 'http://127.0.0.1:1' }), 422, 'name'],
+    [
+      'a participant with a non-http URL',
+      () => s.api.post('/v1/participants', { name: 'evil', url: 'file:///etc/passwd' }),
+      422,
+      'url',
+    ],
+    [
+      'a participant on a link-local/metadata address',
+      () => s.api.post('/v1/participants', { name: 'evil', url: 'http://169.254.169.254/latest/meta-data' }),
+      422,
+      'url',
+    ],
+    [
+      'a participant on the metadata host',
+      () => s.api.post('/v1/participants', { name: 'evil', url: 'http://metadata.google.internal/' }),
+      422,
+      'url',
+    ],
+    [
+      'a participant with a bad name',
+      () => s.api.post('/v1/participants', { name: 'Bad Name', url: 'http://127.0.0.1:1' }),
+      422,
+      'name',
+    ],
   ];
 
   it.each(cases)('%s is answered %i problem+json and writes nothing', async (_what, send, status, field) => {
@@ -67,7 +155,12 @@ describe('bad input', () => {
     const r = await send();
     expect(r.status).toBe(status);
     expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(r.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+    expect(r.body).toMatchObject({
+      status,
+      type: expect.any(String),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
     if (field) expect(r.body.errors.map((e: any) => e.field)).toContain(field);
     expect(await rows()).toBe(before);
   });

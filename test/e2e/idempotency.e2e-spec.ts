@@ -90,7 +90,9 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     const b = await s.api.post('/v1/participants', body, { 'idempotency-key': key });
     expect([a.status, b.status]).toEqual([201, 201]);
     expect(b.body).toEqual(a.body);
-    expect((await s.api.post('/v1/participants', { ...body, url: 'http://127.0.0.2:1' }, { 'idempotency-key': key })).status).toBe(422);
+    expect(
+      (await s.api.post('/v1/participants', { ...body, url: 'http://127.0.0.2:1' }, { 'idempotency-key': key })).status,
+    ).toBe(422);
   });
 
   it('refuses a malformed key', async () => {

@@ -32,7 +32,12 @@ describe('operations surface', () => {
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/v1/transactions', '/v1/transactions/{id}/branches', '/v1/participants']),
     );
-    expect(doc.body.components.schemas.StartTransaction.properties.protocol.enum).toEqual(['saga', 'tcc', '2pc', '3pc']);
+    expect(doc.body.components.schemas.StartTransaction.properties.protocol.enum).toEqual([
+      'saga',
+      'tcc',
+      '2pc',
+      '3pc',
+    ]);
     expect((await fetch(`${s.coordinator.url}/docs`)).status).toBe(200);
   });
 

@@ -22,7 +22,10 @@ describe.each(PROTOCOLS)('$protocol (driven)', ({ protocol, forward, commit, und
     ...extra,
   });
   const phasesOf = (id: string, branch: string) =>
-    s.participant.callsFor(id).filter((c) => c.body.branchId === branch).map((c) => c.body.phase);
+    s.participant
+      .callsFor(id)
+      .filter((c) => c.body.branchId === branch)
+      .map((c) => c.body.phase);
   const fresh = (tag: string) => `${protocol}-${tag}-${Date.now()}`;
 
   it('commits when every branch votes yes', async () => {
@@ -57,7 +60,15 @@ describe.each(PROTOCOLS)('$protocol (driven)', ({ protocol, forward, commit, und
 
   it('aborts when a participant times out in the first phase', async () => {
     const id = fresh('slow');
-    s.participant.fault({ transactionId: id, branchId: 'c', phase: forward[0], status: 200, times: 10, when: 'after', delayMs: 3000 });
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'c',
+      phase: forward[0],
+      status: 200,
+      times: 10,
+      when: 'after',
+      delayMs: 3000,
+    });
     const r = await s.api.post('/v1/transactions?wait=15000', body(id, { timeoutMs: 700 }));
     expect(r.body.status).toBe('aborted');
     expect(r.body.error).toMatch(/timed out|no answer/);
@@ -69,7 +80,10 @@ describe.each(PROTOCOLS)('$protocol (driven)', ({ protocol, forward, commit, und
   it('retries an unreachable participant in phase two, parks it as failed, and a replay completes it', async () => {
     const id = fresh('park');
     s.participant.fault({ transactionId: id, branchId: 'a', phase: commit, status: 503, times: 2 });
-    const r = await s.api.post('/v1/transactions?wait=15000', body(id, { retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 } }));
+    const r = await s.api.post(
+      '/v1/transactions?wait=15000',
+      body(id, { retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 } }),
+    );
     expect(r.body.status).toBe('failed');
     expect(r.body.error).toMatch(/not acknowledged/);
     // the decision stands: the others are committed, nobody was rolled back
@@ -84,7 +98,10 @@ describe.each(PROTOCOLS)('$protocol (driven)', ({ protocol, forward, commit, und
   it('applies a phase-two delivery once when its reply is lost and it is delivered again', async () => {
     const id = fresh('dup');
     s.participant.fault({ transactionId: id, branchId: 'b', phase: commit, status: 500, times: 2, when: 'after' });
-    const r = await s.api.post('/v1/transactions?wait=15000', body(id, { retry: { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 100 } }));
+    const r = await s.api.post(
+      '/v1/transactions?wait=15000',
+      body(id, { retry: { maxAttempts: 5, initialBackoffMs: 50, maxBackoffMs: 100 } }),
+    );
     expect(r.body.status).toBe('committed');
     expect(phasesOf(id, 'b').filter((p) => p === commit)).toHaveLength(3);
     expect(s.participant.outcome(id, 'b')).toEqual({ applied: 1, committed: 1, undone: 0 });
@@ -97,7 +114,8 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     s = await startTestStack(`i${protocol}`);
   });
   afterAll(() => s.close());
-  const [first, commitPhase, undoPhase] = protocol === 'tcc' ? ['try', 'confirm', 'cancel'] : ['prepare', 'commit', 'rollback'];
+  const [first, commitPhase, undoPhase] =
+    protocol === 'tcc' ? ['try', 'confirm', 'cancel'] : ['prepare', 'commit', 'rollback'];
 
   it('begins, registers branches one by one, and commits', async () => {
     const id = `${protocol}-i-${Date.now()}`;
@@ -110,7 +128,9 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
       expect(r.body).toMatchObject({ id: b, status: 'succeeded', phase: first });
     }
     // registering the same branch again answers from the log, without a second call
-    expect((await s.api.post(`/v1/transactions/${id}/branches`, { id: 'a', participant: 'p1', payload: { n: 'a' } })).status).toBe(200);
+    expect(
+      (await s.api.post(`/v1/transactions/${id}/branches`, { id: 'a', participant: 'p1', payload: { n: 'a' } })).status,
+    ).toBe(200);
     expect(s.participant.callsFor(id, first as Phase)).toHaveLength(2);
     const committed = await s.api.post(`/v1/transactions/${id}/commit?wait=10000`);
     expect(committed.status).toBe(200);
@@ -152,7 +172,15 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     await s.api.post('/v1/transactions', { id, protocol, mode: 'interactive', timeoutMs: 20000 });
     expect((await s.api.post(`/v1/transactions/${id}/commit`)).status).toBe(409); // no branch yet
     s.participant.fault({ transactionId: id, branchId: 'a', phase: first as Phase, status: 503, times: 1 });
-    s.participant.fault({ transactionId: id, branchId: 'a', phase: first as Phase, status: 200, times: 1, when: 'after', delayMs: 800 });
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'a',
+      phase: first as Phase,
+      status: 200,
+      times: 1,
+      when: 'after',
+      delayMs: 800,
+    });
     const pending = s.api.post(`/v1/transactions/${id}/branches`, { id: 'a', participant: 'p1' });
     await new Promise((r) => setTimeout(r, 300));
     const early = await s.api.post(`/v1/transactions/${id}/commit`);
@@ -164,9 +192,16 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
   });
 
   it('refuses branches in driven-mode bodies and commits of driven transactions', async () => {
-    const bad = await s.api.post('/v1/transactions', { protocol, mode: 'interactive', branches: [{ id: 'a', participant: 'p1' }] });
+    const bad = await s.api.post('/v1/transactions', {
+      protocol,
+      mode: 'interactive',
+      branches: [{ id: 'a', participant: 'p1' }],
+    });
     expect(bad.status).toBe(422);
-    const driven = await s.api.post('/v1/transactions?wait=5000', { protocol, branches: [{ id: 'a', participant: 'p1' }] });
+    const driven = await s.api.post('/v1/transactions?wait=5000', {
+      protocol,
+      branches: [{ id: 'a', participant: 'p1' }],
+    });
     expect((await s.api.post(`/v1/transactions/${driven.body.id}/commit`)).status).toBe(409);
   });
 });

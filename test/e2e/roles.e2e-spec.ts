@@ -19,8 +19,18 @@ describe('api and worker roles', () => {
     db = await freshDatabase('roles');
     participant = await TestParticipant.start();
     const prefix = freshRedisPrefix('roles');
-    api = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix, env: { ROLE: 'api', LOG_LEVEL: 'warn' } });
-    worker = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix, env: { ROLE: 'worker', LOG_LEVEL: 'warn' } });
+    api = new CoordinatorProcess({
+      databaseUrl: db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: prefix,
+      env: { ROLE: 'api', LOG_LEVEL: 'warn' },
+    });
+    worker = new CoordinatorProcess({
+      databaseUrl: db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: prefix,
+      env: { ROLE: 'worker', LOG_LEVEL: 'warn' },
+    });
   });
   afterAll(async () => {
     await api.stop();

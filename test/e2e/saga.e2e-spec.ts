@@ -72,7 +72,9 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     // both arms were in flight at the same time; the join came after both answered
     expect(call('right').receivedAt).toBeLessThan(call('left').answeredAt!);
     expect(call('left').receivedAt).toBeLessThan(call('right').answeredAt!);
-    expect(call('join').receivedAt).toBeGreaterThanOrEqual(Math.max(call('left').answeredAt!, call('right').answeredAt!));
+    expect(call('join').receivedAt).toBeGreaterThanOrEqual(
+      Math.max(call('left').answeredAt!, call('right').answeredAt!),
+    );
   });
 
   it('compensates a DAG in reverse dependency order', async () => {
@@ -113,7 +115,7 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(s.participant.effects(id, 'b').applied).toBe(1);
   });
 
-  it('shows a participant\'s recent error rate in the registry', async () => {
+  it("shows a participant's recent error rate in the registry", async () => {
     const p = await s.api.get('/v1/participants/p1');
     expect(p.status).toBe(200);
     // the retry test above got two 503s among its calls

@@ -37,7 +37,10 @@ describe('zero-config modes', () => {
   it('runs BullMQ on its Postgres backend when REDIS_URL is unset', async () => {
     const db: FreshDatabase = await freshDatabase('pgqueue');
     // the sweeper is slowed down so the retries must come back through the Postgres-backed queue
-    const coordinator = new CoordinatorProcess({ databaseUrl: db.url, env: { SWEEP_INTERVAL_MS: '60000', LOG_LEVEL: 'warn' } });
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: db.url,
+      env: { SWEEP_INTERVAL_MS: '60000', LOG_LEVEL: 'warn' },
+    });
     try {
       const base = await coordinator.start();
       expect(coordinator.log).toContain('queue on Postgres');

@@ -36,7 +36,9 @@ async function bootstrap(): Promise<void> {
   const ready =
     `coordinator ready: API ${base}/v1, docs ${base}/docs, health ${base}/health/ready, database ${db.description}, ` +
     `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`;
-  process.stdout.write(`${JSON.stringify({ level: 'log', pid: process.pid, timestamp: Date.now(), message: ready, context: 'Bootstrap' })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ level: 'log', pid: process.pid, timestamp: Date.now(), message: ready, context: 'Bootstrap' })}\n`,
+  );
   if (!process.env.CI && process.stdout.isTTY) {
     process.stdout.write(`\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`);
   }

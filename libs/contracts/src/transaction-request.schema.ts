@@ -38,7 +38,11 @@ export type BranchRequest = z.output<typeof branchRequestSchema>;
 export const interactiveBranchSchema = branchRequestSchema.omit({ dependsOn: true }).superRefine((b, ctx) => {
   const size = b.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(b.payload));
   if (size > Limits.maxPayloadBytes) {
-    ctx.addIssue({ code: 'custom', path: ['payload'], message: `must be at most ${Limits.maxPayloadBytes} bytes of JSON (got ${size})` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['payload'],
+      message: `must be at most ${Limits.maxPayloadBytes} bytes of JSON (got ${size})`,
+    });
   }
 });
 
@@ -93,7 +97,11 @@ export const startTransactionSchema = z
         if (!ids.has(dep)) {
           ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn', j], message: `unknown branch "${dep}"` });
         } else if (dep === branch.id) {
-          ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn', j], message: 'a branch cannot depend on itself' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['branches', i, 'dependsOn', j],
+            message: 'a branch cannot depend on itself',
+          });
         }
       });
       if (branch.dependsOn && body.protocol !== Protocol.Saga) {

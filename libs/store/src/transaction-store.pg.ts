@@ -207,24 +207,22 @@ export class PgTransactionStore implements TransactionStore {
     ]);
     return {
       txn,
-      branches: branches.rows.map(
-        (r): BranchRecord => ({
-          id: r.id,
-          position: r.position,
-          participant: r.participant,
-          dependsOn: r.depends_on,
-          paths: r.paths,
-          skippedPhases: r.skipped_phases,
-          payload: r.payload,
-          status: r.status,
-          phase: r.phase,
-          attempt: r.attempt,
-          budgetBase: r.budget_base,
-          inFlight: r.in_flight,
-          retryAt: r.retry_at,
-          result: r.result,
-        }),
-      ),
+      branches: branches.rows.map((r): BranchRecord => ({
+        id: r.id,
+        position: r.position,
+        participant: r.participant,
+        dependsOn: r.depends_on,
+        paths: r.paths,
+        skippedPhases: r.skipped_phases,
+        payload: r.payload,
+        status: r.status,
+        phase: r.phase,
+        attempt: r.attempt,
+        budgetBase: r.budget_base,
+        inFlight: r.in_flight,
+        retryAt: r.retry_at,
+        result: r.result,
+      })),
       lastSeq: seq.rows[0].seq ?? 0,
     };
   }

@@ -29,7 +29,8 @@ export function apiClient(base: string) {
   };
   return {
     get: <T = any>(path: string) => call<T>('GET', path),
-    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) => call<T>('POST', path, body ?? {}, headers),
+    post: <T = any>(path: string, body?: unknown, headers?: Record<string, string>) =>
+      call<T>('POST', path, body ?? {}, headers),
     delete: <T = any>(path: string) => call<T>('DELETE', path),
     raw: call,
     /** Polls GET until `done` holds or `ms` pass; returns the last answer. */
@@ -38,7 +39,8 @@ export function apiClient(base: string) {
       for (;;) {
         const r = await call<T>('GET', path);
         if (r.status === 200 && done(r.body)) return r.body;
-        if (Date.now() > deadline) throw new Error(`timed out waiting on ${path}: ${JSON.stringify(r.body).slice(0, 2000)}`);
+        if (Date.now() > deadline)
+          throw new Error(`timed out waiting on ${path}: ${JSON.stringify(r.body).slice(0, 2000)}`);
         await new Promise((res) => setTimeout(res, 100));
       }
     },

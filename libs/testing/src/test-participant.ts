@@ -142,7 +142,8 @@ export class TestParticipant {
     const key = `${body.transactionId}/${body.branchId}`;
     let status = 200;
     if (FORWARD_PHASES.includes(body.phase)) {
-      if (this.undone.has(key)) status = 409; // the undo got here first: refuse the late forward phase
+      if (this.undone.has(key))
+        status = 409; // the undo got here first: refuse the late forward phase
       else if (!this.applied.has(key)) this.applied.set(key, 1);
     } else if (COMMIT_PHASES.includes(body.phase)) {
       if (!this.committed.has(key)) this.committed.set(key, 1);

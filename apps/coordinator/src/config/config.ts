@@ -17,7 +17,10 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:_-]').default('txc'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:_-]')
+    .default('txc'),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   PARTICIPANT_URL_ALLOWLIST: z.string().optional(),
   DB_POOL_SIZE: int(10, 2, 200),

@@ -28,7 +28,8 @@ const idParam = (name: string) => ({ name, in: 'path', required: true, schema: {
 
 /** The OpenAPI document of the client API, its request schemas generated from the zod schemas in #contracts. */
 export function openApiDocument(): OpenAPIObject {
-  const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = (s: z.ZodType) =>
+    z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
     openapi: '3.1.0',
     info: {
@@ -41,7 +42,9 @@ export function openApiDocument(): OpenAPIObject {
         post: {
           summary: 'Register or update a participant',
           parameters: [idempotencyKey],
-          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterParticipant' } } } },
+          requestBody: {
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterParticipant' } } },
+          },
           responses: {
             201: json('registered', 'Participant'),
             200: json('updated', 'Participant'),
@@ -51,20 +54,40 @@ export function openApiDocument(): OpenAPIObject {
         get: { summary: 'List participants', responses: { 200: json('participants') } },
       },
       '/v1/participants/{name}': {
-        get: { summary: 'A participant', parameters: [idParam('name')], responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') } },
-        delete: { summary: 'Remove a participant', parameters: [idParam('name')], responses: { 204: json('removed'), 404: problemResponse('unknown') } },
+        get: {
+          summary: 'A participant',
+          parameters: [idParam('name')],
+          responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') },
+        },
+        delete: {
+          summary: 'Remove a participant',
+          parameters: [idParam('name')],
+          responses: { 204: json('removed'), 404: problemResponse('unknown') },
+        },
       },
       '/v1/participants/{name}/heartbeat': {
-        post: { summary: "Extend a participant's lease", parameters: [idParam('name')], responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') } },
+        post: {
+          summary: "Extend a participant's lease",
+          parameters: [idParam('name')],
+          responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') },
+        },
       },
       '/v1/transactions': {
         post: {
           summary: 'Start a transaction',
           parameters: [
             idempotencyKey,
-            { name: 'wait', in: 'query', required: false, description: 'Block up to this many ms until settled', schema: { type: 'integer', minimum: 0, maximum: 60000 } },
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              description: 'Block up to this many ms until settled',
+              schema: { type: 'integer', minimum: 0, maximum: 60000 },
+            },
           ],
-          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/StartTransaction' } } } },
+          requestBody: {
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/StartTransaction' } } },
+          },
           responses: {
             201: json('created', 'Transaction'),
             200: json('settled within wait, or the same id and body again', 'Transaction'),
@@ -87,10 +110,23 @@ export function openApiDocument(): OpenAPIObject {
         },
       },
       '/v1/transactions/{id}': {
-        get: { summary: 'A transaction with branches, attempts and timeline', parameters: [idParam('id')], responses: { 200: json('the transaction', 'Transaction'), 404: problemResponse('unknown') } },
+        get: {
+          summary: 'A transaction with branches, attempts and timeline',
+          parameters: [idParam('id')],
+          responses: { 200: json('the transaction', 'Transaction'), 404: problemResponse('unknown') },
+        },
       },
       '/v1/transactions/{id}/abort': {
-        post: { summary: 'Abort before the decision', parameters: [idParam('id'), idempotencyKey], responses: { 202: json('aborting', 'Transaction'), 200: json('already aborting or aborted', 'Transaction'), 404: problemResponse('unknown'), 409: problemResponse('past its decision') } },
+        post: {
+          summary: 'Abort before the decision',
+          parameters: [idParam('id'), idempotencyKey],
+          responses: {
+            202: json('aborting', 'Transaction'),
+            200: json('already aborting or aborted', 'Transaction'),
+            404: problemResponse('unknown'),
+            409: problemResponse('past its decision'),
+          },
+        },
       },
       '/v1/transactions/{id}/branches': {
         post: {
@@ -109,12 +145,28 @@ export function openApiDocument(): OpenAPIObject {
       '/v1/transactions/{id}/commit': {
         post: {
           summary: 'Interactive TCC/2PC: decide commit',
-          parameters: [idParam('id'), idempotencyKey, { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } }],
-          responses: { 202: json('committing', 'Transaction'), 200: json('committed within wait', 'Transaction'), 409: problemResponse('not every branch said yes') },
+          parameters: [
+            idParam('id'),
+            idempotencyKey,
+            { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } },
+          ],
+          responses: {
+            202: json('committing', 'Transaction'),
+            200: json('committed within wait', 'Transaction'),
+            409: problemResponse('not every branch said yes'),
+          },
         },
       },
       '/v1/transactions/{id}/replay': {
-        post: { summary: 'Re-drive a failed transaction with a fresh retry budget', parameters: [idParam('id'), idempotencyKey], responses: { 202: json('replaying', 'Transaction'), 404: problemResponse('unknown'), 409: problemResponse('not failed') } },
+        post: {
+          summary: 'Re-drive a failed transaction with a fresh retry budget',
+          parameters: [idParam('id'), idempotencyKey],
+          responses: {
+            202: json('replaying', 'Transaction'),
+            404: problemResponse('unknown'),
+            409: problemResponse('not failed'),
+          },
+        },
       },
     },
     components: {

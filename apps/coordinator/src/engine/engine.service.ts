@@ -164,7 +164,11 @@ export class Engine implements EngineContext {
     if (settled) {
       this.metrics.transactionsSettled.inc({ protocol: request.protocol, status: state.status });
     } else if (owned) {
-      this.adopt(snapshot, state, events.map((e) => ({ ...e, detail: e.detail ?? null }))).launch(commands);
+      this.adopt(
+        snapshot,
+        state,
+        events.map((e) => ({ ...e, detail: e.detail ?? null })),
+      ).launch(commands);
     } else if (wake !== null) {
       void this.scheduler.schedule(id, new Date(wake)).catch((e) => this.logger.warn(`schedule ${id}: ${e}`));
     }
@@ -342,7 +346,11 @@ export class Engine implements EngineContext {
     await this.caller.close();
   }
 
-  private adopt(loaded: LoadedTransaction, state?: TransactionState, history: EventRecord[] | null = null): TransactionDriver {
+  private adopt(
+    loaded: LoadedTransaction,
+    state?: TransactionState,
+    history: EventRecord[] | null = null,
+  ): TransactionDriver {
     const driver = new TransactionDriver(this, loaded, state ?? toMachineState(loaded.txn, loaded.branches), history);
     this.drivers.set(driver.id, driver);
     this.metrics.driving.set(this.drivers.size);

@@ -106,7 +106,10 @@ export function timelineOf(
       push({ ...none, type: 'transaction.replayed', detail: null });
       break;
     case 'register':
-      if (after.branches.some((b) => b.id === event.branch.id) && !before.branches.some((b) => b.id === event.branch.id)) {
+      if (
+        after.branches.some((b) => b.id === event.branch.id) &&
+        !before.branches.some((b) => b.id === event.branch.id)
+      ) {
         push({ type: 'branch.registered', branchId: event.branch.id, phase: null, attempt: null, outcome: null });
       }
       break;

@@ -265,8 +265,19 @@ export class TransactionDriver {
     this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
     this.ctx.crash.reach('after-call');
     await this.post(
-      { type: 'outcome', branchId: c.branchId, phase: c.phase, attempt: c.attempt, outcome: result.outcome, random01: Math.random() },
-      { httpStatus: result.httpStatus, durationMs: result.durationMs, ...(result.error ? { error: result.error } : {}) },
+      {
+        type: 'outcome',
+        branchId: c.branchId,
+        phase: c.phase,
+        attempt: c.attempt,
+        outcome: result.outcome,
+        random01: Math.random(),
+      },
+      {
+        httpStatus: result.httpStatus,
+        durationMs: result.durationMs,
+        ...(result.error ? { error: result.error } : {}),
+      },
       result.result,
     );
   }

@@ -65,7 +65,14 @@ export class WakeScheduler {
     await this.queue.add(
       'wake',
       { id },
-      { jobId, delay, removeOnComplete: true, removeOnFail: 1000, attempts: 5, backoff: { type: 'exponential', delay: 500 } },
+      {
+        jobId,
+        delay,
+        removeOnComplete: true,
+        removeOnFail: 1000,
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 500 },
+      },
     );
   }
 

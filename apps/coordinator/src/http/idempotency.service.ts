@@ -65,14 +65,24 @@ export class IdempotencyService {
 
   /** Stores the first answer given for `key`. */
   async remember(key: string, reply: Reply): Promise<void> {
-    await this.store.apply({ op: 'respond', key, status: reply.status, body: reply.body, headers: reply.headers ?? {} });
+    await this.store.apply({
+      op: 'respond',
+      key,
+      status: reply.status,
+      body: reply.body,
+      headers: reply.headers ?? {},
+    });
   }
 
   /**
    * The stored answer for `key`, waiting while the first request is still in flight. `fallback`
    * builds the answer when the first request's process died after its work but before storing it.
    */
-  async waitForFirst(key: string, hash: string, fallback?: (r: IdempotencyRecord) => Promise<Reply | null>): Promise<Reply> {
+  async waitForFirst(
+    key: string,
+    hash: string,
+    fallback?: (r: IdempotencyRecord) => Promise<Reply | null>,
+  ): Promise<Reply> {
     const until = Date.now() + WAIT_FOR_FIRST_MS;
     for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
       const record = await this.store.findIdempotencyKey(key);

@@ -64,7 +64,11 @@ export function toProblem(error: unknown): Problem {
   const e = error as { statusCode?: number; code?: string; message?: string };
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return toProblem(new PayloadTooLargeError(Limits.maxBodyBytes));
-    if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || /JSON/.test(e.message ?? '')) {
+    if (
+      e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+      /JSON/.test(e.message ?? '')
+    ) {
       return toProblem(new MalformedJsonError(e.message ?? 'unparseable'));
     }
     return {
@@ -83,7 +87,8 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(error: unknown, host: ArgumentsHost): void {
     const problem = toProblem(error);
-    if (problem.status >= 500) this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    if (problem.status >= 500)
+      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (error instanceof IdempotencyKeyInFlightError) void reply.header('retry-after', '1');
     void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);

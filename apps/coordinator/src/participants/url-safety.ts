@@ -18,7 +18,10 @@ export class UrlAllowList {
   private readonly empty: boolean;
 
   constructor(spec: string | undefined) {
-    const entries = (spec ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    const entries = (spec ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
     this.empty = entries.length === 0;
     for (const e of entries) {
       const [addr, bits] = e.split('/');

@@ -1,10 +1,4 @@
-import type {
-  AttemptView,
-  BranchView,
-  EventView,
-  TransactionSummary,
-  TransactionView,
-} from '#contracts';
+import type { AttemptView, BranchView, EventView, TransactionSummary, TransactionView } from '#contracts';
 import type { EventRecord, LoadedTransaction, TransactionRecord } from '#store';
 
 /** The list entry of a transaction. */
@@ -44,18 +38,16 @@ export function toView(loaded: LoadedTransaction, events: EventRecord[]): Transa
     error: loaded.txn.error,
     branches: toBranchViews(loaded),
     attempts: attemptsOf(events),
-    events: events.map(
-      (e): EventView => ({
-        seq: e.seq,
-        at: e.at.toISOString(),
-        type: e.type,
-        branchId: e.branchId,
-        phase: e.phase,
-        attempt: e.attempt,
-        outcome: e.outcome,
-        detail: e.detail,
-      }),
-    ),
+    events: events.map((e): EventView => ({
+      seq: e.seq,
+      at: e.at.toISOString(),
+      type: e.type,
+      branchId: e.branchId,
+      phase: e.phase,
+      attempt: e.attempt,
+      outcome: e.outcome,
+      detail: e.detail,
+    })),
   };
 }
 

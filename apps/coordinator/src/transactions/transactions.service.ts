@@ -93,7 +93,11 @@ export class TransactionsService {
     }
     return this.idempotency.run(key, requestHash('branch', id, body), async () => {
       const { status, existing } = await this.engine.registerBranch(id, request);
-      if (existing && (existing.participant !== request.participant || requestHash(existing.payload) !== requestHash(request.payload ?? null))) {
+      if (
+        existing &&
+        (existing.participant !== request.participant ||
+          requestHash(existing.payload) !== requestHash(request.payload ?? null))
+      ) {
         throw new TransactionConflictError(`branch "${request.id}" is registered with another participant or payload`);
       }
       const loaded = await this.load(id);
@@ -134,7 +138,9 @@ export class TransactionsService {
     const statuses = q.status?.split(',').filter(Boolean);
     const bad = statuses?.find((s) => !STATUSES.includes(s));
     if (bad) {
-      throw new ValidationError(`unknown status "${bad}"`, [{ field: 'status', rule: `must be among ${STATUSES.join(', ')}` }]);
+      throw new ValidationError(`unknown status "${bad}"`, [
+        { field: 'status', rule: `must be among ${STATUSES.join(', ')}` },
+      ]);
     }
     const rows = await this.store.list({
       statuses,
@@ -160,7 +166,8 @@ export class TransactionsService {
     return this.idempotency.run(key, requestHash('abort', id), async () => {
       const outcome = await this.engine.abort(id);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
-      if (outcome === 'decided') throw new TransactionConflictError(`transaction "${id}" is past its decision to commit`);
+      if (outcome === 'decided')
+        throw new TransactionConflictError(`transaction "${id}" is past its decision to commit`);
       const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
       return this.viewReply(outcome === 'accepted' ? 202 : 200, loaded, events);
     });
@@ -171,7 +178,9 @@ export class TransactionsService {
     return this.idempotency.run(key, requestHash('replay', id), async () => {
       const before = await this.load(id);
       if (before.txn.status !== TransactionStatus.Failed) {
-        throw new TransactionConflictError(`transaction "${id}" is ${before.txn.status}; only a failed transaction can be replayed`);
+        throw new TransactionConflictError(
+          `transaction "${id}" is ${before.txn.status}; only a failed transaction can be replayed`,
+        );
       }
       if (!(await this.engine.replay(id))) {
         throw new TransactionConflictError(`transaction "${id}" is already being replayed`);
@@ -220,7 +229,9 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     if (typeof id !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('shape');
     return { createdAt, id };
   } catch {
-    throw new ValidationError('cursor is invalid', [{ field: 'cursor', rule: 'must be a nextCursor from a previous page' }]);
+    throw new ValidationError('cursor is invalid', [
+      { field: 'cursor', rule: 'must be a nextCursor from a previous page' },
+    ]);
   }
 }
 

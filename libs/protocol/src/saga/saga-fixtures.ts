@@ -1,26 +1,27 @@
 import type { BranchState, TransactionState } from '../machine';
 
 /** A fresh saga state for tests: `deps[i]` lists the branch ids branch `b{i}` depends on. */
-export function sagaState(deps: string[][], opts: { maxAttempts?: number; noCompensate?: string[] } = {}): TransactionState {
+export function sagaState(
+  deps: string[][],
+  opts: { maxAttempts?: number; noCompensate?: string[] } = {},
+): TransactionState {
   return {
     status: 'pending',
     decision: null,
     deadline: 1_000_000,
     error: null,
     retry: { maxAttempts: opts.maxAttempts ?? 3, initialBackoffMs: 10, maxBackoffMs: 100 },
-    branches: deps.map(
-      (d, i): BranchState => ({
-        id: `b${i}`,
-        dependsOn: d,
-        skippedPhases: opts.noCompensate?.includes(`b${i}`) ? ['compensate'] : [],
-        status: 'pending',
-        phase: 'action',
-        attempt: 0,
-        budgetBase: 0,
-        inFlight: false,
-        retryAt: null,
-      }),
-    ),
+    branches: deps.map((d, i): BranchState => ({
+      id: `b${i}`,
+      dependsOn: d,
+      skippedPhases: opts.noCompensate?.includes(`b${i}`) ? ['compensate'] : [],
+      status: 'pending',
+      phase: 'action',
+      attempt: 0,
+      budgetBase: 0,
+      inFlight: false,
+      retryAt: null,
+    })),
   };
 }
 

@@ -64,11 +64,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 const dagArb = fc
   .integer({ min: 1, max: 5 })
   .chain((n) =>
-    fc.tuple(
-      ...Array.from({ length: n }, (_, i) =>
-        fc.subarray(Array.from({ length: i }, (_, j) => `b${j}`)),
-      ),
-    ),
+    fc.tuple(...Array.from({ length: n }, (_, i) => fc.subarray(Array.from({ length: i }, (_, j) => `b${j}`)))),
   );
 
 describe('sagaMachine properties', () => {

@@ -129,7 +129,8 @@ function onWake(state: TransactionState, now: number, commands: Command[]): void
   if (state.status === TransactionStatus.Failed) return;
   for (const b of state.branches) {
     if (!b.inFlight && b.retryAt !== null && b.retryAt <= now) {
-      if (b.status === BranchStatus.Running && state.status === TransactionStatus.Running) deliver(b, b.phase, commands);
+      if (b.status === BranchStatus.Running && state.status === TransactionStatus.Running)
+        deliver(b, b.phase, commands);
       else if (b.status === BranchStatus.Completing) deliver(b, b.phase, commands);
     }
   }
