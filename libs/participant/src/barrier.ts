@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './local-transaction';
 import { Phase } from '#contracts';
 
 /** The phase delivery a barrier guards: one row per (transaction, branch, phase). */
@@ -85,24 +86,7 @@ export class Barrier {
     call: BarrierCall,
     work: (client: PoolClient) => Promise<T>,
   ): Promise<BarrierResult<T>> {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      try {
-        await client.query('BEGIN');
-        const result = await this.runInTransaction(client, call, work);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
-        throw error;
-      }
-    } finally {
-      // a client whose ROLLBACK failed may still hold an open transaction: destroy it, never reuse it
-      client.release(broken);
-    }
+    return inTransaction(pool, (client) => this.runInTransaction(client, call, work));
   }
 
   /**

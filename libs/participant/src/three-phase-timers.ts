@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './local-transaction';
 import { Phase } from '#contracts';
 import { Barrier, type BarrierCall, type BarrierResult } from './barrier';
 import { BusinessRejection } from './business-rejection';
@@ -525,24 +526,8 @@ export class ThreePhaseParticipant<T> {
     return rows[0] ?? null;
   }
 
-  private async inTransaction<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
-    const client = await this.options.pool.connect();
-    let broken: Error | undefined;
-    try {
-      try {
-        await client.query('BEGIN');
-        const result = await work(client);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
-        throw error;
-      }
-    } finally {
-      client.release(broken);
-    }
+  private inTransaction<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
+    return inTransaction(this.options.pool, work);
   }
 }
 
