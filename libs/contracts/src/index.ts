@@ -1,5 +1,6 @@
 export * from './vocabulary';
 export * from './limits';
+export * from './json-safety';
 export * from './transaction-request.schema';
 export * from './participant-request.schema';
 export * from './participant-call';
