@@ -14,12 +14,12 @@ import { ParticipantDirectory } from '../engine/participant-directory';
 import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
 import { CONFIG } from '../tokens';
-import { UrlAllowList, refuseParticipantUrl } from './url-safety';
+import { ParticipantUrlGuard } from './url-safety';
 
 /** The participant registry. */
 @Injectable()
 export class ParticipantsService {
-  private readonly allowList: UrlAllowList;
+  private readonly urlGuard: ParticipantUrlGuard;
 
   constructor(
     @InjectRepository(ParticipantEntity) private readonly repo: Repository<ParticipantEntity>,
@@ -27,14 +27,17 @@ export class ParticipantsService {
     private readonly engine: Engine,
     @Inject(CONFIG) config: Config,
   ) {
-    this.allowList = new UrlAllowList(config.PARTICIPANT_URL_ALLOWLIST);
+    this.urlGuard = new ParticipantUrlGuard({ allowList: config.PARTICIPANT_URL_ALLOWLIST });
   }
 
-  /** Registers or updates a participant: 201 when new, 200 when updated. Unsafe URLs are refused, nothing written. */
+  /**
+   * Registers or updates a participant: 201 when new, 200 when updated. Unsafe URLs are refused,
+   * nothing written; a safe one is stored in its normalised form, the one that will be called.
+   */
   async register(body: unknown): Promise<Reply<ParticipantView>> {
     const p = parse(registerParticipantSchema, body, 'participant');
-    const refusal = await refuseParticipantUrl(p.url, this.allowList);
-    if (refusal) throw new UnsafeParticipantUrlError(refusal);
+    const { url, refusal } = await this.urlGuard.check(p.url);
+    if (refusal !== null) throw new UnsafeParticipantUrlError(refusal);
     const rows: { inserted: boolean }[] = await this.repo.query(
       `INSERT INTO txc_participants (name, url, transport, ttl_seconds, secret, metadata)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -42,7 +45,7 @@ export class ParticipantsService {
          ttl_seconds = EXCLUDED.ttl_seconds, secret = EXCLUDED.secret, metadata = EXCLUDED.metadata,
          updated_at = now(), last_seen_at = now()
        RETURNING (xmax = 0) AS inserted`,
-      [p.name, p.url, p.transport, p.ttlSeconds ?? null, p.secret ?? null, JSON.stringify(p.metadata ?? {})],
+      [p.name, url, p.transport, p.ttlSeconds ?? null, p.secret ?? null, JSON.stringify(p.metadata ?? {})],
     );
     this.directory.forget(p.name);
     return { status: rows[0].inserted ? 201 : 200, body: await this.view(p.name) };
