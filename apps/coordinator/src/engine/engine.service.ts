@@ -58,7 +58,7 @@ export type BeginResult =
 export class Engine implements EngineContext {
   readonly instanceId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
   readonly logger = new Logger('Engine');
-  readonly caller: ParticipantCaller = new HttpParticipantCaller();
+  readonly caller: ParticipantCaller;
   readonly crash: CrashPoints;
   readonly callTimeoutMs: number;
   readonly stats = new ParticipantStats();
@@ -75,6 +75,7 @@ export class Engine implements EngineContext {
     readonly metrics: CoordinatorMetrics,
     private readonly scheduler: WakeScheduler,
   ) {
+    this.caller = new HttpParticipantCaller({ allowList: config.PARTICIPANT_URL_ALLOWLIST });
     this.crash = new CrashPoints(config.CRASH_AT);
     this.callTimeoutMs = config.CALL_TIMEOUT_MS;
     this.drives = config.ROLE !== 'api';

@@ -1,12 +1,35 @@
 import { createHmac } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent, buildConnector, request } from 'undici';
 import { Limits, Outcome, ParticipantHeaders } from '#contracts';
 import { outcomeOfHttpStatus } from '#protocol';
+import {
+  ParticipantAddressRefusedError,
+  ParticipantUrlGuard,
+  type ParticipantUrlGuardOptions,
+} from '../participants/url-safety';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 
-/** {@link ParticipantCaller} over HTTP with undici: keep-alive pools per origin, a timeout per call. */
+/** PARTICIPANT_URL_ALLOWLIST and the resolver the connect-time guard uses (tests inject one). */
+export type HttpParticipantCallerOptions = ParticipantUrlGuardOptions;
+
+/**
+ * {@link ParticipantCaller} over HTTP with undici: keep-alive pools per origin, a timeout per call.
+ * Every new connection passes the participant URL guard first: the host is resolved by the guard,
+ * and only addresses it accepts are connected to, so a name that rebinds to a forbidden address
+ * after registration is refused (outcome unknown, retried, the reason shown), never reached.
+ */
 export class HttpParticipantCaller implements ParticipantCaller {
-  private readonly agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 });
+  private readonly agent: Agent;
+
+  constructor(options: HttpParticipantCallerOptions = {}) {
+    this.agent = new Agent({
+      connections: 256,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 60_000,
+      connect: guardedConnector(new ParticipantUrlGuard(options)),
+    });
+  }
 
   async call(req: CallRequest): Promise<CallResult> {
     const started = performance.now();
@@ -51,6 +74,39 @@ export class HttpParticipantCaller implements ParticipantCaller {
   }
 }
 
+/**
+ * undici's connector behind the guard. An IP literal is checked before the socket is made (Node
+ * does not look literals up); a name is resolved by the guard inside `lookup`, so the addresses
+ * checked are the very ones the socket connects to, with Node's own family fallback among them.
+ */
+function guardedConnector(guard: ParticipantUrlGuard): buildConnector.connector {
+  const lookup: LookupFunction = (hostname, options, callback) => {
+    guard.connectAddresses(hostname).then(
+      (addresses) => {
+        const all = addresses.map((address) => ({ address, family: isIP(address) }));
+        if (options.all) (callback as (e: null, a: typeof all) => void)(null, all);
+        else callback(null, all[0].address, all[0].family);
+      },
+      (error: Error) => callback(error, '', 0),
+    );
+  };
+  const connect = buildConnector({ lookup });
+  return (options, callback) => {
+    if (!isIP(options.hostname)) return connect(options, callback);
+    guard.connectAddresses(options.hostname).then(
+      () => {
+        // outside undici's own try/catch now: a throw here must reach the request, not the process
+        try {
+          connect(options, callback);
+        } catch (error) {
+          callback(error as Error, null);
+        }
+      },
+      (error: Error) => callback(error, null),
+    );
+  };
+}
+
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (DESIGN.md §4). */
 export function sign(secret: string, rawBody: string, nowSeconds = Math.floor(Date.now() / 1000)): string {
   const mac = createHmac('sha256', secret).update(`${nowSeconds}.${rawBody}`).digest('hex');
@@ -84,6 +140,7 @@ function parseResult(text: string, contentType: string): unknown {
 }
 
 function describe(error: unknown): string {
+  if (error instanceof ParticipantAddressRefusedError) return error.message;
   if (error instanceof Error) {
     const code = (error as { code?: string }).code;
     if (error.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {

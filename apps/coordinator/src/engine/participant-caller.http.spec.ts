@@ -1,0 +1,109 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Outcome, Phase, Protocol } from '#contracts';
+import { ParticipantUrlGuard, type Resolver } from '../participants/url-safety';
+import { HttpParticipantCaller } from './participant-caller.http';
+
+/** A participant that answers 200 and counts the TCP connections made to it. */
+async function countingServer(): Promise<{ server: Server; port: number; connections: () => number }> {
+  let connections = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as AddressInfo).port, connections: () => connections };
+}
+
+const callTo = (url: string) => ({
+  url,
+  secret: null,
+  timeoutMs: 2_000,
+  body: { transactionId: 't1', branchId: 'b1', protocol: Protocol.Saga, phase: Phase.Action, attempt: 1, payload: {} },
+});
+
+describe('HttpParticipantCaller connect-time guard', () => {
+  let p: Awaited<ReturnType<typeof countingServer>>;
+  const callers: HttpParticipantCaller[] = [];
+  const caller = (options: ConstructorParameters<typeof HttpParticipantCaller>[0]) => {
+    const c = new HttpParticipantCaller(options);
+    callers.push(c);
+    return c;
+  };
+
+  beforeEach(async () => {
+    p = await countingServer();
+  });
+  afterEach(async () => {
+    await Promise.all(callers.splice(0).map((c) => c.close()));
+    await new Promise((resolve) => p.server.close(resolve));
+  });
+
+  it('never connects to a name that rebinds to a forbidden address after registration', async () => {
+    // the attacker's DNS: loopback while the URL is registered, the metadata service afterwards
+    let answer = ['127.0.0.1'];
+    const resolve: Resolver = async () => answer;
+    const url = `http://localhost:${p.port}/`;
+    expect(await new ParticipantUrlGuard({ resolve }).check(url)).toEqual({ url, refusal: null });
+
+    answer = ['169.254.169.254'];
+    const result = await caller({ resolve }).call(callTo(`${url}saga/action`));
+
+    expect(result).toMatchObject({ outcome: Outcome.Unknown, httpStatus: null });
+    expect(result.error).toBe('connection refused by the participant URL guard: address 169.254.169.254 is link-local');
+    expect(p.connections()).toBe(0);
+  });
+
+  it('connects to the address the guard resolved, and only to it', async () => {
+    const asked: string[] = [];
+    const resolve: Resolver = async (host) => {
+      asked.push(host);
+      return ['127.0.0.1'];
+    };
+    const result = await caller({ resolve }).call(callTo(`http://participant.test:${p.port}/saga/action`));
+    expect(result).toMatchObject({ outcome: Outcome.Yes, httpStatus: 200, result: { ok: true } });
+    expect(asked).toEqual(['participant.test']);
+    expect(p.connections()).toBe(1);
+  });
+
+  it('refuses a name with one forbidden address among its answers', async () => {
+    const resolve: Resolver = async () => ['127.0.0.1', '::ffff:169.254.169.254'];
+    const result = await caller({ resolve }).call(callTo(`http://participant.test:${p.port}/saga/action`));
+    expect(result.outcome).toBe(Outcome.Unknown);
+    expect(result.error).toMatch(/participant URL guard: address ::ffff:169.254.169.254 carries 169.254.169.254/);
+    expect(p.connections()).toBe(0);
+  });
+
+  it('refuses an address outside PARTICIPANT_URL_ALLOWLIST at connect time, IP literals included', async () => {
+    const result = await caller({ allowList: '10.0.0.0/8' }).call(callTo(`http://127.0.0.1:${p.port}/saga/action`));
+    expect(result.outcome).toBe(Outcome.Unknown);
+    expect(result.error).toBe(
+      'connection refused by the participant URL guard: host "127.0.0.1" is not in PARTICIPANT_URL_ALLOWLIST',
+    );
+    expect(p.connections()).toBe(0);
+  });
+
+  it('refuses a forbidden IP literal stored before the guard knew it', async () => {
+    const result = await caller({}).call(callTo(`http://[::a9fe:a9fe]:${p.port}/saga/action`));
+    expect(result.outcome).toBe(Outcome.Unknown);
+    expect(result.error).toMatch(/^connection refused by the participant URL guard: address ::a9fe:a9fe carries/);
+  });
+
+  it('answers unknown, with the reason, when the resolver fails', async () => {
+    const resolve: Resolver = async () => {
+      throw new Error('SERVFAIL');
+    };
+    const result = await caller({ resolve }).call(callTo(`http://participant.test:${p.port}/saga/action`));
+    expect(result).toMatchObject({
+      outcome: Outcome.Unknown,
+      error: 'connection refused by the participant URL guard: host "participant.test" does not resolve',
+    });
+  });
+
+  it('still calls loopback participants with the default options', async () => {
+    const result = await caller(undefined).call(callTo(`http://127.0.0.1:${p.port}/saga/action`));
+    expect(result.outcome).toBe(Outcome.Yes);
+    expect(p.connections()).toBe(1);
+  });
+});
