@@ -1,12 +1,32 @@
 import fc from 'fast-check';
 import type { Outcome, Phase, TransactionStatus } from '#contracts';
+import { nextWakeAt } from '../machine';
 import type { CallCommand, Decision, MachineEvent, ProtocolMachine, TransactionState } from '../machine';
 import { commitState, pendingBranch } from './atomic-commit-fixtures';
 
 /**
  * Test support: random interleavings for the 2PC, TCC and 3PC machines against participants with
  * the SDK's barrier semantics (DESIGN.md §4), and what each run did, for the properties to judge.
+ *
+ * The harness models the engine, not a kinder one: every answer the engine would drop is never fed
+ * to the machine. The engine drops (i) every answer to a call still in flight once a step leaves the
+ * transaction `failed` (the driver releases it at once), and (ii) the previous owner's answers after
+ * a crash and take-over. A take-over feeds `recover` when a branch is marked in flight (`wake`
+ * otherwise); an operator's replay runs as a fresh owner and feeds `recover`, then `replay`. All
+ * randomness comes from the scenario, so a failure replays from its seed and shrinks.
  */
+
+/**
+ * The events the engine feeds for an operator's replay of a failed transaction:
+ * `recover-then-replay` is the engine of issue 6; `replay-only` is the engine before it, kept to
+ * show that the liveness property sees the hang it caused.
+ */
+export type ReplayModel = 'recover-then-replay' | 'replay-only';
+
+/** The events of an operator's replay under `model`. */
+export function replayEvents(model: ReplayModel): MachineEvent[] {
+  return model === 'replay-only' ? [{ type: 'replay' }] : [{ type: 'recover' }, { type: 'replay' }];
+}
 
 export interface ProtocolPhases {
   rounds: readonly Phase[];
@@ -123,7 +143,9 @@ export type Step =
   /** The clock moves; `wake` says whether the engine's timer fires now or some other event comes first. */
   | { kind: 'tick'; ms: number; wake: boolean }
   | { kind: 'register' }
-  | { kind: 'commit' };
+  | { kind: 'commit' }
+  /** The operator replays the transaction if it is failed (a fresh owner: see {@link replayEvents}). */
+  | { kind: 'replay' };
 
 export interface Scenario {
   branches: number;
@@ -151,12 +173,32 @@ export interface Trace {
   participant: BarrierParticipant;
   /** Calls whose effect was applied by a participant more than once (raw deliveries minus the barrier). */
   completionDeliveries: number;
+  /**
+   * Liveness: states in which the transaction was neither settled nor failed, yet had no call in
+   * flight and no retry or deadline due, so nothing would ever move it again.
+   */
+  stalls: string[];
+  /** Whether the run was replayed after it settled failed, and the steps the replayed run took to settle. */
+  replayed: boolean;
+  stepsAfterReplay: number;
 }
 
 const MAX_BRANCHES = 5;
 
-/** Runs `sc` on `machine`: the random steps, then a calm network until settled, then a replay if failed. */
-export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: Scenario): Trace {
+/** Steps a replayed run may take under a calm network: one answer per branch, plus a wake. */
+export const REPLAY_STEP_BOUND = 2 * MAX_BRANCHES + 2;
+const FINAL: readonly TransactionStatus[] = ['committed', 'aborted', 'failed'];
+
+/**
+ * Runs `sc` on `machine`: the random steps, then a calm network until settled, then, if failed, an
+ * operator's replay (as `model` says the engine feeds it) and a calm network again.
+ */
+export function simulate(
+  machine: ProtocolMachine,
+  phases: ProtocolPhases,
+  sc: Scenario,
+  model: ReplayModel = 'recover-then-replay',
+): Trace {
   const skipOf = (id: string) => sc.skip[Number(id.slice(1))] ?? [];
   const participant = new BarrierParticipant(phases, skipOf);
   let now = 0;
@@ -166,9 +208,13 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
     mode: sc.interactive ? 'interactive' : 'driven',
     skip: Object.fromEntries(sc.skip.map((s, i) => [`b${i}`, s])),
   });
+  /** Calls of the current owner whose answers it will hear. */
   let pending: CallCommand[] = [];
+  /** Calls whose answers nobody will hear (a dead owner's, or dropped at `failed`); they may still land. */
   const wire: CallCommand[] = [];
-  const answered: MachineEvent[] = [];
+  /** Answers the current owner recorded (a duplicate of one may be fed again). */
+  let answered: MachineEvent[] = [];
+  const stalls: string[] = [];
   const decisions: (Decision | null)[] = [];
   const atomicityBreaks: string[] = [];
   const badCalls: string[] = [];
@@ -182,10 +228,26 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
         badCalls.push(`${label}: ${c.branchId}:${c.phase}#${c.attempt}`);
       }
     }
+    const wasFailed = state.status === 'failed';
     state = d.state;
     decisions.push(state.decision);
     pending.push(...d.commands);
+    if (state.status === 'failed' && !wasFailed) {
+      // the driver releases a failed transaction at once: answers to calls still in flight are dropped
+      wire.push(...pending.splice(0));
+      answered = [];
+    }
     if (participant.atomicityBroken()) atomicityBreaks.push(label);
+  };
+  /** A fresh owner: the engine feeds `recover` when a branch is marked in flight, else `wake`. */
+  const takeOver = (label: string) => {
+    answered = [];
+    apply(state.branches.some((b) => b.inFlight) ? { type: 'recover' } : { type: 'wake' }, label);
+  };
+  const operatorReplay = () => {
+    if (state.status !== 'failed') return;
+    answered = [];
+    for (const event of replayEvents(model)) apply(event, `operator ${event.type}`);
   };
   const deliver = (call: CallCommand, script: Outcome, loss: 'none' | 'reply' | 'request', random01: number) => {
     const reply = loss === 'request' ? 'unknown' : participant.receive(call, script);
@@ -200,9 +262,16 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
     answered.push(event);
     apply(event, `${call.branchId}:${call.phase}#${call.attempt} ${event.outcome}`);
   };
-  const calm = () => {
+  /** Answers every call yes until settled; returns the steps it took. */
+  const calm = (label: string): number => {
     let commitAsked = false;
-    for (let guard = 0; guard < 2000 && !['committed', 'aborted', 'failed'].includes(state.status); guard++) {
+    let steps = 0;
+    for (; steps < 2000 && !FINAL.includes(state.status); steps++) {
+      const awaitingClient = sc.interactive && state.status === 'running' && !commitAsked;
+      if (!pending.length && !awaitingClient && nextWakeAt(state) === null) {
+        stalls.push(`${label}: ${state.status} with nothing in flight and nothing due`);
+        break;
+      }
       if (pending.length) {
         deliver(pending.shift()!, 'yes', 'none', 0.5);
       } else if (sc.interactive && state.status === 'running' && !commitAsked) {
@@ -213,7 +282,10 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
         apply({ type: 'wake' }, 'calm wake');
       }
     }
-    // whatever a dead owner left on the wire arrives in the end
+    return steps;
+  };
+  /** Whatever a dead owner (or a released driver) left on the wire arrives in the end. */
+  const drainWire = () => {
     for (const call of wire.splice(0)) participant.receive(call, 'yes');
     if (participant.atomicityBroken()) atomicityBreaks.push('late calls');
   };
@@ -231,7 +303,8 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
         });
         pending = [];
         now += step.downMs;
-        apply({ type: 'recover' }, 'recover');
+        // a failed transaction has no owner to lose: nothing takes it over until the operator replays it
+        if (state.status !== 'failed') takeOver('take-over');
         break;
       case 'ghost':
         if (wire.length) {
@@ -250,7 +323,8 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
         break;
       case 'tick':
         now += step.ms;
-        if (step.wake) apply({ type: 'wake' }, 'wake');
+        // a failed transaction has no wake-up scheduled
+        if (step.wake && state.status !== 'failed') apply({ type: 'wake' }, 'wake');
         break;
       case 'register':
         if (registered < MAX_BRANCHES) {
@@ -263,15 +337,21 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
       case 'commit':
         apply({ type: 'commit' }, 'commit');
         break;
+      case 'replay':
+        operatorReplay();
+        break;
     }
   }
-  calm();
+  calm('settling');
   const settled = state.status;
   const settledState = state;
-  if (state.status === 'failed') {
-    apply({ type: 'replay' }, 'replay');
-    calm();
+  const replayed = state.status === 'failed';
+  let stepsAfterReplay = 0;
+  if (replayed) {
+    operatorReplay();
+    stepsAfterReplay = calm('after replay');
   }
+  drainWire();
   return {
     decisions,
     atomicityBreaks,
@@ -281,6 +361,9 @@ export function simulate(machine: ProtocolMachine, phases: ProtocolPhases, sc: S
     final: state,
     participant,
     completionDeliveries: participant.completionDeliveries,
+    stalls,
+    replayed,
+    stepsAfterReplay,
   };
 }
 
@@ -317,6 +400,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.constant({ kind: 'register' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'commit' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'replay' as const }) },
 );
 
 /** Scenarios for a protocol; `interactive` draws both modes for TCC/2PC, driven only for 3PC. */
@@ -345,7 +429,7 @@ const RUNS = { numRuns: 500 };
  * (a) atomicity on the participants' effects, (b) a decision is never reversed, (c) every run
  * settles, and a failed one replayed under a calm network ends as decided, (d) with the barrier,
  * each completion effect applies at most once and only the decided one, (e) the engine's contract
- * on announced calls (no call sent twice for one delivery).
+ * on announced calls (no call sent twice for one delivery), (f) liveness of an operator's replay.
  */
 export function atomicCommitProperties(machine: ProtocolMachine, phases: ProtocolPhases, interactive: boolean): void {
   const scenarios = scenarioArb(phases, interactive);
@@ -423,5 +507,33 @@ export function atomicCommitProperties(machine: ProtocolMachine, phases: Protoco
       }),
       RUNS,
     );
+  });
+  it('(f) liveness: a failed run replayed with healthy participants settles in bounded steps, never stalling', () => {
+    fc.assert(replayLiveness(machine, phases, scenarios, 'recover-then-replay'), RUNS);
+  });
+  it('(f) fails for an engine that replays without recover: the in-flight branch the failure dropped hangs', () => {
+    // e.g. 2 branches, 1 attempt: b0's prepare is lost (abort), one rollback is lost (failed) while the
+    // other is in flight; its answer is dropped, its row stays in flight, and `replay` alone never re-sends it
+    const run = fc.check(replayLiveness(machine, phases, scenarios, 'replay-only'), { ...RUNS, seed: 1 });
+    expect(run.failed).toBe(true);
+  });
+}
+
+/**
+ * Liveness of an operator's replay, under `model`: every state on the way to a final one has a call
+ * in flight or a retry (or deadline) due, and a failed run replayed with healthy participants (every
+ * answer yes, none lost) ends committed or aborted within {@link REPLAY_STEP_BOUND} steps.
+ */
+export function replayLiveness(
+  machine: ProtocolMachine,
+  phases: ProtocolPhases,
+  scenarios: fc.Arbitrary<Scenario>,
+  model: ReplayModel,
+): fc.IPropertyWithHooks<[Scenario]> {
+  return fc.property(scenarios, (sc) => {
+    const t = simulate(machine, phases, sc, model);
+    expect(t.stalls).toEqual([]);
+    expect(['committed', 'aborted']).toContain(t.final.status);
+    expect(t.stepsAfterReplay).toBeLessThanOrEqual(REPLAY_STEP_BOUND);
   });
 }
