@@ -39,7 +39,7 @@ describe('zero-config modes', () => {
     // the sweeper is slowed down so the retries must come back through the Postgres-backed queue
     const coordinator = new CoordinatorProcess({
       databaseUrl: db.url,
-      env: { SWEEP_INTERVAL_MS: '60000', LOG_LEVEL: 'warn' },
+      env: { SWEEP_INTERVAL_MS: '60000', INSTANCE_TTL_MS: '120000', LOG_LEVEL: 'warn' },
     });
     try {
       const base = await coordinator.start();

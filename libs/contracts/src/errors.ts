@@ -36,9 +36,10 @@ export class MalformedJsonError extends CoordinatorError {
   }
 }
 
+/** A body of another media type, a charset other than UTF-8, or a Content-Encoding other than identity. */
 export class UnsupportedMediaTypeError extends CoordinatorError {
-  constructor() {
-    super('unsupported_media_type', 'the request body must be application/json');
+  constructor(detail = 'the request body must be application/json') {
+    super('unsupported_media_type', detail);
   }
 }
 
@@ -52,6 +53,20 @@ export class TransactionNotFoundError extends CoordinatorError {
 export class TransactionConflictError extends CoordinatorError {
   constructor(message: string) {
     super('transaction_conflict', message);
+  }
+}
+
+/** Another live instance holds the transaction right now; the same request may succeed shortly. */
+export class TransactionBusyError extends CoordinatorError {
+  constructor(id: string) {
+    super('transaction_busy', `transaction "${id}" is busy on another instance; retry`, true);
+  }
+}
+
+/** The log database cannot be reached; nothing was written, and the same request may succeed later. */
+export class StoreUnavailableError extends CoordinatorError {
+  constructor(detail: string) {
+    super('store_unavailable', `the transaction log is unavailable: ${detail}`, true);
   }
 }
 

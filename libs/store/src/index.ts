@@ -1,6 +1,7 @@
 export * from './transaction-store';
 export * from './transaction-store.pg';
 export * from './log-writer';
+export * from './store-errors';
 export * from './data-source-options';
 export * from './entities/participant.entity';
 export * from './entities/instance.entity';

@@ -37,3 +37,30 @@ describe('LogWriter', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 });
+
+describe('LogWriter with an unknown outcome', () => {
+  it('fails every op of a batch whose connection broke, without retrying them one by one', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writer = new LogWriter<number, number>(
+      async (ops) => {
+        batches.push(ops);
+        if (batches.length === 1) {
+          await gate;
+          return ops;
+        }
+        throw new Error('Connection terminated unexpectedly');
+      },
+      { maxBatch: 100, maxConcurrentFlushes: 1 },
+      () => false,
+    );
+    const first = writer.submit(0);
+    const rest = Promise.allSettled([writer.submit(1), writer.submit(2)]);
+    release();
+    await first;
+    expect((await rest).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    // a retry op by op could answer `stale`/`exists` for ops that had in fact committed
+    expect(batches).toEqual([[0], [1, 2]]);
+  });
+});

@@ -1,7 +1,9 @@
 /**
  * Group commit: concurrent callers' ops are gathered while a flush is in flight and written together
- * by the next flush, one statement and one commit for the batch. A batch that fails is retried op by
- * op, so one bad op fails alone.
+ * by the next flush, one statement and one commit for the batch. A batch that the database refused
+ * (rolled back for certain) is retried op by op, so one bad op fails alone. A batch whose outcome is
+ * unknown (the connection broke: it may have committed) is not retried here: every op fails with the
+ * error, and its caller verifies against the log before it believes a `stale` or `exists`.
  */
 export class LogWriter<Op, Result> {
   private queue: { op: Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
@@ -13,6 +15,8 @@ export class LogWriter<Op, Result> {
       maxBatch: 256,
       maxConcurrentFlushes: 2,
     },
+    /** Whether a failed batch certainly wrote nothing (so its ops may be retried one by one). */
+    private readonly rolledBack: (error: unknown) => boolean = () => true,
   ) {}
 
   /** Resolves once the op is durable, with its result. */
@@ -44,8 +48,8 @@ export class LogWriter<Op, Result> {
       const results = await this.execute(batch.map((b) => b.op));
       batch.forEach((b, i) => b.resolve(results[i]));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0].reject(error);
+      if (batch.length === 1 || !this.rolledBack(error)) {
+        for (const b of batch) b.reject(error);
         return;
       }
       for (const b of batch) {

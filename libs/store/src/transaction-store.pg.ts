@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { LogWriter } from './log-writer';
+import { isRolledBack } from './store-errors';
 import type {
   BranchRecord,
   EventRecord,
@@ -25,12 +26,16 @@ export class PgTransactionStore implements TransactionStore {
     private readonly pool: Pool,
     batching = { maxBatch: 256, maxConcurrentFlushes: 2 },
   ) {
-    this.writer = new LogWriter(async (ops) => {
-      const { rows } = await this.pool.query<{ r: string[] }>('SELECT txc_apply($1::jsonb) AS r', [
-        JSON.stringify(ops),
-      ]);
-      return rows[0].r.map((r) => (r === 'ok:abort-requested' ? 'abort-requested' : (r as StoreResult)));
-    }, batching);
+    this.writer = new LogWriter(
+      async (ops) => {
+        const { rows } = await this.pool.query<{ r: string[] }>('SELECT txc_apply($1::jsonb) AS r', [
+          JSON.stringify(ops),
+        ]);
+        return rows[0].r.map((r) => (r === 'ok:abort-requested' ? 'abort-requested' : (r as StoreResult)));
+      },
+      batching,
+      isRolledBack,
+    );
   }
 
   get backlog(): number {
@@ -68,28 +73,49 @@ export class PgTransactionStore implements TransactionStore {
     id: string,
     instanceId: string,
     deadOwners: string[],
-    forReplay = false,
+    options: { forReplay?: boolean; stuckAfterMs?: number } = {},
   ): Promise<LoadedTransaction | null> {
-    const statuses = forReplay ? `('failed')` : ACTIVE;
+    const statuses = options.forReplay ? `('failed')` : ACTIVE;
+    // `stuckAfterMs` absent: a live owner's row is never taken
     const { rows } = await this.pool.query(
       `UPDATE txc_transactions SET owner = $2, version = version + 1, updated_at = now()
-        WHERE id = $1 AND status IN ${statuses} AND (owner IS NULL OR owner = ANY($3::text[]))
+        WHERE id = $1 AND status IN ${statuses}
+          AND (owner IS NULL OR owner = $2 OR owner = ANY($3::text[])
+            OR updated_at < now() - make_interval(secs => $4::float8 / 1000))
         RETURNING ${TXN_COLUMNS}`,
-      [id, instanceId, deadOwners],
+      [id, instanceId, deadOwners, options.stuckAfterMs ?? null],
     );
     return rows.length ? this.withBranches(toTransaction(rows[0])) : null;
   }
 
-  async findOrphans(deadOwners: string[], limit: number): Promise<string[]> {
-    // two index-friendly halves (due: the partial wake_at index; orphaned: the owner index), no OR
-    const { rows } = await this.pool.query<{ id: string }>(
-      `(SELECT id FROM txc_transactions
-         WHERE status IN ${ACTIVE} AND owner IS NULL AND wake_at <= now() ORDER BY wake_at LIMIT $2)
-       UNION
-       (SELECT id FROM txc_transactions WHERE owner = ANY($1::text[]) AND status IN ${ACTIVE} LIMIT $2)`,
-      [deadOwners, limit],
+  async findOrphans(
+    deadOwners: string[],
+    limit: number,
+    stuck?: { self: string; selfGraceMs: number; stuckAfterMs: number },
+  ): Promise<{ id: string; owner: string | null; stalled: boolean }[]> {
+    const stalled = `updated_at < now() - make_interval(secs => $3::float8 / 1000)`;
+    // index-friendly halves (due and unscheduled: the partial wake_at index; owned: the owner index), no OR
+    const halves = [
+      `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
+         WHERE status IN ${ACTIVE} AND owner IS NULL AND wake_at <= now() ORDER BY wake_at LIMIT $2`,
+      `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
+         WHERE owner = ANY($1::text[]) AND status IN ${ACTIVE} LIMIT $2`,
+    ];
+    if (stuck) {
+      halves.push(
+        `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
+           WHERE status IN ${ACTIVE} AND owner IS NULL AND wake_at IS NULL LIMIT $2`,
+        `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
+           WHERE owner IS NOT NULL AND status IN ${ACTIVE}
+             AND updated_at < now() - make_interval(secs => (CASE WHEN owner = $4 THEN $5 ELSE $3 END)::float8 / 1000)
+           ORDER BY updated_at LIMIT $2`,
+      );
+    }
+    const { rows } = await this.pool.query<{ id: string; owner: string | null; stalled: boolean }>(
+      halves.map((h) => `(${h})`).join(' UNION '),
+      stuck ? [deadOwners, limit, stuck.stuckAfterMs, stuck.self, stuck.selfGraceMs] : [deadOwners, limit, null],
     );
-    return rows.map((r) => r.id);
+    return rows.map((r) => ({ id: r.id, owner: r.owner, stalled: r.stalled === true }));
   }
 
   async requestAbort(id: string): Promise<boolean> {

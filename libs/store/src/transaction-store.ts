@@ -144,13 +144,30 @@ export interface TransactionStore {
   /** Events of a transaction, oldest first. */
   events(id: string): Promise<EventRecord[]>;
   /**
-   * Takes over a transaction for `instanceId` when nobody live owns it: unowned and in a driveable
-   * status (or `failed` when `forReplay`), or owned by an instance in `deadOwners`. Bumps the version
-   * (fencing the previous owner). Returns the loaded transaction, or null if it cannot be taken.
+   * Takes over a transaction for `instanceId` when nobody is advancing it: unowned and in a driveable
+   * status (or `failed` when `forReplay`), owned by an instance in `deadOwners`, owned by `instanceId`
+   * itself (the caller has no driver for it), or owned by anyone but untouched for `stuckAfterMs`
+   * (a live owner that stopped driving it). Bumps the version, fencing the previous owner. Returns
+   * the loaded transaction, or null if it cannot be taken.
    */
-  claim(id: string, instanceId: string, deadOwners: string[], forReplay?: boolean): Promise<LoadedTransaction | null>;
-  /** Ids of transactions that need a new owner: unowned and due, or owned by a dead instance. */
-  findOrphans(deadOwners: string[], limit: number): Promise<string[]>;
+  claim(
+    id: string,
+    instanceId: string,
+    deadOwners: string[],
+    options?: { forReplay?: boolean; stuckAfterMs?: number },
+  ): Promise<LoadedTransaction | null>;
+  /**
+   * Transactions nobody is advancing, oldest first within each kind: unowned and due, unowned with
+   * no wake-up at all, owned by a dead instance, owned by `self` and untouched for `selfGraceMs`,
+   * or owned by anyone and untouched for `stuckAfterMs`. Each comes with its owner and whether it
+   * was untouched for `stuckAfterMs` (`stalled`), so the caller can tell a live local driver waiting
+   * on its calls from a stuck one.
+   */
+  findOrphans(
+    deadOwners: string[],
+    limit: number,
+    stuck?: { self: string; selfGraceMs: number; stuckAfterMs: number },
+  ): Promise<{ id: string; owner: string | null; stalled: boolean }[]>;
   /** Flags an abort for the owning instance to act on; false when the transaction is past its decision. */
   requestAbort(id: string): Promise<boolean>;
   list(filter: ListFilter): Promise<TransactionRecord[]>;

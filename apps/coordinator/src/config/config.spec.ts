@@ -13,4 +13,11 @@ describe('loadConfig', () => {
       /PORT: .*\n.*REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL\n.*ROLE/s,
     );
   });
+
+  it('refuses an instance TTL shorter than two sweeps', () => {
+    expect(() => loadConfig({ SWEEP_INTERVAL_MS: '5000', INSTANCE_TTL_MS: '9000' })).toThrow(
+      /INSTANCE_TTL_MS: must be at least twice SWEEP_INTERVAL_MS/,
+    );
+    expect(loadConfig({ SWEEP_INTERVAL_MS: '5000', INSTANCE_TTL_MS: '10000' }).INSTANCE_TTL_MS).toBe(10000);
+  });
 });

@@ -3,39 +3,46 @@ import { z } from 'zod';
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** Every environment variable the coordinator reads, with its rule and default (README "Configuration"). */
-const envSchema = z.object({
-  PORT: int(7070, 0, 65535),
-  HOST: z.string().default('127.0.0.1'),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .optional(),
-  /** Where the embedded Postgres keeps its data when DATABASE_URL is unset. */
-  DATA_DIR: z.string().default('.data'),
-  EMBEDDED_PG_PORT: int(54329, 1, 65535),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .optional(),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:_-]')
-    .default('txc'),
-  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
-  PARTICIPANT_URL_ALLOWLIST: z.string().optional(),
-  DB_POOL_SIZE: int(10, 2, 200),
-  /** Per-call timeout for participant calls (capped by the transaction deadline in forward phases). */
-  CALL_TIMEOUT_MS: int(10_000, 100, 600_000),
-  /** How often the sweeper heartbeats and looks for orphaned work. */
-  SWEEP_INTERVAL_MS: int(2_000, 50, 600_000),
-  /** An instance whose heartbeat is older than this is dead; its transactions are taken over. */
-  INSTANCE_TTL_MS: int(10_000, 200, 3_600_000),
-  /** Worker concurrency for scheduled work (retries, re-drives). */
-  WORKER_CONCURRENCY: int(32, 1, 1024),
-  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
-  /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
-  CRASH_AT: z.string().optional(),
-});
+const envSchema = z
+  .object({
+    PORT: int(7070, 0, 65535),
+    HOST: z.string().default('127.0.0.1'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    /** Where the embedded Postgres keeps its data when DATABASE_URL is unset. */
+    DATA_DIR: z.string().default('.data'),
+    EMBEDDED_PG_PORT: int(54329, 1, 65535),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:_-]')
+      .default('txc'),
+    ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+    PARTICIPANT_URL_ALLOWLIST: z.string().optional(),
+    DB_POOL_SIZE: int(10, 2, 200),
+    /** Per-call timeout for participant calls (capped by the transaction deadline in forward phases). */
+    CALL_TIMEOUT_MS: int(10_000, 100, 600_000),
+    /** A client must send its whole request (headers and body) within this; a slower one gets 408 and is disconnected. */
+    REQUEST_TIMEOUT_MS: int(30_000, 500, 600_000),
+    /** How often the sweeper looks for orphaned and stuck work (the heartbeat runs on its own timer). */
+    SWEEP_INTERVAL_MS: int(2_000, 50, 600_000),
+    /** An instance whose heartbeat is older than this is dead; its transactions are taken over. */
+    INSTANCE_TTL_MS: int(10_000, 200, 3_600_000),
+    /** Worker concurrency for scheduled work (retries, re-drives). */
+    WORKER_CONCURRENCY: int(32, 1, 1024),
+    LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
+    CRASH_AT: z.string().optional(),
+  })
+  .refine((c) => c.INSTANCE_TTL_MS >= 2 * c.SWEEP_INTERVAL_MS, {
+    path: ['INSTANCE_TTL_MS'],
+    message: 'must be at least twice SWEEP_INTERVAL_MS (an instance is called dead only after missing two sweeps)',
+  });
 
 export type Config = z.output<typeof envSchema>;
 

@@ -2,12 +2,16 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  Limits,
   Mode,
   PROTOCOL_PHASES,
   Protocol,
   SETTLED_STATUSES,
+  StoreUnavailableError,
+  TransactionBusyError,
   TransactionConflictError,
   TransactionNotFoundError,
+  storableText,
   TransactionStatus,
   UnsupportedProtocolError,
   ValidationError,
@@ -17,14 +21,16 @@ import {
   type StartTransactionRequest,
 } from '#contracts';
 import { MACHINES, nextWakeAt, type TransactionState } from '#protocol';
-import type {
-  BranchRecord,
-  CreateOp,
-  EventRecord,
-  LoadedTransaction,
-  NewEvent,
-  StoreResult,
-  TransactionStore,
+import {
+  PermanentStoreError,
+  isTransientStoreError,
+  type BranchRecord,
+  type CreateOp,
+  type EventRecord,
+  type LoadedTransaction,
+  type NewEvent,
+  type StoreResult,
+  type TransactionStore,
 } from '#store';
 import { CONFIG, STORE } from '../tokens';
 import type { Config } from '../config/config';
@@ -42,6 +48,9 @@ import { WakeScheduler } from './wake-scheduler';
 
 /** A settled transaction as its driver last wrote it. */
 export type Snapshot = { loaded: LoadedTransaction; events: EventRecord[] };
+
+/** How long a new transaction's write is retried through a database outage before the request gets 503. */
+const CREATE_RETRY_MS = 10_000;
 
 const INTERACTIVE_PROTOCOLS: readonly Protocol[] = [Protocol.Tcc, Protocol.TwoPhase];
 
@@ -64,7 +73,16 @@ export class Engine implements EngineContext {
   readonly stats = new ParticipantStats();
   /** Instances whose heartbeat lapsed, kept fresh by the sweeper. */
   deadOwners: string[] = [];
+  /**
+   * A row owned by a live instance and untouched this long is not being driven (every call it
+   * announced has timed out and no step was written since): anyone may take it over, fencing the owner.
+   */
+  readonly stuckAfterMs: number;
+  /** Set while this instance's own heartbeat is overdue: it drives nothing, since others may take its work. */
+  private fenced = false;
   private readonly drivers = new Map<string, TransactionDriver>();
+  /** Take-overs under way in this instance, by transaction id. */
+  private readonly claiming = new Map<string, Promise<TransactionDriver | null>>();
   private readonly settleListeners = new Map<string, Set<(snapshot: Snapshot | null) => void>>();
   private readonly drives: boolean;
 
@@ -78,6 +96,7 @@ export class Engine implements EngineContext {
     this.caller = new HttpParticipantCaller({ allowList: config.PARTICIPANT_URL_ALLOWLIST });
     this.crash = new CrashPoints(config.CRASH_AT);
     this.callTimeoutMs = config.CALL_TIMEOUT_MS;
+    this.stuckAfterMs = config.CALL_TIMEOUT_MS + config.INSTANCE_TTL_MS;
     this.drives = config.ROLE !== 'api';
   }
 
@@ -153,7 +172,7 @@ export class Engine implements EngineContext {
       events,
       idempotency,
     };
-    const result: StoreResult = await this.store.apply(op);
+    const result = await this.create(op);
     if (result === 'exists' || result === 'key-taken') return { result, id };
     this.metrics.transactionsStarted.inc({ protocol: request.protocol });
     this.crash.reach('after-create');
@@ -164,7 +183,7 @@ export class Engine implements EngineContext {
     };
     if (settled) {
       this.metrics.transactionsSettled.inc({ protocol: request.protocol, status: state.status });
-    } else if (owned) {
+    } else if (owned && result === 'ok') {
       this.adopt(
         snapshot,
         state,
@@ -177,26 +196,118 @@ export class Engine implements EngineContext {
   }
 
   /**
-   * Takes over transaction `id` if nobody live owns it (a due wake-up, an orphan of a dead instance,
-   * or `forReplay` a failed one) and re-drives it from its log. Returns whether this instance drives it now.
+   * Writes a new transaction. An unknown outcome (the connection broke) is retried, and an `exists`
+   * or `key-taken` that follows one is checked: if the row is the one this call wrote, it is ours
+   * (`ok` while this instance still owns it untouched, `taken` once another took it over).
+   * A write Postgres refuses for its content is the request's fault (422); an outage is 503.
+   */
+  private async create(op: CreateOp): Promise<StoreResult | 'taken'> {
+    const until = Date.now() + CREATE_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.store.apply(op);
+        if (attempt === 0 || (result !== 'exists' && result !== 'key-taken')) return result;
+        const row = await this.store.load(op.txn.id);
+        const ours =
+          row?.txn.requestHash === op.txn.requestHash && row.txn.createdAt.getTime() === op.txn.createdAt.getTime();
+        if (!ours) return result;
+        return row.txn.version === 1 && row.txn.owner === op.txn.owner ? 'ok' : 'taken';
+      } catch (error) {
+        if (!isTransientStoreError(error)) {
+          throw new ValidationError(`the transaction cannot be stored: ${storableText(String(error))}`, [
+            { field: 'body', rule: 'must be storable (Postgres refused it)' },
+          ]);
+        }
+        if (Date.now() > until) throw new StoreUnavailableError(String(error));
+        this.logger.warn(`transaction ${op.txn.id}: create failed (try ${attempt + 1}), retrying: ${error}`);
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+      }
+    }
+  }
+
+  /**
+   * Takes over transaction `id` if nobody is advancing it (a due wake-up, an orphan of a dead
+   * instance, a stuck one, or `forReplay` a failed one) and re-drives it from its log. Deliveries the
+   * log shows in flight are treated as lost (`recover`) before anything else, a replay included.
+   * Returns whether this instance drives it now.
    */
   async resume(id: string, forReplay = false): Promise<boolean> {
-    if (!this.drives) return false;
+    if (!this.drives || this.fenced) return false;
+    await this.claiming.get(id); // a take-over of the same id already under way here: use its driver
     const local = this.drivers.get(id);
     if (local) {
       await local.post(forReplay ? { type: 'replay' } : { type: 'wake' });
       return true;
     }
-    const loaded = await this.store.claim(id, this.instanceId, this.deadOwners, forReplay);
-    if (!loaded) return false;
-    const driver = this.adopt(loaded);
+    const driver = await this.takeOver(id, forReplay);
+    if (!driver) return false;
     this.metrics.recovered.inc();
     if (forReplay) await driver.post({ type: 'replay' });
-    else if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
-    else if (loaded.branches.some((b) => b.inFlight)) await driver.post({ type: 'recover' }, { by: this.instanceId });
-    else await driver.post({ type: 'wake' });
-    if (loaded.txn.abortRequested) await driver.post({ type: 'abort', reason: 'abort requested' });
     return true;
+  }
+
+  /**
+   * Claims `id` and starts a driver on it from its log, once at a time per id in this instance (the
+   * claim admits this instance's own rows, so two concurrent claims here would both succeed).
+   * Deliveries the log shows in flight are treated as lost (`recover`) before anything else: whoever
+   * announced them is gone or fenced, and their answers will never be applied.
+   */
+  private takeOver(id: string, forReplay = false): Promise<TransactionDriver | null> {
+    const claim = (async () => {
+      const loaded = await this.store.claim(id, this.instanceId, this.deadOwners, {
+        forReplay,
+        stuckAfterMs: this.stuckAfterMs,
+      });
+      if (!loaded) return null;
+      const driver = this.adopt(loaded);
+      const inFlight = loaded.branches.some((b) => b.inFlight);
+      if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
+      if (forReplay) return driver; // the caller sends the replay
+      if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
+      else if (!inFlight) await driver.post({ type: 'wake' });
+      if (loaded.txn.abortRequested) await driver.post({ type: 'abort', reason: 'abort requested' });
+      return driver;
+    })().finally(() => this.claiming.delete(id));
+    this.claiming.set(id, claim);
+    return claim;
+  }
+
+  /**
+   * The sweeper found `id` not advancing: owned here without a driver (a lost commit acknowledgement,
+   * a failed step), owned here by a driver that wrote nothing for `stuckAfterMs`, or owned by another
+   * live instance that did not. The local driver, if any, is dropped, and the transaction is claimed
+   * and re-driven from its log.
+   */
+  async restartStuck(id: string, stalled: boolean): Promise<boolean> {
+    const local = this.drivers.get(id);
+    if (local) {
+      if (!stalled) return false; // a live driver waiting on its calls
+      this.logger.warn(`transaction ${id}: its driver wrote nothing for ${this.stuckAfterMs} ms; restarting it`);
+      local.stop();
+      this.detach(local, { settled: false, wakeAt: null });
+    }
+    return this.resume(id);
+  }
+
+  /**
+   * This instance's heartbeat is overdue: others may already consider it dead and take its
+   * transactions, so it stops every driver (without writing) and takes nothing new until `unfence`.
+   */
+  fence(): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.logger.error(`heartbeat overdue: this instance stops driving ${this.drivers.size} transaction(s)`);
+    for (const d of [...this.drivers.values()]) {
+      d.stop();
+      this.detach(d, { settled: false, wakeAt: null });
+    }
+  }
+
+  /** The heartbeat is through again: transactions still owned here are picked up by the sweeper. */
+  unfence(): void {
+    if (!this.fenced) return;
+    this.fenced = false;
+    this.logger.log('heartbeat restored: driving again');
   }
 
   /**
@@ -234,6 +345,12 @@ export class Engine implements EngineContext {
     if (driver.decision !== null || driver.status !== TransactionStatus.Running) {
       throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: no more branches`);
     }
+    if (driver.branchCount >= Limits.maxBranches) {
+      const rule = `at most ${Limits.maxBranches} branches per transaction`;
+      throw new ValidationError(`transaction "${id}" has ${driver.branchCount} branches: ${rule}`, [
+        { field: 'branches', rule },
+      ]);
+    }
     for (const phase of Object.keys(request.paths ?? {})) {
       if (!PROTOCOL_PHASES[driver.protocol].includes(phase as Phase)) {
         throw new ValidationError(`paths.${phase} is not a phase of ${driver.protocol}`, [
@@ -245,7 +362,15 @@ export class Engine implements EngineContext {
       ...branchRecord(request, driver.branchCount, PROTOCOL_PHASES[driver.protocol][0]),
       dependsOn: [],
     };
-    const status = await driver.register(record);
+    let status: BranchStatus | null;
+    try {
+      status = await driver.register(record);
+    } catch (error) {
+      if (!(error instanceof PermanentStoreError)) throw error;
+      throw new ValidationError(`the branch cannot be stored: ${storableText(error.message)}`, [
+        { field: 'payload', rule: 'must be storable (Postgres refused it)' },
+      ]);
+    }
     if (status === null && !driver.branch(record.id)) {
       throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: the branch was not registered`);
     }
@@ -267,10 +392,10 @@ export class Engine implements EngineContext {
     for (let attempt = 0; attempt < 40; attempt++) {
       const local = this.drivers.get(id);
       if (local) return local;
-      const loaded = await this.store.claim(id, this.instanceId, this.deadOwners);
-      if (loaded) {
-        const driver = this.adopt(loaded);
-        await driver.post(loaded.branches.some((b) => b.inFlight) ? { type: 'recover' } : { type: 'wake' });
+      await this.claiming.get(id);
+      if (this.drivers.has(id)) continue;
+      const driver = this.fenced ? null : await this.takeOver(id);
+      if (driver) {
         if (this.drivers.get(id) === driver) return driver;
         continue; // it settled or let go while catching up: look again
       }
@@ -281,7 +406,7 @@ export class Engine implements EngineContext {
       }
       await new Promise((r) => setTimeout(r, Math.min(25 * (attempt + 1), 250)));
     }
-    throw new TransactionConflictError(`transaction "${id}" is busy on another instance; retry`);
+    throw new TransactionBusyError(id);
   }
 
   /** Re-drives a failed transaction with a fresh retry budget; false if it is not failed (or is being replayed). */
@@ -309,6 +434,7 @@ export class Engine implements EngineContext {
         const done = (s: Snapshot | null) => {
           clearTimeout(timer);
           listeners.delete(done);
+          if (listeners.size === 0 && this.settleListeners.get(id) === listeners) this.settleListeners.delete(id);
           resolve(s);
         };
         const timer = setTimeout(() => done(null), local ? left : Math.min(left, 250));

@@ -5,10 +5,11 @@ const FRESH_MS = 5_000;
 
 /**
  * Participants by name, cached for a few seconds so the hot path reads no row per call. Another
- * instance's update is seen within FRESH_MS; this instance's own updates at once.
+ * instance's update is seen within FRESH_MS; this instance's own updates at once. Only registered
+ * names are kept, so lookups of made-up names cannot grow the cache.
  */
 export class ParticipantDirectory {
-  private readonly cache = new Map<string, { entity: ParticipantEntity | null; at: number }>();
+  private readonly cache = new Map<string, { entity: ParticipantEntity; at: number }>();
 
   constructor(private readonly repo: Repository<ParticipantEntity>) {}
 
@@ -16,7 +17,8 @@ export class ParticipantDirectory {
     const hit = this.cache.get(name);
     if (hit && Date.now() - hit.at < FRESH_MS) return hit.entity;
     const entity = await this.repo.findOneBy({ name });
-    this.cache.set(name, { entity, at: Date.now() });
+    if (entity) this.cache.set(name, { entity, at: Date.now() });
+    else this.cache.delete(name);
     return entity;
   }
 

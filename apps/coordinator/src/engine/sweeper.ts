@@ -3,55 +3,117 @@ import { Logger } from '@nestjs/common';
 import type { TransactionStore } from '#store';
 import type { Engine } from './engine.service';
 
+export interface SweeperOptions {
+  intervalMs: number;
+  instanceTtlMs: number;
+  batch: number;
+  takeOver: boolean;
+}
+
 /**
- * The recovery sweeper: heartbeats this instance, learns which instances are dead, and takes over
- * transactions nobody is advancing (unowned and due, or owned by a dead instance). Postgres alone
- * is enough for it, so a Redis flush or a crashed coordinator leaves nothing stuck.
+ * The recovery sweeper. Two loops that never wait for each other:
+ * - the heartbeat keeps this instance alive in `txc_instances`, learns which instances are dead,
+ *   and fences this instance (stops its drivers) when its own heartbeat has not gone through for
+ *   most of the TTL, before any other instance may take its work;
+ * - the sweep takes over transactions nobody is advancing: unowned and due, owned by a dead
+ *   instance, or stuck (no wake-up at all, or owned but untouched past the stuck threshold: the
+ *   stuck detector). Postgres alone is enough for it, so a Redis flush, a crashed coordinator or a
+ *   lost commit acknowledgement leaves nothing stuck.
  */
 export class Sweeper {
   private readonly logger = new Logger(Sweeper.name);
-  private timer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private beating: Promise<void> | null = null;
+  /** When the last heartbeat that went through was sent (ms); a later one may still be in flight. */
+  private lastBeatSentAt = Date.now();
   private ticks = 0;
+  private stopped = false;
 
   constructor(
     private readonly engine: Engine,
     private readonly store: TransactionStore,
-    private readonly options: { intervalMs: number; instanceTtlMs: number; batch: number; takeOver: boolean },
+    private readonly options: SweeperOptions,
   ) {}
 
   start(): void {
-    const loop = () => {
-      this.timer = setTimeout(() => void this.sweep().finally(loop), this.options.intervalMs);
-      this.timer.unref();
+    this.stopped = false;
+    this.lastBeatSentAt = Date.now();
+    // the heartbeat's own timer: a slow sweep (many orphans, a write retried) cannot delay it
+    const beat = () => {
+      this.checkFence();
+      this.beating ??= this.heartbeat().finally(() => (this.beating = null));
+      if (!this.stopped) this.beatTimer = setTimeout(beat, this.beatIntervalMs).unref();
     };
-    void this.sweep().finally(loop);
+    beat();
+    const loop = () => {
+      if (!this.stopped) this.sweepTimer = setTimeout(() => void this.sweep().finally(loop), this.options.intervalMs);
+      this.sweepTimer?.unref();
+    };
+    void this.beating!.then(() => this.sweep()).finally(loop);
   }
 
-  /** One pass; concurrent callers share the pass in progress. */
+  /** One sweep; concurrent callers share the pass in progress. */
   sweep(): Promise<void> {
     this.running ??= this.pass().finally(() => (this.running = null));
     return this.running;
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.stopped = true;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    if (this.beatTimer) clearTimeout(this.beatTimer);
+    this.sweepTimer = this.beatTimer = null;
     await this.running;
   }
 
-  private async pass(): Promise<void> {
+  /** The sweep interval, and at most a sixth of the TTL: several beats fit in the fencing margin. */
+  private get beatIntervalMs(): number {
+    return Math.max(25, Math.min(this.options.intervalMs, this.options.instanceTtlMs / 6));
+  }
+
+  /**
+   * Others call this instance dead once its heartbeat row is `instanceTtlMs` old. It stops driving
+   * at three quarters of that, counted from the last beat that went through, so its drivers are
+   * gone before anyone else may start the same transactions.
+   */
+  private checkFence(): void {
+    if (Date.now() - this.lastBeatSentAt >= this.options.instanceTtlMs * 0.75) this.engine.fence();
+  }
+
+  private async heartbeat(): Promise<void> {
+    const sentAt = Date.now();
     try {
       const dead = await this.store.heartbeat(
         { id: this.engine.instanceId, host: hostname(), pid: process.pid },
         this.options.instanceTtlMs,
       );
+      this.lastBeatSentAt = sentAt;
       this.engine.deadOwners = dead.filter((id) => id !== this.engine.instanceId);
+      this.checkFence();
+      if (Date.now() - sentAt < this.options.instanceTtlMs * 0.75) this.engine.unfence();
+    } catch (error) {
+      this.logger.warn(`heartbeat failed: ${error}`);
+    }
+  }
+
+  private async pass(): Promise<void> {
+    try {
       if (this.options.takeOver) {
-        const orphans = await this.store.findOrphans(this.engine.deadOwners, this.options.batch);
-        for (const id of orphans) {
-          if (this.engine.isDriving(id)) continue;
-          await this.engine.resume(id).catch((e) => this.logger.warn(`resume ${id}: ${e}`));
+        const orphans = await this.store.findOrphans(this.engine.deadOwners, this.options.batch, {
+          self: this.engine.instanceId,
+          selfGraceMs: Math.max(1_000, 2 * this.options.intervalMs),
+          stuckAfterMs: this.engine.stuckAfterMs,
+        });
+        for (const { id, owner, stalled } of orphans) {
+          const take =
+            owner !== null && !this.engine.deadOwners.includes(owner)
+              ? this.engine.restartStuck(id, stalled)
+              : this.engine.isDriving(id)
+                ? Promise.resolve(false)
+                : this.engine.resume(id);
+          await take.catch((e) => this.logger.warn(`resume ${id}: ${e}`));
         }
       }
       if (++this.ticks % 30 === 1) await this.store.expireIdempotencyKeys();

@@ -1,4 +1,13 @@
-import { BranchStatus, FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Protocol } from '#contracts';
+import {
+  BranchStatus,
+  FORWARD_PHASES,
+  Outcome,
+  Phase,
+  SETTLED_STATUSES,
+  findUnstorable,
+  storableText,
+  type Protocol,
+} from '#contracts';
 import {
   MACHINES,
   nextWakeAt,
@@ -7,7 +16,17 @@ import {
   type ProtocolMachine,
   type TransactionState,
 } from '#protocol';
-import type { AdvanceOp, BranchRecord, EventRecord, LoadedTransaction, StoreResult, TransactionRecord } from '#store';
+import {
+  PermanentStoreError,
+  isTransientStoreError,
+  type AdvanceOp,
+  type BranchRecord,
+  type EventRecord,
+  type LoadedTransaction,
+  type StoreResult,
+  type TransactionRecord,
+} from '#store';
+import { reasonOf } from './call-reason';
 import type { EngineContext } from './engine-context';
 import type { CallResult } from './participant-caller';
 import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
@@ -87,9 +106,12 @@ export class TransactionDriver {
    */
   async register(record: BranchRecord): Promise<BranchStatus | null> {
     const settled = this.waitForBranch(record.id);
-    await this.post({ type: 'register', branch: toBranchState(record) }, null, undefined, record);
-    // refused by the machine (past the deadline, already decided): no row, nothing to wait for
-    if (!this.branches.has(record.id)) this.resolveWaiters(record.id, null);
+    try {
+      await this.submit({ type: 'register', branch: toBranchState(record) }, null, undefined, record);
+    } finally {
+      // refused by the machine (past the deadline, already decided) or by the log: no row, nothing to wait for
+      if (!this.branches.has(record.id)) this.resolveWaiters(record.id, null);
+    }
     return settled;
   }
 
@@ -118,16 +140,40 @@ export class TransactionDriver {
     this.armTimer();
   }
 
-  /** Queues an event; resolves once it has been applied (or ignored because the driver stopped). */
+  /** Queues an event; resolves once it has been applied, ignored because the driver stopped, or failed (logged). */
   post(
     event: MachineEvent,
     note: Record<string, unknown> | null = null,
     result?: unknown,
     newBranch?: BranchRecord,
   ): Promise<void> {
-    const run = this.chain.then(() => this.step(event, note, result, newBranch));
-    this.chain = run.catch((error) => this.ctx.logger.error(`transaction ${this.id}: step failed: ${error}`));
+    void this.submit(event, note, result, newBranch).catch(() => undefined);
     return this.chain;
+  }
+
+  /**
+   * Queues an event like {@link post}, but rejects when its step failed. A step that failed changed
+   * nothing, in memory or in the log. A registration the log refused (its payload cannot be stored)
+   * fails alone; any other failure stops the driver without writing, and the transaction, still
+   * owned here, is taken up again from its log by the sweeper's stuck detector.
+   */
+  submit(
+    event: MachineEvent,
+    note: Record<string, unknown> | null = null,
+    result?: unknown,
+    newBranch?: BranchRecord,
+  ): Promise<void> {
+    const run = this.chain.then(() => this.step(event, note, result, newBranch));
+    this.chain = run.catch((error) => {
+      if (error instanceof PermanentStoreError && event.type === 'register') {
+        this.ctx.logger.warn(`transaction ${this.id}: branch registration refused by the log: ${error.message}`);
+        return;
+      }
+      this.ctx.logger.error(`transaction ${this.id}: ${event.type} step failed, letting go: ${error}`);
+      this.stop();
+      this.ctx.detach(this, { settled: false, wakeAt: null });
+    });
+    return run;
   }
 
   /** Stops driving without writing (shutdown, or another instance took over). */
@@ -208,8 +254,10 @@ export class TransactionDriver {
   }
 
   /**
-   * Writes until Postgres answers. When an earlier try may have committed before its answer was lost,
-   * a `stale` answer is checked against the row before it is believed.
+   * Writes until Postgres answers, while this driver is active (an instance that loses Postgres
+   * fences itself and stops its drivers). When an earlier try may have committed before its answer
+   * was lost, a `stale` answer is checked against the row before it is believed. An error that
+   * retrying cannot fix is thrown as {@link PermanentStoreError}: nothing was written.
    */
   private async write(op: AdvanceOp): Promise<StoreResult> {
     for (let attempt = 0; ; attempt++) {
@@ -221,6 +269,7 @@ export class TransactionDriver {
         return landed ? 'ok' : 'stale';
       } catch (error) {
         if (!this.active) return 'stale';
+        if (!isTransientStoreError(error)) throw PermanentStoreError.of(error);
         this.ctx.logger.warn(`transaction ${this.id}: log write failed (try ${attempt + 1}), retrying: ${error}`);
         await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
       }
@@ -264,6 +313,13 @@ export class TransactionDriver {
     this.ctx.stats.record(branch.participant, result.outcome, result.error);
     this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
     this.ctx.crash.reach('after-call');
+    const reason = reasonOf(result.httpStatus, result.result);
+    if (reason) result = { ...result, error: reason };
+    const unstorable = findUnstorable(result.result);
+    if (unstorable) {
+      // a reply the log cannot hold must not jam the transaction: the outcome counts, the body is dropped
+      result = { ...result, result: null, error: `reply not stored: ${unstorable.path} ${unstorable.rule}` };
+    }
     await this.post(
       {
         type: 'outcome',
@@ -276,7 +332,7 @@ export class TransactionDriver {
       {
         httpStatus: result.httpStatus,
         durationMs: result.durationMs,
-        ...(result.error ? { error: result.error } : {}),
+        ...(result.error ? { error: storableText(result.error) } : {}),
       },
       result.result,
     );

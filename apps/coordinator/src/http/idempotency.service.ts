@@ -40,7 +40,10 @@ export class IdempotencyService {
     return new Date(Date.now() + Limits.idempotencyTtlMs);
   }
 
-  /** Runs `work` once per key; repeats get the stored answer. Errors of the request (4xx) are stored too. */
+  /**
+   * Runs `work` once per key; repeats get the stored answer. Errors of the request (4xx) are stored
+   * too; a retryable error or a provisional answer ("still in progress, retry") frees the key instead.
+   */
   async run(key: string | undefined, hash: string, work: () => Promise<Reply>): Promise<Reply> {
     if (!key) return work();
     const existing = await this.store.findIdempotencyKey(key);
@@ -59,7 +62,8 @@ export class IdempotencyService {
       const problem = toProblem(error);
       reply = { status: problem.status, body: problem, headers: { 'content-type': 'application/problem+json' } };
     }
-    await this.remember(key, reply);
+    if (reply.provisional) await this.store.releaseIdempotencyKey(key);
+    else await this.remember(key, reply);
     return reply;
   }
 

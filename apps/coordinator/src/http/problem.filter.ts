@@ -11,6 +11,8 @@ import {
   ParticipantNotFoundError,
   PayloadTooLargeError,
   PROBLEM_CONTENT_TYPE,
+  StoreUnavailableError,
+  TransactionBusyError,
   TransactionConflictError,
   TransactionNotFoundError,
   ValidationError,
@@ -37,7 +39,8 @@ export function statusOf(error: CoordinatorError): number {
   if (error instanceof ValidationError || error instanceof IdempotencyKeyReusedError) return 422;
   if (error instanceof TransactionNotFoundError || error instanceof ParticipantNotFoundError) return 404;
   if (error instanceof TransactionConflictError || error instanceof IdempotencyKeyInFlightError) return 409;
-  if (error instanceof BranchRejectedError) return 409;
+  if (error instanceof BranchRejectedError || error instanceof TransactionBusyError) return 409;
+  if (error instanceof StoreUnavailableError) return 503;
   return 400;
 }
 

@@ -105,7 +105,12 @@ export class TransactionsService {
       if (status === BranchStatus.Succeeded) return { status: 200, body: view };
       if (status === null) {
         // the answer is not in yet (retrying): the client may poll the transaction
-        return { status: 202, body: view, headers: { location: `/v1/transactions/${encodeURIComponent(id)}` } };
+        return {
+          status: 202,
+          body: view,
+          headers: { location: `/v1/transactions/${encodeURIComponent(id)}` },
+          provisional: true,
+        };
       }
       throw new BranchRejectedError(request.id, status);
     });
@@ -235,13 +240,13 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   }
 }
 
-/** `?wait=MS`: an integer from 0 to Limits.maxWaitMs. */
+/** `?wait=MS`: decimal digits (not `1e3`, `0x10`, `+5`, which Number() would take), from 0 to Limits.maxWaitMs. */
 export function parseWait(raw: unknown): number | undefined {
   if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > Limits.maxWaitMs) {
+  const n = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n <= Limits.maxWaitMs)) {
     throw new ValidationError('wait is invalid', [
-      { field: 'wait', rule: `must be an integer number of milliseconds from 0 to ${Limits.maxWaitMs}` },
+      { field: 'wait', rule: `must be a decimal integer number of milliseconds from 0 to ${Limits.maxWaitMs}` },
     ]);
   }
   return n;
