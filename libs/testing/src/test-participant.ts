@@ -28,19 +28,46 @@ export interface FaultRule {
   delayMs?: number;
 }
 
+/** Undo phase → the forward phase it undoes: the SDK barrier's `UNDO_ORIGIN` (libs/participant). */
+const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
+  compensate: 'action',
+  cancel: 'try',
+  rollback: 'prepare',
+  abort: 'can-commit',
+};
+/** The forward phases that take the branch's effect (3PC's pre-commit is the second step of can-commit's). */
+const ORIGIN_PHASES: readonly Phase[] = Object.values(UNDO_ORIGIN);
+const UNDO_PHASES = Object.keys(UNDO_ORIGIN) as Phase[];
+/** A definite no from the participant's business logic: remembered in the barrier, answered again to repeats. */
+const REJECTION_STATUSES: readonly number[] = [409, 422];
+
 /**
- * A participant over real HTTP with a fault switch, for e2e and chaos tests. It keeps the SDK
- * barrier's semantics in memory (an action applies once; a compensation applies once and only after
- * its action; a compensation seen first refuses a late action) and counts every effect, so a test can
- * check "applied exactly once" while the coordinator is killed around it.
+ * What a barrier row of (transaction, branch, phase) says: the phase ran (`applied`), was refused
+ * by the business logic (`rejected`), or its slot was taken by the undo phase `undo` that arrived
+ * first (`fenced`).
+ */
+type BarrierRow = 'applied' | 'rejected' | 'fenced';
+
+/**
+ * A participant over real HTTP with a fault switch, for e2e and chaos tests.
+ *
+ * It keeps the SDK barrier's semantics in memory, one row per (transaction, branch, phase): a
+ * repeat of a phase is a no-op that answers as the first delivery did; an undo phase that arrives
+ * before its forward phase is a null undo and fences that forward phase off (answered 409); a
+ * forward phase that said no (a fault rule with status 409/422, `when: 'before'`) is remembered,
+ * so a later delivery of it answers 409 and applies nothing, and its undo is a null undo.
+ *
+ * It counts every effect it actually performs, not what should have happened: a coordinator that
+ * makes it apply a forward effect under two keys, commit after an undo or undo after a commit shows
+ * a 2, or both counters, so "applied exactly once" can fail.
  */
 export class TestParticipant {
   readonly calls: ReceivedCall[] = [];
   private rules: FaultRule[] = [];
-  private readonly applied = new Map<string, number>();
-  private readonly compensated = new Map<string, number>();
-  private readonly undone = new Set<string>();
-  private readonly committed = new Map<string, number>();
+  /** Barrier rows by `transaction/branch/phase`. */
+  private readonly rows = new Map<string, BarrierRow>();
+  /** Effects performed, by `transaction/branch/phase`. */
+  private readonly performed = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
   /** The most calls for one (transaction, branch, phase) that were ever in flight at once. */
   maxConcurrentSamePhase = 0;
@@ -81,24 +108,32 @@ export class TestParticipant {
     return this.calls.filter((c) => c.body.transactionId === transactionId && (!phase || c.body.phase === phase));
   }
 
-  /** Effective (barrier-filtered) effects of a branch: 0 or 1 each, unless something is badly wrong. */
+  /**
+   * Saga effects of a branch: how many times its action and its compensation took effect. Each is
+   * 0 or 1 unless the coordinator made the participant apply under two keys.
+   */
   effects(transactionId: string, branchId: string): { applied: number; compensated: number } {
-    const key = `${transactionId}/${branchId}`;
-    return { applied: this.applied.get(key) ?? 0, compensated: this.compensated.get(key) ?? 0 };
+    const { applied, undone } = this.outcome(transactionId, branchId);
+    return { applied, compensated: undone };
   }
 
   /**
-   * Effects of a branch under any protocol: its forward phase applied, its commit-type completion
-   * (confirm, commit, do-commit) applied, its undo (compensate, cancel, rollback, abort) applied.
-   * Each is 0 or 1 when phases are deduplicated as the barrier does.
+   * Effects of a branch under any protocol, raw: its forward effect (action, try, prepare,
+   * can-commit), its commit-type completion (confirm, commit, do-commit), its undo (compensate,
+   * cancel, rollback, abort). Each sums the effects under every phase of its kind.
    */
   outcome(transactionId: string, branchId: string): { applied: number; committed: number; undone: number } {
-    const key = `${transactionId}/${branchId}`;
-    return {
-      applied: this.applied.get(key) ?? 0,
-      committed: this.committed.get(key) ?? 0,
-      undone: this.compensated.get(key) ?? 0,
-    };
+    const count = (phases: readonly Phase[]) =>
+      phases.reduce((n, p) => n + (this.performed.get(`${transactionId}/${branchId}/${p}`) ?? 0), 0);
+    return { applied: count(ORIGIN_PHASES), committed: count(COMMIT_PHASES), undone: count(UNDO_PHASES) };
+  }
+
+  /** Raw effects of a branch per phase (3PC's pre-commit included), only the phases that took effect. */
+  effectsByPhase(transactionId: string, branchId: string): Partial<Record<Phase, number>> {
+    const prefix = `${transactionId}/${branchId}/`;
+    const out: Partial<Record<Phase, number>> = {};
+    for (const [key, n] of this.performed) if (key.startsWith(prefix)) out[key.slice(prefix.length) as Phase] = n;
+    return out;
   }
 
   async close(): Promise<void> {
@@ -138,20 +173,34 @@ export class TestParticipant {
     );
     if (rule) rule.times--;
     if (rule?.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
-    if (rule && rule.when !== 'after') return { status: rule.status, body: { fault: true } };
-    const key = `${body.transactionId}/${body.branchId}`;
-    let status = 200;
-    if (FORWARD_PHASES.includes(body.phase)) {
-      if (this.undone.has(key))
-        status = 409; // the undo got here first: refuse the late forward phase
-      else if (!this.applied.has(key)) this.applied.set(key, 1);
-    } else if (COMMIT_PHASES.includes(body.phase)) {
-      if (!this.committed.has(key)) this.committed.set(key, 1);
-    } else {
-      this.undone.add(key);
-      if (this.applied.has(key) && !this.compensated.has(key)) this.compensated.set(key, 1);
+    const ok = (status: number) => ({
+      status,
+      body: { ok: status === 200, branch: body.branchId, phase: body.phase },
+    });
+    const branchKey = `${body.transactionId}/${body.branchId}`;
+    const rowKey = `${branchKey}/${body.phase}`;
+    const row = this.rows.get(rowKey);
+    const before = rule !== undefined && rule.when !== 'after';
+    const rejects = before && REJECTION_STATUSES.includes(rule.status) && FORWARD_PHASES.includes(body.phase);
+    // a failure before the barrier (or a no to a completion phase, which rolls its row back): nothing written
+    if (before && !rejects) return { status: rule.status, body: { fault: true } };
+    // from here on the barrier decides, as libs/participant does, inside one local transaction
+    if (row === 'rejected' || row === 'fenced') return ok(409);
+    if (row === 'applied')
+      return rule && !before ? { status: rule.status, body: { fault: true, after: true } } : ok(200);
+    if (rejects) {
+      // the business logic said no: the refusal is kept, so a late delivery of this phase cannot apply
+      this.rows.set(rowKey, 'rejected');
+      return { status: rule.status, body: { fault: true } };
     }
+    const origin = UNDO_ORIGIN[body.phase];
+    const originRow = origin ? this.rows.get(`${branchKey}/${origin}`) : undefined;
+    if (origin && originRow === undefined) this.rows.set(`${branchKey}/${origin}`, 'fenced');
+    this.rows.set(rowKey, 'applied');
+    // an undo whose forward phase never ran, or was refused, is a null undo: nothing to undo
+    const performs = !origin || originRow === 'applied';
+    if (performs) this.performed.set(rowKey, (this.performed.get(rowKey) ?? 0) + 1);
     if (rule) return { status: rule.status, body: { fault: true, after: true } };
-    return { status, body: { ok: status === 200, branch: body.branchId, phase: body.phase } };
+    return ok(200);
   }
 }
