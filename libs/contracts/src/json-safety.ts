@@ -65,9 +65,7 @@ export function findUnstorable(value: unknown, maxDepth = MAX_JSON_DEPTH): Unsto
 
 /** What {@link parseStorableJson} makes of a text: the value, a syntax error, or the first unstorable part. */
 export type StorableJson =
-  | { ok: true; value: unknown }
-  | { ok: false; syntax: string }
-  | { ok: false; unstorable: UnstorableValue };
+  { ok: true; value: unknown } | { ok: false; syntax: string } | { ok: false; unstorable: UnstorableValue };
 
 /**
  * Parses JSON text into a value that stores and hashes exactly as sent, or says why it cannot:
@@ -94,7 +92,8 @@ export function parseStorableJson(text: string, maxDepth = MAX_JSON_DEPTH): Stor
  */
 export function unstorablePathSegments(path: string): (string | number)[] {
   const segments: (string | number)[] = [];
-  for (const m of path.slice(1).matchAll(/\.([^.[]*)|\[(\d+)\]/g)) segments.push(m[2] !== undefined ? Number(m[2]) : m[1]);
+  for (const m of path.slice(1).matchAll(/\.([^.[]*)|\[(\d+)\]/g))
+    segments.push(m[2] !== undefined ? Number(m[2]) : m[1]);
   return segments;
 }
 

@@ -1,13 +1,25 @@
+import { MAX_JSON_DEPTH } from './json-safety';
+
 /**
- * Explicit limits on client input. Documented in README.md ("Limits"); a request past one is
- * answered 413 or 422 with the field and the rule, and writes nothing.
+ * Every limit on client input, in one table. Documented in docs/limits.md and README.md ("Limits"):
+ * a request past one is answered 4xx application/problem+json (413, 414, 415, 422 or 431, with the
+ * field and the rule for a 422) and writes nothing.
  */
 export const Limits = {
   /** Whole request body, bytes. */
   maxBodyBytes: 1024 * 1024,
   /** One branch payload, bytes of its JSON. */
   maxPayloadBytes: 64 * 1024,
-  /** Branches in one transaction. */
+  /** A participant's `metadata`, bytes of its JSON. */
+  maxMetadataBytes: 16 * 1024,
+  /** Nesting of arrays/objects in a payload, in participant metadata and in a stored participant reply. */
+  maxJsonDepth: MAX_JSON_DEPTH,
+  /**
+   * Nesting of a whole request body: a payload sits 3 levels down, so this leaves room for it and
+   * refuses anything deeper before any recursive code (size check, request hash) sees it.
+   */
+  maxBodyDepth: MAX_JSON_DEPTH + 8,
+  /** Branches in one transaction, driven (in the start body) or interactive (registered one by one). */
   maxBranches: 64,
   /** A participant's stored reply (branch result), bytes; a longer reply is stored truncated. */
   maxResultBytes: 64 * 1024,
@@ -23,9 +35,15 @@ export const Limits = {
   /** `GET /v1/transactions?limit=` bounds. */
   defaultPageSize: 50,
   maxPageSize: 200,
-  /** Identifier shape for transaction, branch and participant names. */
-  idPattern: /^[A-Za-z0-9._:-]{1,128}$/,
+  /** Identifier length for transaction and branch ids. */
+  maxIdLength: 128,
+  /** Identifier shape for transaction and branch ids: 1-128 of [A-Za-z0-9._:-], but not `.` or `..` (path segments). */
+  idPattern: /^(?!\.\.?$)[A-Za-z0-9._:-]{1,128}$/,
   participantNamePattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+  /** Request target (path and query), bytes; longer is 414. */
+  maxUrlBytes: 8 * 1024,
+  /** All request headers together (with the request line), bytes; more is 431. */
+  maxHeaderBytes: 16 * 1024,
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs: 24 * 60 * 60 * 1000,
 } as const;

@@ -1,8 +1,43 @@
 import { z } from 'zod';
+import { findUnstorable, unstorablePathSegments, unstorableString } from './json-safety';
 import { DEFAULT_RETRY, Limits } from './limits';
 import { Mode, Phase, Protocol, PROTOCOL_PHASES } from './vocabulary';
 
-const identifier = z.string().regex(Limits.idPattern, 'must be 1-128 characters of [A-Za-z0-9._:-]');
+const identifier = z.string().regex(Limits.idPattern, 'must be 1-128 characters of [A-Za-z0-9._:-], not "." or ".."');
+
+/**
+ * The check of a JSON value that must store and hash as sent (see findUnstorable: no NUL or lone
+ * surrogate, finite numbers, at most Limits.maxJsonDepth levels) and be at most `maxBytes` of JSON.
+ * The issue names the member at fault (`payload.a.b`).
+ */
+export function checkStorableJson(maxBytes: number) {
+  return (value: unknown, ctx: z.RefinementCtx): void => {
+    if (value === undefined) return;
+    const bad = findUnstorable(value, Limits.maxJsonDepth);
+    if (bad) {
+      ctx.addIssue({ code: 'custom', path: unstorablePathSegments(bad.path), message: bad.rule });
+      return;
+    }
+    const size = Buffer.byteLength(JSON.stringify(value));
+    if (size > maxBytes)
+      ctx.addIssue({ code: 'custom', message: `must be at most ${maxBytes} bytes of JSON (got ${size})` });
+  };
+}
+
+/** A string Postgres can store: no NUL, no lone surrogate. */
+export const storableString = z.string().superRefine((s, ctx) => {
+  const rule = unstorableString(s);
+  if (rule) ctx.addIssue({ code: 'custom', message: rule });
+});
+
+/** A query number: decimal digits only (no sign, exponent, hex, fraction or spaces, which Number() would take). */
+function decimalInteger(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
 
 /** Per-transaction retry overrides; omitted fields take {@link DEFAULT_RETRY}. */
 export const retryPolicySchema = z
@@ -27,7 +62,7 @@ export const branchRequestSchema = z
   .object({
     id: identifier,
     participant: z.string().regex(Limits.participantNamePattern, 'must be a registered participant name'),
-    payload: z.unknown().optional(),
+    payload: z.unknown().superRefine(checkStorableJson(Limits.maxPayloadBytes)).optional(),
     dependsOn: z.array(identifier).max(Limits.maxBranches).optional(),
     paths: z.partialRecord(z.enum(Object.values(Phase) as [Phase, ...Phase[]]), path.nullable()).optional(),
   })
@@ -35,16 +70,7 @@ export const branchRequestSchema = z
 export type BranchRequest = z.output<typeof branchRequestSchema>;
 
 /** Body of `POST /v1/transactions/{id}/branches` (interactive TCC/2PC): a branch without dependencies. */
-export const interactiveBranchSchema = branchRequestSchema.omit({ dependsOn: true }).superRefine((b, ctx) => {
-  const size = b.payload === undefined ? 0 : Buffer.byteLength(JSON.stringify(b.payload));
-  if (size > Limits.maxPayloadBytes) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['payload'],
-      message: `must be at most ${Limits.maxPayloadBytes} bytes of JSON (got ${size})`,
-    });
-  }
-});
+export const interactiveBranchSchema = branchRequestSchema.omit({ dependsOn: true });
 
 /** Body of `POST /v1/transactions`. Cross-field rules (unique ids, known dependencies, no cycles, phases of the protocol) are checked here too. */
 export const startTransactionSchema = z
@@ -74,14 +100,6 @@ export const startTransactionSchema = z
         ctx.addIssue({ code: 'custom', path: ['branches', i, 'id'], message: `duplicate branch id "${branch.id}"` });
       }
       ids.add(branch.id);
-      const size = jsonSize(branch.payload);
-      if (size > Limits.maxPayloadBytes) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['branches', i, 'payload'],
-          message: `must be at most ${Limits.maxPayloadBytes} bytes of JSON (got ${size})`,
-        });
-      }
       for (const phase of Object.keys(branch.paths ?? {})) {
         if (!PROTOCOL_PHASES[body.protocol].includes(phase as Phase)) {
           ctx.addIssue({
@@ -115,10 +133,6 @@ export const startTransactionSchema = z
   });
 export type StartTransactionRequest = z.output<typeof startTransactionSchema>;
 
-function jsonSize(value: unknown): number {
-  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
-}
-
 /** A cycle in the `dependsOn` graph as a list of branch ids (first repeated last), or null. */
 export function findCycle(branches: readonly { id: string; dependsOn?: readonly string[] }[]): string[] | null {
   const deps = new Map(branches.map((b) => [b.id, b.dependsOn ?? []]));
@@ -147,12 +161,12 @@ export function findCycle(branches: readonly { id: string; dependsOn?: readonly 
 /** Query of `GET /v1/transactions`. */
 export const listTransactionsQuerySchema = z
   .object({
-    status: z.string().optional(),
+    status: storableString.optional(),
     protocol: z.enum(Object.values(Protocol) as [Protocol, ...Protocol[]]).optional(),
-    participant: z.string().max(63).optional(),
-    q: z.string().max(128).optional(),
-    limit: z.coerce.number().int().min(1).max(Limits.maxPageSize).default(Limits.defaultPageSize),
-    cursor: z.string().max(512).optional(),
+    participant: storableString.pipe(z.string().max(63)).optional(),
+    q: storableString.pipe(z.string().max(Limits.maxIdLength)).optional(),
+    limit: decimalInteger(1, Limits.maxPageSize).default(Limits.defaultPageSize),
+    cursor: storableString.pipe(z.string().max(512)).optional(),
   })
   .strict();
 export type ListTransactionsQuery = z.output<typeof listTransactionsQuerySchema>;
