@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { loadConfig, type Config } from './config/config';
 import { openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
+import { httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
 import { ProblemFilter } from './http/problem.filter';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -24,11 +25,19 @@ async function bootstrap(): Promise<void> {
     logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL === 'log' ? 'log' : config.LOG_LEVEL) + 1),
   });
   const db = await openDatabase(config, logger);
-  const adapter = new FastifyAdapter({ bodyLimit: Limits.maxBodyBytes });
+  const adapter = new FastifyAdapter(httpServerOptions(config.REQUEST_TIMEOUT_MS));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db.url), adapter, {
     logger,
   });
   app.useGlobalFilters(new ProblemFilter());
+  app.useBodyParser('application/json', { bodyLimit: Limits.maxBodyBytes }, (request, body, done) => {
+    try {
+      done(null, parseJsonBody(request.headers['content-type'], body));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  installRequestGuards(app.getHttpAdapter().getInstance());
   setupDocs(app);
   await app.listen(config.PORT, config.HOST);
   const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { IdempotencyService } from '../http/idempotency.service';
+import { ParticipantNameParam } from '../http/path-params';
 import { requestHash } from '../http/request-hash';
 import { send } from '../transactions/transactions.controller';
 import { ParticipantsService } from './participants.service';
@@ -25,7 +26,10 @@ export class ParticipantsController {
   }
 
   @Post(':name/heartbeat')
-  async heartbeat(@Param('name') name: string, @Res({ passthrough: true }) res: FastifyReply): Promise<unknown> {
+  async heartbeat(
+    @Param('name', ParticipantNameParam) name: string,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
     return send(res, await this.participants.heartbeat(name));
   }
 
@@ -35,12 +39,18 @@ export class ParticipantsController {
   }
 
   @Get(':name')
-  async get(@Param('name') name: string, @Res({ passthrough: true }) res: FastifyReply): Promise<unknown> {
+  async get(
+    @Param('name', ParticipantNameParam) name: string,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
     return send(res, await this.participants.get(name));
   }
 
   @Delete(':name')
-  async remove(@Param('name') name: string, @Res({ passthrough: true }) res: FastifyReply): Promise<unknown> {
+  async remove(
+    @Param('name', ParticipantNameParam) name: string,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
     return send(res, await this.participants.remove(name));
   }
 }

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { IdempotencyService } from '../http/idempotency.service';
+import { TransactionIdParam } from '../http/path-params';
 import type { Reply } from '../http/reply';
 import { TransactionsService, parseWait } from './transactions.service';
 
@@ -25,13 +26,16 @@ export class TransactionsController {
   }
 
   @Get(':id')
-  async get(@Param('id') id: string, @Res({ passthrough: true }) res: FastifyReply): Promise<unknown> {
+  async get(
+    @Param('id', TransactionIdParam) id: string,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
     return send(res, await this.transactions.get(id));
   }
 
   @Post(':id/abort')
   async abort(
-    @Param('id') id: string,
+    @Param('id', TransactionIdParam) id: string,
     @Headers('idempotency-key') key: string | undefined,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
@@ -40,7 +44,7 @@ export class TransactionsController {
 
   @Post(':id/replay')
   async replay(
-    @Param('id') id: string,
+    @Param('id', TransactionIdParam) id: string,
     @Headers('idempotency-key') key: string | undefined,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
@@ -49,7 +53,7 @@ export class TransactionsController {
 
   @Post(':id/branches')
   async registerBranch(
-    @Param('id') id: string,
+    @Param('id', TransactionIdParam) id: string,
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
     @Res({ passthrough: true }) res: FastifyReply,
@@ -59,7 +63,7 @@ export class TransactionsController {
 
   @Post(':id/commit')
   async commit(
-    @Param('id') id: string,
+    @Param('id', TransactionIdParam) id: string,
     @Query('wait') wait: string | undefined,
     @Headers('idempotency-key') key: string | undefined,
     @Res({ passthrough: true }) res: FastifyReply,

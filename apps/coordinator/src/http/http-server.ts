@@ -1,0 +1,142 @@
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import {
+  Limits,
+  MalformedJsonError,
+  parseStorableJson,
+  PROBLEM_CONTENT_TYPE,
+  UnsupportedMediaTypeError,
+  unstorablePathSegments,
+  ValidationError,
+  type Problem,
+} from '#contracts';
+
+/**
+ * The HTTP server's own limits and errors: what happens before a request reaches a controller
+ * (framing, header and URL sizes, timeouts, body decoding) answers application/problem+json like
+ * everything after it. Limits are in Limits and docs/limits.md.
+ */
+
+/** Fastify options: body and parameter limits, the Node server with its timeouts, problem+json for router and socket errors. */
+export function httpServerOptions(requestTimeoutMs: number): FastifyServerOptions {
+  return {
+    bodyLimit: Limits.maxBodyBytes,
+    // a path id of Limits.maxIdLength characters, each possibly percent-encoded; longer is 414
+    routerOptions: { maxParamLength: Limits.maxIdLength * 3 },
+    serverFactory: (handler) => createHttpServer(handler, requestTimeoutMs),
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (error, _request, reply) => {
+      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (error.statusCode ?? 400);
+      void sendProblem(reply, problem(status, error.code.toLowerCase(), error.message));
+    },
+  };
+}
+
+function createHttpServer(handler: Parameters<typeof createServer>[1], requestTimeoutMs: number): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: Limits.maxHeaderBytes,
+      // the whole request (headers and body) must arrive within this; a slow response is not limited
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      // how often Node looks for requests past their timeout: a quarter of it, between 100 ms and 1 s
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
+    },
+    handler,
+  );
+  server.keepAliveTimeout = 72_000;
+  return server;
+}
+
+/** An RFC 9457 body for an error raised below the controllers. */
+function problem(status: number, code: string, detail: string): Problem {
+  return { type: `/problems/${code}`, title: STATUS_CODES[status] ?? 'Error', status, detail };
+}
+
+function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
+  return reply.code(body.status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
+}
+
+/**
+ * Node's parser refused the bytes (bad chunking, two Content-Lengths, headers past maxHeaderSize) or
+ * the request did not arrive within the request timeout: there is no request object, so the answer
+ * is written to the socket, which is then closed.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (!socket.writable || started) {
+    socket.destroy();
+    return;
+  }
+  const body =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? problem(408, 'request_timeout', 'the request did not arrive in full within the request timeout')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? problem(
+            431,
+            'headers_too_large',
+            `the request line and headers are larger than ${Limits.maxHeaderBytes} bytes`,
+          )
+        : problem(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.code ?? error.message})`);
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${body.status} ${body.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+/**
+ * Checks every request before routing to a controller: the request target's length (414), and a
+ * Content-Encoding other than identity on a body (415: bodies are never decompressed, so a
+ * compressed one would be read as if it were plain).
+ */
+export function installRequestGuards(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (Buffer.byteLength(request.url) > Limits.maxUrlBytes) {
+      return sendProblem(
+        reply,
+        problem(414, 'uri_too_long', `the request target is longer than ${Limits.maxUrlBytes} bytes`),
+      );
+    }
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'];
+    if (encoding && encoding !== 'identity' && hasBody) {
+      throw new UnsupportedMediaTypeError(
+        `Content-Encoding "${encoding}" is not accepted: send the body uncompressed (identity)`,
+      );
+    }
+    return undefined;
+  });
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The application/json body parser. Refuses, before anything reads the body: a charset other than
+ * UTF-8 (415), bytes that are not UTF-8 (400), text that is not JSON (400), and JSON that would not
+ * store or hash as sent (422 naming the member: see parseStorableJson), including nesting deeper
+ * than Limits.maxBodyDepth, which recursive code (the size check, the request hash) could not take.
+ */
+export function parseJsonBody(contentType: string | undefined, body: Buffer): unknown {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new UnsupportedMediaTypeError(`charset "${charset}" is not accepted: send JSON as UTF-8`);
+  }
+  if (body.length === 0) return undefined;
+  let text: string;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    throw new MalformedJsonError('the body is not UTF-8');
+  }
+  const parsed = parseStorableJson(text, Limits.maxBodyDepth);
+  if (parsed.ok) return parsed.value;
+  if ('syntax' in parsed) throw new MalformedJsonError(parsed.syntax);
+  const field = unstorablePathSegments(parsed.unstorable.path).join('.') || '(body)';
+  throw new ValidationError(`request body is invalid: ${field} ${parsed.unstorable.rule}`, [
+    { field, rule: parsed.unstorable.rule },
+  ]);
+}
