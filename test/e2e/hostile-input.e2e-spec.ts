@@ -1,0 +1,415 @@
+import { Client } from 'pg';
+import { Limits, MAX_JSON_DEPTH } from '#contracts';
+import { startTestStack, type TestStack } from '#testing';
+import { rawRequest, send, type RawAnswer } from './hostile-http';
+
+/**
+ * Issue 7, "Hostile input": each kind of bad request that used to get a 500, a silent change or no
+ * answer at all is answered 4xx application/problem+json, names the field and rule when it is a
+ * validation error, and writes nothing.
+ */
+describe('hostile input', () => {
+  let s: TestStack;
+  let pg: Client;
+  let base: string;
+  beforeAll(async () => {
+    // a short request timeout for the slow-body test; every other request here is sent at once
+    s = await startTestStack('hostile', { env: { REQUEST_TIMEOUT_MS: '1000' } });
+    base = s.coordinator.url;
+    pg = new Client({ connectionString: s.db.url });
+    await pg.connect();
+  });
+  afterAll(async () => {
+    await pg.end();
+    await s.close();
+  });
+
+  const rows = async () => {
+    const r = await pg.query(
+      `SELECT (SELECT count(*) FROM txc_transactions) AS transactions, (SELECT count(*) FROM txc_branches) AS branches,
+              (SELECT count(*) FROM txc_participants) AS participants`,
+    );
+    return Object.fromEntries(Object.entries(r.rows[0]).map(([k, v]) => [k, Number(v)]));
+  };
+
+  /** Asserts a 4xx problem+json answer; for a validation error, that `errors` names `field` (a prefix) and a rule matching `rule`. */
+  const expectProblem = (r: RawAnswer, status: number | '4xx', field?: string, rule?: RegExp) => {
+    if (status === '4xx') {
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.status).toBeLessThan(500);
+    } else {
+      expect(r.status).toBe(status);
+    }
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(r.body).toMatchObject({ status: r.status, type: expect.any(String), title: expect.any(String) });
+    if (field !== undefined) {
+      const errors: { field: string; rule: string }[] = r.body.errors ?? [];
+      const named = errors.filter((e) => e.field === field || e.field.startsWith(`${field}.`));
+      expect({ field, errors }).toEqual({ field, errors: expect.arrayContaining([expect.anything()]) });
+      expect(named.length).toBeGreaterThan(0);
+      if (rule) expect(named.map((e) => e.rule).join(' | ')).toMatch(rule);
+    }
+  };
+
+  /** Runs `send`, expects a problem, and checks that no row was written. */
+  const refused = async (
+    request: () => Promise<RawAnswer>,
+    status: number | '4xx',
+    field?: string,
+    rule?: RegExp,
+  ): Promise<RawAnswer> => {
+    const before = await rows();
+    const r = await request();
+    expectProblem(r, status, field, rule);
+    expect(await rows()).toEqual(before);
+    return r;
+  };
+
+  const startText = (payloadJson: string) =>
+    `{"protocol":"saga","branches":[{"id":"a","participant":"p1","payload":${payloadJson}}]}`;
+  const start = (text: string, headers: Record<string, string> = {}) =>
+    send(base, 'POST', '/v1/transactions', text, headers);
+  const register = (text: string) => send(base, 'POST', '/v1/participants', text);
+  const participant = (extra: string) => `{"name":"hostile","url":"http://127.0.0.1:9/",${extra}}`;
+  const deep = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+
+  let seq = 0;
+  const interactive = async (id = `hostile-i-${Date.now()}-${seq++}`) => {
+    const r = await s.api.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive', timeoutMs: 60_000 });
+    expect(r.status).toBe(201);
+    return id;
+  };
+
+  describe('strings Postgres cannot store', () => {
+    it('NUL in a payload value is 422 naming the field', async () => {
+      await refused(() => start(startText('{"v":"x\\u0000y"}')), 422, 'branches.0.payload.v', /NUL/);
+    });
+    it('a lone surrogate in a payload value is 422 naming the field', async () => {
+      await refused(() => start(startText('{"v":"x\\ud800y"}')), 422, 'branches.0.payload.v', /surrogate/);
+      await refused(() => start(startText('{"v":"\\udc00"}')), 422, 'branches.0.payload.v', /surrogate/);
+    });
+    it('NUL or a lone surrogate in a payload key is 422 naming the field', async () => {
+      await refused(() => start(startText('{"k\\u0000":1}')), 422, 'branches.0.payload', /NUL/);
+      await refused(() => start(startText('{"k\\ud83d":1}')), 422, 'branches.0.payload', /surrogate/);
+    });
+    it('NUL or a lone surrogate in participant metadata is 422 naming the field', async () => {
+      await refused(() => register(participant('"metadata":{"team":"a\\u0000"}')), 422, 'metadata.team', /NUL/);
+      await refused(() => register(participant('"metadata":{"t\\udfff":1}')), 422, 'metadata', /surrogate/);
+    });
+    it('NUL or a lone surrogate in a secret is 422 naming the field', async () => {
+      await refused(() => register(participant('"secret":"0123456789abcdef\\u0000"')), 422, 'secret', /NUL/);
+      await refused(() => register(participant('"secret":"0123456789abcdef\\ud800"')), 422, 'secret', /surrogate/);
+    });
+    it('NUL or a lone surrogate in a url is 422 naming the field', async () => {
+      await refused(() => register('{"name":"hostile","url":"http://127.0.0.1:9/a\\u0000"}'), 422, 'url', /NUL/);
+      await refused(() => register('{"name":"hostile","url":"http://127.0.0.1:9/\\ud800"}'), 422, 'url', /surrogate/);
+    });
+    it('NUL in an id or a participant name is 422 naming the field', async () => {
+      await refused(
+        () => start('{"id":"a\\u0000","protocol":"saga","branches":[{"id":"a","participant":"p1"}]}'),
+        422,
+        'id',
+      );
+      await refused(() => register('{"name":"p\\u0000","url":"http://127.0.0.1:9/"}'), 422, 'name');
+    });
+    it('NUL or a lone surrogate in an interactive branch payload is 422 and the transaction goes on', async () => {
+      const id = await interactive();
+      const path = `/v1/transactions/${id}/branches`;
+      await refused(
+        () => send(base, 'POST', path, '{"id":"a","participant":"p1","payload":{"v":"\\u0000"}}'),
+        422,
+        'payload.v',
+        /NUL/,
+      );
+      await refused(
+        () => send(base, 'POST', path, '{"id":"a","participant":"p1","payload":"\\ud800"}'),
+        422,
+        'payload',
+        /surrogate/,
+      );
+      // nothing jammed: the same transaction takes a good branch and commits
+      expect((await send(base, 'POST', path, '{"id":"a","participant":"p1","payload":{"v":1}}')).status).toBe(200);
+      const committed = await send(base, 'POST', `/v1/transactions/${id}/commit?wait=10000`);
+      expect(committed.status).toBe(200);
+      expect(committed.body.status).toBe('committed');
+    });
+  });
+
+  describe('depth', () => {
+    it(`a payload nested thousands of levels deep is 422 naming the field`, async () => {
+      await refused(() => start(startText(deep(5000))), 422, 'branches.0.payload', /nest deeper/);
+      await refused(
+        () => start(startText('['.repeat(20000) + ']'.repeat(20000))),
+        422,
+        'branches.0.payload',
+        /nest deeper/,
+      );
+    });
+    it(`a payload nested just past ${MAX_JSON_DEPTH} levels is 422, at ${MAX_JSON_DEPTH} it is taken`, async () => {
+      await refused(() => start(startText(deep(MAX_JSON_DEPTH + 1))), 422, 'branches.0.payload', /nest deeper/);
+      expect((await start(startText(deep(MAX_JSON_DEPTH)))).status).toBe(201);
+    });
+    it('participant metadata nested thousands of levels deep is 422 naming the field', async () => {
+      await refused(() => register(participant(`"metadata":{"m":${deep(5000)}}`)), 422, 'metadata', /nest deeper/);
+      await refused(
+        () => register(participant(`"metadata":${deep(MAX_JSON_DEPTH + 1)}`)),
+        422,
+        'metadata',
+        /nest deeper/,
+      );
+    });
+    it('a deep interactive branch payload is 422 naming the field', async () => {
+      const id = await interactive();
+      await refused(
+        () =>
+          send(
+            base,
+            'POST',
+            `/v1/transactions/${id}/branches`,
+            `{"id":"a","participant":"p1","payload":${deep(5000)}}`,
+          ),
+        422,
+        'payload',
+        /nest deeper/,
+      );
+    });
+  });
+
+  describe('numbers JSON would silently change', () => {
+    it.each([
+      ['1e309', /finite/],
+      ['-1e309', /finite/],
+      ['-0', /negative zero/],
+      ['-0.0e7', /negative zero/],
+      ['1e-400', /underflow|round/],
+    ])('%s in a payload is 422 naming the field', async (n, rule) => {
+      await refused(() => start(startText(`{"n":${n}}`)), 422, 'branches.0.payload.n', rule);
+    });
+    it('1e309 in participant metadata or in timeoutMs is 422 naming the field', async () => {
+      await refused(() => register(participant('"metadata":{"n":[1e309]}')), 422, 'metadata.n', /finite/);
+      await refused(
+        () => start('{"protocol":"saga","timeoutMs":1e309,"branches":[{"id":"a","participant":"p1"}]}'),
+        422,
+        'timeoutMs',
+      );
+    });
+    it('0, 5e-324 and 1.5e308 are taken as they are', async () => {
+      const r = await start(startText('{"z":0,"tiny":5e-324,"big":1.5e308}'));
+      expect(r.status).toBe(201);
+      expect(r.body.branches[0].payload).toEqual({ z: 0, tiny: 5e-324, big: 1.5e308 });
+    });
+  });
+
+  describe('ids', () => {
+    const id128 = 'i'.repeat(100) + ':' + 'x'.repeat(27);
+
+    it('a 128-character id is reachable on every id route', async () => {
+      expect(id128).toHaveLength(128);
+      await interactive(id128);
+      const path = `/v1/transactions/${id128}`;
+      expect((await send(base, 'GET', path)).status).toBe(200);
+      expect((await send(base, 'POST', `${path}/branches`, '{"id":"a","participant":"p1"}')).status).toBe(200);
+      const committed = await send(base, 'POST', `${path}/commit?wait=10000`);
+      expect(committed.status).toBe(200);
+      expect(committed.body.id).toBe(id128);
+      // committed: abort and replay are refused by the state, not by the route
+      expectProblem(await send(base, 'POST', `${path}/abort`), 409);
+      expectProblem(await send(base, 'POST', `${path}/replay`), 409);
+      const listed = await send(base, 'GET', `/v1/transactions?q=${id128}`);
+      expect(listed.body.items.map((t: any) => t.id)).toEqual([id128]);
+    });
+    it('a 129-character id is 422 naming the field, in a body and in a path', async () => {
+      await refused(
+        () => start(`{"id":"${'y'.repeat(129)}","protocol":"saga","branches":[{"id":"a","participant":"p1"}]}`),
+        422,
+        'id',
+      );
+      await refused(() => send(base, 'GET', `/v1/transactions/${'y'.repeat(129)}`), 422, 'id');
+    });
+    it('ids "." and ".." are 422 naming the field', async () => {
+      for (const id of ['.', '..']) {
+        await refused(
+          () => start(`{"id":"${id}","protocol":"saga","branches":[{"id":"a","participant":"p1"}]}`),
+          422,
+          'id',
+        );
+        await refused(
+          () => start(`{"protocol":"saga","branches":[{"id":"${id}","participant":"p1"}]}`),
+          422,
+          'branches.0.id',
+        );
+        const txn = await interactive();
+        await refused(
+          () => send(base, 'POST', `/v1/transactions/${txn}/branches`, `{"id":"${id}","participant":"p1"}`),
+          422,
+          'id',
+        );
+      }
+    });
+    it('%00 in a path id is 422 naming the field, on every route', async () => {
+      await refused(() => send(base, 'GET', '/v1/transactions/a%00b'), 422, 'id', /NUL|characters/);
+      for (const action of ['abort', 'replay', 'commit', 'branches']) {
+        await refused(() => send(base, 'POST', `/v1/transactions/a%00b/${action}`, '{}'), 422, 'id');
+      }
+      await refused(() => send(base, 'GET', '/v1/participants/p%00'), 422, 'name');
+      await refused(() => send(base, 'POST', '/v1/participants/p%00/heartbeat'), 422, 'name');
+      await refused(() => send(base, 'DELETE', '/v1/participants/p%00'), 422, 'name');
+    });
+    it('a 65th interactive branch is refused and not registered', async () => {
+      const id = await interactive();
+      for (let i = 0; i < Limits.maxBranches; i++) {
+        const r = await send(base, 'POST', `/v1/transactions/${id}/branches`, `{"id":"b${i}","participant":"p1"}`);
+        expect(r.status).toBe(200);
+      }
+      const before = await pg.query('SELECT count(*)::int AS n FROM txc_branches WHERE transaction_id = $1', [id]);
+      expect(before.rows[0].n).toBe(Limits.maxBranches);
+      await refused(
+        () => send(base, 'POST', `/v1/transactions/${id}/branches`, '{"id":"one-too-many","participant":"p1"}'),
+        422,
+        'branches',
+        new RegExp(`${Limits.maxBranches}`),
+      );
+      expect(s.participant.calls.filter((c) => c.body.branchId === 'one-too-many')).toHaveLength(0);
+      // a repeat of a registered branch still answers from the log
+      expect(
+        (await send(base, 'POST', `/v1/transactions/${id}/branches`, '{"id":"b0","participant":"p1"}')).status,
+      ).toBe(200);
+    });
+  });
+
+  describe('sizes', () => {
+    it(`participant metadata over ${Limits.maxMetadataBytes} bytes is 422 naming the field`, async () => {
+      const big = JSON.stringify({ blob: 'x'.repeat(Limits.maxMetadataBytes) });
+      await refused(() => register(participant(`"metadata":${big}`)), 422, 'metadata', /bytes/);
+      expect((await register(participant(`"metadata":{"blob":"${'x'.repeat(1000)}"}`))).status).toBe(201);
+      await pg.query(`DELETE FROM txc_participants WHERE name = 'hostile'`);
+    });
+  });
+
+  describe('media types and query numbers', () => {
+    it('a declared charset other than utf-8 is 415', async () => {
+      const body = startText('{"n":1}');
+      for (const charset of ['iso-8859-1', 'utf-16', 'latin1']) {
+        await refused(() => start(body, { 'content-type': `application/json; charset=${charset}` }), 415);
+      }
+      expect((await start(body, { 'content-type': 'application/json; charset=UTF-8' })).status).toBe(201);
+    });
+    it('Content-Encoding other than identity on a body is 415', async () => {
+      const body = startText('{"n":1}');
+      for (const encoding of ['gzip', 'br', 'deflate']) {
+        await refused(() => start(body, { 'content-encoding': encoding }), 415);
+      }
+      expect((await start(body, { 'content-encoding': 'identity' })).status).toBe(201);
+    });
+    it('bytes that are not UTF-8 are 400', async () => {
+      const body = Buffer.concat([
+        Buffer.from('{"protocol":"saga","branches":[{"id":"a","participant":"p1","payload":{"v":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}}]}'),
+      ]);
+      const headers = `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+      const request = Buffer.concat([Buffer.from(`POST /v1/transactions HTTP/1.1\r\nHost: x\r\n${headers}`), body]);
+      await refused(() => rawRequest(base, request), 400);
+    });
+    it.each([
+      ['GET', '/v1/transactions?limit=0x10', 'limit'],
+      ['GET', '/v1/transactions?limit=1e1', 'limit'],
+      ['GET', '/v1/transactions?limit=%2010', 'limit'],
+      ['GET', '/v1/transactions?limit=10.0', 'limit'],
+      ['POST', '/v1/transactions?wait=1e3', 'wait'],
+      ['POST', '/v1/transactions?wait=0x10', 'wait'],
+      ['POST', '/v1/transactions?wait=+5', 'wait'],
+    ])('%s %s (not a decimal integer) is 422 naming the field', async (method, path, field) => {
+      await refused(
+        () => send(base, method, path, method === 'POST' ? startText('1') : undefined),
+        422,
+        field,
+        /decimal/,
+      );
+    });
+    it('%00 in a query value is 422 naming the field', async () => {
+      await refused(() => send(base, 'GET', '/v1/transactions?q=a%00'), 422, 'q', /NUL/);
+      await refused(() => send(base, 'GET', '/v1/transactions?participant=%00'), 422, 'participant');
+      await refused(() => send(base, 'GET', '/v1/transactions?status=%00'), 422, 'status');
+      await refused(() => send(base, 'GET', '/v1/transactions?cursor=%00'), 422, 'cursor');
+    });
+  });
+
+  describe('errors the HTTP server raises', () => {
+    const head = (path: string, extra = '') => `POST ${path} HTTP/1.1\r\nHost: x\r\n${extra}`;
+
+    it('bad chunking is 400 problem+json', async () => {
+      await refused(
+        () =>
+          rawRequest(
+            base,
+            head('/v1/transactions', 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n') +
+              'zz\r\n{}\r\n0\r\n\r\n',
+          ),
+        400,
+      );
+    });
+    it('two Content-Lengths are 400 problem+json', async () => {
+      const body = startText('{"n":1}');
+      await refused(
+        () =>
+          rawRequest(
+            base,
+            head(
+              '/v1/transactions',
+              `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: 2\r\n\r\n`,
+            ) + body,
+          ),
+        400,
+      );
+    });
+    it('a path parameter longer than the router takes is 414 problem+json', async () => {
+      await refused(
+        () => rawRequest(base, `GET /v1/transactions/${'z'.repeat(2000)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+        414,
+      );
+    });
+    it('a URL longer than the limit is 414 problem+json', async () => {
+      await refused(
+        () => rawRequest(base, `GET /v1/transactions?q=${'z'.repeat(Limits.maxUrlBytes)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+        414,
+      );
+    });
+    it('headers larger than the limit are 431 problem+json', async () => {
+      await refused(
+        () =>
+          rawRequest(
+            base,
+            `GET /v1/transactions HTTP/1.1\r\nHost: x\r\nX-Big: ${'h'.repeat(Limits.maxHeaderBytes)}\r\n\r\n`,
+          ),
+        431,
+      );
+    });
+    it('a malformed percent-escape in the path is 400 problem+json', async () => {
+      await refused(() => rawRequest(base, 'GET /v1/transactions/%zz HTTP/1.1\r\nHost: x\r\n\r\n'), 400);
+    });
+    it('unknown routes are 404 problem+json, other methods 404 or 405 problem+json', async () => {
+      await refused(() => send(base, 'GET', '/nowhere'), 404);
+      await refused(() => send(base, 'PUT', '/v1/transactions', '{}'), '4xx');
+      await refused(() => send(base, 'PATCH', '/v1/participants/p1', '{}'), '4xx');
+    });
+    it('a client that sends its headers and then trickles its body is cut off by the request timeout', async () => {
+      const body = startText('{"n":1}');
+      const r = await refused(
+        () =>
+          rawRequest(
+            base,
+            head('/v1/transactions', `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`),
+            {
+              trickle: { bytes: body, everyMs: 250 },
+              timeoutMs: 10_000,
+            },
+          ),
+        408,
+      );
+      // REQUEST_TIMEOUT_MS=1000 in this stack, checked at least every 250 ms
+      expect(r.ms).toBeGreaterThanOrEqual(900);
+      expect(r.ms).toBeLessThan(5_000);
+    });
+  });
+});
