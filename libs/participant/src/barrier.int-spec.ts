@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { freshDatabase, type FreshDatabase } from '#testing';
 import { Barrier, type BarrierCall } from './barrier';
+import { BusinessRejection } from './business-rejection';
 
 describe('Barrier (real Postgres)', () => {
   let db: FreshDatabase;
@@ -131,6 +132,62 @@ describe('Barrier (real Postgres)', () => {
     expect((await deliver({ transactionId, branchId: 'z', phase: 'rollback' }, id, -1)).kind).toBe('null-compensation');
     expect((await deliver({ transactionId, branchId: 'z', phase: 'prepare' }, id, 1)).kind).toBe('refused');
     expect(await valueOf(id)).toBe(2);
+  });
+
+  /** The work of a forward phase that says no while the counter would go below zero. */
+  function deliverUnlessNegative(call: BarrierCall, id: string, by: number) {
+    return barrier.run(pool, call, async (client) => {
+      const { rows } = await client.query<{ n: number }>('UPDATE counters SET n = n + $2 WHERE id = $1 RETURNING n', [
+        id,
+        by,
+      ]);
+      if (rows[0].n < 0) throw new BusinessRejection('would go below zero', { n: rows[0].n });
+      return rows[0].n;
+    });
+  }
+
+  it("keeps a forward phase's no: the same phase delivered again late changes nothing", async () => {
+    const id = await counter();
+    const { action, compensate } = calls();
+    // the first delivery says no (nothing to take), and its work is undone
+    await expect(deliverUnlessNegative(action, id, -5)).rejects.toThrow(BusinessRejection);
+    expect(await valueOf(id)).toBe(0);
+    // meanwhile the business state changes: the same action would now succeed
+    await pool.query('UPDATE counters SET n = 10 WHERE id = $1', [id]);
+    // a late delivery of the same phase (a slow first attempt, a dead owner's call) is refused again
+    const late = deliverUnlessNegative(action, id, -5);
+    await expect(late).rejects.toThrow(/refused at an earlier delivery/);
+    await expect(late).rejects.toBeInstanceOf(BusinessRejection);
+    expect(await valueOf(id)).toBe(10);
+    // and its undo, should one come, is a null compensation: nothing was applied to undo
+    expect(await deliver(compensate, id, 5)).toEqual({ kind: 'null-compensation' });
+    expect(await valueOf(id)).toBe(10);
+  });
+
+  it('answers every concurrent delivery of a forward phase the same: one no for all', async () => {
+    const id = await counter();
+    const { action } = calls();
+    const results = await Promise.allSettled(Array.from({ length: 8 }, () => deliverUnlessNegative(action, id, -1)));
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof BusinessRejection)).toBe(true);
+    expect(await valueOf(id)).toBe(0);
+  });
+
+  it("returns a rejection inside a caller's transaction, for the caller to commit", async () => {
+    const id = await counter();
+    const { action } = calls();
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const r = await barrier.runInTransaction(client, action, async () => {
+        throw new BusinessRejection('no stock');
+      });
+      expect(r).toEqual({ kind: 'rejected', reason: 'no stock', details: undefined });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await expect(deliver(action, id, 1)).rejects.toThrow(BusinessRejection);
+    expect(await valueOf(id)).toBe(0);
   });
 
   it('refuses unsafe table names', () => {

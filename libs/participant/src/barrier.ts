@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
+import { BusinessRejection } from './business-rejection';
 import { inTransaction } from './local-transaction';
-import { Phase } from '#contracts';
+import { FORWARD_PHASES, Phase } from '#contracts';
 
 /** The phase delivery a barrier guards: one row per (transaction, branch, phase). */
 export interface BarrierCall {
@@ -17,9 +18,16 @@ export interface BarrierCall {
  *   the forward phase is now fenced off.
  * - `refused`: a forward phase arriving after its undo phase (late, reordered delivery); no work done,
  *   so no resource is left hanging. Participants answer it with 409.
+ * - `rejected`: the forward phase said no ({@link BusinessRejection}), now or at an earlier delivery.
+ *   Its work was rolled back but the refusal is recorded, so every later delivery of that phase is
+ *   refused too and its undo is a null compensation. Participants answer it with 409.
  */
 export type BarrierResult<T> =
-  { kind: 'applied'; value: T } | { kind: 'duplicate' } | { kind: 'null-compensation' } | { kind: 'refused' };
+  | { kind: 'applied'; value: T }
+  | { kind: 'duplicate' }
+  | { kind: 'null-compensation' }
+  | { kind: 'refused' }
+  | { kind: 'rejected'; reason: string; details?: Record<string, unknown> };
 
 /** The outcome names of {@link BarrierResult}. */
 export type BarrierKind = BarrierResult<unknown>['kind'];
@@ -32,6 +40,9 @@ export const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
   [Phase.Abort]: Phase.CanCommit,
 };
 
+/** The `reason` of a forward phase's row once that phase said no. */
+const REJECTED = 'rejected';
+
 /** The default barrier table name. */
 export const DEFAULT_BARRIER_TABLE = 'txc_barrier';
 
@@ -43,8 +54,10 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?
  * Guarantee: for each (transactionId, branchId, phase) the work runs and commits at most once, in the
  * same local transaction as the barrier rows, however often and in whatever order the phases are
  * delivered; an undo phase that arrives before its forward phase does nothing and makes the late
- * forward phase a no-op (`refused`). Concurrent duplicate deliveries serialize on the barrier row's
- * primary key, so exactly one of them applies.
+ * forward phase a no-op (`refused`). A forward phase that says no stays no: the refusal is recorded
+ * (the work is rolled back to a savepoint, the barrier row is kept), so a late or repeated delivery
+ * of it never applies (DESIGN rule "a definite no is final at the participant too"). Concurrent
+ * duplicate deliveries serialize on the barrier row's primary key, so exactly one of them applies.
  *
  * Requires READ COMMITTED (Postgres' default) for the local transaction: under stricter isolation a
  * concurrent duplicate fails with a serialization error instead of being reported as `duplicate`
@@ -77,21 +90,25 @@ export class Barrier {
   /**
    * Runs `work` at most once for `call`, in one local transaction that this method owns: it takes a
    * client from `pool`, BEGINs, writes the barrier rows, runs `work` on that client when the barrier
-   * says so, and COMMITs. If `work` (or anything else) throws, it ROLLBACKs — barrier rows included, so
-   * a retry can apply — and rethrows. This is the API to use unless the caller already holds a
-   * transaction.
+   * says so, and COMMITs. A {@link BusinessRejection} from a forward phase's work is final: the work
+   * is undone, the refusal committed, and the rejection thrown (again, to every later delivery of
+   * that phase). If anything else throws, it ROLLBACKs — barrier rows included, so a retry can
+   * apply — and rethrows. This is the API to use unless the caller already holds a transaction.
    */
   async run<T>(
     pool: Pick<Pool, 'connect'>,
     call: BarrierCall,
     work: (client: PoolClient) => Promise<T>,
-  ): Promise<BarrierResult<T>> {
-    return inTransaction(pool, (client) => this.runInTransaction(client, call, work));
+  ): Promise<Exclude<BarrierResult<T>, { kind: 'rejected' }>> {
+    const result = await inTransaction(pool, (client) => this.runInTransaction(client, call, work));
+    if (result.kind === 'rejected') throw new BusinessRejection(result.reason, result.details);
+    return result;
   }
 
   /**
    * Same decision as {@link Barrier.run}, inside a transaction the caller has already BEGUN on
-   * `client` and will COMMIT, or ROLLBACK if this throws. The guarantee holds only if the caller
+   * `client` and will COMMIT, or ROLLBACK if this throws. A forward phase's rejection is returned as
+   * `rejected` (its refusal must be committed with the rest); the guarantee holds only if the caller
    * commits the barrier rows and its own changes together.
    */
   async runInTransaction<T>(
@@ -104,11 +121,27 @@ export class Barrier {
     const originInserted = origin ? await this.insert(client, call, origin, call.phase) : false;
     const currentInserted = await this.insert(client, call, call.phase, call.phase);
     if (!currentInserted) {
-      const reason = await this.reasonOf(client, call);
+      const reason = await this.reasonOf(client, call, call.phase);
+      if (reason === REJECTED) return { kind: 'rejected', reason: `${call.phase} was refused at an earlier delivery` };
       return reason === call.phase ? { kind: 'duplicate' } : { kind: 'refused' };
     }
     if (originInserted) return { kind: 'null-compensation' };
-    return { kind: 'applied', value: await work(client) };
+    // the forward phase said no: it holds nothing, so its undo has nothing to do
+    if (origin && (await this.reasonOf(client, call, origin)) === REJECTED) return { kind: 'null-compensation' };
+    if (!FORWARD_PHASES.includes(call.phase)) return { kind: 'applied', value: await work(client) };
+    await client.query('SAVEPOINT txc_barrier_work');
+    try {
+      return { kind: 'applied', value: await work(client) };
+    } catch (error) {
+      if (!(error instanceof BusinessRejection)) throw error;
+      // undo the work, keep the barrier row: a late delivery of this phase must find the no
+      await client.query('ROLLBACK TO SAVEPOINT txc_barrier_work');
+      await client.query(
+        `UPDATE ${this.table} SET reason = $4 WHERE transaction_id = $1 AND branch_id = $2 AND op = $3`,
+        [call.transactionId, call.branchId, call.phase, REJECTED],
+      );
+      return { kind: 'rejected', reason: error.message, details: error.details };
+    }
   }
 
   private async insert(client: PoolClient, call: BarrierCall, op: string, reason: string): Promise<boolean> {
@@ -120,10 +153,10 @@ export class Barrier {
     return result.rowCount === 1;
   }
 
-  private async reasonOf(client: PoolClient, call: BarrierCall): Promise<string> {
+  private async reasonOf(client: PoolClient, call: BarrierCall, op: string): Promise<string> {
     const result = await client.query<{ reason: string }>(
       `SELECT reason FROM ${this.table} WHERE transaction_id = $1 AND branch_id = $2 AND op = $3`,
-      [call.transactionId, call.branchId, call.phase],
+      [call.transactionId, call.branchId, op],
     );
     // the conflicting row was committed before ON CONFLICT saw it, and barrier rows are never deleted
     if (result.rows.length === 0) throw new Error(`barrier row vanished for ${describe(call)}`);

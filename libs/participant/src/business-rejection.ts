@@ -1,10 +1,10 @@
 /**
  * A definite business "no" (insufficient funds, unknown account, out of stock).
  *
- * Thrown from the work of a barrier-guarded phase, it rolls back the local transaction (barrier rows
- * included) like any error, but it is final: an HTTP participant answers 409 and the coordinator does
- * not retry it; a forward phase that answers it rolls the whole transaction back. Anything else thrown
- * is treated as retryable (5xx).
+ * Thrown from the work of a barrier-guarded forward phase, it rolls back that work but not the
+ * barrier row, which records the refusal: the no is final, and every later delivery of the phase gets
+ * it again without running the work. An HTTP participant answers 409, the coordinator does not retry
+ * it, and the whole transaction rolls back. Anything else thrown is treated as retryable (5xx).
  */
 export class BusinessRejection extends Error {
   override readonly name = 'BusinessRejection';

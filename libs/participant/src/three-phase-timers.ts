@@ -420,6 +420,7 @@ export class ThreePhaseParticipant<T> {
         return value;
       });
     });
+    if (result.kind === 'rejected') throw new BusinessRejection(result.reason, result.details);
     if (result.kind === 'applied' && deadline) this.timers.arm(call, 'voted', deadline);
     return result;
   }
@@ -452,6 +453,7 @@ export class ThreePhaseParticipant<T> {
         return value;
       });
     });
+    if (result.kind === 'rejected') throw new BusinessRejection(result.reason, result.details);
     if (result.kind === 'applied' && armed.at) this.timers.arm(call, 'pre-committed', armed.at);
     return result;
   }

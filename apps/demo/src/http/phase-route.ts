@@ -101,6 +101,9 @@ function replyFor(result: ThreePhaseResult<Record<string, unknown>>, phase: stri
     case 'refused':
       // 409 = a definite no: the undo phase already ran, so this late forward phase must never apply
       return [409, { error: `${phase} refused: its undo phase already ran`, kind: result.kind }];
+    case 'rejected':
+      // the same no as this phase's first answer: the barrier recorded it
+      return [409, { error: result.reason, kind: result.kind, ...result.details }];
     case 'conflict':
       // acknowledged (2xx) so the coordinator stops re-sending a decision that can no longer be carried out
       return [
