@@ -53,14 +53,26 @@ export function rawRequest(
   });
 }
 
-function complete(buf: Buffer): boolean {
+/** The bytes after any interim (1xx) answers, such as `100 Continue`. */
+function finalAnswer(buf: Buffer): Buffer {
+  while (/^HTTP\/1\.1 1\d\d /.test(buf.subarray(0, 13).toString('latin1'))) {
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    buf = buf.subarray(end + 4);
+  }
+  return buf;
+}
+
+function complete(all: Buffer): boolean {
+  const buf = finalAnswer(all);
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return false;
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, end).toString('latin1'));
   return length !== null && buf.length >= end + 4 + Number(length[1]);
 }
 
-function parseAnswer(buf: Buffer, ms: number): RawAnswer {
+function parseAnswer(all: Buffer, ms: number): RawAnswer {
+  const buf = finalAnswer(all);
   const end = buf.indexOf('\r\n\r\n');
   if (end < 0) return { status: 0, headers: {}, body: buf.toString(), ms };
   const [statusLine, ...lines] = buf.subarray(0, end).toString('latin1').split('\r\n');
