@@ -27,8 +27,16 @@ export function httpServerOptions(requestTimeoutMs: number): FastifyServerOption
     serverFactory: (handler) => createHttpServer(handler, requestTimeoutMs),
     clientErrorHandler: answerClientError,
     frameworkErrors: (error, _request, reply) => {
-      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (error.statusCode ?? 400);
-      void sendProblem(reply, problem(status, error.code.toLowerCase(), error.message));
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        void sendProblem(
+          reply,
+          problem(414, 'uri_too_long', `a path segment is longer than ${Limits.maxIdLength * 3} bytes`),
+        );
+      } else if (error.code === 'FST_ERR_BAD_URL') {
+        void sendProblem(reply, problem(400, 'bad_url', 'the path is not valid percent-encoded UTF-8'));
+      } else {
+        void sendProblem(reply, problem(error.statusCode ?? 400, error.code.toLowerCase(), error.message));
+      }
     },
   };
 }
