@@ -3,3 +3,4 @@ export * from './coordinator-process';
 export * from './test-participant';
 export * from './http-client';
 export * from './test-stack';
+export * from './tcp-proxy';

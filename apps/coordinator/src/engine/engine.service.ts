@@ -249,8 +249,8 @@ export class Engine implements EngineContext {
   /**
    * Claims `id` and starts a driver on it from its log, once at a time per id in this instance (the
    * claim admits this instance's own rows, so two concurrent claims here would both succeed).
-   * Deliveries the log shows in flight are treated as lost (`recover`) before anything else: whoever
-   * announced them is gone or fenced, and their answers will never be applied.
+   * Deliveries the log shows in flight are treated as lost (`recover`, or the replay itself) before
+   * anything else: whoever announced them is gone or fenced, and their answers will never be applied.
    */
   private takeOver(id: string, forReplay = false): Promise<TransactionDriver | null> {
     const claim = (async () => {
@@ -260,9 +260,11 @@ export class Engine implements EngineContext {
       });
       if (!loaded) return null;
       const driver = this.adopt(loaded);
+      // a replay re-delivers in-flight work itself (a failed transaction has no driver, so whatever
+      // it shows in flight was dropped); a `recover` first would settle it again as failed
+      if (forReplay) return driver;
       const inFlight = loaded.branches.some((b) => b.inFlight);
       if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
-      if (forReplay) return driver; // the caller sends the replay
       if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
       else if (!inFlight) await driver.post({ type: 'wake' });
       if (loaded.txn.abortRequested) await driver.post({ type: 'abort', reason: 'abort requested' });

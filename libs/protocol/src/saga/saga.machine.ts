@@ -53,9 +53,12 @@ export const sagaMachine: ProtocolMachine = {
           state.status = state.decision === 'commit' ? TransactionStatus.Committing : TransactionStatus.Aborting;
           state.error = null;
           for (const b of state.branches) {
+            // a failed saga has no driver: any delivery it shows in flight was dropped, never answered
+            b.inFlight = false;
+            b.retryAt = null;
             if (b.status === BranchStatus.Completing) {
               b.budgetBase = b.attempt; // a fresh retry budget
-              if (!b.inFlight) deliver(b, b.phase, commands);
+              deliver(b, b.phase, commands);
             }
           }
           compensateReady(state, commands);

@@ -196,15 +196,22 @@ function onRecover(run: Run): void {
   }
 }
 
+/**
+ * An operator's replay of a failed transaction: the decided completion phase is delivered again,
+ * with a fresh retry budget, to every branch not done with it, whatever the log shows in flight.
+ */
 function onReplay(run: Run): void {
   const { state } = run;
   if (state.status !== TransactionStatus.Failed) return;
   state.status = state.decision === 'commit' ? TransactionStatus.Committing : TransactionStatus.Aborting;
   state.error = null;
   for (const b of state.branches) {
+    // a failed transaction has no driver: any delivery it shows in flight was dropped, never answered
+    b.inFlight = false;
+    b.retryAt = null;
     if (b.status !== BranchStatus.Completing) continue;
     b.budgetBase = b.attempt; // a fresh retry budget
-    if (!b.inFlight) deliver(run, b, b.phase);
+    deliver(run, b, b.phase);
   }
   settle(state);
 }

@@ -1,0 +1,100 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A TCP proxy for fault tests, put between the coordinator and Postgres: `cutAll` drops every
+ * connection at once (a commit's acknowledgement may be lost on its way back: the statement
+ * committed, the client never hears it), `pause` holds every byte in both directions and every new
+ * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through.
+ */
+export class TcpProxy {
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private paused = false;
+  private readonly waiting: (() => void)[] = [];
+  /** Connections cut so far. */
+  cuts = 0;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    let proxy!: TcpProxy;
+    const server = createServer((client) => proxy.accept(client));
+    proxy = new TcpProxy(server, target);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** `url` (a postgres:// URL of the target) rewritten to go through this proxy. */
+  through(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  /** Destroys every open connection, both sides. */
+  cutAll(): number {
+    const n = this.pairs.size;
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
+    this.cuts += n;
+    return n;
+  }
+
+  pause(): void {
+    this.paused = true;
+    for (const [a, b] of this.pairs) {
+      a.pause();
+      b.pause();
+    }
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const [a, b] of this.pairs) {
+      a.resume();
+      b.resume();
+    }
+    for (const go of this.waiting.splice(0)) go();
+  }
+
+  async close(): Promise<void> {
+    this.resume();
+    this.cutAll();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private accept(client: Socket): void {
+    client.on('error', () => undefined);
+    if (this.paused) {
+      client.pause();
+      this.waiting.push(() => this.accept(client));
+      return;
+    }
+    const upstream = connect(this.target.port, this.target.host);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
+    const forget = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', forget);
+    upstream.on('close', forget);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+  }
+}
