@@ -51,13 +51,37 @@ async function bootstrap(): Promise<void> {
   if (!process.env.CI && process.stdout.isTTY) {
     process.stdout.write(`\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`);
   }
-  const stopDb = async () => {
+  // A clean stop: SIGINT (Ctrl-C) or SIGTERM lets go of owned transactions (others, or the next
+  // start, take them at once), closes the pools, then stops an embedded Postgres. Ctrl-C in a
+  // terminal also reaches the embedded Postgres, which ends its connections (57P01) while the pools
+  // close: an error of a connection ending then is part of stopping, not a crash.
+  let stopping = false;
+  process.on('uncaughtException', (error) => {
+    if (stopping && isConnectionEnding(error)) return;
+    process.stderr.write(`coordinator crashed: ${error.stack ?? String(error)}\n`);
+    process.exit(1);
+  });
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: stopping`, 'Bootstrap');
     await app.close().catch(() => undefined);
     await db.stop().catch(() => undefined);
     process.exit(0);
   };
-  process.once('SIGINT', () => void stopDb());
-  process.once('SIGTERM', () => void stopDb());
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** A pg error of a server shutting down or a connection cut: expected while the process stops. */
+function isConnectionEnding(error: unknown): boolean {
+  const code = (error as { code?: string } | null)?.code;
+  return (
+    code === '57P01' ||
+    code === '57P02' ||
+    code === '57P03' ||
+    /Connection terminated|ECONNRESET|EPIPE/.test(String((error as Error)?.message ?? error))
+  );
 }
 
 void bootstrap().catch((error) => {
