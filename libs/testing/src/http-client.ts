@@ -37,8 +37,10 @@ export function apiClient(base: string) {
     async until<T = any>(path: string, done: (body: T) => boolean, ms = 15_000): Promise<T> {
       const deadline = Date.now() + ms;
       for (;;) {
-        const r = await call<T>('GET', path);
-        if (r.status === 200 && done(r.body)) return r.body;
+        // a poll cut short (a keep-alive socket closed under it) is retried, not fatal; a coordinator
+        // that is gone keeps failing and is reported with the error when the time is up
+        const r = await call<T>('GET', path).catch((e: Error) => ({ status: 0, body: `${e.message}: ${e.cause}` }));
+        if (r.status === 200 && done(r.body as T)) return r.body as T;
         if (Date.now() > deadline)
           throw new Error(`timed out waiting on ${path}: ${JSON.stringify(r.body).slice(0, 2000)}`);
         await new Promise((res) => setTimeout(res, 100));
