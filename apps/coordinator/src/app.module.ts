@@ -1,9 +1,13 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, getRepositoryToken } from '@nestjs/typeorm';
 import { Pool } from 'pg';
 import type { Repository } from 'typeorm';
 import { ENTITIES, ParticipantEntity, PgTransactionStore, dataSourceOptions } from '#store';
+import { AccessGuard } from './access/access.guard';
+import { KeyRegistry } from './access/key-registry';
+import { KeysController } from './access/keys.controller';
 import type { Config } from './config/config';
 import { EngineLifecycle } from './engine/engine-lifecycle';
 import { Engine } from './engine/engine.service';
@@ -17,6 +21,7 @@ import { ParticipantsController } from './participants/participants.controller';
 import { ParticipantsService } from './participants/participants.service';
 import { CONFIG, DATABASE_URL, PG_POOL, STORE } from './tokens';
 import { TransactionsController } from './transactions/transactions.controller';
+import { OperatorActionsService } from './transactions/operator-actions.service';
 import { TransactionsService } from './transactions/transactions.service';
 
 /** The coordinator. `ROLE=worker` serves only health and metrics; `api` and `all` serve the client API. */
@@ -47,14 +52,18 @@ export class AppModule {
       EngineLifecycle,
       IdempotencyService,
       TransactionsService,
+      OperatorActionsService,
       ParticipantsService,
+      KeyRegistry,
+      AccessGuard,
+      { provide: APP_GUARD, useExisting: AccessGuard },
       {
         provide: 'pool-closer',
         useFactory: (pool: Pool) => ({ onApplicationShutdown: () => pool.end() }),
         inject: [PG_POOL],
       },
     ];
-    const api = config.ROLE === 'worker' ? [] : [TransactionsController, ParticipantsController];
+    const api = config.ROLE === 'worker' ? [] : [TransactionsController, ParticipantsController, KeysController];
     return {
       module: AppModule,
       imports: [

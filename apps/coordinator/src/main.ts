@@ -9,6 +9,7 @@ import { openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
 import { httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
 import { ProblemFilter } from './http/problem.filter';
+import { requireKeyForDocs } from './access/docs-access';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -38,6 +39,7 @@ async function bootstrap(): Promise<void> {
     }
   });
   installRequestGuards(app.getHttpAdapter().getInstance());
+  if (!config.DOCS_PUBLIC) requireKeyForDocs(app); // before the docs routes exist, so it covers them
   setupDocs(app);
   await app.listen(config.PORT, config.HOST);
   const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;

@@ -116,3 +116,23 @@ export class UnsupportedProtocolError extends ValidationError {
     super(`${what} is not supported yet`, [{ field: 'protocol', rule: `${what} is not supported yet` }]);
   }
 }
+
+/** No API key, or one nobody knows (401). */
+export class UnauthenticatedError extends CoordinatorError {
+  constructor(detail: string) {
+    super('unauthenticated', detail);
+  }
+}
+
+/** A known API key whose role does not allow the request (403). */
+export class ForbiddenError extends CoordinatorError {
+  constructor(detail: string) {
+    super('forbidden', detail);
+  }
+}
+
+export class KeyNotFoundError extends CoordinatorError {
+  constructor(name: string) {
+    super('key_not_found', `no stored API key named "${name}"`);
+  }
+}

@@ -7,3 +7,5 @@ export * from './participant-call';
 export * from './transaction-view';
 export * from './problem';
 export * from './errors';
+export * from './access';
+export * from './operator-request.schema';

@@ -1,5 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { InitialSchema1763800000000 } from '../../../migrations/1763800000000-initial-schema';
+import { AccessAndStream1764400000000 } from '../../../migrations/1764400000000-access-and-stream';
+import { ApiKeyEntity } from './entities/api-key.entity';
 import { BranchEntity } from './entities/branch.entity';
 import { EventEntity } from './entities/event.entity';
 import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
@@ -14,8 +16,9 @@ export const ENTITIES = [
   BranchEntity,
   EventEntity,
   IdempotencyKeyEntity,
+  ApiKeyEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000];
+export const MIGRATIONS = [InitialSchema1763800000000, AccessAndStream1764400000000];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
 export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {

@@ -9,3 +9,4 @@ export * from './entities/transaction.entity';
 export * from './entities/branch.entity';
 export * from './entities/event.entity';
 export * from './entities/idempotency-key.entity';
+export * from './entities/api-key.entity';

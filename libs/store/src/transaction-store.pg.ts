@@ -16,7 +16,7 @@ import type {
 
 const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
-  error, owner, version, wake_at, abort_requested, created_at, updated_at`;
+  error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
 export class PgTransactionStore implements TransactionStore {
@@ -118,13 +118,29 @@ export class PgTransactionStore implements TransactionStore {
     return rows.map((r) => ({ id: r.id, owner: r.owner, stalled: r.stalled === true }));
   }
 
-  async requestAbort(id: string): Promise<boolean> {
+  async requestAbort(id: string, note: Record<string, unknown> | null = null): Promise<boolean> {
     const { rowCount } = await this.pool.query(
-      `UPDATE txc_transactions SET abort_requested = true, wake_at = now()
+      `UPDATE txc_transactions SET abort_requested = true, abort_note = $2, wake_at = now()
         WHERE id = $1 AND status IN ('pending', 'running')`,
-      [id],
+      [id, note],
     );
     return rowCount === 1;
+  }
+
+  async abortNote(id: string): Promise<Record<string, unknown> | null> {
+    const { rows } = await this.pool.query('SELECT abort_note FROM txc_transactions WHERE id = $1', [id]);
+    return rows[0]?.abort_note ?? null;
+  }
+
+  async failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      `SELECT id FROM txc_transactions
+        WHERE status = 'failed' AND ($1::text IS NULL OR participants @> ARRAY[$1::text])
+          AND ($2::text[] IS NULL OR id = ANY($2::text[]))
+        ORDER BY created_at, id LIMIT $3`,
+      [filter.participant ?? null, filter.ids ?? null, limit],
+    );
+    return rows.map((r) => r.id);
   }
 
   async list(filter: ListFilter): Promise<TransactionRecord[]> {
@@ -275,6 +291,7 @@ function toTransaction(r: Record<string, any>): TransactionRecord {
     version: r.version,
     wakeAt: r.wake_at,
     abortRequested: r.abort_requested,
+    abortNote: r.abort_note ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };

@@ -17,6 +17,8 @@ export interface TransactionRecord {
   version: number;
   wakeAt: Date | null;
   abortRequested: boolean;
+  /** Who flagged the abort and why (`{operator: {action, actor, reason}}`), for the owner to record. */
+  abortNote?: Record<string, unknown> | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -168,9 +170,16 @@ export interface TransactionStore {
     limit: number,
     stuck?: { self: string; selfGraceMs: number; stuckAfterMs: number },
   ): Promise<{ id: string; owner: string | null; stalled: boolean }[]>;
-  /** Flags an abort for the owning instance to act on; false when the transaction is past its decision. */
-  requestAbort(id: string): Promise<boolean>;
+  /**
+   * Flags an abort for the owning instance to act on, with the note it records; false when the
+   * transaction is past its decision.
+   */
+  requestAbort(id: string, note?: Record<string, unknown> | null): Promise<boolean>;
+  /** The note of a flagged abort. */
+  abortNote(id: string): Promise<Record<string, unknown> | null>;
   list(filter: ListFilter): Promise<TransactionRecord[]>;
+  /** Ids of `failed` transactions involving `participant` and/or among `ids`, oldest first, at most `limit`. */
+  failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]>;
   findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;
   /** Claims a key for a request that is not a transaction start; false if it is taken. */
   claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date): Promise<boolean>;

@@ -1,5 +1,11 @@
 import { z } from 'zod';
+import { parseApiKeys } from '../access/api-keys';
 
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 /** Every environment variable the coordinator reads, with its rule and default (README "Configuration"). */
@@ -35,6 +41,17 @@ const envSchema = z
     INSTANCE_TTL_MS: int(10_000, 200, 3_600_000),
     /** Worker concurrency for scheduled work (retries, re-drives). */
     WORKER_CONCURRENCY: int(32, 1, 1024),
+    /** API keys, `name:role:secret,...`; with none here nor stored, the coordinator runs open. */
+    API_KEYS: z
+      .string()
+      .optional()
+      .superRefine((raw, ctx) => {
+        for (const problem of parseApiKeys(raw).problems) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    /** How long a stored key lookup (and the open-mode check) is cached: a revoked key works this long on other instances. */
+    KEY_CACHE_MS: int(5_000, 0, 300_000),
+    METRICS_PUBLIC: bool(true),
+    DOCS_PUBLIC: bool(true),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
     CRASH_AT: z.string().optional(),

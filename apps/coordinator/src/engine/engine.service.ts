@@ -45,6 +45,7 @@ import { branchFields, timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
+import { abortReason, operatorOf, operatorStep, type OperatorNote } from './operator-note';
 
 /** A settled transaction as its driver last wrote it. */
 export type Snapshot = { loaded: LoadedTransaction; events: EventRecord[] };
@@ -109,6 +110,7 @@ export class Engine implements EngineContext {
     request: StartTransactionRequest,
     requestHash: string,
     idempotency?: { key: string; requestHash: string; expiresAt: Date },
+    actor: string | null = null,
   ): Promise<BeginResult> {
     const machine = MACHINES[request.protocol];
     if (!machine) throw new UnsupportedProtocolError(`protocol "${request.protocol}"`);
@@ -143,7 +145,7 @@ export class Engine implements EngineContext {
         phase: null,
         attempt: null,
         outcome: null,
-        detail: { protocol: request.protocol, mode: request.mode, branches: records.length },
+        detail: { protocol: request.protocol, mode: request.mode, branches: records.length, actor },
       },
       ...timelineOf(initial, state, { type: 'start' }, null, commands, 1, at),
     ];
@@ -231,18 +233,18 @@ export class Engine implements EngineContext {
    * log shows in flight are treated as lost (`recover`) before anything else, a replay included.
    * Returns whether this instance drives it now.
    */
-  async resume(id: string, forReplay = false): Promise<boolean> {
+  async resume(id: string, forReplay = false, note?: OperatorNote): Promise<boolean> {
     if (!this.drives || this.fenced) return false;
     await this.claiming.get(id); // a take-over of the same id already under way here: use its driver
     const local = this.drivers.get(id);
     if (local) {
-      await local.post(forReplay ? { type: 'replay' } : { type: 'wake' });
+      await local.post(forReplay ? { type: 'replay' } : { type: 'wake' }, operatorStep(note));
       return true;
     }
     const driver = await this.takeOver(id, forReplay);
     if (!driver) return false;
     this.metrics.recovered.inc();
-    if (forReplay) await driver.post({ type: 'replay' });
+    if (forReplay) await driver.post({ type: 'replay' }, operatorStep(note));
     return true;
   }
 
@@ -267,7 +269,10 @@ export class Engine implements EngineContext {
       if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
       if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
       else if (!inFlight) await driver.post({ type: 'wake' });
-      if (loaded.txn.abortRequested) await driver.post({ type: 'abort', reason: 'abort requested' });
+      if (loaded.txn.abortRequested) {
+        const note = loaded.txn.abortNote ?? null;
+        await driver.post({ type: 'abort', reason: abortReason(operatorOf(note)) }, note);
+      }
       return driver;
     })().finally(() => this.claiming.delete(id));
     this.claiming.set(id, claim);
@@ -316,21 +321,36 @@ export class Engine implements EngineContext {
    * Aborts a transaction before its decision. `accepted`: aborting now (or flagged for its owner);
    * `already`: it is aborting or aborted; `decided`: too late (committed or committing).
    */
-  async abort(id: string): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
+  async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
     const local = this.drivers.get(id);
     if (local && (local.status === TransactionStatus.Running || local.status === TransactionStatus.Pending)) {
-      await local.post({ type: 'abort', reason: 'abort requested' });
+      await local.post({ type: 'abort', reason: abortReason(note) }, operatorStep(note));
       return 'accepted';
     }
     const loaded = await this.store.load(id);
     if (!loaded) return 'not-found';
     const { status, decision } = loaded.txn;
     if (status === TransactionStatus.Pending || status === TransactionStatus.Running) {
-      if (!(await this.store.requestAbort(id))) return this.abort(id);
+      // the owner (this instance after `resume`, or another live one) acts on the flag and records the note
+      if (!(await this.store.requestAbort(id, operatorStep(note)))) return this.abort(id, note);
       await this.resume(id);
       return 'accepted';
     }
     return decision === 'abort' ? 'already' : 'decided';
+  }
+
+  /**
+   * Operator's retry now: the branches waiting out a backoff are called at once. A transaction
+   * waiting on a backoff has no owner (its wake-up is scheduled), so it is claimed here.
+   */
+  async retryNow(id: string, note: OperatorNote): Promise<'retried' | 'nothing-waits' | 'busy' | 'not-found'> {
+    await this.claiming.get(id);
+    const driver = this.drivers.get(id) ?? (this.drives && !this.fenced ? await this.takeOver(id) : null);
+    if (driver) return (await driver.retryNow({ operator: note })) ? 'retried' : 'nothing-waits';
+    const row = await this.store.load(id);
+    if (!row) return 'not-found';
+    if (SETTLED_STATUSES.includes(row.txn.status)) return 'nothing-waits';
+    return 'busy';
   }
 
   /**
@@ -412,8 +432,8 @@ export class Engine implements EngineContext {
   }
 
   /** Re-drives a failed transaction with a fresh retry budget; false if it is not failed (or is being replayed). */
-  async replay(id: string): Promise<boolean> {
-    return this.resume(id, true);
+  async replay(id: string, note?: OperatorNote): Promise<boolean> {
+    return this.resume(id, true, note);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { BranchState, MachineEvent, TransactionState } from '#protocol';
 import type { BranchChange, BranchRecord, NewEvent, TransactionRecord } from '#store';
+import { operatorOf } from './operator-note';
 
 /** The machine's view of a stored transaction. */
 export function toMachineState(txn: TransactionRecord, branches: BranchRecord[]): TransactionState {
@@ -85,6 +86,11 @@ export function timelineOf(
   const out: NewEvent[] = [];
   const push = (e: Omit<NewEvent, 'seq' | 'at'>) => out.push({ ...e, seq: lastSeq + out.length + 1, at });
   const none = { branchId: null, phase: null, attempt: null, outcome: null };
+  const operator = operatorOf(callNote);
+  if (operator) {
+    // recorded even when the machine ignores the event (an abort that came too late): it was asked for
+    push({ ...none, type: `operator.${operator.action}`, detail: { actor: operator.actor, reason: operator.reason } });
+  }
   switch (event.type) {
     case 'outcome':
       push({

@@ -27,6 +27,7 @@ import {
   type TransactionRecord,
 } from '#store';
 import { reasonOf } from './call-reason';
+import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
 import type { CallResult } from './participant-caller';
 import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
@@ -163,16 +164,42 @@ export class TransactionDriver {
     result?: unknown,
     newBranch?: BranchRecord,
   ): Promise<void> {
-    const run = this.chain.then(() => this.step(event, note, result, newBranch));
-    this.chain = run.catch((error) => {
-      if (error instanceof PermanentStoreError && event.type === 'register') {
-        this.ctx.logger.warn(`transaction ${this.id}: branch registration refused by the log: ${error.message}`);
-        return;
-      }
-      this.ctx.logger.error(`transaction ${this.id}: ${event.type} step failed, letting go: ${error}`);
-      this.stop();
-      this.ctx.detach(this, { settled: false, wakeAt: null });
+    return this.enqueue(event.type, () => this.step(event, note, result, newBranch));
+  }
+
+  /**
+   * Operator's retry now: every branch waiting out a backoff is due at once, and the step that calls
+   * it records the operator's note. False when no branch was waiting (nothing is written then).
+   */
+  retryNow(note: Record<string, unknown>): Promise<boolean> {
+    return this.enqueue('retry', async () => {
+      const now = Date.now();
+      const waiting = this.state.branches.filter((b) => b.retryAt !== null && b.retryAt > now);
+      if (!this.active || waiting.length === 0) return false;
+      this.state = {
+        ...this.state,
+        branches: this.state.branches.map((b) => (waiting.includes(b) ? { ...b, retryAt: now } : b)),
+      };
+      await this.step({ type: 'wake' }, note, undefined);
+      return true;
     });
+  }
+
+  /** Runs `work` after every step queued before it; a failed step stops the driver (see {@link submit}). */
+  private enqueue<T>(what: string, work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work);
+    this.chain = run.then(
+      () => undefined,
+      (error) => {
+        if (error instanceof PermanentStoreError && what === 'register') {
+          this.ctx.logger.warn(`transaction ${this.id}: branch registration refused by the log: ${error.message}`);
+          return;
+        }
+        this.ctx.logger.error(`transaction ${this.id}: ${what} step failed, letting go: ${error}`);
+        this.stop();
+        this.ctx.detach(this, { settled: false, wakeAt: null });
+      },
+    );
     return run;
   }
 
@@ -249,8 +276,15 @@ export class TransactionDriver {
       this.ctx.detach(this, { settled, wakeAt: wakeAt === null ? null : new Date(wakeAt) });
     } else {
       this.armTimer();
-      if (written === 'abort-requested') void this.post({ type: 'abort', reason: 'abort requested' });
+      if (written === 'abort-requested') void this.abortFlagged();
     }
+  }
+
+  /** Acts on an abort another instance flagged, recording who asked for it. */
+  private async abortFlagged(): Promise<void> {
+    const note = await this.ctx.store.abortNote(this.id).catch(() => null);
+    const operator = operatorOf(note);
+    await this.post({ type: 'abort', reason: abortReason(operator) }, note);
   }
 
   /**

@@ -1,8 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { WakeScheduler } from '../engine/wake-scheduler';
+import { Access } from '../access/access.decorator';
 
 @Controller('health')
+@Access('public')
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

@@ -16,11 +16,16 @@ import {
   TransactionConflictError,
   TransactionNotFoundError,
   ValidationError,
+  UnauthenticatedError,
+  ForbiddenError,
+  KeyNotFoundError,
   type Problem,
 } from '#contracts';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
@@ -37,10 +42,17 @@ export function statusOf(error: CoordinatorError): number {
   if (error instanceof PayloadTooLargeError) return 413;
   if (error instanceof UnsupportedMediaTypeError) return 415;
   if (error instanceof ValidationError || error instanceof IdempotencyKeyReusedError) return 422;
-  if (error instanceof TransactionNotFoundError || error instanceof ParticipantNotFoundError) return 404;
+  if (
+    error instanceof TransactionNotFoundError ||
+    error instanceof ParticipantNotFoundError ||
+    error instanceof KeyNotFoundError
+  )
+    return 404;
   if (error instanceof TransactionConflictError || error instanceof IdempotencyKeyInFlightError) return 409;
   if (error instanceof BranchRejectedError || error instanceof TransactionBusyError) return 409;
   if (error instanceof StoreUnavailableError) return 503;
+  if (error instanceof UnauthenticatedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
   return 400;
 }
 
@@ -94,6 +106,7 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (error instanceof IdempotencyKeyInFlightError) void reply.header('retry-after', '1');
+    if (error instanceof UnauthenticatedError) void reply.header('www-authenticate', 'Bearer realm="txc"');
     void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
   }
 }

@@ -1,7 +1,9 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { CoordinatorMetrics } from './coordinator-metrics';
+import { Access } from '../access/access.decorator';
 
 @Controller('metrics')
+@Access('metrics')
 export class MetricsController {
   constructor(private readonly metrics: CoordinatorMetrics) {}
 

@@ -5,6 +5,8 @@ import { ParticipantNameParam } from '../http/path-params';
 import { requestHash } from '../http/request-hash';
 import { send } from '../transactions/transactions.controller';
 import { ParticipantsService } from './participants.service';
+import { Access } from '../access/access.decorator';
+import { Permission } from '../access/permissions';
 
 @Controller('v1/participants')
 export class ParticipantsController {
@@ -14,6 +16,7 @@ export class ParticipantsController {
   ) {}
 
   @Post()
+  @Access(Permission.Register)
   async register(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
@@ -26,6 +29,7 @@ export class ParticipantsController {
   }
 
   @Post(':name/heartbeat')
+  @Access(Permission.Register)
   async heartbeat(
     @Param('name', ParticipantNameParam) name: string,
     @Res({ passthrough: true }) res: FastifyReply,
@@ -34,11 +38,13 @@ export class ParticipantsController {
   }
 
   @Get()
+  @Access(Permission.Read)
   async list(@Res({ passthrough: true }) res: FastifyReply): Promise<unknown> {
     return send(res, await this.participants.list());
   }
 
   @Get(':name')
+  @Access(Permission.Read)
   async get(
     @Param('name', ParticipantNameParam) name: string,
     @Res({ passthrough: true }) res: FastifyReply,
@@ -47,6 +53,7 @@ export class ParticipantsController {
   }
 
   @Delete(':name')
+  @Access(Permission.Operate)
   async remove(
     @Param('name', ParticipantNameParam) name: string,
     @Res({ passthrough: true }) res: FastifyReply,

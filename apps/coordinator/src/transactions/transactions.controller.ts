@@ -3,29 +3,51 @@ import type { FastifyReply } from 'fastify';
 import { IdempotencyService } from '../http/idempotency.service';
 import { TransactionIdParam } from '../http/path-params';
 import type { Reply } from '../http/reply';
+import { OperatorActionsService } from './operator-actions.service';
 import { TransactionsService, parseWait } from './transactions.service';
+import { Access } from '../access/access.decorator';
+import { CurrentCaller, type Caller } from '../access/caller';
+import { Permission } from '../access/permissions';
 
 /** `/v1/transactions`: thin; the service does the work and the problem filter maps errors. */
 @Controller('v1/transactions')
 export class TransactionsController {
-  constructor(private readonly transactions: TransactionsService) {}
+  constructor(
+    private readonly transactions: TransactionsService,
+    private readonly operator: OperatorActionsService,
+  ) {}
 
   @Post()
+  @Access(Permission.Start)
   async start(
     @Body() body: unknown,
     @Query('wait') wait: string | undefined,
     @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.transactions.start(body, IdempotencyService.key(key), parseWait(wait)));
+    return send(res, await this.transactions.start(body, IdempotencyService.key(key), parseWait(wait), caller.name));
+  }
+
+  /** Bulk replay of failed transactions (a dry run lists them). */
+  @Post('replay')
+  @Access(Permission.Operate)
+  async bulkReplay(
+    @Body() body: unknown,
+    @CurrentCaller() caller: Caller,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
+    return send(res, await this.operator.bulkReplay(body, caller));
   }
 
   @Get()
+  @Access(Permission.Read)
   async list(@Query() query: Record<string, string>, @Res({ passthrough: true }) res: FastifyReply): Promise<unknown> {
     return send(res, await this.transactions.list(query));
   }
 
   @Get(':id')
+  @Access(Permission.Read)
   async get(
     @Param('id', TransactionIdParam) id: string,
     @Res({ passthrough: true }) res: FastifyReply,
@@ -34,24 +56,43 @@ export class TransactionsController {
   }
 
   @Post(':id/abort')
+  @Access(Permission.Abort)
   async abort(
     @Param('id', TransactionIdParam) id: string,
+    @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.transactions.abort(id, IdempotencyService.key(key)));
+    return send(res, await this.operator.abort(id, body, IdempotencyService.key(key), caller));
   }
 
   @Post(':id/replay')
+  @Access(Permission.Operate)
   async replay(
     @Param('id', TransactionIdParam) id: string,
+    @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.transactions.replay(id, IdempotencyService.key(key)));
+    return send(res, await this.operator.replay(id, body, IdempotencyService.key(key), caller));
+  }
+
+  @Post(':id/retry')
+  @Access(Permission.Operate)
+  async retry(
+    @Param('id', TransactionIdParam) id: string,
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
+    return send(res, await this.operator.retry(id, body, IdempotencyService.key(key), caller));
   }
 
   @Post(':id/branches')
+  @Access(Permission.Start)
   async registerBranch(
     @Param('id', TransactionIdParam) id: string,
     @Body() body: unknown,
@@ -62,6 +103,7 @@ export class TransactionsController {
   }
 
   @Post(':id/commit')
+  @Access(Permission.Start)
   async commit(
     @Param('id', TransactionIdParam) id: string,
     @Query('wait') wait: string | undefined,

@@ -38,7 +38,7 @@ export class TransactionsService {
    * Starts a transaction. 201 when created (200 once settled with `waitMs`, 202 if it did not settle
    * in time), 200 for a repeat of the same id and body, 409 for the same id with another body.
    */
-  async start(body: unknown, key: string | undefined, waitMs: number | undefined): Promise<Reply> {
+  async start(body: unknown, key: string | undefined, waitMs: number | undefined, actor: string): Promise<Reply> {
     const request = parse(startTransactionSchema, body, 'transaction');
     const missing = await this.directory.missing(request.branches.map((b) => b.participant));
     if (missing.length) {
@@ -57,6 +57,7 @@ export class TransactionsService {
       request,
       hash,
       key ? { key, requestHash: hash, expiresAt: IdempotencyService.expiry() } : undefined,
+      actor,
     );
     if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback);
     if (begun.result === 'exists') {
@@ -166,33 +167,10 @@ export class TransactionsService {
     };
   }
 
-  /** 202 while aborting, 200 when it already was; 409 once committed or committing. */
-  async abort(id: string, key: string | undefined): Promise<Reply> {
-    return this.idempotency.run(key, requestHash('abort', id), async () => {
-      const outcome = await this.engine.abort(id);
-      if (outcome === 'not-found') throw new TransactionNotFoundError(id);
-      if (outcome === 'decided')
-        throw new TransactionConflictError(`transaction "${id}" is past its decision to commit`);
-      const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
-      return this.viewReply(outcome === 'accepted' ? 202 : 200, loaded, events);
-    });
-  }
-
-  /** Re-drives a `failed` transaction with a fresh retry budget; 409 unless it is failed. */
-  async replay(id: string, key: string | undefined): Promise<Reply> {
-    return this.idempotency.run(key, requestHash('replay', id), async () => {
-      const before = await this.load(id);
-      if (before.txn.status !== TransactionStatus.Failed) {
-        throw new TransactionConflictError(
-          `transaction "${id}" is ${before.txn.status}; only a failed transaction can be replayed`,
-        );
-      }
-      if (!(await this.engine.replay(id))) {
-        throw new TransactionConflictError(`transaction "${id}" is already being replayed`);
-      }
-      const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
-      return this.viewReply(202, loaded, events);
-    });
+  /** The transaction as it is now, as a reply with `status`. */
+  async current(status: number, id: string): Promise<Reply> {
+    const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
+    return this.viewReply(status, loaded, events);
   }
 
   private async load(id: string): Promise<LoadedTransaction> {

@@ -1,0 +1,66 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ForbiddenError, UnauthenticatedError } from '#contracts';
+import type { Config } from '../config/config';
+import { CONFIG } from '../tokens';
+import { ACCESS_METADATA } from './access.decorator';
+import type { Caller } from './caller';
+import { KeyRegistry } from './key-registry';
+import { Permission, may } from './permissions';
+
+type Needs = Permission | 'public' | 'metrics';
+
+/**
+ * Every HTTP route passes here. It finds the caller from `Authorization: Bearer <key>` (401 when
+ * missing or unknown), checks the route's `@Access()` against the caller's role (403), and leaves
+ * the caller on the request for the actor of operator actions. A route without `@Access()` is
+ * refused to all.
+ */
+@Injectable()
+export class AccessGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly keys: KeyRegistry,
+    @Inject(CONFIG) private readonly config: Config,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const needs = this.reflector.getAllAndOverride<Needs | undefined>(ACCESS_METADATA, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    const request = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, string | undefined>; caller?: Caller }>();
+    if (needs === 'public' || (needs === 'metrics' && this.config.METRICS_PUBLIC)) return true;
+    const caller = await this.authenticate(request.headers.authorization);
+    request.caller = caller;
+    const permission = needs === 'metrics' ? Permission.AnyKey : needs;
+    if (!permission) throw new ForbiddenError('this route is not open to any key');
+    if (!may(caller.role, permission)) {
+      throw new ForbiddenError(`the key "${caller.name}" has role ${caller.role}, which may not ${DOES[permission]}`);
+    }
+    return true;
+  }
+
+  /** The caller a request's `Authorization` header stands for; everyone is admin in open mode. */
+  async authenticate(header: string | undefined): Promise<Caller> {
+    if (await this.keys.isOpen()) return KeyRegistry.anonymous();
+    const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+    if (!match) throw new UnauthenticatedError('an API key is required: send Authorization: Bearer <key>');
+    const caller = await this.keys.identify(match[1]);
+    if (!caller) throw new UnauthenticatedError('the API key is not known (revoked, or mistyped)');
+    return caller;
+  }
+}
+
+const DOES: Record<Permission, string> = {
+  [Permission.Read]: 'read transactions, participants and stats',
+  [Permission.Start]: 'start transactions',
+  [Permission.Abort]: 'abort transactions',
+  [Permission.Operate]: 'replay, retry or abort any transaction (operator or admin)',
+  [Permission.Register]: 'register participants (participant or admin)',
+  [Permission.ManageKeys]: 'manage API keys (admin)',
+  [Permission.AnyKey]: 'do this',
+};

@@ -1,0 +1,51 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { ROLES, keyNamePattern, type Role } from '#contracts';
+
+/** A key configured by `API_KEYS`. */
+export interface ConfiguredKey {
+  name: string;
+  role: Role;
+  secret: string;
+}
+
+export const MIN_SECRET_LENGTH = 16;
+
+/**
+ * Hash under which a secret is looked up and stored. Secrets are long random strings (at least
+ * 16 characters, 32 bytes when generated here), so a fast unsalted hash does not make them guessable.
+ */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export function generateSecret(): string {
+  return `txc_${randomBytes(32).toString('base64url')}`;
+}
+
+/**
+ * Parses `API_KEYS` (`name:role:secret,...`; the secret may itself contain `:`). Returns the keys,
+ * or the list of what is wrong with it.
+ */
+export function parseApiKeys(raw: string | undefined): { keys: ConfiguredKey[]; problems: string[] } {
+  const keys: ConfiguredKey[] = [];
+  const problems: string[] = [];
+  if (!raw?.trim()) return { keys, problems };
+  raw.split(',').forEach((entry, i) => {
+    const [name, role, ...rest] = entry.trim().split(':');
+    const secret = rest.join(':');
+    const where = `entry ${i + 1}`;
+    if (!name || !keyNamePattern.test(name)) {
+      problems.push(`${where}: name must be 1-63 characters of [A-Za-z0-9._-] (format name:role:secret)`);
+    } else if (keys.some((k) => k.name === name)) {
+      problems.push(`${where}: name "${name}" is used twice`);
+    }
+    if (!ROLES.includes(role as Role)) problems.push(`${where}: role must be one of ${ROLES.join(', ')}`);
+    if (secret.length < MIN_SECRET_LENGTH) {
+      problems.push(`${where}: secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    } else if (keys.some((k) => k.secret === secret)) {
+      problems.push(`${where}: secret is used by another key`);
+    }
+    keys.push({ name, role: role as Role, secret });
+  });
+  return { keys, problems };
+}

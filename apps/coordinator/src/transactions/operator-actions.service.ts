@@ -1,0 +1,137 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  ForbiddenError,
+  MAX_BULK_IDS,
+  TransactionBusyError,
+  TransactionConflictError,
+  TransactionNotFoundError,
+  TransactionStatus,
+  bulkReplaySchema,
+  operatorActionSchema,
+  type BulkReplayResult,
+} from '#contracts';
+import type { TransactionStore } from '#store';
+import type { Caller } from '../access/caller';
+import { mayAbortAny } from '../access/permissions';
+import { Engine } from '../engine/engine.service';
+import type { OperatorNote } from '../engine/operator-note';
+import { IdempotencyService } from '../http/idempotency.service';
+import { parse } from '../http/parse';
+import type { Reply } from '../http/reply';
+import { requestHash } from '../http/request-hash';
+import { STORE } from '../tokens';
+import { TransactionsService } from './transactions.service';
+
+/** Bulk replays run this many at a time, so a recovering participant is not hit by all of them at once. */
+const BULK_PACE = 4;
+
+/**
+ * Abort, replay, retry now and bulk replay. Each is recorded in the transaction's log as
+ * `operator.<action>` with the caller's key name and the reason given.
+ */
+@Injectable()
+export class OperatorActionsService {
+  constructor(
+    private readonly engine: Engine,
+    @Inject(STORE) private readonly store: TransactionStore,
+    private readonly transactions: TransactionsService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
+
+  /** 202 while aborting, 200 when it already was; 409 once committed or committing. A client may abort only its own. */
+  async abort(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
+    const note = noteOf('abort', body, caller);
+    if (!mayAbortAny(caller.role)) await this.mustHaveStarted(id, caller);
+    return this.idempotency.run(key, requestHash('abort', id, body ?? null), async () => {
+      const outcome = await this.engine.abort(id, note);
+      if (outcome === 'not-found') throw new TransactionNotFoundError(id);
+      if (outcome === 'decided')
+        throw new TransactionConflictError(`transaction "${id}" is past its decision to commit`);
+      return this.transactions.current(outcome === 'accepted' ? 202 : 200, id);
+    });
+  }
+
+  /** Re-drives a `failed` transaction with a fresh retry budget; 409 unless it is failed. */
+  async replay(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
+    const note = noteOf('replay', body, caller);
+    return this.idempotency.run(key, requestHash('replay', id, body ?? null), async () => {
+      await this.replayOne(id, note);
+      return this.transactions.current(202, id);
+    });
+  }
+
+  /** Calls the branches waiting out a backoff at once; 409 when none waits. */
+  async retry(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
+    const note = noteOf('retry', body, caller);
+    return this.idempotency.run(key, requestHash('retry', id, body ?? null), async () => {
+      const outcome = await this.engine.retryNow(id, note);
+      if (outcome === 'not-found') throw new TransactionNotFoundError(id);
+      if (outcome === 'busy') throw new TransactionBusyError(id);
+      if (outcome === 'nothing-waits') {
+        throw new TransactionConflictError(`transaction "${id}" has no branch waiting to be retried`);
+      }
+      return this.transactions.current(202, id);
+    });
+  }
+
+  /**
+   * Replays every `failed` transaction matching the filter, a few at a time, and answers each one's
+   * outcome; with `dryRun` only lists them. At most MAX_BULK_IDS per request (`truncated` says more match).
+   */
+  async bulkReplay(body: unknown, caller: Caller): Promise<Reply<BulkReplayResult>> {
+    const request = parse(bulkReplaySchema, body, 'replay');
+    const ids = await this.store.failedIds({ participant: request.participant, ids: request.ids }, MAX_BULK_IDS + 1);
+    const truncated = ids.length > MAX_BULK_IDS;
+    const matched = ids.slice(0, MAX_BULK_IDS);
+    if (request.dryRun)
+      return { status: 200, body: { dryRun: true, matched: matched.length, truncated, ids: matched } };
+    const note: OperatorNote = { action: 'replay', actor: caller.name, reason: request.reason };
+    const results: NonNullable<BulkReplayResult['results']> = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < matched.length) {
+        const id = matched[next++];
+        try {
+          await this.replayOne(id, note);
+          results.push({ id, outcome: 'replayed', detail: null });
+        } catch (error) {
+          const skipped = error instanceof TransactionConflictError || error instanceof TransactionNotFoundError;
+          results.push({ id, outcome: skipped ? 'skipped' : 'error', detail: (error as Error).message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: BULK_PACE }, worker));
+    results.sort((a, b) => matched.indexOf(a.id) - matched.indexOf(b.id));
+    return { status: 200, body: { dryRun: false, matched: matched.length, truncated, results } };
+  }
+
+  private async replayOne(id: string, note: OperatorNote): Promise<void> {
+    const row = await this.store.load(id);
+    if (!row) throw new TransactionNotFoundError(id);
+    if (row.txn.status !== TransactionStatus.Failed) {
+      throw new TransactionConflictError(
+        `transaction "${id}" is ${row.txn.status}; only a failed transaction can be replayed`,
+      );
+    }
+    if (!(await this.engine.replay(id, note))) {
+      throw new TransactionConflictError(`transaction "${id}" is already being replayed`);
+    }
+  }
+
+  /** A client's key may abort only the transactions it started (the actor of `transaction.created`). */
+  private async mustHaveStarted(id: string, caller: Caller): Promise<void> {
+    const events = await this.store.events(id);
+    if (events.length === 0) throw new TransactionNotFoundError(id);
+    const created = events.find((e) => e.type === 'transaction.created');
+    if (created?.detail?.actor !== caller.name) {
+      throw new ForbiddenError(
+        `the key "${caller.name}" (role ${caller.role}) may abort only the transactions it started`,
+      );
+    }
+  }
+}
+
+function noteOf(action: OperatorNote['action'], body: unknown, caller: Caller): OperatorNote {
+  const request = parse(operatorActionSchema, body ?? {}, 'body');
+  return { action, actor: caller.name, reason: request.reason ?? null };
+}
