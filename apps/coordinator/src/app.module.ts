@@ -20,6 +20,8 @@ import { MetricsController } from './metrics/metrics.controller';
 import { ParticipantsController } from './participants/participants.controller';
 import { ParticipantsService } from './participants/participants.service';
 import { CONFIG, DATABASE_URL, PG_POOL, STORE } from './tokens';
+import { StatusFeed } from './stream/status-feed';
+import { StreamController } from './stream/stream.controller';
 import { TransactionsController } from './transactions/transactions.controller';
 import { OperatorActionsService } from './transactions/operator-actions.service';
 import { TransactionsService } from './transactions/transactions.service';
@@ -55,6 +57,7 @@ export class AppModule {
       OperatorActionsService,
       ParticipantsService,
       KeyRegistry,
+      StatusFeed,
       AccessGuard,
       { provide: APP_GUARD, useExisting: AccessGuard },
       {
@@ -63,7 +66,10 @@ export class AppModule {
         inject: [PG_POOL],
       },
     ];
-    const api = config.ROLE === 'worker' ? [] : [TransactionsController, ParticipantsController, KeysController];
+    const api =
+      config.ROLE === 'worker'
+        ? []
+        : [TransactionsController, ParticipantsController, KeysController, StreamController];
     return {
       module: AppModule,
       imports: [

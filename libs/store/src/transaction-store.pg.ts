@@ -9,10 +9,14 @@ import type {
   LoadedTransaction,
   NewEvent,
   StoreOp,
+  StatusChange,
   StoreResult,
   TransactionRecord,
   TransactionStore,
 } from './transaction-store';
+
+/** The Postgres NOTIFY channel of transaction status changes (the live stream). */
+export const STREAM_CHANNEL = 'txc_stream';
 
 const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
@@ -20,17 +24,26 @@ const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline,
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
 export class PgTransactionStore implements TransactionStore {
-  private readonly writer: LogWriter<unknown, StoreResult>;
+  private readonly writer: LogWriter<{ wire: unknown; announce: string | null }, StoreResult>;
 
   constructor(
     private readonly pool: Pool,
     batching = { maxBatch: 256, maxConcurrentFlushes: 2 },
   ) {
     this.writer = new LogWriter(
-      async (ops) => {
-        const { rows } = await this.pool.query<{ r: string[] }>('SELECT txc_apply($1::jsonb) AS r', [
-          JSON.stringify(ops),
-        ]);
+      async (ops: { wire: unknown; announce: string | null }[]) => {
+        const wire = JSON.stringify(ops.map((o) => o.wire));
+        const announce = ops.map((o) => o.announce);
+        // status changes are announced (NOTIFY) by the statement that commits them, for the ops that
+        // took effect: the live stream costs no query of its own, and tells only what is durable
+        const { rows } = announce.some((a) => a !== null)
+          ? await this.pool.query<{ r: string[] }>(
+              `SELECT s.r, (SELECT count(pg_notify('${STREAM_CHANNEL}', a.n)) FROM unnest($2::text[]) WITH ORDINALITY AS a(n, i)
+                  WHERE a.n IS NOT NULL AND s.r->>(a.i::int - 1) IN ('ok', 'ok:abort-requested')) AS notified
+                 FROM (SELECT txc_apply($1::jsonb) AS r) s`,
+              [wire, announce],
+            )
+          : await this.pool.query<{ r: string[] }>('SELECT txc_apply($1::jsonb) AS r', [wire]);
         return rows[0].r.map((r) => (r === 'ok:abort-requested' ? 'abort-requested' : (r as StoreResult)));
       },
       batching,
@@ -43,7 +56,7 @@ export class PgTransactionStore implements TransactionStore {
   }
 
   apply(op: StoreOp): Promise<StoreResult> {
-    return this.writer.submit(toWire(op));
+    return this.writer.submit({ wire: toWire(op), announce: announcementOf(op) });
   }
 
   async load(id: string): Promise<LoadedTransaction | null> {
@@ -130,6 +143,15 @@ export class PgTransactionStore implements TransactionStore {
   async abortNote(id: string): Promise<Record<string, unknown> | null> {
     const { rows } = await this.pool.query('SELECT abort_note FROM txc_transactions WHERE id = $1', [id]);
     return rows[0]?.abort_note ?? null;
+  }
+
+  async changedSince(since: Date, limit: number): Promise<StatusChange[]> {
+    const { rows } = await this.pool.query(
+      `SELECT id, protocol, status, updated_at FROM txc_transactions
+        WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2`,
+      [since, limit],
+    );
+    return rows.map((r) => ({ id: r.id, protocol: r.protocol, status: r.status, updatedAt: r.updated_at.toISOString() }));
   }
 
   async failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]> {
@@ -327,6 +349,17 @@ const branchWire = (b: BranchRecord) => ({
 });
 
 /** The snake_case shape `txc_apply` reads. */
+/** The stream notification of an op that changes a transaction's status (a {@link StatusChange} as JSON), or null. */
+function announcementOf(op: StoreOp): string | null {
+  const change: StatusChange | null =
+    op.op === 'create'
+      ? { id: op.txn.id, protocol: op.txn.protocol, status: op.txn.status, updatedAt: op.txn.createdAt.toISOString() }
+      : op.op === 'advance' && op.announce
+        ? { id: op.id, protocol: op.announce.protocol, status: op.txn.status, updatedAt: (op.at ?? new Date()).toISOString() }
+        : null;
+  return change && JSON.stringify(change);
+}
+
 function toWire(op: StoreOp): unknown {
   switch (op.op) {
     case 'create':

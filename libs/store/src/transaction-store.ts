@@ -92,6 +92,16 @@ export interface AdvanceOp {
   at?: Date;
   /** Branches registered by this step (interactive mode), inserted before `branches` are applied. */
   newBranches?: BranchRecord[];
+  /** Set when the step changes the transaction's status: it is announced to the live stream once durable. */
+  announce?: { protocol: Protocol };
+}
+
+/** A transaction status change, as the live stream tells it. */
+export interface StatusChange {
+  id: string;
+  protocol: Protocol;
+  status: TransactionStatus;
+  updatedAt: string;
 }
 
 /** Stores the first response given for an Idempotency-Key. */
@@ -178,6 +188,8 @@ export interface TransactionStore {
   /** The note of a flagged abort. */
   abortNote(id: string): Promise<Record<string, unknown> | null>;
   list(filter: ListFilter): Promise<TransactionRecord[]>;
+  /** The current status of transactions updated at or after `since`, oldest update first (live-stream catch-up). */
+  changedSince(since: Date, limit: number): Promise<StatusChange[]>;
   /** Ids of `failed` transactions involving `participant` and/or among `ids`, oldest first, at most `limit`. */
   failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]>;
   findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;

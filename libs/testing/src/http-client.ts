@@ -6,7 +6,7 @@ export interface JsonResponse<T = any> {
 }
 
 /** Minimal JSON client for tests (Node's fetch). */
-export function apiClient(base: string) {
+export function apiClient(base: string, defaultHeaders: Record<string, string> = {}) {
   const call = async <T = any>(
     method: string,
     path: string,
@@ -15,7 +15,11 @@ export function apiClient(base: string) {
   ): Promise<JsonResponse<T>> => {
     const res = await fetch(base + path, {
       method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers: {
+        ...defaultHeaders,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
@@ -33,6 +37,10 @@ export function apiClient(base: string) {
       call<T>('POST', path, body ?? {}, headers),
     delete: <T = any>(path: string) => call<T>('DELETE', path),
     raw: call,
+    /** The same client sending `Authorization: Bearer <key>` (or none with null). */
+    as: (key: string | null) =>
+      apiClient(base, key === null ? {} : { ...defaultHeaders, authorization: `Bearer ${key}` }),
+    base,
     /** Polls GET until `done` holds or `ms` pass; returns the last answer. */
     async until<T = any>(path: string, done: (body: T) => boolean, ms = 15_000): Promise<T> {
       const deadline = Date.now() + ms;

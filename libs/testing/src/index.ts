@@ -4,3 +4,4 @@ export * from './test-participant';
 export * from './http-client';
 export * from './test-stack';
 export * from './tcp-proxy';
+export * from './sse-client';

@@ -18,7 +18,7 @@ export interface TestStack {
  */
 export async function startTestStack(
   label: string,
-  options: { redis?: boolean; env?: Record<string, string> } = {},
+  options: { redis?: boolean; env?: Record<string, string>; apiKey?: string } = {},
 ): Promise<TestStack> {
   const db = await freshDatabase(label);
   const coordinator = new CoordinatorProcess({
@@ -27,7 +27,7 @@ export async function startTestStack(
     redisPrefix: freshRedisPrefix(label),
     env: { LOG_LEVEL: 'warn', ...options.env },
   });
-  const api = apiClient(await coordinator.start());
+  const api = apiClient(await coordinator.start(), options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {});
   const participant = await TestParticipant.start();
   const registered = await api.post('/v1/participants', { name: 'p1', url: participant.url });
   if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.body)}`);

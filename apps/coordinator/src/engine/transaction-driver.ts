@@ -254,6 +254,7 @@ export class TransactionDriver {
       branches: inserted ? branches.filter((b) => b.id !== inserted.id) : branches,
       events,
       newBranches: inserted ? [{ ...inserted, ...branchFields(state, inserted.id) }] : undefined,
+      announce: before.status !== state.status ? { protocol: this.protocol } : undefined,
     };
     const written = await this.write(op);
     if (written === 'stale') {

@@ -1,0 +1,115 @@
+import { Client } from 'pg';
+import {
+  CoordinatorProcess,
+  SseClient,
+  TEST_REDIS_URL,
+  freshRedisPrefix,
+  sagaBody,
+  startTestStack,
+  type TestStack,
+} from '#testing';
+
+/**
+ * `GET /v1/stream`: every status change, live, and nothing lost across a reconnect: resumed from
+ * this instance's buffer, from another instance (by time, from the log), and across a cut of the
+ * connection the coordinator listens on.
+ */
+describe('live stream', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack('stream');
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  const statusOf = (id: string, status: string) => (e: { event: string; data: any }) =>
+    e.event === 'status' && e.data.id === id && e.data.status === status;
+  const run = async (id: string) => {
+    const r = await s.api.post(`/v1/transactions?wait=15000`, sagaBody(['a', 'b'], { id }));
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('committed');
+  };
+
+  it('tells every status change of a transaction, with a resumable id', async () => {
+    const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`);
+    expect(stream.status).toBe(200);
+    await run('live-1');
+    await stream.waitFor(statusOf('live-1', 'committed'));
+    const seen = stream.events.filter((e) => e.data.id === 'live-1').map((e) => e.data.status);
+    expect(seen[0]).toBe('running');
+    expect(seen.at(-1)).toBe('committed');
+    for (const e of stream.events) {
+      expect(e.id).toMatch(/^\d+\.[0-9a-f]+\.\d+$/);
+      expect(Object.keys(e.data).sort()).toEqual(['id', 'protocol', 'status', 'updatedAt']);
+    }
+    stream.close();
+  });
+
+  it('resumes with Last-Event-ID: what changed while disconnected arrives, from the same instance', async () => {
+    const first = await SseClient.open(`${s.coordinator.url}/v1/stream`);
+    await run('resume-1');
+    await first.waitFor(statusOf('resume-1', 'committed'));
+    const lastId = first.lastId!;
+    first.close();
+
+    await run('resume-2');
+    await run('resume-3');
+
+    const again = await SseClient.open(`${s.coordinator.url}/v1/stream`, { 'last-event-id': lastId });
+    await again.waitFor(statusOf('resume-2', 'committed'));
+    await again.waitFor(statusOf('resume-3', 'committed'));
+    // from the buffer: every change, in order, not only the last
+    expect(again.events.filter((e) => e.data.id === 'resume-2').map((e) => e.data.status)).toEqual([
+      'running',
+      'committed',
+    ]);
+    expect(again.events.some((e) => e.data.id === 'resume-1')).toBe(false);
+    again.close();
+  });
+
+  it('resumes on another instance from the log by the id’s time, and hears that instance’s changes live', async () => {
+    const first = await SseClient.open(`${s.coordinator.url}/v1/stream`);
+    await run('other-1');
+    await first.waitFor(statusOf('other-1', 'committed'));
+    const lastId = first.lastId!;
+    first.close();
+    await run('other-2');
+
+    const second = new CoordinatorProcess({
+      databaseUrl: s.db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: freshRedisPrefix('stream-2'),
+      env: { LOG_LEVEL: 'warn' },
+    });
+    try {
+      const base = await second.start();
+      const resumed = await SseClient.open(`${base}/v1/stream?lastEventId=${encodeURIComponent(lastId)}`);
+      await resumed.waitFor(statusOf('other-2', 'committed'));
+      // a change committed through the first instance reaches a client of the second
+      await run('other-3');
+      await resumed.waitFor(statusOf('other-3', 'committed'));
+      resumed.close();
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('loses nothing when the connection it listens on is cut', async () => {
+    const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`);
+    const pg = new Client({ connectionString: s.db.url });
+    await pg.connect();
+    try {
+      const cut = await pg.query(
+        `SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity
+          WHERE datname = current_database() AND query ILIKE 'LISTEN%'`,
+      );
+      expect(cut.rows.length).toBeGreaterThan(0);
+      await run('gap-1');
+      await stream.waitFor(statusOf('gap-1', 'committed'), 20_000);
+    } finally {
+      await pg.end();
+      stream.close();
+    }
+  });
+});
