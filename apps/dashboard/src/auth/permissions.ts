@@ -1,0 +1,18 @@
+import type { WhoAmI } from '../api/wire-types';
+
+/** What the signed-in key may do in the dashboard: buttons it may not use are not shown. */
+export interface Permissions {
+  /** Replay, retry now, abort any transaction, bulk replay. */
+  operate: boolean;
+  /** The Keys page. */
+  manageKeys: boolean;
+}
+
+/** Open mode acts as admin; otherwise the role decides (docs/operator-api.md "Access control"). */
+export function permissionsOf(me: WhoAmI): Permissions {
+  if (me.open) return { operate: true, manageKeys: true };
+  return {
+    operate: me.role === 'operator' || me.role === 'admin',
+    manageKeys: me.role === 'admin',
+  };
+}

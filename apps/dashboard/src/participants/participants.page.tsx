@@ -1,0 +1,98 @@
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link } from 'react-router';
+import type { ParticipantView } from '../api/wire-types';
+import { useSession } from '../auth/session';
+import { formatPercent, formatTime } from '../components/format';
+import { ProblemMessage } from '../components/problem-message';
+import { BulkReplayDialog } from './bulk-replay-dialog';
+
+/** `/participants`: health, load and failures of each registered participant; bulk replay per participant. */
+export function ParticipantsPage() {
+  const { api, permissions } = useSession();
+  const [replaying, setReplaying] = useState<string | null>(null);
+  const participants = useQuery({
+    queryKey: ['participants'],
+    queryFn: ({ signal }) => api.get<{ items: ParticipantView[] }>('/v1/participants', signal),
+    refetchInterval: 5_000,
+  });
+
+  return (
+    <div data-testid="participants-page">
+      <div className="page-title">
+        <h1>Participants</h1>
+      </div>
+      <ProblemMessage error={participants.error} />
+      {participants.data && participants.data.items.length === 0 && <p className="muted">No participant registered.</p>}
+      {participants.data && participants.data.items.length > 0 && (
+        <table data-testid="participants-table">
+          <thead>
+            <tr>
+              <th>name</th>
+              <th>url</th>
+              <th>status</th>
+              <th>circuit</th>
+              <th className="number">calls/min</th>
+              <th className="number">error rate</th>
+              <th className="number">p50</th>
+              <th className="number">p99</th>
+              <th>last error</th>
+              <th className="number">in flight</th>
+              <th className="number">failed</th>
+              {permissions.operate && <th />}
+            </tr>
+          </thead>
+          <tbody>
+            {participants.data.items.map((p) => (
+              <tr key={p.name} data-testid="participant-row" data-name={p.name}>
+                <td>
+                  <Link to={`/transactions?participant=${encodeURIComponent(p.name)}`}>{p.name}</Link>
+                </td>
+                <td className="mono small">{p.url}</td>
+                <td>
+                  <span className={`badge participant-${p.status}`} title={`last seen ${formatTime(p.lastSeenAt)}`}>
+                    {p.status}
+                  </span>
+                </td>
+                <td>{p.circuit}</td>
+                <td className="number">{p.calls ?? '—'}</td>
+                <td className="number">{formatPercent(p.errorRate)}</td>
+                <td className="number">{millis(p.latencyP50Ms)}</td>
+                <td className="number">{millis(p.latencyP99Ms)}</td>
+                <td className="error-text">{p.lastError ?? ''}</td>
+                <td className="number">
+                  <Link
+                    to={`/transactions?participant=${encodeURIComponent(p.name)}&status=pending,running,committing,aborting`}
+                  >
+                    {p.inFlightTransactions ?? '—'}
+                  </Link>
+                </td>
+                <td className="number">
+                  <Link
+                    to={`/transactions?participant=${encodeURIComponent(p.name)}&attention=failed`}
+                    className={p.failedTransactions ? 'failed-count' : undefined}
+                    data-testid="failed-transactions-link"
+                  >
+                    {p.failedTransactions ?? '—'}
+                  </Link>
+                </td>
+                {permissions.operate && (
+                  <td>
+                    <button onClick={() => setReplaying(p.name)} data-testid="bulk-replay-button">
+                      Replay failed…
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {replaying && <BulkReplayDialog participant={replaying} onClose={() => setReplaying(null)} />}
+    </div>
+  );
+}
+
+function millis(value: number | null | undefined): string {
+  return value === null || value === undefined ? '—' : `${Math.round(value)} ms`;
+}

@@ -1,0 +1,64 @@
+import type { TransactionView } from '../api/wire-types';
+import { AttentionBadge, StatusBadge } from '../components/badges';
+import { formatDuration, formatTime, millisBetween } from '../components/format';
+import { SETTLED_STATUSES } from '../api/vocabulary';
+import { decisionEvent } from './transaction-facts';
+
+/** Who, what, when, and why it ended as it did; the first error stands out when there is one. */
+export function TransactionHeader({ view }: { view: TransactionView }) {
+  const settled = SETTLED_STATUSES.includes(view.status);
+  const decision = decisionEvent(view);
+  return (
+    <section className="transaction-header" data-testid="transaction-header">
+      <h1 className="mono" data-testid="transaction-id">
+        {view.id}
+      </h1>
+      <div className="header-badges">
+        <StatusBadge status={view.status} />
+        <AttentionBadge attention={view.attention} />
+      </div>
+      <dl className="facts">
+        <dt>protocol</dt>
+        <dd>{view.protocol}</dd>
+        <dt>mode</dt>
+        <dd>{view.mode}</dd>
+        <dt>created</dt>
+        <dd>{formatTime(view.createdAt)}</dd>
+        <dt>updated</dt>
+        <dd>{formatTime(view.updatedAt)}</dd>
+        <dt>duration</dt>
+        <dd>
+          {formatDuration(millisBetween(view.createdAt, settled ? view.updatedAt : null))}
+          {settled ? '' : ' so far'}
+        </dd>
+        <dt>deadline</dt>
+        <dd>{formatTime(view.deadline)}</dd>
+        <dt>decision</dt>
+        <dd data-testid="decision">
+          {decision ? (
+            <>
+              <strong>{decision.decision}</strong> (logged as event #{decision.event.seq},{' '}
+              {formatTime(decision.event.at)})
+            </>
+          ) : (
+            <span className="muted">none yet</span>
+          )}
+        </dd>
+        <dt>retry</dt>
+        <dd>
+          {view.retry.maxAttempts} attempts, backoff {view.retry.initialBackoffMs}–{view.retry.maxBackoffMs} ms
+        </dd>
+      </dl>
+      {view.firstError && (
+        <p className="first-error" data-testid="first-error">
+          <strong>First error:</strong> {view.firstError}
+        </p>
+      )}
+      {view.error && view.error !== view.firstError && (
+        <p className="end-error" data-testid="transaction-error">
+          <strong>{view.status === 'failed' ? 'Failed' : 'Ended'} because:</strong> {view.error}
+        </p>
+      )}
+    </section>
+  );
+}
