@@ -20,6 +20,8 @@ import { MetricsController } from './metrics/metrics.controller';
 import { ParticipantsController } from './participants/participants.controller';
 import { ParticipantsService } from './participants/participants.service';
 import { CONFIG, DATABASE_URL, PG_POOL, STORE } from './tokens';
+import { StatsController } from './stats/stats.controller';
+import { StatsService } from './stats/stats.service';
 import { StatusFeed } from './stream/status-feed';
 import { StreamController } from './stream/stream.controller';
 import { TransactionsController } from './transactions/transactions.controller';
@@ -58,6 +60,7 @@ export class AppModule {
       ParticipantsService,
       KeyRegistry,
       StatusFeed,
+      StatsService,
       AccessGuard,
       { provide: APP_GUARD, useExisting: AccessGuard },
       {
@@ -69,7 +72,7 @@ export class AppModule {
     const api =
       config.ROLE === 'worker'
         ? []
-        : [TransactionsController, ParticipantsController, KeysController, StreamController];
+        : [TransactionsController, ParticipantsController, KeysController, StreamController, StatsController];
     return {
       module: AppModule,
       imports: [

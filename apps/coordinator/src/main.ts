@@ -8,6 +8,7 @@ import { loadConfig, type Config } from './config/config';
 import { openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
 import { httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
+import { serveDashboard } from './http/dashboard';
 import { ProblemFilter } from './http/problem.filter';
 import { requireKeyForDocs } from './access/docs-access';
 
@@ -41,6 +42,7 @@ async function bootstrap(): Promise<void> {
   installRequestGuards(app.getHttpAdapter().getInstance());
   if (!config.DOCS_PUBLIC) requireKeyForDocs(app); // before the docs routes exist, so it covers them
   setupDocs(app);
+  await serveDashboard(app);
   await app.listen(config.PORT, config.HOST);
   const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
   // printed whatever LOG_LEVEL says: scripts and tests wait for this line

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { findUnstorable, unstorablePathSegments, unstorableString } from './json-safety';
 import { DEFAULT_RETRY, Limits } from './limits';
-import { Mode, Phase, Protocol, PROTOCOL_PHASES } from './vocabulary';
+import { Attention, Mode, Phase, Protocol, PROTOCOL_PHASES } from './vocabulary';
 
 const identifier = z.string().regex(Limits.idPattern, 'must be 1-128 characters of [A-Za-z0-9._:-], not "." or ".."');
 
@@ -159,6 +159,11 @@ export function findCycle(branches: readonly { id: string; dependsOn?: readonly 
 }
 
 /** Query of `GET /v1/transactions`. */
+/** An ISO 8601 time with a zone, as a Date. */
+const isoTime = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-29T18:00:00Z' })
+  .transform((t) => new Date(t));
+
 export const listTransactionsQuerySchema = z
   .object({
     status: storableString.optional(),
@@ -167,6 +172,9 @@ export const listTransactionsQuerySchema = z
     q: storableString.pipe(z.string().max(Limits.maxIdLength)).optional(),
     limit: decimalInteger(1, Limits.maxPageSize).default(Limits.defaultPageSize),
     cursor: storableString.pipe(z.string().max(512)).optional(),
+    attention: z.enum(Object.values(Attention) as [Attention, ...Attention[]]).optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
   })
   .strict();
 export type ListTransactionsQuery = z.output<typeof listTransactionsQuerySchema>;

@@ -1,4 +1,4 @@
-import type { BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from './vocabulary';
+import type { Attention, BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from './vocabulary';
 import type { RetryPolicy } from './transaction-request.schema';
 
 /** One delivery of a phase to a participant, as recorded in the log. */
@@ -33,6 +33,10 @@ export interface BranchView {
   attempt: number;
   dependsOn: string[];
   nextAttemptAt: string | null;
+  /** Its last attempt failed and it will be tried again at `nextAttemptAt`. */
+  retrying: boolean;
+  /** The error of its latest failed attempt, if any. */
+  lastError: string | null;
   payload: unknown;
   result: unknown;
 }
@@ -46,12 +50,17 @@ export interface TransactionSummary {
   updatedAt: string;
   deadline: string;
   participants: string[];
+  attention: Attention;
+  /** Why it aborted or failed. */
+  error: string | null;
 }
 
 export interface TransactionView extends TransactionSummary {
   timeoutMs: number;
   retry: RetryPolicy;
-  error: string | null;
+  decision: 'commit' | 'abort' | null;
+  /** The first failed attempt's error: often the clue, kept after retries and replays. */
+  firstError: { branchId: string; phase: Phase; attempt: number; at: string; error: string } | null;
   branches: BranchView[];
   attempts: AttemptView[];
   events: EventView[];
@@ -76,6 +85,13 @@ export interface ParticipantView {
   /** Share of the last 100 calls from the answering instance that got no answer or an error status; null before any call. */
   errorRate: number | null;
   lastError: string | null;
+  /** Calls from the answering instance in the last minute, and their latency. */
+  calls: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  /** Transactions involving it that are in flight, and that are parked as `failed`. */
+  inFlightTransactions: number;
+  failedTransactions: number;
   createdAt: string;
   updatedAt: string;
 }

@@ -102,3 +102,18 @@ export const PROTOCOL_PHASES: Readonly<Record<Protocol, readonly Phase[]>> = {
 /** What a participant's answer means to the coordinator. */
 export const Outcome = { Yes: 'yes', No: 'no', Unknown: 'unknown' } as const;
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/**
+ * Where a transaction stands for an operator: `healthy` in flight; `retrying` forward with a branch
+ * waiting out a failed attempt; `compensating` undoing; `waiting` on a participant whose lease
+ * lapsed; `failed` parked for an operator; `done` committed or aborted.
+ */
+export const Attention = {
+  Healthy: 'healthy',
+  Retrying: 'retrying',
+  Compensating: 'compensating',
+  Waiting: 'waiting',
+  Failed: 'failed',
+  Done: 'done',
+} as const;
+export type Attention = (typeof Attention)[keyof typeof Attention];

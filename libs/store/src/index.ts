@@ -10,3 +10,5 @@ export * from './entities/branch.entity';
 export * from './entities/event.entity';
 export * from './entities/idempotency-key.entity';
 export * from './entities/api-key.entity';
+export * from './stats-queries';
+export * from './attention-sql';

@@ -1,4 +1,6 @@
 import type { Pool } from 'pg';
+import type { Attention } from '#contracts';
+import { ATTENTION_SQL, RETRYING_SQL, WAITING_SQL } from './attention-sql';
 import { LogWriter } from './log-writer';
 import { isRolledBack } from './store-errors';
 import type {
@@ -21,6 +23,16 @@ export const STREAM_CHANNEL = 'txc_stream';
 const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
   error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
+
+/** The same states as filters, each led by a status condition an index serves. */
+const ATTENTION_FILTER: Record<Attention, string> = {
+  failed: `t.status = 'failed'`,
+  done: `t.status IN ('committed', 'aborted')`,
+  waiting: `t.status IN ${ACTIVE} AND ${WAITING_SQL}`,
+  compensating: `t.status = 'aborting' AND NOT ${WAITING_SQL}`,
+  retrying: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
+  healthy: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
+};
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
 export class PgTransactionStore implements TransactionStore {
@@ -151,7 +163,24 @@ export class PgTransactionStore implements TransactionStore {
         WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2`,
       [since, limit],
     );
-    return rows.map((r) => ({ id: r.id, protocol: r.protocol, status: r.status, updatedAt: r.updated_at.toISOString() }));
+    return rows.map((r) => ({
+      id: r.id,
+      protocol: r.protocol,
+      status: r.status,
+      updatedAt: r.updated_at.toISOString(),
+    }));
+  }
+
+  async countsByParticipant(name?: string): Promise<Map<string, { inFlight: number; failed: number }>> {
+    const { rows } = await this.pool.query<{ participant: string; in_flight: number; failed: number }>(
+      `SELECT p AS participant, count(*) FILTER (WHERE status <> 'failed')::int AS in_flight,
+              count(*) FILTER (WHERE status = 'failed')::int AS failed
+         FROM txc_transactions, unnest(participants) AS p
+        WHERE status IN ('pending', 'running', 'committing', 'aborting', 'failed')
+          AND ($1::text IS NULL OR participants @> ARRAY[$1::text]) AND ($1::text IS NULL OR p = $1) GROUP BY 1`,
+      [name ?? null],
+    );
+    return new Map(rows.map((r) => [r.participant, { inFlight: r.in_flight, failed: r.failed }]));
   }
 
   async failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]> {
@@ -165,26 +194,36 @@ export class PgTransactionStore implements TransactionStore {
     return rows.map((r) => r.id);
   }
 
-  async list(filter: ListFilter): Promise<TransactionRecord[]> {
+  async list(filter: ListFilter): Promise<(TransactionRecord & { attention: Attention })[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     const param = (v: unknown) => {
       params.push(v);
       return `$${params.length}`;
     };
-    if (filter.statuses?.length) where.push(`status = ANY(${param(filter.statuses)}::text[])`);
-    if (filter.protocol) where.push(`protocol = ${param(filter.protocol)}`);
-    if (filter.participant) where.push(`participants @> ARRAY[${param(filter.participant)}]::text[]`);
-    if (filter.q) where.push(`id LIKE ${param(likePrefix(filter.q))}`);
+    if (filter.statuses?.length) where.push(`t.status = ANY(${param(filter.statuses)}::text[])`);
+    if (filter.protocol) where.push(`t.protocol = ${param(filter.protocol)}`);
+    if (filter.participant) where.push(`t.participants @> ARRAY[${param(filter.participant)}]::text[]`);
+    if (filter.attention) where.push(ATTENTION_FILTER[filter.attention]);
+    if (filter.from) where.push(`t.created_at >= ${param(filter.from)}`);
+    if (filter.to) where.push(`t.created_at < ${param(filter.to)}`);
+    if (filter.q) {
+      // an id, an id prefix, or an Idempotency-Key of a start
+      const q = param(filter.q);
+      where.push(
+        `(t.id LIKE ${param(likePrefix(filter.q))} OR t.id = (SELECT k.transaction_id FROM txc_idempotency_keys k WHERE k.key = ${q}))`,
+      );
+    }
     if (filter.after) {
-      where.push(`(created_at, id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
+      where.push(`(t.created_at, t.id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
     }
     const { rows } = await this.pool.query(
-      `SELECT ${TXN_COLUMNS} FROM txc_transactions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, id DESC LIMIT ${param(filter.limit)}`,
+      `SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}, ${ATTENTION_SQL} AS attention
+         FROM txc_transactions t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY t.created_at DESC, t.id DESC LIMIT ${param(filter.limit)}`,
       params,
     );
-    return rows.map(toTransaction);
+    return rows.map((r) => ({ ...toTransaction(r), attention: r.attention }));
   }
 
   async findIdempotencyKey(key: string): Promise<IdempotencyRecord | null> {
@@ -355,7 +394,12 @@ function announcementOf(op: StoreOp): string | null {
     op.op === 'create'
       ? { id: op.txn.id, protocol: op.txn.protocol, status: op.txn.status, updatedAt: op.txn.createdAt.toISOString() }
       : op.op === 'advance' && op.announce
-        ? { id: op.id, protocol: op.announce.protocol, status: op.txn.status, updatedAt: (op.at ?? new Date()).toISOString() }
+        ? {
+            id: op.id,
+            protocol: op.announce.protocol,
+            status: op.txn.status,
+            updatedAt: (op.at ?? new Date()).toISOString(),
+          }
         : null;
   return change && JSON.stringify(change);
 }

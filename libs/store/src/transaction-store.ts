@@ -1,4 +1,4 @@
-import type { BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from '#contracts';
+import type { Attention, BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from '#contracts';
 
 /** A transaction row as the engine reads it. */
 export interface TransactionRecord {
@@ -127,6 +127,10 @@ export interface ListFilter {
   statuses?: string[];
   protocol?: string;
   participant?: string;
+  attention?: Attention;
+  from?: Date;
+  to?: Date;
+  /** An id, an id prefix, or an Idempotency-Key. */
   q?: string;
   limit: number;
   after?: { createdAt: Date; id: string };
@@ -187,9 +191,11 @@ export interface TransactionStore {
   requestAbort(id: string, note?: Record<string, unknown> | null): Promise<boolean>;
   /** The note of a flagged abort. */
   abortNote(id: string): Promise<Record<string, unknown> | null>;
-  list(filter: ListFilter): Promise<TransactionRecord[]>;
+  list(filter: ListFilter): Promise<(TransactionRecord & { attention: Attention })[]>;
   /** The current status of transactions updated at or after `since`, oldest update first (live-stream catch-up). */
   changedSince(since: Date, limit: number): Promise<StatusChange[]>;
+  /** Per participant (or only `name`), how many transactions involving it are in flight and how many are `failed`. */
+  countsByParticipant(name?: string): Promise<Map<string, { inFlight: number; failed: number }>>;
   /** Ids of `failed` transactions involving `participant` and/or among `ids`, oldest first, at most `limit`. */
   failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]>;
   findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;

@@ -28,7 +28,18 @@ export class ParticipantDirectory {
     return found.filter(([, p]) => !p).map(([n]) => n);
   }
 
+  /** The names in `names` whose lease lapsed (registered with a TTL and not seen within it). */
+  async stale(names: string[]): Promise<Set<string>> {
+    const found = await Promise.all([...new Set(names)].map(async (n) => [n, await this.get(n)] as const));
+    return new Set(found.filter(([, p]) => p && isStale(p)).map(([n]) => n));
+  }
+
   forget(name: string): void {
     this.cache.delete(name);
   }
+}
+
+/** A participant registered with a TTL whose last heartbeat is older than it. */
+export function isStale(p: Pick<ParticipantEntity, 'ttlSeconds' | 'lastSeenAt'>, now = Date.now()): boolean {
+  return p.ttlSeconds !== null && now - p.lastSeenAt.getTime() > p.ttlSeconds * 1000;
 }

@@ -14,3 +14,14 @@ describe('ParticipantStats', () => {
     expect(stats.errorRate('p')).toBe(0);
   });
 });
+
+describe('ParticipantStats.lastMinute', () => {
+  it('counts the calls of the last minute with their median and p99 latency', () => {
+    const stats = new ParticipantStats();
+    expect(stats.lastMinute('p', 1_000_000)).toEqual({ calls: 0, p50Ms: null, p99Ms: null });
+    stats.record('p', 'yes', null, 500, 1_000_000 - 61_000); // older than a minute: gone
+    for (let i = 1; i <= 100; i++) stats.record('p', 'yes', null, i, 1_000_000 - 1_000);
+    expect(stats.lastMinute('p', 1_000_000)).toEqual({ calls: 100, p50Ms: 51, p99Ms: 100 });
+    expect(stats.lastMinute('p', 1_000_000 + 60_000)).toEqual({ calls: 0, p50Ms: null, p99Ms: null });
+  });
+});

@@ -345,7 +345,7 @@ export class TransactionDriver {
       });
     }
     this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
-    this.ctx.stats.record(branch.participant, result.outcome, result.error);
+    this.ctx.stats.record(branch.participant, result.outcome, result.error, result.durationMs);
     this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
     this.ctx.crash.reach('after-call');
     const reason = reasonOf(result.httpStatus, result.result);

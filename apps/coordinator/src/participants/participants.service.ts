@@ -7,13 +7,13 @@ import {
   registerParticipantSchema,
   type ParticipantView,
 } from '#contracts';
-import { ParticipantEntity } from '#store';
+import { ParticipantEntity, type TransactionStore } from '#store';
 import type { Config } from '../config/config';
 import { Engine } from '../engine/engine.service';
 import { ParticipantDirectory } from '../engine/participant-directory';
 import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
-import { CONFIG } from '../tokens';
+import { CONFIG, STORE } from '../tokens';
 import { ParticipantUrlGuard } from './url-safety';
 
 /** The participant registry. */
@@ -25,6 +25,7 @@ export class ParticipantsService {
     @InjectRepository(ParticipantEntity) private readonly repo: Repository<ParticipantEntity>,
     private readonly directory: ParticipantDirectory,
     private readonly engine: Engine,
+    @Inject(STORE) private readonly store: TransactionStore,
     @Inject(CONFIG) config: Config,
   ) {
     this.urlGuard = new ParticipantUrlGuard({ allowList: config.PARTICIPANT_URL_ALLOWLIST });
@@ -60,8 +61,11 @@ export class ParticipantsService {
   }
 
   async list(): Promise<Reply<{ items: ParticipantView[] }>> {
-    const all = await this.repo.find({ order: { name: 'ASC' } });
-    return { status: 200, body: { items: all.map((p) => this.toView(p)) } };
+    const [all, counts] = await Promise.all([
+      this.repo.find({ order: { name: 'ASC' } }),
+      this.store.countsByParticipant(),
+    ]);
+    return { status: 200, body: { items: all.map((p) => this.toView(p, counts)) } };
   }
 
   async get(name: string): Promise<Reply<ParticipantView>> {
@@ -79,15 +83,29 @@ export class ParticipantsService {
   private async view(name: string): Promise<ParticipantView> {
     const p = await this.repo.findOneBy({ name });
     if (!p) throw new ParticipantNotFoundError(name);
-    return this.toView(p);
+    return this.toView(p, await this.store.countsByParticipant(name));
   }
 
-  private toView(p: ParticipantEntity): ParticipantView {
-    return toView(p, this.engine.stats.errorRate(p.name), this.engine.stats.lastError(p.name));
+  private toView(p: ParticipantEntity, counts: Map<string, { inFlight: number; failed: number }>): ParticipantView {
+    const { stats } = this.engine;
+    const minute = stats.lastMinute(p.name);
+    const mine = counts.get(p.name) ?? { inFlight: 0, failed: 0 };
+    return {
+      ...toView(p, stats.errorRate(p.name), stats.lastError(p.name)),
+      calls: minute.calls,
+      latencyP50Ms: minute.p50Ms,
+      latencyP99Ms: minute.p99Ms,
+      inFlightTransactions: mine.inFlight,
+      failedTransactions: mine.failed,
+    };
   }
 }
 
-function toView(p: ParticipantEntity, errorRate: number | null, lastError: string | null): ParticipantView {
+function toView(
+  p: ParticipantEntity,
+  errorRate: number | null,
+  lastError: string | null,
+): Omit<ParticipantView, 'calls' | 'latencyP50Ms' | 'latencyP99Ms' | 'inFlightTransactions' | 'failedTransactions'> {
   const stale = p.ttlSeconds !== null && Date.now() - p.lastSeenAt.getTime() > p.ttlSeconds * 1000;
   return {
     name: p.name,

@@ -1,8 +1,38 @@
-import type { AttemptView, BranchView, EventView, TransactionSummary, TransactionView } from '#contracts';
-import type { EventRecord, LoadedTransaction, TransactionRecord } from '#store';
+import {
+  Attention,
+  BranchStatus,
+  TransactionStatus,
+  type AttemptView,
+  type BranchView,
+  type EventView,
+  type TransactionSummary,
+  type TransactionView,
+} from '#contracts';
+import type { BranchRecord, EventRecord, LoadedTransaction, TransactionRecord } from '#store';
+
+const IN_PROGRESS: readonly BranchStatus[] = [BranchStatus.Running, BranchStatus.Completing];
+
+/** A branch waiting out the backoff after a failed attempt. */
+function isRetrying(b: BranchRecord): boolean {
+  return b.retryAt !== null && IN_PROGRESS.includes(b.status);
+}
+
+/**
+ * The attention state (docs/operator-api.md), by the same rule as the store's ATTENTION_SQL:
+ * failed, done, waiting on a lapsed participant, compensating, retrying, healthy.
+ */
+export function attentionOf(loaded: LoadedTransaction, staleParticipants: ReadonlySet<string>): Attention {
+  const { status, participants } = loaded.txn;
+  if (status === TransactionStatus.Failed) return Attention.Failed;
+  if (status === TransactionStatus.Committed || status === TransactionStatus.Aborted) return Attention.Done;
+  if (participants.some((p) => staleParticipants.has(p))) return Attention.Waiting;
+  if (status === TransactionStatus.Aborting) return Attention.Compensating;
+  if (loaded.branches.some((b) => b.retryAt !== null)) return Attention.Retrying;
+  return Attention.Healthy;
+}
 
 /** The list entry of a transaction. */
-export function toSummary(t: TransactionRecord): TransactionSummary {
+export function toSummary(t: TransactionRecord, attention: Attention): TransactionSummary {
   return {
     id: t.id,
     protocol: t.protocol,
@@ -12,10 +42,12 @@ export function toSummary(t: TransactionRecord): TransactionSummary {
     updatedAt: t.updatedAt.toISOString(),
     deadline: t.deadline.toISOString(),
     participants: t.participants,
+    attention,
+    error: t.error,
   };
 }
 
-export function toBranchViews(loaded: LoadedTransaction): BranchView[] {
+export function toBranchViews(loaded: LoadedTransaction, attempts: AttemptView[] = []): BranchView[] {
   return loaded.branches.map((b) => ({
     id: b.id,
     participant: b.participant,
@@ -24,20 +56,37 @@ export function toBranchViews(loaded: LoadedTransaction): BranchView[] {
     attempt: b.attempt,
     dependsOn: b.dependsOn,
     nextAttemptAt: b.retryAt ? b.retryAt.toISOString() : null,
+    retrying: isRetrying(b),
+    lastError: attempts.findLast((a) => a.branchId === b.id && a.error !== null)?.error ?? null,
     payload: b.payload,
     result: b.result ?? null,
   }));
 }
 
 /** The whole transaction: branches, every attempt, and the event timeline. */
-export function toView(loaded: LoadedTransaction, events: EventRecord[]): TransactionView {
+export function toView(
+  loaded: LoadedTransaction,
+  events: EventRecord[],
+  staleParticipants: ReadonlySet<string> = new Set(),
+): TransactionView {
+  const attempts = attemptsOf(events);
+  const first = attempts.find((a) => a.error !== null);
   return {
-    ...toSummary(loaded.txn),
+    ...toSummary(loaded.txn, attentionOf(loaded, staleParticipants)),
     timeoutMs: loaded.txn.timeoutMs,
     retry: loaded.txn.retry,
-    error: loaded.txn.error,
-    branches: toBranchViews(loaded),
-    attempts: attemptsOf(events),
+    decision: loaded.txn.decision,
+    firstError: first
+      ? {
+          branchId: first.branchId,
+          phase: first.phase,
+          attempt: first.attempt,
+          at: first.startedAt,
+          error: first.error!,
+        }
+      : null,
+    branches: toBranchViews(loaded, attempts),
+    attempts,
     events: events.map((e): EventView => ({
       seq: e.seq,
       at: e.at.toISOString(),
@@ -50,7 +99,6 @@ export function toView(loaded: LoadedTransaction, events: EventRecord[]): Transa
     })),
   };
 }
-
 /** Pairs each `call.started` with its `call.finished` (a started call with no end was cut short by a crash). */
 export function attemptsOf(events: EventRecord[]): AttemptView[] {
   const open = new Map<string, AttemptView>();

@@ -71,10 +71,10 @@ export class TransactionsService {
     if (waitMs) {
       const { settled, snapshot } = await this.engine.waitSettled(begun.id, waitMs);
       reply = snapshot
-        ? this.viewReply(200, snapshot.loaded, snapshot.events)
-        : this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
+        ? await this.viewReply(200, snapshot.loaded, snapshot.events)
+        : await this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
     } else {
-      reply = this.viewReply(201, begun.snapshot, begun.events as EventRecord[]);
+      reply = await this.viewReply(201, begun.snapshot, begun.events as EventRecord[]);
     }
     if (key) await this.idempotency.remember(key, reply);
     return reply;
@@ -152,6 +152,9 @@ export class TransactionsService {
       statuses,
       protocol: q.protocol,
       participant: q.participant,
+      attention: q.attention,
+      from: q.from,
+      to: q.to,
       q: q.q,
       limit: q.limit + 1,
       after: q.cursor ? decodeCursor(q.cursor) : undefined,
@@ -161,7 +164,7 @@ export class TransactionsService {
     return {
       status: 200,
       body: {
-        items: items.map(toSummary),
+        items: items.map((t) => toSummary(t, t.attention)),
         nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null,
       },
     };
@@ -179,10 +182,10 @@ export class TransactionsService {
     return loaded;
   }
 
-  private viewReply(status: number, loaded: LoadedTransaction, events: EventRecord[]): Reply {
+  private async viewReply(status: number, loaded: LoadedTransaction, events: EventRecord[]): Promise<Reply> {
     return {
       status,
-      body: toView(loaded, events),
+      body: toView(loaded, events, await this.directory.stale(loaded.txn.participants)),
       headers: { location: `/v1/transactions/${encodeURIComponent(loaded.txn.id)}` },
     };
   }
@@ -192,7 +195,7 @@ export class TransactionsService {
     if (!record.transactionId) return null;
     const loaded = await this.store.load(record.transactionId);
     if (!loaded) return null;
-    const reply = this.viewReply(201, loaded, await this.store.events(loaded.txn.id));
+    const reply = await this.viewReply(201, loaded, await this.store.events(loaded.txn.id));
     await this.idempotency.remember(key, reply);
     const stored = await this.store.findIdempotencyKey(key);
     return stored?.responseStatus

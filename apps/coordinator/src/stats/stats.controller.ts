@@ -1,0 +1,16 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { Access } from '../access/access.decorator';
+import { Permission } from '../access/permissions';
+import { StatsService, type StatsView } from './stats.service';
+
+@Controller('v1/stats')
+export class StatsController {
+  constructor(private readonly stats: StatsService) {}
+
+  /** `?window=15m|1h|6h|24h` (default 1h). */
+  @Get()
+  @Access(Permission.Read)
+  get(@Query('window') window: string | undefined): Promise<StatsView> {
+    return this.stats.stats(window || '1h');
+  }
+}

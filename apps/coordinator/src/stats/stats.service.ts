@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Pool } from 'pg';
+import { Attention, ValidationError } from '#contracts';
+import { readStats } from '#store';
+import { PG_POOL } from '../tokens';
+
+/** The windows `GET /v1/stats` offers, with their bucket sizes. */
+const WINDOWS: Record<string, { ms: number; bucketSeconds: number }> = {
+  '15m': { ms: 15 * 60_000, bucketSeconds: 60 },
+  '1h': { ms: 60 * 60_000, bucketSeconds: 60 },
+  '6h': { ms: 6 * 60 * 60_000, bucketSeconds: 300 },
+  '24h': { ms: 24 * 60 * 60_000, bucketSeconds: 900 },
+};
+
+export interface StatsView {
+  window: string;
+  from: string;
+  to: string;
+  bucketSeconds: number;
+  series: { at: string; started: number; committed: number; aborted: number; failed: number }[];
+  inFlight: { protocol: string; status: string; count: number }[];
+  attention: Record<Exclude<Attention, 'done'>, number>;
+  duration: { count: number; p50Ms: number | null; p99Ms: number | null };
+  failingParticipants: { participant: string; failures: number; calls: number }[];
+  topErrors: { participant: string; phase: string; error: string; transactions: number; example: string }[];
+}
+
+/** `GET /v1/stats`: the overview of a window, read from the log. */
+@Injectable()
+export class StatsService {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  async stats(window = '1h'): Promise<StatsView> {
+    const w = WINDOWS[window];
+    if (!w) {
+      const rule = `must be one of ${Object.keys(WINDOWS).join(', ')}`;
+      throw new ValidationError(`window is invalid: ${rule}`, [{ field: 'window', rule }]);
+    }
+    const bucketMs = w.bucketSeconds * 1000;
+    const to = new Date();
+    // whole buckets, the last one holding now
+    const from = new Date(Math.floor((to.getTime() - w.ms) / bucketMs) * bucketMs + bucketMs);
+    const rows = await readStats(this.pool, from, w.bucketSeconds);
+    const series = new Map<number, StatsView['series'][number]>();
+    for (let t = from.getTime(); t <= to.getTime(); t += bucketMs) {
+      series.set(t, { at: new Date(t).toISOString(), started: 0, committed: 0, aborted: 0, failed: 0 });
+    }
+    for (const r of rows.started) {
+      const b = series.get(r.at.getTime());
+      if (b) b.started += r.n;
+    }
+    for (const r of rows.settled) {
+      const b = series.get(r.at.getTime());
+      if (b) b[r.status as 'committed' | 'aborted' | 'failed'] += r.n;
+    }
+    const attention = { healthy: 0, retrying: 0, compensating: 0, waiting: 0, failed: 0 };
+    for (const r of rows.attention)
+      if (r.attention in attention) attention[r.attention as keyof typeof attention] = r.n;
+    return {
+      window,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      bucketSeconds: w.bucketSeconds,
+      series: [...series.values()],
+      inFlight: rows.inFlight.map((r) => ({ protocol: r.protocol, status: r.status, count: r.n })),
+      attention,
+      duration: {
+        count: rows.duration.count,
+        p50Ms: rows.duration.p50 === null ? null : Math.round(rows.duration.p50),
+        p99Ms: rows.duration.p99 === null ? null : Math.round(rows.duration.p99),
+      },
+      failingParticipants: rows.failing,
+      topErrors: rows.topErrors,
+    };
+  }
+}
