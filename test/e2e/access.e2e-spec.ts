@@ -1,0 +1,227 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startTestStack, type TestStack } from '#testing';
+
+/**
+ * Access control (README "Access control"): every HTTP route of the coordinator × every role, no
+ * key and an unknown key → allowed, 401 or 403. The routes are read from the controllers
+ * themselves, and each must have an expectation below: a new endpoint fails this test until its
+ * access is decided here.
+ */
+const KEYS = {
+  viewer: 'viewer-secret-0123456789',
+  client: 'client-secret-0123456789',
+  participant: 'participant-secret-0123456789',
+  operator: 'operator-secret-0123456789',
+  admin: 'admin-secret-0123456789',
+} as const;
+type Role = keyof typeof KEYS;
+const ROLES = Object.keys(KEYS) as Role[];
+const API_KEYS = ROLES.map((r) => `${r}-key:${r}:${KEYS[r]}`).join(',');
+
+const READERS: Role[] = ['viewer', 'client', 'operator', 'admin'];
+const STARTERS: Role[] = ['client', 'operator', 'admin'];
+const OPERATORS: Role[] = ['operator', 'admin'];
+const REGISTRARS: Role[] = ['participant', 'admin'];
+
+/** Who may call each route; `public` needs no key. From the role table, not from the code. */
+const EXPECTED: Record<string, Role[] | 'public'> = {
+  'POST /v1/transactions': STARTERS,
+  'GET /v1/transactions': READERS,
+  'GET /v1/transactions/:id': READERS,
+  'POST /v1/transactions/replay': OPERATORS,
+  'POST /v1/transactions/:id/abort': STARTERS,
+  'POST /v1/transactions/:id/replay': OPERATORS,
+  'POST /v1/transactions/:id/retry': OPERATORS,
+  'POST /v1/transactions/:id/branches': STARTERS,
+  'POST /v1/transactions/:id/commit': STARTERS,
+  'POST /v1/participants': REGISTRARS,
+  'POST /v1/participants/:name/heartbeat': REGISTRARS,
+  'GET /v1/participants': READERS,
+  'GET /v1/participants/:name': READERS,
+  'DELETE /v1/participants/:name': OPERATORS,
+  'GET /v1/me': ROLES,
+  'GET /v1/keys': ['admin'],
+  'POST /v1/keys': ['admin'],
+  'DELETE /v1/keys/:name': ['admin'],
+  'GET /v1/stream': READERS,
+  'GET /v1/stats': READERS,
+  'GET /health/live': 'public',
+  'GET /health/ready': 'public',
+  'GET /metrics': 'public', // METRICS_PUBLIC defaults to true
+};
+
+/**
+ * Every route the coordinator's controllers declare, as `METHOD /path`, read from the built
+ * controllers' Nest metadata. In a child Node process: Nest ships as ES modules, which Jest's
+ * module loader cannot require, and Node's can.
+ */
+function routeTable(): string[] {
+  const script = `
+    require('reflect-metadata');
+    const { RequestMethod } = require('@nestjs/common');
+    const { AppModule } = require('./dist/apps/coordinator/src/app.module.js');
+    const { loadConfig } = require('./dist/apps/coordinator/src/config/config.js');
+    const routes = [];
+    for (const controller of AppModule.forRoot(loadConfig({}), 'postgres://unused').controllers) {
+      const base = String(Reflect.getMetadata('path', controller) ?? '').replace(/^\\/|\\/$/g, '');
+      for (const name of Object.getOwnPropertyNames(controller.prototype)) {
+        const handler = controller.prototype[name];
+        const path = name === 'constructor' ? undefined : Reflect.getMetadata('path', handler);
+        if (path === undefined) continue;
+        const sub = String(path).replace(/^\\/|\\/$/g, '');
+        routes.push(RequestMethod[Reflect.getMetadata('method', handler)] + ' /' + [base, sub].filter(Boolean).join('/'));
+      }
+    }
+    process.stdout.write(JSON.stringify(routes.sort()));`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '../..') }).toString());
+}
+
+describe('access control', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack('access', { env: { API_KEYS }, apiKey: KEYS.admin });
+  });
+  afterAll(() => s.close());
+
+  const routes = routeTable();
+
+  it('has an expectation for every route the controllers declare, and no stale one', () => {
+    expect(routes.length).toBeGreaterThan(15);
+    expect(routes).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  /** The status of one call; a stream is cut as soon as its headers arrive. */
+  async function statusOf(route: string, key: string | null): Promise<number> {
+    const [method, template] = route.split(' ');
+    const path = template.replace(':id', 'matrix-none').replace(':name', 'nobody');
+    const abort = new AbortController();
+    const res = await fetch(s.coordinator.url + path, {
+      method,
+      signal: abort.signal,
+      headers: {
+        ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+        ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+      },
+      body: method === 'POST' ? '{}' : undefined,
+    });
+    if (res.status === 401 || res.status === 403) {
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const problem = (await res.json()) as { status: number; detail: string };
+      expect(problem.status).toBe(res.status);
+      expect(problem.detail.length).toBeGreaterThan(10);
+    }
+    abort.abort();
+    return res.status;
+  }
+
+  it.each(Object.keys(EXPECTED))(
+    '%s: allowed to its roles, 403 to the others, 401 without a valid key',
+    async (route) => {
+      const expected = EXPECTED[route];
+      const seen: Record<string, number> = {};
+      const want: Record<string, string> = {};
+      for (const role of ROLES) {
+        seen[role] = await statusOf(route, KEYS[role]);
+        want[role] = expected === 'public' || expected.includes(role) ? 'allowed' : '403';
+      }
+      seen.none = await statusOf(route, null);
+      seen.wrong = await statusOf(route, 'not-a-key-0123456789');
+      want.none = expected === 'public' ? 'allowed' : '401';
+      want.wrong = expected === 'public' ? 'allowed' : '401';
+      const got = Object.fromEntries(
+        Object.entries(seen).map(([who, status]) => [
+          who,
+          status === 401 || status === 403 ? String(status) : 'allowed',
+        ]),
+      );
+      expect(got).toEqual(want);
+    },
+  );
+
+  it('records the key name as the actor, and a client may abort only what it started', async () => {
+    const client = s.api.as(KEYS.client);
+    const other = s.api.as(KEYS.operator);
+    s.participant.fault({ transactionId: 'own-1', phase: 'action', status: 200, times: 1, delayMs: 1_500 });
+    const mine = await client.post('/v1/transactions', {
+      id: 'own-1',
+      protocol: 'saga',
+      branches: [{ id: 'a', participant: 'p1', payload: {} }],
+    });
+    expect(mine.status).toBe(201);
+    const theirs = await other.post('/v1/transactions', {
+      id: 'theirs-1',
+      protocol: 'saga',
+      branches: [{ id: 'a', participant: 'p1', payload: {} }],
+    });
+    expect(theirs.status).toBe(201);
+    expect((await client.post('/v1/transactions/theirs-1/abort', { reason: 'not mine' })).status).toBe(403);
+    const aborted = await client.post('/v1/transactions/own-1/abort', { reason: 'changed my mind' });
+    expect(aborted.status).toBeLessThan(300);
+    const view = await s.api.until('/v1/transactions/own-1', (t: any) => t.status === 'aborted');
+    expect(view.events.find((e: any) => e.type === 'transaction.created').detail.actor).toBe('client-key');
+    expect(view.events.find((e: any) => e.type === 'operator.abort').detail).toEqual({
+      actor: 'client-key',
+      reason: 'changed my mind',
+    });
+  });
+
+  it('manages stored keys: created once with its secret, usable, listed without it, revoked', async () => {
+    const created = await s.api.post('/v1/keys', { name: 'ci-bot', role: 'viewer' });
+    expect(created.status).toBe(201);
+    expect(created.body.key).toMatch(/^txc_/);
+    const bot = s.api.as(created.body.key);
+    expect((await bot.get('/v1/me')).body).toEqual({ open: false, name: 'ci-bot', role: 'viewer' });
+    expect((await bot.post('/v1/transactions', {})).status).toBe(403);
+    const list = await s.api.get('/v1/keys');
+    expect(list.body.items.map((k: any) => [k.name, k.role, k.source])).toContainEqual(['ci-bot', 'viewer', 'stored']);
+    expect(JSON.stringify(list.body)).not.toContain(created.body.key);
+    expect((await s.api.post('/v1/keys', { name: 'ci-bot', role: 'admin' })).status).toBe(409);
+    expect((await s.api.post('/v1/keys', { name: 'admin-key', role: 'admin' })).status).toBe(409);
+    expect((await s.api.post('/v1/keys', { name: 'x y', role: 'boss' })).status).toBe(422);
+    expect((await s.api.delete('/v1/keys/ci-bot')).status).toBe(204);
+    expect((await s.api.delete('/v1/keys/admin-key')).status).toBe(409);
+    // revoked: refused at once here, on other instances once their lookup cache (KEY_CACHE_MS) lets go
+    const deadline = Date.now() + 10_000;
+    let status = 200;
+    while (status === 200 && Date.now() < deadline) {
+      status = (await bot.get('/v1/me')).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe(401);
+  });
+});
+
+describe('access control: open mode, private metrics and docs', () => {
+  let s: TestStack;
+  afterEach(() => s?.close());
+
+  it('runs open with no key configured, until the first key is created', async () => {
+    s = await startTestStack('access-open', { env: { KEY_CACHE_MS: '0' } });
+    expect((await s.api.get('/v1/me')).body).toEqual({ open: true, name: 'anonymous', role: 'admin' });
+    expect(s.coordinator.log).toMatch(/open mode/);
+    const first = await s.api.post('/v1/keys', { name: 'root', role: 'admin' });
+    expect(first.status).toBe(201);
+    expect((await s.api.get('/v1/me')).status).toBe(401);
+    expect((await s.api.as(first.body.key).get('/v1/me')).body).toEqual({ open: false, name: 'root', role: 'admin' });
+  });
+
+  it('METRICS_PUBLIC=false and DOCS_PUBLIC=false need a key of any role', async () => {
+    s = await startTestStack('access-private', {
+      env: {
+        API_KEYS: `p:participant:${KEYS.participant},r:admin:${KEYS.admin}`,
+        METRICS_PUBLIC: 'false',
+        DOCS_PUBLIC: 'false',
+      },
+      apiKey: KEYS.admin,
+    });
+    for (const path of ['/metrics', '/docs', '/docs-json']) {
+      expect((await fetch(s.coordinator.url + path)).status).toBe(401);
+      const withKey = await fetch(s.coordinator.url + path, {
+        headers: { authorization: `Bearer ${KEYS.participant}` },
+      });
+      expect([path, withKey.status]).toEqual([path, 200]);
+    }
+    expect((await fetch(`${s.coordinator.url}/health/ready`)).status).toBe(200);
+  });
+});
