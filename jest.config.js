@@ -1,6 +1,7 @@
 /**
- * Four projects: `unit` (pure code, next to it), `integration` (a lib against the real Postgres),
- * `e2e` and `chaos` (real processes, Postgres, Redis).
+ * Five projects: `unit` (pure code, next to it), `integration` (a lib against the real Postgres),
+ * `e2e` and `chaos` (real processes, Postgres, Redis), `browser` (the dashboard in headless
+ * Chromium against a real coordinator).
  */
 const shared = {
   testEnvironment: 'node',
@@ -14,6 +15,12 @@ module.exports = {
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], slowTestThreshold: 30 },
     { ...shared, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'], slowTestThreshold: 60 },
+    {
+      ...shared,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+      slowTestThreshold: 60,
+    },
   ],
   testTimeout: 60_000,
   // e2e and chaos files each run their own coordinator processes; two at a time fit 2 cores

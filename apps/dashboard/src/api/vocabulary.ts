@@ -1,6 +1,7 @@
 // The one vocabulary of API, log and dashboard: values from libs/contracts (a file without imports,
 // so the bundle takes it as is).
 export {
+  Attention,
   BranchStatus,
   FORWARD_PHASES,
   Outcome,

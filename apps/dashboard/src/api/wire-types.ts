@@ -1,64 +1,48 @@
 /**
- * What the dashboard reads from the operator API (docs/operator-api.md). The shapes already in
- * libs/contracts come from there; the operator-API additions are spelled out here as the contract
- * document states them, until libs/contracts carries them.
+ * What the dashboard reads from the operator API (docs/operator-api.md): the types of
+ * libs/contracts, and the two shapes libs/contracts does not hold (the stats answer and the stream's
+ * status event, defined in the coordinator and the store), spelled out as the contract states them.
  */
 import type {
+  ApiKeyView,
+  Attention,
   AttemptView,
-  BranchView as ContractBranchView,
+  BranchView,
+  BulkReplayResult,
   EventView,
-  ParticipantView as ContractParticipantView,
+  ParticipantView,
   Phase,
   Problem,
   Protocol,
+  Role,
+  TransactionPage,
   TransactionStatus,
-  TransactionSummary as ContractTransactionSummary,
-  TransactionView as ContractTransactionView,
+  TransactionSummary,
+  TransactionView,
+  WhoAmI,
 } from '#contracts';
 
-export type { AttemptView, EventView, Phase, Problem, Protocol, TransactionStatus };
+export type {
+  ApiKeyView,
+  Attention,
+  AttemptView,
+  BranchView,
+  BulkReplayResult,
+  EventView,
+  ParticipantView,
+  Phase,
+  Problem,
+  Protocol,
+  Role,
+  TransactionPage,
+  TransactionStatus,
+  TransactionSummary,
+  TransactionView,
+  WhoAmI,
+};
 
-export const ROLES = ['viewer', 'client', 'participant', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** `GET /v1/me`. In open mode every call acts as `admin`. */
-export interface WhoAmI {
-  open: boolean;
-  name?: string;
-  role?: Role;
-}
-
-export const ATTENTION_STATES = ['healthy', 'retrying', 'compensating', 'waiting', 'failed', 'done'] as const;
-export type Attention = (typeof ATTENTION_STATES)[number];
-
-export interface TransactionSummary extends ContractTransactionSummary {
-  attention?: Attention;
-}
-
-export interface BranchView extends ContractBranchView {
-  /** The last attempt failed and will be tried again at `nextAttemptAt`. */
-  retrying?: boolean;
-}
-
-export interface TransactionView extends Omit<ContractTransactionView, 'branches'> {
-  attention?: Attention;
-  /** The first failed attempt's error, kept after a replay. */
-  firstError?: string | null;
-  branches: BranchView[];
-}
-
-export interface TransactionPage {
-  items: TransactionSummary[];
-  nextCursor: string | null;
-}
-
-export interface ParticipantView extends ContractParticipantView {
-  calls?: number;
-  latencyP50Ms?: number | null;
-  latencyP99Ms?: number | null;
-  inFlightTransactions?: number;
-  failedTransactions?: number;
-}
+/** libs/contracts' ROLES, without bundling the zod schemas beside it. */
+export const ROLES = ['viewer', 'client', 'participant', 'operator', 'admin'] as const satisfies readonly Role[];
 
 export type StatsWindow = '15m' | '1h' | '6h' | '24h';
 
@@ -84,24 +68,9 @@ export interface StatusEvent {
   updatedAt: string;
 }
 
-export type BulkReplayOutcome = 'replayed' | 'skipped' | 'error';
-
-export type BulkReplayAnswer =
-  | { dryRun: true; matched: number; ids: string[] }
-  | { dryRun: false; matched: number; results: { id: string; outcome: BulkReplayOutcome; detail?: string | null }[] };
-
-export interface ApiKeyView {
-  name: string;
-  role: Role;
-  source: 'env' | 'stored';
-  createdAt: string | null;
-  createdBy: string | null;
-}
-
-/** `POST /v1/keys`: the secret is answered once. The contract does not name the field: `key` or `secret`. */
+/** `POST /v1/keys`: the key's secret is answered once, as `key`. */
 export interface CreatedApiKey extends ApiKeyView {
-  key?: string;
-  secret?: string;
+  key: string;
 }
 
 export type OperatorAction = 'replay' | 'retry' | 'abort';

@@ -12,6 +12,8 @@ export interface Session {
   permissions: Permissions;
   /** Forgets the key; `detail` is shown on the sign-in page (why the session ended). */
   signOut(detail?: string | null): void;
+  /** Switches to another key (one just created, say); answers why not, or null once signed in with it. */
+  signIn(key: string): Promise<string | null>;
 }
 
 type SessionState =
@@ -63,19 +65,23 @@ export function SessionGate({ children }: { children: ReactNode }) {
     void check();
   }, [check]);
 
-  const me = state.phase === 'signed-in' ? state.me : null;
-  const session = useMemo<Session | null>(
-    () => me && { me, api, permissions: permissionsOf(me), signOut: (detail) => endSession(detail ?? null) },
-    [me, api, endSession],
+  const signIn = useCallback(
+    async (key: string): Promise<string | null> => {
+      const result = await whoIs(key);
+      if (result.kind !== 'known') return result.detail;
+      apiKeyStorage.write(key);
+      queryClient.clear();
+      setState({ phase: 'signed-in', me: result.me });
+      return null;
+    },
+    [queryClient],
   );
 
-  const signIn = async (key: string): Promise<string | null> => {
-    const result = await whoIs(key);
-    if (result.kind !== 'known') return result.detail;
-    apiKeyStorage.write(key);
-    setState({ phase: 'signed-in', me: result.me });
-    return null;
-  };
+  const me = state.phase === 'signed-in' ? state.me : null;
+  const session = useMemo<Session | null>(
+    () => me && { me, api, permissions: permissionsOf(me), signOut: (detail) => endSession(detail ?? null), signIn },
+    [me, api, endSession, signIn],
+  );
 
   switch (state.phase) {
     case 'loading':
@@ -96,14 +102,13 @@ export function SessionGate({ children }: { children: ReactNode }) {
 
 type WhoIsResult = { kind: 'known'; me: WhoAmI } | { kind: 'unknown' | 'error'; detail: string };
 
-/** `GET /v1/me` with `key`. A coordinator without access control (404) is an open one. */
+/** `GET /v1/me` with `key`. */
 async function whoIs(key: string | null): Promise<WhoIsResult> {
   try {
     const me = await new ApiClient({ apiKey: () => key }).get<WhoAmI>('/v1/me');
     return { kind: 'known', me };
   } catch (error) {
     if (!(error instanceof ProblemError)) return { kind: 'error', detail: String(error) };
-    if (error.status === 404) return { kind: 'known', me: { open: true } };
     if (error.status === 401 || error.status === 403) return { kind: 'unknown', detail: error.message };
     return { kind: 'error', detail: error.message };
   }

@@ -71,24 +71,32 @@ export function KeysPage() {
 }
 
 function CreateKeyForm({ onCreated }: { onCreated: () => void }) {
-  const { api } = useSession();
+  const { api, me, signIn } = useSession();
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
+  const [signInProblem, setSignInProblem] = useState<string | null>(null);
+  // the first key ends open mode: from then on this tab's key-less calls are refused, so the list is
+  // not fetched again (that would end the session before the secret is seen)
+  const endsOpenMode = me.open;
   const create = useMutation({
     mutationFn: () => api.post<CreatedApiKey>('/v1/keys', { name: name.trim(), role }),
     onSuccess: () => {
       setName('');
-      onCreated();
+      if (!endsOpenMode) onCreated();
     },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     create.mutate();
   };
-  const secret = create.data ? (create.data.key ?? create.data.secret) : null;
 
   return (
     <section>
+      {endsOpenMode && (
+        <p className="banner banner-warning">
+          Creating the first key ends open mode: from then on every call needs a key.
+        </p>
+      )}
       <form className="inline-form" onSubmit={submit} data-testid="create-key-form">
         <label>
           Name <input value={name} onChange={(e) => setName(e.target.value)} required data-testid="key-name-input" />
@@ -111,8 +119,20 @@ function CreateKeyForm({ onCreated }: { onCreated: () => void }) {
           Key <strong>{create.data.name}</strong> ({create.data.role}) created. Copy its secret now, it is not shown
           again:
           <code className="secret" data-testid="new-key-secret">
-            {secret}
+            {create.data.key}
           </code>
+          {endsOpenMode && (
+            <p>
+              Open mode has ended.{' '}
+              <button
+                onClick={() => void signIn(create.data.key).then(setSignInProblem)}
+                data-testid="sign-in-with-new-key"
+              >
+                Sign in with this key
+              </button>
+            </p>
+          )}
+          {signInProblem && <p className="problem">{signInProblem}</p>}
         </div>
       )}
     </section>

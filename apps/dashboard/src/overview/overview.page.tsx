@@ -61,7 +61,7 @@ function OverviewBody({ stats }: { stats: Stats }) {
           <Link
             key={state}
             to={`/transactions?attention=${state}`}
-            className={`card attention-card attention-${state}`}
+            className={`card attention-card attention-card-${state}`}
             title={ATTENTION_MEANING[state]}
             data-testid={`attention-${state}`}
           >

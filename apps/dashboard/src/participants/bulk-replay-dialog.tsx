@@ -1,14 +1,16 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
-import type { BulkReplayAnswer } from '../api/wire-types';
+import type { BulkReplayResult } from '../api/wire-types';
 import { useSession } from '../auth/session';
 import { ProblemMessage } from '../components/problem-message';
 
+type ItemResult = NonNullable<BulkReplayResult['results']>[number];
+
 type Step =
   | { kind: 'ask' }
-  | { kind: 'dry-run'; ids: string[]; matched: number }
-  | { kind: 'done'; answer: Extract<BulkReplayAnswer, { dryRun: false }> };
+  | { kind: 'dry-run'; ids: string[]; matched: number; truncated: boolean }
+  | { kind: 'done'; results: ItemResult[] };
 
 /**
  * Bulk replay of a participant's failed transactions, in two steps: a dry run freezes the list of
@@ -30,11 +32,11 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
     return () => element?.close();
   }, []);
 
-  const call = async (body: object, next: (answer: BulkReplayAnswer) => Step) => {
+  const call = async (body: object, next: (answer: BulkReplayResult) => Step) => {
     setBusy(true);
     setError(null);
     try {
-      setStep(next(await api.post<BulkReplayAnswer>('/v1/transactions/replay', { ...body, reason: reason.trim() })));
+      setStep(next(await api.post<BulkReplayResult>('/v1/transactions/replay', { ...body, reason: reason.trim() })));
     } catch (e) {
       setError(e);
     } finally {
@@ -43,14 +45,17 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
   };
 
   const dryRun = () =>
-    call({ participant, dryRun: true }, (a) =>
-      a.dryRun ? { kind: 'dry-run', ids: a.ids, matched: a.matched } : { kind: 'ask' },
-    );
+    call({ participant, dryRun: true }, (a) => ({
+      kind: 'dry-run',
+      ids: a.ids ?? [],
+      matched: a.matched,
+      truncated: a.truncated,
+    }));
   const replay = (ids: string[]) =>
     call({ ids }, (a) => {
       void queryClient.invalidateQueries({ queryKey: ['transactions'] });
       void queryClient.invalidateQueries({ queryKey: ['participants'] });
-      return a.dryRun ? { kind: 'ask' } : { kind: 'done', answer: a };
+      return { kind: 'done', results: a.results ?? [] };
     });
 
   return (
@@ -73,6 +78,9 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
             {step.matched === 1 ? 'transaction matches' : 'transactions match'}; these {step.ids.length} will be
             replayed:
           </p>
+          {step.truncated && (
+            <p className="muted">More match than one request takes: run the bulk replay again afterwards.</p>
+          )}
           <ul className="id-list">
             {step.ids.map((id) => (
               <li key={id} className="mono">
@@ -82,7 +90,7 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
           </ul>
         </div>
       )}
-      {step.kind === 'done' && <BulkResults answer={step.answer} />}
+      {step.kind === 'done' && <BulkResults results={step.results} />}
       <ProblemMessage error={error} />
       <div className="dialog-buttons">
         <button onClick={onClose}>{step.kind === 'done' ? 'Close' : 'Cancel'}</button>
@@ -111,7 +119,7 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
   );
 }
 
-function BulkResults({ answer }: { answer: Extract<BulkReplayAnswer, { dryRun: false }> }) {
+function BulkResults({ results }: { results: ItemResult[] }) {
   return (
     <table data-testid="bulk-results">
       <thead>
@@ -122,7 +130,7 @@ function BulkResults({ answer }: { answer: Extract<BulkReplayAnswer, { dryRun: f
         </tr>
       </thead>
       <tbody>
-        {answer.results.map((r) => (
+        {results.map((r) => (
           <tr key={r.id} data-outcome={r.outcome}>
             <td className="mono">
               <Link to={`/transactions/${encodeURIComponent(r.id)}`}>{r.id}</Link>

@@ -2,7 +2,7 @@ import type { AttemptView, BranchView, TransactionView } from '../api/wire-types
 import { OutcomeBadge } from '../components/badges';
 import { formatDuration, formatTime } from '../components/format';
 import { PROTOCOL_PHASES } from '../api/vocabulary';
-import { attemptKey, firstFailedAttempt, isFailedAttempt } from './transaction-facts';
+import { attemptKey, branchLabel, firstFailedAttempt, isFailedAttempt } from './transaction-facts';
 
 /**
  * Every branch, each of its phases, each attempt: when it started, how long it took, what came of
@@ -16,7 +16,7 @@ export function AttemptTimeline({ view }: { view: TransactionView }) {
     ...view.attempts.map((a) => (a.finishedAt ? Date.parse(a.finishedAt) : Date.now())),
   );
   const span = Math.max(1, end - start);
-  const first = firstFailedAttempt(view.attempts);
+  const first = firstFailedAttempt(view);
   const firstKey = first ? attemptKey(first) : null;
   const phases = PROTOCOL_PHASES[view.protocol];
 
@@ -30,9 +30,7 @@ export function AttemptTimeline({ view }: { view: TransactionView }) {
           <div className="timeline-branch" key={branch.id} data-testid="timeline-branch" data-branch={branch.id}>
             <h3>
               {branch.id} <span className="muted">on {branch.participant}</span>{' '}
-              <span className={`badge branch-${branch.status}`}>
-                {branch.status} · {branch.phase}
-              </span>
+              <span className={`badge branch-${branch.status}`}>{branchLabel(branch)}</span>
               <RetryNote branch={branch} />
             </h3>
             {attempts.length === 0 && <p className="muted">Not called.</p>}
@@ -103,10 +101,10 @@ function AttemptRow({
 }
 
 function RetryNote({ branch }: { branch: BranchView }) {
-  if (!branch.nextAttemptAt) return null;
+  if (!branch.retrying && !branch.nextAttemptAt) return null;
   return (
-    <span className="badge attention-retrying" data-testid="branch-retrying">
-      ↻ next attempt {formatTime(branch.nextAttemptAt)}
+    <span className="badge attention-retrying" data-testid="branch-retrying" title={branch.lastError ?? undefined}>
+      ↻ retrying{branch.nextAttemptAt ? `, next attempt ${formatTime(branch.nextAttemptAt)}` : ''}
     </span>
   );
 }

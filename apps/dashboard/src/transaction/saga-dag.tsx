@@ -1,5 +1,6 @@
 import type { BranchView } from '../api/wire-types';
 import { layOutSaga, NODE_HEIGHT, NODE_WIDTH } from './saga-layout';
+import { branchLabel } from './transaction-facts';
 
 /**
  * The saga's branches as a graph (dependsOn edges, laid out by dagre, drawn as SVG). Branches on
@@ -80,7 +81,7 @@ export function SagaDag({ branches }: { branches: BranchView[] }) {
               {truncate(branch.participant, 22)}
             </text>
             <text x={10} y={51} className="dag-node-sub">
-              {branch.status} · {branch.phase}
+              {branchLabel(branch)}
             </text>
           </g>
         ))}

@@ -1,10 +1,16 @@
-import type { AttemptView, EventView, TransactionView } from '../api/wire-types';
+import type { AttemptView, BranchView, EventView, Phase, TransactionView } from '../api/wire-types';
 
-/** The event that logged the decision (`transaction.committing` or `transaction.aborting`), if any. */
-export function decisionEvent(view: TransactionView): { decision: 'commit' | 'abort'; event: EventView } | null {
-  const event = view.events.find((e) => e.type === 'transaction.committing' || e.type === 'transaction.aborting');
-  if (!event) return null;
-  return { decision: event.type === 'transaction.committing' ? 'commit' : 'abort', event };
+export type AttemptRef = Pick<AttemptView, 'branchId' | 'phase' | 'attempt'>;
+
+/**
+ * The decision (the view's `decision`) and the log event that made it durable: the first
+ * `transaction.committing` or `transaction.aborting`.
+ */
+export function decisionOf(view: TransactionView): { decision: 'commit' | 'abort'; event: EventView | null } | null {
+  const event =
+    view.events.find((e) => e.type === 'transaction.committing' || e.type === 'transaction.aborting') ?? null;
+  const decision = view.decision ?? (event ? (event.type === 'transaction.committing' ? 'commit' : 'abort') : null);
+  return decision ? { decision, event } : null;
 }
 
 /** An attempt that did not end in yes: a no, no answer, or an error. */
@@ -12,16 +18,17 @@ export function isFailedAttempt(attempt: AttemptView): boolean {
   return attempt.finishedAt !== null && (attempt.outcome !== 'yes' || attempt.error !== null);
 }
 
-/** The earliest failed attempt, the one whose error usually explains the rest. */
-export function firstFailedAttempt(attempts: readonly AttemptView[]): AttemptView | null {
+/** The first failed attempt: the one `firstError` names (kept across replays), else the earliest failed one. */
+export function firstFailedAttempt(view: TransactionView): AttemptRef | null {
+  if (view.firstError) return view.firstError;
   let first: AttemptView | null = null;
-  for (const a of attempts) {
+  for (const a of view.attempts) {
     if (isFailedAttempt(a) && (!first || Date.parse(a.startedAt) < Date.parse(first.startedAt))) first = a;
   }
   return first;
 }
 
-export function attemptKey(a: Pick<AttemptView, 'branchId' | 'phase' | 'attempt'>): string {
+export function attemptKey(a: AttemptRef): string {
   return `${a.branchId}/${a.phase}/${a.attempt}`;
 }
 
@@ -34,3 +41,24 @@ export function allowedActions(view: TransactionView): { replay: boolean; retry:
     abort: view.status === 'pending' || view.status === 'running',
   };
 }
+
+/**
+ * A branch's state in words: status and phase read together (`completing` + `compensate` is
+ * "compensating", `completed` + `compensate` "compensated", `completed` + `confirm` "confirmed").
+ */
+export function branchLabel(branch: Pick<BranchView, 'status' | 'phase'>): string {
+  if (branch.status === 'completing')
+    return branch.phase === 'compensate' ? 'compensating' : `${branch.phase} in progress`;
+  if (branch.status !== 'completed') return `${branch.status} · ${branch.phase}`;
+  return COMPLETED[branch.phase] ?? `${branch.phase} done`;
+}
+
+const COMPLETED: Partial<Record<Phase, string>> = {
+  compensate: 'compensated',
+  confirm: 'confirmed',
+  cancel: 'cancelled',
+  commit: 'committed',
+  rollback: 'rolled back',
+  'do-commit': 'committed',
+  abort: 'aborted',
+};

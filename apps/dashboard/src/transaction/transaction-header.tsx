@@ -2,12 +2,13 @@ import type { TransactionView } from '../api/wire-types';
 import { AttentionBadge, StatusBadge } from '../components/badges';
 import { formatDuration, formatTime, millisBetween } from '../components/format';
 import { SETTLED_STATUSES } from '../api/vocabulary';
-import { decisionEvent } from './transaction-facts';
+import { decisionOf } from './transaction-facts';
 
 /** Who, what, when, and why it ended as it did; the first error stands out when there is one. */
 export function TransactionHeader({ view }: { view: TransactionView }) {
   const settled = SETTLED_STATUSES.includes(view.status);
-  const decision = decisionEvent(view);
+  const decision = decisionOf(view);
+  const { firstError } = view;
   return (
     <section className="transaction-header" data-testid="transaction-header">
       <h1 className="mono" data-testid="transaction-id">
@@ -37,8 +38,8 @@ export function TransactionHeader({ view }: { view: TransactionView }) {
         <dd data-testid="decision">
           {decision ? (
             <>
-              <strong>{decision.decision}</strong> (logged as event #{decision.event.seq},{' '}
-              {formatTime(decision.event.at)})
+              <strong>{decision.decision}</strong>
+              {decision.event && ` (logged as event #${decision.event.seq}, ${formatTime(decision.event.at)})`}
             </>
           ) : (
             <span className="muted">none yet</span>
@@ -49,12 +50,13 @@ export function TransactionHeader({ view }: { view: TransactionView }) {
           {view.retry.maxAttempts} attempts, backoff {view.retry.initialBackoffMs}–{view.retry.maxBackoffMs} ms
         </dd>
       </dl>
-      {view.firstError && (
+      {firstError && (
         <p className="first-error" data-testid="first-error">
-          <strong>First error:</strong> {view.firstError}
+          <strong>First error</strong> ({firstError.branchId} {firstError.phase}, attempt {firstError.attempt},{' '}
+          {formatTime(firstError.at)}): {firstError.error}
         </p>
       )}
-      {view.error && view.error !== view.firstError && (
+      {view.error && (
         <p className="end-error" data-testid="transaction-error">
           <strong>{view.status === 'failed' ? 'Failed' : 'Ended'} because:</strong> {view.error}
         </p>

@@ -1,7 +1,7 @@
 import type { AttemptView, TransactionView } from '../api/wire-types';
 import { formatTime } from '../components/format';
 import { PROTOCOL_PHASES } from '../api/vocabulary';
-import { decisionEvent } from './transaction-facts';
+import { decisionOf } from './transaction-facts';
 
 /**
  * TCC / 2PC / 3PC: one row per branch (participant), one column per phase; each cell is the last
@@ -9,7 +9,7 @@ import { decisionEvent } from './transaction-facts';
  */
 export function VoteMatrix({ view }: { view: TransactionView }) {
   const phases = PROTOCOL_PHASES[view.protocol];
-  const decision = decisionEvent(view);
+  const decision = decisionOf(view);
   return (
     <section data-testid="vote-matrix">
       <h2>Votes and completions</h2>
@@ -42,8 +42,9 @@ export function VoteMatrix({ view }: { view: TransactionView }) {
         Decision:{' '}
         {decision ? (
           <>
-            <strong>{decision.decision}</strong>, logged as event #{decision.event.seq} ({decision.event.type}) at{' '}
-            {formatTime(decision.event.at)}
+            <strong>{decision.decision}</strong>
+            {decision.event &&
+              `, logged as event #${decision.event.seq} (${decision.event.type}) at ${formatTime(decision.event.at)}`}
           </>
         ) : (
           <span className="muted">not taken yet</span>

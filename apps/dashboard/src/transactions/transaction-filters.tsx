@@ -1,6 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { ATTENTION_STATES, type Protocol } from '../api/wire-types';
-import { Protocol as Protocols, TransactionStatus } from '../api/vocabulary';
+import { Attention, Protocol, TransactionStatus } from '../api/vocabulary';
 import { IN_FLIGHT_STATUSES, isoToLocalInput, localInputToIso, type ListFilters } from './list-filters';
 
 /**
@@ -52,7 +51,7 @@ export function TransactionFilters(props: { filters: ListFilters; onChange: (fil
           data-testid="filter-protocol"
         >
           <option value="">any</option>
-          {Object.values(Protocols).map((p: Protocol) => (
+          {Object.values(Protocol).map((p) => (
             <option key={p}>{p}</option>
           ))}
         </select>
@@ -65,7 +64,7 @@ export function TransactionFilters(props: { filters: ListFilters; onChange: (fil
           data-testid="filter-attention"
         >
           <option value="">any</option>
-          {ATTENTION_STATES.map((a) => (
+          {Object.values(Attention).map((a) => (
             <option key={a}>{a}</option>
           ))}
         </select>

@@ -4,8 +4,11 @@ import { AttentionBadge, StatusBadge } from '../components/badges';
 import { formatDuration, formatTime, millisBetween } from '../components/format';
 import { SETTLED_STATUSES } from '../api/vocabulary';
 
-/** One row per transaction, newest first; a row's status is patched in place by the live stream. */
-export function TransactionsTable({ items }: { items: TransactionSummary[] }) {
+/**
+ * One row per transaction, newest first; a row's status is patched in place by the live stream.
+ * `busy`: the rows are the previous query's, shown while the new one loads.
+ */
+export function TransactionsTable({ items, busy }: { items: TransactionSummary[]; busy: boolean }) {
   if (items.length === 0)
     return (
       <p className="muted" data-testid="no-transactions">
@@ -13,7 +16,7 @@ export function TransactionsTable({ items }: { items: TransactionSummary[] }) {
       </p>
     );
   return (
-    <table className="transactions" data-testid="transactions-table">
+    <table className="transactions" data-testid="transactions-table" aria-busy={busy}>
       <thead>
         <tr>
           <th>id</th>

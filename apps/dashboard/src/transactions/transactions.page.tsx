@@ -39,7 +39,7 @@ export function TransactionsPage() {
       <TransactionFilters filters={filters} onChange={(next) => show(next)} />
       <ProblemMessage error={page.error} />
       {page.isPending && <p className="muted">Loading…</p>}
-      {page.data && <TransactionsTable items={page.data.items} />}
+      {page.data && <TransactionsTable items={page.data.items} busy={page.isPlaceholderData} />}
       <div className="pager">
         {cursor && (
           <button onClick={() => show(filters)} data-testid="newest-page">

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newPage } from './support/browser';
+import { paySaga, startDashboardStack, type DashboardStack } from './support/dashboard-stack';
+
+/** A coordinator with no key configured: no sign-in, a warning on every page, until a first key is made. */
+describe('dashboard in open mode', () => {
+  let s: DashboardStack;
+  let browser: Browser;
+  let page: Page;
+  let problems: string[];
+
+  beforeAll(async () => {
+    s = await startDashboardStack('dash_open', { open: true });
+    browser = await launchChromium();
+    ({ page, problems } = await newPage(browser, s.origin));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+  afterEach(() => {
+    if (problems.length > 0) console.log(`browser said:\n  ${problems.join('\n  ')}`);
+    problems.length = 0;
+  });
+
+  it('asks for no key and warns on every page that anyone can do anything', async () => {
+    const id = `open-${randomBytes(4).toString('hex')}`;
+    expect((await s.api.post('/v1/transactions?wait=10000', paySaga(id))).body.status).toBe('committed');
+
+    await page.goto('/');
+    await page.getByTestId('overview-page').waitFor();
+    expect(await page.getByTestId('sign-in-form').count()).toBe(0);
+    expect(await page.getByTestId('sign-out').count()).toBe(0);
+    expect(await page.getByTestId('identity').textContent()).toContain('open mode');
+    const warning = 'Open mode: no API keys configured, anyone can do anything';
+    expect(await page.getByTestId('open-mode-banner').textContent()).toBe(warning);
+
+    for (const [link, pageId] of [
+      ['Transactions', 'transactions-page'],
+      ['Participants', 'participants-page'],
+      ['Keys', 'keys-page'],
+    ]) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByTestId(pageId).waitFor();
+      expect(await page.getByTestId('open-mode-banner').textContent()).toBe(warning);
+    }
+    await page.goto(`/transactions/${id}`);
+    await page.getByTestId('transaction-header').waitFor();
+    expect(await page.getByTestId('open-mode-banner').textContent()).toBe(warning);
+  });
+
+  it('shows a new key’s secret once; the first key ends open mode, and the dashboard then needs a key', async () => {
+    await page.getByRole('link', { name: 'Keys', exact: true }).click();
+    await page.getByTestId('key-name-input').fill('first-admin');
+    await page.getByTestId('key-role-select').selectOption('admin');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = (await page.getByTestId('new-key-secret').textContent())?.trim() ?? '';
+    expect(secret.length).toBeGreaterThanOrEqual(16);
+
+    await page.getByTestId('sign-in-with-new-key').click();
+    expect(await page.getByTestId('identity').textContent()).toContain('first-admin');
+    expect(await page.getByTestId('open-mode-banner').count()).toBe(0);
+    await page.getByRole('link', { name: 'Keys', exact: true }).click();
+    await page.locator('[data-testid=key-row][data-name=first-admin]').waitFor();
+
+    // another tab, without the key, is asked for one
+    const other = await newPage(browser, s.origin);
+    try {
+      await other.page.goto('/participants');
+      await other.page.getByTestId('sign-in-form').waitFor();
+      await other.page.getByTestId('api-key-input').fill(secret);
+      await other.page.getByTestId('sign-in-button').click();
+      await other.page.getByTestId('participants-page').waitFor();
+      await other.page.locator('[data-testid=participant-row][data-name=inventory]').waitFor();
+    } finally {
+      await other.page.context().close();
+    }
+  });
+});
