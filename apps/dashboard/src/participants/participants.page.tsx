@@ -78,7 +78,11 @@ export function ParticipantsPage() {
                 </td>
                 {permissions.operate && (
                   <td>
-                    <button onClick={() => setReplaying(p.name)} data-testid="bulk-replay-button">
+                    <button
+                      onClick={() => setReplaying(p.name)}
+                      disabled={p.failedTransactions === 0}
+                      data-testid="bulk-replay-button"
+                    >
                       Replay failed…
                     </button>
                   </td>

@@ -1,7 +1,7 @@
 import type { AttemptView, BranchView, TransactionView } from '../api/wire-types';
 import { OutcomeBadge } from '../components/badges';
 import { formatDuration, formatTime } from '../components/format';
-import { PROTOCOL_PHASES } from '../api/vocabulary';
+import { PROTOCOL_PHASES, SETTLED_STATUSES } from '../api/vocabulary';
 import { attemptKey, branchLabel, firstFailedAttempt, isFailedAttempt } from './transaction-facts';
 
 /**
@@ -11,10 +11,10 @@ import { attemptKey, branchLabel, firstFailedAttempt, isFailedAttempt } from './
  */
 export function AttemptTimeline({ view }: { view: TransactionView }) {
   const start = Date.parse(view.createdAt);
-  const end = Math.max(
-    Date.parse(view.updatedAt),
-    ...view.attempts.map((a) => (a.finishedAt ? Date.parse(a.finishedAt) : Date.now())),
-  );
+  // in flight: the line runs to now, so a waiting branch's gap shows
+  const end = SETTLED_STATUSES.includes(view.status)
+    ? Math.max(Date.parse(view.updatedAt), ...view.attempts.map((a) => Date.parse(a.finishedAt ?? a.startedAt)))
+    : Date.now();
   const span = Math.max(1, end - start);
   const first = firstFailedAttempt(view);
   const firstKey = first ? attemptKey(first) : null;

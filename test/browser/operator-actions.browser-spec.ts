@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newPage, screenshot } from './support/browser';
+import { paySaga, startDashboardStack, type DashboardStack } from './support/dashboard-stack';
+
+/** Retry now on a transaction waiting out a long backoff, and bulk replay of a participant's failures. */
+describe('dashboard operator actions', () => {
+  let s: DashboardStack;
+  let browser: Browser;
+  let page: Page;
+  let problems: string[];
+  const tag = randomBytes(4).toString('hex');
+
+  beforeAll(async () => {
+    s = await startDashboardStack('dash_ops');
+    browser = await launchChromium();
+    ({ page, problems } = await newPage(browser, s.origin));
+    await page.goto('/');
+    await page.getByTestId('api-key-input').fill(s.keys.operator);
+    await page.getByTestId('sign-in-button').click();
+    await page.getByTestId('identity').waitFor();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+  afterEach(async () => {
+    await s.healInventory();
+    if (problems.length > 0) console.log(`browser said:\n  ${problems.join('\n  ')}`);
+    problems.length = 0;
+  });
+
+  it('shows a branch retrying and calls it at once on Retry now', async () => {
+    await s.breakInventory();
+    const id = `slow-${tag}`;
+    // the next attempt would come in a minute: only Retry now brings it sooner
+    const slow = { ...paySaga(id), retry: { maxAttempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000 } };
+    await s.api.post('/v1/transactions', slow);
+    await s.api.until(`/v1/transactions/${id}`, (t) => t.attention === 'retrying', 20_000);
+
+    await page.goto(`/transactions?q=${id}`);
+    await page.locator(`[data-testid=transaction-row][data-id="${id}"] [data-testid=retrying-badge]`).first().waitFor();
+    await page.goto(`/transactions/${id}`);
+    await page.locator('[data-testid=timeline-branch][data-branch=reserve] [data-testid=branch-retrying]').waitFor();
+
+    await s.healInventory();
+    await page.getByTestId('retry-button').click();
+    await page.getByTestId('reason-input').fill('inventory is back');
+    await page.getByTestId('confirm-button').click();
+    await page.locator('[data-testid=transaction-header] [data-testid=status-badge][data-status=committed]').waitFor();
+    await page.locator('[data-testid=event-row][data-type="operator.retry"]').waitFor();
+  });
+
+  it('bulk-replays the failed transactions of a participant: dry run, the frozen list, then each outcome', async () => {
+    await s.breakInventory();
+    const ids = [`bulk-a-${tag}`, `bulk-b-${tag}`];
+    for (const id of ids) await s.api.post('/v1/transactions', paySaga(id));
+    for (const id of ids) await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'failed', 20_000);
+    await s.healInventory();
+
+    await page.getByRole('link', { name: 'Participants', exact: true }).click();
+    const inventory = page.locator('[data-testid=participant-row][data-name=inventory]');
+    expect(await inventory.getByTestId('failed-transactions-link').textContent()).toBe('2');
+    await inventory.getByTestId('bulk-replay-button').click();
+    const dryRun = page.getByTestId('bulk-dry-run-button');
+    expect(await dryRun.isDisabled()).toBe(true); // the reason is required
+    await page.getByTestId('bulk-reason-input').fill('inventory redeployed');
+    await dryRun.click();
+    expect(await page.getByTestId('bulk-matched').textContent()).toBe('2');
+    for (const id of ids) await page.getByTestId('bulk-dry-run').getByText(id).waitFor();
+    await page.getByTestId('bulk-confirm-button').click();
+    await page.getByTestId('bulk-results').waitFor();
+    expect(await page.locator('[data-testid=bulk-results] tr[data-outcome=replayed]').count()).toBe(2);
+    await screenshot(page, 'bulk-replay');
+    for (const id of ids) await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'aborted', 20_000);
+  });
+});
