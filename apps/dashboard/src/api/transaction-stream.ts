@@ -20,7 +20,7 @@ const MAX_BACKOFF_MS = 5_000;
 /**
  * Reads `GET /v1/stream` with fetch (EventSource cannot send Authorization) for as long as it is
  * not stopped. After a drop it reconnects with `Last-Event-ID` set to the last id received, waiting
- * 1 s, then twice as long each time up to 5 s; a connection that delivered anything resets the wait.
+ * 1 s, then twice as long each time up to 5 s; a connection that was accepted resets the wait.
  * Answers the function that stops it.
  */
 export function openTransactionStream(options: TransactionStreamOptions): () => void {
@@ -31,7 +31,7 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
     let backoff = MIN_BACKOFF_MS;
     options.onState('connecting');
     while (!controller.signal.aborted) {
-      let delivered = false;
+      let accepted = false;
       try {
         const response = await fetch('/v1/stream', {
           headers: {
@@ -47,6 +47,7 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
           break;
         }
         if (!response.ok || !response.body) throw new Error(`GET /v1/stream answered ${response.status}`);
+        accepted = true;
         options.onState('live');
         const parser = new SseParser();
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -54,7 +55,6 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
           const { value, done } = await reader.read();
           if (done) break;
           for (const message of parser.push(value)) {
-            delivered = true;
             lastEventId = message.lastEventId ?? lastEventId;
             if (message.event === 'status') dispatch(message.data, options.onEvent);
           }
@@ -65,7 +65,7 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
         options.onDrop?.((error as Error).message);
       }
       options.onState('reconnecting');
-      backoff = delivered ? MIN_BACKOFF_MS : backoff;
+      if (accepted) backoff = MIN_BACKOFF_MS;
       await sleep(backoff, controller.signal);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }

@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { openTransactionStream, type StreamState } from '../api/transaction-stream';
 import type { StatusEvent } from '../api/wire-types';
@@ -12,22 +13,36 @@ interface TransactionEvents {
 
 const EventsContext = createContext<TransactionEvents | null>(null);
 
-/** One live stream for the whole signed-in dashboard; pages subscribe to its status events. */
+/**
+ * One live stream for the whole signed-in dashboard; pages subscribe to its status events. After a
+ * reconnection every transaction query is fetched again: changes made while no id was known to
+ * resume from would otherwise be missed.
+ */
 export function TransactionEventsProvider({ children }: { children: ReactNode }) {
   const { api, signOut } = useSession();
+  const queryClient = useQueryClient();
   const listeners = useRef(new Set<Listener>());
   const [state, setState] = useState<StreamState>('connecting');
+  const dropped = useRef(false);
 
   useEffect(
     () =>
       openTransactionStream({
         headers: () => api.authHeaders(),
         onEvent: (event) => listeners.current.forEach((listener) => listener(event)),
-        onState: setState,
+        onState: (next) => {
+          if (next === 'reconnecting') dropped.current = true;
+          if (next === 'live' && dropped.current) {
+            dropped.current = false;
+            void queryClient.invalidateQueries({ queryKey: ['transactions'] });
+            void queryClient.invalidateQueries({ queryKey: ['transaction'] });
+          }
+          setState(next);
+        },
         onUnauthorized: (problem) => signOut(problem.detail),
         onDrop: (reason) => console.info(`live stream dropped (${reason}); reconnecting`),
       }),
-    [api, signOut],
+    [api, signOut, queryClient],
   );
 
   const subscribe = useCallback((listener: Listener) => {
