@@ -68,7 +68,7 @@ describe('operator dashboard', () => {
     await row.waitFor();
     expect(await page.locator('[data-testid=transaction-row]').count()).toBe(1);
     expect(await row.getAttribute('data-status')).toBe('failed');
-    await screenshot(page, 'transactions');
+    await screenshot(page, 'transactions-failed');
 
     await row.getByRole('link', { name: failedId }).click();
     await page.waitForURL(`**/transactions/${failedId}`);
@@ -109,6 +109,7 @@ describe('operator dashboard', () => {
     await page.locator(`[data-testid=transaction-row][data-id="${id}"]`).waitFor();
     await page.locator(`[data-testid=transaction-row][data-id="${id}"][data-status=committed]`).waitFor();
     expect(await stillSameDocument(page)).toBe(true);
+    await screenshot(page, 'transactions');
   });
 
   it('shows a viewer no replay button, and the API refuses the viewer’s replay with 403', async () => {

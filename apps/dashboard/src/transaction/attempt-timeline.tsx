@@ -2,6 +2,7 @@ import type { AttemptView, BranchView, TransactionView } from '../api/wire-types
 import { OutcomeBadge } from '../components/badges';
 import { formatDuration, formatTime } from '../components/format';
 import { PROTOCOL_PHASES, SETTLED_STATUSES } from '../api/vocabulary';
+import { onCompensationPath } from './saga-layout';
 import { attemptKey, branchLabel, firstFailedAttempt, isFailedAttempt } from './transaction-facts';
 
 /**
@@ -30,7 +31,11 @@ export function AttemptTimeline({ view }: { view: TransactionView }) {
           <div className="timeline-branch" key={branch.id} data-testid="timeline-branch" data-branch={branch.id}>
             <h3>
               {branch.id} <span className="muted">on {branch.participant}</span>{' '}
-              <span className={`badge branch-${branch.status}`}>{branchLabel(branch)}</span>
+              <span
+                className={`badge ${onCompensationPath(branch) ? 'branch-compensation' : `branch-${branch.status}`}`}
+              >
+                {branchLabel(branch)}
+              </span>
               <RetryNote branch={branch} />
             </h3>
             {attempts.length === 0 && <p className="muted">Not called.</p>}

@@ -1,6 +1,6 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo } from 'react';
-import type { StatusEvent, TransactionPage } from '../api/wire-types';
+import type { Attention, StatusEvent, TransactionPage } from '../api/wire-types';
 import { throttle } from '../components/throttle';
 import { useTransactionEvents } from '../live/transaction-events';
 
@@ -35,8 +35,15 @@ function patchRow(page: TransactionPage | undefined, event: StatusEvent): Transa
     ...page,
     items: page.items.map((t) =>
       t.id === event.id && Date.parse(event.updatedAt) >= Date.parse(t.updatedAt)
-        ? { ...t, status: event.status, updatedAt: event.updatedAt }
+        ? { ...t, status: event.status, updatedAt: event.updatedAt, attention: settledAttention(event) ?? t.attention }
         : t,
     ),
   };
+}
+
+/** A settled status fixes the attention state; an in-flight one needs the refetch to tell. */
+function settledAttention(event: StatusEvent): Attention | null {
+  if (event.status === 'failed') return 'failed';
+  if (event.status === 'committed' || event.status === 'aborted') return 'done';
+  return null;
 }
