@@ -1,0 +1,107 @@
+import { startTestStack, type TestStack } from '#testing';
+
+/**
+ * The operator surface: attention states, replay, retry now and bulk replay, each recorded as
+ * `operator.<action>` with the actor and the reason, and history that a replay does not overwrite.
+ */
+describe('operator actions', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    const keys = 'root:admin:root-secret-0123456789,ops-alice:operator:alice-secret-0123456789';
+    s = await startTestStack('operator', { env: { API_KEYS: keys }, apiKey: 'root-secret-0123456789' });
+    s.api = s.api.as('alice-secret-0123456789'); // everything below acts as the operator
+  });
+  afterAll(() => s?.close());
+
+  const quick = { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 };
+
+  /** A saga whose step b fails and whose compensation of a fails too: parked as `failed`. */
+  async function failedSaga(id: string): Promise<any> {
+    s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 500, times: 100 });
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'compensate', status: 503, times: 100 });
+    const r = await s.api.post('/v1/transactions?wait=15000', {
+      id,
+      protocol: 'saga',
+      retry: quick,
+      branches: [
+        { id: 'a', participant: 'p1', payload: { n: 1 } },
+        { id: 'b', participant: 'p1', payload: { n: 2 } },
+      ],
+    });
+    expect(r.body.status).toBe('failed');
+    return r.body;
+  }
+
+  it('shows a failed transaction as needing an operator, replays it with a reason, keeps its history', async () => {
+    const failed = await failedSaga('op-replay-1');
+    expect(failed.attention).toBe('failed');
+    expect(failed.firstError).toMatchObject({ branchId: 'b', phase: 'action', attempt: 1 });
+    expect(failed.firstError.error).toMatch(/500/);
+    const listed = await s.api.get('/v1/transactions?attention=failed');
+    expect(listed.body.items.map((t: any) => t.id)).toContain('op-replay-1');
+    expect((await s.api.get('/v1/stats')).body.attention.failed).toBeGreaterThanOrEqual(1);
+
+    s.participant.clearFaults();
+    const replayed = await s.api.post('/v1/transactions/op-replay-1/replay', { reason: 'inventory fixed' });
+    expect(replayed.status).toBe(202);
+    const done = await s.api.until('/v1/transactions/op-replay-1', (t: any) => t.status === 'aborted');
+    expect(done.events.filter((e: any) => e.type === 'operator.replay').map((e: any) => e.detail)).toEqual([
+      { actor: 'ops-alice', reason: 'inventory fixed' },
+    ]);
+    // what went wrong before the replay is still there
+    expect(done.firstError).toEqual(failed.firstError);
+    expect(done.events.some((e: any) => e.type === 'transaction.failed')).toBe(true);
+    expect(done.attempts.filter((a: any) => a.branchId === 'a' && a.phase === 'compensate' && a.error).length).toBe(2);
+    expect(done.attention).toBe('done');
+    expect((await s.api.post('/v1/transactions/op-replay-1/replay', { reason: 'again' })).status).toBe(409);
+  });
+
+  it('retry now: a branch waiting out a long backoff is called at once, and shown as retrying until then', async () => {
+    const id = 'op-retry-1';
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 500, times: 1 });
+    const started = await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'saga',
+      retry: { maxAttempts: 3, initialBackoffMs: 120_000, maxBackoffMs: 120_000 },
+      branches: [{ id: 'a', participant: 'p1', payload: {} }],
+    });
+    expect(started.status).toBe(201);
+    const waiting = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.branches[0].retrying === true);
+    expect(waiting.attention).toBe('retrying');
+    expect(waiting.branches[0].nextAttemptAt).not.toBeNull();
+    expect(waiting.branches[0].lastError).toMatch(/500/);
+    expect((await s.api.get('/v1/transactions?attention=retrying')).body.items.map((t: any) => t.id)).toContain(id);
+    expect((await s.api.get('/v1/transactions?attention=healthy')).body.items.map((t: any) => t.id)).not.toContain(id);
+
+    expect((await s.api.post(`/v1/transactions/${id}/retry`, { reason: 'participant is back' })).status).toBe(202);
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 15_000);
+    expect(done.events.find((e: any) => e.type === 'operator.retry').detail).toEqual({
+      actor: 'ops-alice',
+      reason: 'participant is back',
+    });
+    expect((await s.api.post(`/v1/transactions/${id}/retry`, { reason: 'nothing waits' })).status).toBe(409);
+  });
+
+  it('bulk replay: a dry run freezes the matching ids, the run replays each and answers per item', async () => {
+    const ids = ['op-bulk-1', 'op-bulk-2', 'op-bulk-3'];
+    for (const id of ids) await failedSaga(id);
+    expect((await s.api.post('/v1/transactions/replay', { ids })).status).toBe(422); // no reason
+    const dry = await s.api.post('/v1/transactions/replay', { participant: 'p1', reason: 'look first', dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body.dryRun).toBe(true);
+    expect(dry.body.ids).toEqual(expect.arrayContaining(ids));
+    // nothing was replayed by the dry run
+    for (const id of ids) expect((await s.api.get(`/v1/transactions/${id}`)).body.status).toBe('failed');
+
+    s.participant.clearFaults();
+    const run = await s.api.post('/v1/transactions/replay', { ids: [...ids, 'op-missing'], reason: 'fixed in 1.2.3' });
+    expect(run.status).toBe(200);
+    expect(run.body.results).toEqual(ids.map((id) => ({ id, outcome: 'replayed', detail: null })));
+    for (const id of ids) {
+      const t = await s.api.until(`/v1/transactions/${id}`, (v: any) => v.status === 'aborted');
+      expect(t.events.find((e: any) => e.type === 'operator.replay').detail.reason).toBe('fixed in 1.2.3');
+    }
+    const again = await s.api.post('/v1/transactions/replay', { ids, reason: 'twice' });
+    expect(again.body).toMatchObject({ matched: 0, results: [] });
+  });
+});
