@@ -91,6 +91,17 @@ describe('access control', () => {
     expect(routes).toEqual(Object.keys(EXPECTED).sort());
   });
 
+  it('documents every /v1 route in the OpenAPI document', async () => {
+    const doc = (await s.api.get('/docs-json')).body as { paths: Record<string, Record<string, unknown>> };
+    const missing = routes
+      .filter((r) => r.includes(' /v1/'))
+      .filter((r) => {
+        const [method, path] = r.split(' ');
+        return !doc.paths[path.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
+      });
+    expect(missing).toEqual([]);
+  });
+
   /** The status of one call; a stream is cut as soon as its headers arrive. */
   async function statusOf(route: string, key: string | null): Promise<number> {
     const [method, template] = route.split(' ');

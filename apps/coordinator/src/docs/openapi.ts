@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { OPERATOR_PATHS } from './openapi-operator';
 import { z } from 'zod';
 import {
   interactiveBranchSchema,
@@ -116,18 +117,6 @@ export function openApiDocument(): OpenAPIObject {
           responses: { 200: json('the transaction', 'Transaction'), 404: problemResponse('unknown') },
         },
       },
-      '/v1/transactions/{id}/abort': {
-        post: {
-          summary: 'Abort before the decision',
-          parameters: [idParam('id'), idempotencyKey],
-          responses: {
-            202: json('aborting', 'Transaction'),
-            200: json('already aborting or aborted', 'Transaction'),
-            404: problemResponse('unknown'),
-            409: problemResponse('past its decision'),
-          },
-        },
-      },
       '/v1/transactions/{id}/branches': {
         post: {
           summary: 'Interactive TCC/2PC: register a branch; its try/prepare is delivered and its vote awaited',
@@ -157,19 +146,13 @@ export function openApiDocument(): OpenAPIObject {
           },
         },
       },
-      '/v1/transactions/{id}/replay': {
-        post: {
-          summary: 'Re-drive a failed transaction with a fresh retry budget',
-          parameters: [idParam('id'), idempotencyKey],
-          responses: {
-            202: json('replaying', 'Transaction'),
-            404: problemResponse('unknown'),
-            409: problemResponse('not failed'),
-          },
-        },
-      },
+      ...OPERATOR_PATHS,
     },
+    security: [{ bearer: [] }],
     components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'an API key (README "Access control")' },
+      },
       schemas: {
         StartTransaction: schema(startTransactionSchema),
         RegisterParticipant: schema(registerParticipantSchema),

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { bulkReplaySchema, createKeySchema, operatorActionSchema } from '#contracts';
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
+const ok = (description: string, schema?: Record<string, unknown>) => ({
+  description,
+  ...(schema ? { content: { 'application/json': { schema } } } : {}),
+});
+const body = (s: z.ZodType) => ({
+  content: { 'application/json': { schema: z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) } },
+});
+const path = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+const transaction = { $ref: '#/components/schemas/Transaction' };
+const denied = { 401: problem('no API key, or an unknown one'), 403: problem('the key’s role may not do this') };
+
+/** One operator action on a transaction: replay, retry or abort. */
+const action = (summary: string, conflict: string) => ({
+  post: {
+    summary,
+    parameters: [path('id')],
+    requestBody: body(operatorActionSchema),
+    responses: {
+      202: ok('accepted; recorded as operator.<action> with the actor and reason', transaction),
+      404: problem('unknown transaction'),
+      409: problem(conflict),
+      ...denied,
+    },
+  },
+});
+
+/** The operator surface (docs/operator-api.md): access, stream, stats, operator actions. */
+export const OPERATOR_PATHS = {
+  '/v1/me': {
+    get: {
+      summary: 'Who the API key is: {open, name, role}',
+      responses: { 200: ok('the caller'), 401: problem('no API key, or an unknown one') },
+    },
+  },
+  '/v1/keys': {
+    get: {
+      summary: 'API keys (admin): name, role, source; never the secret',
+      responses: { 200: ok('{items}'), ...denied },
+    },
+    post: {
+      summary: 'Create a stored API key (admin); its secret is answered once',
+      requestBody: body(createKeySchema),
+      responses: {
+        201: ok('the key with its secret in `key`'),
+        409: problem('the name is taken'),
+        422: problem('invalid'),
+        ...denied,
+      },
+    },
+  },
+  '/v1/keys/{name}': {
+    delete: {
+      summary: 'Revoke a stored API key (admin)',
+      parameters: [path('name')],
+      responses: {
+        204: ok('revoked'),
+        404: problem('no such stored key'),
+        409: problem('configured by API_KEYS'),
+        ...denied,
+      },
+    },
+  },
+  '/v1/stream': {
+    get: {
+      summary:
+        'Transaction status changes as server-sent events (`event: status`, data {id, protocol, status, updatedAt})',
+      parameters: [
+        {
+          name: 'Last-Event-ID',
+          in: 'header',
+          required: false,
+          schema: { type: 'string' },
+          description: 'resume after this event',
+        },
+        {
+          name: 'lastEventId',
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+          description: 'the same, for clients that cannot set headers',
+        },
+      ],
+      responses: {
+        200: {
+          description: 'an endless event stream',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        ...denied,
+      },
+    },
+  },
+  '/v1/stats': {
+    get: {
+      summary:
+        'Overview: started/committed/aborted/failed per bucket, in flight, attention counts, durations, failing participants, top errors',
+      parameters: [
+        {
+          name: 'window',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', enum: ['15m', '1h', '6h', '24h'], default: '1h' },
+        },
+      ],
+      responses: { 200: ok('the overview'), 422: problem('unknown window'), ...denied },
+    },
+  },
+  '/v1/transactions/replay': {
+    post: {
+      summary: 'Bulk replay of failed transactions by participant and/or ids; dryRun lists them without replaying',
+      requestBody: body(bulkReplaySchema),
+      responses: {
+        200: ok('{dryRun, matched, truncated, ids | results}'),
+        422: problem('invalid filter or no reason'),
+        ...denied,
+      },
+    },
+  },
+  '/v1/transactions/{id}/replay': action(
+    'Re-drive a failed transaction with a fresh retry budget',
+    'not failed, or already replaying',
+  ),
+  '/v1/transactions/{id}/retry': action(
+    'Retry now: call the branches waiting out a backoff at once',
+    'no branch is waiting',
+  ),
+  '/v1/transactions/{id}/abort': action(
+    'Abort before the decision (a client key: only its own transactions)',
+    'past its decision',
+  ),
+};
