@@ -14,6 +14,7 @@ describe('operator dashboard', () => {
   let page: Page;
   let problems: string[];
   const failedId = `order-${randomBytes(4).toString('hex')}`;
+  const viewersFailedId = `viewer-${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
     s = await startDashboardStack('dashboard');
@@ -114,7 +115,7 @@ describe('operator dashboard', () => {
 
   it('shows a viewer no replay button, and the API refuses the viewer’s replay with 403', async () => {
     await s.breakInventory();
-    const id = `viewer-${randomBytes(4).toString('hex')}`;
+    const id = viewersFailedId;
     await s.api.post('/v1/transactions', paySaga(id));
     await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'failed', 20_000);
     await s.healInventory();
@@ -154,13 +155,15 @@ describe('operator dashboard', () => {
   it('shows the overview, whose failed banner leads to the failed transactions', async () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByTestId('throughput-chart').waitFor();
-    const banner = page.getByTestId('failed-banner');
-    expect(await banner.textContent()).toMatch(/^1 transaction failed and needs an operator/);
+    const banner = page.getByTestId('failed-banner').filter({ hasText: /^1 transaction failed and needs an operator/ });
+    await banner.waitFor();
     await page.getByTestId('top-errors-table').waitFor();
     await screenshot(page, 'overview');
     await banner.click();
     await page.waitForURL(/\/transactions\?attention=failed$/);
-    await page.locator('[data-testid=transactions-table][aria-busy=false]').waitFor();
+    await page.locator(`[data-testid=transaction-row][data-id="${viewersFailedId}"]`).waitFor();
+    // the replayed one left the filter: only the viewer's failed transaction is listed
+    await page.locator(`[data-testid=transaction-row][data-id="${failedId}"]`).waitFor({ state: 'detached' });
     expect(await page.locator('[data-testid=transaction-row]').count()).toBe(1);
   });
 });

@@ -59,7 +59,7 @@ describe('dashboard in open mode', () => {
     expect(secret.length).toBeGreaterThanOrEqual(16);
 
     await page.getByTestId('sign-in-with-new-key').click();
-    expect(await page.getByTestId('identity').textContent()).toContain('first-admin');
+    await page.getByTestId('identity').filter({ hasText: 'first-admin' }).waitFor();
     expect(await page.getByTestId('open-mode-banner').count()).toBe(0);
     await page.getByRole('link', { name: 'Keys', exact: true }).click();
     await page.locator('[data-testid=key-row][data-name=first-admin]').waitFor();

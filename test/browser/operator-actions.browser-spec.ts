@@ -60,7 +60,7 @@ describe('dashboard operator actions', () => {
 
     await page.getByRole('link', { name: 'Participants', exact: true }).click();
     const inventory = page.locator('[data-testid=participant-row][data-name=inventory]');
-    expect(await inventory.getByTestId('failed-transactions-link').textContent()).toBe('2');
+    await inventory.getByTestId('failed-transactions-link').filter({ hasText: /^2$/ }).waitFor();
     await inventory.getByTestId('bulk-replay-button').click();
     const dryRun = page.getByTestId('bulk-dry-run-button');
     expect(await dryRun.isDisabled()).toBe(true); // the reason is required
