@@ -7,7 +7,6 @@ import {
   PROTOCOL_PHASES,
   Protocol,
   SETTLED_STATUSES,
-  StoreUnavailableError,
   TransactionBusyError,
   TransactionConflictError,
   TransactionNotFoundError,
@@ -23,13 +22,11 @@ import {
 import { MACHINES, nextWakeAt, type TransactionState } from '#protocol';
 import {
   PermanentStoreError,
-  isTransientStoreError,
   type BranchRecord,
   type CreateOp,
   type EventRecord,
   type LoadedTransaction,
   type NewEvent,
-  type StoreResult,
   type TransactionStore,
 } from '#store';
 import { CONFIG, STORE } from '../tokens';
@@ -46,12 +43,11 @@ import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
 import { abortReason, operatorOf, operatorStep, type OperatorNote } from './operator-note';
+import { branchRecord, branchRecords } from './branch-records';
+import { writeNewTransaction } from './write-new-transaction';
 
 /** A settled transaction as its driver last wrote it. */
 export type Snapshot = { loaded: LoadedTransaction; events: EventRecord[] };
-
-/** How long a new transaction's write is retried through a database outage before the request gets 503. */
-const CREATE_RETRY_MS = 10_000;
 
 const INTERACTIVE_PROTOCOLS: readonly Protocol[] = [Protocol.Tcc, Protocol.TwoPhase];
 
@@ -174,7 +170,7 @@ export class Engine implements EngineContext {
       events,
       idempotency,
     };
-    const result = await this.create(op);
+    const result = await writeNewTransaction(this.store, op, this.logger);
     if (result === 'exists' || result === 'key-taken') return { result, id };
     this.metrics.transactionsStarted.inc({ protocol: request.protocol });
     this.crash.reach('after-create');
@@ -195,36 +191,6 @@ export class Engine implements EngineContext {
       void this.scheduler.schedule(id, new Date(wake)).catch((e) => this.logger.warn(`schedule ${id}: ${e}`));
     }
     return { result: 'created', id, snapshot, events };
-  }
-
-  /**
-   * Writes a new transaction. An unknown outcome (the connection broke) is retried, and an `exists`
-   * or `key-taken` that follows one is checked: if the row is the one this call wrote, it is ours
-   * (`ok` while this instance still owns it untouched, `taken` once another took it over).
-   * A write Postgres refuses for its content is the request's fault (422); an outage is 503.
-   */
-  private async create(op: CreateOp): Promise<StoreResult | 'taken'> {
-    const until = Date.now() + CREATE_RETRY_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await this.store.apply(op);
-        if (attempt === 0 || (result !== 'exists' && result !== 'key-taken')) return result;
-        const row = await this.store.load(op.txn.id);
-        const ours =
-          row?.txn.requestHash === op.txn.requestHash && row.txn.createdAt.getTime() === op.txn.createdAt.getTime();
-        if (!ours) return result;
-        return row.txn.version === 1 && row.txn.owner === op.txn.owner ? 'ok' : 'taken';
-      } catch (error) {
-        if (!isTransientStoreError(error)) {
-          throw new ValidationError(`the transaction cannot be stored: ${storableText(String(error))}`, [
-            { field: 'body', rule: 'must be storable (Postgres refused it)' },
-          ]);
-        }
-        if (Date.now() > until) throw new StoreUnavailableError(String(error));
-        this.logger.warn(`transaction ${op.txn.id}: create failed (try ${attempt + 1}), retrying: ${error}`);
-        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
-      }
-    }
   }
 
   /**
@@ -505,38 +471,6 @@ export class Engine implements EngineContext {
     this.metrics.driving.set(this.drivers.size);
     return driver;
   }
-}
-
-/** Branch rows of a new transaction; a saga without any `dependsOn` runs its branches in order. */
-function branchRecords(request: StartTransactionRequest): BranchRecord[] {
-  const sequential = request.protocol === 'saga' && request.branches.every((b) => !b.dependsOn);
-  const firstPhase = PROTOCOL_PHASES[request.protocol][0];
-  return request.branches.map((b, i) => ({
-    ...branchRecord(b, i, firstPhase),
-    dependsOn: sequential ? (i ? [request.branches[i - 1].id] : []) : (b.dependsOn ?? []),
-  }));
-}
-
-/** A new branch row, not started. */
-function branchRecord(b: BranchRequest, position: number, firstPhase: Phase): BranchRecord {
-  return {
-    id: b.id,
-    position,
-    participant: b.participant,
-    dependsOn: b.dependsOn ?? [],
-    paths: b.paths ?? {},
-    skippedPhases: Object.entries(b.paths ?? {})
-      .filter(([, p]) => p === null)
-      .map(([phase]) => phase as Phase),
-    payload: b.payload ?? null,
-    status: 'pending',
-    phase: firstPhase,
-    attempt: 0,
-    budgetBase: 0,
-    inFlight: false,
-    retryAt: null,
-    result: null,
-  };
 }
 
 function toDate(ms: number | null): Date | null {
