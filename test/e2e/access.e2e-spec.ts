@@ -171,6 +171,7 @@ describe('access control', () => {
     expect(aborted.status).toBeLessThan(300);
     const view = await s.api.until('/v1/transactions/own-1', (t: any) => t.status === 'aborted');
     expect(view.events.find((e: any) => e.type === 'transaction.created').detail.actor).toBe('client-key');
+    expect(view.createdBy).toBe('client-key');
     expect(view.events.find((e: any) => e.type === 'operator.abort').detail).toEqual({
       actor: 'client-key',
       reason: 'changed my mind',

@@ -9,3 +9,4 @@ export * from './problem';
 export * from './errors';
 export * from './access';
 export * from './operator-request.schema';
+export * from './operator-view';

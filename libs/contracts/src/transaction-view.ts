@@ -59,6 +59,8 @@ export interface TransactionView extends TransactionSummary {
   timeoutMs: number;
   retry: RetryPolicy;
   decision: 'commit' | 'abort' | null;
+  /** The name of the API key that started it (`anonymous` in open mode; null if unknown). */
+  createdBy: string | null;
   /** The first failed attempt's error: often the clue, kept after retries and replays. */
   firstError: { branchId: string; phase: Phase; attempt: number; at: string; error: string } | null;
   branches: BranchView[];

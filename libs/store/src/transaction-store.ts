@@ -1,4 +1,13 @@
-import type { Attention, BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from '#contracts';
+import type {
+  Attention,
+  BranchStatus,
+  StatusChange,
+  Mode,
+  Outcome,
+  Phase,
+  Protocol,
+  TransactionStatus,
+} from '#contracts';
 
 /** A transaction row as the engine reads it. */
 export interface TransactionRecord {
@@ -68,6 +77,8 @@ export type BranchChange = Pick<
 /** The mutable part of a transaction, as written by `advance`. */
 export type TransactionChange = Pick<TransactionRecord, 'status' | 'decision' | 'error' | 'owner' | 'wakeAt'>;
 
+export type { StatusChange };
+
 export type NewEvent = Omit<EventRecord, 'detail'> & { detail?: Record<string, unknown> | null };
 
 /** Writes a new transaction, its branches and first events in one step. */
@@ -94,14 +105,6 @@ export interface AdvanceOp {
   newBranches?: BranchRecord[];
   /** Set when the step changes the transaction's status: it is announced to the live stream once durable. */
   announce?: { protocol: Protocol };
-}
-
-/** A transaction status change, as the live stream tells it. */
-export interface StatusChange {
-  id: string;
-  protocol: Protocol;
-  status: TransactionStatus;
-  updatedAt: string;
 }
 
 /** Stores the first response given for an Idempotency-Key. */

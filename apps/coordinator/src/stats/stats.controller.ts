@@ -1,7 +1,8 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { Access } from '../access/access.decorator';
 import { Permission } from '../access/permissions';
-import { StatsService, type StatsView } from './stats.service';
+import type { StatsView } from '#contracts';
+import { StatsService } from './stats.service';
 
 @Controller('v1/stats')
 export class StatsController {

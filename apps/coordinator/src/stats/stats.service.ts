@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { Attention, ValidationError } from '#contracts';
+import { ValidationError, type StatsView, type StatsWindow } from '#contracts';
 import { readStats } from '#store';
 import { PG_POOL } from '../tokens';
 
@@ -12,25 +12,12 @@ const WINDOWS: Record<string, { ms: number; bucketSeconds: number }> = {
   '24h': { ms: 24 * 60 * 60_000, bucketSeconds: 900 },
 };
 
-export interface StatsView {
-  window: string;
-  from: string;
-  to: string;
-  bucketSeconds: number;
-  series: { at: string; started: number; committed: number; aborted: number; failed: number }[];
-  inFlight: { protocol: string; status: string; count: number }[];
-  attention: Record<Exclude<Attention, 'done'>, number>;
-  duration: { count: number; p50Ms: number | null; p99Ms: number | null };
-  failingParticipants: { participant: string; failures: number; calls: number }[];
-  topErrors: { participant: string; phase: string; error: string; transactions: number; example: string }[];
-}
-
 /** `GET /v1/stats`: the overview of a window, read from the log. */
 @Injectable()
 export class StatsService {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  async stats(window = '1h'): Promise<StatsView> {
+  async stats(window: string = '1h'): Promise<StatsView> {
     const w = WINDOWS[window];
     if (!w) {
       const rule = `must be one of ${Object.keys(WINDOWS).join(', ')}`;
@@ -57,7 +44,7 @@ export class StatsService {
     for (const r of rows.attention)
       if (r.attention in attention) attention[r.attention as keyof typeof attention] = r.n;
     return {
-      window,
+      window: window as StatsWindow,
       from: from.toISOString(),
       to: to.toISOString(),
       bucketSeconds: w.bucketSeconds,
@@ -70,7 +57,7 @@ export class StatsService {
         p99Ms: rows.duration.p99 === null ? null : Math.round(rows.duration.p99),
       },
       failingParticipants: rows.failing,
-      topErrors: rows.topErrors,
+      topErrors: rows.topErrors as StatsView['topErrors'],
     };
   }
 }

@@ -76,6 +76,7 @@ export function toView(
     timeoutMs: loaded.txn.timeoutMs,
     retry: loaded.txn.retry,
     decision: loaded.txn.decision,
+    createdBy: (events.find((e) => e.type === 'transaction.created')?.detail?.actor as string | undefined) ?? null,
     firstError: first
       ? {
           branchId: first.branchId,

@@ -4,15 +4,18 @@ import type { WhoAmI } from '../api/wire-types';
 export interface Permissions {
   /** Replay, retry now, abort any transaction, bulk replay. */
   operate: boolean;
+  /** Abort the transactions this key started (a client's right; operators abort any). */
+  abortOwn: boolean;
   /** The Keys page. */
   manageKeys: boolean;
 }
 
 /** Open mode acts as admin; otherwise the role decides (docs/operator-api.md "Access control"). */
 export function permissionsOf(me: WhoAmI): Permissions {
-  if (me.open) return { operate: true, manageKeys: true };
+  if (me.open) return { operate: true, abortOwn: true, manageKeys: true };
   return {
     operate: me.role === 'operator' || me.role === 'admin',
+    abortOwn: me.role === 'client' || me.role === 'operator' || me.role === 'admin',
     manageKeys: me.role === 'admin',
   };
 }

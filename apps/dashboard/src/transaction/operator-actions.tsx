@@ -11,16 +11,22 @@ const ACTIONS: Record<OperatorAction, { label: string; explain: string }> = {
   abort: { label: 'Abort', explain: 'Aborts the transaction before its decision; done branches are undone.' },
 };
 
-/** Replay / Retry now / Abort, for roles that may operate and only when the status allows it. */
+/**
+ * Replay / Retry now / Abort, for roles that may operate and only when the status allows it; a
+ * client's key sees Abort on the transactions it started.
+ */
 export function OperatorActions({ view }: { view: TransactionView }) {
-  const { api, permissions } = useSession();
+  const { api, permissions, me } = useSession();
   const queryClient = useQueryClient();
   const [open, setOpen] = useState<OperatorAction | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  if (!permissions.operate) return null;
+  const mayAbort = permissions.operate || (permissions.abortOwn && view.createdBy === me.name);
+  if (!permissions.operate && !mayAbort) return null;
 
   const allowed = allowedActions(view);
-  const visible = (Object.keys(ACTIONS) as OperatorAction[]).filter((a) => allowed[a]);
+  const visible = (Object.keys(ACTIONS) as OperatorAction[]).filter(
+    (a) => allowed[a] && (permissions.operate || (a === 'abort' && mayAbort)),
+  );
   if (visible.length === 0 && !done) return null;
 
   const run = async (action: OperatorAction, reason: string) => {
