@@ -1,4 +1,11 @@
-import { startTestStack, type TestStack } from '#testing';
+import {
+  CoordinatorProcess,
+  TEST_REDIS_URL,
+  apiClient,
+  freshRedisPrefix,
+  startTestStack,
+  type TestStack,
+} from '#testing';
 
 /**
  * The operator surface: attention states, replay, retry now and bulk replay, each recorded as
@@ -6,8 +13,9 @@ import { startTestStack, type TestStack } from '#testing';
  */
 describe('operator actions', () => {
   let s: TestStack;
+  let keys: string;
   beforeAll(async () => {
-    const keys = 'root:admin:root-secret-0123456789,ops-alice:operator:alice-secret-0123456789';
+    keys = 'root:admin:root-secret-0123456789,ops-alice:operator:alice-secret-0123456789';
     s = await startTestStack('operator', { env: { API_KEYS: keys }, apiKey: 'root-secret-0123456789' });
     s.api = s.api.as('alice-secret-0123456789'); // everything below acts as the operator
   });
@@ -103,5 +111,38 @@ describe('operator actions', () => {
     }
     const again = await s.api.post('/v1/transactions/replay', { ids, reason: 'twice' });
     expect(again.body).toMatchObject({ matched: 0, results: [] });
+  });
+
+  it('an abort asked of another instance than the owner is recorded with its actor and reason by the owner', async () => {
+    const id = 'op-abort-remote-1';
+    // the owner (the first instance) is waiting on a slow first step when the abort arrives elsewhere
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 200, times: 1, delayMs: 2_000 });
+    const started = await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'saga',
+      branches: [
+        { id: 'a', participant: 'p1', payload: {} },
+        { id: 'b', participant: 'p1', payload: {} },
+      ],
+    });
+    expect(started.status).toBe(201);
+    const other = new CoordinatorProcess({
+      databaseUrl: s.db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: freshRedisPrefix('operator-2'),
+      env: { LOG_LEVEL: 'warn', API_KEYS: keys },
+    });
+    try {
+      const api = apiClient(await other.start(), { authorization: 'Bearer alice-secret-0123456789' });
+      const asked = await api.post(`/v1/transactions/${id}/abort`, { reason: 'customer cancelled' });
+      expect(asked.status).toBe(202);
+      const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+      expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
+        { actor: 'ops-alice', reason: 'customer cancelled' },
+      ]);
+      expect(done.error).toBe('aborted by ops-alice: customer cancelled');
+    } finally {
+      await other.stop();
+    }
   });
 });
