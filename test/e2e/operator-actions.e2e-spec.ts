@@ -140,7 +140,7 @@ describe('operator actions', () => {
       expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
         { actor: 'ops-alice', reason: 'customer cancelled' },
       ]);
-      expect(done.error).toBe('aborted by ops-alice: customer cancelled');
+      expect(done.error).toBe('abort requested by ops-alice: customer cancelled');
     } finally {
       await other.stop();
     }

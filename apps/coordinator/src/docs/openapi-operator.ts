@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { bulkReplaySchema, createKeySchema, operatorActionSchema } from '#contracts';
 
+export const idempotencyKey = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description: 'Same key and body within 24 h returns the first response; another body with the key is 422.',
+  schema: { type: 'string', maxLength: 255 },
+};
+
 const problem = (description: string) => ({
   description,
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
@@ -20,7 +28,7 @@ const denied = { 401: problem('no API key, or an unknown one'), 403: problem('th
 const action = (summary: string, conflict: string) => ({
   post: {
     summary,
-    parameters: [path('id')],
+    parameters: [path('id'), idempotencyKey],
     requestBody: body(operatorActionSchema),
     responses: {
       202: ok('accepted; recorded as operator.<action> with the actor and reason', transaction),
@@ -114,6 +122,7 @@ export const OPERATOR_PATHS = {
   '/v1/transactions/replay': {
     post: {
       summary: 'Bulk replay of failed transactions by participant and/or ids; dryRun lists them without replaying',
+      parameters: [idempotencyKey],
       requestBody: body(bulkReplaySchema),
       responses: {
         200: ok('{dryRun, matched, truncated, ids | results}'),

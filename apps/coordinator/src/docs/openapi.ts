@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { OPERATOR_PATHS } from './openapi-operator';
+import { OPERATOR_PATHS, idempotencyKey } from './openapi-operator';
 import { z } from 'zod';
 import {
   interactiveBranchSchema,
@@ -18,13 +18,6 @@ const json = (description: string, ref?: string) => ({
   description,
   ...(ref ? { content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } } : {}),
 });
-const idempotencyKey = {
-  name: 'Idempotency-Key',
-  in: 'header',
-  required: false,
-  description: 'Same key and body within 24 h returns the first response; another body with the key is 422.',
-  schema: { type: 'string', maxLength: 255 },
-};
 const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
 
 /** The OpenAPI document of the client API, its request schemas generated from the zod schemas in #contracts. */

@@ -45,9 +45,9 @@ import { WakeScheduler } from './wake-scheduler';
 import { abortReason, operatorOf, operatorStep, type OperatorNote } from './operator-note';
 import { branchRecord, branchRecords } from './branch-records';
 import { writeNewTransaction } from './write-new-transaction';
+import { SettleWaiters, type Snapshot } from './settle-waiters';
 
-/** A settled transaction as its driver last wrote it. */
-export type Snapshot = { loaded: LoadedTransaction; events: EventRecord[] };
+export type { Snapshot };
 
 const INTERACTIVE_PROTOCOLS: readonly Protocol[] = [Protocol.Tcc, Protocol.TwoPhase];
 
@@ -80,7 +80,7 @@ export class Engine implements EngineContext {
   private readonly drivers = new Map<string, TransactionDriver>();
   /** Take-overs under way in this instance, by transaction id. */
   private readonly claiming = new Map<string, Promise<TransactionDriver | null>>();
-  private readonly settleListeners = new Map<string, Set<(snapshot: Snapshot | null) => void>>();
+  private readonly settleWaiters = new SettleWaiters();
   private readonly drives: boolean;
 
   constructor(
@@ -417,18 +417,7 @@ export class Engine implements EngineContext {
       const left = until - Date.now();
       if (left <= 0) return { settled: false, snapshot: null };
       // a local driver signals its settlement; another instance's is polled
-      const snapshot = await new Promise<Snapshot | null>((resolve) => {
-        const listeners = this.settleListeners.get(id) ?? new Set();
-        const done = (s: Snapshot | null) => {
-          clearTimeout(timer);
-          listeners.delete(done);
-          if (listeners.size === 0 && this.settleListeners.get(id) === listeners) this.settleListeners.delete(id);
-          resolve(s);
-        };
-        const timer = setTimeout(() => done(null), local ? left : Math.min(left, 250));
-        listeners.add(done);
-        this.settleListeners.set(id, listeners);
-      });
+      const snapshot = await this.settleWaiters.wait(id, local ? left : Math.min(left, 250));
       if (snapshot) return { settled: true, snapshot };
     }
   }
@@ -445,12 +434,7 @@ export class Engine implements EngineContext {
     } else if (how.wakeAt) {
       void this.scheduler.schedule(driver.id, how.wakeAt).catch((e) => this.logger.warn(`schedule ${driver.id}: ${e}`));
     }
-    const listeners = this.settleListeners.get(driver.id);
-    if (listeners) {
-      this.settleListeners.delete(driver.id);
-      const snapshot = how.settled ? driver.snapshot() : null;
-      for (const l of listeners) l(snapshot);
-    }
+    this.settleWaiters.notify(driver.id, () => (how.settled ? driver.snapshot() : null));
   }
 
   /** Stops every driver without writing; the transactions are released for others (or a restart) to take. */

@@ -16,8 +16,7 @@ export function operatorOf(note: Record<string, unknown> | null): OperatorNote |
   return op && typeof op.action === 'string' && typeof op.actor === 'string' ? op : undefined;
 }
 
-/** The abort reason a machine records as the transaction's error. */
+/** The abort reason a machine records as the transaction's error: who asked and why, when they said. */
 export function abortReason(note: OperatorNote | undefined): string {
-  if (!note) return 'abort requested';
-  return `aborted by ${note.actor}${note.reason ? `: ${note.reason}` : ''}`;
+  return note?.reason ? `abort requested by ${note.actor}: ${note.reason}` : 'abort requested';
 }

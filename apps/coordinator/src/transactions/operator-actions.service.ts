@@ -8,6 +8,7 @@ import {
   TransactionStatus,
   bulkReplaySchema,
   operatorActionSchema,
+  type BulkReplayRequest,
   type BulkReplayResult,
 } from '#contracts';
 import type { TransactionStore } from '#store';
@@ -78,8 +79,12 @@ export class OperatorActionsService {
    * Replays every `failed` transaction matching the filter, a few at a time, and answers each one's
    * outcome; with `dryRun` only lists them. At most MAX_BULK_IDS per request (`truncated` says more match).
    */
-  async bulkReplay(body: unknown, caller: Caller): Promise<Reply<BulkReplayResult>> {
+  async bulkReplay(body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const request = parse(bulkReplaySchema, body, 'replay');
+    return this.idempotency.run(key, requestHash('bulk-replay', body), () => this.replayAll(request, caller));
+  }
+
+  private async replayAll(request: BulkReplayRequest, caller: Caller): Promise<Reply<BulkReplayResult>> {
     const ids = await this.store.failedIds({ participant: request.participant, ids: request.ids }, MAX_BULK_IDS + 1);
     const truncated = ids.length > MAX_BULK_IDS;
     const matched = ids.slice(0, MAX_BULK_IDS);

@@ -34,10 +34,11 @@ export class TransactionsController {
   @Access(Permission.Operate)
   async bulkReplay(
     @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
     @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.operator.bulkReplay(body, caller));
+    return send(res, await this.operator.bulkReplay(body, IdempotencyService.key(key), caller));
   }
 
   @Get()
