@@ -1,7 +1,8 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** The first response given for an `Idempotency-Key`, replayed to every repeat within its lifetime. */
 @Entity('txc_idempotency_keys')
+@Index('txc_idempotency_keys_expiry', ['expiresAt'])
 export class IdempotencyKeyEntity {
   @PrimaryColumn('text') key: string;
   @Column('text', { name: 'request_hash' }) requestHash: string;

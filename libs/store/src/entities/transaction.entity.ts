@@ -6,6 +6,14 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  */
 @Entity('txc_transactions')
 @Index('txc_transactions_newest', ['createdAt', 'id'])
+@Index('txc_transactions_updated', ['updatedAt'])
+// ordered, partial or GIN indexes entities cannot describe: declared so the drift check knows them,
+// left to the migrations (synchronize: false)
+@Index('txc_transactions_status', { synchronize: false })
+@Index('txc_transactions_protocol', { synchronize: false })
+@Index('txc_transactions_participants', { synchronize: false })
+@Index('txc_transactions_due', { synchronize: false })
+@Index('txc_transactions_owner', { synchronize: false })
 export class TransactionEntity {
   @PrimaryColumn('text') id: string;
   @Column('text') protocol: string;
@@ -22,6 +30,8 @@ export class TransactionEntity {
   @Column('integer', { default: 1 }) version: number;
   @Column('timestamptz', { name: 'wake_at', nullable: true }) wakeAt: Date | null;
   @Column('boolean', { name: 'abort_requested', default: false }) abortRequested: boolean;
+  /** Who flagged the abort and why, for the owning instance to record. */
+  @Column('jsonb', { name: 'abort_note', nullable: true }) abortNote: Record<string, unknown> | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt: Date;
 }
