@@ -1,0 +1,129 @@
+import { IdempotencyKeyReusedError, TransactionConflictError, ValidationError } from './contracts';
+import { networkError, problem, scriptedFetch, type FakeAnswer } from './fetch-fixtures';
+import { HttpTransport, type HttpRequest } from './http-transport';
+import { CoordinatorUnreachableError } from './problem-errors';
+
+const FAST = { maxAttempts: 4, initialBackoffMs: 1, maxBackoffMs: 5 };
+const START: HttpRequest = { method: 'POST', path: '/v1/transactions', body: { protocol: 'saga' }, repeat: 'keyed' };
+
+function transport(script: FakeAnswer[], extra: { apiKey?: string; url?: string } = {}) {
+  const fake = scriptedFetch(script);
+  return { http: new HttpTransport({ url: 'http://coord:7070', retry: FAST, ...extra, fetch: fake.fetch }), ...fake };
+}
+
+describe('HttpTransport', () => {
+  it('sends JSON with the key, the Idempotency-Key and the query, and answers the parsed body', async () => {
+    const { http, requests } = transport([{ status: 201, body: { id: 't1' } }], {
+      apiKey: 'secret-0123456789abcdef',
+      url: 'http://coord:7070/base/',
+    });
+    const answer = await http.request({ ...START, query: { wait: 5000, skipped: undefined } });
+    expect(answer).toMatchObject({ status: 201, body: { id: 't1' } });
+    expect(requests[0].url).toBe('http://coord:7070/base/v1/transactions?wait=5000');
+    expect(requests[0].headers).toMatchObject({
+      authorization: 'Bearer secret-0123456789abcdef',
+      'content-type': 'application/json',
+    });
+    expect(requests[0].headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(requests[0].body!)).toEqual({ protocol: 'saga' });
+  });
+
+  it('retries a lost answer, a 503 and busy answers with the same key and bytes, then succeeds', async () => {
+    const { http, requests } = transport([
+      networkError(),
+      { status: 503, body: problem('store_unavailable', 503) },
+      { status: 409, body: problem('transaction_busy', 409) },
+      { status: 200, body: { id: 't1' } },
+    ]);
+    expect((await http.request(START)).body).toEqual({ id: 't1' });
+    expect(requests).toHaveLength(4);
+    expect(new Set(requests.map((r) => r.headers['idempotency-key'])).size).toBe(1);
+    expect(new Set(requests.map((r) => r.body)).size).toBe(1);
+  });
+
+  it('uses a fresh key per call, or the one the caller gives', async () => {
+    const { http, requests } = transport([{ status: 201, body: {} }]);
+    await http.request(START);
+    await http.request(START);
+    await http.request({ ...START, options: { idempotencyKey: 'order-42-start' } });
+    const keys = requests.map((r) => r.headers['idempotency-key']);
+    expect(keys[0]).not.toBe(keys[1]);
+    expect(keys[2]).toBe('order-42-start');
+  });
+
+  it('never retries an answer about the request itself', async () => {
+    for (const [answer, Class] of [
+      [
+        { status: 422, body: problem('validation_failed', 422, 'bad', [{ field: 'protocol', rule: 'r' }]) },
+        ValidationError,
+      ],
+      [{ status: 409, body: problem('transaction_conflict', 409) }, TransactionConflictError],
+      [{ status: 422, body: problem('idempotency_key_reused', 422) }, IdempotencyKeyReusedError],
+    ] as const) {
+      const { http, requests } = transport([answer, { status: 201, body: {} }]);
+      await expect(http.request(START)).rejects.toBeInstanceOf(Class);
+      expect(requests).toHaveLength(1);
+    }
+  });
+
+  it('gives up after maxAttempts with the last error', async () => {
+    const { http, requests } = transport([{ status: 409, body: problem('idempotency_key_in_flight', 409, 'still') }]);
+    await expect(http.request(START)).rejects.toMatchObject({ code: 'idempotency_key_in_flight', status: 409 });
+    expect(requests).toHaveLength(FAST.maxAttempts);
+    const down = transport([networkError('ECONNRESET')]);
+    await expect(down.http.request(START)).rejects.toBeInstanceOf(CoordinatorUnreachableError);
+    expect(down.requests).toHaveLength(FAST.maxAttempts);
+  });
+
+  it('does not repeat an unsafe call after a lost answer, but does after a refused connection', async () => {
+    const unsafe: HttpRequest = {
+      method: 'POST',
+      path: '/v1/keys',
+      body: { name: 'k', role: 'viewer' },
+      repeat: 'unsafe',
+    };
+    const lost = transport([networkError('ECONNRESET'), { status: 201, body: {} }]);
+    await expect(lost.http.request(unsafe)).rejects.toThrow(/ECONNRESET/);
+    expect(lost.requests).toHaveLength(1);
+    expect(lost.requests[0].headers['idempotency-key']).toBeUndefined();
+    const refused = transport([networkError('ECONNREFUSED'), { status: 201, body: { name: 'k' } }]);
+    expect((await refused.http.request(unsafe)).body).toEqual({ name: 'k' });
+    expect(refused.requests).toHaveLength(2);
+  });
+
+  it('waits what Retry-After asks, up to maxBackoffMs', async () => {
+    const slow = new HttpTransport({
+      url: 'http://coord',
+      retry: { maxAttempts: 2, initialBackoffMs: 1, maxBackoffMs: 300 },
+      fetch: scriptedFetch([
+        { status: 409, body: problem('idempotency_key_in_flight', 409), headers: { 'retry-after': '1' } },
+        { status: 200, body: {} },
+      ]).fetch,
+    });
+    const started = Date.now();
+    await slow.request(START);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(900);
+  });
+
+  it('stops retrying when the caller aborts, with the caller’s reason', async () => {
+    const abort = new AbortController();
+    const { http, requests } = transport([
+      (_, signal) => {
+        abort.abort(new Error('caller gave up'));
+        return Promise.reject(signal?.reason);
+      },
+    ]);
+    await expect(http.request({ ...START, options: { signal: abort.signal } })).rejects.toThrow('caller gave up');
+    expect(requests).toHaveLength(1);
+  });
+
+  it('answers null for an empty body and keeps a non-JSON body as text', async () => {
+    const { http } = transport([
+      { status: 204 },
+      new Response('plain', { status: 200, headers: { 'content-type': 'text/plain' } }),
+    ]);
+    expect((await http.request({ method: 'DELETE', path: '/v1/keys/k', repeat: 'safe' })).body).toBeNull();
+    expect((await http.request({ method: 'GET', path: '/v1/me', repeat: 'safe' })).body).toBe('plain');
+  });
+});

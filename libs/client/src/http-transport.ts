@@ -1,0 +1,149 @@
+import { backoffDelay, retryAfterMs, sleep } from './backoff';
+import {
+  resolveRetry,
+  type CallOptions,
+  type CoordinatorClientOptions,
+  type RetryPolicyOptions,
+} from './client-options';
+import type { CoordinatorError } from './contracts';
+import { CoordinatorUnreachableError, errorFromAnswer } from './problem-errors';
+
+/**
+ * Whether a call may be sent again after a failure that leaves its effect unknown (the connection
+ * broke before the answer arrived):
+ * - `safe`: reads, and calls whose repeat changes nothing more (heartbeat, delete);
+ * - `keyed`: mutating calls sent with an `Idempotency-Key`, so a repeat gets the first one's answer;
+ * - `unsafe`: repeated only when nothing can have been written (connection refused, or an answer
+ *   that says so: 503, busy).
+ */
+export type RepeatSafety = 'safe' | 'keyed' | 'unsafe';
+
+/** One call to the coordinator's HTTP API. */
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Path below the base URL, with its segments already encoded: `/v1/transactions/order%2F1`. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** JSON body; left out, nothing is sent. */
+  body?: unknown;
+  repeat: RepeatSafety;
+  options?: CallOptions;
+}
+
+/** A 2xx answer. */
+export interface HttpAnswer<T> {
+  status: number;
+  headers: Headers;
+  /** The parsed JSON body, null for an empty one (204). */
+  body: T;
+}
+
+/**
+ * The client's HTTP layer over fetch: authorization, JSON in and out, error answers turned into
+ * the contracts' error classes, and retries. Guarantees: a retry sends the same bytes with the same
+ * `Idempotency-Key` as the first try, so a keyed call takes effect at most once however often it is
+ * retried; only errors flagged `retryable` (and connection failures of calls safe to repeat) are
+ * retried, at most `maxAttempts` tries in all; a 4xx answer about the request itself is thrown at once.
+ */
+export class HttpTransport {
+  private readonly base: string;
+  private readonly fetchFn: typeof fetch;
+  /** The retry policy in force. */
+  readonly retry: RetryPolicyOptions;
+
+  constructor(
+    private readonly options: CoordinatorClientOptions,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.base = new URL(options.url).toString().replace(/\/+$/, '');
+    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+    this.retry = resolveRetry(options.retry);
+  }
+
+  /** Sends `request`, retrying transient failures; resolves with a 2xx answer or rejects with a typed error. */
+  async request<T>(request: HttpRequest): Promise<HttpAnswer<T>> {
+    const signal = request.options?.signal;
+    const key =
+      request.repeat === 'keyed' ? (request.options?.idempotencyKey ?? globalThis.crypto.randomUUID()) : undefined;
+    const url = this.url(request.path, request.query);
+    const init: RequestInit = {
+      method: request.method,
+      headers: this.headers({
+        accept: 'application/json, application/problem+json',
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(key ? { 'idempotency-key': key } : {}),
+      }),
+      // serialised once: every retry sends the same bytes, as the Idempotency-Key requires
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      signal,
+    };
+    for (let attempt = 1; ; attempt++) {
+      let error: CoordinatorError;
+      let notBefore = 0;
+      try {
+        const res = await this.fetchFn(url, init);
+        const text = await res.text();
+        const body = parseBody(text, res.headers.get('content-type'));
+        if (res.ok) return { status: res.status, headers: res.headers, body: body as T };
+        error = errorFromAnswer(res.status, body, text);
+        notBefore = retryAfterMs(res.headers.get('retry-after')) ?? 0;
+      } catch (thrown) {
+        if (signal?.aborted) throw signal.reason;
+        error = new CoordinatorUnreachableError(describe(thrown), thrown);
+        // the request may have been written: only calls whose repeat is harmless go again
+        if (request.repeat === 'unsafe' && !wasRefused(thrown)) throw error;
+      }
+      if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
+      const delay = Math.max(
+        backoffDelay(attempt, this.retry, this.random),
+        Math.min(notBefore, this.retry.maxBackoffMs),
+      );
+      await sleep(delay, signal);
+    }
+  }
+
+  /**
+   * Opens `GET path` as a stream (no retry, no body read): the answer when it is 2xx, else its
+   * typed error. Used by the live stream, which reconnects on its own.
+   */
+  async open(path: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const res = await this.fetchFn(this.url(path), { method: 'GET', headers: this.headers(headers), signal });
+    if (res.ok) return res;
+    const text = await res.text();
+    throw errorFromAnswer(res.status, parseBody(text, res.headers.get('content-type')), text);
+  }
+
+  private url(path: string, query: HttpRequest['query'] = {}): string {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+    const search = params.toString();
+    return `${this.base}${path}${search ? `?${search}` : ''}`;
+  }
+
+  private headers(extra: Record<string, string>): Record<string, string> {
+    return { ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}), ...extra };
+  }
+}
+
+/** JSON bodies parsed; an unparsable or non-JSON body is kept as its text. */
+function parseBody(text: string, contentType: string | null): unknown {
+  if (!text) return null;
+  if (!/[/+]json\b/i.test(contentType ?? '')) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The connection was refused: the request never left, so any call may be sent again. */
+function wasRefused(thrown: unknown): boolean {
+  const cause = (thrown as { cause?: { code?: string } })?.cause;
+  return cause?.code === 'ECONNREFUSED';
+}
+
+function describe(thrown: unknown): string {
+  const error = thrown as { message?: string; cause?: { message?: string; code?: string } };
+  const cause = error?.cause?.code ?? error?.cause?.message;
+  return `${error?.message ?? String(thrown)}${cause ? ` (${cause})` : ''}`;
+}
