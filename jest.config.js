@@ -6,7 +6,7 @@
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  moduleNameMapper: { '^#(contracts|protocol|store|participant|testing)$': '<rootDir>/libs/$1/src/index.ts' },
+  moduleNameMapper: { '^#(contracts|protocol|store|participant|testing|client)$': '<rootDir>/libs/$1/src/index.ts' },
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {

@@ -1,0 +1,88 @@
+import { PROTOCOL_PHASES } from './contracts';
+import { AtomicCommitBuilder, PHASE_OPTIONS, SagaBuilder, type SubmitTransaction } from './transaction-builders';
+
+const noSubmit: SubmitTransaction = () => Promise.reject(new Error('not submitted in this test'));
+
+describe('transaction builders', () => {
+  it('name exactly the phases of each protocol', () => {
+    for (const [protocol, options] of Object.entries(PHASE_OPTIONS)) {
+      expect(Object.values(options)).toEqual(PROTOCOL_PHASES[protocol as keyof typeof PHASE_OPTIONS]);
+    }
+  });
+
+  it('build a saga: paths from action/compensate, null for nothing to undo, dependsOn, default ids', () => {
+    const body = new SagaBuilder('saga', { id: 'order-1', timeoutMs: 5_000, retry: { maxAttempts: 3 } }, noSubmit)
+      .step('accounts', { id: 'debit', action: '/debit', compensate: '/refund', payload: { account: 'A', delta: -10 } })
+      .step('inventory', { payload: { sku: 'w' }, compensate: null, dependsOn: ['debit'] })
+      .step('mailer')
+      .toRequest();
+    expect(body).toEqual({
+      id: 'order-1',
+      timeoutMs: 5_000,
+      retry: { maxAttempts: 3 },
+      protocol: 'saga',
+      branches: [
+        {
+          id: 'debit',
+          participant: 'accounts',
+          payload: { account: 'A', delta: -10 },
+          paths: { action: '/debit', compensate: '/refund' },
+        },
+        {
+          id: 'inventory-2',
+          participant: 'inventory',
+          payload: { sku: 'w' },
+          dependsOn: ['debit'],
+          paths: { compensate: null },
+        },
+        { id: 'mailer-3', participant: 'mailer' },
+      ],
+    });
+  });
+
+  it('build TCC, 2PC and 3PC bodies with their own phase names (3PC in camelCase)', () => {
+    const tcc = new AtomicCommitBuilder('tcc', {}, noSubmit)
+      .branch('accounts', { id: 'hold', try: '/hold', confirm: '/take', cancel: '/release', payload: 1 })
+      .toRequest();
+    expect(tcc).toEqual({
+      protocol: 'tcc',
+      branches: [
+        {
+          id: 'hold',
+          participant: 'accounts',
+          payload: 1,
+          paths: { try: '/hold', confirm: '/take', cancel: '/release' },
+        },
+      ],
+    });
+    const twoPc = new AtomicCommitBuilder('2pc', {}, noSubmit).branch('db', { rollback: null }).toRequest();
+    expect(twoPc.branches).toEqual([{ id: 'db-1', participant: 'db', paths: { rollback: null } }]);
+    const threePc = new AtomicCommitBuilder('3pc', {}, noSubmit)
+      .branch('db', { canCommit: '/can', preCommit: '/pre', doCommit: '/do', abort: '/abort' })
+      .toRequest();
+    expect(threePc.branches?.[0].paths).toEqual({
+      'can-commit': '/can',
+      'pre-commit': '/pre',
+      'do-commit': '/do',
+      abort: '/abort',
+    });
+  });
+
+  it('refuse a phase of another protocol (for callers without the type checker)', () => {
+    const saga = new SagaBuilder('saga', {}, noSubmit);
+    expect(() => saga.step('accounts', { try: '/x' } as never)).toThrow(/"try" is not a branch option of saga/);
+  });
+
+  it('submit the body they show, with the submit options', async () => {
+    const submitted: unknown[] = [];
+    const builder = new SagaBuilder('saga', {}, async (body, options) => {
+      submitted.push(body, options);
+      return { id: 'x' } as never;
+    }).step('accounts', { payload: { n: 1 } });
+    await builder.submit({ wait: 5_000 });
+    expect(submitted).toEqual([builder.toRequest(), { wait: 5_000 }]);
+    // a built body is a copy: changing it does not change the builder
+    builder.toRequest().branches!.pop();
+    expect(builder.toRequest().branches).toHaveLength(1);
+  });
+});
