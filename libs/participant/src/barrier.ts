@@ -82,8 +82,8 @@ export class Barrier {
 )`;
   }
 
-  /** Creates this barrier's table if it does not exist. */
-  async install(db: Pick<Pool, 'query'>): Promise<void> {
+  /** Creates this barrier's table if it does not exist (on a pg Pool or client, or a TypeORM DataSource). */
+  async install(db: { query(sql: string): Promise<unknown> }): Promise<void> {
     await db.query(Barrier.ddl(this.table));
   }
 

@@ -1,0 +1,53 @@
+import type { EntityManager } from 'typeorm';
+import type { Phase, Protocol } from '#contracts';
+import { phasePath, type PhaseKey } from './phase-route';
+
+/** What a phase handler is given for one delivery. */
+export interface PhaseHandlerContext<P = unknown> {
+  /** The branch payload, as the initiator gave it (not validated: that is the handler's job). */
+  payload: P;
+  transactionId: string;
+  branchId: string;
+  protocol: Protocol;
+  phase: Phase;
+  /** 1-based count of deliveries of this phase to this branch, retries included. */
+  attempt: number;
+  /** ISO time after which the coordinator stops waiting for this phase, when it set one. */
+  deadline?: string;
+  /**
+   * A TypeORM EntityManager bound to the barrier's local transaction: what the handler writes with it
+   * commits together with the barrier rows, or not at all. Writes through any other connection are
+   * not covered by the exactly-once guarantee.
+   */
+  manager: EntityManager;
+}
+
+/**
+ * The business work of one phase. Its JSON-serialisable result is sent back to the coordinator
+ * (kept as the branch result). Throw {@link BusinessRejection} from a forward phase for a definite
+ * no; anything else thrown is answered 500 and the coordinator retries.
+ */
+export type PhaseHandler<P = unknown, R = unknown> = (context: PhaseHandlerContext<P>) => Promise<R> | R;
+
+/** The handlers of one participant service, keyed by phase and action name (one per route). */
+export class HandlerRegistry {
+  private readonly byPath = new Map<string, { key: PhaseKey; handler: PhaseHandler }>();
+
+  /** Adds the handler for `key`; throws if that phase and name already have one (two would race). */
+  register(key: PhaseKey, handler: PhaseHandler): this {
+    const path = phasePath(key);
+    if (this.byPath.has(path)) throw new Error(`two handlers for ${path}`);
+    this.byPath.set(path, { key: { ...key }, handler });
+    return this;
+  }
+
+  /** The handler for `key`, if one was registered. */
+  find(key: PhaseKey): PhaseHandler | undefined {
+    return this.byPath.get(phasePath(key))?.handler;
+  }
+
+  /** Every registered route: its path and key, in registration order. */
+  routes(): { path: string; key: PhaseKey }[] {
+    return [...this.byPath].map(([path, { key }]) => ({ path, key }));
+  }
+}

@@ -1,0 +1,145 @@
+import type { DataSource } from 'typeorm';
+import { ParticipantHeaders, type Phase } from '#contracts';
+import { Barrier } from './barrier';
+import { BusinessRejection } from './business-rejection';
+import type { HandlerRegistry, PhaseHandlerContext } from './handler-registry';
+import { problem, success, type PhaseReply } from './phase-reply';
+import { phasePath, protocolOfPhase, type PhaseKey } from './phase-route';
+import { verifySignature } from './signature';
+import { runBarrierWithManager } from './typeorm-local-transaction';
+
+/** One delivery as a transport received it. */
+export interface PhaseDelivery {
+  /** The parsed JSON body (the participant-call envelope). */
+  body: unknown;
+  /** The exact body text as received: the signature covers these bytes, not a re-serialisation. */
+  rawBody: string;
+  /** Request headers, names in lower case. */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** What a {@link PhaseDispatcher} needs. */
+export interface PhaseDispatcherOptions {
+  registry: HandlerRegistry;
+  /** A Postgres DataSource; the barrier table lives in it, next to the business tables. */
+  dataSource: DataSource;
+  /** Default: `new Barrier()` on table `txc_barrier`. */
+  barrier?: Barrier;
+  /** When set, every delivery must carry a valid `Txn-Signature` made with it. */
+  secret?: string;
+  /** Told about every handler failure answered 500 (the coordinator retries it). */
+  onError?: (error: unknown, path: string) => void;
+  /** Unix milliseconds, for the signature's age check. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * Answers phase deliveries: checks the signature, then runs the phase's handler behind the barrier
+ * in one local transaction, and turns the verdict into the reply the coordinator reads.
+ *
+ * Guarantees (from the barrier): a handler's effects commit at most once per transaction, branch
+ * and phase; an undo that arrives before its forward phase does nothing and fences it off; a
+ * forward phase's no is final. A delivery refused before the barrier (bad signature, bad envelope,
+ * no handler) changes nothing and is answered with a status the coordinator retries.
+ */
+export class PhaseDispatcher {
+  private readonly barrier: Barrier;
+  private readonly now: () => number;
+
+  constructor(private readonly options: PhaseDispatcherOptions) {
+    this.barrier = options.barrier ?? new Barrier();
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Answers one delivery of the phase (and action name) `key`. Never throws. */
+  async dispatch(key: PhaseKey, delivery: PhaseDelivery): Promise<PhaseReply> {
+    const path = phasePath(key);
+    const handler = this.options.registry.find(key);
+    if (!handler) return problem(404, 'no_handler', 'No handler', `no handler for ${path}`);
+    const { secret } = this.options;
+    const signature = delivery.headers[ParticipantHeaders.signature];
+    if (secret && !verifySignature(secret, signature, delivery.rawBody, Math.floor(this.now() / 1000))) {
+      // 401 is retried by the coordinator: a secret rotated on one side only heals once both agree
+      return problem(401, 'invalid_signature', 'Unauthorized', `missing or invalid ${ParticipantHeaders.signature}`);
+    }
+    const call = parseEnvelope(delivery.body, key.phase);
+    if (typeof call === 'string') return problem(400, 'invalid_call', 'Bad Request', call);
+
+    try {
+      const result = await runBarrierWithManager(this.options.dataSource, this.barrier, call, async (manager) =>
+        handler({ ...call, manager }),
+      );
+      switch (result.kind) {
+        case 'applied':
+          return success(
+            result.value === undefined ? { kind: result.kind } : { kind: result.kind, result: result.value },
+          );
+        case 'duplicate':
+        case 'null-compensation':
+          return success({ kind: result.kind });
+        case 'refused':
+          // a definite no: the undo already ran, so this late forward phase must never apply
+          return problem(409, 'phase_refused', 'Conflict', `${key.phase} refused: its undo phase already ran`, {
+            kind: result.kind,
+          });
+        case 'rejected':
+          // the first delivery's no, or this one's: the barrier recorded it, so it is answered alike every time
+          return problem(409, 'business_rejection', 'Conflict', result.reason, rejectionExtra(result.details));
+      }
+    } catch (error) {
+      // only an undo or completion phase gets here with a rejection (the barrier keeps forward ones);
+      // its 409 is not a no to the coordinator, which retries it
+      if (error instanceof BusinessRejection) {
+        return problem(409, 'business_rejection', 'Conflict', error.message, rejectionExtra(error.details));
+      }
+      this.options.onError?.(error, path);
+      return problem(500, 'handler_failed', 'Internal Server Error', describe(error));
+    }
+  }
+}
+
+function rejectionExtra(details: Record<string, unknown> | undefined) {
+  return details === undefined ? { kind: 'rejected' as const } : { kind: 'rejected' as const, details };
+}
+
+/** The envelope fields a handler gets, or why the body is not a participant call for `phase`. */
+type ParsedCall = Omit<PhaseHandlerContext, 'manager'>;
+
+/**
+ * Checks the participant-call envelope. The payload is left to the handler, so a malformed payload
+ * on an undo phase can still be a null compensation.
+ */
+function parseEnvelope(body: unknown, phase: Phase): ParsedCall | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body must be a JSON object';
+  const b = body as Record<string, unknown>;
+  for (const field of ['transactionId', 'branchId'] as const) {
+    const value = b[field];
+    if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+      return `${field} must be a string of 1-256 characters`;
+    }
+  }
+  if (b.phase !== undefined && b.phase !== phase) return `phase ${JSON.stringify(b.phase)} sent to the ${phase} route`;
+  const protocol = protocolOfPhase(phase);
+  if (b.protocol !== undefined && b.protocol !== protocol) {
+    return `protocol ${JSON.stringify(b.protocol)} sent to a ${protocol} route`;
+  }
+  if (b.attempt !== undefined && !(Number.isSafeInteger(b.attempt) && (b.attempt as number) >= 1)) {
+    return 'attempt must be a positive integer';
+  }
+  if (b.deadline !== undefined && (typeof b.deadline !== 'string' || Number.isNaN(Date.parse(b.deadline)))) {
+    return 'deadline must be an ISO time';
+  }
+  return {
+    transactionId: b.transactionId as string,
+    branchId: b.branchId as string,
+    protocol,
+    phase,
+    attempt: (b.attempt as number | undefined) ?? 1,
+    ...(b.deadline === undefined ? {} : { deadline: b.deadline as string }),
+    payload: b.payload,
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
