@@ -34,6 +34,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** The retry policy of a client given no `retry` option. */
 export const DEFAULT_RETRY_OPTIONS: RetryPolicyOptions = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 5_000 };
 
 /** The retry policy a client runs with. */

@@ -53,7 +53,7 @@ export class CoordinatorClient implements InteractiveApi {
   // ---- transactions
 
   /** `POST /v1/transactions`: starts a driven (or begins an interactive) transaction. */
-  async startTransaction(body: StartTransactionInput, options: SubmitOptions = {}): Promise<TransactionView> {
+  startTransaction(body: StartTransactionInput, options: SubmitOptions = {}): Promise<TransactionView> {
     return this.send({
       method: 'POST',
       path: '/v1/transactions',
