@@ -178,6 +178,49 @@ describe('access control', () => {
     });
   });
 
+  it('refuses what a cross-site page could make a browser send: form bodies and foreign origins', async () => {
+    const url = `${s.coordinator.url}/v1/transactions/none/replay`;
+    const auth = { authorization: `Bearer ${KEYS.operator}` };
+    const form = await fetch(url, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'reason=x',
+    });
+    expect(form.status).toBe(415);
+    const emptyForm = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' } });
+    expect(emptyForm.status).toBe(415);
+    const foreign = await fetch(url, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', origin: 'http://evil.example' },
+      body: '{}',
+    });
+    expect(foreign.status).toBe(403);
+    const host = new URL(s.coordinator.url).host;
+    const sameOrigin = await fetch(url, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', origin: `http://${host}` },
+      body: '{}',
+    });
+    expect(sameOrigin.status).toBe(404); // allowed through: the transaction does not exist
+  });
+
+  it('a client may not add branches to or commit an interactive transaction another key started', async () => {
+    const client = s.api.as(KEYS.client);
+    const begun = await s.api.as(KEYS.operator).post('/v1/transactions', {
+      id: 'interactive-other-1',
+      protocol: 'tcc',
+      mode: 'interactive',
+      timeoutMs: 60_000,
+    });
+    expect(begun.status).toBe(201);
+    const branch = { id: 'evil', participant: 'p1', payload: {} };
+    expect((await client.post('/v1/transactions/interactive-other-1/branches', branch)).status).toBe(403);
+    expect((await client.post('/v1/transactions/interactive-other-1/commit')).status).toBe(403);
+    const view = (await s.api.get('/v1/transactions/interactive-other-1')).body;
+    expect(view.branches).toEqual([]);
+    expect(view.status).toBe('running');
+  });
+
   it('manages stored keys: created once with its secret, usable, listed without it, revoked', async () => {
     const created = await s.api.post('/v1/keys', { name: 'ci-bot', role: 'viewer' });
     expect(created.status).toBe(201);
@@ -215,7 +258,12 @@ describe('access control: open mode, private metrics and docs', () => {
     const first = await s.api.post('/v1/keys', { name: 'root', role: 'admin' });
     expect(first.status).toBe(201);
     expect((await s.api.get('/v1/me')).status).toBe(401);
-    expect((await s.api.as(first.body.key).get('/v1/me')).body).toEqual({ open: false, name: 'root', role: 'admin' });
+    const root = s.api.as(first.body.key);
+    expect((await root.get('/v1/me')).body).toEqual({ open: false, name: 'root', role: 'admin' });
+    // the last key cannot be revoked: that would open the coordinator to everyone again
+    expect((await root.delete('/v1/keys/root')).status).toBe(409);
+    expect((await root.get('/v1/me')).status).toBe(200);
+    expect((await root.post('/v1/keys', { name: 'anonymous', role: 'viewer' })).status).toBe(422);
   });
 
   it('METRICS_PUBLIC=false and DOCS_PUBLIC=false need a key of any role', async () => {
@@ -227,7 +275,8 @@ describe('access control: open mode, private metrics and docs', () => {
       },
       apiKey: KEYS.admin,
     });
-    for (const path of ['/metrics', '/docs', '/docs-json']) {
+    // also when the path is spelled with escapes the router decodes
+    for (const path of ['/metrics', '/docs', '/docs-json', '/%64ocs', '/%64ocs-json', '/docs%2Djson']) {
       expect((await fetch(s.coordinator.url + path)).status).toBe(401);
       const withKey = await fetch(s.coordinator.url + path, {
         headers: { authorization: `Bearer ${KEYS.participant}` },

@@ -36,6 +36,8 @@ export function parseApiKeys(raw: string | undefined): { keys: ConfiguredKey[]; 
     const where = `entry ${i + 1}`;
     if (!name || !keyNamePattern.test(name)) {
       problems.push(`${where}: name must be 1-63 characters of [A-Za-z0-9._-] (format name:role:secret)`);
+    } else if (name === 'anonymous') {
+      problems.push(`${where}: name "anonymous" is reserved (the actor of open mode)`);
     } else if (keys.some((k) => k.name === name)) {
       problems.push(`${where}: name "${name}" is used twice`);
     }

@@ -10,7 +10,9 @@ export function requireKeyForDocs(app: NestFastifyApplication): void {
     .getHttpAdapter()
     .getInstance()
     .addHook('onRequest', async (request, reply) => {
-      if (!/^\/docs(?:[/?-]|$)/.test(request.url)) return;
+      // the route the router matched, not the raw URL: `/%64ocs` reaches the same route as `/docs`
+      const route = request.routeOptions?.url ?? request.url;
+      if (!/^\/docs(?:[/?-]|$)/.test(route)) return;
       try {
         await guard.authenticate(request.headers.authorization);
       } catch (error) {

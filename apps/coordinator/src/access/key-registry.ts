@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { TransactionConflictError, type ApiKeyView, type Role } from '#contracts';
+import { TransactionConflictError, ValidationError, type ApiKeyView, type Role } from '#contracts';
 import type { Config } from '../config/config';
 import { CONFIG, PG_POOL } from '../tokens';
 import { generateSecret, hashSecret, parseApiKeys } from './api-keys';
@@ -13,15 +13,16 @@ interface Cached<T> {
 
 /**
  * The API keys: those of `API_KEYS` (in memory only) and those created through the admin API (in
- * `txc_api_keys`, by hash). Lookups of stored keys and the open-mode check are cached for
- * `KEY_CACHE_MS`, so a key revoked on one instance stops working on the others within that time.
+ * `txc_api_keys`, by hash). The stored ones are held in memory and re-read every `KEY_CACHE_MS`, so
+ * a key revoked on one instance stops working on the others within that time.
  */
 @Injectable()
 export class KeyRegistry implements OnApplicationBootstrap {
   private readonly logger = new Logger('Access');
   private readonly configured: Map<string, { name: string; role: Role }>;
-  private readonly byHash = new Map<string, Cached<Caller | null>>();
-  private storedCount: Cached<number> | null = null;
+  /** Every stored key by the hash of its secret, re-read when older than KEY_CACHE_MS. */
+  private stored: Cached<Map<string, { name: string; role: Role }>> | null = null;
+  private reading: Promise<Map<string, { name: string; role: Role }>> | null = null;
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -36,31 +37,24 @@ export class KeyRegistry implements OnApplicationBootstrap {
       this.logger.warn('open mode: no API key is configured, every request is allowed (set API_KEYS to require keys)');
     } else {
       this.logger.log(
-        `access control on: ${this.configured.size} key(s) from API_KEYS, ${await this.countStored()} stored`,
+        `access control on: ${this.configured.size} key(s) from API_KEYS, ${(await this.storedKeys()).size} stored`,
       );
     }
   }
 
   /** Open mode: no key configured at all, in `API_KEYS` or in the table. */
   async isOpen(): Promise<boolean> {
-    return this.configured.size === 0 && (await this.countStored()) === 0;
+    return this.configured.size === 0 && (await this.storedKeys()).size === 0;
   }
 
-  /** The caller a secret stands for, or null if no key has it. */
+  /**
+   * The caller a secret stands for, or null if no key has it. Answered from memory: an unknown
+   * secret costs no query, whatever a client sends.
+   */
   async identify(secret: string): Promise<Caller | null> {
     const hash = hashSecret(secret);
-    const env = this.configured.get(hash);
-    if (env) return { ...env, open: false };
-    const cached = this.byHash.get(hash);
-    if (cached && cached.until > Date.now()) return cached.value;
-    const { rows } = await this.pool.query<{ name: string; role: Role }>(
-      'SELECT name, role FROM txc_api_keys WHERE secret_hash = $1',
-      [hash],
-    );
-    const caller = rows[0] ? { name: rows[0].name, role: rows[0].role, open: false } : null;
-    if (this.byHash.size > 10_000) this.byHash.clear(); // unknown secrets must not grow it without bound
-    this.byHash.set(hash, { value: caller, until: Date.now() + this.config.KEY_CACHE_MS });
-    return caller;
+    const key = this.configured.get(hash) ?? (await this.storedKeys()).get(hash);
+    return key ? { ...key, open: false } : null;
   }
 
   /** The caller of a request in open mode. */
@@ -91,6 +85,10 @@ export class KeyRegistry implements OnApplicationBootstrap {
 
   /** Creates a stored key; the secret is answered once and never kept. 409 if the name is taken. */
   async create(name: string, role: Role, by: string): Promise<{ view: ApiKeyView; secret: string }> {
+    if (name === ANONYMOUS) {
+      const rule = `"${ANONYMOUS}" is the actor of open mode, not a key name`;
+      throw new ValidationError(`key name "${name}" is reserved`, [{ field: 'name', rule }]);
+    }
     if ([...this.configured.values()].some((k) => k.name === name)) {
       throw new TransactionConflictError(`a key named "${name}" is configured by API_KEYS`);
     }
@@ -101,28 +99,51 @@ export class KeyRegistry implements OnApplicationBootstrap {
       [name, role, hashSecret(secret), by],
     );
     if (!rows[0]) throw new TransactionConflictError(`a key named "${name}" exists`);
-    this.storedCount = null;
+    this.stored = null;
+    if (this.configured.size === 0 && (await this.storedKeys()).size === 1) {
+      this.logger.log(`access control on: the first key ("${name}", ${role}) was created by ${by}`);
+    }
     return {
       view: { name, role, source: 'stored', createdAt: rows[0].created_at.toISOString(), createdBy: by },
       secret,
     };
   }
 
-  /** Deletes a stored key; false if there is none by that name. */
+  /**
+   * Deletes a stored key; false if there is none by that name. The last key is not deleted while
+   * no `API_KEYS` is configured: that would silently open the coordinator to everyone (409).
+   */
   async revoke(name: string): Promise<boolean> {
     if ([...this.configured.values()].some((k) => k.name === name)) {
       throw new TransactionConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
     }
-    const { rowCount } = await this.pool.query('DELETE FROM txc_api_keys WHERE name = $1', [name]);
-    this.byHash.clear();
-    this.storedCount = null;
-    return (rowCount ?? 0) > 0;
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM txc_api_keys WHERE name = $1
+         AND ($2 OR (SELECT count(*) FROM txc_api_keys) > 1)`,
+      [name, this.configured.size > 0],
+    );
+    this.stored = null;
+    if ((rowCount ?? 0) > 0) return true;
+    const { rows } = await this.pool.query('SELECT 1 FROM txc_api_keys WHERE name = $1', [name]);
+    if (rows.length) {
+      throw new TransactionConflictError(
+        `"${name}" is the last API key: revoking it would turn access control off. Create another key first`,
+      );
+    }
+    return false;
   }
 
-  private async countStored(): Promise<number> {
-    if (this.storedCount && this.storedCount.until > Date.now()) return this.storedCount.value;
-    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM txc_api_keys');
-    this.storedCount = { value: rows[0].n, until: Date.now() + this.config.KEY_CACHE_MS };
-    return rows[0].n;
+  /** The stored keys, read at most once per KEY_CACHE_MS (one read at a time). */
+  private async storedKeys(): Promise<Map<string, { name: string; role: Role }>> {
+    if (this.stored && this.stored.until > Date.now()) return this.stored.value;
+    this.reading ??= this.pool
+      .query<{ name: string; role: Role; secret_hash: string }>('SELECT name, role, secret_hash FROM txc_api_keys')
+      .then(({ rows }) => {
+        const value = new Map(rows.map((r) => [r.secret_hash, { name: r.name, role: r.role }]));
+        this.stored = { value, until: Date.now() + this.config.KEY_CACHE_MS };
+        return value;
+      })
+      .finally(() => (this.reading = null));
+    return this.reading;
   }
 }

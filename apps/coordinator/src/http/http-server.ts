@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import {
   Limits,
+  ForbiddenError,
   MalformedJsonError,
   parseStorableJson,
   PROBLEM_CONTENT_TYPE,
@@ -116,8 +117,37 @@ export function installRequestGuards(fastify: FastifyInstance): void {
         `Content-Encoding "${encoding}" is not accepted: send the body uncompressed (identity)`,
       );
     }
+    // only JSON is read: a form or text body (what a cross-site HTML form can send) is refused,
+    // even empty, so no page can make a browser act on this API with a plain form
+    const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    const notJson = (type !== undefined && type !== '' && type !== 'application/json') || (hasBody && !type);
+    if (notJson && (hasBody || MUTATING.has(request.method))) {
+      throw new UnsupportedMediaTypeError(`Content-Type "${type ?? ''}" is not accepted: send application/json`);
+    }
+    if (MUTATING.has(request.method) && isCrossSite(request)) {
+      throw new ForbiddenError(
+        'a cross-site browser request may not change anything here: call the API from its own origin or from a server',
+      );
+    }
     return undefined;
   });
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A browser request sent by a page of another origin (`Sec-Fetch-Site: cross-site`, or an `Origin`
+ * whose host is not this one). Scripts and servers send neither header; the dashboard is same-origin.
+ */
+function isCrossSite(request: FastifyRequest): boolean {
+  if (request.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = request.headers.origin;
+  if (!origin || origin === 'null') return origin === 'null';
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    return true;
+  }
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -98,9 +98,10 @@ export class TransactionsController {
     @Param('id', TransactionIdParam) id: string,
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.transactions.registerBranch(id, body, IdempotencyService.key(key)));
+    return send(res, await this.transactions.registerBranch(id, body, IdempotencyService.key(key), caller));
   }
 
   @Post(':id/commit')
@@ -109,9 +110,10 @@ export class TransactionsController {
     @Param('id', TransactionIdParam) id: string,
     @Query('wait') wait: string | undefined,
     @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.transactions.commit(id, IdempotencyService.key(key), parseWait(wait)));
+    return send(res, await this.transactions.commit(id, IdempotencyService.key(key), parseWait(wait), caller));
   }
 }
 

@@ -13,6 +13,8 @@ import {
   type TransactionPage,
 } from '#contracts';
 import type { EventRecord, IdempotencyRecord, LoadedTransaction, TransactionStore } from '#store';
+import type { Caller } from '../access/caller';
+import { assertMayActOn } from '../access/ownership';
 import { Engine } from '../engine/engine.service';
 import { ParticipantDirectory } from '../engine/participant-directory';
 import { IdempotencyService } from '../http/idempotency.service';
@@ -84,8 +86,9 @@ export class TransactionsService {
    * Interactive mode: registers a branch and answers once its try/prepare has: 200 yes, 409 no (or
    * no answer within its attempts). The same branch id again answers from its recorded outcome.
    */
-  async registerBranch(id: string, body: unknown, key: string | undefined): Promise<Reply> {
+  async registerBranch(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const request = parse(interactiveBranchSchema, body, 'branch');
+    await assertMayActOn(this.store, id, caller, 'register branches of');
     const missing = await this.directory.missing([request.participant]);
     if (missing.length) {
       throw new ValidationError(`unknown participant: ${request.participant}`, [
@@ -118,7 +121,8 @@ export class TransactionsService {
   }
 
   /** Interactive mode: decides commit (409 unless every branch said yes); `waitMs` as for start. */
-  async commit(id: string, key: string | undefined, waitMs: number | undefined): Promise<Reply> {
+  async commit(id: string, key: string | undefined, waitMs: number | undefined, caller: Caller): Promise<Reply> {
+    await assertMayActOn(this.store, id, caller, 'commit');
     return this.idempotency.run(key, requestHash('commit', id), async () => {
       const before = await this.load(id);
       if (before.txn.mode !== 'interactive') {
