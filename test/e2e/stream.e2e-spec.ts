@@ -112,4 +112,31 @@ describe('live stream', () => {
       stream.close();
     }
   });
+
+  it('catches up page by page: every change since a foreign id arrives, once', async () => {
+    const since = Date.now() - 1_000;
+    const pg = new Client({ connectionString: s.db.url });
+    await pg.connect();
+    try {
+      // 2,500 settled transactions written straight into the log: more than one catch-up page
+      await pg.query(
+        `INSERT INTO txc_transactions (id, protocol, mode, status, timeout_ms, deadline, retry, request_hash,
+            participants, created_at, updated_at)
+          SELECT 'bulk-' || n, 'saga', 'driven', 'committed', 1000, now(), '{}', 'h', ARRAY['p1'], now(), now()
+            FROM generate_series(1, 2500) AS n`,
+      );
+    } finally {
+      await pg.end();
+    }
+    const foreign = `${since}.abcdef.17`; // another instance's id: resumed by time, from the log
+    const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`, { 'last-event-id': foreign });
+    await stream.waitFor(statusOf('bulk-2500', 'committed'));
+    await run('after-catch-up');
+    await stream.waitFor(statusOf('after-catch-up', 'committed'));
+    const bulk = stream.events.filter((e) => String(e.data.id).startsWith('bulk-'));
+    expect(new Set(bulk.map((e) => e.data.id)).size).toBe(2500);
+    expect(bulk.length).toBe(2500);
+    expect(stream.events.some((e) => e.event === 'reset')).toBe(false);
+    stream.close();
+  });
 });

@@ -157,17 +157,22 @@ export class PgTransactionStore implements TransactionStore {
     return rows[0]?.abort_note ?? null;
   }
 
-  async changedSince(since: Date, limit: number): Promise<StatusChange[]> {
+  async changedSince(
+    since: Date,
+    limit: number,
+    after?: { at: string; id: string },
+  ): Promise<{ change: StatusChange; at: string }[]> {
+    // `at` is updated_at as Postgres prints it (microseconds kept): a Date would round it to the
+    // millisecond, and the keyset would then return the last row of a page again
     const { rows } = await this.pool.query(
-      `SELECT id, protocol, status, updated_at FROM txc_transactions
-        WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2`,
-      [since, limit],
+      `SELECT id, protocol, status, updated_at, updated_at::text AS at FROM txc_transactions
+        WHERE updated_at >= $1 AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3::timestamptz, $4::text))
+        ORDER BY updated_at, id LIMIT $2`,
+      [since, limit, after?.at ?? null, after?.id ?? null],
     );
     return rows.map((r) => ({
-      id: r.id,
-      protocol: r.protocol,
-      status: r.status,
-      updatedAt: r.updated_at.toISOString(),
+      change: { id: r.id, protocol: r.protocol, status: r.status, updatedAt: r.updated_at.toISOString() },
+      at: r.at,
     }));
   }
 

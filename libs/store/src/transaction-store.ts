@@ -195,8 +195,16 @@ export interface TransactionStore {
   /** The note of a flagged abort. */
   abortNote(id: string): Promise<Record<string, unknown> | null>;
   list(filter: ListFilter): Promise<(TransactionRecord & { attention: Attention })[]>;
-  /** The current status of transactions updated at or after `since`, oldest update first (live-stream catch-up). */
-  changedSince(since: Date, limit: number): Promise<StatusChange[]>;
+  /**
+   * The current status of transactions updated at or after `since`, oldest update first (live-stream
+   * catch-up), a page of `limit` after the change `after` (keyset: `at` is the exact stored time, as
+   * returned with each change).
+   */
+  changedSince(
+    since: Date,
+    limit: number,
+    after?: { at: string; id: string },
+  ): Promise<{ change: StatusChange; at: string }[]>;
   /** Per participant (or only `name`), how many transactions involving it are in flight and how many are `failed`. */
   countsByParticipant(name?: string): Promise<Map<string, { inFlight: number; failed: number }>>;
   /** Ids of `failed` transactions involving `participant` and/or among `ids`, oldest first, at most `limit`. */

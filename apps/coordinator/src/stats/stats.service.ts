@@ -12,9 +12,14 @@ const WINDOWS: Record<string, { ms: number; bucketSeconds: number }> = {
   '24h': { ms: 24 * 60 * 60_000, bucketSeconds: 900 },
 };
 
+/** Dashboards poll the overview: one read per window serves every caller for this long. */
+const FRESH_MS = 2_000;
+
 /** `GET /v1/stats`: the overview of a window, read from the log. */
 @Injectable()
 export class StatsService {
+  private readonly recent = new Map<string, { at: number; view: Promise<StatsView> }>();
+
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async stats(window: string = '1h'): Promise<StatsView> {
@@ -23,6 +28,15 @@ export class StatsService {
       const rule = `must be one of ${Object.keys(WINDOWS).join(', ')}`;
       throw new ValidationError(`window is invalid: ${rule}`, [{ field: 'window', rule }]);
     }
+    const hit = this.recent.get(window);
+    if (hit && Date.now() - hit.at < FRESH_MS) return hit.view;
+    const view = this.read(window, w);
+    this.recent.set(window, { at: Date.now(), view });
+    view.catch(() => this.recent.delete(window));
+    return view;
+  }
+
+  private async read(window: string, w: { ms: number; bucketSeconds: number }): Promise<StatsView> {
     const bucketMs = w.bucketSeconds * 1000;
     const to = new Date();
     // whole buckets, the last one holding now

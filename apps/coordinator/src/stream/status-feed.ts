@@ -15,7 +15,12 @@ export interface FeedEvent {
 const BUFFER = 10_000;
 /** A resume from elsewhere re-reads this much before the id's time, so nothing committed out of order is missed. */
 const OVERLAP_MS = 1_000;
-const CATCH_UP_LIMIT = 10_000;
+/** Catch-up reads the log in pages of this many changes... */
+const CATCH_UP_PAGE = 1_000;
+/** ...up to this many; past it a client is told to reload instead (`event: reset`). */
+export const CATCH_UP_LIMIT = 100_000;
+/** How often the listening connection is checked. */
+const PING_MS = 30_000;
 
 /**
  * Every transaction status change, from every instance, in commit order: the commits announce them
@@ -63,18 +68,32 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
     return () => this.subscribers.delete(fn);
   }
 
-  /** Buffered events after `seq` of this boot, or null when the buffer no longer reaches back that far. */
+  /**
+   * Buffered events after `seq` of this boot, or null when the buffer no longer reaches back that
+   * far (or `seq` is 0: an event of a catch-up, which is resumed by time).
+   */
   since(boot: string, seq: number): FeedEvent[] | null {
-    if (boot !== this.boot || seq > this.seq) return null;
+    if (boot !== this.boot || seq === 0 || seq > this.seq) return null;
     const oldest = this.buffer[0]?.seq ?? this.seq + 1;
     if (seq < oldest - 1) return null;
     return this.buffer.filter((e) => e.seq > seq);
   }
 
-  /** The current status of every transaction changed since `ms` (less an overlap), as events at `headSeq`. */
-  async catchUp(ms: number, headSeq: number): Promise<FeedEvent[]> {
-    const changes = await this.store.changedSince(new Date(ms - OVERLAP_MS), CATCH_UP_LIMIT);
-    return changes.map((change) => ({ id: this.idOf(change, headSeq), seq: headSeq, change }));
+  /**
+   * The current status of every transaction changed since `ms` (less an overlap), page by page, as
+   * events with seq 0 (resumed by their time). Ends with `truncated` after CATCH_UP_LIMIT changes.
+   */
+  async *catchUp(ms: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
+    let after: { at: string; id: string } | undefined;
+    for (let read = 0; read < CATCH_UP_LIMIT;) {
+      const page = await this.store.changedSince(new Date(ms - OVERLAP_MS), CATCH_UP_PAGE, after);
+      yield page.map(({ change }) => ({ id: this.idOf(change, 0), seq: 0, change }));
+      if (page.length < CATCH_UP_PAGE) return { truncated: false };
+      read += page.length;
+      const last = page[page.length - 1];
+      after = { at: last.at, id: last.change.id };
+    }
+    return { truncated: true };
   }
 
   private idOf(change: StatusChange, seq: number): string {
@@ -90,7 +109,7 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({ connectionString: this.databaseUrl });
+    const client = new Client({ connectionString: this.databaseUrl, keepAlive: true });
     // only the connection in use counts: one given up on ends later, and that is expected
     const lost = (why: unknown) => {
       if (this.client === client) this.retryListen(why);
@@ -117,12 +136,32 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
     this.lostAt = null;
     if (gapSince) {
       // changes committed while the connection was down were announced to nobody here: read them
-      const since = new Date(gapSince.getTime() - OVERLAP_MS);
-      await this.store
-        .changedSince(since, CATCH_UP_LIMIT)
-        .then((changes) => changes.forEach((c) => this.publish(c)))
-        .catch((e) => this.logger.warn(`catching up on status changes since ${since.toISOString()} failed: ${e}`));
+      const since = gapSince.getTime();
+      void (async () => {
+        for await (const page of this.catchUp(since)) for (const e of page) this.publish(e.change);
+      })().catch((e) =>
+        this.logger.warn(`catching up on status changes since ${new Date(since).toISOString()} failed: ${e}`),
+      );
     }
+    this.watch(client);
+  }
+
+  /**
+   * A connection dropped without a reset (a NAT, a firewall) raises no error: a periodic query
+   * finds it, and a reconnect follows.
+   */
+  private watch(client: Client): void {
+    const timer = setInterval(() => {
+      if (this.client !== client) return clearInterval(timer);
+      const timeout = new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('no answer in 10 s')), 10_000).unref(),
+      );
+      Promise.race([client.query('SELECT 1'), timeout]).catch((e) => {
+        clearInterval(timer);
+        if (this.client === client) this.retryListen(`the listening connection did not answer: ${e}`);
+      });
+    }, PING_MS);
+    timer.unref();
   }
 
   private retryListen(error: unknown): void {

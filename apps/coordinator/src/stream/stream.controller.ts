@@ -21,23 +21,21 @@ export class StreamController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const resumeFrom = parseEventId(header ?? query);
-    // events that arrive while the backlog is read are held, then sent after it
+    const raw = reply.raw;
+    // subscribed first: events that arrive while the backlog is sent are held, then sent after it
     const held: FeedEvent[] = [];
-    let live = false;
     let send: (e: FeedEvent) => void = (e) => held.push(e);
     const unsubscribe = this.feed.subscribe((e) => send(e));
-    const head = this.feed.head;
-    let backlog: FeedEvent[] = [];
-    try {
-      if (resumeFrom) {
-        backlog = this.feed.since(resumeFrom.boot, resumeFrom.seq) ?? (await this.feed.catchUp(resumeFrom.ms, head));
-      }
-    } catch (error) {
+    let closed = false;
+    const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
+    const close = () => {
+      closed = true;
+      clearInterval(ping);
       unsubscribe();
-      throw error;
-    }
+      if (!raw.destroyed) raw.destroy();
+    };
+    raw.on('close', close); // before anything is awaited: a client gone meanwhile leaves nothing behind
     reply.hijack();
-    const raw = reply.raw;
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -46,23 +44,36 @@ export class StreamController {
     });
     raw.write('retry: 2000\n\n');
     const write = (e: FeedEvent) => {
-      if (raw.writableLength > MAX_PENDING_BYTES) {
-        close();
-        return;
-      }
+      if (closed) return;
+      if (raw.writableLength > MAX_PENDING_BYTES) return close(); // it resumes with its last id
       raw.write(`id: ${e.id}\nevent: status\ndata: ${JSON.stringify(e.change)}\n\n`);
     };
-    const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
-    const close = () => {
-      clearInterval(ping);
-      unsubscribe();
-      if (!raw.writableEnded) raw.end();
-    };
-    raw.on('close', close);
-    for (const e of backlog) write(e);
-    for (const e of held) if (e.seq > head || !resumeFrom) write(e);
-    live = true;
-    send = (e) => live && write(e);
+    if (resumeFrom) {
+      const buffered = this.feed.since(resumeFrom.boot, resumeFrom.seq);
+      if (buffered) buffered.forEach(write);
+      else if (!(await this.catchUp(resumeFrom.ms, write, () => closed))) {
+        // more changed than a stream replays: the client reloads its view, then follows live
+        raw.write(`event: reset\ndata: ${JSON.stringify({ reason: 'too many changes to replay; reload' })}\n\n`);
+      }
+    }
+    if (closed) return;
+    held.forEach(write);
+    send = write;
+  }
+
+  /** Sends the log's catch-up page by page; false when it was cut at the limit. */
+  private async catchUp(ms: number, write: (e: FeedEvent) => void, closed: () => boolean): Promise<boolean> {
+    try {
+      const pages = this.feed.catchUp(ms);
+      for (;;) {
+        const next = await pages.next();
+        if (next.done) return !next.value.truncated;
+        next.value.forEach(write);
+        if (closed()) return true;
+      }
+    } catch {
+      return false; // the log could not be read: the client reloads rather than miss changes
+    }
   }
 }
 

@@ -10,6 +10,8 @@ export interface TransactionStreamOptions {
   onState: (state: StreamState) => void;
   /** 401: the key is no longer valid; the stream stops. */
   onUnauthorized: (problem: Problem) => void;
+  /** The coordinator could not replay everything since the last id (`event: reset`): reload views. */
+  onReset: () => void;
   /** Logged reasons for drops, for the curious (console). */
   onDrop?: (reason: string) => void;
 }
@@ -57,6 +59,7 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
           for (const message of parser.push(value)) {
             lastEventId = message.lastEventId ?? lastEventId;
             if (message.event === 'status') dispatch(message.data, options.onEvent);
+            else if (message.event === 'reset') options.onReset();
           }
         }
         throw new Error('stream ended');

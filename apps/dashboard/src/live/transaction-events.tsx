@@ -39,6 +39,10 @@ export function TransactionEventsProvider({ children }: { children: ReactNode })
           }
           setState(next);
         },
+        onReset: () => {
+          void queryClient.invalidateQueries({ queryKey: ['transactions'] });
+          void queryClient.invalidateQueries({ queryKey: ['transaction'] });
+        },
         onUnauthorized: (problem) => signOut(problem.detail),
         onDrop: (reason) => console.info(`live stream dropped (${reason}); reconnecting`),
       }),
