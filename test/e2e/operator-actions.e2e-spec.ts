@@ -104,13 +104,19 @@ describe('operator actions', () => {
     s.participant.clearFaults();
     const run = await s.api.post('/v1/transactions/replay', { ids: [...ids, 'op-missing'], reason: 'fixed in 1.2.3' });
     expect(run.status).toBe(200);
-    expect(run.body.results).toEqual(ids.map((id) => ({ id, outcome: 'replayed', detail: null })));
+    expect(run.body.results).toEqual([
+      ...ids.map((id) => ({ id, outcome: 'replayed', detail: null })),
+      { id: 'op-missing', outcome: 'skipped', detail: 'not a failed transaction' },
+    ]);
     for (const id of ids) {
       const t = await s.api.until(`/v1/transactions/${id}`, (v: any) => v.status === 'aborted');
       expect(t.events.find((e: any) => e.type === 'operator.replay').detail.reason).toBe('fixed in 1.2.3');
     }
     const again = await s.api.post('/v1/transactions/replay', { ids, reason: 'twice' });
-    expect(again.body).toMatchObject({ matched: 0, results: [] });
+    expect(again.body).toMatchObject({
+      matched: 0,
+      results: ids.map((id) => ({ id, outcome: 'skipped', detail: 'not a failed transaction' })),
+    });
   });
 
   it('an abort asked of another instance than the owner is recorded with its actor and reason by the owner', async () => {

@@ -233,12 +233,14 @@ export class Engine implements EngineContext {
       if (forReplay) return driver;
       const inFlight = loaded.branches.some((b) => b.inFlight);
       if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
-      if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
-      else if (!inFlight) await driver.post({ type: 'wake' });
-      if (loaded.txn.abortRequested) {
+      const undecided =
+        loaded.txn.status === TransactionStatus.Pending || loaded.txn.status === TransactionStatus.Running;
+      if (loaded.txn.abortRequested && undecided) {
+        // before anything starts: a pending transaction flagged for abort never calls a participant
         const note = loaded.txn.abortNote ?? null;
         await driver.post({ type: 'abort', reason: abortReason(operatorOf(note)) }, note);
-      }
+      } else if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
+      else if (!inFlight) await driver.post({ type: 'wake' });
       return driver;
     })().finally(() => this.claiming.delete(id));
     this.claiming.set(id, claim);

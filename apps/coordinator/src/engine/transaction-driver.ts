@@ -283,6 +283,7 @@ export class TransactionDriver {
 
   /** Acts on an abort another instance flagged, recording who asked for it. */
   private async abortFlagged(): Promise<void> {
+    if (this.state.decision !== null) return; // already aborting (or past deciding): nothing to record twice
     const note = await this.ctx.store.abortNote(this.id).catch(() => null);
     const operator = operatorOf(note);
     await this.post({ type: 'abort', reason: abortReason(operator) }, note);

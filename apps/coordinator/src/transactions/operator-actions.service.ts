@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  ForbiddenError,
   MAX_BULK_IDS,
   TransactionBusyError,
   TransactionConflictError,
@@ -13,7 +12,7 @@ import {
 } from '#contracts';
 import type { TransactionStore } from '#store';
 import type { Caller } from '../access/caller';
-import { mayAbortAny } from '../access/permissions';
+import { assertMayActOn } from '../access/ownership';
 import { Engine } from '../engine/engine.service';
 import type { OperatorNote } from '../engine/operator-note';
 import { IdempotencyService } from '../http/idempotency.service';
@@ -42,7 +41,7 @@ export class OperatorActionsService {
   /** 202 while aborting, 200 when it already was; 409 once committed or committing. A client may abort only its own. */
   async abort(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('abort', body, caller);
-    if (!mayAbortAny(caller.role)) await this.mustHaveStarted(id, caller);
+    await assertMayActOn(this.store, id, caller, 'abort');
     return this.idempotency.run(key, requestHash('abort', id, body ?? null), async () => {
       const outcome = await this.engine.abort(id, note);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
@@ -107,6 +106,12 @@ export class OperatorActionsService {
     };
     await Promise.all(Array.from({ length: BULK_PACE }, worker));
     results.sort((a, b) => matched.indexOf(a.id) - matched.indexOf(b.id));
+    // ids asked for by name that are not failed (or do not exist) are answered too
+    for (const id of request.ids ?? []) {
+      if (!matched.includes(id) && !results.some((r) => r.id === id)) {
+        results.push({ id, outcome: 'skipped', detail: 'not a failed transaction' });
+      }
+    }
     return { status: 200, body: { dryRun: false, matched: matched.length, truncated, results } };
   }
 
@@ -120,18 +125,6 @@ export class OperatorActionsService {
     }
     if (!(await this.engine.replay(id, note))) {
       throw new TransactionConflictError(`transaction "${id}" is already being replayed`);
-    }
-  }
-
-  /** A client's key may abort only the transactions it started (the actor of `transaction.created`). */
-  private async mustHaveStarted(id: string, caller: Caller): Promise<void> {
-    const events = await this.store.events(id);
-    if (events.length === 0) throw new TransactionNotFoundError(id);
-    const created = events.find((e) => e.type === 'transaction.created');
-    if (created?.detail?.actor !== caller.name) {
-      throw new ForbiddenError(
-        `the key "${caller.name}" (role ${caller.role}) may abort only the transactions it started`,
-      );
     }
   }
 }
