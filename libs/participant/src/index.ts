@@ -1,3 +1,5 @@
+// Framework-free: loads neither NestJS nor Fastify (Nest 12 is ESM-only, which Jest on Node 20
+// cannot load). The NestJS module is the separate entry point ./nest.
 export * from './barrier';
 export * from './business-rejection';
 export * from './three-phase-timers';
@@ -8,3 +10,4 @@ export * from './handler-registry';
 export * from './phase-reply';
 export * from './phase-dispatcher';
 export * from './typeorm-local-transaction';
+export * from './participant-lease';

@@ -1,0 +1,41 @@
+import type { ModuleMetadata } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+
+/** Options of {@link ParticipantModule.forRoot}. */
+export interface ParticipantModuleOptions {
+  /** The coordinator's base URL, e.g. `http://127.0.0.1:7070` (without `/v1`). */
+  coordinatorUrl: string;
+  /** Participant name, 1-63 of `[a-z0-9_-]`: what branches name in `participant`. */
+  name: string;
+  /** Where the coordinator reaches this service (its root: the phase paths are appended). */
+  url: string;
+  /** When set, registered with the participant, and every phase call must carry a valid `Txn-Signature`. */
+  secret?: string;
+  /**
+   * The Postgres DataSource the handlers write to; the barrier table is created in it at start-up.
+   * Initialized by the module if it is not yet (and then destroyed by it at shutdown).
+   */
+  dataSource: DataSource;
+  /** Sent as `Authorization: Bearer <apiKey>` when registering and renewing (a `participant` key). */
+  apiKey?: string;
+  /** The registration's lease; default 30. */
+  ttlSeconds?: number;
+  /** How often the lease is renewed; default a third of the lease. */
+  heartbeatMs?: number;
+  /** Barrier table name (optionally schema-qualified); default `txc_barrier`. */
+  barrierTable?: string;
+  /** Register and heartbeat; default true. False serves the routes only (registration done elsewhere). */
+  register?: boolean;
+}
+
+/** Options of {@link ParticipantModule.forRootAsync}: the options built from injected providers. */
+export interface ParticipantModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: unknown[];
+  useFactory: (...args: never[]) => ParticipantModuleOptions | Promise<ParticipantModuleOptions>;
+}
+
+/** Injection token of the resolved {@link ParticipantModuleOptions}. */
+export const PARTICIPANT_OPTIONS = Symbol('txc:participant-options');
+
+/** Lease length when none is given. */
+export const DEFAULT_TTL_SECONDS = 30;

@@ -1,0 +1,95 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { Barrier, DEFAULT_BARRIER_TABLE } from '../barrier';
+import { ParticipantLease } from '../participant-lease';
+import { PhaseDispatcher } from '../phase-dispatcher';
+import { PhaseHandlerDiscovery } from './handler-discovery';
+import { DEFAULT_TTL_SECONDS, PARTICIPANT_OPTIONS, type ParticipantModuleOptions } from './participant-options';
+import { mountPhaseRoutes } from './phase-routes.fastify';
+
+/**
+ * The participant's life in a Nest application. Module init: the DataSource is initialized if
+ * needed, the barrier table created, the decorated handlers discovered and their routes mounted.
+ * Bootstrap: registration with the coordinator and the heartbeat start. Shutdown: the heartbeat
+ * stops (the registration stays) and a DataSource this module initialized is destroyed.
+ */
+@Injectable()
+export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('ParticipantModule');
+  private lease: ParticipantLease | undefined;
+  private ownsDataSource = false;
+
+  constructor(
+    @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantModuleOptions,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly discovery: PhaseHandlerDiscovery,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const { dataSource, barrierTable = DEFAULT_BARRIER_TABLE, secret } = this.options;
+    if (dataSource.options.type !== 'postgres') {
+      throw new Error(`ParticipantModule needs a Postgres DataSource, got ${dataSource.options.type}`);
+    }
+    if (!dataSource.isInitialized) {
+      await dataSource.initialize();
+      this.ownsDataSource = true;
+    }
+    const barrier = new Barrier(barrierTable);
+    // the barrier's whole migration: one idempotent CREATE TABLE IF NOT EXISTS
+    await barrier.install(dataSource);
+
+    const registry = this.discovery.discover();
+    const dispatcher = new PhaseDispatcher({
+      registry,
+      dataSource,
+      barrier,
+      secret,
+      onError: (error, path) => this.logger.error(`${path} failed (answered 500, retried): ${describe(error)}`),
+    });
+    mountPhaseRoutes(this.fastify(), registry.routes(), dispatcher);
+    const paths = registry.routes().map((r) => r.path);
+    this.logger.log(`serving ${paths.length ? paths.join(', ') : 'no phase handlers'}`);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.options.register === false) return;
+    const ttlSeconds = this.options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.lease = new ParticipantLease({
+      coordinatorUrl: this.options.coordinatorUrl,
+      name: this.options.name,
+      url: this.options.url,
+      secret: this.options.secret,
+      apiKey: this.options.apiKey,
+      ttlSeconds,
+      heartbeatMs: this.options.heartbeatMs ?? Math.round((ttlSeconds * 1000) / 3),
+      onError: (error) => this.logger.warn(`lease of ${this.options.name}: ${error.message}`),
+    });
+    await this.lease.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.lease?.stop();
+    if (this.ownsDataSource && this.options.dataSource.isInitialized) await this.options.dataSource.destroy();
+  }
+
+  private fastify(): FastifyInstance {
+    const adapter = this.adapterHost.httpAdapter as { getType(): string; getInstance(): unknown } | undefined;
+    if (!adapter) throw new Error('ParticipantModule needs an HTTP application (NestFactory.create)');
+    if (adapter.getType() !== 'fastify') {
+      throw new Error(`ParticipantModule serves its routes on the Fastify adapter only, not ${adapter.getType()}`);
+    }
+    return adapter.getInstance() as FastifyInstance;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { Phase } from '#contracts';
+import { phasePath, type PhaseKey } from '../phase-route';
+
+/** Metadata key under which a method's phase routes are kept. */
+export const PHASE_HANDLER_METADATA = 'txc:phase-handler';
+
+/**
+ * Marks a method of a Nest provider or controller as the handler of `phase` (of the action `name`,
+ * when given). {@link ParticipantModule} discovers it and serves it at `/{protocol}/{phase}`, or
+ * `/{protocol}/{name}/{phase}` with a name. The method receives a {@link PhaseHandlerContext}.
+ * One method may carry several of these decorators.
+ */
+export function PhaseHandlerFor(phase: Phase, name?: string): MethodDecorator {
+  const key: PhaseKey = name === undefined ? { phase } : { phase, name };
+  phasePath(key); // a bad name fails when the class is loaded, not at the first call
+  return (_target, _property, descriptor) => {
+    const handler = descriptor.value as object;
+    const keys = (Reflect.getMetadata(PHASE_HANDLER_METADATA, handler) as PhaseKey[] | undefined) ?? [];
+    Reflect.defineMetadata(PHASE_HANDLER_METADATA, [...keys, key], handler);
+  };
+}
+
+/** The phase routes {@link PhaseHandlerFor} put on `method`, if any. */
+export function phaseKeysOf(method: unknown): PhaseKey[] {
+  if (typeof method !== 'function') return [];
+  return (Reflect.getMetadata(PHASE_HANDLER_METADATA, method) as PhaseKey[] | undefined) ?? [];
+}
+
+/** Saga forward step, served at `/saga/action` (or `/saga/{name}/action`). */
+export const SagaAction = (name?: string) => PhaseHandlerFor(Phase.Action, name);
+/** Saga undo of {@link SagaAction}, served at `/saga/compensate` (or `/saga/{name}/compensate`). */
+export const SagaCompensate = (name?: string) => PhaseHandlerFor(Phase.Compensate, name);
+
+/** TCC reservation, served at `/tcc/try` (or `/tcc/{name}/try`). */
+export const TccTry = (name?: string) => PhaseHandlerFor(Phase.Try, name);
+/** TCC confirmation of a reservation, served at `/tcc/confirm` (or `/tcc/{name}/confirm`). */
+export const TccConfirm = (name?: string) => PhaseHandlerFor(Phase.Confirm, name);
+/** TCC release of a reservation, served at `/tcc/cancel` (or `/tcc/{name}/cancel`). */
+export const TccCancel = (name?: string) => PhaseHandlerFor(Phase.Cancel, name);
+
+/** 2PC vote, served at `/2pc/prepare` (or `/2pc/{name}/prepare`). */
+export const TwoPhasePrepare = (name?: string) => PhaseHandlerFor(Phase.Prepare, name);
+/** 2PC commit of a prepared branch, served at `/2pc/commit` (or `/2pc/{name}/commit`). */
+export const TwoPhaseCommit = (name?: string) => PhaseHandlerFor(Phase.Commit, name);
+/** 2PC rollback, served at `/2pc/rollback` (or `/2pc/{name}/rollback`). */
+export const TwoPhaseRollback = (name?: string) => PhaseHandlerFor(Phase.Rollback, name);
+
+/** 3PC vote, served at `/3pc/can-commit` (or `/3pc/{name}/can-commit`). */
+export const ThreePhaseCanCommit = (name?: string) => PhaseHandlerFor(Phase.CanCommit, name);
+/** 3PC pre-commit, served at `/3pc/pre-commit` (or `/3pc/{name}/pre-commit`). */
+export const ThreePhasePreCommit = (name?: string) => PhaseHandlerFor(Phase.PreCommit, name);
+/** 3PC final commit, served at `/3pc/do-commit` (or `/3pc/{name}/do-commit`). */
+export const ThreePhaseDoCommit = (name?: string) => PhaseHandlerFor(Phase.DoCommit, name);
+/** 3PC abort, served at `/3pc/abort` (or `/3pc/{name}/abort`). */
+export const ThreePhaseAbort = (name?: string) => PhaseHandlerFor(Phase.Abort, name);

@@ -1,0 +1,119 @@
+/** What a {@link ParticipantLease} registers and how often it renews. */
+export interface ParticipantLeaseOptions {
+  /** The coordinator's base URL, e.g. `http://127.0.0.1:7070` (without `/v1`). */
+  coordinatorUrl: string;
+  /** Participant name, 1-63 of `[a-z0-9_-]`: what branches name in `participant`. */
+  name: string;
+  /** Where the coordinator reaches this service; phase paths are appended to it. */
+  url: string;
+  /** When set, the coordinator signs every call with it (`Txn-Signature`); 16-256 characters. */
+  secret?: string;
+  /** Sent as `Authorization: Bearer <apiKey>` (a key with the `participant` role). */
+  apiKey?: string;
+  /** The lease: silent this long, the coordinator shows the participant stale. */
+  ttlSeconds: number;
+  /** How often the lease is renewed. */
+  heartbeatMs: number;
+  /** Told about every failed registration or heartbeat (the lease keeps trying). */
+  onError?: (error: Error) => void;
+}
+
+/** A refusal that retrying cannot fix (bad name, URL, secret or key): start-up should fail on it. */
+export class ParticipantRegistrationError extends Error {
+  override readonly name = 'ParticipantRegistrationError';
+  readonly retryable = false;
+
+  constructor(
+    readonly status: number,
+    detail: string,
+  ) {
+    super(`registration refused with HTTP ${status}: ${detail}`);
+  }
+}
+
+/**
+ * Keeps one participant registered with the coordinator: registers it (`POST /v1/participants`),
+ * then renews the lease every `heartbeatMs` (`POST /v1/participants/{name}/heartbeat`), registering
+ * again if the coordinator answers 404 (it forgot the participant). Stopping only stops renewing:
+ * the registration stays, and the coordinator shows the participant stale once the lease runs out.
+ */
+export class ParticipantLease {
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private registered = false;
+  private stopped = false;
+
+  constructor(private readonly options: ParticipantLeaseOptions) {}
+
+  /**
+   * Registers, then schedules the heartbeats. Rejects with {@link ParticipantRegistrationError} when
+   * the coordinator refuses the registration (a 4xx other than 404/408/429); when it cannot be
+   * reached, reports the error and keeps trying at every heartbeat.
+   */
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      await this.register();
+    } catch (error) {
+      if (error instanceof ParticipantRegistrationError) throw error;
+      this.options.onError?.(error as Error);
+    }
+    this.schedule();
+  }
+
+  /** Renews the lease now (registers first when not registered yet). */
+  async renew(): Promise<void> {
+    if (!this.registered) return this.register();
+    const res = await this.post(`/v1/participants/${encodeURIComponent(this.options.name)}/heartbeat`);
+    if (res.status === 404) {
+      this.registered = false;
+      return this.register();
+    }
+    if (!res.ok) throw new Error(`heartbeat answered HTTP ${res.status}: ${await res.text()}`);
+  }
+
+  /** Stops renewing and waits for a renewal in flight. Does not deregister. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inFlight;
+  }
+
+  private async register(): Promise<void> {
+    const { name, url, secret, ttlSeconds } = this.options;
+    const res = await this.post('/v1/participants', { name, url, ttlSeconds, ...(secret ? { secret } : {}) });
+    if (res.ok) {
+      this.registered = true;
+      return;
+    }
+    const detail = await res.text();
+    if (res.status >= 400 && res.status < 500 && ![404, 408, 429].includes(res.status)) {
+      throw new ParticipantRegistrationError(res.status, detail);
+    }
+    throw new Error(`registration answered HTTP ${res.status}: ${detail}`);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = this.renew()
+        .catch((error: Error) => this.options.onError?.(error))
+        .finally(() => this.schedule());
+    }, this.options.heartbeatMs);
+    // the lease must never be what keeps a process alive that is otherwise done
+    this.timer.unref();
+  }
+
+  private post(path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const base = this.options.coordinatorUrl.replace(/\/+$/, '');
+    return fetch(base + path, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body ?? {}),
+      // a hung coordinator must not stall the heartbeat chain past its own period
+      signal: AbortSignal.timeout(Math.max(1000, this.options.heartbeatMs)),
+    });
+  }
+}
