@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import {
+  BusinessRejection,
+  SagaAction,
+  SagaCompensate,
+  TccCancel,
+  TccConfirm,
+  TccTry,
+  type PhaseHandlerContext,
+} from '../src/nest';
+
+type Move = PhaseHandlerContext<{ account: string; amount: number }>;
+
+/** The tables the handlers use; `ops` logs each applied phase in the same local transaction. */
+export const BANK_SCHEMA = [
+  'CREATE TABLE IF NOT EXISTS accounts (id text PRIMARY KEY, balance integer NOT NULL)',
+  'CREATE TABLE IF NOT EXISTS ops (transaction_id text NOT NULL, branch_id text NOT NULL, phase text NOT NULL)',
+];
+
+/**
+ * A bank written on the SDK: a saga debit and credit, and a TCC `hold` that takes the money in try.
+ * Every applied phase is logged in `ops` by its own local transaction, so a test counts what
+ * happened, not what should have.
+ */
+@Injectable()
+export class BankHandlers {
+  @SagaAction('debit')
+  @TccTry('hold')
+  async debit({ payload, manager, ...call }: Move) {
+    // TypeORM answers an UPDATE with [rows, affected]
+    const [rows]: [{ balance: number }[], number] = await manager.query(
+      'UPDATE accounts SET balance = balance - $2 WHERE id = $1 RETURNING balance',
+      [payload.account, payload.amount],
+    );
+    if (rows[0].balance < 0) throw new BusinessRejection('insufficient funds', { account: payload.account });
+    await log(manager, call);
+    return { balance: rows[0].balance };
+  }
+
+  @SagaCompensate('debit')
+  @TccCancel('hold')
+  @SagaAction('credit')
+  async credit({ payload, manager, ...call }: Move) {
+    await manager.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [payload.account, payload.amount]);
+    await log(manager, call);
+  }
+
+  @SagaCompensate('credit')
+  async uncredit({ payload, manager, ...call }: Move) {
+    await manager.query('UPDATE accounts SET balance = balance - $2 WHERE id = $1', [payload.account, payload.amount]);
+    await log(manager, call);
+  }
+
+  @TccConfirm('hold')
+  async confirm({ manager, ...call }: Move) {
+    await log(manager, call);
+  }
+}
+
+async function log(manager: EntityManager, call: Pick<Move, 'transactionId' | 'branchId' | 'phase'>) {
+  await manager.query('INSERT INTO ops (transaction_id, branch_id, phase) VALUES ($1, $2, $3)', [
+    call.transactionId,
+    call.branchId,
+    call.phase,
+  ]);
+}

@@ -1,0 +1,49 @@
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { ParticipantModule } from '../src/nest';
+import { BANK_SCHEMA, BankHandlers } from './bank.handlers';
+
+/**
+ * The bank participant as a process, for the e2e test (Nest 12 is ESM-only, which Jest on Node 20
+ * cannot load in-process). Configured by environment; prints `participant ready: <url>` once listening.
+ */
+async function main(): Promise<void> {
+  const env = (name: string) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`${name} is required`);
+    return value;
+  };
+  const port = Number(env('PORT'));
+  const url = `http://127.0.0.1:${port}`;
+  const dataSource = new DataSource({ type: 'postgres', url: env('DATABASE_URL'), poolSize: 4 });
+
+  @Module({
+    imports: [
+      ParticipantModule.forRoot({
+        coordinatorUrl: env('COORDINATOR_URL'),
+        name: env('PARTICIPANT_NAME'),
+        url,
+        secret: process.env.PARTICIPANT_SECRET,
+        dataSource,
+        ttlSeconds: Number(process.env.TTL_SECONDS ?? 30),
+        heartbeatMs: process.env.HEARTBEAT_MS ? Number(process.env.HEARTBEAT_MS) : undefined,
+      }),
+    ],
+    providers: [BankHandlers],
+  })
+  class BankModule {}
+
+  const app = await NestFactory.create(BankModule, new FastifyAdapter(), { logger: ['error', 'warn', 'log'] });
+  app.enableShutdownHooks();
+  await app.init(); // the module initializes the DataSource and registers here
+  for (const sql of BANK_SCHEMA) await dataSource.query(sql);
+  await app.listen(port, '127.0.0.1');
+  process.stdout.write(`participant ready: ${url}\n`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`participant failed to start: ${error.stack ?? error}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,191 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { Pool } from 'pg';
+import { phasePaths, signBody } from '#participant';
+import { apiClient, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+
+// the bank of libs/participant/test-app, built: Nest 12 is ESM-only, which Jest on Node 20 cannot load
+const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
+const SECRET = 'sdk-e2e-secret-0123456789';
+
+/** A port nobody listens on now: the participant registers its URL before it starts listening. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** Starts the bank participant process and waits for its ready line. */
+async function startBank(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [BANK_MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((ready, fail) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('participant ready:')) ready();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${output}`)));
+    setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${output}`)), 20_000).unref();
+  });
+  return { child, output: () => output };
+}
+
+describe('participant SDK: a NestJS participant behind a real coordinator', () => {
+  let s: TestStack;
+  let bankDb: FreshDatabase;
+  let db: Pool;
+  let bank: { child: ChildProcess; output: () => string };
+  let bankUrl: string;
+
+  beforeAll(async () => {
+    s = await startTestStack('participant_sdk');
+    bankDb = await freshDatabase('sdk_bank');
+    const port = await freePort();
+    bankUrl = `http://127.0.0.1:${port}`;
+    bank = await startBank({
+      PORT: String(port),
+      DATABASE_URL: bankDb.url,
+      COORDINATOR_URL: s.api.base,
+      PARTICIPANT_NAME: 'bank',
+      PARTICIPANT_SECRET: SECRET,
+      TTL_SECONDS: '5',
+      HEARTBEAT_MS: '200',
+    });
+    db = new Pool({ connectionString: bankDb.url, max: 2 });
+    // the DROP ... WITH (FORCE) at teardown may end an idle connection: expected
+    db.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    if (bank && bank.child.exitCode === null) {
+      const exited = new Promise((done) => bank.child.once('exit', done));
+      bank.child.kill('SIGTERM'); // a graceful stop: the heartbeat stops, the registration stays
+      await exited;
+    }
+    await db?.end();
+    await s?.close();
+    await bankDb?.drop();
+  });
+
+  async function open(balance: number): Promise<string> {
+    const id = `acc-${Math.random().toString(36).slice(2)}`;
+    await db.query('INSERT INTO accounts (id, balance) VALUES ($1, $2)', [id, balance]);
+    return id;
+  }
+
+  async function balance(id: string): Promise<number> {
+    const { rows } = await db.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [id]);
+    return rows[0].balance;
+  }
+
+  async function ops(transactionId: string): Promise<string[]> {
+    const { rows } = await db.query<{ branch_id: string; phase: string }>(
+      'SELECT branch_id, phase FROM ops WHERE transaction_id = $1',
+      [transactionId],
+    );
+    return rows.map((r) => `${r.branch_id}:${r.phase}`).sort();
+  }
+
+  const branch = (id: string, protocol: 'saga' | 'tcc', action: string, account: string, amount: number) => ({
+    id,
+    participant: 'bank',
+    payload: { account, amount },
+    paths: phasePaths(protocol, action),
+  });
+
+  it('registered itself with its secret and serves its decorated handlers', async () => {
+    const r = await s.api.get('/v1/participants/bank');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ name: 'bank', url: `${bankUrl}/`, ttlSeconds: 5, hasSecret: true, status: 'up' });
+  });
+
+  it('commits a saga: each balance changes once', async () => {
+    const [a, b] = [await open(100), await open(0)];
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      branches: [branch('debit', 'saga', 'debit', a, 30), branch('credit', 'saga', 'credit', b, 30)],
+    });
+    expect(r.body.status).toBe('committed');
+    expect(r.body.branches[0].result).toEqual({ kind: 'applied', result: { balance: 70 } });
+    expect([await balance(a), await balance(b)]).toEqual([70, 30]);
+    expect(await ops(r.body.id)).toEqual(['credit:action', 'debit:action']);
+  });
+
+  it('aborts a saga on a BusinessRejection and compensates the earlier step once', async () => {
+    const [b, poor] = [await open(0), await open(5)];
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      branches: [branch('credit', 'saga', 'credit', b, 10), branch('debit', 'saga', 'debit', poor, 1000)],
+    });
+    expect(r.body.status).toBe('aborted');
+    expect(r.body.branches.map((x: any) => `${x.status}/${x.phase}`)).toEqual([
+      'completed/compensate',
+      'rejected/action',
+    ]);
+    expect(JSON.stringify(r.body.events)).toContain('insufficient funds');
+    expect([await balance(b), await balance(poor)]).toEqual([0, 5]);
+    expect(await ops(r.body.id)).toEqual(['credit:action', 'credit:compensate']);
+  });
+
+  it('confirms a TCC transfer, and cancels the held branch when another try says no', async () => {
+    const [a, b, poor] = [await open(50), await open(20), await open(1)];
+    const ok = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'tcc',
+      branches: [branch('hold', 'tcc', 'hold', a, 20)],
+    });
+    expect(ok.body.status).toBe('committed');
+    expect(await ops(ok.body.id)).toEqual(['hold:confirm', 'hold:try']);
+    expect(await balance(a)).toBe(30);
+
+    // interactive, so the held branch has surely tried before the other one says no
+    const id = `tcc-no-${Date.now()}`;
+    expect((await s.api.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive' })).status).toBe(201);
+    const held = await s.api.post(`/v1/transactions/${id}/branches`, branch('held', 'tcc', 'hold', b, 20));
+    expect(held.status).toBe(200);
+    const short = await s.api.post(`/v1/transactions/${id}/branches`, branch('short', 'tcc', 'hold', poor, 10));
+    expect(short.status).toBe(409);
+    await s.api.until(`/v1/transactions/${id}`, (t: { status: string }) => t.status === 'aborted');
+    expect(await ops(id)).toEqual(['held:cancel', 'held:try']);
+    expect(await balance(b)).toBe(20);
+    expect(await balance(poor)).toBe(1);
+  });
+
+  it('applies a duplicate delivery once, and refuses an unsigned one', async () => {
+    const a = await open(100);
+    const body = JSON.stringify({
+      transactionId: `dup-${Date.now()}`,
+      branchId: 'debit',
+      protocol: 'saga',
+      phase: 'action',
+      attempt: 1,
+      payload: { account: a, amount: 10 },
+    });
+    const direct = apiClient(bankUrl);
+    const signed = () => direct.raw('POST', '/saga/debit/action', body, { 'txn-signature': signBody(SECRET, body) });
+    const first = await signed();
+    const second = await signed();
+    expect([first.status, first.body.kind, second.status, second.body.kind]).toEqual([
+      200,
+      'applied',
+      200,
+      'duplicate',
+    ]);
+    const unsigned = await direct.raw('POST', '/saga/debit/action', body.replace('"amount":10', '"amount":90'));
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await balance(a)).toBe(90);
+  });
+
+  it('renews its lease by heartbeat: lastSeenAt moves', async () => {
+    const before = (await s.api.get('/v1/participants/bank')).body.lastSeenAt as string;
+    await s.api.until('/v1/participants/bank', (p: { lastSeenAt: string }) => p.lastSeenAt > before, 5000);
+  });
+});
