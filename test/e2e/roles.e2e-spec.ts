@@ -65,4 +65,37 @@ describe('api and worker roles', () => {
     ]);
     expect(participant.callsFor(r.body.id, 'action')).toHaveLength(2);
   });
+
+  it('an api instance refuses replay and retry with a reason (it drives nothing), and passes an abort on', async () => {
+    const front = apiClient(api.url);
+    for (const action of ['replay', 'retry']) {
+      const r = await front.post(`/v1/transactions/any-id/${action}`, { reason: 'try' });
+      expect([action, r.status]).toEqual([action, 409]);
+      expect(r.body.detail).toMatch(/ROLE=api/);
+    }
+    const bulk = await front.post('/v1/transactions/replay', { participant: 'p1', reason: 'try' });
+    expect(bulk.status).toBe(409);
+    participant.fault({
+      transactionId: 'roles-abort-1',
+      branchId: 'a',
+      phase: 'action',
+      status: 200,
+      times: 1,
+      delayMs: 1_500,
+    });
+    const started = await front.post('/v1/transactions', {
+      id: 'roles-abort-1',
+      protocol: 'saga',
+      branches: [
+        { id: 'a', participant: 'p1' },
+        { id: 'b', participant: 'p1' },
+      ],
+    });
+    expect(started.status).toBe(201);
+    expect((await front.post('/v1/transactions/roles-abort-1/abort', { reason: 'changed plans' })).status).toBe(202);
+    const done = await front.until('/v1/transactions/roles-abort-1', (t: any) => t.status === 'aborted', 15_000);
+    expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
+      { actor: 'anonymous', reason: 'changed plans' },
+    ]);
+  });
 });

@@ -81,7 +81,8 @@ export class Engine implements EngineContext {
   /** Take-overs under way in this instance, by transaction id. */
   private readonly claiming = new Map<string, Promise<TransactionDriver | null>>();
   private readonly settleWaiters = new SettleWaiters();
-  private readonly drives: boolean;
+  /** False on a `ROLE=api` instance: it writes new transactions for workers and drives none itself. */
+  readonly drives: boolean;
 
   constructor(
     @Inject(STORE) readonly store: TransactionStore,

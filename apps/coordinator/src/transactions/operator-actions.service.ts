@@ -63,6 +63,7 @@ export class OperatorActionsService {
   /** Calls the branches waiting out a backoff at once; 409 when none waits. */
   async retry(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('retry', body, caller);
+    this.assertDrives('retry');
     return this.idempotency.run(key, requestHash('retry', id, body ?? null), async () => {
       const outcome = await this.engine.retryNow(id, note);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
@@ -89,6 +90,7 @@ export class OperatorActionsService {
     const matched = ids.slice(0, MAX_BULK_IDS);
     if (request.dryRun)
       return { status: 200, body: { dryRun: true, matched: matched.length, truncated, ids: matched } };
+    this.assertDrives('replay');
     const note: OperatorNote = { action: 'replay', actor: caller.name, reason: request.reason };
     const results: NonNullable<BulkReplayResult['results']> = [];
     let next = 0;
@@ -115,7 +117,17 @@ export class OperatorActionsService {
     return { status: 200, body: { dryRun: false, matched: matched.length, truncated, results } };
   }
 
+  /** Replay and retry re-drive a transaction here: an instance that drives none cannot (ROLE=api). */
+  private assertDrives(action: string): void {
+    if (!this.engine.drives) {
+      throw new TransactionConflictError(
+        `this instance runs with ROLE=api and drives no transaction: ${action} through an instance with ROLE=all`,
+      );
+    }
+  }
+
   private async replayOne(id: string, note: OperatorNote): Promise<void> {
+    this.assertDrives('replay');
     const row = await this.store.load(id);
     if (!row) throw new TransactionNotFoundError(id);
     if (row.txn.status !== TransactionStatus.Failed) {
