@@ -1,0 +1,84 @@
+import { createServer, type Server } from 'node:http';
+import { ParticipantLease, ParticipantRegistrationError } from './participant-lease';
+
+/** A fake coordinator that records each call and answers with the status `answer` picks. */
+async function fakeCoordinator(answer: (method: string, path: string) => number) {
+  const calls: { path: string; body: unknown; authorization?: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    req.on('end', () => {
+      calls.push({
+        path: req.url ?? '',
+        body: text ? JSON.parse(text) : null,
+        authorization: req.headers.authorization,
+      });
+      res.writeHead(answer(req.method ?? '', req.url ?? ''), { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise((done) => server.close(done)) };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(check()).toBe(true);
+};
+
+describe('ParticipantLease', () => {
+  it('registers, heartbeats, registers again after a 404, and stops without deregistering', async () => {
+    let forget = false;
+    const coordinator = await fakeCoordinator((_m, path) => {
+      if (path.endsWith('/heartbeat') && forget) {
+        forget = false;
+        return 404;
+      }
+      return path === '/v1/participants' ? 201 : 200;
+    });
+    const lease = new ParticipantLease({
+      coordinatorUrl: `${coordinator.url}/`,
+      name: 'bank',
+      url: 'http://127.0.0.1:1',
+      secret: 'sixteen-characters',
+      apiKey: 'key-key-key-key-key',
+      ttlSeconds: 3,
+      heartbeatMs: 30,
+    });
+    await lease.start();
+    expect(coordinator.calls[0]).toEqual({
+      path: '/v1/participants',
+      body: { name: 'bank', url: 'http://127.0.0.1:1', ttlSeconds: 3, secret: 'sixteen-characters' },
+      authorization: 'Bearer key-key-key-key-key',
+    });
+    await until(() => coordinator.calls.filter((c) => c.path === '/v1/participants/bank/heartbeat').length >= 2);
+    forget = true;
+    await until(() => coordinator.calls.filter((c) => c.path === '/v1/participants').length === 2);
+    await lease.stop();
+    const seen = coordinator.calls.length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(coordinator.calls.length).toBe(seen);
+    expect(coordinator.calls.every((c) => c.path.startsWith('/v1/participants'))).toBe(true);
+    await coordinator.close();
+  });
+
+  it('fails the start on a refusal, and keeps trying when the coordinator cannot answer', async () => {
+    const refusing = await fakeCoordinator(() => 422);
+    const options = { name: 'bank', url: 'http://127.0.0.1:1', ttlSeconds: 3, heartbeatMs: 30 };
+    await expect(new ParticipantLease({ ...options, coordinatorUrl: refusing.url }).start()).rejects.toBeInstanceOf(
+      ParticipantRegistrationError,
+    );
+    await refusing.close();
+
+    let down = true;
+    const flaky = await fakeCoordinator(() => (down ? 503 : 201));
+    const errors: Error[] = [];
+    const lease = new ParticipantLease({ ...options, coordinatorUrl: flaky.url, onError: (e) => errors.push(e) });
+    await lease.start();
+    expect(errors[0].message).toMatch(/HTTP 503/);
+    down = false;
+    await until(() => flaky.calls.some((c) => c.path.endsWith('/heartbeat')));
+    await lease.stop();
+    await flaky.close();
+  });
+});
