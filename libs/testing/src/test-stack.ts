@@ -24,7 +24,8 @@ export async function startTestStack(
   const coordinator = new CoordinatorProcess({
     databaseUrl: db.url,
     redisUrl: options.redis === false ? undefined : TEST_REDIS_URL,
-    redisPrefix: freshRedisPrefix(label),
+    // the queue on Postgres lives in the fresh database, and a prefix with dashes is no schema name
+    redisPrefix: options.redis === false ? undefined : freshRedisPrefix(label),
     env: { LOG_LEVEL: 'warn', ...options.env },
   });
   const api = apiClient(await coordinator.start(), options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {});
