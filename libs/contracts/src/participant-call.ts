@@ -27,3 +27,29 @@ export interface ParticipantReply {
   outcome: 'yes' | 'no' | 'retry';
   result?: unknown;
 }
+
+/**
+ * Header of a broker delivery carrying the branch's path for the phase (`/saga/action`,
+ * `/saga/debit/action`): the subject names the participant and phase, the path picks the named action.
+ */
+export const BROKER_PATH_HEADER = 'txn-path';
+
+/**
+ * The request a broker transport sends (NATS, Redis, RabbitMQ; docs/transports.md): the HTTP
+ * headers of the participant contract, and the envelope as the exact JSON text the signature covers.
+ */
+export interface BrokerCallMessage {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The reply a participant sends over a broker: the HTTP status it would have answered, and its body. */
+export interface BrokerCallReply {
+  status: number;
+  body: unknown;
+}
+
+/** The request/reply pattern (subject, channel, routing key) of a phase: `txn.<participant>.<phase>`. */
+export function brokerPattern(participant: string, phase: Phase): string {
+  return `txn.${participant}.${phase}`;
+}

@@ -2,17 +2,34 @@ import { z } from 'zod';
 import { Limits } from './limits';
 import { checkStorableJson, storableString } from './transaction-request.schema';
 
-export const Transport = { Http: 'http', Nats: 'nats', Redis: 'redis', Tcp: 'tcp', Rmq: 'rmq' } as const;
+/** How the coordinator reaches a participant: HTTP, or request/reply over a broker (docs/transports.md). */
+export const Transport = { Http: 'http', Nats: 'nats', Redis: 'redis', RabbitMq: 'rabbitmq' } as const;
 export type Transport = (typeof Transport)[keyof typeof Transport];
 
-/** Body of `POST /v1/participants`. URL safety (link-local, metadata, allow-list) is checked by the coordinator. */
+/** The URL schemes each transport accepts (the broker's own: `nats://`, `redis://`, `amqp://`, and their TLS forms). */
+export const TRANSPORT_SCHEMES: Readonly<Record<Transport, readonly string[]>> = {
+  [Transport.Http]: ['http', 'https'],
+  [Transport.Nats]: ['nats', 'tls'],
+  [Transport.Redis]: ['redis', 'rediss'],
+  [Transport.RabbitMq]: ['amqp', 'amqps'],
+};
+
+const ANY_SCHEME = new RegExp(`^(${Object.values(TRANSPORT_SCHEMES).flat().join('|')})$`);
+
+/**
+ * Body of `POST /v1/participants`. `url` is the participant's HTTP root, or for a broker transport the
+ * broker's URL, whose scheme must be one of {@link TRANSPORT_SCHEMES}. URL safety (link-local,
+ * metadata, allow-list) is checked by the coordinator.
+ */
 export const registerParticipantSchema = z
   .object({
     name: z
       .string()
       .regex(Limits.participantNamePattern, 'must be 1-63 characters of [a-z0-9_-], starting with a letter or digit'),
-    url: storableString.pipe(z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).max(2048)),
-    transport: z.enum([Transport.Http]).default(Transport.Http),
+    url: storableString.pipe(
+      z.url({ protocol: ANY_SCHEME, error: 'must be an absolute http(s), nats, redis or amqp URL' }).max(2048),
+    ),
+    transport: z.enum(Object.values(Transport) as [Transport, ...Transport[]]).default(Transport.Http),
     ttlSeconds: z
       .number()
       .int()
@@ -23,5 +40,16 @@ export const registerParticipantSchema = z
     /** Free-form JSON shown in the registry: at most Limits.maxMetadataBytes, storable (see storableJson). */
     metadata: z.record(z.string(), z.unknown()).superRefine(checkStorableJson(Limits.maxMetadataBytes)).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(p.url)?.[1].toLowerCase();
+    const allowed = TRANSPORT_SCHEMES[p.transport];
+    if (scheme !== undefined && !allowed.includes(scheme)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: `must be a ${allowed.map((s) => `${s}://`).join(' or ')} URL for transport ${p.transport}`,
+      });
+    }
+  });
 export type RegisterParticipantRequest = z.output<typeof registerParticipantSchema>;

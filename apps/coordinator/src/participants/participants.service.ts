@@ -38,7 +38,7 @@ export class ParticipantsService {
   async register(body: unknown): Promise<Reply<ParticipantView>> {
     const p = parse(registerParticipantSchema, body, 'participant');
     // the URL as sent: the schema's URL check trims it, and whitespace is one of the spellings refused
-    const { url, refusal } = await this.urlGuard.check((body as { url: string }).url);
+    const { url, refusal } = await this.urlGuard.check((body as { url: string }).url, p.transport);
     if (refusal !== null) throw new UnsafeParticipantUrlError(refusal);
     const rows: { inserted: boolean }[] = await this.repo.query(
       `INSERT INTO txc_participants (name, url, transport, ttl_seconds, secret, metadata)

@@ -162,3 +162,37 @@ describe('normaliseParticipantUrl', () => {
     });
   });
 });
+
+describe('ParticipantUrlGuard on broker URLs', () => {
+  const brokerRefusal = async (url: string, transport: 'nats' | 'redis' | 'rabbitmq', allowList?: string) =>
+    new ParticipantUrlGuard({ allowList, resolve }).check(url, transport);
+
+  it.each([
+    ['nats://127.0.0.1:4222', 'nats', 'nats://127.0.0.1:4222'],
+    ['tls://localhost:4222', 'nats', 'tls://localhost:4222'],
+    ['redis://127.0.0.1:6379/2', 'redis', 'redis://127.0.0.1:6379/2'],
+    ['amqp://participant.example.com:5672/vhost', 'rabbitmq', 'amqp://participant.example.com:5672/vhost'],
+  ] as const)('accepts %s for %s, stored as %s', async (url, transport, stored) => {
+    expect(await brokerRefusal(url, transport)).toEqual({ url: stored, refusal: null });
+  });
+
+  it.each([
+    ['http://127.0.0.1:4222', 'nats', 'must use nats or tls'],
+    ['amqp://127.0.0.1:5672', 'redis', 'must use redis or rediss'],
+    ['nats://user:secret@127.0.0.1:4222', 'nats', 'must not carry credentials'],
+    ['redis://:secret@127.0.0.1:6379', 'redis', 'must not carry credentials'],
+    ['nats://169.254.169.254:4222', 'nats', 'address 169.254.169.254 is link-local'],
+    ['amqp://rebound.example.com', 'rabbitmq', 'address 169.254.169.254 is link-local'],
+    ['nats://:4222', 'nats', 'must name a host'],
+    ['nats:127.0.0.1:4222', 'nats', 'must be a nats or tls URL'],
+    ['redis://127.0.0.1:6379?password=x', 'redis', 'must not carry a query or fragment'],
+  ] as const)('refuses %s for %s: %s', async (url, transport, reason) => {
+    expect((await brokerRefusal(url, transport)).refusal).toBe(reason);
+  });
+
+  it('applies PARTICIPANT_URL_ALLOWLIST to broker hosts too', async () => {
+    expect((await brokerRefusal('nats://participant.example.com:4222', 'nats', '127.0.0.1')).refusal).toBe(
+      'host "participant.example.com" is not in PARTICIPANT_URL_ALLOWLIST',
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { Transport, TRANSPORT_SCHEMES } from '#contracts';
 
 /** Host names that answer as a cloud metadata service wherever they resolve. */
 const METADATA_HOSTS = new Set([
@@ -143,30 +144,36 @@ export type NormalisedUrl = { url: string; host: string; refusal: null } | { url
 const refuse = (refusal: string) => ({ url: null, host: null, refusal }) as const;
 
 /**
- * Parses a participant URL the way undici will (WHATWG) and returns its serialisation, refusing
- * every spelling that another parser could read as a different host: backslashes, whitespace and
- * control characters, non-ASCII, credentials or a bare `@`, percent-encoding in the host, a missing
- * `//`, an empty host, a query or fragment (even an empty one).
+ * Parses a participant URL the way undici (or the broker client) will (WHATWG) and returns its
+ * serialisation, refusing every spelling that another parser could read as a different host:
+ * backslashes, whitespace and control characters, non-ASCII, credentials or a bare `@`,
+ * percent-encoding in the host, a missing `//`, an empty host, a query or fragment (even an empty
+ * one). `transport` picks the schemes accepted: http(s) for HTTP, the broker's own for the others.
  */
-export function normaliseParticipantUrl(raw: string): NormalisedUrl {
+export function normaliseParticipantUrl(raw: string, transport: Transport = Transport.Http): NormalisedUrl {
+  const schemes = TRANSPORT_SCHEMES[transport];
+  const what = transport === Transport.Http ? 'an absolute http(s) URL' : `a ${schemes.join(' or ')} URL`;
   if (raw.includes('\\')) return refuse('must not contain backslashes');
   if (/[\u0000-\u0020\u007f]/.test(raw)) return refuse('must not contain whitespace or control characters');
   if (/[^\u0000-\u007f]/.test(raw)) return refuse('must be ASCII (international names in punycode)');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw);
-  if (scheme && !/^https?$/i.test(scheme[1])) return refuse('must use http or https');
-  const authority = /^https?:\/\/([^/?#]*)/i.exec(raw);
-  if (!authority) return refuse('must be an absolute http(s) URL');
+  if (scheme && !schemes.includes(scheme[1].toLowerCase())) {
+    return refuse(transport === Transport.Http ? 'must use http or https' : `must use ${schemes.join(' or ')}`);
+  }
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(raw);
+  if (!authority) return refuse(`must be ${what}`);
   if (authority[1].includes('@')) return refuse('must not carry credentials');
   if (authority[1].includes('%')) return refuse('host must not be percent-encoded');
-  if (authority[1] === '') return refuse('must name a host');
+  if (authority[1] === '' || authority[1].startsWith(':')) return refuse('must name a host');
   if (/[?#]/.test(raw)) return refuse('must not carry a query or fragment');
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    return refuse('must be an absolute http(s) URL');
+    return refuse(`must be ${what}`);
   }
   if (url.username || url.password) return refuse('must not carry credentials');
+  if (!url.hostname) return refuse('must name a host');
   return { url: url.href, host: bareHost(url.hostname), refusal: null };
 }
 
@@ -209,9 +216,12 @@ export class ParticipantUrlGuard {
     this.resolve = options.resolve ?? systemResolver;
   }
 
-  /** Registration: the normalised URL to store, or why the URL is refused. */
-  async check(raw: string): Promise<{ url: string; refusal: null } | { url: null; refusal: string }> {
-    const parsed = normaliseParticipantUrl(raw);
+  /** Registration: the normalised URL to store, or why the URL is refused (a broker URL for a broker transport). */
+  async check(
+    raw: string,
+    transport: Transport = Transport.Http,
+  ): Promise<{ url: string; refusal: null } | { url: null; refusal: string }> {
+    const parsed = normaliseParticipantUrl(raw, transport);
     if (parsed.refusal !== null) return { url: null, refusal: parsed.refusal };
     const verdict = await this.addressesOf(parsed.host);
     return 'refusal' in verdict ? { url: null, refusal: verdict.refusal } : { url: parsed.url, refusal: null };
