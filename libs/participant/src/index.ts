@@ -11,3 +11,4 @@ export * from './phase-reply';
 export * from './phase-dispatcher';
 export * from './typeorm-local-transaction';
 export * from './participant-lease';
+export * from './broker-delivery';

@@ -4,8 +4,10 @@ export interface ParticipantLeaseOptions {
   coordinatorUrl: string;
   /** Participant name, 1-63 of `[a-z0-9_-]`: what branches name in `participant`. */
   name: string;
-  /** Where the coordinator reaches this service; phase paths are appended to it. */
+  /** Where the coordinator reaches this service; phase paths are appended to it. For a broker transport, the broker's URL. */
   url: string;
+  /** How the coordinator reaches it: `http` (default), `nats`, `redis` or `rabbitmq` (docs/transports.md). */
+  transport?: string;
   /** When set, the coordinator signs every call with it (`Txn-Signature`); 16-256 characters. */
   secret?: string;
   /** Sent as `Authorization: Bearer <apiKey>` (a key with the `participant` role). */
@@ -80,8 +82,14 @@ export class ParticipantLease {
   }
 
   private async register(): Promise<void> {
-    const { name, url, secret, ttlSeconds } = this.options;
-    const res = await this.post('/v1/participants', { name, url, ttlSeconds, ...(secret ? { secret } : {}) });
+    const { name, url, transport, secret, ttlSeconds } = this.options;
+    const res = await this.post('/v1/participants', {
+      name,
+      url,
+      ttlSeconds,
+      ...(transport ? { transport } : {}),
+      ...(secret ? { secret } : {}),
+    });
     if (res.ok) {
       this.registered = true;
       return;

@@ -6,8 +6,10 @@ import { ParticipantModule } from '../src/nest';
 import { BANK_SCHEMA, BankHandlers } from './bank.handlers';
 
 /**
- * The bank participant as a process, for the e2e test (Nest 12 is ESM-only, which Jest on Node 20
+ * The bank participant as a process, for the e2e tests (Nest 12 is ESM-only, which Jest on Node 20
  * cannot load in-process). Configured by environment; prints `participant ready: <url>` once listening.
+ * With TRANSPORT (`nats`, `redis`, `rabbitmq`) and BROKER_URL it serves over that broker instead of
+ * HTTP, and PORT is not used.
  */
 async function main(): Promise<void> {
   const env = (name: string) => {
@@ -15,8 +17,10 @@ async function main(): Promise<void> {
     if (!value) throw new Error(`${name} is required`);
     return value;
   };
-  const port = Number(env('PORT'));
-  const url = `http://127.0.0.1:${port}`;
+  const kind = process.env.TRANSPORT as 'nats' | 'redis' | 'rabbitmq' | undefined;
+  const transport = kind ? { kind, url: env('BROKER_URL') } : undefined;
+  const port = transport ? 0 : Number(env('PORT'));
+  const url = transport ? transport.url : `http://127.0.0.1:${port}`;
   const dataSource = new DataSource({ type: 'postgres', url: env('DATABASE_URL'), poolSize: 4 });
 
   @Module({
@@ -24,7 +28,7 @@ async function main(): Promise<void> {
       ParticipantModule.forRoot({
         coordinatorUrl: env('COORDINATOR_URL'),
         name: env('PARTICIPANT_NAME'),
-        url,
+        ...(transport ? { transport } : { url }),
         secret: process.env.PARTICIPANT_SECRET,
         dataSource,
         ttlSeconds: Number(process.env.TTL_SECONDS ?? 30),
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
   app.enableShutdownHooks();
   await app.init(); // the module initializes the DataSource and registers here
   for (const sql of BANK_SCHEMA) await dataSource.query(sql);
-  await app.listen(port, '127.0.0.1');
+  if (!transport) await app.listen(port, '127.0.0.1');
   process.stdout.write(`participant ready: ${url}\n`);
 }
 

@@ -34,7 +34,7 @@ import type { Config } from '../config/config';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 import { CrashPoints } from './crash-points';
 import type { EngineContext } from './engine-context';
-import { HttpParticipantCaller } from './participant-caller.http';
+import { ParticipantCallerByTransport } from './participant-caller.by-transport';
 import type { ParticipantCaller } from './participant-caller';
 import { ParticipantDirectory } from './participant-directory';
 import { ParticipantStats } from './participant-stats';
@@ -91,7 +91,7 @@ export class Engine implements EngineContext {
     readonly metrics: CoordinatorMetrics,
     private readonly scheduler: WakeScheduler,
   ) {
-    this.caller = new HttpParticipantCaller({ allowList: config.PARTICIPANT_URL_ALLOWLIST });
+    this.caller = new ParticipantCallerByTransport({ allowList: config.PARTICIPANT_URL_ALLOWLIST });
     this.crash = new CrashPoints(config.CRASH_AT);
     this.callTimeoutMs = config.CALL_TIMEOUT_MS;
     this.stuckAfterMs = config.CALL_TIMEOUT_MS + config.INSTANCE_TTL_MS;

@@ -1,8 +1,15 @@
-import type { Outcome, ParticipantCallBody } from '#contracts';
+import type { Outcome, ParticipantCallBody, Transport } from '#contracts';
 
 /** One delivery of one phase to one participant. */
 export interface CallRequest {
+  /** HTTP: the phase's full URL. A broker transport: the broker's URL. */
   url: string;
+  /** Default HTTP. */
+  transport?: Transport;
+  /** The participant's name: a broker's pattern is `txn.<participant>.<phase>`. */
+  participant?: string;
+  /** The branch's path for the phase, which a broker delivery carries in a header (it picks the named action). */
+  path?: string;
   body: ParticipantCallBody;
   secret: string | null;
   timeoutMs: number;
@@ -10,7 +17,7 @@ export interface CallRequest {
 
 export interface CallResult {
   outcome: Outcome;
-  /** The participant's HTTP status, or null when no answer came (timeout, refused, reset). */
+  /** The participant's HTTP status (a broker reply's `status`), or null when no answer came (timeout, refused, reset). */
   httpStatus: number | null;
   /** The reply body (parsed JSON when it is JSON), truncated at Limits.maxResultBytes. */
   result: unknown;

@@ -5,6 +5,7 @@ import {
   Phase,
   SETTLED_STATUSES,
   findUnstorable,
+  Transport,
   storableText,
   type Protocol,
 } from '#contracts';
@@ -330,8 +331,12 @@ export class TransactionDriver {
         ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
         : this.ctx.callTimeoutMs;
       const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
+      const overHttp = participant.transport === Transport.Http;
       result = await this.ctx.caller.call({
-        url: joinUrl(participant.url, path),
+        url: overHttp ? joinUrl(participant.url, path) : participant.url,
+        transport: participant.transport as Transport,
+        participant: participant.name,
+        path,
         secret: participant.secret,
         timeoutMs,
         body: {

@@ -1,5 +1,13 @@
 import type { ModuleMetadata } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import type { BrokerKind } from '../broker-delivery';
+
+/** A broker the participant is served over instead of HTTP (docs/transports.md). */
+export interface ParticipantTransportOptions {
+  kind: BrokerKind;
+  /** The broker's URL (`nats://…`, `redis://…`, `amqp://…`), registered as the participant's `url`. */
+  url: string;
+}
 
 /** Options of {@link ParticipantModule.forRoot}. */
 export interface ParticipantModuleOptions {
@@ -7,8 +15,16 @@ export interface ParticipantModuleOptions {
   coordinatorUrl: string;
   /** Participant name, 1-63 of `[a-z0-9_-]`: what branches name in `participant`. */
   name: string;
-  /** Where the coordinator reaches this service (its root: the phase paths are appended). */
-  url: string;
+  /**
+   * Where the coordinator reaches this service over HTTP (its root: the phase paths are appended).
+   * Ignored, and may be omitted, when {@link transport} is set.
+   */
+  url?: string;
+  /**
+   * Serve the handlers over this broker (request/reply on `txn.<name>.<phase>`) instead of HTTP
+   * routes; the registration then names the transport and the broker's URL.
+   */
+  transport?: ParticipantTransportOptions;
   /** When set, registered with the participant, and every phase call must carry a valid `Txn-Signature`. */
   secret?: string;
   /**

@@ -13,19 +13,22 @@ import { ParticipantLease } from '../participant-lease';
 import { PhaseDispatcher } from '../phase-dispatcher';
 import { PhaseHandlerDiscovery } from './handler-discovery';
 import { DEFAULT_TTL_SECONDS, PARTICIPANT_OPTIONS, type ParticipantModuleOptions } from './participant-options';
+import { phaseServer, type PhaseServer } from './phase-routes.broker';
 import { mountPhaseRoutes } from './phase-routes.fastify';
 
 /**
  * The participant's life in a Nest application. Module init: the DataSource is initialized if
- * needed, the barrier table created, the decorated handlers discovered and their routes mounted.
+ * needed, the barrier table created, the decorated handlers discovered and their routes mounted (or,
+ * with a broker transport, a Nest microservice server answering them over the broker, listening).
  * Bootstrap: registration with the coordinator and the heartbeat start. Shutdown: the heartbeat
- * stops (the registration stays) and a DataSource this module initialized is destroyed.
+ * stops (the registration stays), the broker server closes, and a DataSource this module initialized is destroyed.
  */
 @Injectable()
 export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('ParticipantModule');
   private lease: ParticipantLease | undefined;
   private ownsDataSource = false;
+  private server: PhaseServer | undefined;
 
   constructor(
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantModuleOptions,
@@ -54,8 +57,21 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
       secret,
       onError: (error, path) => this.logger.error(`${path} failed (answered 500, retried): ${describe(error)}`),
     });
-    mountPhaseRoutes(this.fastify(), registry.routes(), dispatcher);
     const paths = registry.routes().map((r) => r.path);
+    const { transport, name } = this.options;
+    if (transport) {
+      const server = phaseServer(transport, name, registry.routes(), dispatcher);
+      await new Promise<void>((resolve, reject) =>
+        server.listen((error?: unknown) => (error ? reject(error as Error) : resolve())),
+      );
+      this.server = server;
+      this.logger.log(
+        `serving ${paths.join(', ') || 'no phase handlers'} over ${transport.kind} as txn.${name}.<phase>`,
+      );
+      return;
+    }
+    if (!this.options.url) throw new Error('ParticipantModule needs `url` (HTTP) or `transport` (a broker)');
+    mountPhaseRoutes(this.fastify(), registry.routes(), dispatcher);
     this.logger.log(`serving ${paths.length ? paths.join(', ') : 'no phase handlers'}`);
   }
 
@@ -65,7 +81,8 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     this.lease = new ParticipantLease({
       coordinatorUrl: this.options.coordinatorUrl,
       name: this.options.name,
-      url: this.options.url,
+      url: this.options.transport?.url ?? this.options.url ?? '',
+      transport: this.options.transport?.kind,
       secret: this.options.secret,
       apiKey: this.options.apiKey,
       ttlSeconds,
@@ -77,6 +94,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
 
   async onApplicationShutdown(): Promise<void> {
     await this.lease?.stop();
+    await this.server?.close();
     if (this.ownsDataSource && this.options.dataSource.isInitialized) await this.options.dataSource.destroy();
   }
 

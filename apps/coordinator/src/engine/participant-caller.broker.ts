@@ -1,0 +1,143 @@
+import type { ClientProxy } from '@nestjs/microservices';
+import { firstValueFrom, timeout } from 'rxjs';
+import {
+  BROKER_PATH_HEADER,
+  Limits,
+  Outcome,
+  ParticipantHeaders,
+  brokerPattern,
+  type BrokerCallMessage,
+} from '#contracts';
+import { outcomeOfHttpStatus } from '#protocol';
+import { ParticipantUrlGuard, type ParticipantUrlGuardOptions } from '../participants/url-safety';
+import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
+import { sign } from './participant-caller.http';
+
+/** What the caller uses of a ClientProxy (ClientNats, ClientRedis, ClientRMQ differ in their status types). */
+export type BrokerClient = Pick<ClientProxy, 'send' | 'close'>;
+
+/** PARTICIPANT_URL_ALLOWLIST and the resolver the connect-time guard uses. */
+export type BrokerParticipantCallerOptions = ParticipantUrlGuardOptions;
+
+/** Schemes whose client checks the server's certificate against the host name: those are not pinned to an address. */
+const TLS_SCHEMES = new Set(['tls', 'rediss', 'amqps']);
+
+/**
+ * {@link ParticipantCaller} over a broker's request/reply, through @nestjs/microservices' ClientProxy,
+ * so a participant may be any Nest microservice answering `txn.<participant>.<phase>` on that broker.
+ * One client (one connection) per broker URL, shared by every participant behind it and closed by
+ * {@link close}. The outcome rules are HTTP's: the reply's `status` 2xx is yes, 409/422 from a forward
+ * phase no, anything else unknown; no reply within the call's timeout (broker down, no responder,
+ * participant stopped) is unknown too, and retried.
+ *
+ * The URL guard runs when a broker's client is made: the host must pass it, and a plain-text
+ * connection is made to the very address checked (so a name rebinding later is not followed).
+ */
+export abstract class BrokerParticipantCaller implements ParticipantCaller {
+  private readonly clients = new Map<string, Promise<BrokerClient>>();
+  private readonly guard: ParticipantUrlGuard;
+  private closed = false;
+
+  constructor(options: BrokerParticipantCallerOptions = {}) {
+    this.guard = new ParticipantUrlGuard(options);
+  }
+
+  /** A client for the broker at `url`, whose host may have been replaced by the address the guard checked. */
+  protected abstract createClient(url: URL): BrokerClient;
+
+  async call(req: CallRequest): Promise<CallResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const raw = JSON.stringify(req.body);
+    const headers: Record<string, string> = {
+      [ParticipantHeaders.idempotencyKey]: `${req.body.transactionId}/${req.body.branchId}/${req.body.phase}`,
+    };
+    if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, raw);
+    if (req.path) headers[BROKER_PATH_HEADER] = req.path;
+    const message: BrokerCallMessage = { headers, body: raw };
+    try {
+      if (!req.participant) throw new Error('a broker call needs the participant name');
+      const client = await this.clientFor(req.url);
+      const reply: unknown = await firstValueFrom(
+        client.send(brokerPattern(req.participant, req.body.phase), message).pipe(timeout(req.timeoutMs)),
+      );
+      const status = statusOf(reply);
+      if (status === null) {
+        return unknown(`reply is not {status, body}: ${truncate(JSON.stringify(reply) ?? String(reply))}`, elapsed());
+      }
+      return {
+        outcome: outcomeOfHttpStatus(status, req.body.phase),
+        httpStatus: status,
+        result: limitResult((reply as { body?: unknown }).body),
+        error: status >= 300 ? `HTTP ${status}` : null,
+        durationMs: elapsed(),
+      };
+    } catch (error) {
+      // no answer: timeout, broker down, no responder. The phase may or may not have run.
+      return unknown(describe(error), elapsed());
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(clients.map(async (c) => (await c.catch(() => null))?.close()));
+  }
+
+  /** The shared client of a broker URL; a refused or failed set-up is not kept, so the next call tries again. */
+  private clientFor(url: string): Promise<BrokerClient> {
+    if (this.closed) return Promise.reject(new Error('caller closed'));
+    let client = this.clients.get(url);
+    if (!client) {
+      client = this.pinned(url).then((target) => this.createClient(target));
+      this.clients.set(url, client);
+      client.catch(() => this.clients.get(url) === client && this.clients.delete(url));
+    }
+    return client;
+  }
+
+  private async pinned(raw: string): Promise<URL> {
+    const url = new URL(raw);
+    const addresses = await this.guard.connectAddresses(url.hostname);
+    if (TLS_SCHEMES.has(url.protocol.slice(0, -1))) return url;
+    const address = addresses[0];
+    url.hostname = address.includes(':') ? `[${address}]` : address;
+    return url;
+  }
+}
+
+/** The reply's status when the reply is `{status: <100-599>, ...}`. */
+function statusOf(reply: unknown): number | null {
+  if (typeof reply !== 'object' || reply === null) return null;
+  const status = (reply as { status?: unknown }).status;
+  return Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599 ? (status as number) : null;
+}
+
+/** The body as the log keeps it: at most Limits.maxResultBytes of JSON, else a truncated text. */
+function limitResult(body: unknown): unknown {
+  if (body === undefined) return null;
+  const text = JSON.stringify(body) ?? 'null';
+  return text.length <= Limits.maxResultBytes ? body : { truncated: true, text: text.slice(0, Limits.maxResultBytes) };
+}
+
+function unknown(error: string, durationMs: number): CallResult {
+  return { outcome: Outcome.Unknown, httpStatus: null, result: null, error, durationMs };
+}
+
+function truncate(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    if (error.name === 'TimeoutError') return 'timeout';
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  if (typeof error === 'object' && error !== null) {
+    const message = (error as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  }
+  return String(error);
+}

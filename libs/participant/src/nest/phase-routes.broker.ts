@@ -1,0 +1,60 @@
+import type { MessageHandler, Server } from '@nestjs/microservices';
+import { ServerNats, ServerRMQ, ServerRedis } from '@nestjs/microservices';
+import { brokerPattern } from '#contracts';
+import { answerBrokerMessage } from '../broker-delivery';
+import type { PhaseDispatcher } from '../phase-dispatcher';
+import type { PhaseKey } from '../phase-route';
+import type { ParticipantTransportOptions } from './participant-options';
+
+/** What the runtime uses of a Nest server strategy (ServerNats, ServerRedis, ServerRMQ differ in their status types). */
+export type PhaseServer = Pick<Server, 'addHandler' | 'listen' | 'close'>;
+
+/** The exchange every participant's RabbitMQ queue is bound to, by its patterns. */
+export const RABBITMQ_EXCHANGE = 'txn';
+
+/**
+ * A Nest microservice server answering `txn.<name>.<phase>` for every phase that has a handler, over
+ * the broker in `transport`; not yet listening. Instances of one participant share the work: NATS
+ * queue group and RabbitMQ queue `txn.<name>` (Redis pub/sub has no such thing: every instance
+ * answers, and the coordinator keeps the first reply; the barrier makes the others duplicates).
+ */
+export function phaseServer(
+  transport: ParticipantTransportOptions,
+  name: string,
+  routes: { key: PhaseKey }[],
+  dispatcher: PhaseDispatcher,
+): PhaseServer {
+  const server = createServer(transport, name);
+  const phases = new Set(routes.map((r) => r.key.phase));
+  for (const phase of phases) {
+    const handler = (async (message: unknown) => answerBrokerMessage(dispatcher, phase, message)) as MessageHandler;
+    server.addHandler(brokerPattern(name, phase), handler, false);
+  }
+  return server;
+}
+
+function createServer(transport: ParticipantTransportOptions, name: string): PhaseServer {
+  const url = new URL(transport.url);
+  switch (transport.kind) {
+    case 'nats':
+      return new ServerNats({ servers: [transport.url], queue: `txn.${name}`, maxReconnectAttempts: -1 });
+    case 'redis':
+      return new ServerRedis({
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: Number(url.port || 6379),
+        db: Number(url.pathname.slice(1) || 0),
+        ...(url.protocol === 'rediss:' ? { tls: { servername: url.hostname } } : {}),
+        retryAttempts: Number.MAX_SAFE_INTEGER,
+        retryDelay: 1_000,
+      });
+    case 'rabbitmq':
+      return new ServerRMQ({
+        urls: [transport.url],
+        queue: `txn.${name}`,
+        exchange: RABBITMQ_EXCHANGE,
+        exchangeType: 'topic',
+        wildcards: true,
+        queueOptions: { durable: false },
+      });
+  }
+}

@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Pool } from 'pg';
+import { phasePaths } from '#participant';
+import { freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+
+// the bank of libs/participant/test-app, built, served over a broker: Nest 12 is ESM-only, which
+// Jest on Node 20 cannot load, so the participant is a process of its own
+const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
+const SECRET = 'transport-e2e-secret-0123456789';
+
+/** The brokers of this machine (.ci/run starts them); the test's own names keep parallel files apart. */
+const BROKERS = [
+  { kind: 'nats', url: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222' },
+  { kind: 'redis', url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+] as const;
+
+type Bank = { child: ChildProcess; output: () => string };
+
+/** Starts the bank participant process over `kind` and waits for its ready line. */
+async function startBank(env: Record<string, string>): Promise<Bank> {
+  const child = spawn(process.execPath, [BANK_MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((ready, fail) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('participant ready:')) ready();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${output}`)));
+    setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${output}`)), 20_000).unref();
+  });
+  return { child, output: () => output };
+}
+
+async function stopBank(bank: Bank | undefined): Promise<void> {
+  if (!bank || bank.child.exitCode !== null) return;
+  const exited = new Promise((done) => bank.child.once('exit', done));
+  bank.child.kill('SIGTERM');
+  await exited;
+}
+
+describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
+  // unique per run: the pattern txn.<name>.<phase> is what keeps parallel runs on one broker apart
+  const name = `bank-${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let s: TestStack;
+  let bankDb: FreshDatabase;
+  let db: Pool;
+  let bank: Bank | undefined;
+  let bankEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    s = await startTestStack(`transport_${kind}`, { env: { CALL_TIMEOUT_MS: '1500', SWEEP_INTERVAL_MS: '200' } });
+    bankDb = await freshDatabase(`transport_${kind}_bank`);
+    bankEnv = {
+      TRANSPORT: kind,
+      BROKER_URL: url,
+      DATABASE_URL: bankDb.url,
+      COORDINATOR_URL: s.api.base,
+      PARTICIPANT_NAME: name,
+      PARTICIPANT_SECRET: SECRET,
+      TTL_SECONDS: '30',
+    };
+    bank = await startBank(bankEnv);
+    db = new Pool({ connectionString: bankDb.url, max: 2 });
+    // the DROP ... WITH (FORCE) at teardown may end an idle connection: expected
+    db.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    await stopBank(bank);
+    await db?.end();
+    await s?.close();
+    await bankDb?.drop();
+  });
+
+  async function open(balance: number): Promise<string> {
+    const id = `acc-${Math.random().toString(36).slice(2)}`;
+    await db.query('INSERT INTO accounts (id, balance) VALUES ($1, $2)', [id, balance]);
+    return id;
+  }
+
+  async function balance(id: string): Promise<number> {
+    const { rows } = await db.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [id]);
+    return rows[0].balance;
+  }
+
+  async function ops(transactionId: string): Promise<string[]> {
+    const { rows } = await db.query<{ branch_id: string; phase: string }>(
+      'SELECT branch_id, phase FROM ops WHERE transaction_id = $1',
+      [transactionId],
+    );
+    return rows.map((r) => `${r.branch_id}:${r.phase}`).sort();
+  }
+
+  const branch = (id: string, protocol: 'saga' | 'tcc', action: string, account: string, amount: number) => ({
+    id,
+    participant: name,
+    payload: { account, amount },
+    paths: phasePaths(protocol, action),
+  });
+
+  it('registered itself with its transport and the broker URL', async () => {
+    const r = await s.api.get(`/v1/participants/${name}`);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ name, transport: kind, url: new URL(url).href, hasSecret: true, status: 'up' });
+  });
+
+  it('commits a saga, each step applied once and signed', async () => {
+    const [a, b] = [await open(100), await open(0)];
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      branches: [branch('debit', 'saga', 'debit', a, 30), branch('credit', 'saga', 'credit', b, 30)],
+    });
+    expect(r.body.status).toBe('committed');
+    expect(r.body.branches[0].result).toEqual({ kind: 'applied', result: { balance: 70 } });
+    expect([await balance(a), await balance(b)]).toEqual([70, 30]);
+    expect(await ops(r.body.id)).toEqual(['credit:action', 'debit:action']);
+  });
+
+  it('aborts a saga on a rejection (a 409 reply) and compensates the earlier step once', async () => {
+    const [b, poor] = [await open(0), await open(5)];
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      branches: [branch('credit', 'saga', 'credit', b, 10), branch('debit', 'saga', 'debit', poor, 1000)],
+    });
+    expect(r.body.status).toBe('aborted');
+    expect(r.body.branches.map((x: { status: string; phase: string }) => `${x.status}/${x.phase}`)).toEqual([
+      'completed/compensate',
+      'rejected/action',
+    ]);
+    expect(JSON.stringify(r.body.events)).toContain('insufficient funds');
+    expect([await balance(b), await balance(poor)]).toEqual([0, 5]);
+    expect(await ops(r.body.id)).toEqual(['credit:action', 'credit:compensate']);
+  });
+
+  it('confirms a TCC transfer', async () => {
+    const a = await open(50);
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'tcc',
+      branches: [branch('hold', 'tcc', 'hold', a, 20)],
+    });
+    expect(r.body.status).toBe('committed');
+    expect(await ops(r.body.id)).toEqual(['hold:confirm', 'hold:try']);
+    expect(await balance(a)).toBe(30);
+  });
+
+  it('retries while the participant is down (no answer is unknown) and completes once it is back', async () => {
+    await stopBank(bank);
+    const [a, b] = [await open(100), await open(0)];
+    const id = `down-${kind}-${Date.now()}`;
+    const started = await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'saga',
+      branches: [branch('debit', 'saga', 'debit', a, 40), branch('credit', 'saga', 'credit', b, 40)],
+    });
+    expect(started.status).toBe(201);
+    // the first step was tried more than once, each try unknown, and nothing applied
+    const waiting = await s.api.until(
+      `/v1/transactions/${id}`,
+      (t: { status: string; branches: { id: string; attempt: number }[] }) => t.branches[0].attempt >= 2,
+      20_000,
+    );
+    expect(waiting.status).not.toBe('committed');
+    expect(await balance(a)).toBe(100);
+
+    bank = await startBank(bankEnv);
+    const done = await s.api.until(
+      `/v1/transactions/${id}`,
+      (t: { status: string }) => t.status === 'committed',
+      30_000,
+    );
+    expect(done.status).toBe('committed');
+    expect([await balance(a), await balance(b)]).toEqual([60, 40]);
+    expect(await ops(id)).toEqual(['credit:action', 'debit:action']);
+  }, 60_000);
+});
+
+describe('registration of broker transports', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack('transport_registration');
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it.each([
+    ['nats', 'http://127.0.0.1:4222', 'url', /nats:\/\/ or tls:\/\/ URL for transport nats/],
+    ['redis', 'nats://127.0.0.1:4222', 'url', /redis:\/\/ or rediss:\/\/ URL for transport redis/],
+    ['rabbitmq', 'redis://127.0.0.1:6379', 'url', /amqp:\/\/ or amqps:\/\/ URL for transport rabbitmq/],
+    ['http', 'nats://127.0.0.1:4222', 'url', /http:\/\/ or https:\/\/ URL for transport http/],
+    ['nats', 'nats://user:pass@127.0.0.1:4222', 'url', /must not carry credentials/],
+    ['nats', 'nats://169.254.169.254:4222', 'url', /link-local/],
+    ['kafka', 'nats://127.0.0.1:4222', 'transport', /./],
+  ])('refuses transport %s with url %s: 422 naming %s', async (transport, url, field, rule) => {
+    const r = await s.api.post('/v1/participants', { name: `bad-${transport}`, transport, url });
+    expect(r.status).toBe(422);
+    const errors = r.body.errors as { field: string; rule: string }[];
+    expect(errors.some((e) => e.field === field && rule.test(e.rule))).toBe(true);
+  });
+
+  it('keeps an http participant as before (the default transport)', async () => {
+    const r = await s.api.post('/v1/participants', { name: 'plain-http', url: 'http://127.0.0.1:9/' });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ transport: 'http', url: 'http://127.0.0.1:9/' });
+  });
+});
