@@ -13,6 +13,7 @@ const SECRET = 'transport-e2e-secret-0123456789';
 const BROKERS = [
   { kind: 'nats', url: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222' },
   { kind: 'redis', url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  { kind: 'rabbitmq', url: process.env.TEST_AMQP_URL ?? 'amqp://127.0.0.1:5672' },
 ] as const;
 
 type Bank = { child: ChildProcess; output: () => string };

@@ -53,3 +53,6 @@ export interface BrokerCallReply {
 export function brokerPattern(participant: string, phase: Phase): string {
   return `txn.${participant}.${phase}`;
 }
+
+/** The RabbitMQ topic exchange phase requests are published on; a participant binds its queue `txn.<name>` to it. */
+export const RABBITMQ_EXCHANGE = 'txn';

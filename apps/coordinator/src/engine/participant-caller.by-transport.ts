@@ -3,6 +3,7 @@ import type { CallRequest, CallResult, ParticipantCaller } from './participant-c
 import type { BrokerParticipantCallerOptions } from './participant-caller.broker';
 import { HttpParticipantCaller } from './participant-caller.http';
 import { NatsParticipantCaller } from './participant-caller.nats';
+import { RabbitMqParticipantCaller } from './participant-caller.rabbitmq';
 import { RedisParticipantCaller } from './participant-caller.redis';
 
 /**
@@ -49,6 +50,6 @@ function create(transport: Transport, options: BrokerParticipantCallerOptions): 
     case Transport.Redis:
       return new RedisParticipantCaller(options);
     case Transport.RabbitMq:
-      return null;
+      return new RabbitMqParticipantCaller(options);
   }
 }

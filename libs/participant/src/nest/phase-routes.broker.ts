@@ -1,6 +1,6 @@
 import type { MessageHandler, Server } from '@nestjs/microservices';
 import { ServerNats, ServerRMQ, ServerRedis } from '@nestjs/microservices';
-import { brokerPattern } from '#contracts';
+import { RABBITMQ_EXCHANGE, brokerPattern } from '#contracts';
 import { answerBrokerMessage } from '../broker-delivery';
 import type { PhaseDispatcher } from '../phase-dispatcher';
 import type { PhaseKey } from '../phase-route';
@@ -8,9 +8,6 @@ import type { ParticipantTransportOptions } from './participant-options';
 
 /** What the runtime uses of a Nest server strategy (ServerNats, ServerRedis, ServerRMQ differ in their status types). */
 export type PhaseServer = Pick<Server, 'addHandler' | 'listen' | 'close'>;
-
-/** The exchange every participant's RabbitMQ queue is bound to, by its patterns. */
-export const RABBITMQ_EXCHANGE = 'txn';
 
 /**
  * A Nest microservice server answering `txn.<name>.<phase>` for every phase that has a handler, over
@@ -54,7 +51,9 @@ function createServer(transport: ParticipantTransportOptions, name: string): Pha
         exchange: RABBITMQ_EXCHANGE,
         exchangeType: 'topic',
         wildcards: true,
-        queueOptions: { durable: false },
+        // the queue goes with its last instance: requests sent while none runs are dropped (unknown, retried), not
+        // delivered late to an instance that starts later
+        queueOptions: { durable: false, autoDelete: true },
       });
   }
 }
