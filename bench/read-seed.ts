@@ -59,6 +59,8 @@ export interface SeedOptions {
 export const MIX = {
   protocol: { saga: 0.6, tcc: 0.2, '2pc': 0.15, '3pc': 0.05 },
   status: { inFlight: 0.0045, failed: 0.02, aborted: 0.09, committed: 0.8855 },
+  /** The newest rows are in flight more often, so the first pages hold some, as on a live log. */
+  newestInFlight: { rows: 500, share: 0.1 },
   threeBranches: 0.3,
   idempotencyKey: 0.1,
 };
@@ -127,7 +129,9 @@ function chunkTableSql(from: number, to: number, total: number, start: Date, day
           + rj * interval '2 seconds' AS created_at,
         CASE WHEN rp < ${p.saga} THEN 'saga' WHEN rp < ${p.saga + p.tcc} THEN 'tcc'
              WHEN rp < ${p.saga + p.tcc + p['2pc']} THEN '2pc' ELSE '3pc' END AS protocol,
-        CASE WHEN rs < ${s.inFlight} THEN (ARRAY['running', 'committing', 'aborting'])[1 + g % 3]
+        -- in flight: parked ones all over the log, and one in ten of the newest (what runs now)
+        CASE WHEN rs < ${s.inFlight} OR (g > ${total - m.newestInFlight.rows} AND rs < ${m.newestInFlight.share})
+             THEN (ARRAY['running', 'committing', 'aborting'])[1 + g % 3]
              WHEN rs < ${s.inFlight + s.failed} THEN 'failed'
              WHEN rs < ${s.inFlight + s.failed + s.aborted} THEN 'aborted' ELSE 'committed' END AS status0,
         CASE WHEN rn < ${1 - m.threeBranches} THEN 2 ELSE 3 END AS n,
