@@ -39,9 +39,12 @@ export async function readStats(pool: Pool, from: Date, bucketSeconds: number): 
       `SELECT protocol, status, count(*)::int AS n FROM txc_transactions
         WHERE status IN ('pending', 'running', 'committing', 'aborting') GROUP BY 1, 2 ORDER BY 1, 2`,
     ),
+    // `failed` needs no row but its status (an index-only count); the other states read the in-flight rows
     pool.query(
-      `SELECT ${ATTENTION_SQL} AS attention, count(*)::int AS n FROM txc_transactions t
-        WHERE t.status IN ('pending', 'running', 'committing', 'aborting', 'failed') GROUP BY 1`,
+      `SELECT 'failed' AS attention, count(*)::int AS n FROM txc_transactions WHERE status = 'failed' HAVING count(*) > 0
+       UNION ALL
+       SELECT ${ATTENTION_SQL} AS attention, count(*)::int AS n FROM txc_transactions t
+        WHERE t.status IN ('pending', 'running', 'committing', 'aborting') GROUP BY 1`,
     ),
     pool.query(
       `SELECT count(*)::int AS count,

@@ -222,10 +222,14 @@ export class PgTransactionStore implements TransactionStore {
     if (filter.after) {
       where.push(`(t.created_at, t.id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
     }
+    // attention is computed over the page's rows only, outside the LIMIT: computed beside the scan,
+    // the planner expected a call per row of the log and hashed all retrying branches up front
     const { rows } = await this.pool.query(
-      `SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}, ${ATTENTION_SQL} AS attention
-         FROM txc_transactions t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY t.created_at DESC, t.id DESC LIMIT ${param(filter.limit)}`,
+      `SELECT t.*, ${ATTENTION_SQL} AS attention FROM (
+         SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}
+           FROM txc_transactions t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY t.created_at DESC, t.id DESC LIMIT ${param(filter.limit)}) t
+        ORDER BY t.created_at DESC, t.id DESC`,
       params,
     );
     return rows.map((r) => ({ ...toTransaction(r), attention: r.attention }));
