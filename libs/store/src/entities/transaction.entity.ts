@@ -14,6 +14,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Index('txc_transactions_participants', { synchronize: false })
 @Index('txc_transactions_due', { synchronize: false })
 @Index('txc_transactions_owner', { synchronize: false })
+@Index('txc_transactions_id_prefix', { synchronize: false })
 export class TransactionEntity {
   @PrimaryColumn('text') id: string;
   @Column('text') protocol: string;
