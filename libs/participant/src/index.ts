@@ -12,3 +12,4 @@ export * from './phase-dispatcher';
 export * from './typeorm-local-transaction';
 export * from './participant-lease';
 export * from './broker-delivery';
+export * from './xa';

@@ -1,0 +1,160 @@
+// the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import { BusinessRejection } from '../business-rejection';
+import { PostgresXa, XaOutcomeConflictError, type XaBranch } from './postgres-xa';
+import { startXaPostgres, type XaPostgres } from './xa-postgres-harness';
+
+/**
+ * A 2PC transfer between two databases of one server (its own: the shared one cannot prepare),
+ * each branch a Postgres prepared transaction through {@link PostgresXa}.
+ */
+describe('PostgresXa (embedded Postgres with max_prepared_transactions)', () => {
+  let server: XaPostgres;
+  let bankA: Pool;
+  let bankB: Pool;
+  let xaA: PostgresXa;
+  let xaB: PostgresXa;
+
+  beforeAll(async () => {
+    server = await startXaPostgres();
+    bankA = new Pool({ connectionString: await server.createDatabase('bank_a'), max: 6 });
+    bankB = new Pool({ connectionString: await server.createDatabase('bank_b'), max: 6 });
+    for (const pool of [bankA, bankB]) {
+      pool.on('error', () => undefined);
+      await pool.query('CREATE TABLE accounts (id text PRIMARY KEY, balance integer NOT NULL)');
+    }
+    xaA = new PostgresXa({ pool: bankA });
+    xaB = new PostgresXa({ pool: bankB });
+    await xaA.install();
+    await xaB.install();
+  }, 120_000);
+
+  afterAll(async () => {
+    // a failed test may leave branches prepared: they would keep their locks, so resolve them first
+    for (const pool of [bankA, bankB]) {
+      const { rows } = await pool.query<{ gid: string }>(
+        'SELECT gid FROM pg_prepared_xacts WHERE database = current_database()',
+      );
+      for (const { gid } of rows) await pool.query(`ROLLBACK PREPARED '${gid}'`);
+      await pool.end();
+    }
+    await server?.stop();
+  });
+
+  async function account(pool: Pool, balance: number): Promise<string> {
+    const id = randomUUID();
+    await pool.query('INSERT INTO accounts (id, balance) VALUES ($1, $2)', [id, balance]);
+    return id;
+  }
+
+  async function balanceOf(pool: Pool, id: string): Promise<number> {
+    const { rows } = await pool.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [id]);
+    return rows[0].balance;
+  }
+
+  /** Whether another connection can lock the row now (`FOR UPDATE NOWAIT`), or finds it locked. */
+  async function lockState(pool: Pool, id: string): Promise<'free' | 'locked'> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE NOWAIT', [id]);
+      return 'free';
+    } catch (error) {
+      if ((error as { code?: string }).code === '55P03') return 'locked'; // lock_not_available
+      throw error;
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
+
+  /** Prepares `delta` on `id`; says no when the balance would go below zero. */
+  function move(xa: PostgresXa, branch: XaBranch, id: string, delta: number) {
+    return xa.prepare(branch, async (client) => {
+      const { rows } = await client.query<{ balance: number }>(
+        'UPDATE accounts SET balance = balance + $2 WHERE id = $1 RETURNING balance',
+        [id, delta],
+      );
+      if (rows[0].balance < 0) throw new BusinessRejection('insufficient funds');
+      return rows[0].balance;
+    });
+  }
+
+  function branches() {
+    const transactionId = randomUUID();
+    return { debit: { transactionId, branchId: 'debit' }, credit: { transactionId, branchId: 'credit' } };
+  }
+
+  it('holds the debited row locked between prepare and commit, then moves the money once', async () => {
+    const [from, to] = [await account(bankA, 100), await account(bankB, 0)];
+    const { debit, credit } = branches();
+
+    expect(await move(xaA, debit, from, -30)).toEqual({ kind: 'applied', value: 70 });
+    expect(await move(xaB, credit, to, 30)).toEqual({ kind: 'applied', value: 30 });
+    expect(await move(xaA, debit, from, -30)).toEqual({ kind: 'duplicate' });
+    expect(await lockState(bankA, from)).toBe('locked');
+    expect(await lockState(bankB, to)).toBe('locked');
+    // prepared, not committed: others still read the old balances
+    expect([await balanceOf(bankA, from), await balanceOf(bankB, to)]).toEqual([100, 0]);
+
+    expect(await xaA.commit(debit)).toEqual({ kind: 'applied', value: undefined });
+    expect(await xaB.commit(credit)).toEqual({ kind: 'applied', value: undefined });
+    expect(await xaA.commit(debit)).toEqual({ kind: 'duplicate' });
+    expect(await move(xaA, debit, from, -30)).toEqual({ kind: 'duplicate' });
+    expect([await lockState(bankA, from), await lockState(bankB, to)]).toEqual(['free', 'free']);
+    expect([await balanceOf(bankA, from), await balanceOf(bankB, to)]).toEqual([70, 30]);
+    await expect(xaA.rollback(debit)).rejects.toBeInstanceOf(XaOutcomeConflictError);
+  });
+
+  it('rolls back: releases the lock, changes nothing, and refuses a late prepare', async () => {
+    const [from, to] = [await account(bankA, 100), await account(bankB, 0)];
+    const { debit, credit } = branches();
+
+    expect((await move(xaA, debit, from, -30)).kind).toBe('applied');
+    expect(await lockState(bankA, from)).toBe('locked');
+    expect(await xaA.rollback(debit)).toEqual({ kind: 'applied', value: undefined });
+    expect(await xaA.rollback(debit)).toEqual({ kind: 'null-rollback' });
+    // the credit's prepare never arrived before its rollback: a null rollback, and it is fenced off
+    expect(await xaB.rollback(credit)).toEqual({ kind: 'null-rollback' });
+    expect(await move(xaB, credit, to, 30)).toEqual({ kind: 'refused' });
+    expect(await move(xaA, debit, from, -30)).toEqual({ kind: 'refused' });
+    expect([await lockState(bankA, from), await lockState(bankB, to)]).toEqual(['free', 'free']);
+    expect([await balanceOf(bankA, from), await balanceOf(bankB, to)]).toEqual([100, 0]);
+    expect(await xaA.inDoubt()).toEqual([]);
+    await expect(xaB.commit(credit)).rejects.toBeInstanceOf(XaOutcomeConflictError);
+  });
+
+  it('keeps a no final: nothing prepared, the rollback is a null one', async () => {
+    const from = await account(bankA, 10);
+    const { debit } = branches();
+    expect(await move(xaA, debit, from, -30)).toMatchObject({ kind: 'rejected', reason: 'insufficient funds' });
+    expect((await move(xaA, debit, from, -5)).kind).toBe('rejected');
+    expect(await xaA.rollback(debit)).toEqual({ kind: 'null-rollback' });
+    expect(await balanceOf(bankA, from)).toBe(10);
+    expect(await lockState(bankA, from)).toBe('free');
+  });
+
+  it('serializes concurrent deliveries: one prepare applies, a racing rollback wins or rolls it back', async () => {
+    const from = await account(bankA, 100);
+    const { debit } = branches();
+    const results = await Promise.all([
+      move(xaA, debit, from, -10),
+      move(xaA, debit, from, -10),
+      move(xaA, debit, from, -10),
+    ]);
+    expect(results.filter((r) => r.kind === 'applied')).toHaveLength(1);
+    expect(results.filter((r) => r.kind === 'duplicate')).toHaveLength(2);
+    expect(await xaA.commit(debit)).toEqual({ kind: 'applied', value: undefined });
+    // (while `debit` was prepared, another prepare on that row would wait for its lock, and so would its rollback)
+    const again = branches().debit;
+    const [prepared, rolledBack] = await Promise.all([move(xaA, again, from, -10), xaA.rollback(again)]);
+    // either the prepare landed first and was rolled back, or the rollback fenced it off
+    expect([[prepared.kind, rolledBack.kind]]).toContainEqual(
+      prepared.kind === 'applied' ? ['applied', 'applied'] : ['refused', 'null-rollback'],
+    );
+    expect(await balanceOf(bankA, from)).toBe(90);
+    expect(await lockState(bankA, from)).toBe('free');
+    expect(await xaA.inDoubt()).toEqual([]);
+  });
+});
