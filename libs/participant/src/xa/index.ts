@@ -2,3 +2,4 @@
 export * from './xa-gid';
 export * from './postgres-xa';
 export * from './xa-handlers';
+export * from './xa-recovery';
