@@ -1,8 +1,14 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { Phase } from '#contracts';
+import { HandlerRegistry } from '../handler-registry';
+import { PhaseDispatcher } from '../phase-dispatcher';
+import { Barrier } from '../barrier';
 import { BusinessRejection } from '../business-rejection';
 import { PostgresXa, XaOutcomeConflictError, type XaBranch } from './postgres-xa';
+import { registerXaTwoPhase } from './xa-handlers';
 import { startXaPostgres, type XaPostgres } from './xa-postgres-harness';
 
 /**
@@ -156,5 +162,36 @@ describe('PostgresXa (embedded Postgres with max_prepared_transactions)', () => 
     expect(await balanceOf(bankA, from)).toBe(90);
     expect(await lockState(bankA, from)).toBe('free');
     expect(await xaA.inDoubt()).toEqual([]);
+  });
+
+  it('serves the three 2PC routes through the dispatcher and its barrier', async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: server.urlOf('bank_a'), poolSize: 4 });
+    await dataSource.initialize();
+    try {
+      const registry = registerXaTwoPhase(new HandlerRegistry(), xaA, async ({ payload }, client) => {
+        const p = payload as { id: string; delta: number };
+        await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [p.id, p.delta]);
+      });
+      const dispatcher = new PhaseDispatcher({ registry, dataSource, barrier: new Barrier('xa_barrier') });
+      await new Barrier('xa_barrier').install(dataSource);
+      const from = await account(bankA, 100);
+      const send = (phase: Phase, transactionId: string) =>
+        dispatcher.dispatch(
+          { phase },
+          { body: { transactionId, branchId: 'debit', payload: { id: from, delta: -25 } }, rawBody: '', headers: {} },
+        );
+      const committed = randomUUID();
+      expect((await send(Phase.Prepare, committed)).status).toBe(200);
+      expect(await lockState(bankA, from)).toBe('locked');
+      expect((await send(Phase.Commit, committed)).status).toBe(200);
+      expect(await balanceOf(bankA, from)).toBe(75);
+      const aborted = randomUUID();
+      expect((await send(Phase.Rollback, aborted)).body).toEqual({ kind: 'null-compensation' });
+      expect((await send(Phase.Prepare, aborted)).status).toBe(409);
+      expect(await balanceOf(bankA, from)).toBe(75);
+      expect(await lockState(bankA, from)).toBe('free');
+    } finally {
+      await dataSource.destroy();
+    }
   });
 });
