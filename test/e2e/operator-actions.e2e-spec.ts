@@ -16,7 +16,9 @@ describe('operator actions', () => {
   let keys: string;
   beforeAll(async () => {
     keys = 'root:admin:root-secret-0123456789,ops-alice:operator:alice-secret-0123456789';
-    s = await startTestStack('operator', { env: { API_KEYS: keys }, apiKey: 'root-secret-0123456789' });
+    // calls may take 10 s: the remote abort below lands while a slow first step is in flight
+    const env = { API_KEYS: keys, CALL_TIMEOUT_MS: '10000' };
+    s = await startTestStack('operator', { env, apiKey: 'root-secret-0123456789' });
     s.api = s.api.as('alice-secret-0123456789'); // everything below acts as the operator
   });
   afterAll(() => s?.close());
@@ -121,28 +123,29 @@ describe('operator actions', () => {
 
   it('an abort asked of another instance than the owner is recorded with its actor and reason by the owner', async () => {
     const id = 'op-abort-remote-1';
-    // the owner (the first instance) is waiting on a slow first step when the abort arrives elsewhere
-    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 200, times: 1, delayMs: 2_000 });
-    const started = await s.api.post('/v1/transactions', {
-      id,
-      protocol: 'saga',
-      branches: [
-        { id: 'a', participant: 'p1', payload: {} },
-        { id: 'b', participant: 'p1', payload: {} },
-      ],
-    });
-    expect(started.status).toBe(201);
     const other = new CoordinatorProcess({
       databaseUrl: s.db.url,
       redisUrl: TEST_REDIS_URL,
       redisPrefix: freshRedisPrefix('operator-2'),
-      env: { LOG_LEVEL: 'warn', API_KEYS: keys },
+      env: { LOG_LEVEL: 'warn', API_KEYS: keys, CALL_TIMEOUT_MS: '10000' }, // configured like the owner
     });
     try {
+      // the second instance is up before the transaction starts, so the abort lands while the
+      // owner (the first instance) waits on a slow first step
       const api = apiClient(await other.start(), { authorization: 'Bearer alice-secret-0123456789' });
+      s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 200, times: 1, delayMs: 5_000 });
+      const started = await s.api.post('/v1/transactions', {
+        id,
+        protocol: 'saga',
+        branches: [
+          { id: 'a', participant: 'p1', payload: {} },
+          { id: 'b', participant: 'p1', payload: {} },
+        ],
+      });
+      expect(started.status).toBe(201);
       const asked = await api.post(`/v1/transactions/${id}/abort`, { reason: 'customer cancelled' });
       expect(asked.status).toBe(202);
-      const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+      const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 30_000);
       expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
         { actor: 'ops-alice', reason: 'customer cancelled' },
       ]);

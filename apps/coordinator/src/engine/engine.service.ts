@@ -42,7 +42,7 @@ import { branchFields, timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
-import { abortReason, operatorOf, operatorStep, type OperatorNote } from './operator-note';
+import { abortReason, operatorStep, type OperatorNote } from './operator-note';
 import { branchRecord, branchRecords } from './branch-records';
 import { writeNewTransaction } from './write-new-transaction';
 import { SettleWaiters, type Snapshot } from './settle-waiters';
@@ -238,8 +238,7 @@ export class Engine implements EngineContext {
         loaded.txn.status === TransactionStatus.Pending || loaded.txn.status === TransactionStatus.Running;
       if (loaded.txn.abortRequested && undecided) {
         // before anything starts: a pending transaction flagged for abort never calls a participant
-        const note = loaded.txn.abortNote ?? null;
-        await driver.post({ type: 'abort', reason: abortReason(operatorOf(note)) }, note);
+        await driver.actOnAbortFlag(loaded.txn.abortNote ?? null);
       } else if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
       else if (!inFlight) await driver.post({ type: 'wake' });
       return driver;

@@ -43,6 +43,8 @@ export class TransactionDriver {
   private timer: NodeJS.Timeout | null = null;
   private readonly branchWaiters = new Map<string, ((status: BranchStatus | null) => void)[]>();
   private active = true;
+  /** A flagged abort is being acted on (see {@link actOnAbortFlag}). */
+  private actingOnAbortFlag = false;
   private readonly machine: ProtocolMachine;
 
   private txn: TransactionRecord;
@@ -278,16 +280,20 @@ export class TransactionDriver {
       this.ctx.detach(this, { settled, wakeAt: wakeAt === null ? null : new Date(wakeAt) });
     } else {
       this.armTimer();
-      if (written === 'abort-requested') void this.abortFlagged();
+      if (written === 'abort-requested') void this.actOnAbortFlag();
     }
   }
 
-  /** Acts on an abort another instance flagged, recording who asked for it. */
-  private async abortFlagged(): Promise<void> {
-    if (this.state.decision !== null) return; // already aborting (or past deciding): nothing to record twice
-    const note = await this.ctx.store.abortNote(this.id).catch(() => null);
-    const operator = operatorOf(note);
-    await this.post({ type: 'abort', reason: abortReason(operator) }, note);
+  /**
+   * Acts on an abort flagged for this transaction (by another instance, or found on taking it over),
+   * recording who asked for it: once, however many writes report the flag until the abort lands.
+   * `known` is the flag's note when the caller has it (a take-over read it with the row).
+   */
+  async actOnAbortFlag(known?: Record<string, unknown> | null): Promise<void> {
+    if (this.actingOnAbortFlag || this.state.decision !== null) return;
+    this.actingOnAbortFlag = true;
+    const note = known !== undefined ? known : await this.ctx.store.abortNote(this.id).catch(() => null);
+    await this.post({ type: 'abort', reason: abortReason(operatorOf(note)) }, note);
   }
 
   /**
