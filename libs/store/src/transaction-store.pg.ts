@@ -1,4 +1,6 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+
+type Queryable = Pool | PoolClient;
 import type { Attention } from '#contracts';
 import { ATTENTION_SQL, RETRYING_SQL, WAITING_SQL } from './attention-sql';
 import { LogWriter } from './log-writer';
@@ -76,8 +78,27 @@ export class PgTransactionStore implements TransactionStore {
     return rows.length ? this.withBranches(toTransaction(rows[0])) : null;
   }
 
-  async events(id: string): Promise<EventRecord[]> {
-    const { rows } = await this.pool.query(
+  async snapshot(id: string): Promise<{ loaded: LoadedTransaction; events: EventRecord[] } | null> {
+    // one read-only snapshot: the row, its branches and its events as of the same commit, so a view
+    // never shows a branch retrying without the failed attempt that made it so
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const { rows } = await client.query(`SELECT ${TXN_COLUMNS} FROM txc_transactions WHERE id = $1`, [id]);
+      const loaded = rows.length ? await this.withBranches(toTransaction(rows[0]), client) : null;
+      const events = loaded ? await this.events(id, client) : [];
+      await client.query('COMMIT');
+      return loaded && { loaded, events };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async events(id: string, on: Queryable = this.pool): Promise<EventRecord[]> {
+    const { rows } = await on.query(
       `SELECT seq, at, type, branch_id, phase, attempt, outcome, detail FROM txc_events
         WHERE transaction_id = $1 ORDER BY seq`,
       [id],
@@ -305,18 +326,19 @@ export class PgTransactionStore implements TransactionStore {
     return rowCount ?? 0;
   }
 
-  private async withBranches(txn: TransactionRecord): Promise<LoadedTransaction> {
-    const [branches, seq] = await Promise.all([
-      this.pool.query(
+  /** The branches and last seq of `txn`: in parallel on the pool, one after the other on a client. */
+  private async withBranches(txn: TransactionRecord, on: Queryable = this.pool): Promise<LoadedTransaction> {
+    const readBranches = () =>
+      on.query(
         `SELECT id, position, participant, depends_on, paths, skipped_phases, payload, status, phase, attempt,
             budget_base, in_flight, retry_at, result
           FROM txc_branches WHERE transaction_id = $1 ORDER BY position`,
         [txn.id],
-      ),
-      this.pool.query<{ seq: number | null }>(`SELECT max(seq) AS seq FROM txc_events WHERE transaction_id = $1`, [
-        txn.id,
-      ]),
-    ]);
+      );
+    const readSeq = () =>
+      on.query<{ seq: number | null }>(`SELECT max(seq) AS seq FROM txc_events WHERE transaction_id = $1`, [txn.id]);
+    const [branches, seq] =
+      on === this.pool ? await Promise.all([readBranches(), readSeq()]) : [await readBranches(), await readSeq()];
     return {
       txn,
       branches: branches.rows.map((r): BranchRecord => ({

@@ -162,6 +162,8 @@ export interface TransactionStore {
   load(id: string): Promise<LoadedTransaction | null>;
   /** Events of a transaction, oldest first. */
   events(id: string): Promise<EventRecord[]>;
+  /** The transaction, its branches and its events read in one snapshot (for views), or null. */
+  snapshot(id: string): Promise<{ loaded: LoadedTransaction; events: EventRecord[] } | null>;
   /**
    * Takes over a transaction for `instanceId` when nobody is advancing it: unowned and in a driveable
    * status (or `failed` when `forReplay`), owned by an instance in `deadOwners`, owned by `instanceId`

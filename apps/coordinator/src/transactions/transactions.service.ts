@@ -132,14 +132,12 @@ export class TransactionsService {
         throw new TransactionConflictError(`transaction "${id}" cannot commit: not every branch said yes`);
       }
       const settled = waitMs ? (await this.engine.waitSettled(id, waitMs)).settled : false;
-      const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
-      return this.viewReply(settled ? 200 : 202, loaded, events);
+      return this.current(settled ? 200 : 202, id);
     });
   }
 
   async get(id: string): Promise<Reply> {
-    const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
-    return this.viewReply(200, loaded, events);
+    return this.current(200, id);
   }
 
   /** Newest first, keyset-paginated by (createdAt, id). */
@@ -176,8 +174,9 @@ export class TransactionsService {
 
   /** The transaction as it is now, as a reply with `status`. */
   async current(status: number, id: string): Promise<Reply> {
-    const [loaded, events] = await Promise.all([this.load(id), this.store.events(id)]);
-    return this.viewReply(status, loaded, events);
+    const snapshot = await this.store.snapshot(id);
+    if (!snapshot) throw new TransactionNotFoundError(id);
+    return this.viewReply(status, snapshot.loaded, snapshot.events);
   }
 
   private async load(id: string): Promise<LoadedTransaction> {
