@@ -115,9 +115,14 @@ describe('connection cuts between the coordinator and Postgres', () => {
     expect(proxy.cuts).toBeGreaterThan(40);
     expect(acknowledged.length).toBeGreaterThan(attempted.length / 4);
 
-    // every acknowledged transaction, and every attempted one that was written, ends final
+    // every acknowledged transaction, and every attempted one that was written, ends final; a call
+    // that fails says whether the coordinator is still alive, with its last words
+    const get = (path: string) =>
+      api.get(path).catch((e: Error) => {
+        throw new Error(`GET ${path}: ${e.message} (${String(e.cause)}); ${coordinator.state()}`);
+      });
     for (const id of attempted) {
-      const r = await api.get(`/v1/transactions/${id}`);
+      const r = await get(`/v1/transactions/${id}`);
       if (r.status === 404) {
         expect(acknowledged).not.toContain(id);
         continue;

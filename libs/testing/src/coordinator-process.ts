@@ -69,6 +69,17 @@ export class CoordinatorProcess {
     return this.child?.pid;
   }
 
+  /** Whether it runs, or how it ended, and the end of its output: for a failing test's message. */
+  state(tailChars = 4_000): string {
+    const c = this.child;
+    const how = !c
+      ? 'not started'
+      : c.exitCode !== null || c.signalCode
+        ? `exited (code ${c.exitCode}, signal ${c.signalCode})`
+        : `running (pid ${c.pid})`;
+    return `coordinator ${how}; its last output:\n${this.output.slice(-tailChars)}`;
+  }
+
   /** SIGKILL: no shutdown hooks, no release of owned transactions. */
   async kill(): Promise<void> {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode) return;
