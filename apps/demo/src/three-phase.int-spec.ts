@@ -171,7 +171,8 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     // a late pre-commit is refused (it would commit what is already released)
     const late = await send('POST', url('pre-commit'), body(tx, 'debit', 'pre-commit', deadline, payload));
     expect(late.status).toBe(409);
-    expect(late.body.error).toMatch(/already aborted \(by the timer\)/);
+    // refused by the barrier: the timer's abort fenced pre-commit off with can-commit
+    expect(late.body.error).toMatch(/pre-commit refused: its undo phase already ran/);
     const after = await stats();
     expect(after.timerAborts - before.timerAborts).toBe(1);
     expect(after.heuristicConflicts - before.heuristicConflicts).toBe(0);

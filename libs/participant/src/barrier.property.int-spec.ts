@@ -197,6 +197,11 @@ describe('Barrier properties (fast-check, real Postgres, every phase)', () => {
           }
         }
 
+        // 3PC: a pre-commit delivered after the abort is refused and prepares nothing
+        const lateMiddle = of('middle').filter((d) => d.wave > firstUndoWave);
+        for (const d of lateMiddle) expect(['refused', 'duplicate']).toContain(d.kind);
+        if (of('middle').every((d) => d.wave > firstUndoWave)) expect(n.middle).toBe(0);
+
         // a forward phase after its undo applies nothing; if the undo came first, it is refused
         for (const late of of('forward').filter((d) => d.wave > firstUndoWave)) {
           expect(late.kind).not.toBe('applied');

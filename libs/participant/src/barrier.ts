@@ -40,6 +40,15 @@ export const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
   [Phase.Abort]: Phase.CanCommit,
 };
 
+/**
+ * Later forward phases an undo also fences off. 3PC's abort undoes can-commit, and a pre-commit
+ * delivered after it (a late or reordered delivery) must not prepare the participant to commit on
+ * its own timer against the abort.
+ */
+export const ALSO_FENCES: Readonly<Partial<Record<Phase, readonly Phase[]>>> = {
+  [Phase.Abort]: [Phase.PreCommit],
+};
+
 /** The `reason` of a forward phase's row once that phase said no. */
 const REJECTED = 'rejected';
 
@@ -119,6 +128,7 @@ export class Barrier {
     const origin = UNDO_ORIGIN[call.phase];
     // the undo phase claims its origin's slot first: a forward phase arriving later finds it taken
     const originInserted = origin ? await this.insert(client, call, origin, call.phase) : false;
+    for (const later of ALSO_FENCES[call.phase] ?? []) await this.insert(client, call, later, call.phase);
     const currentInserted = await this.insert(client, call, call.phase, call.phase);
     if (!currentInserted) {
       const reason = await this.reasonOf(client, call, call.phase);

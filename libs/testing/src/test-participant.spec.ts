@@ -83,13 +83,19 @@ describe('TestParticipant', () => {
     expect(p.effects(t, 'b').applied).toBe(1);
   });
 
-  it('counts 3PC pre-commit apart from the forward effect, and a pre-commit after the abort as it lands', async () => {
+  it('counts 3PC pre-commit apart from the forward effect, and refuses a pre-commit after the abort', async () => {
     const t = randomUUID();
     await send(t, 'a', 'can-commit', '3pc');
     await send(t, 'a', 'abort', '3pc');
-    // the SDK barrier fences only can-commit off after abort: a late pre-commit applies, and shows
-    expect(await send(t, 'a', 'pre-commit', '3pc')).toBe(200);
+    // as the SDK barrier does: the abort fences can-commit and pre-commit off, so a late pre-commit
+    // cannot prepare the participant to commit on its own timer
+    expect(await send(t, 'a', 'pre-commit', '3pc')).toBe(409);
     expect(p.outcome(t, 'a')).toEqual({ applied: 1, committed: 0, undone: 1 });
-    expect(p.effectsByPhase(t, 'a')).toEqual({ 'can-commit': 1, abort: 1, 'pre-commit': 1 });
+    expect(p.effectsByPhase(t, 'a')).toEqual({ 'can-commit': 1, abort: 1 });
+    const u = randomUUID();
+    await send(u, 'a', 'can-commit', '3pc');
+    expect(await send(u, 'a', 'pre-commit', '3pc')).toBe(200); // before the abort: applied
+    await send(u, 'a', 'abort', '3pc');
+    expect(p.effectsByPhase(u, 'a')).toEqual({ 'can-commit': 1, 'pre-commit': 1, abort: 1 });
   });
 });

@@ -196,6 +196,10 @@ export class TestParticipant {
     const origin = UNDO_ORIGIN[body.phase];
     const originRow = origin ? this.rows.get(`${branchKey}/${origin}`) : undefined;
     if (origin && originRow === undefined) this.rows.set(`${branchKey}/${origin}`, 'fenced');
+    // 3PC's abort also fences a pre-commit not yet delivered (the barrier's ALSO_FENCES)
+    if (body.phase === 'abort' && !this.rows.has(`${branchKey}/pre-commit`)) {
+      this.rows.set(`${branchKey}/pre-commit`, 'fenced');
+    }
     this.rows.set(rowKey, 'applied');
     // an undo whose forward phase never ran, or was refused, is a null undo: nothing to undo
     const performs = !origin || originRow === 'applied';
