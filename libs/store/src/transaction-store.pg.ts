@@ -88,12 +88,16 @@ export class PgTransactionStore implements TransactionStore {
       const loaded = rows.length ? await this.withBranches(toTransaction(rows[0]), client) : null;
       const events = loaded ? await this.events(id, client) : [];
       await client.query('COMMIT');
+      client.release();
       return loaded && { loaded, events };
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // a connection that failed mid-snapshot (cut, restarted server) is dropped, not pooled again
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      client.release(rolledBack ? undefined : (error as Error));
       throw error;
-    } finally {
-      client.release();
     }
   }
 
@@ -227,7 +231,12 @@ export class PgTransactionStore implements TransactionStore {
       params.push(v);
       return `$${params.length}`;
     };
-    if (filter.statuses?.length) where.push(`t.status = ANY(${param(filter.statuses)}::text[])`);
+    // several statuses: one scan per status, each in the status index's order, merged below (Postgres
+    // reads an index in order for one value, not across a list: it fetched and sorted every match)
+    const statuses = [...new Set(filter.statuses ?? [])];
+    const perStatus = statuses.length > 1;
+    if (statuses.length === 1) where.push(`t.status = ${param(statuses[0])}`);
+    if (perStatus) where.push(`t.status = s.status`);
     if (filter.protocol) where.push(`t.protocol = ${param(filter.protocol)}`);
     if (filter.participant) where.push(`t.participants @> ARRAY[${param(filter.participant)}]::text[]`);
     if (filter.attention) where.push(ATTENTION_FILTER[filter.attention]);
@@ -243,14 +252,17 @@ export class PgTransactionStore implements TransactionStore {
     if (filter.after) {
       where.push(`(t.created_at, t.id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
     }
+    const limit = param(filter.limit);
+    const newest = `ORDER BY t.created_at DESC, t.id DESC LIMIT ${limit}`;
+    const page = `SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}
+      FROM txc_transactions t ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ${newest}`;
+    const pages = perStatus
+      ? `SELECT t.* FROM unnest(${param(statuses)}::text[]) AS s(status) CROSS JOIN LATERAL (${page}) t ${newest}`
+      : page;
     // attention is computed over the page's rows only, outside the LIMIT: computed beside the scan,
     // the planner expected a call per row of the log and hashed all retrying branches up front
     const { rows } = await this.pool.query(
-      `SELECT t.*, ${ATTENTION_SQL} AS attention FROM (
-         SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}
-           FROM txc_transactions t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-          ORDER BY t.created_at DESC, t.id DESC LIMIT ${param(filter.limit)}) t
-        ORDER BY t.created_at DESC, t.id DESC`,
+      `SELECT t.*, ${ATTENTION_SQL} AS attention FROM (${pages}) t ORDER BY t.created_at DESC, t.id DESC`,
       params,
     );
     return rows.map((r) => ({ ...toTransaction(r), attention: r.attention }));

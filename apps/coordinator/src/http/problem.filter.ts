@@ -21,6 +21,7 @@ import {
   KeyNotFoundError,
   type Problem,
 } from '#contracts';
+import { isTransientStoreError } from '#store';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -93,6 +94,8 @@ export function toProblem(error: unknown): Problem {
       detail: e.message ?? '',
     };
   }
+  // the log database dropped the connection or is restarting: nothing was answered, retry later
+  if (isTransientStoreError(error)) return toProblem(new StoreUnavailableError(String((error as Error).message)));
   return { type: '/problems/internal', title: TITLES[500], status: 500, detail: 'internal error' };
 }
 
