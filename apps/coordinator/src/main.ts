@@ -47,13 +47,15 @@ async function bootstrap(): Promise<void> {
   const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
   // printed whatever LOG_LEVEL says: scripts and tests wait for this line
   const ready =
-    `coordinator ready: API ${base}/v1, docs ${base}/docs, health ${base}/health/ready, database ${db.description}, ` +
+    `coordinator ready: API ${base}/v1, dashboard ${base}/, docs ${base}/docs, health ${base}/health/ready, database ${db.description}, ` +
     `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`;
   process.stdout.write(
     `${JSON.stringify({ level: 'log', pid: process.pid, timestamp: Date.now(), message: ready, context: 'Bootstrap' })}\n`,
   );
   if (!process.env.CI && process.stdout.isTTY) {
-    process.stdout.write(`\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`);
+    process.stdout.write(
+      `\n  Dashboard  ${base}/\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`,
+    );
   }
   // A clean stop: SIGINT (Ctrl-C) or SIGTERM lets go of owned transactions (others, or the next
   // start, take them at once), closes the pools, then stops an embedded Postgres. Ctrl-C in a
