@@ -117,19 +117,10 @@ describe('connection cuts between the coordinator and Postgres', () => {
 
     // every acknowledged transaction, and every attempted one that was written, ends final; a call
     // that fails says whether the coordinator is still alive, with its last words
-    const get = async (path: string) => {
-      // a socket closed under a poll is retried a few times (seen on a loaded CI machine, cause not
-      // found yet); a coordinator that is gone fails here with its last words
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await api.get(path);
-        } catch (e) {
-          if (attempt < 5) continue;
-          const error = e as Error;
-          throw new Error(`GET ${path}: ${error.message} (${String(error.cause)}); ${coordinator.state()}`);
-        }
-      }
-    };
+    const get = (path: string) =>
+      api.get(path).catch((e: Error) => {
+        throw new Error(`GET ${path}: ${e.message} (${String(e.cause)}); ${coordinator.state()}`);
+      });
     for (const id of attempted) {
       const r = await get(`/v1/transactions/${id}`);
       if (r.status === 404) {

@@ -42,6 +42,7 @@ export class CoordinatorProcess {
     this.child = child;
     this.output = '';
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    let readiness: NodeJS.Timeout | undefined;
     const ready = new Promise<string>((resolvePromise, reject) => {
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
@@ -51,12 +52,18 @@ export class CoordinatorProcess {
       child.stdout!.on('data', onData);
       child.stderr!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`coordinator exited with ${code} before ready:\n${this.output}`)));
-      setTimeout(() => {
+      // only while it starts: a timer left armed once ready killed every run longer than 30 s
+      readiness = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`coordinator not ready after 30 s:\n${this.output}`));
-      }, 30_000).unref();
+      }, 30_000);
+      readiness.unref();
     });
-    this.url = await ready;
+    try {
+      this.url = await ready;
+    } finally {
+      clearTimeout(readiness);
+    }
     return this.url;
   }
 
