@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { CoordinatorClient } from '#client';
+
+/** The global options, as commander parses them. */
+export interface GlobalOptions {
+  url: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+/** A mistake in how the command was called (exit 2), found after commander parsed it. */
+export class UsageError extends Error {}
+
+/** What a command's action needs: a client on the global options, and where its output goes. */
+export interface CliContext {
+  client: CoordinatorClient;
+  json: boolean;
+  /** Prints `value` as indented JSON with `--json`, else the text `human()` makes of it. */
+  print<T>(value: T, human: (value: T) => string): void;
+}
+
+/** The context of the command being run, from the global options of its root program. */
+export function cliContext(command: Command): CliContext {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const json = options.json === true;
+  return {
+    // a CLI call retries briefly: a person is waiting, and a script can run it again
+    client: new CoordinatorClient({ url: options.url, apiKey: options.apiKey, retry: { maxAttempts: 3 } }),
+    json,
+    print(value, human) {
+      process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human(value)}\n`);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { Command, Option } from 'commander';
+import type { ApiKeyView, CreateKeyRequest } from '#client';
+import { cliContext } from '../cli-context';
+import { formatTable } from '../table';
+
+type Role = CreateKeyRequest['role'];
+// a Record, so that a role added to the contracts fails to compile here until it is listed
+const ROLE_SET: Record<Role, true> = { viewer: true, client: true, participant: true, operator: true, admin: true };
+const ROLES = Object.keys(ROLE_SET) as Role[];
+
+/** `txc keys list|create|revoke`: API keys, over the API (an admin key is needed). */
+export function keysCommand(): Command {
+  const keys = new Command('keys').description('API keys (admin)');
+
+  keys
+    .command('list')
+    .description('the keys from API_KEYS and the stored ones (never their secrets)')
+    .action(async (_opts: unknown, command: Command) => {
+      const ctx = cliContext(command);
+      ctx.print(await ctx.client.listKeys(), formatKeys);
+    });
+
+  keys
+    .command('create <name>')
+    .description('create a stored key; its secret is printed this once')
+    .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
+    .action(async (name: string, opts: { role: Role }, command: Command) => {
+      const ctx = cliContext(command);
+      const created = await ctx.client.createKey({ name, role: opts.role });
+      ctx.print(created, (k) => `${formatKeys([k])}\n\nsecret (shown this once, keep it now): ${k.key}`);
+    });
+
+  keys
+    .command('revoke <name>')
+    .description('revoke a stored key')
+    .action(async (name: string, _opts: unknown, command: Command) => {
+      const ctx = cliContext(command);
+      await ctx.client.revokeKey(name);
+      ctx.print({ name, revoked: true }, () => `${name}: revoked`);
+    });
+
+  return keys;
+}
+
+function formatKeys(items: ApiKeyView[]): string {
+  return formatTable(
+    ['NAME', 'ROLE', 'SOURCE', 'CREATED', 'CREATED BY'],
+    items.map((k) => [k.name, k.role, k.source, k.createdAt, k.createdBy]),
+  );
+}
