@@ -1,0 +1,197 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Client } from 'pg';
+import { freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+
+const CLI = resolve(__dirname, '../../dist/apps/cli/src/main.js');
+const ADMIN_KEY = 'cli-admin-secret-0123456789';
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The `txc` CLI as a real process (built output in dist/) against a real coordinator that requires
+ * API keys: what it prints, in tables and with `--json`, and how it exits when the coordinator says
+ * no (1, with the problem's detail) or the command is misused (2). `migrate` against a fresh database.
+ */
+describe('txc CLI', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack('cli', { env: { API_KEYS: `cli-admin:admin:${ADMIN_KEY}` }, apiKey: ADMIN_KEY });
+  });
+  afterAll(() => s?.close());
+  afterEach(() => s.participant.clearFaults());
+
+  /** Runs `txc <args>` asynchronously (the test participant answers in this process meanwhile). */
+  const txc = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+    new Promise((done) => {
+      const childEnv = { PATH: process.env.PATH ?? '', TXC_URL: s.coordinator.url, TXC_API_KEY: ADMIN_KEY, ...env };
+      execFile(process.execPath, [CLI, ...args], { env: childEnv, timeout: 30_000 }, (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        done({ code, stdout, stderr });
+      });
+    });
+  const unique = (label: string) => `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const committedSaga = async () => {
+    const id = unique('cli-saga');
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      id,
+      protocol: 'saga',
+      branches: [{ id: 'only', participant: 'p1', payload: { n: 1 } }],
+    });
+    expect(r.body.status).toBe('committed');
+    return id;
+  };
+
+  it('tx list --json lists a transaction just started; the table shows it too', async () => {
+    const id = await committedSaga();
+    const json = await txc(['tx', 'list', '--json', '--participant', 'p1', '--limit', '50']);
+    expect(json).toMatchObject({ code: 0, stderr: '' });
+    const page = JSON.parse(json.stdout);
+    expect(page.items.find((t: { id: string }) => t.id === id)).toMatchObject({
+      status: 'committed',
+      protocol: 'saga',
+    });
+
+    const table = await txc(['tx', 'list', '--status', 'committed']);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+PROTOCOL\s+STATUS/);
+    expect(table.stdout).toMatch(new RegExp(`${id}\\s+saga\\s+committed`));
+  });
+
+  it('tx show prints the header, the branches and the attempts with their errors', async () => {
+    const id = unique('cli-failed');
+    s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 500, times: 100 });
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'compensate', status: 503, times: 100 });
+    const started = await s.api.post('/v1/transactions?wait=15000', {
+      id,
+      protocol: 'saga',
+      retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
+      branches: [
+        { id: 'a', participant: 'p1', payload: { n: 1 } },
+        { id: 'b', participant: 'p1', payload: { n: 2 } },
+      ],
+    });
+    expect(started.body.status).toBe('failed');
+
+    const shown = await txc(['tx', 'show', id]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`^id:\\s+${id}$`, 'm'));
+    expect(shown.stdout).toMatch(/^status:\s+failed$/m);
+    expect(shown.stdout).toMatch(/^first error:\s+b\/action #1: .*500/m);
+    expect(shown.stdout).toMatch(/^Branches\nBRANCH\s+PARTICIPANT\s+STATUS/m);
+    expect(shown.stdout).toMatch(/^Attempts\nBRANCH\s+PHASE/m);
+    expect(shown.stdout).toMatch(/^a\s+compensate\s+1\s+\S+\s+503\s+\S+\s+.*503/m);
+
+    // replay needs a reason: a misuse, exit 2, nothing sent
+    const noReason = await txc(['tx', 'replay', id]);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/required option '--reason <text>'/);
+
+    s.participant.clearFaults();
+    const replayed = await txc(['tx', 'replay', id, '--reason', 'participant fixed']);
+    expect(replayed).toMatchObject({ code: 0, stderr: '' });
+    expect(replayed.stdout).toMatch(new RegExp(`^${id}: `));
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted');
+    expect(done.events.filter((e: { type: string }) => e.type === 'operator.replay').map((e: any) => e.detail)).toEqual(
+      [{ actor: 'cli-admin', reason: 'participant fixed' }],
+    );
+  });
+
+  it("tx abort and tx replay print the coordinator's 409 detail and exit 1 when not allowed", async () => {
+    const id = await committedSaga();
+    const conflict = await s.api.post(`/v1/transactions/${id}/abort`, { reason: 'too late' });
+    expect(conflict.status).toBe(409);
+
+    const abort = await txc(['tx', 'abort', id, '--reason', 'too late']);
+    expect(abort).toMatchObject({ code: 1, stdout: '' });
+    expect(abort.stderr).toBe(`txc: ${conflict.body.detail} (409)\n`);
+
+    const replay = await txc(['tx', 'replay', id, '--reason', 'again']);
+    expect(replay).toMatchObject({ code: 1, stdout: '' });
+    expect(replay.stderr).toMatch(/^txc: .+ \(409\)\n$/);
+
+    const missing = await txc(['tx', 'show', unique('nobody')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\(404\)\n$/);
+  });
+
+  it('keys create prints a key once; it works for tx list and is refused (403) for tx replay', async () => {
+    const created = await txc(['keys', 'create', 'bot', '--role', 'viewer', '--json']);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const key = JSON.parse(created.stdout);
+    expect(key).toMatchObject({ name: 'bot', role: 'viewer', source: 'stored' });
+    expect(typeof key.key).toBe('string');
+
+    const listed = await txc(['keys', 'list']);
+    expect(listed.stdout).toMatch(/^bot\s+viewer\s+stored/m);
+    expect(listed.stdout).not.toContain(key.key);
+
+    const asBot = (args: string[]) => txc(args, { TXC_API_KEY: key.key });
+    expect((await asBot(['tx', 'list', '--json'])).code).toBe(0);
+    const id = await committedSaga();
+    const refused = await asBot(['tx', 'replay', id, '--reason', 'not mine to replay']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^txc: .+ \(403\)\n$/);
+
+    const revoked = await txc(['keys', 'revoke', 'bot']);
+    expect(revoked).toMatchObject({ code: 0, stdout: 'bot: revoked\n' });
+    expect((await asBot(['tx', 'list'])).code).toBe(1);
+  });
+
+  it('a wrong --api-key gets the 401 detail and exit 1; a bad --limit is a misuse (exit 2)', async () => {
+    const wrong = await txc(['--api-key', 'wrong', 'tx', 'list']);
+    expect(wrong).toMatchObject({ code: 1, stdout: '' });
+    const direct = await fetch(`${s.coordinator.url}/v1/transactions`, { headers: { authorization: 'Bearer wrong' } });
+    expect(direct.status).toBe(401);
+    expect(wrong.stderr).toBe(`txc: ${((await direct.json()) as { detail: string }).detail} (401)\n`);
+
+    const badLimit = await txc(['tx', 'list', '--limit', 'lots']);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toMatch(/--limit <n>.*invalid/);
+  });
+
+  it('participants list and stats print tables; --json prints the answers', async () => {
+    const table = await txc(['participants', 'list']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^p1\s+up\s+http\s+http:\/\//m);
+    const json = JSON.parse((await txc(['--json', 'participants', 'list'])).stdout);
+    expect(json.map((p: { name: string }) => p.name)).toEqual(['p1']);
+
+    const stats = await txc(['stats', '--window', '15m']);
+    expect(stats.code).toBe(0);
+    expect(stats.stdout).toMatch(/^window:\s+15m /m);
+    expect(JSON.parse((await txc(['stats', '--json'])).stdout)).toMatchObject({ window: '1h' });
+  });
+
+  describe('migrate', () => {
+    let db: FreshDatabase;
+    beforeAll(async () => {
+      db = await freshDatabase('cli_migrate');
+    });
+    afterAll(() => db?.drop());
+
+    it('creates the tables on a fresh database, and is a no-op the second time', async () => {
+      const first = await txc(['migrate'], { DATABASE_URL: db.url });
+      expect(first).toMatchObject({ code: 0, stderr: '' });
+      expect(first.stdout).toMatch(/^applied /m);
+
+      const pg = new Client({ connectionString: db.url });
+      await pg.connect();
+      try {
+        const r = await pg.query("SELECT to_regclass('public.txc_transactions') AS t");
+        expect(r.rows[0].t).toBe('txc_transactions');
+      } finally {
+        await pg.end();
+      }
+      expect(await txc(['migrate'], { DATABASE_URL: db.url })).toMatchObject({
+        code: 0,
+        stdout: 'already up to date\n',
+      });
+      expect((await txc(['migrate'], { DATABASE_URL: '' })).code).toBe(2);
+    });
+  });
+});
