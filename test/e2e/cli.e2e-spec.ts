@@ -142,6 +142,35 @@ describe('txc CLI', () => {
     expect((await asBot(['tx', 'list'])).code).toBe(1);
   });
 
+  it('keys create --database-url writes the first admin key straight to the database; the coordinator accepts it', async () => {
+    const created = await txc(
+      ['keys', 'create', 'first-admin', '--role', 'admin', '--database-url', s.db.url, '--json'],
+      {
+        TXC_URL: 'http://127.0.0.1:9', // no API is called
+      },
+    );
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const key = JSON.parse(created.stdout);
+    expect(key).toMatchObject({ name: 'first-admin', role: 'admin', source: 'stored', createdBy: 'txc-cli' });
+
+    // stored keys are re-read within KEY_CACHE_MS (5 s by default)
+    const deadline = Date.now() + 15_000;
+    let listed = await txc(['keys', 'list', '--json'], { TXC_API_KEY: key.key });
+    while (listed.code !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      listed = await txc(['keys', 'list', '--json'], { TXC_API_KEY: key.key });
+    }
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toContainEqual(
+      expect.objectContaining({ name: 'first-admin', createdBy: 'txc-cli' }),
+    );
+
+    const again = await txc(['keys', 'create', 'first-admin', '--role', 'admin', '--database-url', s.db.url]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe('txc: a key named "first-admin" exists\n');
+    expect((await txc(['keys', 'create', 'bad name', '--role', 'admin', '--database-url', s.db.url])).code).toBe(2);
+  });
+
   it('a wrong --api-key gets the 401 detail and exit 1; a bad --limit is a misuse (exit 2)', async () => {
     const wrong = await txc(['--api-key', 'wrong', 'tx', 'list']);
     expect(wrong).toMatchObject({ code: 1, stdout: '' });

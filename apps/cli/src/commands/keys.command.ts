@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import type { ApiKeyView, CreateKeyRequest } from '#client';
 import { cliContext } from '../cli-context';
 import { formatTable } from '../table';
+import { createKeyInDatabase } from './first-key';
 
 type Role = CreateKeyRequest['role'];
 // a Record, so that a role added to the contracts fails to compile here until it is listed
@@ -24,9 +25,12 @@ export function keysCommand(): Command {
     .command('create <name>')
     .description('create a stored key; its secret is printed this once')
     .addOption(new Option('--role <role>', 'what the key may do').choices(ROLES).makeOptionMandatory())
-    .action(async (name: string, opts: { role: Role }, command: Command) => {
+    .option('--database-url <url>', 'write it to this database instead of calling the API (the first admin key)')
+    .action(async (name: string, opts: { role: Role; databaseUrl?: string }, command: Command) => {
       const ctx = cliContext(command);
-      const created = await ctx.client.createKey({ name, role: opts.role });
+      const created = opts.databaseUrl
+        ? await createKeyInDatabase(opts.databaseUrl, { name, role: opts.role })
+        : await ctx.client.createKey({ name, role: opts.role });
       ctx.print(created, (k) => `${formatKeys([k])}\n\nsecret (shown this once, keep it now): ${k.key}`);
     });
 

@@ -1,0 +1,47 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { CreatedApiKey, CreateKeyRequest } from '#client';
+import { UsageError } from '../cli-context';
+
+/** Recorded as the creator of a key written straight to the database. */
+export const FIRST_KEY_CREATOR = 'txc-cli';
+
+/** `keyNamePattern` of libs/contracts (its module loads zod, which the CLI does not). */
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * Writes a key straight into `txc_api_keys`, for the first admin key of a coordinator that requires
+ * keys before anyone holds one. Secret and hash are made exactly as the coordinator makes them
+ * (`generateSecret` and `hashSecret` of apps/coordinator/src/access/api-keys.ts: `txc_` + 32 random
+ * bytes in base64url, stored as the hex SHA-256), which the e2e test proves by using the key over
+ * the API. Running coordinators see it within KEY_CACHE_MS.
+ *
+ * Precondition: the migrations have run. Writes one row, or none if the name is taken (then throws).
+ */
+export async function createKeyInDatabase(databaseUrl: string, request: CreateKeyRequest): Promise<CreatedApiKey> {
+  if (!KEY_NAME.test(request.name)) throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-]');
+  if (request.name === 'anonymous') throw new UsageError('"anonymous" is the actor of open mode, not a key name');
+  const secret = `txc_${randomBytes(32).toString('base64url')}`;
+  const hash = createHash('sha256').update(secret, 'utf8').digest('hex');
+  // loaded here only: every other key command goes through the API
+  const { Client } = await import('pg');
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  try {
+    const { rows } = await pg.query<{ created_at: Date }>(
+      `INSERT INTO txc_api_keys (name, role, secret_hash, created_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO NOTHING RETURNING created_at`,
+      [request.name, request.role, hash, FIRST_KEY_CREATOR],
+    );
+    if (!rows[0]) throw new Error(`a key named "${request.name}" exists`);
+    return {
+      name: request.name,
+      role: request.role,
+      source: 'stored',
+      createdAt: rows[0].created_at.toISOString(),
+      createdBy: FIRST_KEY_CREATOR,
+      key: secret,
+    };
+  } finally {
+    await pg.end();
+  }
+}
