@@ -196,6 +196,23 @@ describe('txc CLI', () => {
     expect(JSON.parse((await txc(['stats', '--json'])).stdout)).toMatchObject({ window: '1h' });
   });
 
+  it('bench runs closed-loop sagas on a participant and reports their outcomes and latency', async () => {
+    const run = await txc(['bench', '--participant', 'p1', '--count', '12', '--concurrency', '3', '--json']);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ count: 12, concurrency: 3, branches: 2, statuses: { committed: 12 }, errors: 0 });
+    expect(result.latencyMs.p50).toBeLessThanOrEqual(result.latencyMs.p99);
+    expect(result.latencyMs.p99).toBeLessThanOrEqual(result.latencyMs.max);
+
+    const table = await txc(['bench', '--participant', 'p1', '--count', '2']);
+    expect(table.stdout).toMatch(/^outcomes:\s+committed 2$/m);
+    expect(table.stdout).toMatch(/^throughput:\s+[\d.]+ sagas\/s$/m);
+
+    const nobody = await txc(['bench', '--participant', 'nobody', '--count', '2', '--json']);
+    expect(nobody.code).toBe(1);
+    expect(JSON.parse(nobody.stdout)).toMatchObject({ errors: 2 });
+  });
+
   describe('migrate', () => {
     let db: FreshDatabase;
     beforeAll(async () => {

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CoordinatorUnreachableError, isProblemError } from '#client';
 import { UsageError } from './cli-context';
+import { benchCommand } from './commands/bench.command';
 import { keysCommand } from './commands/keys.command';
 import { participantsCommand } from './commands/participants.command';
 import { serverCommands } from './commands/server.command';
@@ -20,7 +21,14 @@ export function program(): Command {
     .option('--api-key <key>', 'sent as a bearer token (env TXC_API_KEY)', process.env.TXC_API_KEY)
     .option('--json', 'print JSON for scripts instead of tables')
     .showHelpAfterError();
-  for (const command of [txCommand(), participantsCommand(), keysCommand(), statsCommand(), ...serverCommands()]) {
+  for (const command of [
+    txCommand(),
+    participantsCommand(),
+    keysCommand(),
+    statsCommand(),
+    benchCommand(),
+    ...serverCommands(),
+  ]) {
     root.addCommand(command);
   }
   throwInsteadOfExit(root);
