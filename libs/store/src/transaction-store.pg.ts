@@ -26,14 +26,29 @@ const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
   error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
 
-/** The same states as filters, each led by a status condition an index serves. */
-const ATTENTION_FILTER: Record<Attention, string> = {
-  failed: `t.status = 'failed'`,
-  done: `t.status IN ('committed', 'aborted')`,
-  waiting: `t.status IN ${ACTIVE} AND ${WAITING_SQL}`,
-  compensating: `t.status = 'aborting' AND NOT ${WAITING_SQL}`,
-  retrying: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
-  healthy: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
+/**
+ * The same states as filters: the statuses they hold (an index serves), and for the in-flight ones
+ * the state itself, checked row by row as the status index yields rows newest first. Written as
+ * CASE so the planner neither turns the EXISTS into a join (it joined every retrying branch to its
+ * transaction, then sorted) nor takes the state for rare (it guesses 0.5% for `= 'retrying'` and
+ * fetched and sorted every running transaction rather than read the newest until the page is full).
+ */
+const ATTENTION_FILTER: Record<Attention, { statuses: string[]; and?: string }> = {
+  failed: { statuses: ['failed'] },
+  done: { statuses: ['committed', 'aborted'] },
+  waiting: {
+    statuses: ['pending', 'running', 'committing', 'aborting'],
+    and: `CASE WHEN ${WAITING_SQL} THEN true ELSE false END`,
+  },
+  compensating: { statuses: ['aborting'], and: `CASE WHEN ${WAITING_SQL} THEN false ELSE true END` },
+  retrying: {
+    statuses: ['pending', 'running', 'committing'],
+    and: `CASE WHEN ${WAITING_SQL} THEN false ELSE ${RETRYING_SQL} END`,
+  },
+  healthy: {
+    statuses: ['pending', 'running', 'committing'],
+    and: `CASE WHEN ${WAITING_SQL} THEN false ELSE NOT ${RETRYING_SQL} END`,
+  },
 };
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
@@ -231,15 +246,16 @@ export class PgTransactionStore implements TransactionStore {
       params.push(v);
       return `$${params.length}`;
     };
-    // several statuses: one scan per status, each in the status index's order, merged below (Postgres
-    // reads an index in order for one value, not across a list: it fetched and sorted every match)
-    const statuses = [...new Set(filter.statuses ?? [])];
-    const perStatus = statuses.length > 1;
-    if (statuses.length === 1) where.push(`t.status = ${param(statuses[0])}`);
-    if (perStatus) where.push(`t.status = s.status`);
+    // the statuses asked for, narrowed to those of the attention state asked for
+    let statuses = filter.statuses?.length ? [...new Set(filter.statuses)] : null;
+    if (filter.attention) {
+      const attention = ATTENTION_FILTER[filter.attention];
+      statuses = statuses ? statuses.filter((s) => attention.statuses.includes(s)) : attention.statuses;
+      if (attention.and) where.push(attention.and);
+    }
+    if (statuses?.length === 0) return [];
     if (filter.protocol) where.push(`t.protocol = ${param(filter.protocol)}`);
     if (filter.participant) where.push(`t.participants @> ARRAY[${param(filter.participant)}]::text[]`);
-    if (filter.attention) where.push(ATTENTION_FILTER[filter.attention]);
     if (filter.from) where.push(`t.created_at >= ${param(filter.from)}`);
     if (filter.to) where.push(`t.created_at < ${param(filter.to)}`);
     if (filter.q) {
@@ -252,13 +268,18 @@ export class PgTransactionStore implements TransactionStore {
     if (filter.after) {
       where.push(`(t.created_at, t.id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
     }
-    const limit = param(filter.limit);
-    const newest = `ORDER BY t.created_at DESC, t.id DESC LIMIT ${limit}`;
-    const page = `SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}
-      FROM txc_transactions t ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ${newest}`;
-    const pages = perStatus
-      ? `SELECT t.* FROM unnest(${param(statuses)}::text[]) AS s(status) CROSS JOIN LATERAL (${page}) t ${newest}`
-      : page;
+    const newest = `ORDER BY t.created_at DESC, t.id DESC LIMIT ${param(filter.limit)}`;
+    const page = (and: string[]) =>
+      `SELECT ${TXN_COLUMNS.replace(/(\w+)/g, 't.$1')}
+         FROM txc_transactions t ${and.length ? `WHERE ${and.join(' AND ')}` : ''} ${newest}`;
+    // several statuses: a page per status, each read in the status index's order, then merged
+    // (Postgres reads an index in order for one value, not across a list: it fetched and sorted
+    // every match, every in-flight transaction for the dashboard's in-flight list)
+    const pages = !statuses
+      ? page(where)
+      : statuses.length === 1
+        ? page([`t.status = ${param(statuses[0])}`, ...where])
+        : `SELECT t.* FROM (${statuses.map((s) => `(${page([`t.status = ${param(s)}`, ...where])})`).join(' UNION ALL ')}) t ${newest}`;
     // attention is computed over the page's rows only, outside the LIMIT: computed beside the scan,
     // the planner expected a call per row of the log and hashed all retrying branches up front
     const { rows } = await this.pool.query(
