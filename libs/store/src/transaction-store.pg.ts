@@ -26,29 +26,24 @@ const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
   error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
 
-/**
- * The same states as filters: the statuses they hold (an index serves), and for the in-flight ones
- * the state itself, checked row by row as the status index yields rows newest first. Written as
- * CASE so the planner neither turns the EXISTS into a join (it joined every retrying branch to its
- * transaction, then sorted) nor takes the state for rare (it guesses 0.5% for `= 'retrying'` and
- * fetched and sorted every running transaction rather than read the newest until the page is full).
- */
-const ATTENTION_FILTER: Record<Attention, { statuses: string[]; and?: string }> = {
-  failed: { statuses: ['failed'] },
-  done: { statuses: ['committed', 'aborted'] },
-  waiting: {
-    statuses: ['pending', 'running', 'committing', 'aborting'],
-    and: `CASE WHEN ${WAITING_SQL} THEN true ELSE false END`,
-  },
-  compensating: { statuses: ['aborting'], and: `CASE WHEN ${WAITING_SQL} THEN false ELSE true END` },
-  retrying: {
-    statuses: ['pending', 'running', 'committing'],
-    and: `CASE WHEN ${WAITING_SQL} THEN false ELSE ${RETRYING_SQL} END`,
-  },
-  healthy: {
-    statuses: ['pending', 'running', 'committing'],
-    and: `CASE WHEN ${WAITING_SQL} THEN false ELSE NOT ${RETRYING_SQL} END`,
-  },
+/** The statuses each attention state holds: a list filtered on a state reads a page per status. */
+const ATTENTION_STATUSES: Record<Attention, string[]> = {
+  failed: ['failed'],
+  done: ['committed', 'aborted'],
+  waiting: ['pending', 'running', 'committing', 'aborting'],
+  compensating: ['aborting'],
+  retrying: ['pending', 'running', 'committing'],
+  healthy: ['pending', 'running', 'committing'],
+};
+
+/** The same states as filters, each led by a status condition an index serves. */
+const ATTENTION_FILTER: Record<Attention, string> = {
+  failed: `t.status = 'failed'`,
+  done: `t.status IN ('committed', 'aborted')`,
+  waiting: `t.status IN ${ACTIVE} AND ${WAITING_SQL}`,
+  compensating: `t.status = 'aborting' AND NOT ${WAITING_SQL}`,
+  retrying: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
+  healthy: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
 };
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
@@ -246,14 +241,13 @@ export class PgTransactionStore implements TransactionStore {
       params.push(v);
       return `$${params.length}`;
     };
-    // the statuses asked for, narrowed to those of the attention state asked for
-    let statuses = filter.statuses?.length ? [...new Set(filter.statuses)] : null;
-    if (filter.attention) {
-      const attention = ATTENTION_FILTER[filter.attention];
-      statuses = statuses ? statuses.filter((s) => attention.statuses.includes(s)) : attention.statuses;
-      if (attention.and) where.push(attention.and);
-    }
-    if (statuses?.length === 0) return [];
+    // the statuses asked for, or those of the attention state asked for (whose filter keeps its own)
+    const statuses = filter.statuses?.length
+      ? [...new Set(filter.statuses)]
+      : filter.attention
+        ? ATTENTION_STATUSES[filter.attention]
+        : null;
+    if (filter.attention) where.push(ATTENTION_FILTER[filter.attention]);
     if (filter.protocol) where.push(`t.protocol = ${param(filter.protocol)}`);
     if (filter.participant) where.push(`t.participants @> ARRAY[${param(filter.participant)}]::text[]`);
     if (filter.from) where.push(`t.created_at >= ${param(filter.from)}`);
