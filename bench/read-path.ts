@@ -121,6 +121,8 @@ async function main(): Promise<void> {
   log(`coordinator at ${api} on ${DB_NAME} (migrations ran)`);
 
   const db = new Client({ connectionString: DB_URL });
+  // dropping the database on Ctrl-C ends this connection from the server side: not a crash
+  db.on('error', (e) => cleaning || log(`database connection: ${e.message}`));
   await db.connect();
   try {
     const postgres = await postgresFacts(db);
@@ -628,6 +630,7 @@ async function explainSlow(cases: ReadCase[], summary: SummaryRow[]): Promise<st
   const slow = cases.filter((c) => CONFIG.explain === '1' || summary.find((s) => s.key === c.key)?.overTarget);
   if (!slow.length) return '';
   const pool = new Pool({ connectionString: DB_URL, max: 2 });
+  pool.on('error', (e) => cleaning || log(`explain connection: ${e.message}`));
   const out: string[] = [];
   const recording = {
     query: async (sql: string, params?: unknown[]) => {
