@@ -1,7 +1,7 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
 import { randomUUID } from 'node:crypto';
 import { freshDatabase, type FreshDatabase } from '#testing';
-import { signBody } from './http/signature';
+import { signBody } from '#participant';
 import { startDemo, type Demo } from './start-demo';
 
 interface Answer {

@@ -2,12 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
 import type { ParticipantCallBody } from '#contracts';
-import { BusinessRejection, type Barrier, type ThreePhaseResult } from '#participant';
+import { BusinessRejection, verifySignature, type Barrier, type ThreePhaseResult } from '#participant';
 import type { FaultRule, FaultSwitch, PartitionRule } from './faults';
 import type { PhaseStats } from './phase-stats';
 import { parseParticipantCall } from './participant-call';
 import { rawBodyOf } from './server';
-import { verifySignature } from './signature';
 
 /** What a phase route of one service needs. */
 export interface PhaseContext {
