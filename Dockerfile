@@ -4,7 +4,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# the build copies migrations/sql into dist (tsc copies no .sql): the image ships dist/ alone, so check it
+RUN npm run build && ls dist/migrations/sql/*/*.sql && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
