@@ -9,6 +9,11 @@ export interface CoordinatorProcessOptions {
   redisUrl?: string;
   redisPrefix?: string;
   env?: Record<string, string>;
+  /**
+   * Start it as the leader of its own process group, as a shell starts `npm start`, so
+   * {@link CoordinatorProcess.interrupt} reaches it and every process it started (an embedded Postgres).
+   */
+  ownProcessGroup?: boolean;
 }
 
 /**
@@ -38,7 +43,11 @@ export class CoordinatorProcess {
       ...this.options.env,
       ...extraEnv,
     };
-    const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: this.options.ownProcessGroup === true,
+    });
     this.child = child;
     this.output = '';
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
@@ -92,6 +101,17 @@ export class CoordinatorProcess {
     if (!this.child || this.child.exitCode !== null || this.child.signalCode) return;
     this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /**
+   * Ctrl-C in a terminal: SIGINT to the whole process group (the coordinator and the processes it
+   * started), then waits; resolves with the exit code. Needs `ownProcessGroup`.
+   */
+  async interrupt(): Promise<number | null> {
+    if (!this.options.ownProcessGroup) throw new Error('interrupt() needs ownProcessGroup: true');
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode) return this.child?.exitCode ?? null;
+    process.kill(-this.child.pid!, 'SIGINT');
+    return this.exited;
   }
 
   /** SIGTERM and wait: a graceful stop. */

@@ -26,6 +26,8 @@ export interface FaultRule {
   times: number;
   when?: 'before' | 'after';
   delayMs?: number;
+  /** The faulty answer's JSON body (default `{fault: true}`), e.g. a problem+json with the participant's reason. */
+  body?: unknown;
 }
 
 /** Undo phase → the forward phase it undoes: the SDK barrier's `UNDO_ORIGIN` (libs/participant). */
@@ -172,7 +174,8 @@ export class TestParticipant {
         (!r.transactionId || r.transactionId === body.transactionId),
     );
     if (rule) rule.times--;
-    if (rule?.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs));
+    // unref'd: a held answer must not keep the test process alive after the test
+    if (rule?.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs).unref());
     const ok = (status: number) => ({
       status,
       body: { ok: status === 200, branch: body.branchId, phase: body.phase },
@@ -183,7 +186,7 @@ export class TestParticipant {
     const before = rule !== undefined && rule.when !== 'after';
     const rejects = before && REJECTION_STATUSES.includes(rule.status) && FORWARD_PHASES.includes(body.phase);
     // a failure before the barrier (or a no to a completion phase, which rolls its row back): nothing written
-    if (before && !rejects) return { status: rule.status, body: { fault: true } };
+    if (before && !rejects) return { status: rule.status, body: rule.body ?? { fault: true } };
     // from here on the barrier decides, as libs/participant does, inside one local transaction
     if (row === 'rejected' || row === 'fenced') return ok(409);
     if (row === 'applied')
@@ -191,7 +194,7 @@ export class TestParticipant {
     if (rejects) {
       // the business logic said no: the refusal is kept, so a late delivery of this phase cannot apply
       this.rows.set(rowKey, 'rejected');
-      return { status: rule.status, body: { fault: true } };
+      return { status: rule.status, body: rule.body ?? { fault: true } };
     }
     const origin = UNDO_ORIGIN[body.phase];
     const originRow = origin ? this.rows.get(`${branchKey}/${origin}`) : undefined;
