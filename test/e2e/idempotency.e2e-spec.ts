@@ -95,6 +95,28 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     ).toBe(422);
   });
 
+  it('a provisional answer ("not in yet, retry") is not kept under its key: the repeat gets the outcome', async () => {
+    const id = `idem-provisional-${Date.now()}`;
+    const key = `k5-${Date.now()}`;
+    await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'tcc',
+      mode: 'interactive',
+      retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 200 },
+    });
+    // the first try is answered 503: the registration answers 202 while the retry is pending
+    s.participant.fault({ transactionId: id, branchId: 'b1', phase: 'try', status: 503, times: 1 });
+    const branch = { id: 'b1', participant: 'p1', payload: { n: 1 } };
+    const first = await s.api.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    expect(first.status).toBe(202);
+    await s.api.until(`/v1/transactions/${id}`, (t: any) => t.branches[0]?.status === 'succeeded');
+    const again = await s.api.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    expect({ status: again.status, branch: again.body.status }).toEqual({ status: 200, branch: 'succeeded' });
+    expect(
+      await count(`SELECT count(*) AS n FROM txc_idempotency_keys WHERE key = $1 AND response_status = 202`, [key]),
+    ).toBe(0);
+  });
+
   it('refuses a malformed key', async () => {
     const r = await s.api.post('/v1/transactions', sagaBody(['a']), { 'idempotency-key': 'x'.repeat(300) });
     expect(r.status).toBe(422);

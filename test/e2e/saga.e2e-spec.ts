@@ -53,6 +53,35 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(s.participant.callsFor(id).some((c) => c.body.branchId === 'd')).toBe(false);
   });
 
+  it("records the participant's own reason for a no and for a failure, not only the HTTP status", async () => {
+    const id = `reason-${Date.now()}`;
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'a',
+      phase: 'action',
+      status: 503,
+      times: 1,
+      body: { error: 'ledger locked' },
+    });
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'b',
+      phase: 'action',
+      status: 409,
+      times: 1,
+      body: { type: 'about:blank', title: 'Conflict', status: 409, detail: 'insufficient funds on A' },
+    });
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      id,
+      ...sagaBody(['a', 'b']),
+      retry: { maxAttempts: 3, initialBackoffMs: 50, maxBackoffMs: 100 },
+    });
+    expect(r.body.status).toBe('aborted');
+    const errors = r.body.attempts.map((a: any) => `${a.branchId}/${a.phase}: ${a.error}`);
+    expect(errors).toContain('a/action: HTTP 503: ledger locked');
+    expect(errors).toContain('b/action: HTTP 409: insufficient funds on A');
+  });
+
   it('runs independent DAG branches in parallel and joins them', async () => {
     const id = `dag-${Date.now()}`;
     s.participant.fault({ transactionId: id, branchId: 'left', status: 200, times: 1, when: 'after', delayMs: 400 });
