@@ -13,6 +13,11 @@ export class ParticipantDirectory {
 
   constructor(private readonly repo: Repository<ParticipantEntity>) {}
 
+  /** How many participants are cached (registered ones only). */
+  get size(): number {
+    return this.cache.size;
+  }
+
   async get(name: string): Promise<ParticipantEntity | null> {
     const hit = this.cache.get(name);
     if (hit && Date.now() - hit.at < FRESH_MS) return hit.entity;

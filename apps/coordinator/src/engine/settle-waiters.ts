@@ -23,6 +23,11 @@ export class SettleWaiters {
     });
   }
 
+  /** How many transactions have requests waiting on them (each entry is freed with its last waiter). */
+  get size(): number {
+    return this.waiters.size;
+  }
+
   /** The driver of `id` settled (with its snapshot) or let go of it (null). */
   notify(id: string, snapshot: () => Snapshot | null): void {
     const listeners = this.waiters.get(id);
