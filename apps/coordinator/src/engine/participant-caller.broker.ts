@@ -9,7 +9,11 @@ import {
   type BrokerCallMessage,
 } from '#contracts';
 import { outcomeOfHttpStatus } from '#protocol';
-import { ParticipantUrlGuard, type ParticipantUrlGuardOptions } from '../participants/url-safety';
+import {
+  ParticipantAddressRefusedError,
+  ParticipantUrlGuard,
+  type ParticipantUrlGuardOptions,
+} from '../participants/url-safety';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 import { sign } from './participant-caller.http';
 
@@ -130,6 +134,8 @@ function truncate(text: string): string {
 }
 
 function describe(error: unknown): string {
+  // the guard's refusal reads as it does over HTTP (docs/participant-url-guard.md), without its code
+  if (error instanceof ParticipantAddressRefusedError) return error.message;
   if (error instanceof Error) {
     if (error.name === 'TimeoutError') return 'timeout';
     const code = (error as { code?: unknown }).code;
