@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Limits } from '#contracts';
@@ -11,8 +10,7 @@ import { httpServerOptions, installRequestGuards, parseJsonBody } from './http/h
 import { serveDashboard } from './http/dashboard';
 import { ProblemFilter } from './http/problem.filter';
 import { requireKeyForDocs } from './access/docs-access';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+import { PinoNestLogger, createRootLogger } from './logging/pino-logger';
 
 async function bootstrap(): Promise<void> {
   let config: Config;
@@ -22,10 +20,7 @@ async function bootstrap(): Promise<void> {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(2);
   }
-  const logger = new ConsoleLogger({
-    json: true,
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL === 'log' ? 'log' : config.LOG_LEVEL) + 1),
-  });
+  const logger = new PinoNestLogger(createRootLogger(config.LOG_LEVEL));
   const db = await openDatabase(config, logger);
   const adapter = new FastifyAdapter(httpServerOptions(config.REQUEST_TIMEOUT_MS));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db.url), adapter, {
@@ -50,7 +45,7 @@ async function bootstrap(): Promise<void> {
     `coordinator ready: API ${base}/v1, dashboard ${base}/, docs ${base}/docs, health ${base}/health/ready, database ${db.description}, ` +
     `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`;
   process.stdout.write(
-    `${JSON.stringify({ level: 'log', pid: process.pid, timestamp: Date.now(), message: ready, context: 'Bootstrap' })}\n`,
+    `${JSON.stringify({ level: 'info', time: Date.now(), pid: process.pid, context: 'Bootstrap', msg: ready })}\n`,
   );
   if (!process.env.CI && process.stdout.isTTY) {
     process.stdout.write(

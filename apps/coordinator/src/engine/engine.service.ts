@@ -189,7 +189,9 @@ export class Engine implements EngineContext {
         events.map((e) => ({ ...e, detail: e.detail ?? null })),
       ).launch(commands);
     } else if (wake !== null) {
-      void this.scheduler.schedule(id, new Date(wake)).catch((e) => this.logger.warn(`schedule ${id}: ${e}`));
+      void this.scheduler
+        .schedule(id, new Date(wake))
+        .catch((e) => this.logger.warn(`transaction ${id}: scheduling its wake-up failed: ${e}`));
     }
     return { result: 'created', id, snapshot, events };
   }
@@ -434,7 +436,9 @@ export class Engine implements EngineContext {
     if (how.settled) {
       this.metrics.transactionsSettled.inc({ protocol: driver.protocol, status: driver.status });
     } else if (how.wakeAt) {
-      void this.scheduler.schedule(driver.id, how.wakeAt).catch((e) => this.logger.warn(`schedule ${driver.id}: ${e}`));
+      void this.scheduler
+        .schedule(driver.id, how.wakeAt)
+        .catch((e) => this.logger.warn(`transaction ${driver.id}: scheduling its wake-up failed: ${e}`));
     }
     this.settleWaiters.notify(driver.id, () => (how.settled ? driver.snapshot() : null));
   }

@@ -113,7 +113,7 @@ export class Sweeper {
               : this.engine.isDriving(id)
                 ? Promise.resolve(false)
                 : this.engine.resume(id);
-          await take.catch((e) => this.logger.warn(`resume ${id}: ${e}`));
+          await take.catch((e) => this.logger.warn(`transaction ${id}: resuming failed: ${e}`));
         }
       }
       if (++this.ticks % 30 === 1) await this.store.expireIdempotencyKeys();

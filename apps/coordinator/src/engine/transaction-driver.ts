@@ -27,6 +27,7 @@ import {
   type StoreResult,
   type TransactionRecord,
 } from '#store';
+import { aboutBranch, aboutTransaction } from '../logging/log-context';
 import { reasonOf } from './call-reason';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
@@ -140,8 +141,10 @@ export class TransactionDriver {
 
   /** Makes the calls of a state that is already durable (a new transaction's first calls). */
   launch(commands: CallCommand[]): void {
-    for (const c of commands) void this.call(c);
-    this.armTimer();
+    aboutTransaction(this.id, () => {
+      for (const c of commands) void this.call(c);
+      this.armTimer();
+    });
   }
 
   /** Queues an event; resolves once it has been applied, ignored because the driver stopped, or failed (logged). */
@@ -190,6 +193,11 @@ export class TransactionDriver {
 
   /** Runs `work` after every step queued before it; a failed step stops the driver (see {@link submit}). */
   private enqueue<T>(what: string, work: () => Promise<T>): Promise<T> {
+    // every line logged by the step, its calls and its timers carries the transaction's id
+    return aboutTransaction(this.id, () => this.chainUp(what, work));
+  }
+
+  private chainUp<T>(what: string, work: () => Promise<T>): Promise<T> {
     const run = this.chain.then(work);
     this.chain = run.then(
       () => undefined,
@@ -268,6 +276,7 @@ export class TransactionDriver {
     }
     this.version += 1;
     this.lastSeq += events.length;
+    if (before.status !== state.status) this.ctx.logger.debug?.(`${before.status} -> ${state.status}`, 'Engine');
     this.state = state;
     this.remember(op);
     this.notifyBranchWaiters();
@@ -319,7 +328,11 @@ export class TransactionDriver {
     }
   }
 
-  private async call(c: CallCommand): Promise<void> {
+  private call(c: CallCommand): Promise<void> {
+    return aboutBranch(c.branchId, () => this.deliver(c));
+  }
+
+  private async deliver(c: CallCommand): Promise<void> {
     const branch = this.branches.get(c.branchId)!;
     let result: CallResult;
     const participant = await this.ctx.directory.get(branch.participant).catch(() => null);
@@ -356,6 +369,9 @@ export class TransactionDriver {
         },
       });
     }
+    const answer = `${c.phase} to ${branch.participant} (attempt ${c.attempt}): ${result.outcome}`;
+    if (result.outcome === Outcome.Unknown) this.ctx.logger.warn(`${answer} (${result.error})`, 'Engine');
+    else this.ctx.logger.debug?.(answer, 'Engine');
     this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
     this.ctx.stats.record(branch.participant, result.outcome, result.error, result.durationMs);
     this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
