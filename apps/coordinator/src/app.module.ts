@@ -17,6 +17,7 @@ import { HealthController } from './health/health.controller';
 import { IdempotencyService } from './http/idempotency.service';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics';
 import { MetricsController } from './metrics/metrics.controller';
+import { METRIC_SOURCES } from './metrics/metric-sources';
 import { ParticipantsController } from './participants/participants.controller';
 import { ParticipantsService } from './participants/participants.service';
 import { CONFIG, DATABASE_URL, PG_POOL, STORE } from './tokens';
@@ -52,6 +53,7 @@ export class AppModule {
         inject: [getRepositoryToken(ParticipantEntity)],
       },
       CoordinatorMetrics,
+      METRIC_SOURCES,
       Engine,
       EngineLifecycle,
       IdempotencyService,

@@ -8,6 +8,8 @@
 export class LogWriter<Op, Result> {
   private queue: { op: Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
   private flushing = 0;
+  /** Told the size of every batch as its flush starts (a histogram for metrics). */
+  onBatch: ((size: number) => void) | null = null;
 
   constructor(
     private readonly execute: (ops: Op[]) => Promise<Result[]>,
@@ -36,6 +38,7 @@ export class LogWriter<Op, Result> {
     while (this.flushing < this.options.maxConcurrentFlushes && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.flushing++;
+      this.onBatch?.(batch.length);
       void this.flush(batch).finally(() => {
         this.flushing--;
         this.kick();

@@ -75,8 +75,14 @@ export class PgTransactionStore implements TransactionStore {
     );
   }
 
+  /** Ops waiting for the log writer's next flush. */
   get backlog(): number {
     return this.writer.backlog;
+  }
+
+  /** Tells `listener` the size of each group-commit batch as it is written. */
+  observeBatches(listener: (size: number) => void): void {
+    this.writer.onBatch = listener;
   }
 
   apply(op: StoreOp): Promise<StoreResult> {

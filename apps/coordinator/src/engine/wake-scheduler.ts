@@ -4,6 +4,8 @@ import IORedis from 'ioredis';
 import type { Config } from '../config/config';
 
 const QUEUE = 'wake';
+const QUEUE_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
 
 /**
  * BullMQ is the engine's clock, not its memory: a job says only "look at transaction X at time T".
@@ -76,9 +78,20 @@ export class WakeScheduler {
     );
   }
 
+  /**
+   * Jobs in the queue by state (its depth), read from the queue's store: Redis, or the tables of
+   * BullMQ's Postgres backend. Throws when that store does not answer, which makes it the
+   * readiness check of either backend.
+   */
+  async depth(): Promise<Record<QueueState, number>> {
+    if (!this.queue) throw new Error('the queue is not open');
+    const counts = await this.queue.getJobCounts(...QUEUE_STATES);
+    return Object.fromEntries(QUEUE_STATES.map((s) => [s, counts[s] ?? 0])) as Record<QueueState, number>;
+  }
+
   /** Throws when the queue's store does not answer (readiness). */
   async ping(): Promise<void> {
-    if (this.redis) await this.redis.ping();
+    await this.depth();
   }
 
   async close(): Promise<void> {

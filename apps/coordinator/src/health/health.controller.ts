@@ -1,4 +1,5 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { WakeScheduler } from '../engine/wake-scheduler';
 import { Access } from '../access/access.decorator';
@@ -22,7 +23,18 @@ export class HealthController {
   /** Postgres and the queue's store (Redis, or Postgres in zero-config mode) answer. */
   @Get('ready')
   @HealthCheck()
-  ready() {
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    try {
+      return await this.checks();
+    } catch (error) {
+      // 503 with terminus's report of which check is down (the problem filter would drop it)
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      void reply.status(503);
+      return error.getResponse();
+    }
+  }
+
+  private checks() {
     return this.health.check([
       () => this.db.pingCheck('postgres').withTimeout(2_000),
       async () => {

@@ -1,5 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What the gauges read when Prometheus scrapes: wired once the store, pool and queue exist. */
+export interface MetricSources {
+  /** Ops waiting for the log writer's next flush. */
+  logBacklog(): number;
+  /** Transactions in `failed`, waiting for an operator (from the log, so every instance agrees). */
+  failedTransactions(): Promise<number>;
+  /** Jobs in the wake-up queue by state. */
+  queueDepth(): Promise<Record<string, number>>;
+}
+
 /** The coordinator's Prometheus metrics, on a registry of its own (served at GET /metrics). */
 export class CoordinatorMetrics {
   readonly registry = new Registry();
@@ -38,6 +48,47 @@ export class CoordinatorMetrics {
     help: 'Transactions this instance is driving now',
     registers: [this.registry],
   });
+
+  readonly logBatchSize = new Histogram({
+    name: 'txc_log_writer_batch_size',
+    help: 'Ops per group-commit flush of the transaction log (one txc_apply call, one commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  private sources: MetricSources | null = null;
+  readonly logBacklog = new Gauge({
+    name: 'txc_log_writer_backlog',
+    help: 'Log ops waiting for the next group-commit flush on this instance',
+    registers: [this.registry],
+    collect: () => {
+      if (this.sources) this.logBacklog.set(this.sources.logBacklog());
+    },
+  });
+  readonly failedTransactions = new Gauge({
+    name: 'txc_transactions_failed',
+    help: 'Transactions parked as failed, waiting for an operator (read from the log)',
+    registers: [this.registry],
+    collect: async () => {
+      // a scrape while Postgres is away leaves the last value rather than failing the whole scrape
+      const n = await this.sources?.failedTransactions().catch(() => null);
+      if (typeof n === 'number') this.failedTransactions.set(n);
+    },
+  });
+  readonly queueDepth = new Gauge({
+    name: 'txc_queue_jobs',
+    help: 'Jobs in the wake-up queue (Redis or BullMQ on Postgres), by state',
+    labelNames: ['state'],
+    registers: [this.registry],
+    collect: async () => {
+      const depth = await this.sources?.queueDepth().catch(() => null);
+      for (const [state, n] of Object.entries(depth ?? {})) this.queueDepth.set({ state }, n);
+    },
+  });
+
+  /** Connects the gauges to what they read. */
+  observe(sources: MetricSources): void {
+    this.sources = sources;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'txc_' });
