@@ -9,20 +9,30 @@ export const Protocol = {
   Tcc: 'tcc',
   TwoPhase: '2pc',
   ThreePhase: '3pc',
+  /** A reliable message: delivered to its consumers exactly when the sender's local transaction commits. */
+  Msg: 'msg',
 } as const;
 export type Protocol = (typeof Protocol)[keyof typeof Protocol];
 
-/** `driven`: all branches given up front. `interactive`: branches registered one by one (TCC/2PC). */
-export const Mode = { Driven: 'driven', Interactive: 'interactive' } as const;
+/**
+ * `driven`: all branches given up front. `interactive`: branches registered one by one (TCC/2PC).
+ * `prepared` (msg): the message is logged, not delivered, until it is submitted or its sender's
+ * check endpoint says the sender committed.
+ */
+export const Mode = { Driven: 'driven', Interactive: 'interactive', Prepared: 'prepared' } as const;
 export type Mode = (typeof Mode)[keyof typeof Mode];
 
 /**
  * One status set for all protocols:
  * `pending → running → committing → committed`, `running → aborting → aborted`,
  * `committing | aborting → failed` (completion retries exhausted) `→ committing | aborting` on replay.
+ * A reliable message: `prepared → running → committed`, `prepared → aborted`,
+ * `running → failed` (a consumer's no, or attempts exhausted) `→ running` on replay.
  */
 export const TransactionStatus = {
   Pending: 'pending',
+  /** A reliable message logged and not yet submitted: waiting for its sender's submit or check answer. */
+  Prepared: 'prepared',
   Running: 'running',
   Committing: 'committing',
   Committed: 'committed',
@@ -79,6 +89,8 @@ export const Phase = {
   PreCommit: 'pre-commit',
   DoCommit: 'do-commit',
   Abort: 'abort',
+  /** A reliable message's question to its sender: did your local transaction commit? */
+  Check: 'check',
 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
@@ -97,7 +109,20 @@ export const PROTOCOL_PHASES: Readonly<Record<Protocol, readonly Phase[]>> = {
   tcc: [Phase.Try, Phase.Confirm, Phase.Cancel],
   '2pc': [Phase.Prepare, Phase.Commit, Phase.Rollback],
   '3pc': [Phase.CanCommit, Phase.PreCommit, Phase.DoCommit, Phase.Abort],
+  // the check is asked of the sender, never of a consumer branch: it is not a branch phase
+  msg: [Phase.Action],
 };
+
+/**
+ * The id of a prepared message's check: stored and scheduled like a branch of the sender's check
+ * participant (so its calls are announced, retried and recovered like any other), but never a
+ * consumer. `$` is outside the id alphabet, so no client branch can take it.
+ */
+export const MSG_CHECK_ID = '$check';
+
+/** What a sender's check endpoint answers (`{"state": ...}`): only the first two decide. */
+export const CheckState = { Committed: 'committed', RolledBack: 'rolledback', Pending: 'pending' } as const;
+export type CheckState = (typeof CheckState)[keyof typeof CheckState];
 
 /** What a participant's answer means to the coordinator. */
 export const Outcome = { Yes: 'yes', No: 'no', Unknown: 'unknown' } as const;

@@ -4,5 +4,6 @@ export * from './saga/saga.machine';
 export * from './tcc/tcc.machine';
 export * from './two-phase/two-phase.machine';
 export * from './three-phase/three-phase.machine';
+export * from './msg/msg.machine';
 export * from './machine-registry';
 export * from './outcome';

@@ -1,5 +1,6 @@
 import type { Protocol } from '#contracts';
 import type { ProtocolMachine } from './machine';
+import { msgMachine } from './msg/msg.machine';
 import { sagaMachine } from './saga/saga.machine';
 import { tccMachine } from './tcc/tcc.machine';
 import { threePhaseMachine } from './three-phase/three-phase.machine';
@@ -11,4 +12,5 @@ export const MACHINES: Partial<Record<Protocol, ProtocolMachine>> = {
   tcc: tccMachine,
   '2pc': twoPhaseMachine,
   '3pc': threePhaseMachine,
+  msg: msgMachine,
 };

@@ -48,7 +48,7 @@ export interface TransactionState {
  * `register` and `commit` are interactive TCC/2PC: the client adds a branch (its try/prepare is
  * delivered at once) and later asks for the commit; the other protocols ignore both. A `commit`
  * that changes nothing (a branch not yet succeeded, no branch, already decided) is refused by the
- * engine (409).
+ * engine (409). `submit` is a prepared message's: its sender committed; the other protocols ignore it.
  */
 export type MachineEvent =
   | { type: 'start' }
@@ -58,7 +58,8 @@ export type MachineEvent =
   | { type: 'abort'; reason: string }
   | { type: 'replay' }
   | { type: 'register'; branch: BranchState }
-  | { type: 'commit' };
+  | { type: 'commit' }
+  | { type: 'submit' };
 
 /** Deliver `phase` to branch `branchId`; the state that announces it is persisted before the call. */
 export interface CallCommand {
@@ -81,14 +82,16 @@ export interface ProtocolMachine {
 
 /**
  * Earliest time the transaction needs attention without an outside event: the earliest retry, or
- * the deadline while forward phases run. Null when only in-flight calls (or nothing) remain.
+ * the deadline while forward phases run undecided. Null when only in-flight calls (or nothing) remain.
  */
 export function nextWakeAt(state: TransactionState): number | null {
   let wake: number | null = null;
   for (const b of state.branches) {
     if (b.retryAt !== null && !b.inFlight && (wake === null || b.retryAt < wake)) wake = b.retryAt;
   }
-  if (state.status === 'running' || state.status === 'pending') {
+  const undecided = state.status === 'running' || state.status === 'pending' || state.status === 'prepared';
+  // a submitted message runs with its decision taken: its deadline no longer applies
+  if (undecided && state.decision === null) {
     wake = wake === null ? state.deadline : Math.min(wake, state.deadline);
   }
   return wake;

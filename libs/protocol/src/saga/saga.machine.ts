@@ -66,7 +66,8 @@ export const sagaMachine: ProtocolMachine = {
         break;
       case 'register':
       case 'commit':
-        // interactive mode is TCC/2PC only: a saga's branches are all given up front
+      case 'submit':
+        // interactive mode is TCC/2PC only, and submit a message's: a saga's branches are all given up front
         break;
     }
     return { state, commands };

@@ -69,6 +69,9 @@ export function atomicCommitMachine(phases: AtomicCommitPhases): ProtocolMachine
         case 'replay':
           onReplay(run);
           break;
+        case 'submit':
+          // a prepared message's: no atomic-commit transaction is ever prepared
+          break;
       }
       return { state, commands: run.commands };
     },
