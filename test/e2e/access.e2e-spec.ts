@@ -35,6 +35,7 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'POST /v1/transactions/:id/retry': OPERATORS,
   'POST /v1/transactions/:id/branches': STARTERS,
   'POST /v1/transactions/:id/commit': STARTERS,
+  'POST /v1/transactions/:id/submit': STARTERS,
   'POST /v1/participants': REGISTRARS,
   'POST /v1/participants/:name/heartbeat': REGISTRARS,
   'GET /v1/participants': READERS,
@@ -176,6 +177,26 @@ describe('access control', () => {
       actor: 'client-key',
       reason: 'changed my mind',
     });
+  });
+
+  it("a client may submit only the messages it prepared; an operator may submit anyone's", async () => {
+    const client = s.api.as(KEYS.client);
+    const operator = s.api.as(KEYS.operator);
+    const prepared = (id: string) => ({
+      id,
+      protocol: 'msg',
+      mode: 'prepared',
+      check: { participant: 'p1', path: '/check' },
+      branches: [{ id: 'a', participant: 'p1' }],
+    });
+    expect((await operator.post('/v1/transactions', prepared('msg-theirs-1'))).status).toBe(201);
+    expect((await client.post('/v1/transactions', prepared('msg-own-1'))).status).toBe(201);
+    expect((await client.post('/v1/transactions/msg-theirs-1/submit', {})).status).toBe(403);
+    expect((await client.post('/v1/transactions/msg-own-1/submit', {})).status).toBeLessThan(300);
+    expect((await operator.post('/v1/transactions/msg-own-1/submit', {})).status).toBeLessThan(300);
+    await s.api.until('/v1/transactions/msg-own-1', (t: any) => t.status === 'committed');
+    const theirs = await s.api.get('/v1/transactions/msg-theirs-1');
+    expect(theirs.body.status).toBe('prepared');
   });
 
   it('refuses what a cross-site page could make a browser send: form bodies and foreign origins', async () => {

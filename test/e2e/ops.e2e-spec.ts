@@ -37,6 +37,7 @@ describe('operations surface', () => {
       'tcc',
       '2pc',
       '3pc',
+      'msg',
     ]);
     expect((await fetch(`${s.coordinator.url}/docs`)).status).toBe(200);
   });

@@ -13,6 +13,7 @@ export const PHASE_OPTIONS = {
   tcc: { try: 'try', confirm: 'confirm', cancel: 'cancel' },
   '2pc': { prepare: 'prepare', commit: 'commit', rollback: 'rollback' },
   '3pc': { canCommit: 'can-commit', preCommit: 'pre-commit', doCommit: 'do-commit', abort: 'abort' },
+  msg: { action: 'action' },
 } as const satisfies { [P in Protocol]: Record<string, Phase> };
 
 /**
@@ -27,7 +28,9 @@ export type BranchOptions<P extends Protocol> = PhasePaths<P> & {
   id?: string;
   /** JSON sent to the participant with every phase of the branch. */
   payload?: unknown;
-} & (P extends 'saga' ? { /** Saga DAG: the steps that must complete first. */ dependsOn?: string[] } : unknown);
+} & (P extends 'saga' | 'msg'
+    ? { /** Saga or message DAG: the steps (deliveries) that must complete first. */ dependsOn?: string[] }
+    : unknown);
 
 /** What a builder's `submit` calls: the client's `startTransaction`. */
 export type SubmitTransaction = (body: StartTransactionInput, options?: SubmitOptions) => Promise<TransactionView>;

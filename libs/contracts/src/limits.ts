@@ -27,6 +27,9 @@ export const Limits = {
   minTimeoutMs: 100,
   maxTimeoutMs: 24 * 60 * 60 * 1000,
   defaultTimeoutMs: 60_000,
+  /** A prepared message's wait for its submit before the sender's check endpoint is asked, ms. */
+  defaultCheckAfterMs: 10_000,
+  minCheckAfterMs: 100,
   /** `?wait=MS` upper bound. */
   maxWaitMs: 60_000,
   /** Retry policy bounds. */

@@ -13,6 +13,24 @@ export interface ParticipantCallBody {
   payload: unknown;
 }
 
+/**
+ * Body of a reliable message's check (`phase: "check"`): the participant envelope without a
+ * `branchId`, since it is asked of the sender, not of a branch. Answered 200 {@link CheckReply}.
+ */
+export type CheckCallBody = Omit<ParticipantCallBody, 'branchId'> & { branchId?: undefined };
+
+/** The `Idempotency-Key` of a delivery: `{transactionId}/{branchId}/{phase}`, or `{transactionId}/{phase}` for a check. */
+export function deliveryKey(body: ParticipantCallBody | CheckCallBody): string {
+  return body.branchId === undefined
+    ? `${body.transactionId}/${body.phase}`
+    : `${body.transactionId}/${body.branchId}/${body.phase}`;
+}
+
+/** What a sender's check endpoint answers: `{"state": "committed" | "rolledback" | "pending"}`. */
+export interface CheckReply {
+  state: 'committed' | 'rolledback' | 'pending';
+}
+
 /** Header names of the participant contract. */
 export const ParticipantHeaders = {
   /** `{transactionId}/{branchId}/{phase}`: equal for every delivery of one phase. */

@@ -69,6 +69,15 @@ export const branchRequestSchema = z
   .strict();
 export type BranchRequest = z.output<typeof branchRequestSchema>;
 
+/** A prepared message's check: `POST {participant's url}{path}` asks the sender whether it committed. */
+export const messageCheckSchema = z
+  .object({
+    participant: z.string().regex(Limits.participantNamePattern, 'must be a registered participant name'),
+    path,
+  })
+  .strict();
+export type MessageCheck = z.output<typeof messageCheckSchema>;
+
 /** Body of `POST /v1/transactions/{id}/branches` (interactive TCC/2PC): a branch without dependencies. */
 export const interactiveBranchSchema = branchRequestSchema.omit({ dependsOn: true });
 
@@ -81,11 +90,20 @@ export const startTransactionSchema = z
     timeoutMs: z.number().int().min(Limits.minTimeoutMs).max(Limits.maxTimeoutMs).default(Limits.defaultTimeoutMs),
     retry: retryPolicySchema.default(DEFAULT_RETRY),
     branches: z.array(branchRequestSchema).max(Limits.maxBranches).default([]),
+    /** msg, prepared mode: how long the message waits for its submit before the check is asked (default Limits.defaultCheckAfterMs). */
+    checkAfterMs: z.number().int().min(Limits.minCheckAfterMs).max(Limits.maxTimeoutMs).optional(),
+    /** msg, prepared mode: the sender's check endpoint. */
+    check: messageCheckSchema.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
-    if (body.mode === Mode.Driven && body.branches.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['branches'], message: 'must hold at least one branch in driven mode' });
+    checkMessageFields(body, ctx);
+    if (body.mode !== Mode.Interactive && body.branches.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['branches'],
+        message: `must hold at least one branch in ${body.mode} mode`,
+      });
     }
     if (body.mode === Mode.Interactive && body.branches.length > 0) {
       ctx.addIssue({
@@ -122,8 +140,12 @@ export const startTransactionSchema = z
           });
         }
       });
-      if (branch.dependsOn && body.protocol !== Protocol.Saga) {
-        ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn'], message: 'is only allowed for sagas' });
+      if (branch.dependsOn && body.protocol !== Protocol.Saga && body.protocol !== Protocol.Msg) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['branches', i, 'dependsOn'],
+          message: 'is only allowed for sagas and messages',
+        });
       }
     });
     const cycle = findCycle(body.branches);
@@ -132,6 +154,42 @@ export const startTransactionSchema = z
     }
   });
 export type StartTransactionRequest = z.output<typeof startTransactionSchema>;
+
+/** The reliable-message rules of a start body: modes, the check, and fields no other protocol takes. */
+function checkMessageFields(
+  body: { protocol: Protocol; mode: Mode; timeoutMs: number; checkAfterMs?: number; check?: MessageCheck },
+  ctx: z.RefinementCtx,
+): void {
+  if (body.protocol !== Protocol.Msg) {
+    if (body.mode === Mode.Prepared) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: 'prepared is only for protocol msg' });
+    }
+    for (const field of ['checkAfterMs', 'check'] as const) {
+      if (body[field] !== undefined)
+        ctx.addIssue({ code: 'custom', path: [field], message: 'is only for protocol msg' });
+    }
+    return;
+  }
+  if (body.mode === Mode.Interactive) {
+    ctx.addIssue({ code: 'custom', path: ['mode'], message: 'must be driven or prepared for protocol msg' });
+  }
+  if (body.mode !== Mode.Prepared) return;
+  if (!body.check) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['check'],
+      message: "is required in prepared mode: {participant, path} of the sender's check endpoint",
+    });
+  }
+  const checkAfterMs = body.checkAfterMs ?? Limits.defaultCheckAfterMs;
+  if (checkAfterMs >= body.timeoutMs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['checkAfterMs'],
+      message: `must be less than timeoutMs (${body.timeoutMs}): the check is asked before the deadline (got ${checkAfterMs})`,
+    });
+  }
+}
 
 /** A cycle in the `dependsOn` graph as a list of branch ids (first repeated last), or null. */
 export function findCycle(branches: readonly { id: string; dependsOn?: readonly string[] }[]): string[] | null {

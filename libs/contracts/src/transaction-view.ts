@@ -41,6 +41,24 @@ export interface BranchView {
   result: unknown;
 }
 
+/**
+ * A prepared message's check: the sender's endpoint, when it is first asked, and how the asking
+ * went. `status`: `pending` not asked yet (first ask at `nextAttemptAt`), `running` being asked (or
+ * asked again at `nextAttemptAt`), `succeeded` answered committed, `rejected` answered rolledback,
+ * `skipped` not needed (submitted first, or aborted before it was asked).
+ */
+export interface MessageCheckView {
+  participant: string;
+  path: string;
+  checkAfterMs: number;
+  status: BranchStatus;
+  attempt: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  /** The check's deciding answer (`{"state": ...}`), once it gave one. */
+  answer: unknown;
+}
+
 export interface TransactionSummary {
   id: string;
   protocol: Protocol;
@@ -64,6 +82,8 @@ export interface TransactionView extends TransactionSummary {
   /** The first failed attempt's error: often the clue, kept after retries and replays. */
   firstError: { branchId: string; phase: Phase; attempt: number; at: string; error: string } | null;
   branches: BranchView[];
+  /** A prepared message's check (protocol msg, mode prepared); absent otherwise. Its calls are in `attempts` as branch `$check`. */
+  check?: MessageCheckView;
   attempts: AttemptView[];
   events: EventView[];
 }

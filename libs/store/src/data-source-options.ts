@@ -2,6 +2,7 @@ import type { DataSourceOptions } from 'typeorm';
 import { InitialSchema1763800000000 } from '../../../migrations/1763800000000-initial-schema';
 import { AccessAndStream1764400000000 } from '../../../migrations/1764400000000-access-and-stream';
 import { ReadPathIndexes1764900000000 } from '../../../migrations/1764900000000-read-path-indexes';
+import { ReliableMessages1765200000000 } from '../../../migrations/1765200000000-reliable-messages';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { BranchEntity } from './entities/branch.entity';
 import { EventEntity } from './entities/event.entity';
@@ -19,7 +20,12 @@ export const ENTITIES = [
   IdempotencyKeyEntity,
   ApiKeyEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, AccessAndStream1764400000000, ReadPathIndexes1764900000000];
+export const MIGRATIONS = [
+  InitialSchema1763800000000,
+  AccessAndStream1764400000000,
+  ReadPathIndexes1764900000000,
+  ReliableMessages1765200000000,
+];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
 export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {

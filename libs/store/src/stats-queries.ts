@@ -37,14 +37,14 @@ export async function readStats(pool: Pool, from: Date, bucketSeconds: number): 
     ),
     pool.query(
       `SELECT protocol, status, count(*)::int AS n FROM txc_transactions
-        WHERE status IN ('pending', 'running', 'committing', 'aborting') GROUP BY 1, 2 ORDER BY 1, 2`,
+        WHERE status IN ('pending', 'prepared', 'running', 'committing', 'aborting') GROUP BY 1, 2 ORDER BY 1, 2`,
     ),
     // `failed` needs no row but its status (an index-only count); the other states read the in-flight rows
     pool.query(
       `SELECT 'failed' AS attention, count(*)::int AS n FROM txc_transactions WHERE status = 'failed' HAVING count(*) > 0
        UNION ALL
        SELECT ${ATTENTION_SQL} AS attention, count(*)::int AS n FROM txc_transactions t
-        WHERE t.status IN ('pending', 'running', 'committing', 'aborting') GROUP BY 1`,
+        WHERE t.status IN ('pending', 'prepared', 'running', 'committing', 'aborting') GROUP BY 1`,
     ),
     pool.query(
       `SELECT count(*)::int AS count,
@@ -66,7 +66,7 @@ export async function readStats(pool: Pool, from: Date, bucketSeconds: number): 
               min(e.transaction_id) AS example
          FROM txc_events e JOIN txc_branches b ON b.transaction_id = e.transaction_id AND b.id = e.branch_id
         WHERE e.transaction_id IN (SELECT id FROM txc_transactions
-                WHERE status IN ('failed', 'running', 'committing', 'aborting') ORDER BY updated_at DESC LIMIT ${STATS_SAMPLE})
+                WHERE status IN ('failed', 'prepared', 'running', 'committing', 'aborting') ORDER BY updated_at DESC LIMIT ${STATS_SAMPLE})
           AND e.type = 'call.finished' AND e.detail ? 'error'
         GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1, 2 LIMIT 10`,
     ),

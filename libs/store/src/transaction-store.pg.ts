@@ -22,7 +22,7 @@ import type {
 /** The Postgres NOTIFY channel of transaction status changes (the live stream). */
 export const STREAM_CHANNEL = 'txc_stream';
 
-const ACTIVE = `('pending', 'running', 'committing', 'aborting')`;
+const ACTIVE = `('pending', 'prepared', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
   error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
 
@@ -30,10 +30,10 @@ const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline,
 const ATTENTION_STATUSES: Record<Attention, string[]> = {
   failed: ['failed'],
   done: ['committed', 'aborted'],
-  waiting: ['pending', 'running', 'committing', 'aborting'],
+  waiting: ['pending', 'prepared', 'running', 'committing', 'aborting'],
   compensating: ['aborting'],
-  retrying: ['pending', 'running', 'committing'],
-  healthy: ['pending', 'running', 'committing'],
+  retrying: ['pending', 'prepared', 'running', 'committing'],
+  healthy: ['pending', 'prepared', 'running', 'committing'],
 };
 
 /** The same states as filters, each led by a status condition an index serves. */
@@ -42,8 +42,8 @@ const ATTENTION_FILTER: Record<Attention, string> = {
   done: `t.status IN ('committed', 'aborted')`,
   waiting: `t.status IN ${ACTIVE} AND ${WAITING_SQL}`,
   compensating: `t.status = 'aborting' AND NOT ${WAITING_SQL}`,
-  retrying: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
-  healthy: `t.status IN ('pending', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
+  retrying: `t.status IN ('pending', 'prepared', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
+  healthy: `t.status IN ('pending', 'prepared', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
 };
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
@@ -187,7 +187,7 @@ export class PgTransactionStore implements TransactionStore {
   async requestAbort(id: string, note: Record<string, unknown> | null = null): Promise<boolean> {
     const { rowCount } = await this.pool.query(
       `UPDATE txc_transactions SET abort_requested = true, abort_note = $2, wake_at = now()
-        WHERE id = $1 AND status IN ('pending', 'running')`,
+        WHERE id = $1 AND status IN ('pending', 'prepared', 'running') AND decision IS NULL`,
       [id, note],
     );
     return rowCount === 1;
@@ -222,7 +222,7 @@ export class PgTransactionStore implements TransactionStore {
       `SELECT p AS participant, count(*) FILTER (WHERE status <> 'failed')::int AS in_flight,
               count(*) FILTER (WHERE status = 'failed')::int AS failed
          FROM txc_transactions, unnest(participants) AS p
-        WHERE status IN ('pending', 'running', 'committing', 'aborting', 'failed')
+        WHERE status IN ('pending', 'prepared', 'running', 'committing', 'aborting', 'failed')
           AND ($1::text IS NULL OR participants @> ARRAY[$1::text]) AND ($1::text IS NULL OR p = $1) GROUP BY 1`,
       [name ?? null],
     );

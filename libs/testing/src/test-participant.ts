@@ -71,6 +71,8 @@ export class TestParticipant {
   /** Effects performed, by `transaction/branch/phase`. */
   private readonly performed = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
+  /** What a message's check answers, by transaction (default `pending`). */
+  private readonly checkStates = new Map<string, string>();
   /** The most calls for one (transaction, branch, phase) that were ever in flight at once. */
   maxConcurrentSamePhase = 0;
 
@@ -99,6 +101,12 @@ export class TestParticipant {
 
   fault(rule: FaultRule): this {
     this.rules.push({ ...rule });
+    return this;
+  }
+
+  /** Makes the check of message `transactionId` answer 200 `{"state": state}` (as a sender's outbox would). */
+  answerCheck(transactionId: string, state: 'committed' | 'rolledback' | 'pending'): this {
+    this.checkStates.set(transactionId, state);
     return this;
   }
 
@@ -176,6 +184,11 @@ export class TestParticipant {
     if (rule) rule.times--;
     // unref'd: a held answer must not keep the test process alive after the test
     if (rule?.delayMs) await new Promise((r) => setTimeout(r, rule.delayMs).unref());
+    if (body.phase === 'check') {
+      // a sender's check: a fault rule fails or delays it, otherwise it answers what the test set
+      if (rule && rule.when !== 'after') return { status: rule.status, body: { fault: true } };
+      return { status: 200, body: { state: this.checkStates.get(body.transactionId) ?? 'pending' } };
+    }
     const ok = (status: number) => ({
       status,
       body: { ok: status === 200, branch: body.branchId, phase: body.phase },
@@ -193,7 +206,8 @@ export class TestParticipant {
       return rule && !before ? { status: rule.status, body: { fault: true, after: true } } : ok(200);
     if (rejects) {
       // the business logic said no: the refusal is kept, so a late delivery of this phase cannot apply
-      this.rows.set(rowKey, 'rejected');
+      // (a message's consumer excepted: nothing undoes a message, so its no is retried on replay)
+      if (body.protocol !== 'msg') this.rows.set(rowKey, 'rejected');
       return { status: rule.status, body: rule.body ?? { fault: true } };
     }
     const origin = UNDO_ORIGIN[body.phase];

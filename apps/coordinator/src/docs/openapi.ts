@@ -29,7 +29,8 @@ export function openApiDocument(): OpenAPIObject {
     info: {
       title: 'txc transaction coordinator',
       version: '0.1.0',
-      description: 'Drives participant services through sagas, TCC, 2PC and 3PC with a crash-safe log.',
+      description:
+        'Drives participant services through sagas, TCC, 2PC, 3PC and reliable messages with a crash-safe log.',
     },
     paths: {
       '/v1/participants': {
@@ -136,6 +137,22 @@ export function openApiDocument(): OpenAPIObject {
             202: json('committing', 'Transaction'),
             200: json('committed within wait', 'Transaction'),
             409: problemResponse('not every branch said yes'),
+          },
+        },
+      },
+      '/v1/transactions/{id}/submit': {
+        post: {
+          summary: "A prepared message's sender committed: deliver it (idempotent)",
+          parameters: [
+            idParam('id'),
+            idempotencyKey,
+            { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } },
+          ],
+          responses: {
+            202: json('delivering (or already delivering)', 'Transaction'),
+            200: json('delivered (or failed) within wait, or already settled', 'Transaction'),
+            404: problemResponse('unknown'),
+            409: problemResponse('the message was aborted, or the transaction is not a message'),
           },
         },
       },

@@ -50,6 +50,12 @@ import { SettleWaiters, type Snapshot } from './settle-waiters';
 export type { Snapshot };
 
 const INTERACTIVE_PROTOCOLS: readonly Protocol[] = [Protocol.Tcc, Protocol.TwoPhase];
+/** Statuses in which a transaction without a decision may still be aborted. */
+const UNDECIDED: readonly TransactionStatus[] = [
+  TransactionStatus.Pending,
+  TransactionStatus.Prepared,
+  TransactionStatus.Running,
+];
 
 export type BeginResult =
   | { result: 'created'; id: string; snapshot: LoadedTransaction; events: NewEvent[] }
@@ -116,7 +122,7 @@ export class Engine implements EngineContext {
     }
     const id = request.id ?? uuidV7();
     const now = Date.now();
-    const records = branchRecords(request);
+    const records = branchRecords(request, now);
     const initial = toMachineState(
       {
         status: TransactionStatus.Pending,
@@ -236,8 +242,7 @@ export class Engine implements EngineContext {
       if (forReplay) return driver;
       const inFlight = loaded.branches.some((b) => b.inFlight);
       if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
-      const undecided =
-        loaded.txn.status === TransactionStatus.Pending || loaded.txn.status === TransactionStatus.Running;
+      const undecided = loaded.txn.decision === null && UNDECIDED.includes(loaded.txn.status);
       if (loaded.txn.abortRequested && undecided) {
         // before anything starts: a pending transaction flagged for abort never calls a participant
         await driver.actOnAbortFlag(loaded.txn.abortNote ?? null);
@@ -293,14 +298,14 @@ export class Engine implements EngineContext {
    */
   async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
     const local = this.drivers.get(id);
-    if (local && (local.status === TransactionStatus.Running || local.status === TransactionStatus.Pending)) {
+    if (local && local.decision === null && UNDECIDED.includes(local.status)) {
       await local.post({ type: 'abort', reason: abortReason(note) }, operatorStep(note));
       return 'accepted';
     }
     const loaded = await this.store.load(id);
     if (!loaded) return 'not-found';
     const { status, decision } = loaded.txn;
-    if (status === TransactionStatus.Pending || status === TransactionStatus.Running) {
+    if (decision === null && UNDECIDED.includes(status)) {
       // the owner (this instance after `resume`, or another live one) acts on the flag and records the note
       if (!(await this.store.requestAbort(id, operatorStep(note)))) return this.abort(id, note);
       await this.resume(id);
@@ -398,6 +403,33 @@ export class Engine implements EngineContext {
       }
       await new Promise((r) => setTimeout(r, Math.min(25 * (attempt + 1), 250)));
     }
+    throw new TransactionBusyError(id);
+  }
+
+  /**
+   * A prepared message's sender committed: delivery starts. `submitted`: it is delivering now (or was
+   * already); `aborted`: too late, the message was aborted (its check said rolledback, the deadline
+   * passed, or it was aborted by hand); `not-found`.
+   */
+  async submit(id: string): Promise<'submitted' | 'aborted' | 'not-found'> {
+    const row = await this.store.load(id);
+    if (!row) return 'not-found';
+    if (row.txn.protocol !== Protocol.Msg) {
+      throw new TransactionConflictError(`transaction "${id}" is a ${row.txn.protocol}: only a message is submitted`);
+    }
+    if (row.txn.decision === null && UNDECIDED.includes(row.txn.status)) {
+      try {
+        const driver = await this.acquire(id);
+        if (driver.decision === null) await driver.post({ type: 'submit' });
+      } catch (error) {
+        // decided meanwhile (a check answered, the deadline passed): the log says which way
+        if (!(error instanceof TransactionConflictError)) throw error;
+      }
+    }
+    const now = await this.store.load(id);
+    if (now?.txn.decision === 'abort') return 'aborted';
+    if (now?.txn.decision === 'commit') return 'submitted';
+    // the submit's step did not land (the log was unreachable, or the driver let go): the caller retries
     throw new TransactionBusyError(id);
   }
 

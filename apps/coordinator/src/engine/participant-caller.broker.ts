@@ -6,6 +6,7 @@ import {
   Outcome,
   ParticipantHeaders,
   brokerPattern,
+  deliveryKey,
   type BrokerCallMessage,
 } from '#contracts';
 import { outcomeOfHttpStatus } from '#protocol';
@@ -54,7 +55,7 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
     const elapsed = () => Math.round(performance.now() - started);
     const raw = JSON.stringify(req.body);
     const headers: Record<string, string> = {
-      [ParticipantHeaders.idempotencyKey]: `${req.body.transactionId}/${req.body.branchId}/${req.body.phase}`,
+      [ParticipantHeaders.idempotencyKey]: deliveryKey(req.body),
     };
     if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, raw);
     if (req.path) headers[BROKER_PATH_HEADER] = req.path;

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent, buildConnector, request } from 'undici';
-import { Limits, Outcome, ParticipantHeaders } from '#contracts';
+import { Limits, Outcome, ParticipantHeaders, deliveryKey } from '#contracts';
 import { outcomeOfHttpStatus } from '#protocol';
 import {
   ParticipantAddressRefusedError,
@@ -36,7 +36,7 @@ export class HttpParticipantCaller implements ParticipantCaller {
     const raw = JSON.stringify(req.body);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      [ParticipantHeaders.idempotencyKey]: `${req.body.transactionId}/${req.body.branchId}/${req.body.phase}`,
+      [ParticipantHeaders.idempotencyKey]: deliveryKey(req.body),
     };
     if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, raw);
     try {

@@ -1,4 +1,4 @@
-import type { Outcome, ParticipantCallBody, Transport } from '#contracts';
+import type { CheckCallBody, Outcome, ParticipantCallBody, Transport } from '#contracts';
 
 /** One delivery of one phase to one participant. */
 export interface CallRequest {
@@ -10,7 +10,7 @@ export interface CallRequest {
   participant?: string;
   /** The branch's path for the phase, which a broker delivery carries in a header (it picks the named action). */
   path?: string;
-  body: ParticipantCallBody;
+  body: ParticipantCallBody | CheckCallBody;
   secret: string | null;
   timeoutMs: number;
 }

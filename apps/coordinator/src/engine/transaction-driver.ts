@@ -1,5 +1,6 @@
 import {
   BranchStatus,
+  CheckState,
   FORWARD_PHASES,
   Outcome,
   Phase,
@@ -31,7 +32,7 @@ import { aboutBranch, aboutTransaction } from '../logging/log-context';
 import { reasonOf } from './call-reason';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
-import type { CallResult } from './participant-caller';
+import type { CallRequest, CallResult } from './participant-caller';
 import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
 
 /**
@@ -242,7 +243,7 @@ export class TransactionDriver {
       return;
     }
     const inserted = registering && state.branches.some((b) => b.id === registering.id) ? registering : undefined;
-    if (event.type === 'outcome' && event.outcome === Outcome.Yes && FORWARD_PHASES.includes(event.phase)) {
+    if (event.type === 'outcome' && event.outcome === Outcome.Yes && RESULT_PHASES.includes(event.phase)) {
       const change = branches.find((b) => b.id === event.branchId);
       if (change) Object.assign(change, { setResult: true, result: result ?? null });
     }
@@ -345,7 +346,8 @@ export class TransactionDriver {
         durationMs: 0,
       };
     } else {
-      const forward = FORWARD_PHASES.includes(c.phase);
+      // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
+      const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
       const timeoutMs = forward
         ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
         : this.ctx.callTimeoutMs;
@@ -360,14 +362,16 @@ export class TransactionDriver {
         timeoutMs,
         body: {
           transactionId: this.id,
-          branchId: c.branchId,
+          // a message's check is asked of its sender, not of a branch: the envelope has no branchId
+          ...(c.phase === Phase.Check ? {} : { branchId: c.branchId }),
           protocol: this.protocol,
           phase: c.phase,
           attempt: c.attempt,
           deadline: new Date(forward ? this.state.deadline : Date.now() + timeoutMs).toISOString(),
-          payload: branch.payload,
-        },
+          payload: c.phase === Phase.Check ? null : branch.payload,
+        } as CallRequest['body'],
       });
+      if (c.phase === Phase.Check) result = checkOutcome(result);
     }
     const answer = `${c.phase} to ${branch.participant} (attempt ${c.attempt}): ${result.outcome}`;
     if (result.outcome === Outcome.Unknown) this.ctx.logger.warn(`${answer} (${result.error})`, 'Engine');
@@ -430,6 +434,23 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
+}
+
+/** Phases whose yes carries a reply worth keeping as the branch's result (a check's answer included). */
+const RESULT_PHASES: readonly Phase[] = [...FORWARD_PHASES, Phase.Check];
+
+/**
+ * A check's outcome is read from its answer, not its status: only a 2xx `{"state": "committed"}`
+ * (yes: deliver) or `{"state": "rolledback"}` (no: abort) decides; `pending`, any other body or
+ * status, or no answer is unknown, and the check is asked again.
+ */
+export function checkOutcome(result: CallResult): CallResult {
+  if (result.outcome !== Outcome.Yes) return { ...result, outcome: Outcome.Unknown };
+  const state = (result.result as { state?: unknown } | null)?.state;
+  if (state === CheckState.Committed) return result;
+  if (state === CheckState.RolledBack) return { ...result, outcome: Outcome.No };
+  const said = typeof state === 'string' ? `"${state}"` : 'no state';
+  return { ...result, outcome: Outcome.Unknown, error: result.error ?? `check answered ${said.slice(0, 80)}` };
 }
 
 function joinUrl(base: string, path: string): string {

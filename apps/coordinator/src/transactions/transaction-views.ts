@@ -1,7 +1,10 @@
 import {
   Attention,
   BranchStatus,
+  MSG_CHECK_ID,
+  Phase,
   TransactionStatus,
+  type MessageCheckView,
   type AttemptView,
   type BranchView,
   type EventView,
@@ -27,7 +30,8 @@ export function attentionOf(loaded: LoadedTransaction, staleParticipants: Readon
   if (status === TransactionStatus.Committed || status === TransactionStatus.Aborted) return Attention.Done;
   if (participants.some((p) => staleParticipants.has(p))) return Attention.Waiting;
   if (status === TransactionStatus.Aborting) return Attention.Compensating;
-  if (loaded.branches.some((b) => b.retryAt !== null)) return Attention.Retrying;
+  // a message's check waiting for its first ask is scheduled, not retrying (as RETRYING_SQL)
+  if (loaded.branches.some((b) => b.retryAt !== null && b.status !== BranchStatus.Pending)) return Attention.Retrying;
   return Attention.Healthy;
 }
 
@@ -47,20 +51,39 @@ export function toSummary(t: TransactionRecord, attention: Attention): Transacti
   };
 }
 
+/** The branches of a transaction as shown: a message's check is not a branch (see {@link checkView}). */
 export function toBranchViews(loaded: LoadedTransaction, attempts: AttemptView[] = []): BranchView[] {
-  return loaded.branches.map((b) => ({
-    id: b.id,
-    participant: b.participant,
-    status: b.status,
-    phase: b.phase,
-    attempt: b.attempt,
-    dependsOn: b.dependsOn,
-    nextAttemptAt: b.retryAt ? b.retryAt.toISOString() : null,
-    retrying: isRetrying(b),
-    lastError: attempts.findLast((a) => a.branchId === b.id && a.error !== null)?.error ?? null,
-    payload: b.payload,
-    result: b.result ?? null,
-  }));
+  return loaded.branches
+    .filter((b) => b.id !== MSG_CHECK_ID)
+    .map((b) => ({
+      id: b.id,
+      participant: b.participant,
+      status: b.status,
+      phase: b.phase,
+      attempt: b.attempt,
+      dependsOn: b.dependsOn,
+      nextAttemptAt: b.retryAt ? b.retryAt.toISOString() : null,
+      retrying: isRetrying(b),
+      lastError: attempts.findLast((a) => a.branchId === b.id && a.error !== null)?.error ?? null,
+      payload: b.payload,
+      result: b.result ?? null,
+    }));
+}
+
+/** A prepared message's check, from its row (stored like a branch, id `$check`), or undefined. */
+export function checkView(loaded: LoadedTransaction, attempts: AttemptView[] = []): MessageCheckView | undefined {
+  const c = loaded.branches.find((b) => b.id === MSG_CHECK_ID);
+  if (!c) return undefined;
+  return {
+    participant: c.participant,
+    path: c.paths[Phase.Check] ?? '',
+    checkAfterMs: (c.payload as { checkAfterMs?: number } | null)?.checkAfterMs ?? 0,
+    status: c.status,
+    attempt: c.attempt,
+    nextAttemptAt: c.retryAt ? c.retryAt.toISOString() : null,
+    lastError: attempts.findLast((a) => a.branchId === MSG_CHECK_ID && a.error !== null)?.error ?? null,
+    answer: c.result ?? null,
+  };
 }
 
 /** The whole transaction: branches, every attempt, and the event timeline. */
@@ -71,6 +94,7 @@ export function toView(
 ): TransactionView {
   const attempts = attemptsOf(events);
   const first = attempts.find((a) => a.error !== null);
+  const check = checkView(loaded, attempts);
   return {
     ...toSummary(loaded.txn, attentionOf(loaded, staleParticipants)),
     timeoutMs: loaded.txn.timeoutMs,
@@ -87,6 +111,7 @@ export function toView(
         }
       : null,
     branches: toBranchViews(loaded, attempts),
+    ...(check ? { check } : {}),
     attempts,
     events: events.map((e): EventView => ({
       seq: e.seq,

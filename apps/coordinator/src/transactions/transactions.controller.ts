@@ -115,6 +115,19 @@ export class TransactionsController {
   ): Promise<unknown> {
     return send(res, await this.transactions.commit(id, IdempotencyService.key(key), parseWait(wait), caller));
   }
+
+  /** A prepared message's sender committed: deliver it (idempotent). */
+  @Post(':id/submit')
+  @Access(Permission.Start)
+  async submit(
+    @Param('id', TransactionIdParam) id: string,
+    @Query('wait') wait: string | undefined,
+    @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
+    return send(res, await this.transactions.submit(id, IdempotencyService.key(key), parseWait(wait), caller));
+  }
 }
 
 /** Copies a service reply's status and headers onto the HTTP reply and returns its body. */

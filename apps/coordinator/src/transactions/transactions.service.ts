@@ -3,6 +3,7 @@ import {
   BranchRejectedError,
   BranchStatus,
   Limits,
+  SETTLED_STATUSES,
   TransactionConflictError,
   TransactionNotFoundError,
   TransactionStatus,
@@ -42,13 +43,23 @@ export class TransactionsService {
    */
   async start(body: unknown, key: string | undefined, waitMs: number | undefined, actor: string): Promise<Reply> {
     const request = parse(startTransactionSchema, body, 'transaction');
-    const missing = await this.directory.missing(request.branches.map((b) => b.participant));
+    const named = [
+      ...request.branches.map((b) => b.participant),
+      ...(request.check ? [request.check.participant] : []),
+    ];
+    const missing = await this.directory.missing(named);
     if (missing.length) {
       const errors = request.branches.flatMap((b, i) =>
         missing.includes(b.participant)
           ? [{ field: `branches.${i}.participant`, rule: `participant "${b.participant}" is not registered` }]
           : [],
       );
+      if (request.check && missing.includes(request.check.participant)) {
+        errors.push({
+          field: 'check.participant',
+          rule: `participant "${request.check.participant}" is not registered`,
+        });
+      }
       throw new ValidationError(`unknown participant(s): ${missing.join(', ')}`, errors);
     }
     const hash = requestHash(body);
@@ -133,6 +144,26 @@ export class TransactionsService {
       }
       const settled = waitMs ? (await this.engine.waitSettled(id, waitMs)).settled : false;
       return this.current(settled ? 200 : 202, id);
+    });
+  }
+
+  /**
+   * A prepared message's sender committed: delivery starts. Idempotent: a message already submitted
+   * (or committed by its check) answers as it is, 202 while delivering, 200 once settled (`waitMs` as
+   * for start); an aborted message is 409, since its sender's commit came too late to be delivered.
+   */
+  async submit(id: string, key: string | undefined, waitMs: number | undefined, caller: Caller): Promise<Reply> {
+    await assertMayActOn(this.store, id, caller, 'submit');
+    return this.idempotency.run(key, requestHash('submit', id), async () => {
+      const outcome = await this.engine.submit(id);
+      if (outcome === 'not-found') throw new TransactionNotFoundError(id);
+      if (outcome === 'aborted') {
+        const row = await this.load(id);
+        throw new TransactionConflictError(`message "${id}" was aborted and cannot be submitted: ${row.txn.error}`);
+      }
+      const settled = waitMs ? (await this.engine.waitSettled(id, waitMs)).settled : false;
+      const row = settled ? null : await this.load(id);
+      return this.current(settled || (row && SETTLED_STATUSES.includes(row.txn.status)) ? 200 : 202, id);
     });
   }
 

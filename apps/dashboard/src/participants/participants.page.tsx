@@ -62,7 +62,7 @@ export function ParticipantsPage() {
                 <td className="error-text">{p.lastError ?? ''}</td>
                 <td className="number">
                   <Link
-                    to={`/transactions?participant=${encodeURIComponent(p.name)}&status=pending,running,committing,aborting`}
+                    to={`/transactions?participant=${encodeURIComponent(p.name)}&status=pending,prepared,running,committing,aborting`}
                   >
                     {p.inFlightTransactions ?? '—'}
                   </Link>

@@ -37,8 +37,9 @@ export function allowedActions(view: TransactionView): { replay: boolean; retry:
   const inFlight = !['committed', 'aborted', 'failed'].includes(view.status);
   return {
     replay: view.status === 'failed',
-    retry: inFlight && view.branches.some((b) => b.nextAttemptAt !== null),
-    abort: view.status === 'pending' || view.status === 'running',
+    retry: inFlight && (view.branches.some((b) => b.nextAttemptAt !== null) || view.check?.nextAttemptAt != null),
+    // a submitted message (running, decided) is past its decision: only an undecided one aborts
+    abort: view.decision === null && ['pending', 'prepared', 'running'].includes(view.status),
   };
 }
 

@@ -6,7 +6,7 @@ export type ListFilters = Partial<Record<FilterKey, string>>;
 export const PAGE_SIZE = 50;
 
 /** Statuses a transaction can still leave on its own. */
-export const IN_FLIGHT_STATUSES = 'pending,running,committing,aborting';
+export const IN_FLIGHT_STATUSES = 'pending,prepared,running,committing,aborting';
 
 export function filtersFromSearch(search: URLSearchParams): ListFilters {
   const filters: ListFilters = {};
