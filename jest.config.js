@@ -6,7 +6,11 @@
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  moduleNameMapper: { '^#(contracts|protocol|store|participant|testing|client)$': '<rootDir>/libs/$1/src/index.ts' },
+  moduleNameMapper: {
+    '^#(contracts|protocol|store|participant|testing|client)$': '<rootDir>/libs/$1/src/index.ts',
+    // loads NestJS (ESM-only): a test that imports it fails; here so the mapping is the same as package.json's
+    '^#participant/nest$': '<rootDir>/libs/participant/src/nest/index.ts',
+  },
   moduleFileExtensions: ['ts', 'js', 'json'],
 };
 module.exports = {

@@ -143,7 +143,15 @@ async function main(): Promise<void> {
   const demo = await spawnNode(
     useDemo ? 'demo' : 'stand-in',
     [useDemo ? DEMO_MAIN : resolve(__dirname, 'stand-in-participant.js')],
-    { DEMO_DATABASE_URL: demoDb.url, ACCOUNTS_PORT: '0', INVENTORY_PORT: '0', DEMO_SEED: '1', LOG_LEVEL: 'warn' },
+    {
+      DEMO_DATABASE_URL: demoDb.url,
+      ACCOUNTS_PORT: '0',
+      INVENTORY_PORT: '0',
+      DEMO_SEED: '1',
+      LOG_LEVEL: 'warn',
+      // the shipping service is not measured here (and its default name would share subjects with other runs)
+      DEMO_NATS_URL: 'off',
+    },
     /demo ready: accounts (https?:\/\/[^\s,]+)/,
   );
   started.push(demo);

@@ -26,7 +26,14 @@ export interface DemoOptions {
 export interface DemoEnvOptions extends Required<Omit<DemoOptions, 'secret'>> {
   secret?: string;
   coordinatorUrl?: string;
+  /** The NATS server the shipping service answers on; unset: no shipping service. */
+  natsUrl?: string;
+  /** The shipping participant's name (its subjects are `txn.<name>.<phase>`). */
+  shippingName: string;
 }
+
+/** Where the shipping service connects unless `DEMO_NATS_URL` says otherwise (`off` disables it). */
+export const DEFAULT_DEMO_NATS_URL = 'nats://127.0.0.1:4222';
 
 export const DEFAULT_DEMO_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:54329/txc';
 
@@ -59,9 +66,20 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
     threePhaseTimerMarginMs: margin('DEMO_3PC_TIMER_MARGIN_MS', DEFAULT_3PC_TIMER_MARGIN_MS),
     secret: env.DEMO_SECRET || undefined,
     coordinatorUrl: env.COORDINATOR_URL ? env.COORDINATOR_URL.replace(/\/+$/, '') : undefined,
+    natsUrl: natsUrlOf(env.DEMO_NATS_URL),
+    shippingName: env.DEMO_SHIPPING_NAME || 'shipping',
   };
+  if (options.natsUrl && !/^(nats|tls):\/\/[^/]/.test(options.natsUrl))
+    problems.push(`DEMO_NATS_URL must be a nats:// URL or off, got ${options.natsUrl}`);
+  if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(options.shippingName))
+    problems.push(`DEMO_SHIPPING_NAME must be 1-63 of [a-z0-9_-], got ${options.shippingName}`);
   if (options.coordinatorUrl && !/^https?:\/\//.test(options.coordinatorUrl))
     problems.push(`COORDINATOR_URL must be an http(s) URL, got ${options.coordinatorUrl}`);
   if (problems.length > 0) throw new Error(`invalid demo configuration:\n  ${problems.join('\n  ')}`);
   return options;
+}
+
+function natsUrlOf(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return DEFAULT_DEMO_NATS_URL;
+  return ['off', 'none', '0', 'false', 'no'].includes(raw.toLowerCase()) ? undefined : raw;
 }

@@ -99,7 +99,7 @@ describe('demo participants over HTTP (real Postgres)', () => {
     const answers = await Promise.all([1, 2, 3].map(() => saga('action', tx, 'debit', { account: id, delta: -200 })));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
     expect(answers.map((a) => a.body.kind).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
-    expect(answers.find((a) => a.body.kind === 'applied')!.body).toEqual({ ok: true, kind: 'applied', balance: 300 });
+    expect(answers.find((a) => a.body.kind === 'applied')!.body).toEqual({ kind: 'applied', result: { balance: 300 } });
     expect(await balanceOf(id)).toBe(300);
 
     const compensations = [];
@@ -112,7 +112,7 @@ describe('demo participants over HTTP (real Postgres)', () => {
     const id = await account(500);
     const tx = randomUUID();
     const early = await saga('compensate', tx, 'debit', { account: id, delta: -200 });
-    expect(early).toEqual({ status: 200, body: { ok: true, kind: 'null-compensation' } });
+    expect(early).toEqual({ status: 200, body: { kind: 'null-compensation' } });
     const late = await saga('action', tx, 'debit', { account: id, delta: -200 });
     expect(late.status).toBe(409);
     expect(late.body.kind).toBe('refused');
@@ -124,10 +124,10 @@ describe('demo participants over HTTP (real Postgres)', () => {
     const before = await send('GET', `${demo.accountsUrl}/accounts`);
     const poor = await saga('action', randomUUID(), 'debit', { account: id, delta: -101 });
     expect(poor.status).toBe(409);
-    expect(poor.body.error).toMatch(/insufficient balance/);
+    expect(poor.body.detail).toMatch(/insufficient balance/);
     const unknown = await saga('action', randomUUID(), 'debit', { account: 'nobody', delta: 1 });
     expect(unknown.status).toBe(409);
-    expect(unknown.body.error).toMatch(/unknown account/);
+    expect(unknown.body.detail).toMatch(/unknown account/);
     expect(await send('GET', `${demo.accountsUrl}/accounts`)).toEqual(before);
   });
 
@@ -146,7 +146,7 @@ describe('demo participants over HTTP (real Postgres)', () => {
     expect(lost.status).toBe(500);
     expect(await balanceOf(id)).toBe(150);
     const retry = await saga('action', tx, 'credit', { account: id, delta: 50 });
-    expect(retry).toEqual({ status: 200, body: { ok: true, kind: 'duplicate' } });
+    expect(retry).toEqual({ status: 200, body: { kind: 'duplicate' } });
     expect(await balanceOf(id)).toBe(150);
   });
 
@@ -194,14 +194,14 @@ describe('demo participants over HTTP (real Postgres)', () => {
     const tx = randomUUID();
     const body = (phase: string, quantity: number) => callBody(tx, 'reserve', 'saga', phase, { sku, quantity });
     const taken = await send('POST', `${demo.inventoryUrl}/saga/action`, body('action', 3));
-    expect(taken.body).toEqual({ ok: true, kind: 'applied', available: 2 });
+    expect(taken.body).toEqual({ kind: 'applied', result: { available: 2 } });
     const tooMany = await send('POST', `${demo.inventoryUrl}/saga/action`, {
       ...body('action', 3),
       transactionId: randomUUID(),
     });
     expect(tooMany.status).toBe(409);
     const back = await send('POST', `${demo.inventoryUrl}/saga/compensate`, body('compensate', 3));
-    expect(back.body).toEqual({ ok: true, kind: 'applied', available: 5 });
+    expect(back.body).toEqual({ kind: 'applied', result: { available: 5 } });
   });
 
   it('holds on TCC try, applies on confirm and releases on cancel', async () => {
@@ -209,14 +209,14 @@ describe('demo participants over HTTP (real Postgres)', () => {
     const tcc = (phase: string, tx: string) =>
       send('POST', `${demo.accountsUrl}/tcc/${phase}`, callBody(tx, 'pay', 'tcc', phase, { account: id, delta: -60 }));
     const confirmed = randomUUID();
-    expect((await tcc('try', confirmed)).body).toEqual({ ok: true, kind: 'applied', balance: 40 });
+    expect((await tcc('try', confirmed)).body).toEqual({ kind: 'applied', result: { balance: 40 } });
     expect((await tcc('try', randomUUID())).status).toBe(409);
-    expect((await tcc('confirm', confirmed)).body).toEqual({ ok: true, kind: 'applied', balance: 40 });
+    expect((await tcc('confirm', confirmed)).body).toEqual({ kind: 'applied', result: { balance: 40 } });
     expect((await tcc('confirm', confirmed)).body.kind).toBe('duplicate');
     const cancelled = randomUUID();
     await send('PUT', `${demo.accountsUrl}/accounts/${id}`, { balance: 100 });
-    expect((await tcc('try', cancelled)).body.balance).toBe(40);
-    expect((await tcc('cancel', cancelled)).body).toEqual({ ok: true, kind: 'applied', balance: 100 });
+    expect((await tcc('try', cancelled)).body).toEqual({ kind: 'applied', result: { balance: 40 } });
+    expect((await tcc('cancel', cancelled)).body).toEqual({ kind: 'applied', result: { balance: 100 } });
     expect((await tcc('cancel', cancelled)).body.kind).toBe('duplicate');
     expect(await balanceOf(id)).toBe(100);
   });

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
+import { DataSource } from 'typeorm';
 import { ACCOUNTS } from './accounts/accounts.ledger';
 import type { DemoOptions } from './demo-options';
 import { INVENTORY } from './inventory/inventory.ledger';
-import { createLedgerService } from './ledger/ledger-service';
+import { createLedgerService, type LedgerService } from './ledger/ledger-service';
 import { installSchema } from './schema';
 
 /** A running demo: both services listening. */
@@ -21,28 +22,31 @@ export interface Demo {
  */
 export async function startDemo(options: DemoOptions): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
-  const pools = [0, 1].map(() => {
-    const pool = new Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 16 });
-    // an idle client losing its connection (Postgres restart) must not crash the process
-    pool.on('error', (error) => process.stderr.write(`demo: idle Postgres client failed: ${error.message}\n`));
-    return pool;
-  });
-  const serviceOptions = { secret: options.secret, threePhaseTimerMarginMs: options.threePhaseTimerMarginMs };
-  const accounts = createLedgerService(ACCOUNTS, pools[0], serviceOptions);
-  const inventory = createLedgerService(INVENTORY, pools[1], serviceOptions);
-  const services = [accounts, inventory];
-
+  // one TypeORM DataSource per service: the SDK's handlers write through it, and its pg pool also
+  // serves the 3PC participant and the admin routes, so each service holds one pool
+  const dataSources = [0, 1].map(
+    () => new DataSource({ type: 'postgres', url: options.databaseUrl, poolSize: options.poolSize ?? 16 }),
+  );
   let closed: Promise<void> | null = null;
+  let services: LedgerService[] = [];
   const close = () =>
     (closed ??= (async () => {
       // calls held by a partition would keep the servers from closing
       for (const s of services) s.faults.releaseHeld();
       await Promise.allSettled(services.map((s) => s.app.close()));
       await Promise.allSettled(services.map((s) => s.stopTimers()));
-      await Promise.allSettled(pools.map((pool) => pool.end()));
+      await Promise.allSettled(dataSources.filter((d) => d.isInitialized).map((d) => d.destroy()));
     })());
 
+  let accounts: LedgerService;
+  let inventory: LedgerService;
   try {
+    await Promise.all(dataSources.map((d) => d.initialize()));
+    const pools = dataSources.map(poolOf);
+    const serviceOptions = { secret: options.secret, threePhaseTimerMarginMs: options.threePhaseTimerMarginMs };
+    accounts = createLedgerService(ACCOUNTS, dataSources[0], pools[0], serviceOptions);
+    inventory = createLedgerService(INVENTORY, dataSources[1], pools[1], serviceOptions);
+    services = [accounts, inventory];
     await installSchema(pools[0], [...accounts.ddl, ...inventory.ddl], options.seed ?? true);
     // 3PC branches a previous run left voted or pre-committed: overdue ones are resolved by the timer rule now
     for (const s of services) await s.recover();
@@ -61,4 +65,12 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
 
 function urlOf(host: string, address: AddressInfo): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+/**
+ * The pg pool behind a Postgres DataSource (TypeORM's driver keeps it as `master`; it logs an idle
+ * client's error, so a Postgres restart does not crash the process).
+ */
+function poolOf(dataSource: DataSource): Pool {
+  return (dataSource.driver as unknown as { master: Pool }).master;
 }

@@ -118,19 +118,18 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     const deadline = Date.now() + 400;
     const payload = { account: id, delta: -200 };
     const vote = await send('POST', url('can-commit'), body(tx, 'debit', 'can-commit', deadline, payload));
-    expect(vote).toEqual({ status: 200, body: { ok: true, kind: 'applied', balance: 300 } });
+    expect(vote).toEqual({ status: 200, body: { kind: 'applied', result: { balance: 300 } } });
     expect((await send('POST', url('can-commit'), body(tx, 'debit', 'can-commit', deadline, payload))).body.kind).toBe(
       'duplicate',
     );
     expect(await branchOf(tx, 'debit')).toMatchObject({ status: 'voted', resolvedBy: null });
 
     expect((await send('POST', url('pre-commit'), body(tx, 'debit', 'pre-commit', deadline, payload))).body).toEqual({
-      ok: true,
       kind: 'applied',
     });
     expect(await branchOf(tx, 'debit')).toMatchObject({ status: 'pre-committed' });
     const done = await send('POST', url('do-commit'), body(tx, 'debit', 'do-commit', Date.now() + 2000, payload));
-    expect(done.body).toEqual({ ok: true, kind: 'applied', balance: 300 });
+    expect(done.body).toEqual({ kind: 'applied', result: { balance: 300 } });
     expect(await holds(tx)).toBe(0);
     const before = await stats();
     await sleep(deadline + MARGIN + 200 - Date.now());
@@ -165,14 +164,13 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
 
     // the coordinator's late abort agrees: acknowledged, not applied twice
     expect((await send('POST', url('abort'), body(tx, 'debit', 'abort', Date.now(), payload))).body).toEqual({
-      ok: true,
       kind: 'duplicate',
     });
     // a late pre-commit is refused (it would commit what is already released)
     const late = await send('POST', url('pre-commit'), body(tx, 'debit', 'pre-commit', deadline, payload));
     expect(late.status).toBe(409);
     // refused by the barrier: the timer's abort fenced pre-commit off with can-commit
-    expect(late.body.error).toMatch(/pre-commit refused: its undo phase already ran/);
+    expect(late.body.detail).toMatch(/pre-commit refused: its undo phase already ran/);
     const after = await stats();
     expect(after.timerAborts - before.timerAborts).toBe(1);
     expect(after.heuristicConflicts - before.heuristicConflicts).toBe(0);
@@ -204,12 +202,12 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     expect(await holds(tx)).toBe(0);
 
     const agree = await send('POST', url('do-commit'), body(tx, 'debit', 'do-commit', Date.now(), {}));
-    expect(agree.body).toEqual({ ok: true, kind: 'duplicate' });
+    expect(agree.body).toEqual({ kind: 'duplicate' });
     const contrary = await send('POST', url('abort'), body(tx, 'credit', 'abort', Date.now(), {}));
     expect(contrary.status).toBe(200);
-    expect(contrary.body).toMatchObject({ ok: true, kind: 'conflict', status: 'committed', resolvedBy: 'timer' });
+    expect(contrary.body).toMatchObject({ kind: 'conflict', status: 'committed', resolvedBy: 'timer' });
     const again = await send('POST', url('abort'), body(tx, 'credit', 'abort', Date.now(), {}));
-    expect(again.body).toEqual({ ok: true, kind: 'duplicate' });
+    expect(again.body).toEqual({ kind: 'duplicate' });
 
     expect([await balanceOf(from), await balanceOf(to)]).toEqual([300, 700]); // nothing undone
     expect(await branchOf(tx, 'credit')).toMatchObject({ status: 'committed', conflict: 'abort after timer commit' });
@@ -227,9 +225,8 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     await send('POST', url('pre-commit'), body(tx, 'debit', 'pre-commit', deadline, payload));
     const before = await stats();
     expect((await send('POST', url('abort'), body(tx, 'debit', 'abort', Date.now() + 2000, payload))).body).toEqual({
-      ok: true,
       kind: 'applied',
-      balance: 500,
+      result: { balance: 500 },
     });
     await sleep(deadline + MARGIN + 200 - Date.now());
     expect(await branchOf(tx, 'debit')).toMatchObject({ status: 'aborted', resolvedBy: 'coordinator' });
@@ -243,7 +240,7 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     const tx = randomUUID();
     const lateVote = await send('POST', url('can-commit'), body(tx, 'debit', 'can-commit', Date.now() - 1, payload));
     expect(lateVote.status).toBe(409);
-    expect(lateVote.body.error).toMatch(/deadline .* has passed/);
+    expect(lateVote.body.detail).toMatch(/deadline .* has passed/);
 
     const tx2 = randomUUID();
     const deadline = Date.now() + 150;
@@ -311,7 +308,7 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     await send('DELETE', `${demo.accountsUrl}/_faults`); // ...and the held call is let go without a reply
     expect(await held).toBe('dropped');
     const retry = await send('POST', url('pre-commit'), body(tx, 'debit', 'pre-commit', deadline, payload));
-    expect(retry.body).toEqual({ ok: true, kind: 'duplicate' });
+    expect(retry.body).toEqual({ kind: 'duplicate' });
     await send('POST', url('abort'), body(tx, 'debit', 'abort', deadline, payload));
     expect(await balanceOf(id)).toBe(500);
     expect((await stats()).dropped - before.dropped).toBe(2);

@@ -1,4 +1,4 @@
-import type { ThreePhaseEvent, ThreePhaseResult } from '#participant';
+import type { PhaseReply, ThreePhaseEvent } from '#participant';
 
 /** The `GET /_stats` body: phase calls and barrier outcomes of one service since start. */
 export interface PhaseStatsView {
@@ -44,7 +44,12 @@ export class PhaseStats {
     this.view.byPhase[phase] = (this.view.byPhase[phase] ?? 0) + 1;
   }
 
-  decided(kind: ThreePhaseResult<unknown>['kind']): void {
+  /**
+   * Counts the verdict of one answered call: the `kind` of a 200 (applied, duplicate,
+   * null-compensation, 3PC conflict) or of a 409 (refused, or a business rejection).
+   */
+  answered(reply: PhaseReply): void {
+    const kind = (reply.body as { kind?: unknown } | null)?.kind;
     switch (kind) {
       case 'applied':
         this.view.applied += 1;
@@ -58,21 +63,20 @@ export class PhaseStats {
       case 'refused':
         this.view.refused += 1;
         return;
+      case 'rejected':
+        this.view.rejected += 1;
+        return;
       case 'conflict':
         this.view.heuristicConflicts += 1;
         return;
     }
   }
 
-  rejected(): void {
-    this.view.rejected += 1;
-  }
-
   dropped(): void {
     this.view.dropped += 1;
   }
 
-  /** A 3PC timer resolved a branch (conflicts are counted by {@link decided}, from the call that met one). */
+  /** A 3PC timer resolved a branch (conflicts are counted by {@link answered}, from the call that met one). */
   threePhase(event: ThreePhaseEvent): void {
     if (event.type === 'timer-commit') this.view.timerCommits += 1;
     else if (event.type === 'timer-abort') this.view.timerAborts += 1;

@@ -1,11 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
-import { Barrier, ThreePhaseParticipant } from '#participant';
+import type { DataSource } from 'typeorm';
+import { Protocol, PROTOCOL_PHASES } from '#contracts';
+import { Barrier, PhaseDispatcher, ThreePhaseParticipant } from '#participant';
 import { FaultSwitch } from '../http/faults';
+import { phaseRoute } from '../http/phase-route';
 import { PhaseStats } from '../http/phase-stats';
 import { createServiceServer } from '../http/server';
 import { Ledger, type LedgerSpec } from './ledger';
-import { ledgerReply, registerLedgerPhases, type LedgerReply } from './ledger.routes';
+import { ledgerHandlers, type LedgerReply } from './ledger.handlers';
+import { ledgerThreePhase, threePhaseAnswer } from './ledger.three-phase';
 
 /** A ledger service's tables plus the admin collection path (`accounts` → `PUT /accounts/:key`, `GET /accounts`). */
 export interface LedgerServiceSpec extends LedgerSpec {
@@ -26,7 +30,7 @@ export interface LedgerServiceOptions {
 export interface LedgerService {
   app: FastifyInstance;
   ledger: Ledger;
-  threePhase: ThreePhaseParticipant<LedgerReply>;
+  threePhase: ThreePhaseParticipant<LedgerReply | undefined>;
   faults: FaultSwitch;
   ddl: string[];
   /** Once the tables exist, before listening: 3PC branches left pending by a previous run get their timers back (overdue ones are resolved now). */
@@ -35,9 +39,15 @@ export interface LedgerService {
   stopTimers(): Promise<void>;
 }
 
-/** Builds a ledger service on `pool`: barrier-guarded phase routes, admin routes and the test surface. */
+/**
+ * Builds a ledger service on `dataSource` (initialized, Postgres): the saga, TCC and 2PC phases
+ * answered by the participant SDK's PhaseDispatcher (handlers in ledger.handlers.ts, behind the
+ * barrier), the 3PC phases by its ThreePhaseParticipant (with the participant timers), the admin
+ * routes and the fault/stats test surface. `pool` is the pg pool of the same database (3PC and admin).
+ */
 export function createLedgerService(
   spec: LedgerServiceSpec,
+  dataSource: DataSource,
   pool: Pool,
   options: LedgerServiceOptions = {},
 ): LedgerService {
@@ -46,25 +56,34 @@ export function createLedgerService(
   const faults = new FaultSwitch();
   const stats = new PhaseStats();
   const app = createServiceServer(faults, stats);
-  const reply = ledgerReply(ledger);
-  const threePhase = new ThreePhaseParticipant<LedgerReply>({
+
+  const dispatcher = new PhaseDispatcher({
+    registry: ledgerHandlers(ledger),
+    dataSource,
+    barrier,
+    secret: options.secret,
+    onError: (error, path) =>
+      process.stderr.write(`demo: ${path} failed (answered 500, retried): ${(error as Error).stack ?? error}\n`),
+  });
+  for (const protocol of [Protocol.Saga, Protocol.Tcc, Protocol.TwoPhase]) {
+    for (const phase of PROTOCOL_PHASES[protocol]) {
+      phaseRoute(app, { faults, stats }, protocol, phase, (_call, delivery) =>
+        dispatcher.dispatch({ phase }, delivery),
+      );
+    }
+  }
+
+  const threePhase = ledgerThreePhase(ledger, {
     pool,
     barrier,
     table: spec.threePhaseTable,
     marginMs: options.threePhaseTimerMarginMs,
-    work: {
-      reserve: async (client, call) => reply(await ledger.hold(client, call, spec.changeOf(call.payload))),
-      preCommit: async () => ({}),
-      apply: async (client, key) => reply(await ledger.settle(client, key, true)),
-      release: async (client, key) => reply(await ledger.settle(client, key, false)),
-    },
     onEvent: (event) => stats.threePhase(event),
-    onError: (error, key, decision) =>
-      process.stderr.write(
-        `demo: 3pc timer ${decision} of ${key.transactionId}/${key.branchId} failed, retrying: ${(error as Error).message ?? error}\n`,
-      ),
   });
-  registerLedgerPhases(app, { pool, barrier, faults, stats, secret: options.secret }, ledger, threePhase);
+  const answer3pc = threePhaseAnswer(threePhase, options.secret);
+  for (const phase of PROTOCOL_PHASES[Protocol.ThreePhase]) {
+    phaseRoute(app, { faults, stats }, Protocol.ThreePhase, phase, answer3pc);
+  }
 
   app.get(`/${spec.collection}`, async () => ledger.list(pool));
   app.put<{ Params: { key: string } }>(`/${spec.collection}/:key`, async (request, reply) => {

@@ -1,5 +1,27 @@
 import type { Pool, PoolClient } from 'pg';
+import type { EntityManager } from 'typeorm';
 import { BusinessRejection } from '#participant';
+
+/**
+ * Runs one SQL statement in the caller's local transaction and returns its rows. The ledger is
+ * written against this so the same operations run on the SDK's EntityManager (saga, TCC, 2PC
+ * handlers) and on the pg client the 3PC participant hands out.
+ */
+export type Sql = <R>(text: string, params?: unknown[]) => Promise<R[]>;
+
+/** {@link Sql} on a handler's EntityManager (the barrier's local transaction). */
+export function sqlOfManager(manager: EntityManager): Sql {
+  return async <R>(text: string, params?: unknown[]) => {
+    // the structured result gives the rows alike for SELECT, INSERT and UPDATE ... RETURNING
+    const result = await manager.queryRunner!.query(text, params, true);
+    return result.records as R[];
+  };
+}
+
+/** {@link Sql} on a pg client (the 3PC participant's local transaction). */
+export function sqlOfClient(client: PoolClient): Sql {
+  return async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[];
+}
 
 /**
  * The tables behind one demo service: items with a non-negative amount (account balances, stock
@@ -30,7 +52,7 @@ interface Hold {
   delta: number;
 }
 
-/** Ledger operations, each on the caller's client so they share the barrier's local transaction. */
+/** Ledger operations, each on the caller's {@link Sql} so they share the barrier's local transaction. */
 export class Ledger {
   constructor(readonly spec: LedgerSpec) {}
 
@@ -49,15 +71,15 @@ export class Ledger {
    * Adds `delta` to the item's amount. Throws BusinessRejection for an unknown item or when the amount
    * would go negative; nothing is written then. Returns the new amount.
    */
-  async adjust(client: PoolClient, key: string, delta: number): Promise<number> {
+  async adjust(sql: Sql, key: string, delta: number): Promise<number> {
     const s = this.spec;
-    const { rows } = await client.query<{ amount: string }>(
+    const rows = await sql<{ amount: string }>(
       `UPDATE ${s.table} SET ${s.amountColumn} = ${s.amountColumn} + $2
         WHERE ${s.keyColumn} = $1 AND ${s.amountColumn} + $2 >= 0 RETURNING ${s.amountColumn}::text AS amount`,
       [key, delta],
     );
     if (rows.length === 1) return Number(rows[0].amount);
-    const current = await this.amountOf(client, key);
+    const current = await this.amountOf(sql, key);
     throw new BusinessRejection(`insufficient ${s.amountField}: ${s.noun} ${key} has ${current}, change ${delta}`, {
       [s.amountField]: current,
     });
@@ -67,11 +89,10 @@ export class Ledger {
    * Places a hold for one branch: a negative delta is taken from the item now (so nobody else can
    * spend it), a positive one only checked. Returns the item's amount after the hold.
    */
-  async hold(client: PoolClient, call: { transactionId: string; branchId: string }, hold: Hold): Promise<number> {
+  async hold(sql: Sql, call: { transactionId: string; branchId: string }, hold: Hold): Promise<number> {
     const s = this.spec;
-    const amount =
-      hold.delta < 0 ? await this.adjust(client, hold.key, hold.delta) : await this.amountOf(client, hold.key);
-    await client.query(
+    const amount = hold.delta < 0 ? await this.adjust(sql, hold.key, hold.delta) : await this.amountOf(sql, hold.key);
+    await sql(
       `INSERT INTO ${s.holdsTable} (transaction_id, branch_id, ${s.holdKeyColumn}, delta) VALUES ($1, $2, $3, $4)`,
       [call.transactionId, call.branchId, hold.key, hold.delta],
     );
@@ -82,22 +103,18 @@ export class Ledger {
    * Removes the branch's hold: on commit a positive delta is granted, on release a negative one is
    * given back. Returns the item's amount, or null when there was no hold (its try/prepare was refused).
    */
-  async settle(
-    client: PoolClient,
-    call: { transactionId: string; branchId: string },
-    commit: boolean,
-  ): Promise<number | null> {
+  async settle(sql: Sql, call: { transactionId: string; branchId: string }, commit: boolean): Promise<number | null> {
     const s = this.spec;
-    const { rows } = await client.query<{ key: string; delta: string }>(
+    const rows = await sql<{ key: string; delta: string }>(
       `DELETE FROM ${s.holdsTable} WHERE transaction_id = $1 AND branch_id = $2
        RETURNING ${s.holdKeyColumn} AS key, delta::text AS delta`,
       [call.transactionId, call.branchId],
     );
     if (rows.length === 0) return null;
     const hold = { key: rows[0].key, delta: Number(rows[0].delta) };
-    if (commit && hold.delta > 0) return this.adjust(client, hold.key, hold.delta);
-    if (!commit && hold.delta < 0) return this.adjust(client, hold.key, -hold.delta);
-    return this.amountOf(client, hold.key);
+    if (commit && hold.delta > 0) return this.adjust(sql, hold.key, hold.delta);
+    if (!commit && hold.delta < 0) return this.adjust(sql, hold.key, -hold.delta);
+    return this.amountOf(sql, hold.key);
   }
 
   /** Sets an item's amount, creating it if needed. */
@@ -121,9 +138,9 @@ export class Ledger {
   }
 
   /** Throws BusinessRejection for an unknown item. */
-  private async amountOf(client: PoolClient, key: string): Promise<number> {
+  private async amountOf(sql: Sql, key: string): Promise<number> {
     const s = this.spec;
-    const { rows } = await client.query<{ amount: string }>(
+    const rows = await sql<{ amount: string }>(
       `SELECT ${s.amountColumn}::text AS amount FROM ${s.table} WHERE ${s.keyColumn} = $1`,
       [key],
     );
