@@ -98,7 +98,13 @@ describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
     return rows.map((r) => `${r.branch_id}:${r.phase}`).sort();
   }
 
-  const branch = (id: string, protocol: 'saga' | 'tcc', action: string, account: string, amount: number) => ({
+  const branch = (
+    id: string,
+    protocol: 'saga' | 'tcc' | '2pc' | '3pc',
+    action: string,
+    account: string,
+    amount: number,
+  ) => ({
     id,
     participant: name,
     payload: { account, amount },
@@ -150,6 +156,41 @@ describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
     expect(await balance(a)).toBe(30);
   });
 
+  it.each([
+    ['2pc', ['hold:commit', 'hold:prepare']],
+    ['3pc', ['hold:can-commit', 'hold:do-commit', 'hold:pre-commit']],
+  ] as const)('commits a %s transfer, every phase once', async (protocol, phases) => {
+    const a = await open(50);
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol,
+      branches: [branch('hold', protocol, 'hold', a, 20)],
+    });
+    expect(r.body.status).toBe('committed');
+    expect(await ops(r.body.id)).toEqual(phases);
+    expect(await balance(a)).toBe(30);
+  });
+
+  it.each(['2pc', '3pc'] as const)(
+    'rolls a %s transfer back everywhere when one branch votes no over the broker',
+    async (protocol) => {
+      const [rich, poor] = [await open(100), await open(5)];
+      const r = await s.api.post('/v1/transactions?wait=10000', {
+        protocol,
+        branches: [branch('rich', protocol, 'hold', rich, 30), branch('poor', protocol, 'hold', poor, 1000)],
+      });
+      expect(r.body.status).toBe('aborted');
+      expect(JSON.stringify(r.body.events)).toContain('insufficient funds');
+      expect([await balance(rich), await balance(poor)]).toEqual([100, 5]);
+      // whatever the rich branch got to do was undone once; nothing was committed
+      const done = await ops(r.body.id);
+      const forward = protocol === '2pc' ? 'rich:prepare' : 'rich:can-commit';
+      const undo = protocol === '2pc' ? 'rich:rollback' : 'rich:abort';
+      expect(done.filter((o) => o === forward).length).toBe(done.filter((o) => o === undo).length);
+      expect(done.filter((o) => !o.startsWith('rich:'))).toEqual([]);
+      expect(done.every((o) => o === forward || o === undo)).toBe(true);
+    },
+  );
+
   it('retries while the participant is down (no answer is unknown) and completes once it is back', async () => {
     await stopBank(bank);
     const [a, b] = [await open(100), await open(0)];
@@ -157,6 +198,8 @@ describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
     const started = await s.api.post('/v1/transactions', {
       id,
       protocol: 'saga',
+      // NATS answers "no responders" at once, so 8 attempts end in seconds, sooner than a restart on a busy machine
+      retry: { maxAttempts: 100, initialBackoffMs: 200, maxBackoffMs: 1000 },
       branches: [branch('debit', 'saga', 'debit', a, 40), branch('credit', 'saga', 'credit', b, 40)],
     });
     expect(started.status).toBe(201);

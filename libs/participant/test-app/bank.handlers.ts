@@ -7,6 +7,13 @@ import {
   TccCancel,
   TccConfirm,
   TccTry,
+  ThreePhaseAbort,
+  ThreePhaseCanCommit,
+  ThreePhaseDoCommit,
+  ThreePhasePreCommit,
+  TwoPhaseCommit,
+  TwoPhasePrepare,
+  TwoPhaseRollback,
   type PhaseHandlerContext,
 } from '../src/nest';
 
@@ -19,7 +26,9 @@ export const BANK_SCHEMA = [
 ];
 
 /**
- * A bank written on the SDK: a saga debit and credit, and a TCC `hold` that takes the money in try.
+ * A bank written on the SDK: a saga debit and credit, and a `hold` that takes the money in TCC try,
+ * 2PC prepare or 3PC can-commit, gives it back on cancel, rollback or abort, and only logs the
+ * other phases (the 3PC timers are not used here: `ThreePhaseParticipant` is the SDK's 3PC with timers).
  * Every applied phase is logged in `ops` by its own local transaction, so a test counts what
  * happened, not what should have.
  */
@@ -27,6 +36,8 @@ export const BANK_SCHEMA = [
 export class BankHandlers {
   @SagaAction('debit')
   @TccTry('hold')
+  @TwoPhasePrepare('hold')
+  @ThreePhaseCanCommit('hold')
   async debit({ payload, manager, ...call }: Move) {
     // TypeORM answers an UPDATE with [rows, affected]
     const [rows]: [{ balance: number }[], number] = await manager.query(
@@ -40,6 +51,8 @@ export class BankHandlers {
 
   @SagaCompensate('debit')
   @TccCancel('hold')
+  @TwoPhaseRollback('hold')
+  @ThreePhaseAbort('hold')
   @SagaAction('credit')
   async credit({ payload, manager, ...call }: Move) {
     await manager.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [payload.account, payload.amount]);
@@ -53,6 +66,9 @@ export class BankHandlers {
   }
 
   @TccConfirm('hold')
+  @TwoPhaseCommit('hold')
+  @ThreePhasePreCommit('hold')
+  @ThreePhaseDoCommit('hold')
   async confirm({ manager, ...call }: Move) {
     await log(manager, call);
   }

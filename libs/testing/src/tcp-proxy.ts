@@ -5,11 +5,13 @@ import type { AddressInfo } from 'node:net';
  * A TCP proxy for fault tests, put between the coordinator and Postgres: `cutAll` drops every
  * connection at once (a commit's acknowledgement may be lost on its way back: the statement
  * committed, the client never hears it), `pause` holds every byte in both directions and every new
- * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through.
+ * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through;
+ * `down` cuts everything and closes every new connection at once (the target stopped) until `up`.
  */
 export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private paused = false;
+  private refusing = false;
   private readonly waiting: (() => void)[] = [];
   /** Connections cut so far. */
   cuts = 0;
@@ -68,6 +70,20 @@ export class TcpProxy {
     for (const go of this.waiting.splice(0)) go();
   }
 
+  /**
+   * The target goes away, as a server that stopped: every connection is cut and new ones are closed
+   * at once, until {@link up}. (`pause` is the other failure: a partition, where nothing is refused.)
+   */
+  down(): number {
+    this.refusing = true;
+    return this.cutAll();
+  }
+
+  /** New connections reach the target again. */
+  up(): void {
+    this.refusing = false;
+  }
+
   async close(): Promise<void> {
     this.resume();
     this.cutAll();
@@ -76,6 +92,10 @@ export class TcpProxy {
 
   private accept(client: Socket): void {
     client.on('error', () => undefined);
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     if (this.paused) {
       client.pause();
       this.waiting.push(() => this.accept(client));

@@ -1,0 +1,228 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'pg';
+import { phasePaths } from '#participant';
+import { TcpProxy, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+
+// the bank of libs/participant/test-app, built (Nest 12 is ESM-only: a process of its own)
+const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
+
+/**
+ * A broker this test may stop and start again. NATS and Redis are private servers on a free port
+ * (restarting the machine's shared ones would disturb every other test using them). RabbitMQ has no
+ * cheap private instance, so the shared one is put behind a TcpProxy, and "stopped" is the proxy
+ * cutting every connection and refusing new ones: what the coordinator and the participant see of
+ * a broker that went away and came back, though the broker itself keeps its state.
+ */
+interface RestartableBroker {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function untilListening(port: number, what: string): Promise<void> {
+  const end = Date.now() + 15_000;
+  for (;;) {
+    const open = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    if (Date.now() > end) throw new Error(`${what} not listening on ${port} after 15 s`);
+    await sleep(100);
+  }
+}
+
+/** A broker server process of our own on `port`, started and stopped (SIGKILL: no goodbye to clients). */
+async function privateServer(
+  what: string,
+  command: string,
+  args: (port: number) => string[],
+  scheme: string,
+): Promise<RestartableBroker> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn(command, args(port), { stdio: 'ignore' });
+    await untilListening(port, what);
+  };
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((done) => child!.once('exit', done));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  return { url: `${scheme}://127.0.0.1:${port}`, start, stop, close: stop };
+}
+
+async function proxiedRabbitMq(): Promise<RestartableBroker> {
+  const target = new URL(process.env.TEST_AMQP_URL ?? 'amqp://127.0.0.1:5672');
+  const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 5672) });
+  return {
+    url: `amqp://127.0.0.1:${proxy.port}`,
+    stop: async () => void proxy.down(),
+    start: async () => proxy.up(),
+    close: () => proxy.close(),
+  };
+}
+
+const BROKERS: { kind: 'nats' | 'redis' | 'rabbitmq'; make: () => Promise<RestartableBroker> }[] = [
+  {
+    kind: 'nats',
+    make: () => privateServer('nats-server', 'nats-server', (port) => ['-a', '127.0.0.1', '-p', String(port)], 'nats'),
+  },
+  {
+    kind: 'redis',
+    make: () =>
+      privateServer(
+        'redis-server',
+        'redis-server',
+        (port) => ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'],
+        'redis',
+      ),
+  },
+  { kind: 'rabbitmq', make: proxiedRabbitMq },
+];
+
+describe.each(BROKERS)('a $kind broker restarted mid-run', ({ kind, make }) => {
+  const name = `bank-restart-${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let broker: RestartableBroker;
+  let s: TestStack;
+  let bankDb: FreshDatabase;
+  let db: Pool;
+  let bank: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    broker = await make();
+    s = await startTestStack(`restart_${kind}`, { env: { CALL_TIMEOUT_MS: '1500', SWEEP_INTERVAL_MS: '200' } });
+    bankDb = await freshDatabase(`restart_${kind}_bank`);
+    bank = spawn(process.execPath, [BANK_MAIN], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        TRANSPORT: kind,
+        BROKER_URL: broker.url,
+        DATABASE_URL: bankDb.url,
+        COORDINATOR_URL: s.api.base,
+        PARTICIPANT_NAME: name,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    await new Promise<void>((ready, fail) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('participant ready:')) ready();
+      };
+      bank!.stdout!.on('data', onData);
+      bank!.stderr!.on('data', onData);
+      bank!.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${output}`)));
+      setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${output}`)), 20_000).unref();
+    });
+    db = new Pool({ connectionString: bankDb.url, max: 2 });
+    db.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    if (bank && bank.exitCode === null) {
+      const exited = new Promise((done) => bank!.once('exit', done));
+      bank.kill('SIGTERM');
+      await exited;
+    }
+    await db?.end();
+    await s?.close();
+    await bankDb?.drop();
+    await broker?.close();
+  });
+
+  async function open(balance: number): Promise<string> {
+    const id = `acc-${Math.random().toString(36).slice(2)}`;
+    await db.query('INSERT INTO accounts (id, balance) VALUES ($1, $2)', [id, balance]);
+    return id;
+  }
+
+  const branch = (id: string, action: string, account: string, amount: number) => ({
+    id,
+    participant: name,
+    payload: { account, amount },
+    paths: phasePaths('saga', action),
+  });
+
+  it('every transfer started around the restart commits, each step applied once', async () => {
+    // the broker path works before the restart
+    const [a0, b0] = [await open(100), await open(0)];
+    const warm = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      branches: [branch('debit', 'debit', a0, 10), branch('credit', 'credit', b0, 10)],
+    });
+    expect(warm.body.status).toBe('committed');
+
+    const source = await open(1000);
+    const sinks: string[] = [];
+    const ids: string[] = [];
+    const submit = async (i: number) => {
+      const sink = await open(0);
+      sinks.push(sink);
+      const id = `restart-${kind}-${process.pid}-${i}`;
+      ids.push(id);
+      const r = await s.api.post('/v1/transactions', {
+        id,
+        protocol: 'saga',
+        retry: { maxAttempts: 30, initialBackoffMs: 200, maxBackoffMs: 1000 },
+        branches: [branch('debit', 'debit', source, 10), branch('credit', 'credit', sink, 10)],
+      });
+      expect(r.status).toBe(201);
+    };
+    for (let i = 0; i < 3; i += 1) await submit(i);
+    await broker.stop();
+    for (let i = 3; i < 6; i += 1) await submit(i);
+
+    // while it is down, a call gets no answer (unknown) and is tried again, applying nothing
+    const waiting = await s.api.until(
+      `/v1/transactions/${ids[5]}`,
+      (t: { status: string; branches: { attempt: number }[] }) => t.branches[0].attempt >= 2,
+      20_000,
+    );
+    expect(waiting.status).not.toBe('committed');
+
+    await broker.start();
+    for (const id of ids) {
+      const done = await s.api
+        .until(`/v1/transactions/${id}`, (t: { status: string }) => t.status === 'committed', 60_000)
+        .catch((error: Error) => {
+          // what the coordinator said is what tells a lost call from a crash
+          throw new Error(`${error.message}\ncoordinator log:\n${s.coordinator.log.slice(-6000)}`);
+        });
+      expect(done.status).toBe('committed');
+    }
+    const { rows } = await db.query<{ transaction_id: string; n: string }>(
+      `SELECT transaction_id, count(*) AS n FROM ops WHERE transaction_id = ANY($1) GROUP BY transaction_id`,
+      [ids],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.transaction_id, Number(r.n)]))).toEqual(
+      Object.fromEntries(ids.map((id) => [id, 2])),
+    );
+    const balances = await db.query<{ id: string; balance: number }>(
+      'SELECT id, balance FROM accounts WHERE id = ANY($1) ORDER BY id',
+      [[source, ...sinks]],
+    );
+    const byId = Object.fromEntries(balances.rows.map((r) => [r.id, r.balance]));
+    expect(byId[source]).toBe(1000 - 10 * ids.length);
+    expect(sinks.map((sink) => byId[sink])).toEqual(sinks.map(() => 10));
+  }, 150_000);
+});
