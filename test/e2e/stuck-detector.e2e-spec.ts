@@ -92,12 +92,15 @@ describe('stuck detector', () => {
 
     // a long call timeout: the own row is not old enough to count as stalled while the test waits
     const secondApi = apiClient(await second.start({ CALL_TIMEOUT_MS: '120000' }));
-    const self = await sql.query(`SELECT id FROM txc_instances WHERE pid = $1 AND id <> 'ghost-live'`, [second.pid]);
-    expect(self.rows).toHaveLength(1);
-    await sql.query(`UPDATE txc_transactions SET owner = $2, updated_at = now() WHERE id = $1`, [
-      ids.own,
-      self.rows[0].id,
-    ]);
+    // its instance row appears with its first heartbeat
+    let self: string | undefined;
+    for (const until = Date.now() + 10_000; !self && Date.now() < until;) {
+      const found = await sql.query(`SELECT id FROM txc_instances WHERE pid = $1 AND id <> 'ghost-live'`, [second.pid]);
+      self = found.rows[0]?.id;
+      if (!self) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(self).toBeDefined();
+    await sql.query(`UPDATE txc_transactions SET owner = $2, updated_at = now() WHERE id = $1`, [ids.own, self]);
 
     for (const id of Object.values(ids)) {
       const done = await secondApi.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 30_000);
