@@ -67,7 +67,9 @@ describe('self-fencing of an instance cut off from Postgres', () => {
     await new Promise((r) => setTimeout(r, 5_000)); // longer than INSTANCE_TTL_MS
     expect(a.log).toMatch(/heartbeat overdue: this instance stops driving/);
     // its drivers are stopped, not left waiting on their writes to land after B took over
-    const driving = /^txc_transactions_driving (\d+)$/m.exec(await (await fetch(`${a.url}/metrics`)).text());
+    // (a scrape answers while Postgres is unreachable: the gauges read from the log give up after a second)
+    const scrape = await fetch(`${a.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const driving = /^txc_transactions_driving (\d+)$/m.exec(await scrape.text());
     expect(driving?.[1]).toBe('0');
     // B has taken A's transactions over and finished them, while A is still cut off
     for (const id of ids) {

@@ -69,8 +69,8 @@ export class CoordinatorMetrics {
     help: 'Transactions parked as failed, waiting for an operator (read from the log)',
     registers: [this.registry],
     collect: async () => {
-      // a scrape while Postgres is away leaves the last value rather than failing the whole scrape
-      const n = await this.sources?.failedTransactions().catch(() => null);
+      // a scrape while Postgres is away (or unreachable, hanging) leaves the last value rather than failing the scrape
+      const n = await within(this.sources?.failedTransactions());
       if (typeof n === 'number') this.failedTransactions.set(n);
     },
   });
@@ -80,7 +80,7 @@ export class CoordinatorMetrics {
     labelNames: ['state'],
     registers: [this.registry],
     collect: async () => {
-      const depth = await this.sources?.queueDepth().catch(() => null);
+      const depth = await within(this.sources?.queueDepth());
       for (const [state, n] of Object.entries(depth ?? {})) this.queueDepth.set({ state }, n);
     },
   });
@@ -93,4 +93,21 @@ export class CoordinatorMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'txc_' });
   }
+}
+
+/** How long a scrape waits for a gauge read from the log or the queue. */
+const SOURCE_WAIT_MS = 1_000;
+
+/**
+ * The value of `read`, or null when it fails or takes longer than SOURCE_WAIT_MS: a partitioned
+ * Postgres does not answer at all, and a scrape must still answer (with the gauges' last values).
+ */
+function within<T>(read: Promise<T> | undefined): Promise<T | null> {
+  if (!read) return Promise.resolve(null);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), SOURCE_WAIT_MS);
+    timer.unref();
+  });
+  return Promise.race([read.catch(() => null), late]).finally(() => clearTimeout(timer));
 }
