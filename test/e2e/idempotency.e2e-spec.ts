@@ -33,8 +33,9 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(await count(`SELECT count(*) AS n FROM txc_transactions WHERE id = $1`, [first.body.id])).toBe(1);
     expect(await count(`SELECT count(*) AS n FROM txc_idempotency_keys WHERE key = $1`, [key])).toBe(1);
     await s.api.until(`/v1/transactions/${first.body.id}`, (t: any) => t.status === 'committed');
-    // one transaction, so each action ran once
-    expect(s.participant.callsFor(first.body.id, 'action')).toHaveLength(2);
+    // one transaction, so each action took effect once (a delivery may repeat: on a loaded machine the
+    // instance can fence itself for a moment under the test's short INSTANCE_TTL_MS and re-drive it)
+    for (const b of ['a', 'b']) expect(s.participant.effects(first.body.id, b)).toEqual({ applied: 1, compensated: 0 });
   });
 
   it('the same key with another body is 422 and writes nothing', async () => {
