@@ -76,9 +76,11 @@ export const SYSTEM_CLOCK: TimerClock = {
 /** Node's setTimeout limit; a longer wait is done in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** How {@link ThreePhaseTimers} schedules and retries. */
 export interface ThreePhaseTimersOptions {
   /** Added to every deadline. Default {@link DEFAULT_3PC_TIMER_MARGIN_MS}. */
   marginMs?: number;
+  /** The clock the timers read and sleep on; default {@link SYSTEM_CLOCK} (tests pass a fake one). */
   clock?: TimerClock;
   /** After a failed `fire` (database down), try again this much later. Default 1000. */
   retryMs?: number;
@@ -248,18 +250,25 @@ export type ThreePhaseEvent =
   | { type: 'timer-commit' | 'timer-abort'; key: BranchKey }
   | { type: 'conflict'; key: BranchKey; decision: OwnDecision; status: 'committed' | 'aborted' };
 
+/** What a {@link ThreePhaseParticipant} needs: its database, barrier, state table and business work. */
 export interface ThreePhaseParticipantOptions<T> {
+  /** The participant's own database: the barrier rows, the state table and the work share its local transactions. */
   pool: Pool;
+  /** The barrier the phases (and the timers' own decisions) go through. */
   barrier: Barrier;
   /** The state table, letters, digits and `_` only (optionally schema-qualified). */
   table: string;
+  /** The business side: reserve at can-commit, apply at do-commit (or the own commit), release at abort. */
   work: ThreePhaseWork<T>;
   /** Added to every deadline. Default {@link DEFAULT_3PC_TIMER_MARGIN_MS}. */
   marginMs?: number;
+  /** Default {@link SYSTEM_CLOCK}. */
   clock?: TimerClock;
+  /** After a timer's failed local transaction, try again this much later. Default 1000. */
   retryMs?: number;
   /** A timer's local transaction failed (it is retried). Default: ignore. */
   onError?: (error: unknown, key: BranchKey, decision: OwnDecision) => void;
+  /** Told when a timer resolved a branch or a late decision met a conflict (counters, logs). */
   onEvent?: (event: ThreePhaseEvent) => void;
 }
 
