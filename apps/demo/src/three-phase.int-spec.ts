@@ -115,7 +115,7 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
   it('can-commit holds, pre-commit marks, do-commit applies once; a decision in time disarms the timer', async () => {
     const id = await account(500);
     const tx = randomUUID();
-    const deadline = Date.now() + 400;
+    const deadline = Date.now() + 1500;
     const payload = { account: id, delta: -200 };
     const vote = await send('POST', url('can-commit'), body(tx, 'debit', 'can-commit', deadline, payload));
     expect(vote).toEqual({ status: 200, body: { kind: 'applied', result: { balance: 300 } } });
@@ -146,7 +146,7 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
   it('a branch that voted yes and never saw pre-commit aborts on its own at deadline + margin', async () => {
     const id = await account(500);
     const tx = randomUUID();
-    const deadline = Date.now() + 300;
+    const deadline = Date.now() + 1500;
     const payload = { account: id, delta: -200 };
     const before = await stats();
     expect((await send('POST', url('can-commit'), body(tx, 'debit', 'can-commit', deadline, payload))).status).toBe(
@@ -181,7 +181,7 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     const from = await account(500);
     const to = await account(500);
     const tx = randomUUID();
-    const deadline = Date.now() + 300;
+    const deadline = Date.now() + 1500;
     const before = await stats();
     for (const [branch, payload] of [
       ['debit', { account: from, delta: -200 }],
@@ -219,7 +219,7 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
   it('an abort before the timer releases the hold and the timer never fires', async () => {
     const id = await account(500);
     const tx = randomUUID();
-    const deadline = Date.now() + 300;
+    const deadline = Date.now() + 1500;
     const payload = { account: id, delta: -200 };
     await send('POST', url('can-commit'), body(tx, 'debit', 'can-commit', deadline, payload));
     await send('POST', url('pre-commit'), body(tx, 'debit', 'pre-commit', deadline, payload));
