@@ -49,6 +49,9 @@ export interface TransactionState {
  * delivered at once) and later asks for the commit; the other protocols ignore both. A `commit`
  * that changes nothing (a branch not yet succeeded, no branch, already decided) is refused by the
  * engine (409). `submit` is a prepared message's: its sender committed; the other protocols ignore it.
+ * `deferred` says the announced delivery did not use up an attempt: the engine did not make it (no
+ * live instance of the participant, every circuit open, a limit reached) or made it as a circuit's
+ * half-open probe that failed. The branch is due again at `retryAt` (see {@link deferDelivery}).
  */
 export type MachineEvent =
   | { type: 'start' }
@@ -59,7 +62,8 @@ export type MachineEvent =
   | { type: 'replay' }
   | { type: 'register'; branch: BranchState }
   | { type: 'commit' }
-  | { type: 'submit' };
+  | { type: 'submit' }
+  | { type: 'deferred'; branchId: string; phase: Phase; attempt: number; retryAt: number; delivered: boolean };
 
 /** Deliver `phase` to branch `branchId`; the state that announces it is persisted before the call. */
 export interface CallCommand {
@@ -121,4 +125,23 @@ export function cloneState(s: TransactionState): TransactionState {
     retry: { ...s.retry },
     branches: s.branches.map((b) => ({ ...b, dependsOn: [...b.dependsOn], skippedPhases: [...b.skippedPhases] })),
   };
+}
+
+/**
+ * Precondition: `event` answers the branch's announced delivery (same phase and attempt, in flight);
+ * anything else changes nothing. The branch is no longer in flight, is due again at `retryAt`, and
+ * the deferred delivery does not count against its retry budget: one never made is withdrawn
+ * (`attempt` goes back, so it still counts deliveries), one made as a failed probe is forgiven
+ * (`budgetBase` moves up with it). A participant that is down or protected makes its transactions
+ * wait instead of failing them.
+ * Every machine handles `deferred` with this and nothing else: a deferred delivery is re-issued by
+ * the machine's own `wake` handling like any retry.
+ */
+export function deferDelivery(state: TransactionState, event: Extract<MachineEvent, { type: 'deferred' }>): void {
+  const b = state.branches.find((x) => x.id === event.branchId);
+  if (!b || !b.inFlight || b.phase !== event.phase || b.attempt !== event.attempt) return;
+  b.inFlight = false;
+  if (event.delivered) b.budgetBase += 1;
+  else b.attempt -= 1;
+  b.retryAt = event.retryAt;
 }

@@ -1,5 +1,5 @@
 import { BranchStatus, Mode, MSG_CHECK_ID, Outcome, Phase, TransactionStatus } from '#contracts';
-import { announceCall, cloneState } from '../machine';
+import { announceCall, cloneState, deferDelivery } from '../machine';
 import type { BranchState, Command, Decided, MachineEvent, ProtocolMachine, TransactionState } from '../machine';
 import { backoffDelayMs } from '../retry/retry-policy';
 
@@ -80,6 +80,9 @@ export const msgMachine: ProtocolMachine = {
           startReadyDeliveries(state, commands);
           settle(state, commands);
         }
+        break;
+      case 'deferred':
+        deferDelivery(state, event);
         break;
       case 'register':
       case 'commit':

@@ -1,5 +1,5 @@
 import { BranchStatus, Outcome, Phase, TransactionStatus } from '#contracts';
-import { announceCall, cloneState } from '../machine';
+import { announceCall, cloneState, deferDelivery } from '../machine';
 import type { BranchState, Command, Decided, MachineEvent, ProtocolMachine, TransactionState } from '../machine';
 import { backoffDelayMs } from '../retry/retry-policy';
 
@@ -63,6 +63,9 @@ export const sagaMachine: ProtocolMachine = {
           }
           compensateReady(state, commands);
         }
+        break;
+      case 'deferred':
+        deferDelivery(state, event);
         break;
       case 'register':
       case 'commit':

@@ -1,5 +1,5 @@
 import { BranchStatus, Mode, Outcome, Phase, TransactionStatus } from '#contracts';
-import { announceCall, cloneState } from '../machine';
+import { announceCall, cloneState, deferDelivery } from '../machine';
 import type { BranchState, Command, Decided, MachineEvent, ProtocolMachine, TransactionState } from '../machine';
 import { backoffDelayMs } from '../retry/retry-policy';
 
@@ -71,6 +71,9 @@ export function atomicCommitMachine(phases: AtomicCommitPhases): ProtocolMachine
           break;
         case 'submit':
           // a prepared message's: no atomic-commit transaction is ever prepared
+          break;
+        case 'deferred':
+          deferDelivery(state, event);
           break;
       }
       return { state, commands: run.commands };
