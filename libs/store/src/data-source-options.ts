@@ -3,6 +3,9 @@ import { InitialSchema1763800000000 } from '../../../migrations/1763800000000-in
 import { AccessAndStream1764400000000 } from '../../../migrations/1764400000000-access-and-stream';
 import { ReadPathIndexes1764900000000 } from '../../../migrations/1764900000000-read-path-indexes';
 import { ReliableMessages1765200000000 } from '../../../migrations/1765200000000-reliable-messages';
+import { ParticipantInstances1765500000000 } from '../../../migrations/1765500000000-participant-instances';
+import { AlertEntity } from './entities/alert.entity';
+import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
 import { BranchEntity } from './entities/branch.entity';
 import { EventEntity } from './entities/event.entity';
@@ -19,12 +22,15 @@ export const ENTITIES = [
   EventEntity,
   IdempotencyKeyEntity,
   ApiKeyEntity,
+  ParticipantInstanceEntity,
+  AlertEntity,
 ];
 export const MIGRATIONS = [
   InitialSchema1763800000000,
   AccessAndStream1764400000000,
   ReadPathIndexes1764900000000,
   ReliableMessages1765200000000,
+  ParticipantInstances1765500000000,
 ];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */

@@ -12,3 +12,6 @@ export * from './entities/idempotency-key.entity';
 export * from './entities/api-key.entity';
 export * from './stats-queries';
 export * from './attention-sql';
+export * from './entities/participant-instance.entity';
+export * from './entities/alert.entity';
+export * from './participant-registry.pg';
