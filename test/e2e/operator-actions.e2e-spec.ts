@@ -3,6 +3,7 @@ import {
   TEST_REDIS_URL,
   apiClient,
   freshRedisPrefix,
+  BREAKERS_OFF,
   startTestStack,
   type TestStack,
 } from '#testing';
@@ -17,7 +18,8 @@ describe('operator actions', () => {
   beforeAll(async () => {
     keys = 'root:admin:root-secret-0123456789,ops-alice:operator:alice-secret-0123456789';
     // calls may take 10 s: the remote abort below lands while a slow first step is in flight
-    const env = { API_KEYS: keys, CALL_TIMEOUT_MS: '10000' };
+    // p1 fails many times in a row to park transactions as failed: no breaker may open on it
+    const env = { API_KEYS: keys, CALL_TIMEOUT_MS: '10000', ...BREAKERS_OFF };
     s = await startTestStack('operator', { env, apiKey: 'root-secret-0123456789' });
     s.api = s.api.as('alice-secret-0123456789'); // everything below acts as the operator
   });

@@ -151,7 +151,7 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(p.body.errorRate).toBeGreaterThan(0);
     expect(p.body.errorRate).toBeLessThan(1);
     expect(p.body.lastError).toBe('HTTP 503');
-    expect(p.body).toMatchObject({ name: 'p1', status: 'up', circuit: 'disabled', hasSecret: false });
+    expect(p.body).toMatchObject({ name: 'p1', status: 'up', circuit: 'closed', hasSecret: false });
   });
 
   it('treats an action that exhausts its attempts as no and compensates it', async () => {

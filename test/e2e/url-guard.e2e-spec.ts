@@ -76,6 +76,11 @@ describe('participant URL guard', () => {
     await pg.query(
       `INSERT INTO txc_participants (name, url, transport) VALUES ('legacy', 'http://[::a9fe:a9fe]:9/', 'http')`,
     );
+    // the address the coordinator calls is its instance's
+    await pg.query(
+      `INSERT INTO txc_participant_instances (participant, instance_id, url, transport)
+         VALUES ('legacy', 'http://[::a9fe:a9fe]:9/', 'http://[::a9fe:a9fe]:9/', 'http')`,
+    );
     const t = await s.api.post('/v1/transactions', {
       protocol: 'saga',
       retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 },

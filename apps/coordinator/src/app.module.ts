@@ -4,7 +4,14 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, getRepositoryToken } from '@nestjs/typeorm';
 import { Pool } from 'pg';
 import type { Repository } from 'typeorm';
-import { ENTITIES, ParticipantEntity, PgTransactionStore, dataSourceOptions } from '#store';
+import {
+  ENTITIES,
+  ParticipantEntity,
+  ParticipantInstanceEntity,
+  PgParticipantRegistry,
+  PgTransactionStore,
+  dataSourceOptions,
+} from '#store';
 import { AccessGuard } from './access/access.guard';
 import { KeyRegistry } from './access/key-registry';
 import { KeysController } from './access/keys.controller';
@@ -20,6 +27,7 @@ import { MetricsController } from './metrics/metrics.controller';
 import { METRIC_SOURCES } from './metrics/metric-sources';
 import { ParticipantsController } from './participants/participants.controller';
 import { ParticipantsService } from './participants/participants.service';
+import { ParticipantHealth } from './participants/participant-health';
 import { CONFIG, DATABASE_URL, PG_POOL, STORE } from './tokens';
 import { StatsController } from './stats/stats.controller';
 import { StatsService } from './stats/stats.service';
@@ -48,9 +56,15 @@ export class AppModule {
       { provide: STORE, useFactory: (pool: Pool) => new PgTransactionStore(pool), inject: [PG_POOL] },
       { provide: WakeScheduler, useFactory: () => new WakeScheduler(config, databaseUrl) },
       {
+        provide: PgParticipantRegistry,
+        useFactory: (pool: Pool) => new PgParticipantRegistry(pool),
+        inject: [PG_POOL],
+      },
+      {
         provide: ParticipantDirectory,
-        useFactory: (repo: Repository<ParticipantEntity>) => new ParticipantDirectory(repo),
-        inject: [getRepositoryToken(ParticipantEntity)],
+        useFactory: (repo: Repository<ParticipantEntity>, instances: Repository<ParticipantInstanceEntity>) =>
+          new ParticipantDirectory(repo, instances),
+        inject: [getRepositoryToken(ParticipantEntity), getRepositoryToken(ParticipantInstanceEntity)],
       },
       CoordinatorMetrics,
       METRIC_SOURCES,
@@ -60,6 +74,7 @@ export class AppModule {
       TransactionsService,
       OperatorActionsService,
       ParticipantsService,
+      ParticipantHealth,
       KeyRegistry,
       StatusFeed,
       StatsService,

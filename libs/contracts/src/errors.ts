@@ -98,8 +98,13 @@ export class ParticipantUnknownError extends ValidationError {
 }
 
 export class ParticipantNotFoundError extends CoordinatorError {
-  constructor(name: string) {
-    super('participant_not_found', `no participant named "${name}"`);
+  constructor(name: string, instanceId?: string) {
+    super(
+      'participant_not_found',
+      instanceId === undefined
+        ? `no participant named "${name}"`
+        : `participant "${name}" has no instance "${instanceId}" (register it again)`,
+    );
   }
 }
 

@@ -43,6 +43,15 @@ export const Limits = {
   /** Identifier shape for transaction and branch ids: 1-128 of [A-Za-z0-9._:-], but not `.` or `..` (path segments). */
   idPattern: /^(?!\.\.?$)[A-Za-z0-9._:-]{1,128}$/,
   participantNamePattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+  /**
+   * A participant instance's id: 1-128 of [A-Za-z0-9._:/@-]. An instance registered without one is
+   * named by its URL, which may be longer or hold other characters: such ids are stored, never typed.
+   */
+  instanceIdPattern: /^[A-Za-z0-9._:/@-]{1,128}$/,
+  /** A participant's `maxConcurrency` upper bound. */
+  maxParticipantConcurrency: 10_000,
+  /** A participant's `ratePerSecond` upper bound. */
+  maxParticipantRatePerSecond: 100_000,
   /** Request target (path and query), bytes; longer is 414. */
   maxUrlBytes: 8 * 1024,
   /** All request headers together (with the request line), bytes; more is 431. */

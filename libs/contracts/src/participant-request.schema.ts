@@ -37,6 +37,17 @@ export const registerParticipantSchema = z
       .max(7 * 24 * 3600)
       .optional(),
     secret: storableString.pipe(z.string().min(16, 'must be at least 16 characters').max(256)).optional(),
+    /**
+     * Names this instance among the participant's instances; without it the URL is the instance. Each
+     * instance has its own lease, circuit and address.
+     */
+    instanceId: z.string().regex(Limits.instanceIdPattern, 'must be 1-128 of [A-Za-z0-9._:/@-]').optional(),
+    /** At most this many calls in flight to the participant, from all coordinators together. */
+    maxConcurrency: z.number().int().min(1).max(Limits.maxParticipantConcurrency).optional(),
+    /** At most this many calls per second to the participant, from all coordinators together. */
+    ratePerSecond: z.number().positive().max(Limits.maxParticipantRatePerSecond).optional(),
+    /** Replay its `failed` transactions on its own once it is healthy again. */
+    autoReplay: z.boolean().optional(),
     /** Free-form JSON shown in the registry: at most Limits.maxMetadataBytes, storable (see storableJson). */
     metadata: z.record(z.string(), z.unknown()).superRefine(checkStorableJson(Limits.maxMetadataBytes)).optional(),
   })
@@ -53,3 +64,11 @@ export const registerParticipantSchema = z
     }
   });
 export type RegisterParticipantRequest = z.output<typeof registerParticipantSchema>;
+
+/** Body of `POST /v1/participants/{name}/heartbeat`: without `instanceId`, the instances registered without one. */
+export const heartbeatSchema = z
+  .object({
+    instanceId: z.string().regex(Limits.instanceIdPattern, 'must be 1-128 of [A-Za-z0-9._:/@-]').optional(),
+  })
+  .strict();
+export type HeartbeatRequest = z.output<typeof heartbeatSchema>;

@@ -93,16 +93,55 @@ export interface TransactionPage {
   nextCursor: string | null;
 }
 
+/** A participant instance's state: `up` (lease live), `expired` (lease lapsed), `draining` (deregistered). */
+export type InstanceStatus = 'up' | 'expired' | 'draining';
+/** A circuit breaker's state; `open` and `half-open` instances get no new call but a probe. */
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+/** One instance of a participant as `GET /v1/participants/{name}` lists it. */
+export interface ParticipantInstanceView {
+  instanceId: string;
+  url: string;
+  transport: string;
+  ttlSeconds: number | null;
+  metadata: Record<string, unknown>;
+  status: InstanceStatus;
+  /** This coordinator's breaker for the instance, or else the state last published by any coordinator. */
+  circuit: CircuitState;
+  circuitChangedAt: string | null;
+  /** When its lease runs out (null: it never expires). */
+  expiresAt: string | null;
+  lastSeenAt: string;
+  registeredAt: string;
+  /** Share of the last 100 calls from the answering coordinator that failed; null before any call. */
+  errorRate: number | null;
+  /** Calls from the answering coordinator in the last minute, their latency, and those in flight now. */
+  calls: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  inFlightCalls: number;
+}
+
 export interface ParticipantView {
   name: string;
+  /** The most recent registration's address (each instance has its own in `instances`). */
   url: string;
   transport: string;
   ttlSeconds: number | null;
   hasSecret: boolean;
   metadata: Record<string, unknown>;
+  maxConcurrency: number | null;
+  ratePerSecond: number | null;
+  autoReplay: boolean;
+  /**
+   * Since when it has had an instance up with a closed circuit, as the coordinators last recorded it
+   * (every sweep); null while it has none. Failed transactions from before it are what `autoReplay` replays.
+   */
+  healthySince: string | null;
+  /** `up` while at least one instance is up, else `stale`. */
   status: 'up' | 'stale';
-  /** Circuit breaking is not enabled yet: always `disabled`. */
-  circuit: 'disabled' | 'closed' | 'open' | 'half-open';
+  /** `closed` while an up instance's circuit is closed; else `half-open` if one is probing; else `open`. */
+  circuit: CircuitState;
   lastSeenAt: string;
   /** Share of the last 100 calls from the answering instance that got no answer or an error status; null before any call. */
   errorRate: number | null;
@@ -114,6 +153,7 @@ export interface ParticipantView {
   /** Transactions involving it that are in flight, and that are parked as `failed`. */
   inFlightTransactions: number;
   failedTransactions: number;
+  instances: ParticipantInstanceView[];
   createdAt: string;
   updatedAt: string;
 }

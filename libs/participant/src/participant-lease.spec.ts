@@ -62,6 +62,36 @@ describe('ParticipantLease', () => {
     await coordinator.close();
   });
 
+  it('names its instance when registering and heartbeating, and leaves on stop({ leave: true })', async () => {
+    const coordinator = await fakeCoordinator((_m, path) => (path === '/v1/participants' ? 201 : 200));
+    const lease = new ParticipantLease({
+      coordinatorUrl: coordinator.url,
+      name: 'bank',
+      instanceId: 'bank-1',
+      url: 'http://127.0.0.1:1',
+      ttlSeconds: 3,
+      heartbeatMs: 30,
+      metadata: { zone: 'a' },
+      maxConcurrency: 4,
+      autoReplay: true,
+    });
+    await lease.start();
+    expect(coordinator.calls[0].body).toEqual({
+      name: 'bank',
+      url: 'http://127.0.0.1:1',
+      ttlSeconds: 3,
+      instanceId: 'bank-1',
+      metadata: { zone: 'a' },
+      maxConcurrency: 4,
+      autoReplay: true,
+    });
+    await until(() => coordinator.calls.some((c) => c.path === '/v1/participants/bank/heartbeat'));
+    expect(coordinator.calls.find((c) => c.path.endsWith('/heartbeat'))!.body).toEqual({ instanceId: 'bank-1' });
+    await lease.stop({ leave: true });
+    expect(coordinator.calls.at(-1)!.path).toBe('/v1/participants/bank/instances/bank-1');
+    await coordinator.close();
+  });
+
   it('fails the start on a refusal, and keeps trying when the coordinator cannot answer', async () => {
     const refusing = await fakeCoordinator(() => 422);
     const options = { name: 'bank', url: 'http://127.0.0.1:1', ttlSeconds: 3, heartbeatMs: 30 };

@@ -12,7 +12,20 @@ export interface ParticipantLeaseOptions {
   secret?: string;
   /** Sent as `Authorization: Bearer <apiKey>` (a key with the `participant` role). */
   apiKey?: string;
-  /** The lease: silent this long, the coordinator shows the participant stale. */
+  /**
+   * Names this instance among the participant's instances (each has its own lease and circuit, and
+   * calls are balanced over the live ones). Without it the URL names the instance.
+   */
+  instanceId?: string;
+  /** Free-form JSON shown in the registry with the instance (version, zone, ...). */
+  metadata?: Record<string, unknown>;
+  /** At most this many calls in flight to the participant, from all coordinators together. */
+  maxConcurrency?: number;
+  /** At most this many calls per second to the participant, from all coordinators together. */
+  ratePerSecond?: number;
+  /** Have the coordinator replay the participant's failed transactions once it is healthy again. */
+  autoReplay?: boolean;
+  /** The lease: silent this long, the instance is expired and gets no call. */
   ttlSeconds: number;
   /** How often the lease is renewed. */
   heartbeatMs: number;
@@ -34,10 +47,12 @@ export class ParticipantRegistrationError extends Error {
 }
 
 /**
- * Keeps one participant registered with the coordinator: registers it (`POST /v1/participants`),
- * then renews the lease every `heartbeatMs` (`POST /v1/participants/{name}/heartbeat`), registering
- * again if the coordinator answers 404 (it forgot the participant). Stopping only stops renewing:
- * the registration stays, and the coordinator shows the participant stale once the lease runs out.
+ * Keeps one participant instance registered with the coordinator: registers it
+ * (`POST /v1/participants`), then renews its lease every `heartbeatMs`
+ * (`POST /v1/participants/{name}/heartbeat {instanceId}`), registering again if the coordinator
+ * answers 404 (it forgot the participant or the instance). `stop()` only stops renewing: the
+ * instance gets no call once its lease runs out; `stop({ leave: true })` also deregisters it, so it
+ * gets no new call at once (it drains).
  */
 export class ParticipantLease {
   private timer: NodeJS.Timeout | undefined;
@@ -66,7 +81,11 @@ export class ParticipantLease {
   /** Renews the lease now (registers first when not registered yet). */
   async renew(): Promise<void> {
     if (!this.registered) return this.register();
-    const res = await this.post(`/v1/participants/${encodeURIComponent(this.options.name)}/heartbeat`);
+    const { instanceId } = this.options;
+    const res = await this.post(
+      `/v1/participants/${encodeURIComponent(this.options.name)}/heartbeat`,
+      instanceId ? { instanceId } : {},
+    );
     if (res.status === 404) {
       this.registered = false;
       return this.register();
@@ -74,21 +93,47 @@ export class ParticipantLease {
     if (!res.ok) throw new Error(`heartbeat answered HTTP ${res.status}: ${await res.text()}`);
   }
 
-  /** Stops renewing and waits for a renewal in flight. Does not deregister. */
-  async stop(): Promise<void> {
+  /**
+   * Stops renewing and waits for a renewal in flight. With `leave`, deregisters the instance
+   * (`DELETE /v1/participants/{name}/instances/{instanceId}`) so that it gets no new call from now.
+   */
+  async stop(options: { leave?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.inFlight;
+    if (options.leave && this.registered) {
+      const { name, instanceId, url } = this.options;
+      const path = `/v1/participants/${encodeURIComponent(name)}/instances/${encodeURIComponent(instanceId ?? url)}`;
+      const res = await this.request('DELETE', path);
+      if (!res.ok && res.status !== 404) throw new Error(`leaving answered HTTP ${res.status}: ${await res.text()}`);
+      this.registered = false;
+    }
   }
 
   private async register(): Promise<void> {
-    const { name, url, transport, secret, ttlSeconds } = this.options;
+    const {
+      name,
+      url,
+      transport,
+      secret,
+      ttlSeconds,
+      instanceId,
+      metadata,
+      maxConcurrency,
+      ratePerSecond,
+      autoReplay,
+    } = this.options;
     const res = await this.post('/v1/participants', {
       name,
       url,
       ttlSeconds,
       ...(transport ? { transport } : {}),
       ...(secret ? { secret } : {}),
+      ...(instanceId ? { instanceId } : {}),
+      ...(metadata ? { metadata } : {}),
+      ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      ...(ratePerSecond !== undefined ? { ratePerSecond } : {}),
+      ...(autoReplay !== undefined ? { autoReplay } : {}),
     });
     if (res.ok) {
       this.registered = true;
@@ -113,13 +158,18 @@ export class ParticipantLease {
   }
 
   private post(path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    return this.request('POST', path, body ?? {});
+  }
+
+  private request(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const base = this.options.coordinatorUrl.replace(/\/+$/, '');
     return fetch(base + path, {
-      method: 'POST',
+      method,
       headers,
-      body: JSON.stringify(body ?? {}),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       // a hung coordinator must not stall the heartbeat chain past its own period
       signal: AbortSignal.timeout(Math.max(1000, this.options.heartbeatMs)),
     });

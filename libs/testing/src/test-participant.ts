@@ -66,19 +66,35 @@ type BarrierRow = 'applied' | 'rejected' | 'fenced';
 export class TestParticipant {
   readonly calls: ReceivedCall[] = [];
   private rules: FaultRule[] = [];
-  /** Barrier rows by `transaction/branch/phase`. */
-  private readonly rows = new Map<string, BarrierRow>();
-  /** Effects performed, by `transaction/branch/phase`. */
-  private readonly performed = new Map<string, number>();
+  /** Barrier rows by `transaction/branch/phase` (shared by the instances of one participant). */
+  private readonly rows: Map<string, BarrierRow>;
+  /** Effects performed, by `transaction/branch/phase` (shared like the rows). */
+  private readonly performed: Map<string, number>;
   private readonly inFlight = new Map<string, number>();
   /** What a message's check answers, by transaction (default `pending`). */
   private readonly checkStates = new Map<string, string>();
   /** The most calls for one (transaction, branch, phase) that were ever in flight at once. */
   maxConcurrentSamePhase = 0;
+  /** Calls being handled by this instance now, and the most there ever were at once. */
+  concurrent = 0;
+  maxConcurrent = 0;
+  /** Every answer is held back this long (a participant that takes its time). */
+  latencyMs = 0;
 
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    sharedWith?: TestParticipant,
+  ) {
+    this.rows = sharedWith?.rows ?? new Map();
+    this.performed = sharedWith?.performed ?? new Map();
+  }
 
-  static async start(): Promise<TestParticipant> {
+  /**
+   * Starts a participant on its own port. With `sharedWith`, it is another instance of the same
+   * participant: they keep one barrier (as instances sharing a database do), so effects are counted
+   * across them; calls, faults and concurrency stay per instance.
+   */
+  static async start(options: { sharedWith?: TestParticipant } = {}): Promise<TestParticipant> {
     let participant!: TestParticipant;
     const server = createServer((req, res) => {
       let raw = '';
@@ -90,7 +106,7 @@ export class TestParticipant {
         });
       });
     });
-    participant = new TestParticipant(server);
+    participant = new TestParticipant(server, options.sharedWith);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return participant;
   }
@@ -163,12 +179,16 @@ export class TestParticipant {
     const concurrent = (this.inFlight.get(phaseKey) ?? 0) + 1;
     this.inFlight.set(phaseKey, concurrent);
     this.maxConcurrentSamePhase = Math.max(this.maxConcurrentSamePhase, concurrent);
+    this.concurrent += 1;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
     try {
+      if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
       const answer = await this.answer(body);
       call.status = answer.status;
       return answer;
     } finally {
       call.answeredAt = Date.now();
+      this.concurrent -= 1;
       this.inFlight.set(phaseKey, (this.inFlight.get(phaseKey) ?? 1) - 1);
     }
   }

@@ -3,6 +3,15 @@ import { freshDatabase, freshRedisPrefix, TEST_REDIS_URL, type FreshDatabase } f
 import { apiClient, type ApiClient } from './http-client';
 import { TestParticipant } from './test-participant';
 
+/**
+ * Environment that keeps circuit breakers from opening, for tests that need a participant to fail
+ * again and again until transactions park as `failed` (a breaker would make them wait instead).
+ */
+export const BREAKERS_OFF: Readonly<Record<string, string>> = {
+  CIRCUIT_CONSECUTIVE_FAILURES: '1000',
+  CIRCUIT_WINDOW: '10000',
+};
+
 export interface TestStack {
   db: FreshDatabase;
   coordinator: CoordinatorProcess;

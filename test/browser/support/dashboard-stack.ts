@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { freshDatabase, startTestStack, type ApiClient, type FreshDatabase, type TestStack } from '#testing';
+import {
+  BREAKERS_OFF,
+  freshDatabase,
+  startTestStack,
+  type ApiClient,
+  type FreshDatabase,
+  type TestStack,
+} from '#testing';
 import { startDemo, type Demo } from '../../../apps/demo/src/start-demo';
 import { assertDashboardServed } from './dashboard-origin';
 
@@ -31,9 +38,13 @@ export interface DashboardStack {
 export async function startDashboardStack(label: string, options: { open?: boolean } = {}): Promise<DashboardStack> {
   const secret = (role: string) => `${role}-${randomBytes(12).toString('hex')}`;
   const keys: DashboardKeys = { admin: secret('admin'), operator: secret('operator'), viewer: secret('viewer') };
+  // the pages under test show failed transactions, made by participants failing again and again
   const env: Record<string, string> = options.open
-    ? {}
-    : { API_KEYS: `root:admin:${keys.admin},ops-alice:operator:${keys.operator},watcher:viewer:${keys.viewer}` };
+    ? { ...BREAKERS_OFF }
+    : {
+        ...BREAKERS_OFF,
+        API_KEYS: `root:admin:${keys.admin},ops-alice:operator:${keys.operator},watcher:viewer:${keys.viewer}`,
+      };
   const stack = await startTestStack(label, { env, apiKey: options.open ? undefined : keys.admin });
   let demoDb: FreshDatabase | null = null;
   let demo: Demo | null = null;

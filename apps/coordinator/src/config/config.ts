@@ -53,6 +53,33 @@ const envSchema = z
     METRICS_PUBLIC: bool(true),
     DOCS_PUBLIC: bool(true),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    /** A participant instance's circuit opens after this many failed calls in a row... */
+    CIRCUIT_CONSECUTIVE_FAILURES: int(5, 1, 1000),
+    /** ...or when this share of its last CIRCUIT_WINDOW calls failed (strictly between 0 and 1). */
+    CIRCUIT_FAILURE_RATE: z.coerce
+      .number()
+      .gt(0, 'must be between 0 and 1 (exclusive)')
+      .lt(1, 'must be between 0 and 1 (exclusive)')
+      .default(0.5),
+    CIRCUIT_WINDOW: int(20, 2, 10_000),
+    /** An open circuit lets one probe call through after this long. */
+    CIRCUIT_HALF_OPEN_MS: int(5_000, 100, 3_600_000),
+    /** A call with no live instance to go to is deferred this long before it looks again. */
+    NO_INSTANCE_RETRY_MS: int(1_000, 100, 600_000),
+    /** Longest a call waits in memory for its participant's maxConcurrency/ratePerSecond before it is deferred durably. */
+    LIMIT_WAIT_MS: int(2_000, 10, 60_000),
+    /** Alerts are POSTed here (JSON, signed with ALERT_WEBHOOK_SECRET when set); unset: no alerts are sent. */
+    ALERT_WEBHOOK_URL: z
+      .string()
+      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+      .optional(),
+    ALERT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** First retry delay of a failed alert delivery (doubling, capped at 5 minutes). */
+    ALERT_RETRY_MS: int(1_000, 10, 300_000),
+    /** A transaction still undecided this long past its deadline raises an alert. */
+    ALERT_OVERDUE_AFTER_MS: int(30_000, 0, 86_400_000),
+    /** Failed transactions replayed per sweep and participant with autoReplay (their calls are paced by the limits too). */
+    AUTO_REPLAY_BATCH: int(20, 1, 1000),
     /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
     CRASH_AT: z.string().optional(),
   })

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   interactiveBranchSchema,
   listTransactionsQuerySchema,
+  heartbeatSchema,
   registerParticipantSchema,
   startTransactionSchema,
 } from '#contracts';
@@ -62,8 +63,19 @@ export function openApiDocument(): OpenAPIObject {
       },
       '/v1/participants/{name}/heartbeat': {
         post: {
-          summary: "Extend a participant's lease",
+          summary: "Extend an instance's lease (without instanceId: the instances registered without one)",
           parameters: [idParam('name')],
+          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Heartbeat' } } } },
+          responses: {
+            200: json('the participant', 'Participant'),
+            404: problemResponse('unknown participant or instance: register again'),
+          },
+        },
+      },
+      '/v1/participants/{name}/instances/{instanceId}': {
+        delete: {
+          summary: 'Deregister an instance: it drains (no new calls) until it registers again',
+          parameters: [idParam('name'), idParam('instanceId')],
           responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') },
         },
       },
@@ -166,6 +178,7 @@ export function openApiDocument(): OpenAPIObject {
       schemas: {
         StartTransaction: schema(startTransactionSchema),
         RegisterParticipant: schema(registerParticipantSchema),
+        Heartbeat: schema(heartbeatSchema),
         RegisterBranch: schema(interactiveBranchSchema),
         Transaction: { type: 'object', description: 'TransactionView in libs/contracts/src/transaction-view.ts' },
         Participant: { type: 'object', description: 'ParticipantView in libs/contracts/src/transaction-view.ts' },

@@ -2,8 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { TransactionStore } from '#store';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 import type { CrashPoints } from './crash-points';
-import type { ParticipantCaller } from './participant-caller';
-import type { ParticipantDirectory } from './participant-directory';
+import type { ParticipantGateway } from './participant-gateway';
 import type { ParticipantStats } from './participant-stats';
 import type { TransactionDriver } from './transaction-driver';
 
@@ -11,8 +10,7 @@ import type { TransactionDriver } from './transaction-driver';
 export interface EngineContext {
   readonly instanceId: string;
   readonly store: TransactionStore;
-  readonly caller: ParticipantCaller;
-  readonly directory: ParticipantDirectory;
+  readonly gateway: ParticipantGateway;
   readonly callTimeoutMs: number;
   readonly crash: CrashPoints;
   readonly metrics: CoordinatorMetrics;

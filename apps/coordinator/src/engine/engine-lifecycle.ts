@@ -5,6 +5,7 @@ import { CONFIG, STORE } from '../tokens';
 import { Engine } from './engine.service';
 import { Sweeper } from './sweeper';
 import { WakeScheduler } from './wake-scheduler';
+import { ParticipantHealth } from '../participants/participant-health';
 
 /** Starts the clock (BullMQ worker) and the sweeper after boot; stops them and lets go of owned work on shutdown. */
 @Injectable()
@@ -14,6 +15,7 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     private readonly engine: Engine,
     private readonly scheduler: WakeScheduler,
+    private readonly health: ParticipantHealth,
     @Inject(STORE) store: TransactionStore,
     @Inject(CONFIG) private readonly config: Config,
   ) {
@@ -22,6 +24,8 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       instanceTtlMs: config.INSTANCE_TTL_MS,
       batch: 100,
       takeOver: config.ROLE !== 'api',
+      // participant health (auto-replay, alerts, limit shares) is the driving instances' work
+      onPass: config.ROLE !== 'api' ? () => health.tick() : undefined,
     });
   }
 
@@ -29,10 +33,12 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
     const drives = this.config.ROLE !== 'api';
     await this.scheduler.start(async (id) => void (await this.engine.resume(id)), drives);
     this.sweeper.start();
+    if (drives) this.health.alerts?.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.sweeper.stop();
+    await this.health.alerts?.stop();
     await this.scheduler.close();
     await this.engine.shutdown();
   }

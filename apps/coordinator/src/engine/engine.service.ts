@@ -37,6 +37,8 @@ import type { EngineContext } from './engine-context';
 import { ParticipantCallerByTransport } from './participant-caller.by-transport';
 import type { ParticipantCaller } from './participant-caller';
 import { ParticipantDirectory } from './participant-directory';
+import { CircuitBreakers, type CircuitChange } from './circuit-breakers';
+import { ParticipantGateway } from './participant-gateway';
 import { ParticipantStats } from './participant-stats';
 import { branchFields, timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
@@ -74,6 +76,9 @@ export class Engine implements EngineContext {
   readonly crash: CrashPoints;
   readonly callTimeoutMs: number;
   readonly stats = new ParticipantStats();
+  readonly gateway: ParticipantGateway;
+  /** Told of every circuit state change on this coordinator (the health service publishes them). */
+  onCircuitChange: (change: CircuitChange) => void = () => undefined;
   /** Instances whose heartbeat lapsed, kept fresh by the sweeper. */
   deadOwners: string[] = [];
   /**
@@ -102,6 +107,23 @@ export class Engine implements EngineContext {
     this.callTimeoutMs = config.CALL_TIMEOUT_MS;
     this.stuckAfterMs = config.CALL_TIMEOUT_MS + config.INSTANCE_TTL_MS;
     this.drives = config.ROLE !== 'api';
+    const circuits = new CircuitBreakers(
+      {
+        consecutiveFailures: config.CIRCUIT_CONSECUTIVE_FAILURES,
+        failureRate: config.CIRCUIT_FAILURE_RATE,
+        window: config.CIRCUIT_WINDOW,
+        halfOpenAfterMs: config.CIRCUIT_HALF_OPEN_MS,
+      },
+      (change) => {
+        const level = { closed: 0, 'half-open': 1, open: 2 }[change.state];
+        this.metrics.circuit.set({ participant: change.participant, instance: change.instanceId }, level);
+        this.onCircuitChange(change);
+      },
+    );
+    this.gateway = new ParticipantGateway(directory, this.caller, circuits, this.stats, {
+      limitWaitMs: config.LIMIT_WAIT_MS,
+      noInstanceRetryMs: config.NO_INSTANCE_RETRY_MS,
+    });
   }
 
   /**

@@ -122,6 +122,17 @@ export function timelineOf(
     case 'commit':
       push({ ...none, type: 'transaction.commit-requested', detail: null });
       break;
+    case 'deferred':
+      // one entry says both that the call waits and until when (no `retry.scheduled` beside it)
+      push({
+        type: 'call.deferred',
+        branchId: event.branchId,
+        phase: event.phase,
+        attempt: event.attempt,
+        outcome: null,
+        detail: callNote,
+      });
+      break;
     case 'start':
     case 'wake':
       break;
@@ -131,6 +142,7 @@ export function timelineOf(
   }
   const previous = new Map(before.branches.map((b) => [b.id, b]));
   for (const b of after.branches) {
+    if (event.type === 'deferred' && event.branchId === b.id) continue;
     if (b.retryAt !== null && previous.get(b.id)?.retryAt !== b.retryAt) {
       push({
         type: 'retry.scheduled',

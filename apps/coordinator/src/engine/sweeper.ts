@@ -8,6 +8,8 @@ export interface SweeperOptions {
   instanceTtlMs: number;
   batch: number;
   takeOver: boolean;
+  /** More work for every pass, after the take-overs (participant health). */
+  onPass?: () => Promise<void>;
 }
 
 /**
@@ -117,6 +119,7 @@ export class Sweeper {
         }
       }
       if (++this.ticks % 30 === 1) await this.store.expireIdempotencyKeys();
+      await this.options.onPass?.();
     } catch (error) {
       this.logger.warn(`sweep failed: ${error}`);
     }

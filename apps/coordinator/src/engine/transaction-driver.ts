@@ -33,6 +33,7 @@ import { reasonOf } from './call-reason';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
 import type { CallRequest, CallResult } from './participant-caller';
+import type { Delivery } from './participant-gateway';
 import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
 
 /**
@@ -335,49 +336,63 @@ export class TransactionDriver {
 
   private async deliver(c: CallCommand): Promise<void> {
     const branch = this.branches.get(c.branchId)!;
-    let result: CallResult;
-    const participant = await this.ctx.directory.get(branch.participant).catch(() => null);
-    if (!participant) {
-      result = {
-        outcome: Outcome.Unknown,
-        httpStatus: null,
-        result: null,
-        error: `participant "${branch.participant}" is not registered`,
-        durationMs: 0,
-      };
-    } else {
-      // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
-      const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
-      const timeoutMs = forward
-        ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
-        : this.ctx.callTimeoutMs;
-      const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
-      const overHttp = participant.transport === Transport.Http;
-      result = await this.ctx.caller.call({
-        url: overHttp ? joinUrl(participant.url, path) : participant.url,
-        transport: participant.transport as Transport,
-        participant: participant.name,
-        path,
-        secret: participant.secret,
-        timeoutMs,
-        body: {
-          transactionId: this.id,
-          // a message's check is asked of its sender, not of a branch: the envelope has no branchId
-          ...(c.phase === Phase.Check ? {} : { branchId: c.branchId }),
-          protocol: this.protocol,
-          phase: c.phase,
-          attempt: c.attempt,
-          deadline: new Date(forward ? this.state.deadline : Date.now() + timeoutMs).toISOString(),
-          payload: c.phase === Phase.Check ? null : branch.payload,
-        } as CallRequest['body'],
+    // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
+    const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
+    const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
+    const delivery = await this.ctx.gateway
+      .deliver(branch.participant, (participant, instance) => {
+        // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
+        const timeoutMs = forward
+          ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
+          : this.ctx.callTimeoutMs;
+        const overHttp = instance.transport === Transport.Http;
+        return {
+          url: overHttp ? joinUrl(instance.url, path) : instance.url,
+          transport: instance.transport as Transport,
+          participant: participant.name,
+          path,
+          secret: participant.secret,
+          timeoutMs,
+          body: {
+            transactionId: this.id,
+            // a message's check is asked of its sender, not of a branch: the envelope has no branchId
+            ...(c.phase === Phase.Check ? {} : { branchId: c.branchId }),
+            protocol: this.protocol,
+            phase: c.phase,
+            attempt: c.attempt,
+            deadline: new Date(forward ? this.state.deadline : Date.now() + timeoutMs).toISOString(),
+            payload: c.phase === Phase.Check ? null : branch.payload,
+          } as CallRequest['body'],
+        };
+      })
+      .catch((error: unknown): Delivery => {
+        // the registry could not be read: a wait, not a failed attempt
+        this.ctx.logger.warn(`participant lookup failed: ${error}`, 'Engine');
+        return { kind: 'deferred', reason: 'no-live-instance', retryAt: Date.now() + 1_000 };
       });
-      if (c.phase === Phase.Check) result = checkOutcome(result);
-    }
+    if (delivery.kind === 'deferred') return this.defer(c, branch.participant, delivery);
+    let result: CallResult =
+      delivery.kind === 'called'
+        ? delivery.result
+        : {
+            outcome: Outcome.Unknown,
+            httpStatus: null,
+            result: null,
+            error: `participant "${branch.participant}" is not registered`,
+            durationMs: 0,
+          };
+    if (c.phase === Phase.Check && delivery.kind === 'called') result = checkOutcome(result);
     const answer = `${c.phase} to ${branch.participant} (attempt ${c.attempt}): ${result.outcome}`;
     if (result.outcome === Outcome.Unknown) this.ctx.logger.warn(`${answer} (${result.error})`, 'Engine');
     else this.ctx.logger.debug?.(answer, 'Engine');
     this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
     this.ctx.stats.record(branch.participant, result.outcome, result.error, result.durationMs);
+    if (delivery.kind === 'called')
+      this.ctx.metrics.instanceCalls.inc({
+        participant: branch.participant,
+        instance: delivery.instanceId,
+        outcome: result.outcome,
+      });
     this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
     this.ctx.crash.reach('after-call');
     const reason = reasonOf(result.httpStatus, result.result);
@@ -402,6 +417,34 @@ export class TransactionDriver {
         ...(result.error ? { error: storableText(result.error) } : {}),
       },
       result.result,
+    );
+  }
+
+  /**
+   * The gateway did not make the call (or made it as a failed circuit probe): the log records why and
+   * when the branch is due again, and the attempt is not counted. The driver lets go if nothing else
+   * is in flight, and the wake-up is scheduled like any retry's (durable: the sweeper finds it in Postgres).
+   */
+  private async defer(c: CallCommand, participant: string, d: Extract<Delivery, { kind: 'deferred' }>): Promise<void> {
+    this.ctx.metrics.deferred.inc({ participant, reason: d.reason });
+    const made = d.result
+      ? {
+          instanceId: d.instanceId,
+          httpStatus: d.result.httpStatus,
+          durationMs: d.result.durationMs,
+          ...(d.result.error ? { error: storableText(d.result.error) } : {}),
+        }
+      : {};
+    await this.post(
+      {
+        type: 'deferred',
+        branchId: c.branchId,
+        phase: c.phase,
+        attempt: c.attempt,
+        retryAt: d.retryAt,
+        delivered: d.result !== undefined,
+      },
+      { reason: d.reason, until: new Date(d.retryAt).toISOString(), ...made },
     );
   }
 

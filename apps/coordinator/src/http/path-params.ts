@@ -33,3 +33,10 @@ export const ParticipantNameParam = new PathParamPipe(
   Limits.participantNamePattern,
   'must be 1-63 characters of [a-z0-9_-], starting with a letter or digit',
 );
+
+/** `{instanceId}` of /v1/participants/{name}/instances/{instanceId}: an id, or the URL an instance registered without one is named by. */
+export const InstanceIdParam = new PathParamPipe(
+  'instanceId',
+  /^[^\u0000-\u001f]{1,2048}$/,
+  'must be 1-2048 characters without control characters',
+);

@@ -38,6 +38,36 @@ export class CoordinatorMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly instanceCalls = new Counter({
+    name: 'txc_participant_instance_calls_total',
+    help: 'Phase deliveries by participant instance and outcome',
+    labelNames: ['participant', 'instance', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly deferred = new Counter({
+    name: 'txc_participant_calls_deferred_total',
+    help: 'Deliveries deferred without using an attempt, by participant and reason (no-live-instance, circuit-open, limit, probe-failed)',
+    labelNames: ['participant', 'reason'],
+    registers: [this.registry],
+  });
+  readonly circuit = new Gauge({
+    name: 'txc_participant_circuit_state',
+    help: "This coordinator's circuit per participant instance: 0 closed, 1 half-open, 2 open",
+    labelNames: ['participant', 'instance'],
+    registers: [this.registry],
+  });
+  readonly alerts = new Counter({
+    name: 'txc_alerts_total',
+    help: 'Alert webhook deliveries, by kind and result (delivered, retried)',
+    labelNames: ['kind', 'result'],
+    registers: [this.registry],
+  });
+  readonly autoReplays = new Counter({
+    name: 'txc_auto_replays_total',
+    help: 'Failed transactions replayed automatically once their participant was healthy again',
+    labelNames: ['participant'],
+    registers: [this.registry],
+  });
   readonly recovered = new Counter({
     name: 'txc_transactions_recovered_total',
     help: 'Transactions taken over from a dead owner or re-driven after a delay',

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, Headers, Param, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { IdempotencyService } from '../http/idempotency.service';
-import { ParticipantNameParam } from '../http/path-params';
+import { InstanceIdParam, ParticipantNameParam } from '../http/path-params';
 import { requestHash } from '../http/request-hash';
 import { send } from '../transactions/transactions.controller';
 import { ParticipantsService } from './participants.service';
@@ -32,9 +32,20 @@ export class ParticipantsController {
   @Access(Permission.Register)
   async heartbeat(
     @Param('name', ParticipantNameParam) name: string,
+    @Body() body: unknown,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.participants.heartbeat(name));
+    return send(res, await this.participants.heartbeat(name, body));
+  }
+
+  @Delete(':name/instances/:instanceId')
+  @Access(Permission.Register)
+  async leave(
+    @Param('name', ParticipantNameParam) name: string,
+    @Param('instanceId', InstanceIdParam) instanceId: string,
+    @Res({ passthrough: true }) res: FastifyReply,
+  ): Promise<unknown> {
+    return send(res, await this.participants.leave(name, instanceId));
   }
 
   @Get()

@@ -125,7 +125,11 @@ export function toView(
     })),
   };
 }
-/** Pairs each `call.started` with its `call.finished` (a started call with no end was cut short by a crash). */
+/**
+ * Pairs each `call.started` with its `call.finished` (a started call with no end was cut short by a
+ * crash). A `call.deferred` withdraws the call it answers when it was never made (no live instance,
+ * an open circuit, a limit); a failed circuit probe was made, and ends as unknown with its error.
+ */
 export function attemptsOf(events: EventRecord[]): AttemptView[] {
   const open = new Map<string, AttemptView>();
   const attempts: AttemptView[] = [];
@@ -152,6 +156,18 @@ export function attemptsOf(events: EventRecord[]): AttemptView[] {
       a.outcome = e.outcome;
       a.httpStatus = (e.detail?.httpStatus as number | null) ?? null;
       a.error = (e.detail?.error as string | undefined) ?? null;
+    } else if (e.type === 'call.deferred') {
+      const a = open.get(key);
+      if (!a) continue;
+      open.delete(key);
+      if (e.detail?.httpStatus === undefined) {
+        attempts.splice(attempts.indexOf(a), 1);
+        continue;
+      }
+      a.finishedAt = e.at.toISOString();
+      a.outcome = 'unknown';
+      a.httpStatus = (e.detail.httpStatus as number | null) ?? null;
+      a.error = (e.detail.error as string | undefined) ?? `circuit probe failed (${String(e.detail.reason)})`;
     }
   }
   return attempts;

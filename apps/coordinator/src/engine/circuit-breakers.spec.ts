@@ -1,0 +1,50 @@
+import { CircuitBreakers } from './circuit-breakers';
+import type { CallResult } from './participant-caller';
+
+const answer = (outcome: CallResult['outcome']) => async (): Promise<CallResult> => ({
+  outcome,
+  httpStatus: outcome === 'unknown' ? 503 : 200,
+  result: null,
+  error: outcome === 'unknown' ? 'HTTP 503' : null,
+  durationMs: 1,
+});
+
+describe('CircuitBreakers', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  const options = { consecutiveFailures: 3, failureRate: 0.5, window: 10, halfOpenAfterMs: 5_000 };
+
+  it('opens after failures in a row, refuses calls, lets one probe through, and closes on its answer', async () => {
+    const changes: string[] = [];
+    const breakers = new CircuitBreakers(options, (c) => changes.push(`${c.instanceId}:${c.state}`));
+    const circuit = breakers.of('svc', 'a');
+    for (let i = 0; i < 3; i++) expect(await circuit.run(answer('unknown'))).toMatchObject({ called: true });
+    expect(breakers.stateOf('svc', 'a')).toBe('open');
+    expect(await circuit.run(answer('yes'))).toEqual({ called: false });
+    expect(circuit.availability()).toBe(Date.now() + 5_000);
+
+    jest.advanceTimersByTime(5_000);
+    expect(circuit.availability()).toBe('probe');
+    const failedProbe = await circuit.run(answer('unknown'));
+    expect(failedProbe).toMatchObject({ called: true, probe: true });
+    expect(breakers.stateOf('svc', 'a')).toBe('open');
+
+    jest.advanceTimersByTime(5_000);
+    expect(await circuit.run(answer('yes'))).toMatchObject({ called: true, probe: true });
+    expect(breakers.stateOf('svc', 'a')).toBe('closed');
+    expect(changes).toEqual(['a:open', 'a:half-open', 'a:open', 'a:half-open', 'a:closed']);
+  });
+
+  it('counts a definite no as an answer, and opens on the failure rate over the window', async () => {
+    const breakers = new CircuitBreakers(options);
+    const circuit = breakers.of('svc', 'b');
+    // two failures, then a definite no: never three failures in a row, but two thirds of the calls fail
+    const pattern = (i: number) => answer(i % 3 === 2 ? 'no' : 'unknown');
+    for (let i = 0; i < 9; i++) await circuit.run(pattern(i));
+    expect(breakers.stateOf('svc', 'b')).toBe('closed'); // the window is not full yet
+    await circuit.run(pattern(9));
+    expect(breakers.stateOf('svc', 'b')).toBe('open');
+    expect(breakers.stateOf('svc', 'other')).toBeNull();
+  });
+});

@@ -1,0 +1,180 @@
+import {
+  BrokenCircuitError,
+  CircuitBreakerPolicy,
+  CircuitState as CockatielState,
+  ConsecutiveBreaker,
+  CountBreaker,
+  circuitBreaker,
+  handleAll,
+  type IBreaker,
+} from 'cockatiel';
+import { Outcome, type CircuitState } from '#contracts';
+import type { CallResult } from './participant-caller';
+
+/** When a circuit opens and how long it stays open before a probe. */
+export interface CircuitOptions {
+  /** This many failures in a row open it. */
+  consecutiveFailures: number;
+  /** A share of failures (0-1) over the last `window` calls opens it, once `window` calls were seen. */
+  failureRate: number;
+  window: number;
+  /** An open circuit lets one probe call through after this long. */
+  halfOpenAfterMs: number;
+}
+
+/** A circuit's state changed on this coordinator. */
+export interface CircuitChange {
+  participant: string;
+  instanceId: string;
+  state: CircuitState;
+  at: Date;
+}
+
+/** What one guarded call came to: called (with the probe flag), or refused by an open circuit. */
+export type GuardedCall = { called: true; result: CallResult; probe: boolean } | { called: false };
+
+/** Opens when either breaker would: failures in a row, or too high a failure rate over the window. */
+class EitherBreaker implements IBreaker {
+  constructor(private readonly breakers: IBreaker[]) {}
+
+  get state(): unknown {
+    return this.breakers.map((b) => b.state);
+  }
+
+  set state(value: unknown) {
+    (value as unknown[]).forEach((s, i) => (this.breakers[i].state = s));
+  }
+
+  success(state: CockatielState): void {
+    for (const b of this.breakers) b.success(state);
+  }
+
+  failure(state: CockatielState): boolean {
+    // every breaker sees every failure: no short-circuit
+    return this.breakers.map((b) => b.failure(state)).some(Boolean);
+  }
+}
+
+/** An unknown outcome, thrown through the policy so that cockatiel counts it as a failure. */
+class FailedCall extends Error {
+  constructor(readonly result: CallResult) {
+    super(result.error ?? 'unknown outcome');
+  }
+}
+
+/** One instance's breaker, with what cockatiel keeps private: when it opened, and a probe under way. */
+export class InstanceCircuit {
+  private openedAt: number | null = null;
+  private probing = false;
+  private readonly policy: CircuitBreakerPolicy;
+
+  constructor(
+    private readonly options: CircuitOptions,
+    onChange: (state: CircuitState) => void,
+  ) {
+    this.policy = circuitBreaker(handleAll, {
+      halfOpenAfter: options.halfOpenAfterMs,
+      breaker: new EitherBreaker([
+        new ConsecutiveBreaker(options.consecutiveFailures),
+        new CountBreaker({ threshold: options.failureRate, size: options.window }),
+      ]),
+    });
+    this.policy.onBreak(() => {
+      this.openedAt = Date.now();
+      onChange('open');
+    });
+    this.policy.onHalfOpen(() => onChange('half-open'));
+    this.policy.onReset(() => {
+      this.openedAt = null;
+      onChange('closed');
+    });
+  }
+
+  get state(): CircuitState {
+    switch (this.policy.state) {
+      case CockatielState.Closed:
+        return 'closed';
+      case CockatielState.HalfOpen:
+        return 'half-open';
+      case CockatielState.Open:
+      case CockatielState.Isolated:
+        return 'open';
+    }
+  }
+
+  /**
+   * `closed`: calls go through. `probe`: open, and its half-open probe may go now (one caller at a
+   * time). A time: open (or probing) until then at the earliest.
+   */
+  availability(now = Date.now()): 'closed' | 'probe' | number {
+    const state = this.policy.state;
+    if (state === CockatielState.Closed) return 'closed';
+    if (state === CockatielState.HalfOpen || this.probing) return now + Math.min(1_000, this.options.halfOpenAfterMs);
+    const probeAt = (this.openedAt ?? now) + this.options.halfOpenAfterMs;
+    return probeAt <= now ? 'probe' : probeAt;
+  }
+
+  /**
+   * Makes `call` through the breaker: an unknown outcome counts as a failure, any answer as a
+   * success. Refused without calling when the circuit is open (or another caller's probe is out).
+   */
+  async run(call: () => Promise<CallResult>): Promise<GuardedCall> {
+    const availability = this.availability();
+    if (typeof availability === 'number') return { called: false };
+    const probe = availability === 'probe';
+    if (probe) this.probing = true;
+    try {
+      const result = await this.policy.execute(async () => {
+        const r = await call();
+        if (r.outcome === Outcome.Unknown) throw new FailedCall(r);
+        return r;
+      });
+      return { called: true, result, probe };
+    } catch (error) {
+      if (error instanceof FailedCall) return { called: true, result: error.result, probe };
+      if (error instanceof BrokenCircuitError) return { called: false };
+      throw error;
+    } finally {
+      if (probe) this.probing = false;
+    }
+  }
+}
+
+/**
+ * The circuit breakers of this coordinator, one per participant instance, made on first use. They
+ * are derived from this coordinator's own calls (ADR 0006): each coordinator decides for itself
+ * and publishes its changes, which the registry shows.
+ */
+export class CircuitBreakers {
+  private readonly circuits = new Map<string, InstanceCircuit>();
+
+  constructor(
+    private readonly options: CircuitOptions,
+    private readonly onChange: (change: CircuitChange) => void = () => undefined,
+  ) {}
+
+  of(participant: string, instanceId: string): InstanceCircuit {
+    const key = `${participant}\u0000${instanceId}`;
+    let circuit = this.circuits.get(key);
+    if (!circuit) {
+      circuit = new InstanceCircuit(this.options, (state) =>
+        this.onChange({ participant, instanceId, state, at: new Date() }),
+      );
+      this.circuits.set(key, circuit);
+    }
+    return circuit;
+  }
+
+  /** The state of an instance's breaker on this coordinator, or null when it never called it. */
+  stateOf(participant: string, instanceId: string): CircuitState | null {
+    return this.circuits.get(`${participant}\u0000${instanceId}`)?.state ?? null;
+  }
+
+  /** Drops the breakers of instances no longer registered. */
+  retain(participant: string, instanceIds: Set<string>): void {
+    for (const key of this.circuits.keys()) {
+      const [p, id] = key.split('\u0000');
+      if (p === participant && !instanceIds.has(id)) this.circuits.delete(key);
+    }
+  }
+}

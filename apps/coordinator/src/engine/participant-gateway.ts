@@ -1,0 +1,161 @@
+import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
+import { ParticipantLimiter, shareOf } from './call-limiter';
+import type { CircuitBreakers } from './circuit-breakers';
+import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
+import { isLive, type ParticipantDirectory } from './participant-directory';
+import type { ParticipantStats } from './participant-stats';
+
+/** Why a delivery was not made (or made as a failed probe) and is due again later. */
+export type DeferReason = 'no-live-instance' | 'circuit-open' | 'limit' | 'probe-failed';
+
+export type Delivery =
+  | { kind: 'called'; result: CallResult; instanceId: string }
+  | { kind: 'deferred'; reason: DeferReason; retryAt: number; result?: CallResult; instanceId?: string }
+  | { kind: 'unregistered' };
+
+export interface GatewayOptions {
+  /** Longest a call waits here for its participant's limits before it is deferred durably instead. */
+  limitWaitMs: number;
+  /** How soon a call with no live instance to go to looks again. */
+  noInstanceRetryMs: number;
+}
+
+/** How many coordinators share the participants' limits, and this one's rank among them. */
+export interface Peers {
+  count: number;
+  rank: number;
+}
+
+/**
+ * Where the engine's calls go: client-side discovery over a participant's instances, balanced by
+ * least outstanding calls from this coordinator (ties taken in turn), through each instance's
+ * circuit breaker and the participant's limits. A call that cannot be made now (no live instance,
+ * every circuit open, a limit reached) is not made and comes back `deferred` with when to try
+ * again; the engine records that durably and schedules a wake-up, burning no attempt.
+ */
+export class ParticipantGateway {
+  private readonly limiters = new Map<string, ParticipantLimiter>();
+  /** Calls in flight per instance (`participant\0instance`), for least-outstanding balancing. */
+  private readonly outstanding = new Map<string, number>();
+  private turn = 0;
+  peers: Peers = { count: 1, rank: 0 };
+
+  constructor(
+    private readonly directory: ParticipantDirectory,
+    private readonly caller: ParticipantCaller,
+    readonly circuits: CircuitBreakers,
+    private readonly stats: ParticipantStats,
+    private readonly options: GatewayOptions,
+  ) {}
+
+  /** Calls in flight from this coordinator to an instance now. */
+  inFlight(participant: string, instanceId: string): number {
+    return this.outstanding.get(key(participant, instanceId)) ?? 0;
+  }
+
+  /** Delivers one call to a live instance of `name`, building the request for the instance chosen. */
+  async deliver(
+    name: string,
+    build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
+  ): Promise<Delivery> {
+    const entry = await this.directory.entry(name);
+    if (!entry) return { kind: 'unregistered' };
+    const limiter = this.limiterOf(entry.participant);
+    const release = await limiter.acquire(this.options.limitWaitMs);
+    if (!release) return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
+    try {
+      let live = entry.instances.filter((i) => isLive(i));
+      // a cached entry can only make leases look older than they are: look again before waiting
+      if (live.length === 0)
+        live = ((await this.directory.entry(name, true))?.instances ?? []).filter((i) => isLive(i));
+      if (live.length === 0) {
+        return {
+          kind: 'deferred',
+          reason: 'no-live-instance',
+          retryAt: jittered(Date.now() + this.options.noInstanceRetryMs),
+        };
+      }
+      const chosen = this.choose(name, live);
+      if (typeof chosen === 'number') return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
+      return await this.callThrough(entry.participant, chosen, build);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Among live instances: those with a closed circuit, by fewest outstanding calls, ties in turn;
+   * else one whose open circuit may send its probe; else when the first circuit may probe.
+   */
+  private choose(name: string, live: ParticipantInstanceEntity[]): ParticipantInstanceEntity | number {
+    const now = Date.now();
+    const closed: ParticipantInstanceEntity[] = [];
+    let probe: ParticipantInstanceEntity | null = null;
+    let earliest = Infinity;
+    for (const i of live) {
+      const a = this.circuits.of(name, i.instanceId).availability(now);
+      if (a === 'closed') closed.push(i);
+      else if (a === 'probe') probe ??= i;
+      else earliest = Math.min(earliest, a);
+    }
+    if (closed.length === 0) return probe ?? earliest;
+    const start = this.turn++ % closed.length;
+    let best = closed[start];
+    for (let k = 1; k < closed.length; k++) {
+      const i = closed[(start + k) % closed.length];
+      if (this.inFlight(name, i.instanceId) < this.inFlight(name, best.instanceId)) best = i;
+    }
+    return best;
+  }
+
+  private async callThrough(
+    participant: ParticipantEntity,
+    instance: ParticipantInstanceEntity,
+    build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
+  ): Promise<Delivery> {
+    const k = key(participant.name, instance.instanceId);
+    const circuit = this.circuits.of(participant.name, instance.instanceId);
+    this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
+    try {
+      const guarded = await circuit.run(() => this.caller.call(build(participant, instance)));
+      if (!guarded.called) {
+        const a = circuit.availability();
+        return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(typeof a === 'number' ? a : Date.now()) };
+      }
+      const { result } = guarded;
+      this.stats.record(k, result.outcome, result.error, result.durationMs);
+      if (guarded.probe && result.outcome === 'unknown') {
+        // the probe found the instance still down: its circuit is open again, and the call waits with it
+        const a = circuit.availability();
+        const retryAt = jittered(typeof a === 'number' ? a : Date.now());
+        return { kind: 'deferred', reason: 'probe-failed', retryAt, result, instanceId: instance.instanceId };
+      }
+      return { kind: 'called', result, instanceId: instance.instanceId };
+    } finally {
+      const left = (this.outstanding.get(k) ?? 1) - 1;
+      if (left > 0) this.outstanding.set(k, left);
+      else this.outstanding.delete(k);
+    }
+  }
+
+  private limiterOf(p: ParticipantEntity): ParticipantLimiter {
+    const share = shareOf(p, this.peers.count, this.peers.rank);
+    let limiter = this.limiters.get(p.name);
+    if (!limiter) {
+      limiter = new ParticipantLimiter(share);
+      this.limiters.set(p.name, limiter);
+    } else {
+      limiter.update(share);
+    }
+    return limiter;
+  }
+}
+
+function key(participant: string, instanceId: string): string {
+  return `${participant}\u0000${instanceId}`;
+}
+
+/** Spreads the calls deferred together over a quarter second, so they do not all come back at once. */
+function jittered(at: number): number {
+  return Math.round(at + Math.random() * 250);
+}

@@ -1,0 +1,70 @@
+import { ParticipantLease } from '#participant';
+import { BREAKERS_OFF, startTestStack, TestParticipant, type TestStack } from '#testing';
+
+/**
+ * `autoReplay`: the transactions that failed while a participant was broken are replayed without an
+ * operator once it is healthy again (here: it crashed, its lease lapsed, it came back fixed), each
+ * replay recorded like an operator's, with the actor `auto-replay`.
+ */
+describe('automatic replay', () => {
+  let s: TestStack;
+  let flaky: TestParticipant;
+  let lease: ParticipantLease;
+
+  beforeAll(async () => {
+    // the breakers must not stop the failures this test needs: only the lease tells health here
+    s = await startTestStack('auto-replay', {
+      env: { ...BREAKERS_OFF, SWEEP_INTERVAL_MS: '300' },
+    });
+    flaky = await TestParticipant.start();
+    const options = {
+      coordinatorUrl: s.api.base,
+      name: 'flaky',
+      url: flaky.url,
+      ttlSeconds: 1,
+      heartbeatMs: 200,
+      autoReplay: true,
+    };
+    lease = new ParticipantLease(options);
+    await lease.start();
+  });
+  afterAll(async () => {
+    await lease.stop();
+    await flaky.close();
+    await s.close();
+  });
+
+  it('finishes 20 transactions that failed while the participant was broken, without an operator', async () => {
+    // broken: every compensation fails; p1 refuses b's action, so a (on flaky) must be compensated
+    flaky.fault({ phase: 'compensate', status: 500, times: 1_000_000 });
+    const ids = Array.from({ length: 20 }, (_, i) => `auto-${i}-${Date.now()}`);
+    for (const id of ids)
+      s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 409, times: 1 });
+    const answers = await Promise.all(
+      ids.map((id) =>
+        s.api.post('/v1/transactions?wait=30000', {
+          id,
+          protocol: 'saga',
+          retry: { maxAttempts: 1, initialBackoffMs: 50, maxBackoffMs: 100 },
+          branches: [
+            { id: 'a', participant: 'flaky', payload: {} },
+            { id: 'b', participant: 'p1', payload: {} },
+          ],
+        }),
+      ),
+    );
+    expect(answers.map((r) => r.body.status)).toEqual(Array(20).fill('failed'));
+    // it crashes (its lease lapses), and comes back fixed
+    await lease.stop();
+    await s.api.until('/v1/participants/flaky', (v: any) => v.status === 'stale' && v.healthySince === null);
+    flaky.clearFaults();
+    await lease.start();
+    for (const id of ids) {
+      const t = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 30_000);
+      const replays = t.events.filter((e: any) => e.type === 'operator.replay');
+      expect(replays).toHaveLength(1);
+      expect(replays[0].detail).toMatchObject({ actor: 'auto-replay', reason: 'participant flaky is healthy again' });
+      expect(flaky.effects(id, 'a')).toEqual({ applied: 1, compensated: 1 });
+    }
+  });
+});
