@@ -13,6 +13,7 @@ import type {
   BranchView,
   BulkReplayResult,
   EventView,
+  ParticipantInstanceView,
   ParticipantView,
   Phase,
   Problem,
@@ -26,6 +27,7 @@ import type {
 } from '#contracts';
 
 export type {
+  ParticipantInstanceView,
   ApiKeyView,
   Attention,
   CreatedApiKey,
