@@ -1,5 +1,5 @@
 import type { Repository } from 'typeorm';
-import type { ParticipantEntity } from '#store';
+import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
 import { ParticipantDirectory } from './participant-directory';
 
 /** A participants table in memory, counting the reads the directory makes. */
@@ -12,7 +12,9 @@ function fakeRepository() {
       return rows.get(name) ?? null;
     },
   } as unknown as Repository<ParticipantEntity>;
-  return { repo, rows, reads: () => reads };
+  // each participant has no instance: what is counted here is the participant reads
+  const instances = { find: async () => [] } as unknown as Repository<ParticipantInstanceEntity>;
+  return { repo, instances, rows, reads: () => reads };
 }
 
 const entity = (name: string) =>
@@ -20,27 +22,38 @@ const entity = (name: string) =>
 
 describe('ParticipantDirectory', () => {
   it('keeps nothing for names that are not registered, however many are looked up', async () => {
-    const { repo } = fakeRepository();
-    const directory = new ParticipantDirectory(repo);
+    const { repo, instances } = fakeRepository();
+    const directory = new ParticipantDirectory(repo, instances);
     for (let i = 0; i < 1_000; i++) expect(await directory.get(`made-up-${i}`)).toBeNull();
     expect(await directory.missing(['made-up-1', 'made-up-2'])).toEqual(['made-up-1', 'made-up-2']);
     expect(directory.size).toBe(0);
   });
 
   it('finds a name registered right after a miss (a miss is not cached)', async () => {
-    const { repo, rows } = fakeRepository();
-    const directory = new ParticipantDirectory(repo);
+    const { repo, instances, rows } = fakeRepository();
+    const directory = new ParticipantDirectory(repo, instances);
     expect(await directory.get('late')).toBeNull();
     rows.set('late', entity('late'));
     expect((await directory.get('late'))?.name).toBe('late');
   });
 
   it('caches registered participants, one read per name while fresh', async () => {
-    const { repo, rows, reads } = fakeRepository();
+    const { repo, instances, rows, reads } = fakeRepository();
     rows.set('p1', entity('p1'));
-    const directory = new ParticipantDirectory(repo);
+    const directory = new ParticipantDirectory(repo, instances);
     for (let i = 0; i < 5; i++) expect((await directory.get('p1'))?.name).toBe('p1');
     expect(reads()).toBe(1);
     expect(directory.size).toBe(1);
+  });
+});
+
+describe('ParticipantDirectory under a burst', () => {
+  it('reads a participant once for all the calls that find it missing at the same time', async () => {
+    const { repo, instances, rows, reads } = fakeRepository();
+    rows.set('p1', entity('p1'));
+    const directory = new ParticipantDirectory(repo, instances);
+    const found = await Promise.all(Array.from({ length: 50 }, () => directory.get('p1')));
+    expect(found.every((p) => p?.name === 'p1')).toBe(true);
+    expect(reads()).toBe(1);
   });
 });
