@@ -61,9 +61,12 @@ describe('automatic replay', () => {
     await lease.start();
     for (const id of ids) {
       const t = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 30_000);
+      // once, or again should a replayed call time out on a loaded machine: never by anyone else
       const replays = t.events.filter((e: any) => e.type === 'operator.replay');
-      expect(replays).toHaveLength(1);
-      expect(replays[0].detail).toMatchObject({ actor: 'auto-replay', reason: 'participant flaky is healthy again' });
+      expect(replays.length).toBeGreaterThanOrEqual(1);
+      for (const r of replays) {
+        expect(r.detail).toEqual({ actor: 'auto-replay', reason: 'participant flaky is healthy again' });
+      }
       expect(flaky.effects(id, 'a')).toEqual({ applied: 1, compensated: 1 });
     }
   });

@@ -53,6 +53,24 @@ describe('ParticipantLimiter', () => {
   });
 });
 
+describe('ParticipantLimiter.expectedWaitMs', () => {
+  it('foresees the wait of a newcomer behind the queue at the rate, and none without a rate', () => {
+    jest.useFakeTimers({ now: 0 });
+    const paced = new ParticipantLimiter({ maxConcurrency: null, ratePerSecond: 10 });
+    expect(paced.expectedWaitMs()).toBe(0); // one token in the bucket
+    void paced.acquire(60_000);
+    for (let i = 0; i < 19; i++) void paced.acquire(60_000);
+    // 19 waiting, the newcomer is the 20th: 2 s at 10/s
+    expect(paced.expectedWaitMs()).toBe(2_000);
+    // calls that go away are promised the next tokens, one every 100 ms
+    expect(paced.book()).toBe(2_100);
+    expect(paced.book()).toBe(2_200);
+    expect(paced.expectedWaitMs()).toBe(2_200);
+    expect(new ParticipantLimiter({ maxConcurrency: 1, ratePerSecond: null }).expectedWaitMs()).toBe(0);
+    jest.useRealTimers();
+  });
+});
+
 describe('shareOf', () => {
   it('divides the concurrency so that the shares add up to the limit', () => {
     const shares = [0, 1, 2].map((rank) => shareOf({ maxConcurrency: 4, ratePerSecond: 30 }, 3, rank));

@@ -25,6 +25,8 @@ export class ParticipantLimiter {
   private refilledAt: number;
   private readonly queue: Waiter[] = [];
   private pumpTimer: NodeJS.Timeout | null = null;
+  /** Tokens up to this time (epoch ms) are promised to calls that were deferred (see {@link book}). */
+  private bookedUntil = 0;
 
   constructor(
     private share: LimitShare,
@@ -48,6 +50,31 @@ export class ParticipantLimiter {
     this.pump();
   }
 
+  /**
+   * How long a call arriving now would wait for its token, from the rate and the waiters ahead of it
+   * (0 without a rate: a concurrency slot's wait cannot be foreseen). A caller that would wait far
+   * longer than it may hold a call in memory defers it to about its turn instead of queueing.
+   */
+  expectedWaitMs(): number {
+    const rate = this.share.ratePerSecond;
+    if (rate === null) return 0;
+    this.refill();
+    const short = this.queue.length + 1 - this.tokens;
+    const queued = short <= 0 ? 0 : Math.ceil((short / rate) * 1000);
+    return Math.max(queued, this.bookedUntil - this.now());
+  }
+
+  /**
+   * Promises a token behind the queue and the earlier promises to a call that goes away and comes
+   * back for it; answers when it is due. Calls deferred together are so spread at the rate, instead
+   * of all coming back at once to queue again.
+   */
+  book(): number {
+    const rate = this.share.ratePerSecond ?? Infinity;
+    this.bookedUntil = this.now() + this.expectedWaitMs() + 1000 / rate;
+    return this.bookedUntil;
+  }
+
   /** A permit as soon as the limits allow, or null after `maxWaitMs`. */
   acquire(maxWaitMs: number): Promise<Permit | null> {
     if (this.queue.length === 0 && this.admit()) return Promise.resolve(this.permit());
@@ -58,7 +85,7 @@ export class ParticipantLimiter {
           const at = this.queue.indexOf(waiter);
           if (at >= 0) this.queue.splice(at, 1);
           resolve(null);
-        }, maxWaitMs),
+        }, maxWaitMs).unref(),
       };
       this.queue.push(waiter);
       this.pump();

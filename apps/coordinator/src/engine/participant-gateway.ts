@@ -61,6 +61,15 @@ export class ParticipantGateway {
     const entry = await this.directory.entry(name);
     if (!entry) return { kind: 'unregistered' };
     const limiter = this.limiterOf(entry.participant);
+    const expected = limiter.expectedWaitMs();
+    if (expected > this.options.limitWaitMs) {
+      // a backlog longer than a call may wait here: come back about when its turn comes, not to queue again and again
+      return {
+        kind: 'deferred',
+        reason: 'limit',
+        retryAt: jittered(Date.now() + expected - this.options.limitWaitMs / 2),
+      };
+    }
     const release = await limiter.acquire(this.options.limitWaitMs);
     if (!release) return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
     try {
