@@ -60,6 +60,12 @@ describe('dashboard operator actions', () => {
 
     await page.getByRole('link', { name: 'Participants', exact: true }).click();
     const inventory = page.locator('[data-testid=participant-row][data-name=inventory]');
+    // each instance is listed with its lease and circuit
+    const instance = page.locator(
+      '[data-testid=participant-instances][data-name=inventory] [data-testid=instance-row]',
+    );
+    await instance.first().waitFor();
+    expect(await instance.first().getAttribute('data-status')).toBe('up');
     await inventory.getByTestId('failed-transactions-link').filter({ hasText: /^2$/ }).waitFor();
     await inventory.getByTestId('bulk-replay-button').click();
     const dryRun = page.getByTestId('bulk-dry-run-button');
