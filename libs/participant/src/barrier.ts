@@ -1,13 +1,18 @@
 import type { Pool, PoolClient } from 'pg';
 import { BusinessRejection } from './business-rejection';
 import { inTransaction } from './local-transaction';
-import { FORWARD_PHASES, Phase } from '#contracts';
+import { FORWARD_PHASES, Phase, Protocol } from '#contracts';
 
 /** The phase delivery a barrier guards: one row per (transaction, branch, phase). */
 export interface BarrierCall {
   transactionId: string;
   branchId: string;
   phase: Phase;
+  /**
+   * A reliable message's delivery (`msg`) has no undo, so its no is not final: a refusal is rolled
+   * back with everything else, and the operator's replay may apply it. Other protocols: omitted.
+   */
+  protocol?: Protocol;
 }
 
 /**
@@ -143,7 +148,8 @@ export class Barrier {
     try {
       return { kind: 'applied', value: await work(client) };
     } catch (error) {
-      if (!(error instanceof BusinessRejection)) throw error;
+      // a message's consumer said no: nothing will undo it, so nothing is kept and a replay may apply
+      if (!(error instanceof BusinessRejection) || call.protocol === Protocol.Msg) throw error;
       // undo the work, keep the barrier row: a late delivery of this phase must find the no
       await client.query('ROLLBACK TO SAVEPOINT txc_barrier_work');
       await client.query(

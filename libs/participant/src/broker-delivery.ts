@@ -1,4 +1,4 @@
-import { BROKER_PATH_HEADER, Phase, type BrokerCallReply } from '#contracts';
+import { BROKER_PATH_HEADER, Phase, type BrokerCallReply, type Protocol } from '#contracts';
 import type { PhaseDispatcher } from './phase-dispatcher';
 import { phasePath, type PhaseKey } from './phase-route';
 
@@ -41,15 +41,20 @@ export async function answerBrokerMessage(
   return { status: reply.status, body: reply.body };
 }
 
-/** The handler key a path names, when it is a phase path of `phase`; else the unnamed handler of `phase`. */
+/**
+ * The handler key a path names (`/{protocol}/{phase}` or `/{protocol}/{name}/{phase}`), when it is
+ * a phase path of `phase`; else the unnamed handler of `phase`. The protocol tells a message's
+ * `/msg/action` from a saga's `/saga/action`, which share the pattern `txn.<participant>.action`.
+ */
 function keyOf(phase: Phase, path: string | undefined): PhaseKey {
   const parts = path?.split('/') ?? [];
-  if (parts.length === 4 && parts[3] === phase && PHASES.has(phase)) {
-    const key = { phase, name: parts[2] };
+  if ((parts.length === 3 || parts.length === 4) && parts[parts.length - 1] === phase && PHASES.has(phase)) {
+    const protocol = parts[1] as Protocol;
+    const key: PhaseKey = parts.length === 4 ? { phase, protocol, name: parts[2] } : { phase, protocol };
     try {
       if (phasePath(key) === path) return key;
     } catch {
-      // not an action name: fall through to the unnamed handler, which answers 404 if there is none
+      // not a protocol or action name: fall through to the unnamed handler, which answers 404 if there is none
     }
   }
   return { phase };

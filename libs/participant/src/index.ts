@@ -9,6 +9,7 @@ export * from './phase-route';
 export * from './handler-registry';
 export * from './phase-reply';
 export * from './phase-dispatcher';
+export * from './outbox';
 export * from './typeorm-local-transaction';
 export * from './participant-lease';
 export * from './broker-delivery';

@@ -1,10 +1,11 @@
 import type { DataSource } from 'typeorm';
-import { ParticipantHeaders, type Phase } from '#contracts';
+import { Phase, ParticipantHeaders } from '#contracts';
 import { Barrier } from './barrier';
 import { BusinessRejection } from './business-rejection';
 import type { HandlerRegistry, PhaseHandlerContext } from './handler-registry';
 import { problem, success, type PhaseReply } from './phase-reply';
-import { phasePath, protocolOfPhase, type PhaseKey } from './phase-route';
+import type { CheckResponder } from './outbox';
+import { phasePath, protocolOfKey, type PhaseKey } from './phase-route';
 import { verifySignature } from './signature';
 import { runBarrierWithManager } from './typeorm-local-transaction';
 
@@ -31,6 +32,8 @@ export interface PhaseDispatcherOptions {
   onError?: (error: unknown, path: string) => void;
   /** Unix milliseconds, for the signature's age check. Default `Date.now`. */
   now?: () => number;
+  /** A message sender's outbox: answers the `check` phase from its markers. */
+  outbox?: CheckResponder;
 }
 
 /**
@@ -55,19 +58,21 @@ export class PhaseDispatcher {
   async dispatch(key: PhaseKey, delivery: PhaseDelivery): Promise<PhaseReply> {
     const path = phasePath(key);
     const handler = this.options.registry.find(key);
-    if (!handler) return problem(404, 'no_handler', 'No handler', `no handler for ${path}`);
+    const checking = key.phase === Phase.Check && this.options.outbox;
+    if (!handler && !checking) return problem(404, 'no_handler', 'No handler', `no handler for ${path}`);
     const { secret } = this.options;
     const signature = delivery.headers[ParticipantHeaders.signature];
     if (secret && !verifySignature(secret, signature, delivery.rawBody, Math.floor(this.now() / 1000))) {
       // 401 is retried by the coordinator: a secret rotated on one side only heals once both agree
       return problem(401, 'invalid_signature', 'Unauthorized', `missing or invalid ${ParticipantHeaders.signature}`);
     }
-    const call = parseEnvelope(delivery.body, key.phase);
+    if (checking) return this.answerCheck(delivery.body);
+    const call = parseEnvelope(delivery.body, key);
     if (typeof call === 'string') return problem(400, 'invalid_call', 'Bad Request', call);
 
     try {
       const result = await runBarrierWithManager(this.options.dataSource, this.barrier, call, async (manager) =>
-        handler({ ...call, manager }),
+        handler!({ ...call, manager }),
       );
       switch (result.kind) {
         case 'applied':
@@ -96,6 +101,31 @@ export class PhaseDispatcher {
       return problem(500, 'handler_failed', 'Internal Server Error', describe(error));
     }
   }
+
+  /**
+   * A message's check: the outbox's marker answers it (writing `rolledback` first if the sender's
+   * transaction never committed one). Anything that fails is a 500: no answer, asked again.
+   */
+  private async answerCheck(body: unknown): Promise<PhaseReply> {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const id = b.transactionId;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 256) {
+      return problem(400, 'invalid_call', 'Bad Request', 'transactionId must be a string of 1-256 characters');
+    }
+    if (b.phase !== undefined && b.phase !== Phase.Check) {
+      return problem(400, 'invalid_call', 'Bad Request', `phase ${JSON.stringify(b.phase)} sent to the check route`);
+    }
+    try {
+      return {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: await this.options.outbox!.check(id),
+      };
+    } catch (error) {
+      this.options.onError?.(error, 'check');
+      return problem(500, 'check_failed', 'Internal Server Error', describe(error));
+    }
+  }
 }
 
 function rejectionExtra(details: Record<string, unknown> | undefined) {
@@ -109,7 +139,8 @@ type ParsedCall = Omit<PhaseHandlerContext, 'manager'>;
  * Checks the participant-call envelope. The payload is left to the handler, so a malformed payload
  * on an undo phase can still be a null compensation.
  */
-function parseEnvelope(body: unknown, phase: Phase): ParsedCall | string {
+function parseEnvelope(body: unknown, key: PhaseKey): ParsedCall | string {
+  const phase = key.phase;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'body must be a JSON object';
   const b = body as Record<string, unknown>;
   for (const field of ['transactionId', 'branchId'] as const) {
@@ -119,7 +150,7 @@ function parseEnvelope(body: unknown, phase: Phase): ParsedCall | string {
     }
   }
   if (b.phase !== undefined && b.phase !== phase) return `phase ${JSON.stringify(b.phase)} sent to the ${phase} route`;
-  const protocol = protocolOfPhase(phase);
+  const protocol = protocolOfKey(key);
   if (b.protocol !== undefined && b.protocol !== protocol) {
     return `protocol ${JSON.stringify(b.protocol)} sent to a ${protocol} route`;
   }

@@ -244,7 +244,12 @@ export class TransactionDriver {
       return;
     }
     const inserted = registering && state.branches.some((b) => b.id === registering.id) ? registering : undefined;
-    if (event.type === 'outcome' && event.outcome === Outcome.Yes && RESULT_PHASES.includes(event.phase)) {
+    // a forward phase's yes carries its result; a check's deciding answer (committed or rolledback) is kept too
+    const kept =
+      event.type === 'outcome' &&
+      ((event.outcome === Outcome.Yes && FORWARD_PHASES.includes(event.phase)) ||
+        (event.phase === Phase.Check && event.outcome !== Outcome.Unknown));
+    if (event.type === 'outcome' && kept) {
       const change = branches.find((b) => b.id === event.branchId);
       if (change) Object.assign(change, { setResult: true, result: result ?? null });
     }
@@ -478,9 +483,6 @@ export class TransactionDriver {
     this.timer.unref();
   }
 }
-
-/** Phases whose yes carries a reply worth keeping as the branch's result (a check's answer included). */
-const RESULT_PHASES: readonly Phase[] = [...FORWARD_PHASES, Phase.Check];
 
 /**
  * A check's outcome is read from its answer, not its status: only a 2xx `{"state": "committed"}`

@@ -1,6 +1,7 @@
 import type { ModuleMetadata } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { BrokerKind } from '../broker-delivery';
+import type { Outbox } from '../outbox';
 
 /** A broker the participant is served over instead of HTTP (docs/transports.md). */
 export interface ParticipantTransportOptions {
@@ -42,6 +43,11 @@ export interface ParticipantModuleOptions {
   barrierTable?: string;
   /** Register and heartbeat; default true. False serves the routes only (registration done elsewhere). */
   register?: boolean;
+  /**
+   * This service sends reliable messages: the module provides an {@link Outbox} (inject it), creates
+   * its marker table, and serves the coordinator's check at `checkPath` (default `/msg/check`).
+   */
+  outbox?: { table?: string; checkPath?: string; apiKey?: string };
 }
 
 /** Options of {@link ParticipantModule.forRootAsync}: the options built from injected providers. */

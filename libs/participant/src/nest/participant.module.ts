@@ -7,6 +7,27 @@ import {
   type ParticipantModuleOptions,
 } from './participant-options';
 import { ParticipantRuntime } from './participant.runtime';
+import { Outbox } from '../outbox';
+
+/**
+ * The {@link Outbox} of a sending service (`outbox` option), or null: bound to the coordinator, the
+ * participant's name (its check endpoint) and its DataSource (the check's own statements).
+ */
+const outboxProvider = {
+  provide: Outbox,
+  inject: [PARTICIPANT_OPTIONS],
+  useFactory: (options: ParticipantModuleOptions): Outbox | null =>
+    options.outbox
+      ? new Outbox({
+          coordinatorUrl: options.coordinatorUrl,
+          participant: options.name,
+          db: options.dataSource,
+          table: options.outbox.table,
+          checkPath: options.outbox.checkPath,
+          apiKey: options.outbox.apiKey ?? options.apiKey,
+        })
+      : null,
+};
 
 /**
  * Makes a Nest (Fastify) application a txc participant: serves every method decorated with
@@ -20,7 +41,13 @@ export class ParticipantModule {
     return {
       module: ParticipantModule,
       imports: [DiscoveryModule],
-      providers: [{ provide: PARTICIPANT_OPTIONS, useValue: options }, PhaseHandlerDiscovery, ParticipantRuntime],
+      providers: [
+        { provide: PARTICIPANT_OPTIONS, useValue: options },
+        PhaseHandlerDiscovery,
+        ParticipantRuntime,
+        outboxProvider,
+      ],
+      exports: [Outbox],
     };
   }
 
@@ -37,7 +64,9 @@ export class ParticipantModule {
         },
         PhaseHandlerDiscovery,
         ParticipantRuntime,
+        outboxProvider,
       ],
+      exports: [Outbox],
     };
   }
 }

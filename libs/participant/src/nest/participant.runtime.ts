@@ -8,7 +8,9 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { Phase } from '#contracts';
 import { Barrier, DEFAULT_BARRIER_TABLE } from '../barrier';
+import { Outbox } from '../outbox';
 import { ParticipantLease } from '../participant-lease';
 import { PhaseDispatcher } from '../phase-dispatcher';
 import { PhaseHandlerDiscovery } from './handler-discovery';
@@ -34,6 +36,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantModuleOptions,
     private readonly adapterHost: HttpAdapterHost,
     private readonly discovery: PhaseHandlerDiscovery,
+    @Inject(Outbox) private readonly outbox: Outbox | null,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -50,17 +53,24 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     await barrier.install(dataSource);
 
     const registry = this.discovery.discover();
+    if (this.outbox) await this.outbox.install();
     const dispatcher = new PhaseDispatcher({
       registry,
       dataSource,
       barrier,
       secret,
+      outbox: this.outbox ?? undefined,
       onError: (error, path) => this.logger.error(`${path} failed (answered 500, retried): ${describe(error)}`),
     });
-    const paths = registry.routes().map((r) => r.path);
+    // a sender's check is served beside its handlers, at the path its messages name
+    const routes = [
+      ...registry.routes(),
+      ...(this.outbox ? [{ path: this.outbox.checkPath, key: { phase: Phase.Check } }] : []),
+    ];
+    const paths = routes.map((r) => r.path);
     const { transport, name } = this.options;
     if (transport) {
-      const server = phaseServer(transport, name, registry.routes(), dispatcher);
+      const server = phaseServer(transport, name, routes, dispatcher);
       await new Promise<void>((resolve, reject) =>
         server.listen((error?: unknown) => (error ? reject(error as Error) : resolve())),
       );
@@ -71,7 +81,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
       return;
     }
     if (!this.options.url) throw new Error('ParticipantModule needs `url` (HTTP) or `transport` (a broker)');
-    mountPhaseRoutes(this.fastify(), registry.routes(), dispatcher);
+    mountPhaseRoutes(this.fastify(), routes, dispatcher);
     this.logger.log(`serving ${paths.length ? paths.join(', ') : 'no phase handlers'}`);
   }
 

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Phase } from '#contracts';
+import { Phase, Protocol } from '#contracts';
 import { phasePath, type PhaseKey } from '../phase-route';
 
 /** Metadata key under which a method's phase routes are kept. */
@@ -11,8 +11,12 @@ export const PHASE_HANDLER_METADATA = 'txc:phase-handler';
  * `/{protocol}/{name}/{phase}` with a name. The method receives a {@link PhaseHandlerContext}.
  * One method may carry several of these decorators.
  */
-export function PhaseHandlerFor(phase: Phase, name?: string): MethodDecorator {
-  const key: PhaseKey = name === undefined ? { phase } : { phase, name };
+export function PhaseHandlerFor(phase: Phase, name?: string, protocol?: Protocol): MethodDecorator {
+  const key: PhaseKey = {
+    phase,
+    ...(protocol === undefined ? {} : { protocol }),
+    ...(name === undefined ? {} : { name }),
+  };
   phasePath(key); // a bad name fails when the class is loaded, not at the first call
   return (_target, _property, descriptor) => {
     const handler = descriptor.value as object;
@@ -54,3 +58,11 @@ export const ThreePhasePreCommit = (name?: string) => PhaseHandlerFor(Phase.PreC
 export const ThreePhaseDoCommit = (name?: string) => PhaseHandlerFor(Phase.DoCommit, name);
 /** 3PC abort, served at `/3pc/abort` (or `/3pc/{name}/abort`). */
 export const ThreePhaseAbort = (name?: string) => PhaseHandlerFor(Phase.Abort, name);
+
+/**
+ * A reliable message's consumer, served at `/msg/action` (or `/msg/{name}/action`): called once the
+ * sender committed, exactly once in effect behind the barrier. Throw `BusinessRejection` for a no:
+ * the message is parked `failed` (nothing is undone), and the refusal is not kept, so an operator's
+ * replay may deliver it again once the cause is fixed.
+ */
+export const MessageHandler = (name?: string) => PhaseHandlerFor(Phase.Action, name, Protocol.Msg);

@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource, EntityManager } from 'typeorm';
+import { CheckState, Phase, type CheckReply } from '#contracts';
+import { phasePath } from './phase-route';
+
+/** The default table of the outbox's markers. */
+export const DEFAULT_OUTBOX_TABLE = 'txc_outbox';
+/** Where the SDK serves a sender's check by default: `/msg/check`. */
+export const DEFAULT_CHECK_PATH = phasePath({ phase: Phase.Check });
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
+/** Postgres' unique_violation: the marker's row was taken (by a check that answered rolledback). */
+const UNIQUE_VIOLATION = '23505';
+
+/** Anything that runs SQL outside a transaction: a TypeORM DataSource or a pg Pool. */
+export interface SqlRunner {
+  query(sql: string, parameters?: unknown[]): Promise<unknown>;
+}
+
+/** What answers a message's check (the outbox; the dispatcher and broker routes use it). */
+export interface CheckResponder {
+  check(transactionId: string): Promise<CheckReply>;
+}
+
+/** One consumer delivery of a message (a branch of the `msg` transaction). */
+export interface MessageDelivery {
+  id: string;
+  participant: string;
+  payload?: unknown;
+  dependsOn?: string[];
+  /** `{action: "/msg/reserve/action"}`; default `/msg/action`. */
+  paths?: { action?: string | null };
+}
+
+/** A message as the sender writes it. */
+export interface OutboxMessage {
+  /** The message's transaction id; default a random UUID. */
+  id?: string;
+  /** Its deliveries: in order, or as a DAG when any has `dependsOn`. */
+  deliveries: MessageDelivery[];
+  checkAfterMs?: number;
+  timeoutMs?: number;
+  retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+}
+
+/** A message prepared at the coordinator, its marker written in the sender's open transaction. */
+export interface PreparedMessage {
+  id: string;
+  /** Starts delivery; call it after the local transaction committed (idempotent). */
+  submit(): Promise<void>;
+}
+
+export interface OutboxOptions {
+  /** The coordinator's base URL, e.g. `http://127.0.0.1:7070`. */
+  coordinatorUrl: string;
+  /** The sender's participant name: the coordinator asks its check endpoint. */
+  participant: string;
+  /** Where the check is served on that participant; default `/msg/check`. */
+  checkPath?: string;
+  /** Sent as `Authorization: Bearer <apiKey>` (a `client` key). */
+  apiKey?: string;
+  /** Marker table, optionally schema-qualified; default `txc_outbox`. */
+  table?: string;
+  /** Runs the check's own statements (outside any sender transaction). */
+  db: SqlRunner;
+  /** Told about a submit that failed after the commit (the check delivers the message anyway). */
+  onError?: (error: unknown, messageId: string) => void;
+  /** The HTTP client; default the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** The coordinator refused or failed a call of the outbox. */
+export class OutboxError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'OutboxError';
+  }
+}
+
+/**
+ * The sender's side of a reliable message (DTM's two-phase message, with its check settled by the
+ * marker): `send(manager, message)` inside the sender's local transaction writes the message's
+ * marker row (`committed`) through that transaction and prepares the message at the coordinator;
+ * after the local commit, `submit` starts delivery. The coordinator's check (of a message never
+ * submitted: the sender crashed, or its submit was lost) is answered by {@link check}, which inserts
+ * a `rolledback` marker unless the sender's is there: while the sender's transaction is still open
+ * the insert waits for it, and once the `rolledback` marker is in, a late commit of the sender
+ * fails on it. So the check's answer is the truth: `committed` exactly when the sender's transaction
+ * committed, and a sender that crashes between its commit and its submit loses nothing.
+ */
+export class Outbox implements CheckResponder {
+  readonly table: string;
+  readonly checkPath: string;
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: OutboxOptions) {
+    this.table = options.table ?? DEFAULT_OUTBOX_TABLE;
+    if (!IDENTIFIER.test(this.table)) throw new TypeError(`invalid outbox table name: ${JSON.stringify(this.table)}`);
+    this.checkPath = options.checkPath ?? DEFAULT_CHECK_PATH;
+    this.fetch = options.fetch ?? fetch;
+  }
+
+  /** The idempotent DDL of the marker table. */
+  static ddl(table: string = DEFAULT_OUTBOX_TABLE): string {
+    if (!IDENTIFIER.test(table)) throw new TypeError(`invalid outbox table name: ${JSON.stringify(table)}`);
+    return `CREATE TABLE IF NOT EXISTS ${table} (
+  transaction_id text PRIMARY KEY,
+  state text NOT NULL CHECK (state IN ('committed', 'rolledback')),
+  created_at timestamptz NOT NULL DEFAULT now()
+)`;
+  }
+
+  /** Creates the marker table if it does not exist. */
+  async install(): Promise<void> {
+    await this.options.db.query(Outbox.ddl(this.table));
+  }
+
+  /**
+   * Inside the sender's open transaction (`manager` is bound to it: a TypeORM EntityManager, or a pg
+   * client that has BEGUN): writes the marker, then prepares
+   * the message at the coordinator. Throws if either fails, so the caller's transaction rolls back
+   * (a message prepared whose marker never commits is aborted by its check). Submit after the commit.
+   */
+  async send(manager: EntityManager | SqlRunner, message: OutboxMessage): Promise<PreparedMessage> {
+    const id = message.id ?? randomUUID();
+    // the marker first: a check arriving while this transaction is open waits for its outcome
+    await manager.query(`INSERT INTO ${this.table} (transaction_id, state) VALUES ($1, $2)`, [
+      id,
+      CheckState.Committed,
+    ]);
+    await this.prepare(id, message);
+    return { id, submit: () => this.submit(id) };
+  }
+
+  /**
+   * Runs `work` in one local transaction of `dataSource`, in which `send` writes messages; once it
+   * committed, submits them. A failed submit is only reported (`onError`): the check delivers the
+   * message. Resolves with `work`'s result.
+   */
+  async transaction<T>(
+    dataSource: DataSource,
+    work: (manager: EntityManager, send: (message: OutboxMessage) => Promise<PreparedMessage>) => Promise<T>,
+  ): Promise<T> {
+    const sent: PreparedMessage[] = [];
+    const result = await dataSource.transaction(async (manager) =>
+      work(manager, async (message) => {
+        const prepared = await this.send(manager, message);
+        sent.push(prepared);
+        return prepared;
+      }),
+    );
+    await Promise.all(sent.map((m) => m.submit().catch((error: unknown) => this.options.onError?.(error, m.id))));
+    return result;
+  }
+
+  /** Starts delivery of a prepared message whose sender committed (idempotent). */
+  async submit(id: string): Promise<void> {
+    await this.post(`/v1/transactions/${encodeURIComponent(id)}/submit`, {});
+  }
+
+  /**
+   * The check's answer for message `transactionId`: `committed` if the sender's transaction
+   * committed its marker; otherwise `rolledback`, written now so that the sender's transaction, if it
+   * is still open and ever tries to commit its marker, fails instead.
+   */
+  async check(transactionId: string): Promise<CheckReply> {
+    // waits while a sender transaction holding this marker uncommitted is open; then conflicts (it
+    // committed) or inserts (it rolled back, or never wrote one)
+    await this.options.db.query(
+      `INSERT INTO ${this.table} (transaction_id, state) VALUES ($1, $2) ON CONFLICT (transaction_id) DO NOTHING`,
+      [transactionId, CheckState.RolledBack],
+    );
+    const found = await this.options.db.query(`SELECT state FROM ${this.table} WHERE transaction_id = $1`, [
+      transactionId,
+    ]);
+    const rows = (Array.isArray(found) ? found : (found as { rows: { state: string }[] }).rows) as { state: string }[];
+    return { state: rows[0].state === CheckState.Committed ? CheckState.Committed : CheckState.RolledBack };
+  }
+
+  /** Whether `error` is a late commit refused by a check's `rolledback` marker. */
+  static isLostToCheck(error: unknown): boolean {
+    return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
+  }
+
+  private async prepare(id: string, message: OutboxMessage): Promise<void> {
+    await this.post('/v1/transactions', {
+      id,
+      protocol: 'msg',
+      mode: 'prepared',
+      check: { participant: this.options.participant, path: this.checkPath },
+      ...(message.checkAfterMs === undefined ? {} : { checkAfterMs: message.checkAfterMs }),
+      ...(message.timeoutMs === undefined ? {} : { timeoutMs: message.timeoutMs }),
+      ...(message.retry === undefined ? {} : { retry: message.retry }),
+      branches: message.deliveries.map((d) => ({ ...d, ...(d.paths ? { paths: { ...d.paths } } : {}) })),
+    });
+  }
+
+  private async post(path: string, body: unknown): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.fetch(this.options.coordinatorUrl.replace(/\/+$/, '') + path, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (error) {
+      throw new OutboxError(`POST ${path}: ${(error as Error).message}`, null);
+    }
+    if (res.status >= 300) {
+      const text = await res.text().catch(() => '');
+      throw new OutboxError(`POST ${path}: ${res.status} ${text.slice(0, 500)}`, res.status);
+    }
+    await res.arrayBuffer().catch(() => undefined);
+  }
+}
