@@ -29,7 +29,13 @@ import {
 } from './interactive-transaction';
 import { listQuery, type ListTransactionsFilter } from './list-query';
 import { streamStatusChanges, type StreamOptions, type StreamedStatusChange } from './status-stream';
-import { AtomicCommitBuilder, SagaBuilder, type TransactionOptions } from './transaction-builders';
+import {
+  AtomicCommitBuilder,
+  MessageBuilder,
+  SagaBuilder,
+  type MessageOptions,
+  type TransactionOptions,
+} from './transaction-builders';
 
 const enc = encodeURIComponent;
 
@@ -135,7 +141,25 @@ export class CoordinatorClient implements InteractiveApi {
     return this.send({ method: 'POST', path, query: { wait: options.wait }, repeat: 'keyed', options });
   }
 
+  /** `POST /v1/transactions/{id}/submit`: a prepared message's sender committed; delivers it (idempotent). */
+  submitMessage(id: string, options: SubmitOptions = {}): Promise<TransactionView> {
+    const path = `/v1/transactions/${enc(id)}/submit`;
+    return this.send({ method: 'POST', path, query: { wait: options.wait }, repeat: 'keyed', options });
+  }
+
   // ---- builders and helpers
+
+  /**
+   * A reliable message: `client.message({ check }).to('inventory', { payload }).prepare()` then
+   * `.submit()` on the handle after the local commit; or `.submit()` on the builder to deliver at once.
+   */
+  message(options: MessageOptions = {}): MessageBuilder {
+    return new MessageBuilder(
+      options,
+      (body, o) => this.startTransaction(body, o),
+      (id, o) => this.submitMessage(id, o),
+    );
+  }
 
   /** A saga builder: `client.saga().step('accounts', { payload }).step(...).submit({ wait })`. */
   saga(options: TransactionOptions = {}): SagaBuilder {

@@ -5,8 +5,20 @@
 export { CoordinatorClient } from './coordinator-client';
 export type { CallOptions, CoordinatorClientOptions, RetryOptions, SubmitOptions } from './client-options';
 export { DEFAULT_RETRY_OPTIONS } from './client-options';
-export { TransactionBuilder, SagaBuilder, AtomicCommitBuilder, PHASE_OPTIONS } from './transaction-builders';
-export type { BranchOptions, PhasePaths, TransactionOptions } from './transaction-builders';
+export {
+  TransactionBuilder,
+  SagaBuilder,
+  AtomicCommitBuilder,
+  MessageBuilder,
+  PHASE_OPTIONS,
+} from './transaction-builders';
+export type {
+  BranchOptions,
+  MessageOptions,
+  PhasePaths,
+  PreparedMessageHandle,
+  TransactionOptions,
+} from './transaction-builders';
 export type {
   BeginTransactionInput,
   InteractiveCallback,

@@ -1,5 +1,11 @@
 import { PROTOCOL_PHASES } from './contracts';
-import { AtomicCommitBuilder, PHASE_OPTIONS, SagaBuilder, type SubmitTransaction } from './transaction-builders';
+import {
+  AtomicCommitBuilder,
+  MessageBuilder,
+  PHASE_OPTIONS,
+  SagaBuilder,
+  type SubmitTransaction,
+} from './transaction-builders';
 
 const noSubmit: SubmitTransaction = () => Promise.reject(new Error('not submitted in this test'));
 
@@ -84,5 +90,43 @@ describe('transaction builders', () => {
     // a built body is a copy: changing it does not change the builder
     builder.toRequest().branches!.pop();
     expect(builder.toRequest().branches).toHaveLength(1);
+  });
+
+  it('build a message: deliveries in order or as a DAG, prepared with its check, submitted by id', async () => {
+    const sent: unknown[] = [];
+    const submitted: string[] = [];
+    const view = { id: 'order-7', status: 'prepared' } as never;
+    const builder = new MessageBuilder(
+      { id: 'order-7', check: { participant: 'orders', path: '/msg/check' }, checkAfterMs: 2_000 },
+      async (body) => {
+        sent.push(body);
+        return view;
+      },
+      async (id) => {
+        submitted.push(id);
+        return view;
+      },
+    )
+      .to('inventory', { id: 'stock', payload: { sku: 'A' } })
+      .to('shipping', { id: 'ship', action: '/ship', dependsOn: ['stock'] });
+    expect(builder.toPreparedRequest()).toEqual({
+      id: 'order-7',
+      check: { participant: 'orders', path: '/msg/check' },
+      checkAfterMs: 2_000,
+      protocol: 'msg',
+      mode: 'prepared',
+      branches: [
+        { id: 'stock', participant: 'inventory', payload: { sku: 'A' } },
+        { id: 'ship', participant: 'shipping', dependsOn: ['stock'], paths: { action: '/ship' } },
+      ],
+    });
+    const handle = await builder.prepare();
+    expect(sent).toEqual([builder.toPreparedRequest()]);
+    await handle.submit();
+    expect(submitted).toEqual(['order-7']);
+    expect(() => new MessageBuilder({}, noSubmit, () => noSubmit({} as never)).to('a').toRequest()).not.toThrow();
+    await expect(new MessageBuilder({}, noSubmit, () => noSubmit({} as never)).to('a').prepare()).rejects.toThrow(
+      /check/,
+    );
   });
 });

@@ -45,8 +45,8 @@ export class TransactionBuilder<P extends Protocol> {
   constructor(
     /** The protocol it runs under. */
     readonly protocol: P,
-    private readonly options: TransactionOptions,
-    private readonly submitTransaction: SubmitTransaction,
+    protected readonly options: TransactionOptions,
+    protected readonly submitTransaction: SubmitTransaction,
   ) {}
 
   /** The start body as it will be sent. */
@@ -96,5 +96,56 @@ export class AtomicCommitBuilder<P extends 'tcc' | '2pc' | '3pc'> extends Transa
   /** Adds a branch at `participant`, with its phase paths and payload. */
   branch(participant: string, options: BranchOptions<P> = {} as BranchOptions<P>): this {
     return this.add(participant, options);
+  }
+}
+
+/** Settings of a reliable message: a transaction's, and for `prepare` the sender's check and when to ask it. */
+export type MessageOptions = TransactionOptions & Pick<StartTransactionInput, 'checkAfterMs' | 'check'>;
+
+/** What `submitMessage` calls: the client's `submitMessage`. */
+export type SubmitMessage = (id: string, options?: SubmitOptions) => Promise<TransactionView>;
+
+/** A message prepared at the coordinator: submit it once the sender's local transaction committed. */
+export interface PreparedMessageHandle {
+  id: string;
+  /** The message as prepared (`status: "prepared"`). */
+  view: TransactionView;
+  /** `POST /v1/transactions/{id}/submit` (idempotent): starts delivery. */
+  submit(options?: SubmitOptions): Promise<TransactionView>;
+}
+
+/**
+ * A reliable message (`protocol: "msg"`): deliveries to consumers, in order or as a DAG with
+ * `dependsOn`, never undone. `prepare()` logs it without delivering (mode `prepared`; needs `check`),
+ * for the sender to `submit` after its local commit; `submit()` delivers at once (mode `driven`).
+ * A sender with a database should rather use the participant SDK's outbox, whose check answer is
+ * authoritative.
+ */
+export class MessageBuilder extends TransactionBuilder<'msg'> {
+  constructor(
+    options: MessageOptions,
+    submitTransaction: SubmitTransaction,
+    private readonly submitMessage: SubmitMessage,
+  ) {
+    super('msg', options, submitTransaction);
+  }
+
+  /** Adds a delivery to the consumer `participant`: its `action` path, payload, dependencies. */
+  to(participant: string, options: BranchOptions<'msg'> = {}): this {
+    return this.add(participant, options);
+  }
+
+  /** The prepared-mode start body. */
+  toPreparedRequest(): StartTransactionInput {
+    return { ...this.toRequest(), mode: 'prepared' };
+  }
+
+  /** Logs the message without delivering it; resolves with a handle to submit it. */
+  async prepare(options?: SubmitOptions): Promise<PreparedMessageHandle> {
+    if (!(this.options as MessageOptions).check) {
+      throw new TypeError("a prepared message needs `check: {participant, path}`: the sender's check endpoint");
+    }
+    const view = await this.submitTransaction(this.toPreparedRequest(), options);
+    return { id: view.id, view, submit: (o) => this.submitMessage(view.id, o) };
   }
 }
