@@ -38,6 +38,10 @@ describe('answerBrokerMessage', () => {
     ['/saga/Not_An_Action/action', Phase.Action, { phase: 'action' }],
     ['/tcc/hold/try', Phase.Try, { phase: 'try', name: 'hold' }],
     [undefined, Phase.Confirm, { phase: 'confirm' }],
+    // a message's delivery shares the pattern txn.<participant>.action with a saga's: the path tells them apart
+    ['/msg/action', Phase.Action, { phase: 'action', protocol: 'msg' }],
+    ['/msg/credit/action', Phase.Action, { phase: 'action', protocol: 'msg', name: 'credit' }],
+    ['/saga/action', Phase.Action, { phase: 'action' }],
   ])('path %s on phase %s picks handler %j', async (path, phase, key) => {
     const { seen, dispatcher } = recording();
     await answerBrokerMessage(dispatcher, phase, { headers: path ? { 'txn-path': path } : {}, body: envelope });

@@ -1,11 +1,12 @@
-import { BROKER_PATH_HEADER, Phase, type BrokerCallReply, type Protocol } from '#contracts';
+import { BROKER_PATH_HEADER, Phase, Protocol, type BrokerCallReply } from '#contracts';
 import type { PhaseDispatcher } from './phase-dispatcher';
-import { phasePath, type PhaseKey } from './phase-route';
+import { phasePath, protocolOfPhase, type PhaseKey } from './phase-route';
 
 /** The brokers a participant can be served over (see docs/transports.md). */
 export type BrokerKind = 'nats' | 'redis' | 'rabbitmq';
 
 const PHASES = new Set<string>(Object.values(Phase));
+const PROTOCOLS = new Set<string>(Object.values(Protocol));
 
 /**
  * Answers one broker delivery (`{headers, body}` sent to `txn.<participant>.<phase>`) the way the
@@ -49,8 +50,10 @@ export async function answerBrokerMessage(
 function keyOf(phase: Phase, path: string | undefined): PhaseKey {
   const parts = path?.split('/') ?? [];
   if ((parts.length === 3 || parts.length === 4) && parts[parts.length - 1] === phase && PHASES.has(phase)) {
-    const protocol = parts[1] as Protocol;
-    const key: PhaseKey = parts.length === 4 ? { phase, protocol, name: parts[2] } : { phase, protocol };
+    // the protocol is named only where the phase alone would mean another (`/msg/action`)
+    const named = parts[1] as Protocol;
+    const own = PROTOCOLS.has(named) && protocolOfPhase(phase) !== named ? { protocol: named } : {};
+    const key: PhaseKey = parts.length === 4 ? { phase, ...own, name: parts[2] } : { phase, ...own };
     try {
       if (phasePath(key) === path) return key;
     } catch {

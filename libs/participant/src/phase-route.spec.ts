@@ -16,6 +16,12 @@ describe('phase routes', () => {
   });
 
   it('maps every phase of a named action for a branch', () => {
+    // a message's action shares the saga's phase name: the protocol tells them apart
+    expect(phasePaths('msg', 'credit')).toEqual({ action: '/msg/credit/action' });
+    expect(phasePath({ phase: 'action', protocol: 'msg' })).toBe('/msg/action');
+    expect(phasePath({ phase: 'action' })).toBe('/saga/action');
+    expect(phasePath({ phase: 'check' })).toBe('/msg/check');
+    expect(() => phasePath({ phase: 'compensate', protocol: 'msg' })).toThrow(/not a phase of "msg"/);
     expect(phasePaths('tcc', 'hold')).toEqual({
       try: '/tcc/hold/try',
       confirm: '/tcc/hold/confirm',

@@ -62,5 +62,5 @@ export function phasePath(key: PhaseKey): string {
  * `phasePaths('saga', 'debit')` → `{ action: '/saga/debit/action', compensate: '/saga/debit/compensate' }`.
  */
 export function phasePaths(protocol: Protocol, name: string): Partial<Record<Phase, string>> {
-  return Object.fromEntries(PROTOCOL_PHASES[protocol].map((phase) => [phase, phasePath({ phase, name })]));
+  return Object.fromEntries(PROTOCOL_PHASES[protocol].map((phase) => [phase, phasePath({ phase, protocol, name })]));
 }

@@ -1,0 +1,149 @@
+// the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
+import { randomUUID } from 'node:crypto';
+import { Pool, type PoolClient } from 'pg';
+import { freshDatabase, type FreshDatabase } from '#testing';
+import { Outbox, OutboxError } from './outbox';
+
+/**
+ * The outbox against a real Postgres: the check's answer is the truth about the sender's local
+ * transaction, whatever the interleaving (DTM's two-phase message race, settled by the marker).
+ */
+describe('Outbox (real Postgres)', () => {
+  let db: FreshDatabase;
+  let pool: Pool;
+  /** The coordinator calls the outbox made: prepare and submit, answered 201/202 unless `refuse` is set. */
+  const posted: { path: string; body: any }[] = [];
+  let refuse = false;
+  const fakeFetch = (async (url: string, init: { body: string }) => {
+    posted.push({ path: new URL(url).pathname, body: JSON.parse(init.body) });
+    return new Response('{}', { status: refuse ? 503 : 201 });
+  }) as unknown as typeof fetch;
+  let outbox: Outbox;
+
+  beforeAll(async () => {
+    db = await freshDatabase('outbox');
+    pool = new Pool({ connectionString: db.url, max: 8 });
+    pool.on('error', () => undefined);
+    outbox = new Outbox({
+      coordinatorUrl: 'http://coordinator.test',
+      participant: 'orders',
+      db: pool,
+      fetch: fakeFetch,
+    });
+    await outbox.install();
+    await outbox.install(); // idempotent
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+  afterEach(() => {
+    refuse = false;
+  });
+
+  async function begin(): Promise<PoolClient> {
+    const client = await pool.connect();
+    await client.query('BEGIN');
+    return client;
+  }
+  const message = (id: string) => ({ id, deliveries: [{ id: 'stock', participant: 'inventory', payload: { id } }] });
+
+  it('prepares the message at the coordinator with its check, and submits it when asked', async () => {
+    const id = randomUUID();
+    const sender = await begin();
+    const prepared = await outbox.send(sender, { ...message(id), checkAfterMs: 2000 });
+    await sender.query('COMMIT');
+    sender.release();
+    await prepared.submit();
+    const mine = posted.filter((p) => p.path.includes(id) || p.body.id === id);
+    expect(mine.map((p) => p.path)).toEqual(['/v1/transactions', `/v1/transactions/${id}/submit`]);
+    expect(mine[0].body).toMatchObject({
+      id,
+      protocol: 'msg',
+      mode: 'prepared',
+      checkAfterMs: 2000,
+      check: { participant: 'orders', path: '/msg/check' },
+      branches: [{ id: 'stock', participant: 'inventory' }],
+    });
+    expect(await outbox.check(id)).toEqual({ state: 'committed' });
+  });
+
+  it('a check while the sender is open waits for it: committed if it commits', async () => {
+    const id = randomUUID();
+    const sender = await begin();
+    await outbox.send(sender, message(id));
+    let answered = false;
+    const check = outbox.check(id).then((a) => ((answered = true), a));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answered).toBe(false); // blocked on the sender's uncommitted marker
+    await sender.query('COMMIT');
+    sender.release();
+    expect(await check).toEqual({ state: 'committed' });
+  });
+
+  it('a check while the sender is open waits for it: rolledback if it rolls back', async () => {
+    const id = randomUUID();
+    const sender = await begin();
+    await outbox.send(sender, message(id));
+    const check = outbox.check(id);
+    await new Promise((r) => setTimeout(r, 300));
+    await sender.query('ROLLBACK');
+    sender.release();
+    expect(await check).toEqual({ state: 'rolledback' });
+    expect(await outbox.check(id)).toEqual({ state: 'rolledback' }); // and stays so
+  });
+
+  it('a check before the sender wrote its marker answers rolledback, and the late sender fails on it', async () => {
+    const id = randomUUID();
+    expect(await outbox.check(id)).toEqual({ state: 'rolledback' });
+    const sender = await begin();
+    const late = await outbox.send(sender, message(id)).catch((e: unknown) => e);
+    expect(Outbox.isLostToCheck(late)).toBe(true);
+    await sender.query('ROLLBACK');
+    sender.release();
+    expect(await outbox.check(id)).toEqual({ state: 'rolledback' });
+  });
+
+  it('a prepare the coordinator refuses fails the send, so the caller rolls back', async () => {
+    const id = randomUUID();
+    refuse = true;
+    const sender = await begin();
+    await expect(outbox.send(sender, message(id))).rejects.toBeInstanceOf(OutboxError);
+    await sender.query('ROLLBACK');
+    sender.release();
+    expect(await outbox.check(id)).toEqual({ state: 'rolledback' });
+  });
+
+  it('many checks racing many senders: every answer agrees with what the sender committed', async () => {
+    // the checks on a pool of their own: a check waits for a sender's transaction, which holds a connection
+    const checks = new Pool({ connectionString: db.url, max: 8 });
+    checks.on('error', () => undefined);
+    const checker = new Outbox({
+      coordinatorUrl: 'http://coordinator.test',
+      participant: 'orders',
+      db: checks,
+      fetch: fakeFetch,
+    });
+    try {
+      const runs = Array.from({ length: 30 }, (_, i) => ({ id: randomUUID(), commit: i % 3 !== 0 }));
+      for (let i = 0; i < runs.length; i += 6) {
+        const results = await Promise.all(
+          runs.slice(i, i + 6).map(async (run) => {
+            const sender = await begin();
+            try {
+              await outbox.send(sender, message(run.id));
+              const check = checker.check(run.id);
+              await sender.query(run.commit ? 'COMMIT' : 'ROLLBACK');
+              return { committed: run.commit, answer: (await check).state };
+            } finally {
+              sender.release();
+            }
+          }),
+        );
+        for (const r of results) expect(r.answer).toBe(r.committed ? 'committed' : 'rolledback');
+      }
+    } finally {
+      await checks.end();
+    }
+  });
+});
