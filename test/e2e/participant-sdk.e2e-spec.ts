@@ -184,6 +184,57 @@ describe('participant SDK: a NestJS participant behind a real coordinator', () =
     expect(await balance(a)).toBe(90);
   });
 
+  it("delivers a message to @MessageHandler consumers once each; a consumer's no is not final, so a replay applies it", async () => {
+    const a = await open(0);
+    const b = await open(20);
+    const id = `msg-${Date.now()}`;
+    const body = {
+      id,
+      protocol: 'msg',
+      retry: { maxAttempts: 2, initialBackoffMs: 100, maxBackoffMs: 200 },
+      branches: [
+        { id: 'pay-in', participant: 'bank', payload: { account: a, amount: 10 }, paths: phasePaths('msg', 'credit') },
+        { id: 'pay-out', participant: 'bank', payload: { account: b, amount: 50 }, paths: phasePaths('msg', 'debit') },
+      ],
+    };
+    const failed = await s.api.post('/v1/transactions?wait=10000', body);
+    expect(failed.body.status).toBe('failed');
+    expect(failed.body.branches.map((x: any) => x.status)).toEqual(['succeeded', 'rejected']);
+    expect(await balance(b)).toBe(20); // the refused debit left nothing behind
+    await db.query('UPDATE accounts SET balance = 100 WHERE id = $1', [b]);
+    expect((await s.api.post(`/v1/transactions/${id}/replay`, {})).status).toBe(202);
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed');
+    expect(done.branches.map((x: any) => x.status)).toEqual(['succeeded', 'succeeded']);
+    expect(await balance(a)).toBe(10);
+    expect(await balance(b)).toBe(50);
+    expect(await ops(id)).toEqual(['pay-in:action', 'pay-out:action']);
+  });
+
+  it("serves its outbox's check: committed for a committed marker, rolledback (written, fencing a late commit) otherwise", async () => {
+    const committed = `msg-sent-${Date.now()}`;
+    const lost = `msg-lost-${Date.now()}`;
+    await db.query(`INSERT INTO txc_outbox (transaction_id, state) VALUES ($1, 'committed')`, [committed]);
+    const message = (id: string) => ({
+      id,
+      protocol: 'msg',
+      mode: 'prepared',
+      checkAfterMs: 300,
+      check: { participant: 'bank', path: '/msg/check' },
+      branches: [{ id: 'log', participant: 'p1' }],
+    });
+    await s.api.post('/v1/transactions', message(committed));
+    await s.api.post('/v1/transactions', message(lost));
+    const delivered = await s.api.until(`/v1/transactions/${committed}`, (t: any) => t.status === 'committed');
+    expect(delivered.check.answer).toEqual({ state: 'committed' });
+    const aborted = await s.api.until(`/v1/transactions/${lost}`, (t: any) => t.status === 'aborted');
+    expect(aborted.check.answer).toEqual({ state: 'rolledback' });
+    expect(s.participant.callsFor(lost)).toEqual([]);
+    // the sender's commit, had it come late, fails on the check's marker
+    await expect(
+      db.query(`INSERT INTO txc_outbox (transaction_id, state) VALUES ($1, 'committed')`, [lost]),
+    ).rejects.toMatchObject({ code: '23505' });
+  });
+
   it('renews its lease by heartbeat: lastSeenAt moves', async () => {
     const before = (await s.api.get('/v1/participants/bank')).body.lastSeenAt as string;
     await s.api.until('/v1/participants/bank', (p: { lastSeenAt: string }) => p.lastSeenAt > before, 5000);

@@ -100,7 +100,7 @@ describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
 
   const branch = (
     id: string,
-    protocol: 'saga' | 'tcc' | '2pc' | '3pc',
+    protocol: 'saga' | 'tcc' | '2pc' | '3pc' | 'msg',
     action: string,
     account: string,
     amount: number,
@@ -143,6 +143,24 @@ describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
     expect(JSON.stringify(r.body.events)).toContain('insufficient funds');
     expect([await balance(b), await balance(poor)]).toEqual([0, 5]);
     expect(await ops(r.body.id)).toEqual(['credit:action', 'credit:compensate']);
+  });
+
+  it("delivers a reliable message once its outbox's check answers committed, all over the broker", async () => {
+    const [a, b] = [await open(0), await open(0)];
+    const id = `msg-${kind}-${Date.now()}`;
+    await db.query(`INSERT INTO txc_outbox (transaction_id, state) VALUES ($1, 'committed')`, [id]);
+    await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'msg',
+      mode: 'prepared',
+      checkAfterMs: 300,
+      check: { participant: name, path: '/msg/check' },
+      branches: [branch('pay-a', 'msg', 'credit', a, 5), branch('pay-b', 'msg', 'credit', b, 7)],
+    });
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed');
+    expect(done.check.answer).toEqual({ state: 'committed' });
+    expect([await balance(a), await balance(b)]).toEqual([5, 7]);
+    expect(await ops(id)).toEqual(['pay-a:action', 'pay-b:action']);
   });
 
   it('confirms a TCC transfer', async () => {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import {
   BusinessRejection,
+  MessageHandler,
   SagaAction,
   SagaCompensate,
   TccCancel,
@@ -29,6 +30,7 @@ export const BANK_SCHEMA = [
  * A bank written on the SDK: a saga debit and credit, and a `hold` that takes the money in TCC try,
  * 2PC prepare or 3PC can-commit, gives it back on cancel, rollback or abort, and only logs the
  * other phases (the 3PC timers are not used here: `ThreePhaseParticipant` is the SDK's 3PC with timers).
+ * The same debit and credit also serve a reliable message's consumers (`/msg/debit/action`, `/msg/credit/action`).
  * Every applied phase is logged in `ops` by its own local transaction, so a test counts what
  * happened, not what should have.
  */
@@ -38,6 +40,7 @@ export class BankHandlers {
   @TccTry('hold')
   @TwoPhasePrepare('hold')
   @ThreePhaseCanCommit('hold')
+  @MessageHandler('debit')
   async debit({ payload, manager, ...call }: Move) {
     // TypeORM answers an UPDATE with [rows, affected]
     const [rows]: [{ balance: number }[], number] = await manager.query(
@@ -54,6 +57,7 @@ export class BankHandlers {
   @TwoPhaseRollback('hold')
   @ThreePhaseAbort('hold')
   @SagaAction('credit')
+  @MessageHandler('credit')
   async credit({ payload, manager, ...call }: Move) {
     await manager.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [payload.account, payload.amount]);
     await log(manager, call);

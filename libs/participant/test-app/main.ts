@@ -33,6 +33,8 @@ async function main(): Promise<void> {
         dataSource,
         ttlSeconds: Number(process.env.TTL_SECONDS ?? 30),
         heartbeatMs: process.env.HEARTBEAT_MS ? Number(process.env.HEARTBEAT_MS) : undefined,
+        // the bank sends reliable messages too: its outbox's check is served at /msg/check
+        outbox: {},
       }),
     ],
     providers: [BankHandlers],
