@@ -45,7 +45,8 @@ export interface BranchView {
  * A prepared message's check: the sender's endpoint, when it is first asked, and how the asking
  * went. `status`: `pending` not asked yet (first ask at `nextAttemptAt`), `running` being asked (or
  * asked again at `nextAttemptAt`), `succeeded` answered committed, `rejected` answered rolledback,
- * `skipped` not needed (submitted first, or aborted before it was asked).
+ * `skipped` not needed (submitted first, or aborted before it was asked), `unknown` asked until the
+ * deadline without a usable answer.
  */
 export interface MessageCheckView {
   participant: string;

@@ -110,6 +110,7 @@ describe('msgMachine', () => {
     d = decide(d.state, { type: 'wake' }, DEADLINE);
     expect(d.state.status).toBe('aborted');
     expect(d.state.error).toMatch(/deadline/);
+    expect(d.state.branches.find((b) => b.id === CHECK)!.status).toBe('unknown');
   });
 
   it('a check answer that arrives after the submit is ignored', () => {

@@ -124,9 +124,9 @@ function abortMessage(state: TransactionState, reason: string): void {
   state.decision = 'abort';
   state.error = reason;
   for (const b of state.branches) {
-    if (b.status === BranchStatus.Pending || (b.id === MSG_CHECK_ID && b.status === BranchStatus.Running)) {
-      b.status = BranchStatus.Skipped;
-    }
+    if (b.status === BranchStatus.Pending) b.status = BranchStatus.Skipped;
+    // a check asked and never answered usably: it stopped without an answer
+    if (b.id === MSG_CHECK_ID && b.status === BranchStatus.Running) b.status = BranchStatus.Unknown;
     b.inFlight = false;
     b.retryAt = null;
   }
