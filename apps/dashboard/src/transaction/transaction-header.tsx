@@ -49,6 +49,17 @@ export function TransactionHeader({ view }: { view: TransactionView }) {
         <dd>
           {view.retry.maxAttempts} attempts, backoff {view.retry.initialBackoffMs}–{view.retry.maxBackoffMs} ms
         </dd>
+        {view.check && (
+          <>
+            <dt>check</dt>
+            <dd data-testid="message-check">
+              {view.check.participant} {view.check.path} after {view.check.checkAfterMs} ms: {view.check.status}
+              {view.check.attempt > 0 && `, asked ${view.check.attempt}×`}
+              {view.check.nextAttemptAt && `, next ${formatTime(view.check.nextAttemptAt)}`}
+              {view.check.lastError && ` (last error: ${view.check.lastError})`}
+            </dd>
+          </>
+        )}
       </dl>
       {firstError && (
         <p className="first-error" data-testid="first-error">

@@ -1,4 +1,4 @@
-import { Phase } from '#contracts';
+import { Phase, Protocol } from '#contracts';
 import { HandlerRegistry, type PhaseHandlerContext } from '#participant';
 import { sqlOfManager, type Ledger } from './ledger';
 
@@ -12,7 +12,8 @@ export type LedgerReply = Record<string, unknown>;
  * phase; a {@link BusinessRejection} thrown by `changeOf` or the ledger (unknown item, not enough
  * left) is the definite no (409) of a forward phase.
  *
- * - saga: action applies the payload's change, compensate applies the reverse;
+ * - saga: action applies the payload's change, compensate applies the reverse; a message's action
+ *   (`/msg/action`) applies it too;
  * - TCC try / 2PC prepare hold it (a decrease is taken now, an increase only checked), confirm /
  *   commit apply the hold, cancel / rollback give it back.
  */
@@ -22,6 +23,11 @@ export function ledgerHandlers(ledger: Ledger): HandlerRegistry {
 
   const registry = new HandlerRegistry()
     .register({ phase: Phase.Action }, async (context) => {
+      const { key, delta } = changeOf(context);
+      return reply(await ledger.adjust(sqlOfManager(context.manager), key, delta));
+    })
+    // a reliable message's delivery (`/msg/action`) applies the same change, and is never undone
+    .register({ phase: Phase.Action, protocol: Protocol.Msg }, async (context) => {
       const { key, delta } = changeOf(context);
       return reply(await ledger.adjust(sqlOfManager(context.manager), key, delta));
     })

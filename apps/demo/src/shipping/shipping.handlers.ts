@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   BusinessRejection,
+  MessageHandler,
   SagaAction,
   SagaCompensate,
   TccCancel,
@@ -35,12 +36,13 @@ export const SHIPPING_DDL = [
  * so a redelivered phase never schedules or cancels a parcel twice, and a cancellation that
  * overtakes its schedule does nothing and fences the late schedule off.
  *
- * - saga: action schedules the shipment, compensate cancels it;
+ * - saga: action schedules the shipment, compensate cancels it; a message's action schedules it;
  * - TCC: try reserves a courier slot, confirm schedules, cancel drops the reservation.
  */
 @Injectable()
 export class ShippingHandlers {
   @SagaAction()
+  @MessageHandler()
   async schedule({ payload, manager, transactionId, branchId }: Shipment) {
     const shipment = parcelOf(payload);
     await manager.query(
