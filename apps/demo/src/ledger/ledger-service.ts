@@ -65,11 +65,11 @@ export function createLedgerService(
     onError: (error, path) =>
       process.stderr.write(`demo: ${path} failed (answered 500, retried): ${(error as Error).stack ?? error}\n`),
   });
-  for (const protocol of [Protocol.Saga, Protocol.Tcc, Protocol.TwoPhase]) {
+  for (const protocol of [Protocol.Saga, Protocol.Tcc, Protocol.TwoPhase, Protocol.Msg]) {
     for (const phase of PROTOCOL_PHASES[protocol]) {
-      phaseRoute(app, { faults, stats }, protocol, phase, (_call, delivery) =>
-        dispatcher.dispatch({ phase }, delivery),
-      );
+      // a message's action shares the saga's phase name: its key names the protocol
+      const key = protocol === Protocol.Msg ? { phase, protocol } : { phase };
+      phaseRoute(app, { faults, stats }, protocol, phase, (_call, delivery) => dispatcher.dispatch(key, delivery));
     }
   }
 
