@@ -344,7 +344,7 @@ export class TransactionDriver {
     // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
     const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
     const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
-    const delivery = await this.ctx.gateway
+    let delivery: Delivery = await this.ctx.gateway
       .deliver(branch.participant, (participant, instance) => {
         // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
         const timeoutMs = forward
@@ -375,7 +375,14 @@ export class TransactionDriver {
         this.ctx.logger.warn(`participant lookup failed: ${error}`, 'Engine');
         return { kind: 'deferred', reason: 'no-live-instance', retryAt: Date.now() + 1_000 };
       });
-    if (delivery.kind === 'deferred') return this.defer(c, branch.participant, delivery);
+    if (delivery.kind === 'deferred') {
+      // a failed probe is forgiven only until the deadline: past it, the probes a broken participant
+      // keeps failing use up the attempts, so a completion that can never succeed parks as `failed`
+      // (visible, alerted, replayable) instead of waiting for good
+      const overdue = delivery.reason === 'probe-failed' && delivery.result && Date.now() >= this.state.deadline;
+      if (!overdue) return this.defer(c, branch.participant, delivery);
+      delivery = { kind: 'called', result: delivery.result!, instanceId: delivery.instanceId ?? 'unknown' };
+    }
     let result: CallResult =
       delivery.kind === 'called'
         ? delivery.result
