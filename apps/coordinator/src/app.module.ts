@@ -25,6 +25,7 @@ import { IdempotencyService } from './http/idempotency.service';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { METRIC_SOURCES } from './metrics/metric-sources';
+import { RetentionSweeper } from './retention/retention-sweeper';
 import { ParticipantsController } from './participants/participants.controller';
 import { ParticipantsService } from './participants/participants.service';
 import { ParticipantHealth } from './participants/participant-health';
@@ -68,6 +69,7 @@ export class AppModule {
       },
       CoordinatorMetrics,
       METRIC_SOURCES,
+      RetentionSweeper,
       Engine,
       EngineLifecycle,
       IdempotencyService,

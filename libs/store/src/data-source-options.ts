@@ -4,6 +4,7 @@ import { AccessAndStream1764400000000 } from '../../../migrations/1764400000000-
 import { ReadPathIndexes1764900000000 } from '../../../migrations/1764900000000-read-path-indexes';
 import { ReliableMessages1765200000000 } from '../../../migrations/1765200000000-reliable-messages';
 import { ParticipantInstances1765500000000 } from '../../../migrations/1765500000000-participant-instances';
+import { Retention1765600000000 } from '../../../migrations/1765600000000-retention';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   ReadPathIndexes1764900000000,
   ReliableMessages1765200000000,
   ParticipantInstances1765500000000,
+  Retention1765600000000,
 ];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */

@@ -15,3 +15,4 @@ export * from './attention-sql';
 export * from './entities/participant-instance.entity';
 export * from './entities/alert.entity';
 export * from './participant-registry.pg';
+export * from './retention.pg';

@@ -52,6 +52,12 @@ const envSchema = z
     KEY_CACHE_MS: int(5_000, 0, 300_000),
     METRICS_PUBLIC: bool(true),
     DOCS_PUBLIC: bool(true),
+    /** Finished transactions (and their branches, events, idempotency keys) older than this many days are deleted; unset keeps them forever. */
+    RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+    /** Transactions deleted per statement by retention: small enough that each batch holds its locks briefly. */
+    RETENTION_BATCH_SIZE: int(500, 1, 10_000),
+    /** How often retention looks for transactions past the horizon. */
+    RETENTION_INTERVAL_MS: int(60_000, 100, 86_400_000),
     LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     /** A participant instance's circuit opens after this many failed calls in a row... */
     CIRCUIT_CONSECUTIVE_FAILURES: int(5, 1, 1000),

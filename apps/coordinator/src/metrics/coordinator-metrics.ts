@@ -79,6 +79,12 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
+  readonly retentionDeleted = new Counter({
+    name: 'txc_retention_deleted_rows_total',
+    help: 'Rows deleted by retention (RETENTION_DAYS), by table',
+    labelNames: ['table'],
+    registers: [this.registry],
+  });
   readonly logBatchSize = new Histogram({
     name: 'txc_log_writer_batch_size',
     help: 'Ops per group-commit flush of the transaction log (one txc_apply call, one commit)',

@@ -3,6 +3,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 /** The first response given for an `Idempotency-Key`, replayed to every repeat within its lifetime. */
 @Entity('txc_idempotency_keys')
 @Index('txc_idempotency_keys_expiry', ['expiresAt'])
+@Index('txc_idempotency_keys_transaction', { synchronize: false }) // partial (WHERE transaction_id IS NOT NULL): migration 1765600000000
 export class IdempotencyKeyEntity {
   @PrimaryColumn('text') key: string;
   @Column('text', { name: 'request_hash' }) requestHash: string;

@@ -1,0 +1,62 @@
+import { Pool } from 'pg';
+import { sagaBody, startTestStack, type TestStack } from '#testing';
+
+/** RETENTION_DAYS in a running coordinator: a short interval, and rows aged by hand in the log. */
+describe('retention (coordinator process, RETENTION_DAYS=1)', () => {
+  let s: TestStack;
+  let pool: Pool;
+  beforeAll(async () => {
+    s = await startTestStack('retention', { env: { RETENTION_DAYS: '1', RETENTION_INTERVAL_MS: '200' } });
+    pool = new Pool({ connectionString: s.db.url, max: 1 });
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await s?.close();
+  });
+
+  async function age(id: string, days: number): Promise<void> {
+    await pool.query(`UPDATE txc_transactions SET updated_at = now() - $2 * interval '1 day' WHERE id = $1`, [
+      id,
+      days,
+    ]);
+  }
+
+  async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
+      if (await check()) return;
+    }
+    throw new Error('condition not met in time');
+  }
+
+  it('deletes a finished transaction past the horizon with its rows, keeps a newer one and an old failed one', async () => {
+    const old = await s.api.post('/v1/transactions?wait=10000', sagaBody(['a', 'b']), {
+      'idempotency-key': `k-${Date.now()}`,
+    });
+    const fresh = await s.api.post('/v1/transactions?wait=10000', sagaBody(['a']));
+    // b's action fails and a's compensation fails too: parked as failed, waiting for an operator
+    const failedId = `failed-${Date.now()}`;
+    s.participant.fault({ transactionId: failedId, branchId: 'b', phase: 'action', status: 500, times: 100 });
+    s.participant.fault({ transactionId: failedId, branchId: 'a', phase: 'compensate', status: 503, times: 100 });
+    const failed = await s.api.post('/v1/transactions?wait=15000', {
+      id: failedId,
+      ...sagaBody(['a', 'b']),
+      retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
+    });
+    expect([old.body.status, fresh.body.status]).toEqual(['committed', 'committed']);
+    expect(failed.body.status).toBe('failed');
+    await age(old.body.id, 2);
+    await age(failedId, 2);
+    await until(async () => (await s.api.get(`/v1/transactions/${old.body.id}`)).status === 404);
+
+    const rows = async (table: string, id: string) =>
+      (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE transaction_id = $1`, [id])).rows[0].n;
+    expect(await rows('txc_branches', old.body.id)).toBe(0);
+    expect(await rows('txc_events', old.body.id)).toBe(0);
+    expect(await rows('txc_idempotency_keys', old.body.id)).toBe(0);
+    expect((await s.api.get(`/v1/transactions/${fresh.body.id}`)).status).toBe(200);
+    expect(await rows('txc_events', fresh.body.id)).toBeGreaterThan(0);
+    expect((await s.api.get(`/v1/transactions/${failedId}`)).status).toBe(200);
+    const metrics = await (await fetch(`${s.coordinator.url}/metrics`)).text();
+    expect(metrics).toMatch(/^txc_retention_deleted_rows_total\{table="transactions"\} [1-9]/m);
+  });
+});
