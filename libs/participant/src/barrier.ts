@@ -57,6 +57,11 @@ export const ALSO_FENCES: Readonly<Partial<Record<Phase, readonly Phase[]>>> = {
 /** The `reason` of a forward phase's row once that phase said no. */
 const REJECTED = 'rejected';
 
+/** Runs one parameterized statement: a pg Pool or client, or a TypeORM DataSource. */
+export interface SqlRunner {
+  query(sql: string, params: unknown[]): Promise<unknown>;
+}
+
 /** The default barrier table name. */
 export const DEFAULT_BARRIER_TABLE = 'txc_barrier';
 
@@ -160,6 +165,46 @@ export class Barrier {
     }
   }
 
+  /**
+   * Deletes this barrier's rows written before `before`, `batchSize` rows per statement (each a
+   * short transaction that skips rows a delivery holds), until none is left (or `maxBatches`
+   * statements ran); returns how many went.
+   *
+   * A row is what makes a late or repeated delivery harmless: delete only rows older than any
+   * delivery the coordinator can still make for them. That is past the longest transaction
+   * deadline (the coordinator's `maxTimeoutMs`, 24 h) plus the completion phases' retries, and,
+   * for a transaction parked as `failed`, until an operator replays it: choose the horizon with
+   * the time failed transactions may wait for replay in mind (docs/retention.md).
+   */
+  async deleteOlderThan(
+    db: SqlRunner,
+    before: Date,
+    { batchSize = 1_000, maxBatches = Number.POSITIVE_INFINITY }: { batchSize?: number; maxBatches?: number } = {},
+  ): Promise<number> {
+    let total = 0;
+    for (let batch = 1; ; batch++) {
+      const answer = await db.query(
+        `WITH gone AS (
+           DELETE FROM ${this.table} WHERE ctid IN (
+             SELECT ctid FROM ${this.table} WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [before, batchSize],
+      );
+      // a pg Pool answers { rows }, a TypeORM DataSource the rows themselves
+      const rows = (Array.isArray(answer) ? answer : (answer as { rows: unknown[] }).rows) as { n: number }[];
+      total += rows[0].n;
+      if (rows[0].n < batchSize || batch >= maxBatches) return total;
+    }
+  }
+
+  /** The idempotent DDL of the index {@link deleteOlderThan} finds old rows by. */
+  static retentionDdl(table: string = DEFAULT_BARRIER_TABLE): string {
+    assertIdentifier(table);
+    const name = `${table.split('.').pop()}_created_at`;
+    return `CREATE INDEX IF NOT EXISTS ${name} ON ${table} (created_at)`;
+  }
+
   private async insert(client: PoolClient, call: BarrierCall, op: string, reason: string): Promise<boolean> {
     const result = await client.query(
       `INSERT INTO ${this.table} (transaction_id, branch_id, op, reason) VALUES ($1, $2, $3, $4)
@@ -174,7 +219,8 @@ export class Barrier {
       `SELECT reason FROM ${this.table} WHERE transaction_id = $1 AND branch_id = $2 AND op = $3`,
       [call.transactionId, call.branchId, op],
     );
-    // the conflicting row was committed before ON CONFLICT saw it, and barrier rows are never deleted
+    // the conflicting row was committed before ON CONFLICT saw it, and only retention deletes rows
+    // (long after any delivery): a vanished row is an error, retried by the coordinator
     if (result.rows.length === 0) throw new Error(`barrier row vanished for ${describe(call)}`);
     return result.rows[0].reason;
   }

@@ -41,6 +41,13 @@ export interface ParticipantModuleOptions {
   heartbeatMs?: number;
   /** Barrier table name (optionally schema-qualified); default `txc_barrier`. */
   barrierTable?: string;
+  /**
+   * Delete barrier rows older than `olderThanMs`, every `everyMs` (default one hour). Off by
+   * default: rows are kept forever. Set `olderThanMs` past any delivery the coordinator may still
+   * make: its longest transaction deadline (24 h at most) plus the time a `failed` transaction may
+   * wait for an operator's replay (docs/retention.md).
+   */
+  barrierRetention?: { olderThanMs: number; everyMs?: number };
   /** Register and heartbeat; default true. False serves the routes only (registration done elsewhere). */
   register?: boolean;
   /**

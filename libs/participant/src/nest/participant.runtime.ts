@@ -15,6 +15,8 @@ import { ParticipantLease } from '../participant-lease';
 import { PhaseDispatcher } from '../phase-dispatcher';
 import { PhaseHandlerDiscovery } from './handler-discovery';
 import { DEFAULT_TTL_SECONDS, PARTICIPANT_OPTIONS, type ParticipantModuleOptions } from './participant-options';
+
+type BarrierRetention = NonNullable<ParticipantModuleOptions['barrierRetention']>;
 import { phaseServer, type PhaseServer } from './phase-routes.broker';
 import { mountPhaseRoutes } from './phase-routes.fastify';
 
@@ -31,6 +33,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
   private lease: ParticipantLease | undefined;
   private ownsDataSource = false;
   private server: PhaseServer | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantModuleOptions,
@@ -51,6 +54,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     const barrier = new Barrier(barrierTable);
     // the barrier's whole migration: one idempotent CREATE TABLE IF NOT EXISTS
     await barrier.install(dataSource);
+    if (this.options.barrierRetention) await this.startBarrierRetention(barrier, this.options.barrierRetention);
 
     const registry = this.discovery.discover();
     if (this.outbox) await this.outbox.install();
@@ -102,7 +106,22 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     await this.lease.start();
   }
 
+  /** Deletes old barrier rows now and then (see {@link ParticipantModuleOptions.barrierRetention}). */
+  private async startBarrierRetention(barrier: Barrier, { olderThanMs, everyMs = 3_600_000 }: BarrierRetention) {
+    const db = this.options.dataSource;
+    await db.query(Barrier.retentionDdl(barrier.table));
+    const clean = () =>
+      barrier
+        .deleteOlderThan(db, new Date(Date.now() - olderThanMs))
+        .then((n) => n > 0 && this.logger.log(`barrier retention: deleted ${n} row(s)`))
+        .catch((error: Error) => this.logger.warn(`barrier retention failed, trying again later: ${error.message}`));
+    void clean();
+    this.retentionTimer = setInterval(() => void clean(), everyMs);
+    this.retentionTimer.unref();
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.lease?.stop();
     await this.server?.close();
     if (this.ownsDataSource && this.options.dataSource.isInitialized) await this.options.dataSource.destroy();
