@@ -43,7 +43,7 @@ const NEST_PEERS = [
   'reflect-metadata',
 ];
 /** Peers of the participant's core. */
-const CORE_PEERS = ['pg', 'typeorm'];
+const CORE_PEERS = ['pg', 'typeorm', '@opentelemetry/api'];
 
 const SDKS = {
   client: {

@@ -11,6 +11,7 @@ import { serveDashboard } from './http/dashboard';
 import { ProblemFilter } from './http/problem.filter';
 import { requireKeyForDocs } from './access/docs-access';
 import { PinoNestLogger, createRootLogger } from './logging/pino-logger';
+import { startTracing } from './tracing/otlp-tracing';
 
 async function bootstrap(): Promise<void> {
   let config: Config;
@@ -21,6 +22,8 @@ async function bootstrap(): Promise<void> {
     process.exit(2);
   }
   const logger = new PinoNestLogger(createRootLogger(config.LOG_LEVEL));
+  const stopTracing = await startTracing();
+  if (stopTracing) logger.log('tracing on: spans exported over OTLP/HTTP', 'Bootstrap');
   const db = await openDatabase(config, logger);
   const adapter = new FastifyAdapter(httpServerOptions(config.REQUEST_TIMEOUT_MS));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db.url), adapter, {
@@ -67,6 +70,7 @@ async function bootstrap(): Promise<void> {
     stopping = true;
     logger.log(`${signal}: stopping`, 'Bootstrap');
     await app.close().catch(() => undefined);
+    await stopTracing?.();
     await db.stop().catch(() => undefined);
     process.exit(0);
   };

@@ -57,11 +57,6 @@ export const ALSO_FENCES: Readonly<Partial<Record<Phase, readonly Phase[]>>> = {
 /** The `reason` of a forward phase's row once that phase said no. */
 const REJECTED = 'rejected';
 
-/** Runs one parameterized statement: a pg Pool or client, or a TypeORM DataSource. */
-export interface SqlRunner {
-  query(sql: string, params: unknown[]): Promise<unknown>;
-}
-
 /** The default barrier table name. */
 export const DEFAULT_BARRIER_TABLE = 'txc_barrier';
 
@@ -177,7 +172,7 @@ export class Barrier {
    * the time failed transactions may wait for replay in mind (docs/retention.md).
    */
   async deleteOlderThan(
-    db: SqlRunner,
+    db: { query(sql: string, parameters?: unknown[]): Promise<unknown> },
     before: Date,
     { batchSize = 1_000, maxBatches = Number.POSITIVE_INFINITY }: { batchSize?: number; maxBatches?: number } = {},
   ): Promise<number> {

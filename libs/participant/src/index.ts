@@ -14,3 +14,4 @@ export * from './typeorm-local-transaction';
 export * from './participant-lease';
 export * from './broker-delivery';
 export * from './xa';
+export { parseTraceparent, inPhaseSpan } from './phase-trace';

@@ -6,6 +6,7 @@ import type { HandlerRegistry, PhaseHandlerContext } from './handler-registry';
 import { problem, success, type PhaseReply } from './phase-reply';
 import type { CheckResponder } from './outbox';
 import { phasePath, protocolOfKey, type PhaseKey } from './phase-route';
+import { inPhaseSpan } from './phase-trace';
 import { verifySignature } from './signature';
 import { runBarrierWithManager } from './typeorm-local-transaction';
 
@@ -54,8 +55,15 @@ export class PhaseDispatcher {
     this.now = options.now ?? Date.now;
   }
 
-  /** Answers one delivery of the phase (and action name) `key`. Never throws. */
-  async dispatch(key: PhaseKey, delivery: PhaseDelivery): Promise<PhaseReply> {
+  /**
+   * Answers one delivery of the phase (and action name) `key`. Never throws. A delivery carrying a
+   * `traceparent` runs in a span continuing the coordinator's trace (see {@link inPhaseSpan}).
+   */
+  dispatch(key: PhaseKey, delivery: PhaseDelivery): Promise<PhaseReply> {
+    return inPhaseSpan(key, delivery.headers, delivery.body, () => this.answer(key, delivery));
+  }
+
+  private async answer(key: PhaseKey, delivery: PhaseDelivery): Promise<PhaseReply> {
     const path = phasePath(key);
     const handler = this.options.registry.find(key);
     const checking = key.phase === Phase.Check && this.options.outbox;

@@ -11,7 +11,25 @@ import { BANK_SCHEMA, BankHandlers } from './bank.handlers';
  * With TRANSPORT (`nats`, `redis`, `rabbitmq`) and BROKER_URL it serves over that broker instead of
  * HTTP, and PORT is not used.
  */
+/**
+ * With OTEL_EXPORTER_OTLP_ENDPOINT set, spans go out over OTLP/HTTP: the SDK's phase spans continue
+ * the coordinator's trace (what an application does to turn tracing on; the SDK only uses the API).
+ */
+async function startTracing(): Promise<void> {
+  if (!process.env.OTEL_EXPORTER_OTLP_ENDPOINT) return;
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+  const { resourceFromAttributes } = await import('@opentelemetry/resources');
+  const { trace } = await import('@opentelemetry/api');
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': process.env.OTEL_SERVICE_NAME ?? 'bank' }),
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter(), { scheduledDelayMillis: 100 })],
+  });
+  trace.setGlobalTracerProvider(provider);
+}
+
 async function main(): Promise<void> {
+  await startTracing();
   const env = (name: string) => {
     const value = process.env[name];
     if (!value) throw new Error(`${name} is required`);

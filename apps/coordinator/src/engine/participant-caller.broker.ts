@@ -58,6 +58,7 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
       [ParticipantHeaders.idempotencyKey]: deliveryKey(req.body),
     };
     if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, raw);
+    if (req.traceparent) headers[ParticipantHeaders.traceparent] = req.traceparent;
     if (req.path) headers[BROKER_PATH_HEADER] = req.path;
     const message: BrokerCallMessage = { headers, body: raw };
     try {

@@ -39,6 +39,7 @@ export class HttpParticipantCaller implements ParticipantCaller {
       [ParticipantHeaders.idempotencyKey]: deliveryKey(req.body),
     };
     if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, raw);
+    if (req.traceparent) headers[ParticipantHeaders.traceparent] = req.traceparent;
     try {
       const res = await request(req.url, {
         dispatcher: this.agent,

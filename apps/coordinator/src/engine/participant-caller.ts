@@ -13,6 +13,8 @@ export interface CallRequest {
   body: ParticipantCallBody | CheckCallBody;
   secret: string | null;
   timeoutMs: number;
+  /** W3C trace context of the call's span, sent as `traceparent` (HTTP header or broker message header). */
+  traceparent?: string;
 }
 
 export interface CallResult {

@@ -29,6 +29,7 @@ import {
   type TransactionRecord,
 } from '#store';
 import { aboutBranch, aboutTransaction } from '../logging/log-context';
+import { TransactionTrace, type CallSpan } from '../tracing/transaction-trace';
 import { reasonOf } from './call-reason';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
@@ -49,6 +50,7 @@ export class TransactionDriver {
   /** A flagged abort is being acted on (see {@link actOnAbortFlag}). */
   private actingOnAbortFlag = false;
   private readonly machine: ProtocolMachine;
+  private readonly trace: TransactionTrace;
 
   private txn: TransactionRecord;
   private readonly branches: Map<string, BranchRecord>;
@@ -72,6 +74,7 @@ export class TransactionDriver {
     this.version = loaded.txn.version;
     this.lastSeq = loaded.lastSeq;
     this.machine = MACHINES[loaded.txn.protocol]!;
+    this.trace = new TransactionTrace(loaded.txn.id, loaded.txn.protocol);
   }
 
   get id(): string {
@@ -218,6 +221,7 @@ export class TransactionDriver {
 
   /** Stops driving without writing (shutdown, or another instance took over). */
   stop(): void {
+    this.trace.end(this.state.status);
     this.active = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -344,14 +348,23 @@ export class TransactionDriver {
     // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
     const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
     const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
+    let span: CallSpan | null = null;
     let delivery: Delivery = await this.ctx.gateway
       .deliver(branch.participant, (participant, instance) => {
+        span?.finish(null); // built again (another instance): the earlier request never went out
+        span = this.trace.startCall({
+          branch: c.branchId,
+          participant: participant.name,
+          phase: c.phase,
+          attempt: c.attempt,
+        });
         // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
         const timeoutMs = forward
           ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
           : this.ctx.callTimeoutMs;
         const overHttp = instance.transport === Transport.Http;
         return {
+          traceparent: span.traceparent,
           url: overHttp ? joinUrl(instance.url, path) : instance.url,
           transport: instance.transport as Transport,
           participant: participant.name,
@@ -375,6 +388,8 @@ export class TransactionDriver {
         this.ctx.logger.warn(`participant lookup failed: ${error}`, 'Engine');
         return { kind: 'deferred', reason: 'no-live-instance', retryAt: Date.now() + 1_000 };
       });
+    // the call's span ends with whatever answer came back (a failed probe is an answer too)
+    (span as CallSpan | null)?.finish(('result' in delivery && delivery.result) || null);
     if (delivery.kind === 'deferred') {
       // a failed probe is forgiven only until the deadline: past it, the probes a broken participant
       // keeps failing use up the attempts, so a completion that can never succeed parks as `failed`
