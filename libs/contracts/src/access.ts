@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { keyNamePattern } from './api-key-secret';
+
+/** A key's name (defined with the secret's format, which the CLI loads without zod). */
+export { keyNamePattern };
 
 /** The role of an API key: what the key may do (README "Access control"). */
 export const Role = {
@@ -10,9 +14,6 @@ export const Role = {
 } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 export const ROLES = Object.values(Role) as Role[];
-
-/** A key's name: also the actor recorded with each operator action. */
-export const keyNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** `POST /v1/keys`. */
 export const createKeySchema = z.strictObject({

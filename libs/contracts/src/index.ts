@@ -8,5 +8,6 @@ export * from './transaction-view';
 export * from './problem';
 export * from './errors';
 export * from './access';
+export { generateSecret, hashSecret } from './api-key-secret';
 export * from './operator-request.schema';
 export * from './operator-view';

@@ -1,27 +1,24 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { generateSecret, hashSecret, keyNamePattern } from '#contracts/api-key-secret';
 import type { CreatedApiKey, CreateKeyRequest } from '#client';
 import { UsageError } from '../cli-context';
 
 /** Recorded as the creator of a key written straight to the database. */
 export const FIRST_KEY_CREATOR = 'txc-cli';
 
-/** `keyNamePattern` of libs/contracts (its module loads zod, which the CLI does not). */
-const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
 /**
  * Writes a key straight into `txc_api_keys`, for the first admin key of a coordinator that requires
- * keys before anyone holds one. Secret and hash are made exactly as the coordinator makes them
- * (`generateSecret` and `hashSecret` of apps/coordinator/src/access/api-keys.ts: `txc_` + 32 random
- * bytes in base64url, stored as the hex SHA-256), which the e2e test proves by using the key over
- * the API. Running coordinators see it within KEY_CACHE_MS.
+ * keys before anyone holds one. Secret and hash come from the functions the coordinator uses
+ * (`generateSecret`, `hashSecret` of libs/contracts/src/api-key-secret.ts, the zod-free module the
+ * CLI loads alone); the e2e test uses the key over the API. Running coordinators see it within
+ * KEY_CACHE_MS.
  *
  * Precondition: the migrations have run. Writes one row, or none if the name is taken (then throws).
  */
 export async function createKeyInDatabase(databaseUrl: string, request: CreateKeyRequest): Promise<CreatedApiKey> {
-  if (!KEY_NAME.test(request.name)) throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-]');
+  if (!keyNamePattern.test(request.name)) throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-]');
   if (request.name === 'anonymous') throw new UsageError('"anonymous" is the actor of open mode, not a key name');
-  const secret = `txc_${randomBytes(32).toString('base64url')}`;
-  const hash = createHash('sha256').update(secret, 'utf8').digest('hex');
+  const secret = generateSecret();
+  const hash = hashSecret(secret);
   // loaded here only: every other key command goes through the API
   const { Client } = await import('pg');
   const pg = new Client({ connectionString: databaseUrl });

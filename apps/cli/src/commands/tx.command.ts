@@ -1,6 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Attention, TransactionStatus, type TransactionPage, type TransactionView } from '#client';
-import { cliContext } from '../cli-context';
+import {
+  Attention,
+  Protocol,
+  TransactionStatus,
+  type BulkReplayResult,
+  type TransactionPage,
+  type TransactionView,
+} from '#client';
+import { UsageError, cliContext } from '../cli-context';
 import { formatFields, formatTable } from '../table';
 
 /** `--limit`: a whole number from 1 up (the coordinator enforces its own ceiling). */
@@ -27,6 +34,10 @@ export function txCommand(): Command {
   tx.command('list')
     .description('transactions, newest first (one page)')
     .option('--status <statuses>', 'only these statuses (comma-separated)', parseStatuses)
+    .addOption(new Option('--protocol <protocol>', 'only this protocol').choices(Object.values(Protocol)))
+    .option('--q <prefix>', 'only ids starting with this')
+    .option('--from <time>', 'created at or after (ISO time with a zone)', parseTime)
+    .option('--to <time>', 'created at or before (ISO time with a zone)', parseTime)
     .option('--participant <name>', 'only those involving this participant')
     .addOption(new Option('--attention <kind>', 'only those needing this attention').choices(Object.values(Attention)))
     .option('--limit <n>', 'at most n (default: the coordinator page size)', parseLimit)
@@ -61,14 +72,103 @@ export function txCommand(): Command {
     });
   };
   action('abort', 'abort a transaction that has not decided yet', false);
-  action('replay', 're-drive a failed transaction with a fresh retry budget', true);
   action('retry', 'call the branches waiting out a backoff now', true);
+
+  tx.command('replay [id]')
+    .description('re-drive a failed transaction with a fresh retry budget; without <id>, every failed one matching')
+    .requiredOption('--reason <text>', 'why (recorded in the log)')
+    .option('--participant <name>', 'bulk: the failed transactions involving this participant')
+    .option('--ids <ids>', 'bulk: these transactions (comma-separated)', (v: string) =>
+      v.split(',').map((s) => s.trim()),
+    )
+    .option('--dry-run', 'bulk: list what would be replayed, replay nothing')
+    .action(async (id: string | undefined, opts: ReplayOptions, command: Command) => {
+      const ctx = cliContext(command);
+      const bulk = opts.participant !== undefined || opts.ids !== undefined;
+      if (id !== undefined && (bulk || opts.dryRun)) {
+        throw new UsageError('give a transaction id, or --participant/--ids (with --dry-run) for a bulk replay');
+      }
+      if (id !== undefined) {
+        const view = await ctx.client.replayTransaction(id, { reason: opts.reason });
+        ctx.print(view, (t) => `${t.id}: ${t.status}`);
+        return;
+      }
+      if (!bulk) throw new UsageError('give a transaction id, or --participant and/or --ids for a bulk replay');
+      const result = await ctx.client.bulkReplay({
+        participant: opts.participant,
+        ids: opts.ids,
+        reason: opts.reason,
+        dryRun: opts.dryRun === true,
+      });
+      ctx.print(result, formatBulkReplay);
+    });
+
+  tx.command('watch')
+    .description('print status changes as they happen (the live stream) until Ctrl-C')
+    .option('--status <statuses>', 'only changes to these statuses (comma-separated)', parseStatuses)
+    .addOption(new Option('--protocol <protocol>', 'only this protocol').choices(Object.values(Protocol)))
+    .option('--count <n>', 'stop after n changes', parseLimit)
+    .action(async (opts: WatchOptions, command: Command) => {
+      const ctx = cliContext(command);
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      let seen = 0;
+      for await (const change of ctx.client.stream({ signal: stop.signal })) {
+        if (opts.status && !opts.status.includes(change.status)) continue;
+        if (opts.protocol && change.protocol !== opts.protocol) continue;
+        // one line per change: a JSON object with --json (JSON lines), else the fields in columns
+        const { eventId: _eventId, ...fields } = change;
+        process.stdout.write(
+          ctx.json
+            ? `${JSON.stringify(fields)}\n`
+            : `${change.updatedAt}  ${change.protocol.padEnd(4)}  ${change.status.padEnd(10)}  ${change.id}\n`,
+        );
+        if (opts.count !== undefined && ++seen >= opts.count) break;
+      }
+    });
 
   return tx;
 }
 
+/** `--from`/`--to`: an ISO time with a zone, as the coordinator reads it. */
+export function parseTime(value: string): string {
+  if (!/(Z|[+-]\d\d:?\d\d)$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError('must be an ISO time with a zone, e.g. 2026-11-29T18:00:00Z');
+  }
+  return value;
+}
+
+interface ReplayOptions {
+  reason: string;
+  participant?: string;
+  ids?: string[];
+  dryRun?: boolean;
+}
+
+interface WatchOptions {
+  status?: TransactionStatus[];
+  protocol?: Protocol;
+  count?: number;
+}
+
+function formatBulkReplay(r: BulkReplayResult): string {
+  const more = r.truncated ? '\nmore match than one request handles: run it again' : '';
+  if (r.dryRun) {
+    return `would replay ${r.matched} failed transaction(s)${r.ids?.length ? `:\n${r.ids.join('\n')}` : ''}${more}`;
+  }
+  const table = formatTable(
+    ['ID', 'OUTCOME', 'DETAIL'],
+    (r.results ?? []).map((x) => [x.id, x.outcome, x.detail]),
+  );
+  return `${table}${more}`;
+}
+
 interface ListOptions {
   status?: TransactionStatus[];
+  protocol?: Protocol;
+  q?: string;
+  from?: string;
+  to?: string;
   participant?: string;
   attention?: Attention;
   limit?: number;

@@ -1,4 +1,3 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { ROLES, keyNamePattern, type Role } from '#contracts';
 
 /** A key configured by `API_KEYS`. */
@@ -10,17 +9,8 @@ export interface ConfiguredKey {
 
 export const MIN_SECRET_LENGTH = 16;
 
-/**
- * Hash under which a secret is looked up and stored. Secrets are long random strings (at least
- * 16 characters, 32 bytes when generated here), so a fast unsalted hash does not make them guessable.
- */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
-
-export function generateSecret(): string {
-  return `txc_${randomBytes(32).toString('base64url')}`;
-}
+// made and hashed as the CLI makes the first admin key: one definition in libs/contracts
+export { generateSecret, hashSecret } from '#contracts';
 
 /**
  * Parses `API_KEYS` (`name:role:secret,...`; the secret may itself contain `:`). Returns the keys,
