@@ -213,6 +213,82 @@ describe('txc CLI', () => {
     expect(JSON.parse(nobody.stdout)).toMatchObject({ errors: 2 });
   });
 
+  it('tx list filters by protocol, id prefix and creation time', async () => {
+    const id = await committedSaga();
+    const byPrefix = JSON.parse((await txc(['tx', 'list', '--json', '--q', id, '--protocol', 'saga'])).stdout);
+    expect(byPrefix.items.map((t: { id: string }) => t.id)).toEqual([id]);
+    const otherProtocol = JSON.parse((await txc(['tx', 'list', '--json', '--q', id, '--protocol', 'tcc'])).stdout);
+    expect(otherProtocol.items).toEqual([]);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    expect(JSON.parse((await txc(['tx', 'list', '--json', '--q', id, '--from', future])).stdout).items).toEqual([]);
+    const window = JSON.parse((await txc(['tx', 'list', '--json', '--q', id, '--from', past, '--to', future])).stdout);
+    expect(window.items.map((t: { id: string }) => t.id)).toEqual([id]);
+    // a time without a zone is a misuse: exit 2, nothing sent
+    const bad = await txc(['tx', 'list', '--from', '2026-11-29T10:00:00']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--from.*ISO time with a zone/);
+  });
+
+  it('tx replay --participant --dry-run lists the failed transactions; without --dry-run replays them', async () => {
+    const participant = `cli-bulk-${Date.now()}`;
+    expect((await s.api.post('/v1/participants', { name: participant, url: s.participant.url })).status).toBe(201);
+    const id = unique('cli-bulk');
+    s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 500, times: 100 });
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'compensate', status: 503, times: 100 });
+    const started = await s.api.post('/v1/transactions?wait=15000', {
+      id,
+      protocol: 'saga',
+      retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
+      branches: [
+        { id: 'a', participant, payload: { n: 1 } },
+        { id: 'b', participant, payload: { n: 2 } },
+      ],
+    });
+    expect(started.body.status).toBe('failed');
+
+    const dry = await txc(['tx', 'replay', '--participant', participant, '--dry-run', '--reason', 'check', '--json']);
+    expect(dry).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, matched: 1, ids: [id] });
+    const dryTable = await txc(['tx', 'replay', '--participant', participant, '--dry-run', '--reason', 'check']);
+    expect(dryTable.stdout).toBe(`would replay 1 failed transaction(s):\n${id}\n`);
+    expect((await s.api.get(`/v1/transactions/${id}`)).body.status).toBe('failed');
+
+    s.participant.clearFaults();
+    const replayed = await txc(['tx', 'replay', '--participant', participant, '--reason', 'fixed']);
+    expect(replayed).toMatchObject({ code: 0, stderr: '' });
+    expect(replayed.stdout).toMatch(new RegExp(`^${id}\\s+replayed`, 'm'));
+    await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted');
+    // an id and a bulk filter together is a misuse
+    expect((await txc(['tx', 'replay', id, '--participant', participant, '--reason', 'x'])).code).toBe(2);
+  });
+
+  it('tx watch prints status changes as they happen (JSON lines with --json) and stops after --count', async () => {
+    const id = unique('cli-watch');
+    const watching = txc(['tx', 'watch', '--json', '--status', 'committed', '--count', '1']);
+    // the stream is subscribed once the CLI connected: start transactions until one is seen
+    let seen: CliRun | null = null;
+    void watching.then((r) => (seen = r));
+    for (let i = 0; i < 50 && !seen; i++) {
+      await s.api.post('/v1/transactions?wait=10000', {
+        id: `${id}-${i}`,
+        protocol: 'saga',
+        branches: [{ id: 'only', participant: 'p1', payload: { n: 1 } }],
+      });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const run = await watching;
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toEqual({
+      id: expect.stringMatching(new RegExp(`^${id}-`)),
+      protocol: 'saga',
+      status: 'committed',
+      updatedAt: expect.any(String),
+    });
+  });
+
   describe('migrate', () => {
     let db: FreshDatabase;
     beforeAll(async () => {
