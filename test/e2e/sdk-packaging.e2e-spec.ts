@@ -19,6 +19,7 @@ const LINKED = [
   'reflect-metadata',
   'typeorm',
   'pg',
+  '@opentelemetry/api',
   'fastify',
   '@types/node',
   '@types/pg',
