@@ -30,6 +30,8 @@ export interface DemoEnvOptions extends Required<Omit<DemoOptions, 'secret'>> {
   natsUrl?: string;
   /** The shipping participant's name (its subjects are `txn.<name>.<phase>`). */
   shippingName: string;
+  /** How long a registration lives without a heartbeat (`DEMO_LEASE_SECONDS`, default 30). */
+  leaseSeconds: number;
 }
 
 /** Where the shipping service connects unless `DEMO_NATS_URL` says otherwise (`off` disables it). */
@@ -56,6 +58,14 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
       problems.push(`${name} must be a whole number of milliseconds (0-600000), got ${raw}`);
     return value;
   };
+  const leaseSeconds = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1 || value > 3600)
+      problems.push(`${name} must be a whole number of seconds (1-3600), got ${raw}`);
+    return value;
+  };
   const options: DemoEnvOptions = {
     databaseUrl: env.DEMO_DATABASE_URL || DEFAULT_DEMO_DATABASE_URL,
     host: env.HOST || '127.0.0.1',
@@ -68,6 +78,7 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
     coordinatorUrl: env.COORDINATOR_URL ? env.COORDINATOR_URL.replace(/\/+$/, '') : undefined,
     natsUrl: natsUrlOf(env.DEMO_NATS_URL),
     shippingName: env.DEMO_SHIPPING_NAME || 'shipping',
+    leaseSeconds: leaseSeconds('DEMO_LEASE_SECONDS', 30),
   };
   if (options.natsUrl && !/^(nats|tls):\/\/[^/]/.test(options.natsUrl))
     problems.push(`DEMO_NATS_URL must be a nats:// URL or off, got ${options.natsUrl}`);

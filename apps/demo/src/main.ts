@@ -15,6 +15,7 @@ async function main(): Promise<void> {
           { name: 'inventory', url: demo.inventoryUrl },
         ],
         options.secret,
+        options.leaseSeconds,
       )
     : [];
 

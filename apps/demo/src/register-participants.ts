@@ -1,11 +1,8 @@
 import { ParticipantLease } from '#participant';
 
-/** How long a demo registration lives without a heartbeat; renewed every third of it. */
-const TTL_SECONDS = 30;
-
 /**
  * Keeps the demo's HTTP services registered with the coordinator with the SDK's ParticipantLease
- * (`POST /v1/participants`, then a heartbeat every 10 s; with the signing secret when there is one).
+ * (`POST /v1/participants`, then a heartbeat every third of `ttlSeconds`, 30 s by default; with the signing secret when there is one).
  * Never throws: a coordinator that is down or refuses gets a warning on stderr, and the demo keeps
  * serving (a lease that could not reach the coordinator keeps trying at every heartbeat).
  * Resolves to the leases, to stop at shutdown.
@@ -14,6 +11,7 @@ export async function registerParticipants(
   coordinatorUrl: string,
   services: { name: string; url: string }[],
   secret?: string,
+  ttlSeconds = 30,
 ): Promise<ParticipantLease[]> {
   const leases: ParticipantLease[] = [];
   for (const service of services) {
@@ -21,8 +19,9 @@ export async function registerParticipants(
       coordinatorUrl,
       ...service,
       secret,
-      ttlSeconds: TTL_SECONDS,
-      heartbeatMs: (TTL_SECONDS * 1000) / 3,
+      ttlSeconds,
+      // renewed every third of the lease, so one lost heartbeat does not expire it
+      heartbeatMs: (ttlSeconds * 1000) / 3,
       onError: (error) => warn(service.name, error.message),
     });
     try {

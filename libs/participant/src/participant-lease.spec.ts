@@ -52,6 +52,10 @@ describe('ParticipantLease', () => {
       authorization: 'Bearer key-key-key-key-key',
     });
     await until(() => coordinator.calls.filter((c) => c.path === '/v1/participants/bank/heartbeat').length >= 2);
+    // registered without instanceId, the instance is its URL, and the heartbeat says so: an empty
+    // body would renew every URL-named instance of the name, a dead one's too
+    const heartbeat = coordinator.calls.find((c) => c.path === '/v1/participants/bank/heartbeat');
+    expect(heartbeat?.body).toEqual({ instanceId: 'http://127.0.0.1:1' });
     forget = true;
     await until(() => coordinator.calls.filter((c) => c.path === '/v1/participants').length === 2);
     await lease.stop();

@@ -81,11 +81,12 @@ export class ParticipantLease {
   /** Renews the lease now (registers first when not registered yet). */
   async renew(): Promise<void> {
     if (!this.registered) return this.register();
-    const { instanceId } = this.options;
-    const res = await this.post(
-      `/v1/participants/${encodeURIComponent(this.options.name)}/heartbeat`,
-      instanceId ? { instanceId } : {},
-    );
+    const { instanceId, url } = this.options;
+    // always named: an instance registered without instanceId is its URL, and a heartbeat without
+    // one would renew every such instance of the name, a dead one's included
+    const res = await this.post(`/v1/participants/${encodeURIComponent(this.options.name)}/heartbeat`, {
+      instanceId: instanceId ?? url,
+    });
     if (res.status === 404) {
       this.registered = false;
       return this.register();
