@@ -41,6 +41,7 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'GET /v1/participants': READERS,
   'GET /v1/participants/:name': READERS,
   'DELETE /v1/participants/:name': OPERATORS,
+  'DELETE /v1/participants/:name/instances/:instanceId': REGISTRARS,
   'GET /v1/me': ROLES,
   'GET /v1/keys': ['admin'],
   'POST /v1/keys': ['admin'],
