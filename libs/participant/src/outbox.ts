@@ -50,6 +50,7 @@ export interface PreparedMessage {
   submit(): Promise<void>;
 }
 
+/** How an {@link Outbox} reaches the coordinator and where it keeps its markers. */
 export interface OutboxOptions {
   /** The coordinator's base URL, e.g. `http://127.0.0.1:7070`. */
   coordinatorUrl: string;
