@@ -16,15 +16,10 @@ import { dataSourceOptions } from '../libs/store/src/data-source-options';
 import { PgTransactionStore } from '../libs/store/src/transaction-store.pg';
 import type { BranchRecord, StoreOp } from '../libs/store/src/transaction-store';
 import { uuidV7 } from '../apps/coordinator/src/engine/uuid-v7';
-import { assertLoopback, median } from './lib';
+import { assertLoopback, median, envNumber } from './lib';
 import { seedReadLog } from './read-seed';
 
-const env = process.env;
-const num = (name: string, def: number, min: number, max: number): number => {
-  const v = env[name] === undefined || env[name] === '' ? def : Number(env[name]);
-  if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
-  return v;
-};
+const num = envNumber;
 const CONFIG = {
   seed: num('INDEX_COST_SEED', 200_000, 0, 2_000_000),
   txns: num('INDEX_COST_TXNS', 20_000, 100, 1_000_000),

@@ -232,3 +232,26 @@ export async function runNode(
   if (code !== 0) throw new Error(`${name} failed (exit ${code}):\n${err.slice(-4000)}\n${out.slice(-2000)}`);
   return out;
 }
+
+/** The machine's monotonic clock in ms (CLOCK_MONOTONIC: comparable between processes on one machine). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1000n) / 1000;
+}
+
+/** A number from the environment variable `name` (`def` when unset or empty), refused outside [min, max]. */
+export function envNumber(name: string, def: number, min: number, max: number): number {
+  const raw = process.env[name];
+  const v = raw === undefined || raw === '' ? def : Number(raw);
+  if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
+  return v;
+}
+
+/** `x` with `digits` decimals, or `n/a` when it is not a finite number. */
+export function fixed(x: number | null | undefined, digits = 1): string {
+  return typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -12,7 +12,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import IORedis from 'ioredis';
 import { Client, Pool } from 'pg';
 import { request } from 'undici';
 import { TEST_PG_ADMIN_URL, TEST_REDIS_URL } from '../libs/testing/src/fresh-database';
@@ -30,7 +29,9 @@ import {
   spawnNode,
   topCpuBetween,
   type Child,
+  envNumber,
 } from './lib';
+import { dropRedisKeys } from './stack';
 import type { ReadLoadConfig, ReadLoadResult } from './read-load';
 import { MIX, seedReadLog } from './read-seed';
 
@@ -39,11 +40,7 @@ const OUT = resolve(ROOT, 'bench/out');
 const COORDINATOR_MAIN = resolve(ROOT, 'dist/apps/coordinator/src/main.js');
 
 const env = process.env;
-const num = (name: string, def: number, min: number, max: number): number => {
-  const v = env[name] === undefined || env[name] === '' ? def : Number(env[name]);
-  if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
-  return v;
-};
+const num = envNumber;
 const CONFIG = {
   transactions: num('BENCH_READ_TXNS', 1_000_000, 1_000, 5_000_000),
   chunk: num('BENCH_READ_CHUNK', 100_000, 1_000, 1_000_000),
@@ -761,26 +758,9 @@ async function cleanup(): Promise<void> {
           log(`could not drop ${DB_NAME}: ${e}`),
         );
     }
-    await dropRedisKeys(redisPrefix).catch((e) => log(`could not clean Redis keys: ${e}`));
+    await dropRedisKeys(CONFIG.redisUrl, redisPrefix).catch((e) => log(`could not clean Redis keys: ${e}`));
   })();
   return cleaning;
-}
-
-/** Deletes the coordinator's BullMQ keys (the unique prefix), bounded in iterations. */
-async function dropRedisKeys(prefix: string): Promise<void> {
-  const redis = new IORedis(CONFIG.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  await redis.connect();
-  try {
-    let cursor = '0';
-    for (let i = 0; i < 10_000; i++) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 function fx(x: number | null | undefined, digits: number): string {

@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { request } from 'undici';
 import {
@@ -33,7 +32,9 @@ import {
   sleep,
   spawnNode,
   type Child,
+  envNumber,
 } from './lib';
+import { dropRedisKeys } from './stack';
 
 const ROOT = resolve(__dirname, '../..');
 const DIST = resolve(ROOT, 'dist');
@@ -47,11 +48,7 @@ const ALL_TARGETS: Target[] = ['baseline', 'coordinator', 'tcc', '2pc'];
 const protocolOf = (t: Target) => (t === 'tcc' || t === '2pc' ? t : 'saga');
 
 const env = process.env;
-const num = (name: string, def: number, min: number, max: number): number => {
-  const v = env[name] === undefined || env[name] === '' ? def : Number(env[name]);
-  if (!Number.isFinite(v) || v < min || v > max) throw new Error(`${name} must be a number from ${min} to ${max}`);
-  return v;
-};
+const num = envNumber;
 const CONFIG = {
   runs: num('BENCH_RUNS', 3, 1, 20),
   seconds: num('BENCH_SECONDS', 10, 1, 600),
@@ -839,26 +836,10 @@ async function cleanup(): Promise<void> {
     killAllChildrenSync();
     if (CONFIG.keepDatabases) log(`kept databases (BENCH_KEEP_DBS=1): ${databases.map((d) => d.name).join(', ')}`);
     else for (const db of databases) await db.drop().catch((e) => log(`could not drop ${db.name}: ${e}`));
-    if (redisPrefix) await dropRedisKeys(redisPrefix).catch((e) => log(`could not clean Redis keys: ${e}`));
+    if (redisPrefix)
+      await dropRedisKeys(CONFIG.redisUrl, redisPrefix).catch((e) => log(`could not clean Redis keys: ${e}`));
   })();
   return cleaning;
-}
-
-/** Deletes the coordinator's BullMQ keys (the unique prefix), bounded in iterations. */
-async function dropRedisKeys(prefix: string): Promise<void> {
-  const redis = new IORedis(CONFIG.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  await redis.connect();
-  try {
-    let cursor = '0';
-    for (let i = 0; i < 10_000; i++) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** A number with `digits` decimals, or n/a. */
