@@ -1,4 +1,5 @@
 import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
+import { callWithin } from './bounded-call';
 import { ParticipantLimiter, shareOf } from './call-limiter';
 import type { CircuitBreakers } from './circuit-breakers';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
@@ -126,7 +127,7 @@ export class ParticipantGateway {
     const circuit = this.circuits.of(participant.name, instance.instanceId);
     this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
     try {
-      const guarded = await circuit.run(() => this.caller.call(build(participant, instance)));
+      const guarded = await circuit.run(() => callWithin(this.caller, build(participant, instance)));
       if (!guarded.called) {
         const a = circuit.availability();
         return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(typeof a === 'number' ? a : Date.now()) };
