@@ -192,10 +192,12 @@ describe.each(BROKERS)('a $kind broker restarted mid-run', ({ kind, make }) => {
     await broker.stop();
     for (let i = 3; i < 6; i += 1) await submit(i);
 
-    // while it is down, a call gets no answer (unknown) and is tried again, applying nothing
+    // while it is down, a call gets no answer (unknown), or waits for the open circuit's probe
+    // (deferred, burning no attempt), applying nothing
     const waiting = await s.api.until(
       `/v1/transactions/${ids[5]}`,
-      (t: { status: string; branches: { attempt: number }[] }) => t.branches[0].attempt >= 2,
+      (t: { status: string; attempts: { outcome: string }[]; events: { type: string }[] }) =>
+        t.attempts.some((a) => a.outcome === 'unknown') || t.events.some((e) => e.type === 'call.deferred'),
       20_000,
     );
     expect(waiting.status).not.toBe('committed');
