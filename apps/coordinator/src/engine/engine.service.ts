@@ -234,8 +234,8 @@ export class Engine implements EngineContext {
     if (!this.drives || this.fenced) return false;
     await this.claiming.get(id); // a take-over of the same id already under way here: use its driver
     const local = this.drivers.get(id);
-    if (local) {
-      await local.post(forReplay ? { type: 'replay' } : { type: 'wake' }, operatorStep(note));
+    // a driver that let go before the event's turn left the transaction to the log: claim it below
+    if (local && (await local.offer(forReplay ? { type: 'replay' } : { type: 'wake' }, operatorStep(note)))) {
       return true;
     }
     const driver = await this.takeOver(id, forReplay);
@@ -321,8 +321,11 @@ export class Engine implements EngineContext {
   async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
     const local = this.drivers.get(id);
     if (local && local.decision === null && UNDECIDED.includes(local.status)) {
-      await local.post({ type: 'abort', reason: abortReason(note) }, operatorStep(note));
-      return 'accepted';
+      // not applied when the driver let go before the abort's turn (it released the transaction to
+      // wait out a backoff, say): the abort is then flagged in the log below, never dropped
+      if (await local.offer({ type: 'abort', reason: abortReason(note) }, operatorStep(note))) {
+        return local.decision === 'abort' ? 'accepted' : 'decided';
+      }
     }
     const loaded = await this.store.load(id);
     if (!loaded) return 'not-found';
@@ -398,9 +401,12 @@ export class Engine implements EngineContext {
 
   /** Interactive mode: decides commit if every branch said yes; returns whether it did. */
   async commit(id: string): Promise<boolean> {
-    const driver = await this.acquire(id);
-    if (driver.decision === null) await driver.post({ type: 'commit' });
-    return driver.decision === 'commit';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const driver = await this.acquire(id);
+      // a driver that let go before the commit's turn did not apply it: acquire the transaction again
+      if (driver.decision !== null || (await driver.offer({ type: 'commit' }))) return driver.decision === 'commit';
+    }
+    throw new TransactionBusyError(id);
   }
 
   /**

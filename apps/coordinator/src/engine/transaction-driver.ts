@@ -175,7 +175,20 @@ export class TransactionDriver {
     result?: unknown,
     newBranch?: BranchRecord,
   ): Promise<void> {
-    return this.enqueue(event.type, () => this.step(event, note, result, newBranch));
+    return this.enqueue(event.type, async () => void (await this.step(event, note, result, newBranch)));
+  }
+
+  /**
+   * Queues an event like {@link submit} and resolves with whether it was applied: false when the
+   * driver let go of the transaction before the event's turn (a step queued ahead of it settled the
+   * transaction, released it to wait for a wake-up, or found another owner) or when its step failed.
+   * A caller whose event must not be lost (an operator's abort or commit) then goes through the log.
+   */
+  offer(event: MachineEvent, note: Record<string, unknown> | null = null): Promise<boolean> {
+    return this.enqueue(event.type, () => this.step(event, note, undefined)).then(
+      (applied) => applied,
+      () => false,
+    );
   }
 
   /**
@@ -234,8 +247,8 @@ export class TransactionDriver {
     note: Record<string, unknown> | null,
     result: unknown,
     newBranch?: BranchRecord,
-  ): Promise<void> {
-    if (!this.active) return;
+  ): Promise<boolean> {
+    if (!this.active) return false;
     // a registration the machine ignored (duplicate id, or too late) inserts no row
     const registering = newBranch && !this.branches.has(newBranch.id) ? newBranch : undefined;
     const now = Date.now();
@@ -245,7 +258,7 @@ export class TransactionDriver {
     const events = timelineOf(before, state, event, note, commands, this.lastSeq, new Date(now));
     if (branches.length === 0 && events.length === 0) {
       this.armTimer();
-      return;
+      return true;
     }
     const inserted = registering && state.branches.some((b) => b.id === registering.id) ? registering : undefined;
     // a forward phase's yes carries its result; a check's deciding answer (committed or rolledback) is kept too
@@ -283,7 +296,7 @@ export class TransactionDriver {
       this.ctx.logger.warn(`transaction ${this.id}: taken over by another instance; stopping`);
       this.stop();
       this.ctx.detach(this, { settled: false, wakeAt: null });
-      return;
+      return false;
     }
     this.version += 1;
     this.lastSeq += events.length;
@@ -297,11 +310,16 @@ export class TransactionDriver {
     for (const c of commands) void this.call(c);
     if (release) {
       this.stop();
-      this.ctx.detach(this, { settled, wakeAt: wakeAt === null ? null : new Date(wakeAt) });
+      // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
+      // at once, not when the retry it now waits for is due
+      const flagged = written === 'abort-requested' && !settled;
+      const next = flagged ? now : wakeAt;
+      this.ctx.detach(this, { settled, wakeAt: next === null ? null : new Date(next) });
     } else {
       this.armTimer();
       if (written === 'abort-requested') void this.actOnAbortFlag();
     }
+    return true;
   }
 
   /**
