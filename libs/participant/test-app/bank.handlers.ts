@@ -18,7 +18,8 @@ import {
   type PhaseHandlerContext,
 } from '../src/nest';
 
-type Move = PhaseHandlerContext<{ account: string; amount: number }>;
+/** `holdMs`: the debit takes that long before it answers (a slow participant, for fault tests). */
+type Move = PhaseHandlerContext<{ account: string; amount: number; holdMs?: number }>;
 
 /** The tables the handlers use; `ops` logs each applied phase in the same local transaction. */
 export const BANK_SCHEMA = [
@@ -42,6 +43,7 @@ export class BankHandlers {
   @ThreePhaseCanCommit('hold')
   @MessageHandler('debit')
   async debit({ payload, manager, ...call }: Move) {
+    if (payload.holdMs) await new Promise((r) => setTimeout(r, payload.holdMs));
     // TypeORM answers an UPDATE with [rows, affected]
     const [rows]: [{ balance: number }[], number] = await manager.query(
       'UPDATE accounts SET balance = balance - $2 WHERE id = $1 RETURNING balance',

@@ -45,7 +45,7 @@ function createServer(transport: ParticipantTransportOptions, name: string): Pha
         retryDelay: 1_000,
       });
     case 'rabbitmq':
-      return new ServerRMQ({
+      return new RabbitMqPhaseServer({
         urls: [transport.url],
         queue: `txn.${name}`,
         exchange: RABBITMQ_EXCHANGE,
@@ -55,5 +55,25 @@ function createServer(transport: ParticipantTransportOptions, name: string): Pha
         // delivered late to an instance that starts later
         queueOptions: { durable: false, autoDelete: true },
       });
+  }
+}
+
+/**
+ * Nest's RabbitMQ server, except that a reply whose publish fails is logged instead of being left as
+ * an unhandled rejection, which ends a Node process: a connection cut between a phase's end and its
+ * reply's confirmation (the reply then goes out on the new connection, to a reply queue that went
+ * with the old one, and the channel closes) took the whole participant down. A lost reply is a lost
+ * answer: the coordinator asks again, and the barrier answers as the phase did.
+ */
+class RabbitMqPhaseServer extends ServerRMQ {
+  override sendMessage<T = unknown>(message: T, replyTo: string, correlationId: string): void {
+    const outgoing = this.serializer.serialize(message as Parameters<typeof this.serializer.serialize>[0]);
+    const { options, ...packet } = outgoing as { options?: Record<string, unknown> };
+    const content = Buffer.from(JSON.stringify(packet));
+    this.channel
+      ?.sendToQueue(replyTo, content, { correlationId, ...options })
+      .catch((error: unknown) =>
+        this.logger.warn(`reply ${correlationId} not sent (the coordinator will ask again): ${error}`),
+      );
   }
 }
