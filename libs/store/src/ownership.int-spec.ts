@@ -67,6 +67,18 @@ describe('PgTransactionStore ownership (real Postgres)', () => {
       expect((await store.claim(stalled, 'me', [], { stuckAfterMs: 20_000 }))?.txn.owner).toBe('me');
     });
 
+    it('with dueOnly, takes an unowned row only when it has something to do', async () => {
+      const waiting = await row(null, 0, 60_000);
+      expect(await store.claim(waiting, 'me', [], { dueOnly: true })).toBeNull();
+      expect((await store.claim(waiting, 'me', []))?.txn.owner).toBe('me'); // an operator's retry still takes it
+      for (const id of [await row(null, 0, -1_000), await row(null, 0, null), await row('dead-3', 0, 60_000)]) {
+        expect((await store.claim(id, 'me', ['dead-3'], { dueOnly: true }))?.txn.owner).toBe('me');
+      }
+      const flagged = await row(null, 0, 60_000);
+      await pool.query('UPDATE txc_transactions SET abort_requested = true WHERE id = $1', [flagged]);
+      expect((await store.claim(flagged, 'me', [], { dueOnly: true }))?.txn.owner).toBe('me');
+    });
+
     it('takes a failed row only for a replay, and no final row at all', async () => {
       const failed = await row(null, 0, null, 'failed');
       expect(await store.claim(failed, 'me', [])).toBeNull();

@@ -139,15 +139,19 @@ export class PgTransactionStore implements TransactionStore {
     id: string,
     instanceId: string,
     deadOwners: string[],
-    options: { forReplay?: boolean; stuckAfterMs?: number } = {},
+    options: { forReplay?: boolean; stuckAfterMs?: number; dueOnly?: boolean } = {},
   ): Promise<LoadedTransaction | null> {
     const statuses = options.forReplay ? `('failed')` : ACTIVE;
+    const due = options.dueOnly
+      ? `AND (owner IS NOT NULL OR wake_at IS NULL OR wake_at <= now() + interval '1 second' OR abort_requested)`
+      : '';
     // `stuckAfterMs` absent: a live owner's row is never taken
     const { rows } = await this.pool.query(
       `UPDATE txc_transactions SET owner = $2, version = version + 1, updated_at = now()
         WHERE id = $1 AND status IN ${statuses}
           AND (owner IS NULL OR owner = $2 OR owner = ANY($3::text[])
             OR updated_at < now() - make_interval(secs => $4::float8 / 1000))
+          ${due}
         RETURNING ${TXN_COLUMNS}`,
       [id, instanceId, deadOwners, options.stuckAfterMs ?? null],
     );

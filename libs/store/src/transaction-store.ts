@@ -169,13 +169,16 @@ export interface TransactionStore {
    * status (or `failed` when `forReplay`), owned by an instance in `deadOwners`, owned by `instanceId`
    * itself (the caller has no driver for it), or owned by anyone but untouched for `stuckAfterMs`
    * (a live owner that stopped driving it). Bumps the version, fencing the previous owner. Returns
-   * the loaded transaction, or null if it cannot be taken.
+   * the loaded transaction, or null if it cannot be taken. With `dueOnly`, an unowned row is taken
+   * only when there is something to do: its wake-up is due (within a second), it has none, or an
+   * abort is flagged; a wake-up or sweep that lost a race to the step that rescheduled it then
+   * leaves the row alone instead of holding it idle until the new wake-up.
    */
   claim(
     id: string,
     instanceId: string,
     deadOwners: string[],
-    options?: { forReplay?: boolean; stuckAfterMs?: number },
+    options?: { forReplay?: boolean; stuckAfterMs?: number; dueOnly?: boolean },
   ): Promise<LoadedTransaction | null>;
   /**
    * Transactions nobody is advancing, oldest first within each kind: unowned and due, unowned with

@@ -238,7 +238,7 @@ export class Engine implements EngineContext {
     if (local && (await local.offer(forReplay ? { type: 'replay' } : { type: 'wake' }, operatorStep(note)))) {
       return true;
     }
-    const driver = await this.takeOver(id, forReplay);
+    const driver = await this.takeOver(id, forReplay, true);
     if (!driver) return false;
     this.metrics.recovered.inc();
     if (forReplay) await driver.post({ type: 'replay' }, operatorStep(note));
@@ -251,11 +251,12 @@ export class Engine implements EngineContext {
    * Deliveries the log shows in flight are treated as lost (`recover`, or the replay itself) before
    * anything else: whoever announced them is gone or fenced, and their answers will never be applied.
    */
-  private takeOver(id: string, forReplay = false): Promise<TransactionDriver | null> {
+  private takeOver(id: string, forReplay = false, dueOnly = false): Promise<TransactionDriver | null> {
     const claim = (async () => {
       const loaded = await this.store.claim(id, this.instanceId, this.deadOwners, {
         forReplay,
         stuckAfterMs: this.stuckAfterMs,
+        dueOnly,
       });
       if (!loaded) return null;
       const driver = this.adopt(loaded);
