@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import {
@@ -9,6 +8,7 @@ import {
   apiClient,
   freshDatabase,
   freshRedisPrefix,
+  freePort,
   type ApiClient,
   type FreshDatabase,
 } from '#testing';
@@ -16,14 +16,6 @@ import {
 // the order service of libs/participant/test-app, built (it runs the SDK's outbox as a real process)
 const ORDER_SERVICE = resolve(__dirname, '../../dist/libs/participant/test-app/order-service.js');
 const CHECK_AFTER_MS = '500';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 /**
  * Reliable messages when the sender dies: the order service (a real process using the participant

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoordinatorProcess, TestParticipant, apiClient } from '#testing';
+import { CoordinatorProcess, TestParticipant, apiClient, freePort } from '#testing';
 
 /**
  * Ctrl-C on `npm start` with the embedded Postgres: the terminal sends SIGINT to the whole process
@@ -15,9 +15,10 @@ describe('Ctrl-C on a coordinator with an embedded Postgres', () => {
   let participant: TestParticipant;
   let dataDir: string;
   let coordinator: CoordinatorProcess;
-  const port = String(20000 + Math.floor(Math.random() * 20000));
+  let port: string;
 
   beforeAll(async () => {
+    port = String(await freePort());
     participant = await TestParticipant.start();
     dataDir = await mkdtemp(join(tmpdir(), 'txc-ctrl-c-'));
   });

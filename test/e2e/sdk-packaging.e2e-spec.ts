@@ -1,11 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Pool } from 'pg';
-import { freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+import { freePort, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -108,14 +107,6 @@ function undocumented(dir: string): string[] {
     });
   }
   return found;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 describe('the SDKs as npm packages: packed, installed in a scratch project, type-checked and run', () => {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { phasePaths } from '#participant';
-import { TcpProxy, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+import { TcpProxy, freePort, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
 
 // the bank of libs/participant/test-app, built (Nest 12 is ESM-only: a process of its own)
 const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
@@ -23,14 +23,6 @@ interface RestartableBroker {
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 async function untilListening(port: number, what: string): Promise<void> {

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Pool } from 'pg';
-import { startTestStack, type TestStack } from '#testing';
+import { freePort, startTestStack, type TestStack } from '#testing';
 import { startXaPostgres, type XaPostgres } from '../../libs/participant/src/xa/xa-postgres-harness';
 
 // the framework-free XA participant of libs/participant/test-app, built
@@ -13,14 +12,6 @@ interface XaParticipant {
   url: string;
   /** Its stdout and stderr so far. */
   output(): string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { CoordinatorProcess, TestParticipant, apiClient, freshDatabase, type FreshDatabase } from '#testing';
+import { CoordinatorProcess, TestParticipant, apiClient, freePort, freshDatabase, type FreshDatabase } from '#testing';
 
 /** Without REDIS_URL the queue runs on BullMQ's Postgres backend; without DATABASE_URL Postgres is embedded. */
 describe('zero-config modes', () => {
@@ -54,7 +55,7 @@ describe('zero-config modes', () => {
 
   it('starts an embedded Postgres under DATA_DIR when DATABASE_URL is unset', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-'));
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     const coordinator = new CoordinatorProcess({
       databaseUrl: '',
       env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: port, LOG_LEVEL: 'warn' },
@@ -65,6 +66,32 @@ describe('zero-config modes', () => {
       await retryingSaga(base);
     } finally {
       await coordinator.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('exits with the reason when the embedded Postgres cannot start (its port is taken)', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-taken-'));
+    const port = await freePort();
+    // held on both loopback addresses, so Postgres can bind neither
+    const holders = [createServer(), createServer()];
+    await Promise.all(
+      holders.map(
+        (h, i) =>
+          new Promise<void>((done) => h.once('error', () => done()).listen(port, ['127.0.0.1', '::1'][i], done)),
+      ),
+    );
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: '',
+      env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port), LOG_LEVEL: 'warn' },
+    });
+    try {
+      await expect(coordinator.start()).rejects.toThrow(
+        new RegExp(`embedded Postgres did not start on 127.0.0.1:${port}[^]*Address already in use`),
+      );
+    } finally {
+      await coordinator.kill();
+      for (const h of holders) h.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 120_000);

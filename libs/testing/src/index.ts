@@ -5,3 +5,4 @@ export * from './http-client';
 export * from './test-stack';
 export * from './tcp-proxy';
 export * from './sse-client';
+export * from './free-port';

@@ -25,6 +25,8 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
   await mkdir(resolve(config.DATA_DIR), { recursive: true });
   // as root, initdb and postgres run as the `postgres` user, which must be able to reach its folder
   if (process.getuid?.() === 0) await chmod(resolve(config.DATA_DIR), 0o755);
+  // the server's last lines, for the error when it does not start (the library rejects with nothing)
+  const output: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user: 'postgres',
@@ -32,14 +34,24 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
     port: config.EMBEDDED_PG_PORT,
     persistent: true,
     createPostgresUser: true,
-    onLog: () => undefined,
+    onLog: (line: unknown) => {
+      output.push(String(line).trimEnd());
+      if (output.length > 20) output.shift();
+    },
     onError: (e: unknown) => logger.warn?.(`embedded postgres: ${String(e)}`),
   });
   if (!existsSync(resolve(dir, 'PG_VERSION'))) {
     logger.log(`initialising an embedded Postgres in ${dir}`);
     await pg.initialise();
   }
-  await pg.start();
+  await pg.start().catch((error: unknown) => {
+    const why = error instanceof Error ? `: ${error.message}` : '';
+    throw new Error(
+      `the embedded Postgres did not start on 127.0.0.1:${config.EMBEDDED_PG_PORT} with its data in ${dir}${why}` +
+        ` (another server on that port? set EMBEDDED_PG_PORT, or DATABASE_URL to use your own Postgres).` +
+        (output.length ? ` Its last output:\n${output.join('\n')}` : ''),
+    );
+  });
   await pg.createDatabase('txc').catch(() => undefined); // exists after the first start
   const url = `postgres://postgres:postgres@127.0.0.1:${config.EMBEDDED_PG_PORT}/txc`;
   return {
