@@ -5,6 +5,7 @@ import { ReadPathIndexes1764900000000 } from '../../../migrations/1764900000000-
 import { ReliableMessages1765200000000 } from '../../../migrations/1765200000000-reliable-messages';
 import { ParticipantInstances1765500000000 } from '../../../migrations/1765500000000-participant-instances';
 import { Retention1765600000000 } from '../../../migrations/1765600000000-retention';
+import { InstanceProcessScope1765700000000 } from '../../../migrations/1765700000000-instance-process-scope';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   ReliableMessages1765200000000,
   ParticipantInstances1765500000000,
   Retention1765600000000,
+  InstanceProcessScope1765700000000,
 ];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */

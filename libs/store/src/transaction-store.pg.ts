@@ -335,11 +335,14 @@ export class PgTransactionStore implements TransactionStore {
     return rowCount ?? 0;
   }
 
-  async heartbeat(instance: { id: string; host: string; pid: number }, ttlMs: number): Promise<string[]> {
+  async heartbeat(
+    instance: { id: string; host: string; pid: number; processScope?: string | null },
+    ttlMs: number,
+  ): Promise<string[]> {
     await this.pool.query(
-      `INSERT INTO txc_instances (id, host, pid) VALUES ($1, $2, $3)
+      `INSERT INTO txc_instances (id, host, pid, process_scope) VALUES ($1, $2, $3, $4)
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-      [instance.id, instance.host, instance.pid],
+      [instance.id, instance.host, instance.pid, instance.processScope ?? null],
     );
     // an instance row is forgotten once it is long dead and owns nothing
     await this.pool.query(
@@ -353,6 +356,14 @@ export class PgTransactionStore implements TransactionStore {
       [ttlMs],
     );
     return rows.map((r) => r.id);
+  }
+
+  async instancesInScope(processScope: string, selfId: string): Promise<{ id: string; pid: number }[]> {
+    const { rows } = await this.pool.query<{ id: string; pid: number }>(
+      'SELECT id, pid FROM txc_instances WHERE process_scope = $1 AND id <> $2',
+      [processScope, selfId],
+    );
+    return rows;
   }
 
   async releaseAll(instanceId: string): Promise<number> {

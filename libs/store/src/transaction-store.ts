@@ -222,7 +222,12 @@ export interface TransactionStore {
   /** Drops expired Idempotency-Keys; returns how many. */
   expireIdempotencyKeys(): Promise<number>;
   /** Records this instance's heartbeat and returns the ids of instances whose heartbeat is older than `ttlMs`. */
-  heartbeat(instance: { id: string; host: string; pid: number }, ttlMs: number): Promise<string[]>;
+  heartbeat(
+    instance: { id: string; host: string; pid: number; processScope?: string | null },
+    ttlMs: number,
+  ): Promise<string[]>;
+  /** The other instances that recorded `processScope` (same kernel boot and PID namespace): their pids can be checked. */
+  instancesInScope(processScope: string, selfId: string): Promise<{ id: string; pid: number }[]>;
   /** Releases every transaction this instance owns (graceful shutdown): they become due now. */
   releaseAll(instanceId: string): Promise<number>;
 }

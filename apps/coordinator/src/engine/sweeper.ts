@@ -2,6 +2,12 @@ import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import type { TransactionStore } from '#store';
 import type { Engine } from './engine.service';
+import { processExists, processScope } from './process-scope';
+
+/** Take-overs a pass runs at once: a dead instance's backlog is re-driven in parallel, not one by one. */
+const TAKE_OVER_PARALLELISM = 32;
+/** Full batches a pass takes one after the other before it yields to the next interval. */
+const MAX_BATCHES_PER_PASS = 1_000;
 
 export interface SweeperOptions {
   intervalMs: number;
@@ -32,6 +38,7 @@ export class Sweeper {
   private lastBeatSentAt = Date.now();
   private ticks = 0;
   private stopped = false;
+  private readonly scope = processScope();
 
   constructor(
     private readonly engine: Engine,
@@ -87,12 +94,14 @@ export class Sweeper {
   private async heartbeat(): Promise<void> {
     const sentAt = Date.now();
     try {
+      const self = this.engine.instanceId;
       const dead = await this.store.heartbeat(
-        { id: this.engine.instanceId, host: hostname(), pid: process.pid },
+        { id: self, host: hostname(), pid: process.pid, processScope: this.scope },
         this.options.instanceTtlMs,
       );
       this.lastBeatSentAt = sentAt;
-      this.engine.deadOwners = dead.filter((id) => id !== this.engine.instanceId);
+      const gone = await this.goneInScope();
+      this.engine.deadOwners = [...new Set([...dead, ...gone])].filter((id) => id !== self);
       this.checkFence();
       if (Date.now() - sentAt < this.options.instanceTtlMs * 0.75) this.engine.unfence();
     } catch (error) {
@@ -100,23 +109,38 @@ export class Sweeper {
     }
   }
 
+  /**
+   * Instances in this instance's process scope whose process is gone: dead for certain, so their
+   * transactions are taken now rather than when their heartbeat is a TTL old (a restart after a crash).
+   */
+  private async goneInScope(): Promise<string[]> {
+    if (!this.scope) return [];
+    const peers = await this.store.instancesInScope(this.scope, this.engine.instanceId).catch(() => []);
+    return peers.filter((p) => !processExists(p.pid)).map((p) => p.id);
+  }
+
   private async pass(): Promise<void> {
     try {
-      if (this.options.takeOver) {
+      // a full batch taken whole means more are waiting (a dead instance's backlog): the next is taken at once
+      for (let batch = 0; this.options.takeOver && batch < MAX_BATCHES_PER_PASS && !this.stopped; batch++) {
         const orphans = await this.store.findOrphans(this.engine.deadOwners, this.options.batch, {
           self: this.engine.instanceId,
           selfGraceMs: Math.max(1_000, 2 * this.options.intervalMs),
           stuckAfterMs: this.engine.stuckAfterMs,
         });
-        for (const { id, owner, stalled } of orphans) {
+        let taken = 0;
+        await inParallel(orphans, TAKE_OVER_PARALLELISM, async ({ id, owner, stalled }) => {
           const take =
             owner !== null && !this.engine.deadOwners.includes(owner)
               ? this.engine.restartStuck(id, stalled)
               : this.engine.isDriving(id)
                 ? Promise.resolve(false)
                 : this.engine.resume(id);
-          await take.catch((e) => this.logger.warn(`transaction ${id}: resuming failed: ${e}`));
-        }
+          if (await take.catch((e) => this.logger.warn(`transaction ${id}: resuming failed: ${e}`))) taken += 1;
+        });
+        // only a batch taken whole says more are waiting: rows found but left (a live driver waiting on
+        // its calls) would be found again, and again
+        if (orphans.length < this.options.batch || taken < orphans.length) break;
       }
       if (++this.ticks % 30 === 1) await this.store.expireIdempotencyKeys();
       await this.options.onPass?.();
@@ -124,4 +148,13 @@ export class Sweeper {
       this.logger.warn(`sweep failed: ${error}`);
     }
   }
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }

@@ -6,6 +6,8 @@ export class InstanceEntity {
   @PrimaryColumn('text') id: string;
   @Column('text') host: string;
   @Column('integer') pid: number;
+  /** Kernel boot and PID namespace (see the migration); an instance in the same one can check the pid. */
+  @Column('text', { name: 'process_scope', nullable: true }) processScope: string | null;
   @Column('timestamptz', { name: 'started_at', default: () => 'now()' }) startedAt: Date;
   @Column('timestamptz', { name: 'heartbeat_at', default: () => 'now()' }) heartbeatAt: Date;
 }
