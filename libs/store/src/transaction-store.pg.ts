@@ -139,23 +139,50 @@ export class PgTransactionStore implements TransactionStore {
     id: string,
     instanceId: string,
     deadOwners: string[],
-    options: { forReplay?: boolean; stuckAfterMs?: number; dueOnly?: boolean } = {},
+    options: ClaimOptions = {},
   ): Promise<LoadedTransaction | null> {
-    const statuses = options.forReplay ? `('failed')` : ACTIVE;
-    const due = options.dueOnly
-      ? `AND (owner IS NOT NULL OR wake_at IS NULL OR wake_at <= now() + interval '1 second' OR abort_requested)`
-      : '';
-    // `stuckAfterMs` absent: a live owner's row is never taken
     const { rows } = await this.pool.query(
       `UPDATE txc_transactions SET owner = $2, version = version + 1, updated_at = now()
-        WHERE id = $1 AND status IN ${statuses}
-          AND (owner IS NULL OR owner = $2 OR owner = ANY($3::text[])
-            OR updated_at < now() - make_interval(secs => $4::float8 / 1000))
-          ${due}
-        RETURNING ${TXN_COLUMNS}`,
+        WHERE id = $1 AND ${claimable(options)} RETURNING ${TXN_COLUMNS}`,
       [id, instanceId, deadOwners, options.stuckAfterMs ?? null],
     );
     return rows.length ? this.withBranches(toTransaction(rows[0])) : null;
+  }
+
+  async claimMany(
+    ids: string[],
+    instanceId: string,
+    deadOwners: string[],
+    options: ClaimOptions = {},
+  ): Promise<LoadedTransaction[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query(
+      `UPDATE txc_transactions SET owner = $2, version = version + 1, updated_at = now()
+        WHERE id = ANY($1::text[]) AND ${claimable(options)} RETURNING ${TXN_COLUMNS}`,
+      [ids, instanceId, deadOwners, options.stuckAfterMs ?? null],
+    );
+    if (rows.length === 0) return [];
+    const claimed = rows.map(toTransaction);
+    const taken = claimed.map((t) => t.id);
+    const [branches, seqs] = await Promise.all([
+      this.pool.query(
+        `SELECT transaction_id, ${BRANCH_COLUMNS} FROM txc_branches
+          WHERE transaction_id = ANY($1::text[]) ORDER BY transaction_id, position`,
+        [taken],
+      ),
+      this.pool.query<{ transaction_id: string; seq: number | null }>(
+        `SELECT transaction_id, max(seq) AS seq FROM txc_events WHERE transaction_id = ANY($1::text[]) GROUP BY 1`,
+        [taken],
+      ),
+    ]);
+    const branchesOf = new Map<string, BranchRecord[]>();
+    for (const r of branches.rows) {
+      const list = branchesOf.get(r.transaction_id) ?? [];
+      list.push(toBranch(r));
+      branchesOf.set(r.transaction_id, list);
+    }
+    const seqOf = new Map(seqs.rows.map((r) => [r.transaction_id, r.seq ?? 0]));
+    return claimed.map((txn) => ({ txn, branches: branchesOf.get(txn.id) ?? [], lastSeq: seqOf.get(txn.id) ?? 0 }));
   }
 
   async findOrphans(
@@ -377,37 +404,52 @@ export class PgTransactionStore implements TransactionStore {
   /** The branches and last seq of `txn`: in parallel on the pool, one after the other on a client. */
   private async withBranches(txn: TransactionRecord, on: Queryable = this.pool): Promise<LoadedTransaction> {
     const readBranches = () =>
-      on.query(
-        `SELECT id, position, participant, depends_on, paths, skipped_phases, payload, status, phase, attempt,
-            budget_base, in_flight, retry_at, result
-          FROM txc_branches WHERE transaction_id = $1 ORDER BY position`,
-        [txn.id],
-      );
+      on.query(`SELECT ${BRANCH_COLUMNS} FROM txc_branches WHERE transaction_id = $1 ORDER BY position`, [txn.id]);
     const readSeq = () =>
       on.query<{ seq: number | null }>(`SELECT max(seq) AS seq FROM txc_events WHERE transaction_id = $1`, [txn.id]);
     const [branches, seq] =
       on === this.pool ? await Promise.all([readBranches(), readSeq()]) : [await readBranches(), await readSeq()];
-    return {
-      txn,
-      branches: branches.rows.map((r): BranchRecord => ({
-        id: r.id,
-        position: r.position,
-        participant: r.participant,
-        dependsOn: r.depends_on,
-        paths: r.paths,
-        skippedPhases: r.skipped_phases,
-        payload: r.payload,
-        status: r.status,
-        phase: r.phase,
-        attempt: r.attempt,
-        budgetBase: r.budget_base,
-        inFlight: r.in_flight,
-        retryAt: r.retry_at,
-        result: r.result,
-      })),
-      lastSeq: seq.rows[0].seq ?? 0,
-    };
+    return { txn, branches: branches.rows.map(toBranch), lastSeq: seq.rows[0].seq ?? 0 };
   }
+}
+
+type ClaimOptions = { forReplay?: boolean; stuckAfterMs?: number; dueOnly?: boolean };
+
+/**
+ * The rows a claim may take (parameters: $2 the claiming instance, $3 dead owners, $4 the stuck
+ * threshold in ms; absent, a live owner's row is never taken). See TransactionStore.claim.
+ */
+function claimable(options: ClaimOptions): string {
+  const statuses = options.forReplay ? `('failed')` : ACTIVE;
+  const due = options.dueOnly
+    ? `AND (owner IS NOT NULL OR wake_at IS NULL OR wake_at <= now() + interval '1 second' OR abort_requested)`
+    : '';
+  return `status IN ${statuses}
+    AND (owner IS NULL OR owner = $2 OR owner = ANY($3::text[])
+      OR updated_at < now() - make_interval(secs => $4::float8 / 1000))
+    ${due}`;
+}
+
+const BRANCH_COLUMNS = `id, position, participant, depends_on, paths, skipped_phases, payload, status, phase, attempt,
+  budget_base, in_flight, retry_at, result`;
+
+function toBranch(r: Record<string, any>): BranchRecord {
+  return {
+    id: r.id,
+    position: r.position,
+    participant: r.participant,
+    dependsOn: r.depends_on,
+    paths: r.paths,
+    skippedPhases: r.skipped_phases,
+    payload: r.payload,
+    status: r.status,
+    phase: r.phase,
+    attempt: r.attempt,
+    budgetBase: r.budget_base,
+    inFlight: r.in_flight,
+    retryAt: r.retry_at,
+    result: r.result,
+  };
 }
 
 function likePrefix(q: string): string {

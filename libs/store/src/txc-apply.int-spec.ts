@@ -184,6 +184,27 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
     });
   });
 
+  describe('claimMany', () => {
+    it('takes every claimable row in one statement and reads each as load does; leaves the others', async () => {
+      const ops = [create(), create(), create()];
+      for (const op of ops) expect(await store.apply(op)).toBe('ok');
+      expect(await store.apply(advance(ops[1].txn.id, 1))).toBe('ok'); // b0 in flight, 3 events
+      const live = create();
+      live.txn.owner = 'i2';
+      expect(await store.apply(live)).toBe('ok');
+      const ids = [...ops.map((o) => o.txn.id), live.txn.id, 'no-such-transaction'];
+      const claimed = await store.claimMany(ids, 'me', ['i1']); // no stuck threshold: a live owner keeps its rows
+      expect(claimed.map((l) => l.txn.id).sort()).toEqual(ops.map((o) => o.txn.id).sort());
+      for (const l of claimed) {
+        const loaded = (await store.load(l.txn.id))!;
+        expect(l).toEqual({ ...loaded, txn: { ...loaded.txn, updatedAt: l.txn.updatedAt } });
+        expect(l.txn.owner).toBe('me');
+      }
+      expect(claimed.find((l) => l.txn.id === ops[1].txn.id)!.lastSeq).toBe(3);
+      expect((await store.load(live.txn.id))!.txn.owner).toBe('i2');
+    });
+  });
+
   describe('advance', () => {
     it('ok: bumps the version, writes the transaction change, the changed branches and the events', async () => {
       const op = create();

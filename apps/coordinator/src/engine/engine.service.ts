@@ -258,23 +258,65 @@ export class Engine implements EngineContext {
         stuckAfterMs: this.stuckAfterMs,
         dueOnly,
       });
-      if (!loaded) return null;
-      const driver = this.adopt(loaded);
-      // a replay re-delivers in-flight work itself (a failed transaction has no driver, so whatever
-      // it shows in flight was dropped); a `recover` first would settle it again as failed
-      if (forReplay) return driver;
-      const inFlight = loaded.branches.some((b) => b.inFlight);
-      if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
-      const undecided = loaded.txn.decision === null && UNDECIDED.includes(loaded.txn.status);
-      if (loaded.txn.abortRequested && undecided) {
-        // before anything starts: a pending transaction flagged for abort never calls a participant
-        await driver.actOnAbortFlag(loaded.txn.abortNote ?? null);
-      } else if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
-      else if (!inFlight) await driver.post({ type: 'wake' });
-      return driver;
+      return loaded ? this.drive(loaded, forReplay) : null;
     })().finally(() => this.claiming.delete(id));
     this.claiming.set(id, claim);
     return claim;
+  }
+
+  /**
+   * {@link resume} for many transactions at once (a sweep's orphans: a dead instance's backlog):
+   * one claim statement and one read for all of them, then up to `parallelism` started at a time.
+   * Ids driven or being claimed here are left out. Returns how many this instance drives now.
+   */
+  async resumeAll(ids: string[], parallelism: number): Promise<number> {
+    if (!this.drives || this.fenced) return 0;
+    const free = ids.filter((id) => !this.drivers.has(id) && !this.claiming.has(id));
+    if (free.length === 0) return 0;
+    const batch = (async () => {
+      const claimed = await this.store.claimMany(free, this.instanceId, this.deadOwners, {
+        stuckAfterMs: this.stuckAfterMs,
+        dueOnly: true,
+      });
+      const started = new Map<string, TransactionDriver>();
+      let next = 0;
+      const lane = async () => {
+        while (next < claimed.length) {
+          const loaded = claimed[next++];
+          started.set(loaded.txn.id, await this.drive(loaded, false));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(parallelism, claimed.length) }, lane));
+      return started;
+    })();
+    // a resume or take-over of one of these ids meanwhile waits for the batch and uses its driver
+    for (const id of free) {
+      const mine = batch.then((started) => started.get(id) ?? null);
+      this.claiming.set(id, mine);
+      void mine.finally(() => this.claiming.get(id) === mine && this.claiming.delete(id)).catch(() => undefined);
+    }
+    const started = await batch;
+    this.metrics.recovered.inc(started.size);
+    return started.size;
+  }
+
+  /**
+   * Starts a driver on a transaction just claimed. Deliveries the log shows in flight are treated
+   * as lost (`recover`) first; a replay re-delivers them itself (a failed transaction has no driver,
+   * so whatever it shows in flight was dropped; a `recover` first would settle it again as failed).
+   */
+  private async drive(loaded: LoadedTransaction, forReplay: boolean): Promise<TransactionDriver> {
+    const driver = this.adopt(loaded);
+    if (forReplay) return driver;
+    const inFlight = loaded.branches.some((b) => b.inFlight);
+    if (inFlight) await driver.post({ type: 'recover' }, { by: this.instanceId });
+    const undecided = loaded.txn.decision === null && UNDECIDED.includes(loaded.txn.status);
+    if (loaded.txn.abortRequested && undecided) {
+      // before anything starts: a pending transaction flagged for abort never calls a participant
+      await driver.actOnAbortFlag(loaded.txn.abortNote ?? null);
+    } else if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
+    else if (!inFlight) await driver.post({ type: 'wake' });
+    return driver;
   }
 
   /**

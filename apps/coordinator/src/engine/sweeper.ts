@@ -128,15 +128,15 @@ export class Sweeper {
           selfGraceMs: Math.max(1_000, 2 * this.options.intervalMs),
           stuckAfterMs: this.engine.stuckAfterMs,
         });
-        let taken = 0;
-        await inParallel(orphans, TAKE_OVER_PARALLELISM, async ({ id, owner, stalled }) => {
-          const take =
-            owner !== null && !this.engine.deadOwners.includes(owner)
-              ? this.engine.restartStuck(id, stalled)
-              : this.engine.isDriving(id)
-                ? Promise.resolve(false)
-                : this.engine.resume(id);
-          if (await take.catch((e) => this.logger.warn(`transaction ${id}: resuming failed: ${e}`))) taken += 1;
+        // a live owner's rows are restarted one by one; unowned and dead owners' rows are claimed together
+        const stuck = orphans.filter((o) => o.owner !== null && !this.engine.deadOwners.includes(o.owner));
+        const orphaned = orphans.filter((o) => !stuck.includes(o) && !this.engine.isDriving(o.id)).map((o) => o.id);
+        let taken = await this.engine
+          .resumeAll(orphaned, TAKE_OVER_PARALLELISM)
+          .catch((e) => (this.logger.warn(`resuming ${orphaned.length} transaction(s) failed: ${e}`), 0));
+        await inParallel(stuck, TAKE_OVER_PARALLELISM, async ({ id, stalled }) => {
+          const restarted = this.engine.restartStuck(id, stalled);
+          if (await restarted.catch((e) => this.logger.warn(`transaction ${id}: resuming failed: ${e}`))) taken += 1;
         });
         // only a batch taken whole says more are waiting: rows found but left (a live driver waiting on
         // its calls) would be found again, and again
