@@ -1,54 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { resolve } from 'node:path';
 import { Pool } from 'pg';
 import { phasePaths, signBody } from '#participant';
-import { apiClient, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+import {
+  apiClient,
+  freePort,
+  freshDatabase,
+  startBank,
+  startTestStack,
+  stopBank,
+  type BankProcess,
+  type FreshDatabase,
+  type TestStack,
+} from '#testing';
 
-// the bank of libs/participant/test-app, built: Nest 12 is ESM-only, which Jest on Node 20 cannot load
-const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
 const SECRET = 'sdk-e2e-secret-0123456789';
-
-/** A port nobody listens on now: the participant registers its URL before it starts listening. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-/** Starts the bank participant process and waits for its ready line. */
-async function startBank(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [BANK_MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('participant ready:')) ready();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${output}`)));
-    setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${output}`)), 20_000).unref();
-  });
-  return { child, output: () => output };
-}
 
 describe('participant SDK: a NestJS participant behind a real coordinator', () => {
   let s: TestStack;
   let bankDb: FreshDatabase;
   let db: Pool;
-  let bank: { child: ChildProcess; output: () => string };
+  let bank: BankProcess;
   let bankUrl: string;
 
   beforeAll(async () => {
     s = await startTestStack('participant_sdk');
     bankDb = await freshDatabase('sdk_bank');
-    const port = await freePort();
+    const port = await freePort(); // nobody listens on it yet: the participant registers its URL before it listens
     bankUrl = `http://127.0.0.1:${port}`;
     bank = await startBank({
       PORT: String(port),
@@ -65,11 +41,7 @@ describe('participant SDK: a NestJS participant behind a real coordinator', () =
   });
 
   afterAll(async () => {
-    if (bank && bank.child.exitCode === null) {
-      const exited = new Promise((done) => bank.child.once('exit', done));
-      bank.child.kill('SIGTERM'); // a graceful stop: the heartbeat stops, the registration stays
-      await exited;
-    }
+    await stopBank(bank); // a graceful stop: the heartbeat stops, the registration stays
     await db?.end();
     await s?.close();
     await bankDb?.drop();

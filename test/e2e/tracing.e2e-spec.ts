@@ -1,12 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
-import { resolve } from 'node:path';
 import { Pool } from 'pg';
 import { phasePaths } from '#participant';
-import { freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
-
-const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
+import {
+  freePort,
+  freshDatabase,
+  startBank,
+  startTestStack,
+  stopBank,
+  type BankProcess,
+  type FreshDatabase,
+  type TestStack,
+} from '#testing';
 
 /** One span as the OTLP/HTTP JSON encoding carries it, with its attributes flattened. */
 interface ReceivedSpan {
@@ -53,46 +57,12 @@ function decode(body: any): ReceivedSpan[] {
   );
 }
 
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-async function startBank(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BANK_MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('participant ready:')) ready();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${output}`)));
-    setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${output}`)), 20_000).unref();
-  });
-  return child;
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGTERM'); // a graceful stop flushes the spans still batched
-  await exited;
-}
-
 describe('tracing: one trace across the coordinator and SDK participants (OTLP/HTTP)', () => {
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
   let s: TestStack;
   let bankDb: FreshDatabase;
   let db: Pool;
-  const banks: ChildProcess[] = [];
+  const banks: BankProcess[] = [];
 
   beforeAll(async () => {
     receiver = await otlpReceiver();
@@ -116,7 +86,7 @@ describe('tracing: one trace across the coordinator and SDK participants (OTLP/H
   });
 
   afterAll(async () => {
-    for (const b of banks) await stop(b);
+    for (const b of banks) await stopBank(b); // a graceful stop flushes the spans still batched
     await db?.end();
     await s?.close();
     await bankDb?.drop();

@@ -1,13 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'pg';
 import { phasePaths } from '#participant';
-import { TcpProxy, freePort, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
-
-// the bank of libs/participant/test-app, built (Nest 12 is ESM-only: a process of its own)
-const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
+import {
+  TcpProxy,
+  freePort,
+  freshDatabase,
+  startBank,
+  startTestStack,
+  stopBank,
+  type BankProcess,
+  type FreshDatabase,
+  type TestStack,
+} from '#testing';
 
 /**
  * A broker this test may stop and start again. NATS and Redis are private servers on a free port
@@ -104,44 +110,25 @@ describe.each(BROKERS)('a $kind broker restarted mid-run', ({ kind, make }) => {
   let s: TestStack;
   let bankDb: FreshDatabase;
   let db: Pool;
-  let bank: ChildProcess | undefined;
-  let bankOutput = '';
+  let bank: BankProcess | undefined;
 
   beforeAll(async () => {
     broker = await make();
     s = await startTestStack(`restart_${kind}`, { env: { CALL_TIMEOUT_MS: '1500', SWEEP_INTERVAL_MS: '200' } });
     bankDb = await freshDatabase(`restart_${kind}_bank`);
-    bank = spawn(process.execPath, [BANK_MAIN], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TRANSPORT: kind,
-        BROKER_URL: broker.url,
-        DATABASE_URL: bankDb.url,
-        COORDINATOR_URL: s.api.base,
-        PARTICIPANT_NAME: name,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    await new Promise<void>((ready, fail) => {
-      const onData = (chunk: Buffer) => {
-        bankOutput += chunk.toString();
-        if (bankOutput.includes('participant ready:')) ready();
-      };
-      bank!.stdout!.on('data', onData);
-      bank!.stderr!.on('data', onData);
-      bank!.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${bankOutput}`)));
-      setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${bankOutput}`)), 20_000).unref();
+    bank = await startBank({
+      TRANSPORT: kind,
+      BROKER_URL: broker.url,
+      DATABASE_URL: bankDb.url,
+      COORDINATOR_URL: s.api.base,
+      PARTICIPANT_NAME: name,
     });
     db = new Pool({ connectionString: bankDb.url, max: 2 });
     db.on('error', () => undefined);
   });
 
   afterAll(async () => {
-    if (bank && bank.exitCode === null) {
-      const exited = new Promise((done) => bank!.once('exit', done));
-      bank.kill('SIGTERM');
-      await exited;
-    }
+    await stopBank(bank);
     await db?.end();
     await s?.close();
     await bankDb?.drop();
@@ -163,8 +150,11 @@ describe.each(BROKERS)('a $kind broker restarted mid-run', ({ kind, make }) => {
 
   /** The bank must outlive every broker fault: a participant that exits on one is a defect of the SDK. */
   function expectBankRunning(): void {
-    if (bank?.exitCode !== null || bank.signalCode) {
-      throw new Error(`the participant exited (${bank?.exitCode ?? bank?.signalCode}):\n${bankOutput.slice(-4000)}`);
+    const child = bank?.child;
+    if (!child || child.exitCode !== null || child.signalCode) {
+      throw new Error(
+        `the participant exited (${child?.exitCode ?? child?.signalCode}):\n${bank?.output().slice(-4000)}`,
+      );
     }
   }
 

@@ -1,12 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { Pool } from 'pg';
 import { phasePaths } from '#participant';
-import { freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+import {
+  freshDatabase,
+  startBank,
+  startTestStack,
+  stopBank,
+  type BankProcess,
+  type FreshDatabase,
+  type TestStack,
+} from '#testing';
 
-// the bank of libs/participant/test-app, built, served over a broker: Nest 12 is ESM-only, which
-// Jest on Node 20 cannot load, so the participant is a process of its own
-const BANK_MAIN = resolve(__dirname, '../../dist/libs/participant/test-app/main.js');
+// the bank of libs/participant/test-app (startBank), served over a broker
 const SECRET = 'transport-e2e-secret-0123456789';
 
 /** The brokers of this machine (.ci/run starts them); the test's own names keep parallel files apart. */
@@ -16,42 +20,13 @@ const BROKERS = [
   { kind: 'rabbitmq', url: process.env.TEST_AMQP_URL ?? 'amqp://127.0.0.1:5672' },
 ] as const;
 
-type Bank = { child: ChildProcess; output: () => string };
-
-/** Starts the bank participant process over `kind` and waits for its ready line. */
-async function startBank(env: Record<string, string>): Promise<Bank> {
-  const child = spawn(process.execPath, [BANK_MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('participant ready:')) ready();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`bank exited with ${code}:\n${output}`)));
-    setTimeout(() => fail(new Error(`bank not ready after 20 s:\n${output}`)), 20_000).unref();
-  });
-  return { child, output: () => output };
-}
-
-async function stopBank(bank: Bank | undefined): Promise<void> {
-  if (!bank || bank.child.exitCode !== null) return;
-  const exited = new Promise((done) => bank.child.once('exit', done));
-  bank.child.kill('SIGTERM');
-  await exited;
-}
-
 describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
   // unique per run: the pattern txn.<name>.<phase> is what keeps parallel runs on one broker apart
   const name = `bank-${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   let s: TestStack;
   let bankDb: FreshDatabase;
   let db: Pool;
-  let bank: Bank | undefined;
+  let bank: BankProcess | undefined;
   let bankEnv: Record<string, string>;
 
   beforeAll(async () => {

@@ -6,3 +6,4 @@ export * from './test-stack';
 export * from './tcp-proxy';
 export * from './sse-client';
 export * from './free-port';
+export * from './bank-process';

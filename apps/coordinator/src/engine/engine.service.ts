@@ -44,6 +44,7 @@ import { branchFields, timelineOf, toMachineState } from './state-mapping';
 import { TransactionDriver } from './transaction-driver';
 import { uuidV7 } from './uuid-v7';
 import { WakeScheduler } from './wake-scheduler';
+import { inParallel } from './in-parallel';
 import { abortReason, operatorStep, type OperatorNote } from './operator-note';
 import { branchRecord, branchRecords } from './branch-records';
 import { writeNewTransaction } from './write-new-transaction';
@@ -279,14 +280,9 @@ export class Engine implements EngineContext {
         dueOnly: true,
       });
       const started = new Map<string, TransactionDriver>();
-      let next = 0;
-      const lane = async () => {
-        while (next < claimed.length) {
-          const loaded = claimed[next++];
-          started.set(loaded.txn.id, await this.drive(loaded, false));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(parallelism, claimed.length) }, lane));
+      await inParallel(claimed, parallelism, async (loaded) =>
+        started.set(loaded.txn.id, await this.drive(loaded, false)),
+      );
       return started;
     })();
     // a resume or take-over of one of these ids meanwhile waits for the batch and uses its driver

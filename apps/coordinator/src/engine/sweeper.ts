@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import type { TransactionStore } from '#store';
 import type { Engine } from './engine.service';
+import { inParallel } from './in-parallel';
 import { processExists, processScope } from './process-scope';
 
 /** Take-overs a pass runs at once: a dead instance's backlog is re-driven in parallel, not one by one. */
@@ -148,13 +149,4 @@ export class Sweeper {
       this.logger.warn(`sweep failed: ${error}`);
     }
   }
-}
-
-/** Runs `work` on every item, at most `limit` at a time. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
