@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { Client } from 'pg';
 import { STREAM_CHANNEL, type StatusChange, type TransactionStore } from '#store';
 import { DATABASE_URL, STORE } from '../tokens';
+import { RecentEvents } from './recent-events';
 
 /** A status change with its place in this instance's feed. */
 export interface FeedEvent {
@@ -33,7 +34,7 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly logger = new Logger('StatusFeed');
   readonly boot = randomBytes(3).toString('hex');
   private seq = 0;
-  private readonly buffer: FeedEvent[] = [];
+  private readonly recent = new RecentEvents<FeedEvent>(BUFFER);
   private readonly subscribers = new Set<(e: FeedEvent) => void>();
   private client: Client | null = null;
   private stopped = false;
@@ -74,9 +75,7 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
    */
   since(boot: string, seq: number): FeedEvent[] | null {
     if (boot !== this.boot || seq === 0 || seq > this.seq) return null;
-    const oldest = this.buffer[0]?.seq ?? this.seq + 1;
-    if (seq < oldest - 1) return null;
-    return this.buffer.filter((e) => e.seq > seq);
+    return this.recent.after(seq);
   }
 
   /**
@@ -103,8 +102,7 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
   private publish(change: StatusChange): void {
     const seq = ++this.seq;
     const event: FeedEvent = { id: this.idOf(change, seq), seq, change };
-    this.buffer.push(event);
-    if (this.buffer.length > BUFFER) this.buffer.splice(0, this.buffer.length - BUFFER);
+    this.recent.add(seq, event);
     for (const fn of this.subscribers) fn(event);
   }
 
