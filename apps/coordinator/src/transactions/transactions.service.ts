@@ -62,7 +62,9 @@ export class TransactionsService {
       }
       throw new ValidationError(`unknown participant(s): ${missing.join(', ')}`, errors);
     }
-    const hash = requestHash(body);
+    // the hash answers "same body?" for a repeat, which needs a client-chosen id or an Idempotency-Key;
+    // an id the engine chose cannot be repeated, so it gets none (hashing costs more than the row)
+    const hash = key || request.id ? requestHash(body) : '';
     const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!);
     if (key && (await this.store.findIdempotencyKey(key))) return this.idempotency.waitForFirst(key, hash, fallback);
 
