@@ -6,6 +6,7 @@ import { ReliableMessages1765200000000 } from '../../../migrations/1765200000000
 import { ParticipantInstances1765500000000 } from '../../../migrations/1765500000000-participant-instances';
 import { Retention1765600000000 } from '../../../migrations/1765600000000-retention';
 import { InstanceProcessScope1765700000000 } from '../../../migrations/1765700000000-instance-process-scope';
+import { SetBasedApply1765800000000 } from '../../../migrations/1765800000000-set-based-apply';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -35,6 +36,7 @@ export const MIGRATIONS = [
   ParticipantInstances1765500000000,
   Retention1765600000000,
   InstanceProcessScope1765700000000,
+  SetBasedApply1765800000000,
 ];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */

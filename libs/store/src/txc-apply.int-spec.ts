@@ -443,6 +443,79 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       expect(batches).toEqual([1, 3]);
       expect((await store.load(op.txn.id))!.txn.version).toBe(2);
     });
+    it('a batch of many transactions: each op gets its own result, in order, and writes what it would alone', async () => {
+      const single = new PgTransactionStore(countingBatches(pool), { maxBatch: 256, maxConcurrentFlushes: 1 });
+      const [advanced, stale, taken] = [create(), create(), create()];
+      for (const op of [advanced, stale, taken]) await store.apply(op);
+      const key = `k-${randomUUID()}`;
+      await single.claimIdempotencyKey(key, 'h', new Date(Date.now() + 3_600_000));
+      const fresh = create();
+      const keyed = {
+        ...create(),
+        idempotency: { key: `k-${randomUUID()}`, requestHash: 'h1', expiresAt: new Date(Date.now() + 60_000) },
+      };
+      const keyTaken = {
+        ...create(),
+        idempotency: { key, requestHash: 'h1', expiresAt: new Date(Date.now() + 60_000) },
+      };
+      const blocker = create();
+      batches.length = 0;
+      const first = single.apply(blocker);
+      const results = Promise.all([
+        single.apply(fresh),
+        single.apply(advance(advanced.txn.id, 1)),
+        single.apply(keyed),
+        single.apply(advance(stale.txn.id, 4)),
+        single.apply({ ...taken, events: [] }),
+        single.apply(keyTaken),
+        single.apply({ op: 'respond', key, status: 201, body: { id: 'x' }, headers: {} }),
+      ]);
+      await first;
+      expect(await results).toEqual(['ok', 'ok', 'ok', 'stale', 'exists', 'key-taken', 'ok']);
+      expect(batches).toEqual([1, 7]);
+      expect((await store.load(fresh.txn.id))!.branches).toHaveLength(2);
+      expect(await store.events(fresh.txn.id)).toHaveLength(2);
+      expect((await store.load(advanced.txn.id))!.txn.version).toBe(2);
+      expect((await store.findIdempotencyKey(keyed.idempotency.key))!.transactionId).toBe(keyed.txn.id);
+      expect((await store.load(stale.txn.id))!.txn.version).toBe(1);
+      expect(await store.events(taken.txn.id)).toHaveLength(2);
+      expect(await store.load(keyTaken.txn.id)).toBeNull();
+      expect((await store.findIdempotencyKey(key))!.responseStatus).toBe(201);
+    });
+
+    it('writes the same rows whether an op shares its batch with another of its transaction or not', async () => {
+      const single = new PgTransactionStore(countingBatches(pool), { maxBatch: 256, maxConcurrentFlushes: 1 });
+      const apart = create();
+      const together = create();
+      const step = (id: string) =>
+        advance(id, 1, {
+          branches: [
+            {
+              id: 'b0',
+              status: 'succeeded',
+              phase: 'action',
+              attempt: 1,
+              budgetBase: 0,
+              inFlight: false,
+              retryAt: null,
+              setResult: true,
+              result: { n: 1 },
+            },
+            { id: 'b1', status: 'running', phase: 'action', attempt: 1, budgetBase: 0, inFlight: true, retryAt: null },
+          ],
+        });
+      // apart: each op in a batch of its own; together: the create and its advance in one batch
+      await single.apply(apart);
+      await single.apply(step(apart.txn.id));
+      const blocker = create();
+      const first = single.apply(blocker);
+      const both = Promise.all([single.apply(together), single.apply(step(together.txn.id))]);
+      await first;
+      expect(await both).toEqual(['ok', 'ok']);
+      const strip = (r: Awaited<ReturnType<typeof rows>>) =>
+        JSON.parse(JSON.stringify(r).split(apart.txn.id).join('ID').split(together.txn.id).join('ID'));
+      expect(strip(await rows(together.txn.id))).toEqual(strip(await rows(apart.txn.id)));
+    });
   });
 
   describe('reads', () => {
