@@ -53,7 +53,11 @@ const CONFIG = {
   runs: num('BENCH_RUNS', 3, 1, 20),
   seconds: num('BENCH_SECONDS', 10, 1, 600),
   warmupSeconds: num('BENCH_WARMUP', 3, 0, 120),
-  concurrencies: (env.BENCH_CONCURRENCY ?? '16,64').split(',').map((s) => num('BENCH_CONCURRENCY', Number(s), 1, 1024)),
+  concurrencies: (env.BENCH_CONCURRENCY || '16,64').split(',').map((s) => {
+    const c = Number(s);
+    if (!Number.isInteger(c) || c < 1 || c > 1024) throw new Error('BENCH_CONCURRENCY must be integers from 1 to 1024');
+    return c;
+  }),
   targets: (env.BENCH_TARGETS ?? 'baseline,coordinator,tcc,2pc').split(',').map((s) => s.trim()) as Target[],
   participant: (env.BENCH_PARTICIPANT ?? 'auto') as 'auto' | 'demo' | 'stand-in',
   dbPoolSize: num('DB_POOL_SIZE', 10, 2, 200),
