@@ -7,6 +7,10 @@
  * the outcome; then answer 200 `{id, status: "committed"}`. No retries, no compensation, no state
  * machine, no queue, no group commit: two durable commits per branch and one HTTP call, nothing else.
  *
+ * `POST /tcc`, the 4-call floor that TCC and 2PC are measured against: the same for `/tcc/try` on each
+ * branch in order, then for `/tcc/confirm` on each; answers 200 `{id, status: "committed"}` when every
+ * call answered 2xx. Four calls and eight durable commits for two branches.
+ *
  * Env: DATABASE_URL (its own database; the table is created here), PARTICIPANTS (JSON
  * `{"name": "http://127.0.0.1:PORT"}`, resolved once at start), PORT (0 = free port),
  * DB_POOL_SIZE (default 10, as the coordinator's). Prints `baseline ready: http://127.0.0.1:PORT`.
@@ -47,49 +51,63 @@ async function main(): Promise<void> {
   await pool.query(`CREATE INDEX IF NOT EXISTS bench_saga_log_txn ON bench_saga_log (txn_id)`);
 
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 });
-  const log = (txn: string, branch: string, kind: string, status: number | null) =>
-    pool.query(
-      `INSERT INTO bench_saga_log (txn_id, branch_id, phase, kind, http_status) VALUES ($1, $2, 'action', $3, $4)`,
-      [txn, branch, kind, status],
-    );
+  const log = (txn: string, branch: string, phase: string, kind: string, status: number | null) =>
+    pool.query(`INSERT INTO bench_saga_log (txn_id, branch_id, phase, kind, http_status) VALUES ($1, $2, $3, $4, $5)`, [
+      txn,
+      branch,
+      phase,
+      kind,
+      status,
+    ]);
 
-  async function saga(branches: Branch[]): Promise<{ status: number; body: unknown }> {
+  /** Each phase on every branch in order, each call between a log row announcing it and one recording its answer. */
+  async function run(
+    protocol: 'saga' | 'tcc',
+    phases: string[],
+    branches: Branch[],
+  ): Promise<{ status: number; body: unknown }> {
     const id = randomUUID();
     const deadline = new Date(Date.now() + 60_000).toISOString();
-    for (const b of branches) {
-      const base = participants[b.participant];
-      if (!base) return { status: 422, body: { status: 'rejected', error: `unknown participant ${b.participant}` } };
-      await log(id, b.id, 'call', null);
-      let httpStatus: number | null = null;
-      try {
-        const res = await request(`${base}/saga/action`, {
-          dispatcher: agent,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': `${id}/${b.id}/action` },
-          body: JSON.stringify({
-            transactionId: id,
-            branchId: b.id,
-            protocol: 'saga',
-            phase: 'action',
-            attempt: 1,
-            deadline,
-            payload: b.payload ?? null,
-          }),
-          headersTimeout: CALL_TIMEOUT_MS,
-          bodyTimeout: CALL_TIMEOUT_MS,
-        });
-        httpStatus = res.statusCode;
-        await res.body.text();
-      } catch {
-        httpStatus = null;
-      }
-      await log(id, b.id, 'outcome', httpStatus);
-      if (httpStatus === null || httpStatus >= 300) {
-        return { status: 502, body: { id, status: 'failed', branch: b.id, httpStatus } };
+    for (const phase of phases) {
+      for (const b of branches) {
+        const base = participants[b.participant];
+        if (!base) return { status: 422, body: { status: 'rejected', error: `unknown participant ${b.participant}` } };
+        await log(id, b.id, phase, 'call', null);
+        let httpStatus: number | null = null;
+        try {
+          const res = await request(`${base}/${protocol}/${phase}`, {
+            dispatcher: agent,
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'idempotency-key': `${id}/${b.id}/${phase}` },
+            body: JSON.stringify({
+              transactionId: id,
+              branchId: b.id,
+              protocol,
+              phase,
+              attempt: 1,
+              deadline,
+              payload: b.payload ?? null,
+            }),
+            headersTimeout: CALL_TIMEOUT_MS,
+            bodyTimeout: CALL_TIMEOUT_MS,
+          });
+          httpStatus = res.statusCode;
+          await res.body.text();
+        } catch {
+          httpStatus = null;
+        }
+        await log(id, b.id, phase, 'outcome', httpStatus);
+        if (httpStatus === null || httpStatus >= 300) {
+          return { status: 502, body: { id, status: 'failed', branch: b.id, phase, httpStatus } };
+        }
       }
     }
     return { status: 200, body: { id, status: 'committed' } };
   }
+  const routes: Record<string, (branches: Branch[]) => Promise<{ status: number; body: unknown }>> = {
+    '/saga': (branches) => run('saga', ['action'], branches),
+    '/tcc': (branches) => run('tcc', ['try', 'confirm'], branches),
+  };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const reply = (status: number, body: unknown) => {
@@ -97,7 +115,8 @@ async function main(): Promise<void> {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(raw) });
       res.end(raw);
     };
-    if (req.method !== 'POST' || req.url !== '/saga') {
+    const route = req.method === 'POST' ? routes[req.url ?? ''] : undefined;
+    if (!route) {
       req.resume();
       return reply(404, { error: 'not found' });
     }
@@ -116,7 +135,7 @@ async function main(): Promise<void> {
       } catch (e) {
         return reply(400, { error: String(e) });
       }
-      saga(branches).then(
+      route(branches).then(
         (r) => reply(r.status, r.body),
         (e) => reply(500, { status: 'error', error: String(e) }),
       );

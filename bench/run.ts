@@ -43,9 +43,11 @@ const COORDINATOR_MAIN = resolve(DIST, 'apps/coordinator/src/main.js');
 const DEMO_MAIN = resolve(DIST, 'apps/demo/src/main.js');
 
 /** `coordinator` runs the saga; `tcc` and `2pc` run the same transfer under those protocols on the same coordinator. */
-type Target = 'baseline' | 'coordinator' | 'tcc' | '2pc';
-const ALL_TARGETS: Target[] = ['baseline', 'coordinator', 'tcc', '2pc'];
-const protocolOf = (t: Target) => (t === 'tcc' || t === '2pc' ? t : 'saga');
+type Target = 'baseline' | 'baseline-4' | 'coordinator' | 'tcc' | '2pc';
+const ALL_TARGETS: Target[] = ['baseline', 'baseline-4', 'coordinator', 'tcc', '2pc'];
+const protocolOf = (t: Target) => (t === 'tcc' || t === '2pc' ? t : t === 'baseline-4' ? 'tcc' : 'saga');
+/** What each coordinator target's ratio is taken against: the floor with as many participant calls. */
+const floorOf = (t: Target): Target => (t === 'tcc' || t === '2pc' ? 'baseline-4' : 'baseline');
 
 const env = process.env;
 const num = envNumber;
@@ -58,7 +60,7 @@ const CONFIG = {
     if (!Number.isInteger(c) || c < 1 || c > 1024) throw new Error('BENCH_CONCURRENCY must be integers from 1 to 1024');
     return c;
   }),
-  targets: (env.BENCH_TARGETS ?? 'baseline,coordinator,tcc,2pc').split(',').map((s) => s.trim()) as Target[],
+  targets: (env.BENCH_TARGETS ?? 'baseline,baseline-4,coordinator,tcc,2pc').split(',').map((s) => s.trim()) as Target[],
   participant: (env.BENCH_PARTICIPANT ?? 'auto') as 'auto' | 'demo' | 'stand-in',
   dbPoolSize: num('DB_POOL_SIZE', 10, 2, 200),
   profile: env.BENCH_PROFILE === '1',
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
     tcc: coordinatorEndpoint,
     '2pc': coordinatorEndpoint,
     baseline: `${baselineUrl}/saga`,
+    'baseline-4': `${baselineUrl}/tcc`,
   };
   const coordinatorPid = coordinator.proc.pid!;
   const serverPid: Record<Target, number> = {
@@ -239,12 +242,14 @@ async function main(): Promise<void> {
     tcc: coordinatorPid,
     '2pc': coordinatorPid,
     baseline: baseline.proc.pid!,
+    'baseline-4': baseline.proc.pid!,
   };
   const dbOf: Record<Target, string> = {
     coordinator: coordDb.name,
     tcc: coordDb.name,
     '2pc': coordDb.name,
     baseline: baseDb.name,
+    'baseline-4': baseDb.name,
   };
 
   // one saga through each target before measuring: the whole path works
@@ -270,7 +275,7 @@ async function main(): Promise<void> {
   const fnBefore = await functionStats(coordDb.url);
   const tablesBefore = await tableStats(coordDb.url);
   const records: RunRecord[] = [];
-  const sagasSent: Record<Target, number> = { coordinator: 0, tcc: 0, '2pc': 0, baseline: 0 };
+  const sagasSent: Record<Target, number> = { coordinator: 0, tcc: 0, '2pc': 0, baseline: 0, 'baseline-4': 0 };
   let retries = 0;
 
   /** One closed-loop run against `target`, with CPU, syscall and machine accounting around it. */
@@ -406,8 +411,9 @@ async function main(): Promise<void> {
         'coordinatorLogFlushes: txc_apply calls from pg_stat_user_functions, each one group-commit flush = one durable commit; opsPerCall assumes 3 log ops per saga (create + 2 advances)',
       sagas: sagasSent,
       coordinatorDbPerSaga: perSaga(coordDb.name, coordinatorSagas),
-      baselineDbPerSaga: perSaga(baseDb.name, sagasSent.baseline),
-      participantDbPerSaga: perSaga(demoDb.name, coordinatorSagas + sagasSent.baseline),
+      // both floors write to the baseline's database
+      baselineDbPerSaga: perSaga(baseDb.name, sagasSent.baseline + sagasSent['baseline-4']),
+      participantDbPerSaga: perSaga(demoDb.name, coordinatorSagas + sagasSent.baseline + sagasSent['baseline-4']),
       coordinatorTables: Object.fromEntries(
         Object.entries(tablesAfter).map(([t, a]) => [
           t,
@@ -448,14 +454,16 @@ async function main(): Promise<void> {
     writeFileSync(resolve(OUT, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`\n${table}\n`);
     for (const c of CONFIG.concurrencies) {
-      const co = summary.find((s) => s.target === 'coordinator' && s.concurrency === c);
-      if (co?.ratio != null) {
+      for (const co of summary.filter((s) => s.concurrency === c && s.ratio !== null)) {
+        const floor = summary.find((s) => s.target === floorOf(co.target) && s.concurrency === c)!;
+        // the targets: a saga >= 1.3x its floor (and at 16 a p99 no worse); TCC and 2PC >= 1.0x theirs
+        const goal = co.target === 'coordinator' ? 1.3 : 1.0;
+        const p99Goal = co.target === 'coordinator' && c === 16;
+        const met = co.ratio! >= goal && (!p99Goal || co.p99 <= floor.p99);
         process.stdout.write(
-          `c=${c}: coordinator/baseline throughput ${co.ratio.toFixed(2)}x, coordinator p99 ${fx(co.p99, 1)} ms` +
-            (c === 64
-              ? ` (target: >= 1.00x with p99 <= 100 ms: ${co.ratio >= 1 && co.p99 <= 100 ? 'met' : 'not met'})`
-              : '') +
-            '\n',
+          `c=${c}: ${co.target}/${floor.target} throughput ${co.ratio!.toFixed(2)}x, p99 ${fx(co.p99, 1)} ms ` +
+            `against ${fx(floor.p99, 1)} (target: >= ${goal.toFixed(1)}x${p99Goal ? ' and p99 no higher' : ''}: ` +
+            `${met ? 'met' : 'not met'})\n`,
         );
       }
     }
@@ -531,8 +539,11 @@ function summarise(records: RunRecord[]): SummaryRow[] {
         ratio: null,
       });
     }
-    const b = rows.find((r) => r.target === 'baseline' && r.concurrency === concurrency);
-    for (const c of rows) if (b && c.concurrency === concurrency && c.target !== 'baseline') c.ratio = c.rps / b.rps;
+    for (const c of rows) {
+      if (c.concurrency !== concurrency || c.target.startsWith('baseline')) continue;
+      const b = rows.find((r) => r.target === floorOf(c.target) && r.concurrency === concurrency);
+      if (b) c.ratio = c.rps / b.rps;
+    }
   }
   return rows;
 }
@@ -544,7 +555,7 @@ function markdownTable(rows: SummaryRow[], repeated: number): string {
         ? `; ${repeated} run(s) disturbed by other processes (> ${OTHERS_MAX} cores) were repeated and left out.`
         : '.'),
     '',
-    '| target | concurrency | sagas/s | p50 ms | p99 ms | errors (all runs) | coordinator/baseline throughput | sagas/s per run |',
+    '| target | concurrency | sagas/s | p50 ms | p99 ms | errors (all runs) | ratio to its floor (baseline; baseline-4 for tcc, 2pc) | sagas/s per run |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of rows) {
@@ -601,10 +612,10 @@ function accountingTable(a: {
       `| ${name} | ${sagas} | ${f(d.xact_commit)} | ${f(d.tup_inserted)} | ${f(d.tup_updated)} | ${f(d.tup_returned)} |`,
     );
   row('coordinator (saga, tcc, 2pc)', a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'], a.coordinatorDbPerSaga);
-  row('baseline', a.sagas.baseline, a.baselineDbPerSaga);
+  row('baseline (2- and 4-call)', a.sagas.baseline + a.sagas['baseline-4'], a.baselineDbPerSaga);
   row(
     'participant (all targets)',
-    a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'] + a.sagas.baseline,
+    a.sagas.coordinator + a.sagas.tcc + a.sagas['2pc'] + a.sagas.baseline + a.sagas['baseline-4'],
     a.participantDbPerSaga,
   );
   const apply = a.coordinatorLogFlushes.txc_apply;
@@ -622,7 +633,7 @@ function accountingTable(a: {
 function cpuPerSaga(records: RunRecord[]): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const concurrency of CONFIG.concurrencies) {
-    for (const target of ['baseline', 'coordinator'] as Target[]) {
+    for (const target of ALL_TARGETS) {
       const rs = records.filter((r) => r.target === target && r.concurrency === concurrency && !r.contaminated);
       if (!rs.length) continue;
       const keys = [...new Set(rs.flatMap((r) => Object.keys(r.cpu)))];
@@ -642,7 +653,7 @@ function cpuPerSaga(records: RunRecord[]): Record<string, Record<string, number>
 function syscallsPerSaga(records: RunRecord[]): Record<string, Record<string, { reads: number; writes: number }>> {
   const out: Record<string, Record<string, { reads: number; writes: number }>> = {};
   for (const concurrency of CONFIG.concurrencies) {
-    for (const target of ['baseline', 'coordinator'] as Target[]) {
+    for (const target of ALL_TARGETS) {
       const rs = records.filter((r) => r.target === target && r.concurrency === concurrency && !r.contaminated);
       if (!rs.length) continue;
       const keys = [...new Set(rs.flatMap((r) => Object.keys(r.syscalls)))];

@@ -233,38 +233,56 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     await http.close();
 
-    const steady = minutes.slice(1); // the first minute includes the JIT's and the pools' warm-up
-    const trend = {
-      rssMiBPerMinute: slope(steady.map((m) => m.rssMiB)),
-      p99MsPerMinute: slope(steady.map((m) => m.p99Ms)),
-      sagasPerSecondPerMinute: slope(steady.map((m) => m.sagasPerSecond)),
-    };
-    writeFileSync(
-      resolve(OUT, 'soak-latest.json'),
-      JSON.stringify({ config: CONFIG, seed, machine, minutes, trend }, null, 2),
-    );
-    await plot(
-      minutes,
-      `txc soak: ${CONFIG.minutes} min, concurrency ${CONFIG.concurrency}, ${CONFIG.faultRate * 100}% transient participant faults`,
-    );
-    process.stdout.write(
-      [
-        '| minute | sagas/s | p50 ms | p99 ms | errors | coordinator RSS MiB | faults injected |',
-        '| -----: | ------: | -----: | -----: | -----: | ------------------: | --------------: |',
-        ...minutes.map(
-          (m) =>
-            `| ${m.minute} | ${fixed(m.sagasPerSecond, 0)} | ${fixed(m.p50Ms)} | ${fixed(m.p99Ms)} | ${m.errors} | ${fixed(m.rssMiB)} | ${m.faultsInjected} |`,
-        ),
-        '',
-        `trend over minutes 2-${minutes.length} (least-squares slope per minute): RSS ${fixed(trend.rssMiBPerMinute, 2)} MiB, p99 ${fixed(trend.p99MsPerMinute, 2)} ms, throughput ${fixed(trend.sagasPerSecondPerMinute, 2)} sagas/s`,
-        `chart: bench/soak.png`,
-        '',
-      ].join('\n'),
-    );
+    await report({ config: CONFIG, seed, machine, minutes });
   } finally {
     participant.closeAllConnections();
     participant.close();
   }
 }
 
-runBench(stack, main);
+/** Writes the raw numbers, the chart and the table of a finished soak. */
+async function report(run: {
+  config: typeof CONFIG;
+  seed: number;
+  machine: unknown;
+  minutes: Minute[];
+}): Promise<void> {
+  const { minutes } = run;
+  const steady = minutes.slice(1); // the first minute includes the JIT's and the pools' warm-up
+  const trend = {
+    rssMiBPerMinute: slope(steady.map((m) => m.rssMiB)),
+    p99MsPerMinute: slope(steady.map((m) => m.p99Ms)),
+    sagasPerSecondPerMinute: slope(steady.map((m) => m.sagasPerSecond)),
+  };
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(resolve(OUT, 'soak-latest.json'), JSON.stringify({ ...run, trend }, null, 2));
+  await plot(
+    minutes,
+    `txc soak: ${run.config.minutes} min, concurrency ${run.config.concurrency}, ${run.config.faultRate * 100}% transient participant faults`,
+  );
+  process.stdout.write(
+    [
+      '| minute | sagas/s | p50 ms | p99 ms | errors | coordinator RSS MiB | faults injected |',
+      '| -----: | ------: | -----: | -----: | -----: | ------------------: | --------------: |',
+      ...minutes.map(
+        (m) =>
+          `| ${m.minute} | ${fixed(m.sagasPerSecond, 0)} | ${fixed(m.p50Ms)} | ${fixed(m.p99Ms)} | ${m.errors} | ${fixed(m.rssMiB)} | ${m.faultsInjected} |`,
+      ),
+      '',
+      `trend over minutes 2-${minutes.length} (least-squares slope per minute): RSS ${fixed(trend.rssMiBPerMinute, 2)} MiB, p99 ${fixed(trend.p99MsPerMinute, 2)} ms, throughput ${fixed(trend.sagasPerSecondPerMinute, 2)} sagas/s`,
+      `chart: bench/soak.png`,
+      '',
+    ].join('\n'),
+  );
+}
+
+// `--report`: the chart and table again from bench/out/soak-latest.json (say, when the chart could
+// not be drawn at the end of a run), without running the soak
+if (process.argv.includes('--report')) {
+  report(JSON.parse(readFileSync(resolve(OUT, 'soak-latest.json'), 'utf8'))).catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  });
+} else {
+  runBench(stack, main);
+}
