@@ -18,6 +18,8 @@ export interface LoadConfig {
   warmupSeconds: number;
   seconds: number;
   expectStatus: string;
+  /** Every `every`-th request sends `body` instead, and succeeds with `expectStatus` (say, a business no). */
+  alternate?: { every: number; body: unknown; expectStatus: string };
   /** Stop after this many requests in total, whatever the time (a safety bound). */
   maxRequests?: number;
   requestTimeoutMs?: number;
@@ -73,6 +75,7 @@ async function main(): Promise<void> {
   });
   const path = url.pathname + url.search;
   const body = JSON.stringify(cfg.body);
+  const alternate = cfg.alternate && { ...cfg.alternate, raw: JSON.stringify(cfg.alternate.body) };
   const headers = { 'content-type': 'application/json' };
 
   const latencies = new Float64Array(Math.min(MAX_SAMPLES, maxRequests));
@@ -90,15 +93,17 @@ async function main(): Promise<void> {
 
   async function once(): Promise<void> {
     const begin = performance.now();
+    const other = alternate !== undefined && started % alternate.every === 0;
+    const expected = other ? alternate.expectStatus : cfg.expectStatus;
     let good = false;
     let why = '';
     try {
-      const res = await pool.request({ path, method: 'POST', headers, body });
+      const res = await pool.request({ path, method: 'POST', headers, body: other ? alternate.raw : body });
       const text = await res.body.text();
       if (res.statusCode < 200 || res.statusCode >= 300) why = `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
       else {
         const status = (JSON.parse(text) as { status?: string }).status;
-        if (status === cfg.expectStatus) good = true;
+        if (status === expected) good = true;
         else why = `status ${status}`;
       }
     } catch (e) {

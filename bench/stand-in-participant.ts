@@ -1,6 +1,7 @@
 /**
  * A stand-in for the demo accounts service, used only when dist/apps/demo/src/main.js does not
- * exist (or BENCH_PARTICIPANT=stand-in): answers 200 `{}` to every request, touches no database.
+ * exist (or BENCH_PARTICIPANT=stand-in): answers 200 `{}` to every request, touches no database,
+ * except 409 (a business no) to a forward phase for the account `no-such-account`.
  * Figures measured against it are NOT the benchmark's figures; run.ts marks them as such.
  * Prints `demo ready: accounts http://127.0.0.1:PORT` like the demo.
  */
@@ -8,10 +9,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 const server = createServer((req, res) => {
-  req.resume();
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
-    res.end('{}');
+    // like the demo, an account it does not know is a business no (of a forward phase)
+    const no = /\/(action|try|prepare)$/.test(req.url ?? '') && Buffer.concat(chunks).includes('"no-such-account"');
+    const body = no ? '{"error":"unknown account"}' : '{}';
+    res.writeHead(no ? 409 : 200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.end(body);
   });
 });
 server.keepAliveTimeout = 30_000;
