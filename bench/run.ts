@@ -43,8 +43,8 @@ const COORDINATOR_MAIN = resolve(DIST, 'apps/coordinator/src/main.js');
 const DEMO_MAIN = resolve(DIST, 'apps/demo/src/main.js');
 
 /** `coordinator` runs the saga; `tcc` and `2pc` run the same transfer under those protocols on the same coordinator. */
-type Target = 'baseline' | 'baseline-4' | 'coordinator' | 'saga-no10' | 'tcc' | '2pc';
-const ALL_TARGETS: Target[] = ['baseline', 'baseline-4', 'coordinator', 'saga-no10', 'tcc', '2pc'];
+type Target = 'baseline' | 'baseline-4' | 'coordinator' | 'before' | 'saga-no10' | 'tcc' | '2pc';
+const ALL_TARGETS: Target[] = ['baseline', 'baseline-4', 'coordinator', 'before', 'saga-no10', 'tcc', '2pc'];
 /**
  * `saga-no10`: the coordinator's saga where every 10th transfer credits an account the participant
  * does not know, a business no: the debit is compensated and the answer is `aborted`.
@@ -78,11 +78,16 @@ const CONFIG = {
   profile: env.BENCH_PROFILE === '1',
   keepDatabases: env.BENCH_KEEP_DBS === '1',
   statsSettleMs: num('BENCH_STATS_SETTLE_MS', 11_000, 0, 60_000),
+  /** Another checkout (built) whose coordinator runs the saga as target `before`, for a lever's before/after in one run. */
+  before: env.BENCH_BEFORE ? resolve(env.BENCH_BEFORE, 'dist/apps/coordinator/src/main.js') : null,
   redisUrl: env.BENCH_REDIS_URL ?? TEST_REDIS_URL,
 };
 assertLoopback(CONFIG.redisUrl);
 assertLoopback(TEST_PG_ADMIN_URL);
 for (const t of CONFIG.targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
+if (CONFIG.targets.includes('before') !== (CONFIG.before !== null)) {
+  throw new Error('target `before` and BENCH_BEFORE (a built checkout to compare with) go together');
+}
 
 const PER_RUN_BUDGET_S = CONFIG.warmupSeconds + CONFIG.seconds + 40;
 // + up to QUIET_TRIES s waiting for a quiet machine before each run
@@ -119,6 +124,7 @@ const databases: FreshDatabase[] = [];
 const started: Child[] = [];
 let cleaning: Promise<void> | null = null;
 let redisPrefix = '';
+let beforeRedisPrefix = '';
 
 async function main(): Promise<void> {
   const hardStop = setTimeout(() => {
@@ -188,41 +194,60 @@ async function main(): Promise<void> {
   redisPrefix = `txc-bench-${randomBytes(4).toString('hex')}`;
   const profileDir = resolve(OUT, 'profile');
   // ready = the "coordinator ready" line, or /health/ready answering 200 (older builds hid the line at LOG_LEVEL=warn)
-  const coordinatorPort = await freePort();
-  const coordinatorProbe = async (): Promise<RegExpExecArray | null> => {
-    const base = `http://127.0.0.1:${coordinatorPort}`;
-    const res = await request(`${base}/health/ready`, { headersTimeout: 2_000, bodyTimeout: 2_000 });
-    await res.body.text();
-    return res.statusCode === 200 ? (Object.assign([base, base], { index: 0, input: base }) as RegExpExecArray) : null;
+  const startCoordinator = async (name: string, main: string, db: FreshDatabase, prefix: string) => {
+    const port = await freePort();
+    const probe = async (): Promise<RegExpExecArray | null> => {
+      const base = `http://127.0.0.1:${port}`;
+      const res = await request(`${base}/health/ready`, { headersTimeout: 2_000, bodyTimeout: 2_000 });
+      await res.body.text();
+      return res.statusCode === 200
+        ? (Object.assign([base, base], { index: 0, input: base }) as RegExpExecArray)
+        : null;
+    };
+    const child = await spawnNode(
+      name,
+      [...(CONFIG.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), main],
+      {
+        DATABASE_URL: db.url,
+        REDIS_URL: CONFIG.redisUrl,
+        REDIS_PREFIX: prefix,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        DB_POOL_SIZE: String(CONFIG.dbPoolSize),
+        CI: '1',
+      },
+      /coordinator ready: API (http:\/\/[^/\s]+)\/v1/,
+      60_000,
+      probe,
+    );
+    started.push(child);
+    const url = loopback(child.ready[1]);
+    log(`${name} at ${url} (pool ${CONFIG.dbPoolSize}, Redis prefix ${prefix})`);
+    const reg = await request(`${url}/v1/participants`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'accounts', url: accountsUrl }),
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const regText = await reg.body.text();
+    if (reg.statusCode >= 300) throw new Error(`registering the participant answered ${reg.statusCode}: ${regText}`);
+    return { child, url };
   };
-  const coordinator = await spawnNode(
+  const { child: coordinator, url: coordinatorUrl } = await startCoordinator(
     'coordinator',
-    [...(CONFIG.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), COORDINATOR_MAIN],
-    {
-      DATABASE_URL: coordDb.url,
-      REDIS_URL: CONFIG.redisUrl,
-      REDIS_PREFIX: redisPrefix,
-      PORT: String(coordinatorPort),
-      LOG_LEVEL: 'warn',
-      DB_POOL_SIZE: String(CONFIG.dbPoolSize),
-      CI: '1',
-    },
-    /coordinator ready: API (http:\/\/[^/\s]+)\/v1/,
-    60_000,
-    coordinatorProbe,
+    COORDINATOR_MAIN,
+    coordDb,
+    redisPrefix,
   );
-  started.push(coordinator);
-  const coordinatorUrl = loopback(coordinator.ready[1]);
-  log(`coordinator at ${coordinatorUrl} (pool ${CONFIG.dbPoolSize}, Redis prefix ${redisPrefix})`);
-  const reg = await request(`${coordinatorUrl}/v1/participants`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'accounts', url: accountsUrl }),
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
-  const regText = await reg.body.text();
-  if (reg.statusCode >= 300) throw new Error(`registering the participant answered ${reg.statusCode}: ${regText}`);
+  // the coordinator of another checkout, on its own log database, for a before/after in the same run
+  let earlier: { child: Child; url: string; db: FreshDatabase } | null = null;
+  if (CONFIG.before) {
+    const db = await freshDatabase('bench_before');
+    databases.push(db);
+    beforeRedisPrefix = `txc-bench-${randomBytes(4).toString('hex')}`;
+    earlier = { ...(await startCoordinator('before', CONFIG.before, db, beforeRedisPrefix)), db };
+  }
 
   // --- baseline ----------------------------------------------------------------------------------
   const baseline = await spawnNode(
@@ -244,6 +269,7 @@ async function main(): Promise<void> {
   const endpoints: Record<Target, string> = {
     coordinator: coordinatorEndpoint,
     'saga-no10': coordinatorEndpoint,
+    before: earlier ? `${earlier.url}/v1/transactions?wait=10000` : '',
     tcc: coordinatorEndpoint,
     '2pc': coordinatorEndpoint,
     baseline: `${baselineUrl}/saga`,
@@ -253,6 +279,7 @@ async function main(): Promise<void> {
   const serverPid: Record<Target, number> = {
     coordinator: coordinatorPid,
     'saga-no10': coordinatorPid,
+    before: earlier?.child.proc.pid ?? 0,
     tcc: coordinatorPid,
     '2pc': coordinatorPid,
     baseline: baseline.proc.pid!,
@@ -261,6 +288,7 @@ async function main(): Promise<void> {
   const dbOf: Record<Target, string> = {
     coordinator: coordDb.name,
     'saga-no10': coordDb.name,
+    before: earlier?.db.name ?? '',
     tcc: coordDb.name,
     '2pc': coordDb.name,
     baseline: baseDb.name,
@@ -293,6 +321,7 @@ async function main(): Promise<void> {
   const sagasSent: Record<Target, number> = {
     coordinator: 0,
     'saga-no10': 0,
+    before: 0,
     tcc: 0,
     '2pc': 0,
     baseline: 0,
@@ -320,6 +349,7 @@ async function main(): Promise<void> {
         ...(await backendPids(admin, coordDb.name)),
         ...(await backendPids(admin, demoDb.name)),
         ...(await backendPids(admin, baseDb.name)),
+        ...(earlier ? await backendPids(admin, earlier.db.name) : []),
         ...(await sharedPostgresPids(admin)),
       ]);
     const g0 = await groups();
@@ -477,8 +507,16 @@ async function main(): Promise<void> {
     writeFileSync(resolve(OUT, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(`\n${table}\n`);
     for (const c of CONFIG.concurrencies) {
-      // the business-no mix has no target: it is reported beside the happy path
-      for (const co of summary.filter((s) => s.concurrency === c && s.ratio !== null && s.target !== 'saga-no10')) {
+      const now = summary.find((s) => s.target === 'coordinator' && s.concurrency === c);
+      const then = summary.find((s) => s.target === 'before' && s.concurrency === c);
+      if (now && then) {
+        process.stdout.write(
+          `c=${c}: coordinator/before throughput ${(now.rps / then.rps).toFixed(2)}x, p99 ${fx(now.p99, 1)} against ${fx(then.p99, 1)} ms\n`,
+        );
+      }
+      // the business-no mix and the earlier build have no target: they are reported beside the rest
+      const targeted = (s: SummaryRow) => s.ratio !== null && s.target !== 'saga-no10' && s.target !== 'before';
+      for (const co of summary.filter((s) => s.concurrency === c && targeted(s))) {
         const floor = summary.find((s) => s.target === floorOf(co.target) && s.concurrency === c)!;
         // the targets: a saga >= 1.3x its floor (and at 16 a p99 no worse); TCC and 2PC >= 1.0x theirs
         const goal = co.target === 'coordinator' ? 1.3 : 1.0;
@@ -872,8 +910,8 @@ async function cleanup(): Promise<void> {
     killAllChildrenSync();
     if (CONFIG.keepDatabases) log(`kept databases (BENCH_KEEP_DBS=1): ${databases.map((d) => d.name).join(', ')}`);
     else for (const db of databases) await db.drop().catch((e) => log(`could not drop ${db.name}: ${e}`));
-    if (redisPrefix)
-      await dropRedisKeys(CONFIG.redisUrl, redisPrefix).catch((e) => log(`could not clean Redis keys: ${e}`));
+    for (const prefix of [redisPrefix, beforeRedisPrefix].filter(Boolean))
+      await dropRedisKeys(CONFIG.redisUrl, prefix).catch((e) => log(`could not clean Redis keys: ${e}`));
   })();
   return cleaning;
 }
