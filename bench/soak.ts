@@ -14,10 +14,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { Client } from 'pg';
 import { Pool as HttpPool } from 'undici';
 import { TEST_PG_ADMIN_URL, TEST_REDIS_URL, freshDatabase } from '../libs/testing/src/fresh-database';
-import { assertLoopback, envNumber, fixed, percentile, sagaBody } from './lib';
-import { benchLog, machineFacts, runBench, startCoordinator, type BenchStack } from './stack';
+import { assertLoopback, envNumber, fixed, machineCpu, percentile, processCpuSeconds, sagaBody } from './lib';
+import { backendPids, benchLog, machineFacts, runBench, startCoordinator, type BenchStack } from './stack';
 
 const OUT = resolve(__dirname, '../../bench/out');
 const PNG = resolve(__dirname, '../../bench/soak.png');
@@ -39,6 +40,11 @@ interface Minute {
   errors: number;
   rssMiB: number;
   faultsInjected: number;
+  /** CPU ms per saga this minute: the coordinator process, and the backends of its database (autovacuum included while it ran). */
+  coordinatorCpuMs?: number;
+  postgresCpuMs?: number;
+  /** Machine CPU busy this minute, %. */
+  machineBusyPercent?: number;
 }
 
 const stack: BenchStack = {
@@ -209,29 +215,60 @@ async function main(): Promise<void> {
     };
     const minutes: Minute[] = [];
     let faultsBefore = 0;
+    // where each minute's CPU went: a drift shows in the coordinator's share or in Postgres's
+    const admin = new Client({ connectionString: TEST_PG_ADMIN_URL });
+    await admin.connect();
+    const backendCpu = new Map<number, number>();
+    /** CPU seconds the database's backends used since the last call (a backend that exited in between is missed). */
+    const postgresDelta = async () => {
+      let delta = 0;
+      for (const p of await backendPids(admin, db.name)) {
+        const now = processCpuSeconds(p);
+        if (now === null) continue;
+        delta += now - (backendCpu.get(p) ?? 0);
+        backendCpu.set(p, now);
+      }
+      return delta;
+    };
+    await postgresDelta();
+    let coordinatorCpu = processCpuSeconds(pid) ?? 0;
+    let cpuMark = machineCpu();
+    let sampling: Promise<void> = Promise.resolve();
     const sampler = setInterval(() => {
-      const sorted = Float64Array.from(latencies).sort();
-      minutes.push({
-        minute: minutes.length + 1,
-        sagasPerSecond: sorted.length / 60,
-        p50Ms: percentile(sorted, 50),
-        p99Ms: percentile(sorted, 99),
-        errors,
-        rssMiB: rssMiB(pid),
-        faultsInjected: faults - faultsBefore,
-      });
-      const m = minutes[minutes.length - 1];
-      benchLog(
-        stack,
-        `minute ${m.minute}: ${fixed(m.sagasPerSecond, 0)} sagas/s, p50 ${fixed(m.p50Ms)} ms, p99 ${fixed(m.p99Ms)} ms, errors ${m.errors}, RSS ${fixed(m.rssMiB)} MiB, faults ${m.faultsInjected}`,
-      );
+      sampling = (async () => {
+        const sorted = Float64Array.from(latencies).sort();
+        const sagas = Math.max(1, sorted.length);
+        const cpuNow = processCpuSeconds(pid) ?? coordinatorCpu;
+        const machineNow = machineCpu();
+        minutes.push({
+          minute: minutes.length + 1,
+          sagasPerSecond: sorted.length / 60,
+          p50Ms: percentile(sorted, 50),
+          p99Ms: percentile(sorted, 99),
+          errors,
+          rssMiB: rssMiB(pid),
+          faultsInjected: faults - faultsBefore,
+          coordinatorCpuMs: ((cpuNow - coordinatorCpu) * 1000) / sagas,
+          postgresCpuMs: ((await postgresDelta()) * 1000) / sagas,
+          machineBusyPercent: (100 * (machineNow.busy - cpuMark.busy)) / Math.max(1, machineNow.total - cpuMark.total),
+        });
+        coordinatorCpu = cpuNow;
+        cpuMark = machineNow;
+        const m = minutes[minutes.length - 1];
+        benchLog(
+          stack,
+          `minute ${m.minute}: ${fixed(m.sagasPerSecond, 0)} sagas/s, p50 ${fixed(m.p50Ms)} ms, p99 ${fixed(m.p99Ms)} ms, errors ${m.errors}, RSS ${fixed(m.rssMiB)} MiB, faults ${m.faultsInjected}, CPU per saga ${fixed(m.coordinatorCpuMs, 3)} ms coordinator, ${fixed(m.postgresCpuMs, 3)} ms Postgres, machine ${fixed(m.machineBusyPercent, 0)}% busy`,
+        );
+      })();
       latencies = [];
       errors = 0;
       faultsBefore = faults;
     }, 60_000);
     await Promise.all(Array.from({ length: CONFIG.concurrency }, worker));
     clearInterval(sampler);
+    await sampling;
     await http.close();
+    await admin.end();
 
     await report({ config: CONFIG, seed, machine, minutes });
   } finally {
@@ -262,11 +299,11 @@ async function report(run: {
   );
   process.stdout.write(
     [
-      '| minute | sagas/s | p50 ms | p99 ms | errors | coordinator RSS MiB | faults injected |',
-      '| -----: | ------: | -----: | -----: | -----: | ------------------: | --------------: |',
+      '| minute | sagas/s | p50 ms | p99 ms | errors | coordinator RSS MiB | faults injected | coordinator CPU ms/saga | Postgres CPU ms/saga | machine busy % |',
+      '| -----: | ------: | -----: | -----: | -----: | ------------------: | --------------: | ----------------------: | -------------------: | -------------: |',
       ...minutes.map(
         (m) =>
-          `| ${m.minute} | ${fixed(m.sagasPerSecond, 0)} | ${fixed(m.p50Ms)} | ${fixed(m.p99Ms)} | ${m.errors} | ${fixed(m.rssMiB)} | ${m.faultsInjected} |`,
+          `| ${m.minute} | ${fixed(m.sagasPerSecond, 0)} | ${fixed(m.p50Ms)} | ${fixed(m.p99Ms)} | ${m.errors} | ${fixed(m.rssMiB)} | ${m.faultsInjected} | ${fixed(m.coordinatorCpuMs, 3)} | ${fixed(m.postgresCpuMs, 3)} | ${fixed(m.machineBusyPercent, 0)} |`,
       ),
       '',
       `trend over minutes 2-${minutes.length} (least-squares slope per minute): RSS ${fixed(trend.rssMiBPerMinute, 2)} MiB, p99 ${fixed(trend.p99MsPerMinute, 2)} ms, throughput ${fixed(trend.sagasPerSecondPerMinute, 2)} sagas/s`,
