@@ -126,6 +126,12 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
     };
   }
 
+  /** b0's first action answered yes, its result stored with the change. */
+  function b0Succeeded(result: unknown): AdvanceOp['branches'][number] {
+    const at = { id: 'b0', status: 'succeeded', phase: 'action', attempt: 1 } as const;
+    return { ...at, budgetBase: 0, inFlight: false, retryAt: null, setResult: true, result };
+  }
+
   async function rows(id: string) {
     const txn = await pool.query('SELECT * FROM txc_transactions WHERE id = $1', [id]);
     const branches = await pool.query('SELECT * FROM txc_branches WHERE transaction_id = $1 ORDER BY id', [id]);
@@ -211,17 +217,7 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       await store.apply(op);
       const step = advance(op.txn.id, 1, {
         branches: [
-          {
-            id: 'b0',
-            status: 'succeeded',
-            phase: 'action',
-            attempt: 1,
-            budgetBase: 0,
-            inFlight: false,
-            retryAt: null,
-            setResult: true,
-            result: { receipt: 7 },
-          },
+          b0Succeeded({ receipt: 7 }),
           {
             id: 'b1',
             status: 'running',
@@ -490,17 +486,7 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       const step = (id: string) =>
         advance(id, 1, {
           branches: [
-            {
-              id: 'b0',
-              status: 'succeeded',
-              phase: 'action',
-              attempt: 1,
-              budgetBase: 0,
-              inFlight: false,
-              retryAt: null,
-              setResult: true,
-              result: { n: 1 },
-            },
+            b0Succeeded({ n: 1 }),
             { id: 'b1', status: 'running', phase: 'action', attempt: 1, budgetBase: 0, inFlight: true, retryAt: null },
           ],
         });
