@@ -325,13 +325,18 @@ export class TransactionDriver {
   /**
    * Acts on an abort flagged for this transaction (by another instance, or found on taking it over),
    * recording who asked for it: once, however many writes report the flag until the abort lands.
-   * `known` is the flag's note when the caller has it (a take-over read it with the row).
+   * `known` is the flag's note when the caller has it (a take-over read it with the row). The abort
+   * takes its turn now, before the answers of calls the flagging write announced: a step that
+   * answered meanwhile must not reach the decision first (a saga's last step would commit it).
    */
-  async actOnAbortFlag(known?: Record<string, unknown> | null): Promise<void> {
-    if (this.actingOnAbortFlag || this.state.decision !== null) return;
+  actOnAbortFlag(known?: Record<string, unknown> | null): Promise<void> {
+    if (this.actingOnAbortFlag || this.state.decision !== null) return Promise.resolve();
     this.actingOnAbortFlag = true;
-    const note = known !== undefined ? known : await this.ctx.store.abortNote(this.id).catch(() => null);
-    await this.post({ type: 'abort', reason: abortReason(operatorOf(note)) }, note);
+    void this.enqueue('abort', async () => {
+      const note = known !== undefined ? known : await this.ctx.store.abortNote(this.id).catch(() => null);
+      await this.step({ type: 'abort', reason: abortReason(operatorOf(note)) }, note, undefined);
+    }).catch(() => undefined);
+    return this.chain;
   }
 
   /**

@@ -1,0 +1,135 @@
+import { BranchStatus, Mode, Outcome, Phase, Protocol, TransactionStatus } from '#contracts';
+import type { AdvanceOp, BranchRecord, LoadedTransaction, StoreResult, TransactionStore } from '#store';
+import type { EngineContext } from './engine-context';
+import type { ParticipantGateway } from './participant-gateway';
+import { toMachineState } from './state-mapping';
+import { TransactionDriver } from './transaction-driver';
+
+// The driver's ordering of its own queue, with the log and the participants scripted: which
+// event is applied before which cannot be arranged deterministically over real sockets.
+
+const quiet = { inc: () => undefined, observe: () => undefined };
+
+function branch(id: string, position: number, fields: Partial<BranchRecord> = {}): BranchRecord {
+  return {
+    id,
+    position,
+    participant: 'p1',
+    dependsOn: position === 0 ? [] : ['a'],
+    paths: {},
+    skippedPhases: [],
+    payload: {},
+    status: BranchStatus.Pending,
+    phase: Phase.Action,
+    attempt: 0,
+    budgetBase: 0,
+    inFlight: false,
+    retryAt: null,
+    result: null,
+    ...fields,
+  };
+}
+
+/** A running two-step saga whose first step is in flight. */
+function sagaWithFirstStepInFlight(): LoadedTransaction {
+  const at = new Date();
+  return {
+    txn: {
+      id: 't1',
+      protocol: Protocol.Saga,
+      mode: Mode.Driven,
+      status: TransactionStatus.Running,
+      decision: null,
+      timeoutMs: 60_000,
+      deadline: new Date(at.getTime() + 60_000),
+      retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1_000 },
+      requestHash: '',
+      participants: ['p1'],
+      error: null,
+      owner: 'me',
+      version: 1,
+      wakeAt: null,
+      abortRequested: false,
+      createdAt: at,
+      updatedAt: at,
+    },
+    branches: [branch('a', 0, { status: BranchStatus.Running, attempt: 1, inFlight: true }), branch('b', 1)],
+    lastSeq: 3,
+  };
+}
+
+function scripted(opts: { abortNote: Promise<Record<string, unknown> | null>; firstWrite: StoreResult }) {
+  const written: AdvanceOp[] = [];
+  const delivered: string[] = [];
+  const store = {
+    apply: async (op: AdvanceOp) => {
+      written.push(op);
+      return written.length === 1 ? opts.firstWrite : 'ok';
+    },
+    abortNote: () => opts.abortNote,
+  } as unknown as TransactionStore;
+  const gateway = {
+    deliver: async (
+      _name: string,
+      build: (p: unknown, i: unknown) => { body: { phase: string; branchId: string } },
+    ) => {
+      const req = build({ name: 'p1', secret: null }, { transport: 'http', url: 'http://p1' });
+      delivered.push(`${req.body.branchId}:${req.body.phase}`);
+      return {
+        kind: 'called',
+        instanceId: 'i1',
+        result: { outcome: Outcome.Yes, httpStatus: 200, result: {}, error: null, durationMs: 1 },
+      };
+    },
+  } as unknown as ParticipantGateway;
+  let detached: { settled: boolean } | null = null;
+  const ctx: EngineContext = {
+    instanceId: 'me',
+    store,
+    gateway,
+    callTimeoutMs: 1_000,
+    crash: { reach: () => undefined } as unknown as EngineContext['crash'],
+    metrics: { calls: quiet, instanceCalls: quiet, callSeconds: quiet, deferred: quiet } as never,
+    stats: { record: () => undefined } as never,
+    logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+    detach: (_d, how) => void (detached = how),
+  };
+  return { ctx, written, delivered, detached: () => detached };
+}
+
+describe('TransactionDriver', () => {
+  it('applies an abort flagged through another instance before the answers of the calls its write announced', async () => {
+    let giveNote!: (note: Record<string, unknown>) => void;
+    const abortNote = new Promise<Record<string, unknown> | null>((resolve) => (giveNote = resolve));
+    // the write of a's yes reports the flag, and announces b's call, which answers at once; the
+    // owner's read of who asked for the abort is still out when b's answer comes back
+    const run = scripted({ abortNote, firstWrite: 'abort-requested' });
+    const loaded = sagaWithFirstStepInFlight();
+    const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+
+    void driver.post({
+      type: 'outcome',
+      branchId: 'a',
+      phase: Phase.Action,
+      attempt: 1,
+      outcome: Outcome.Yes,
+      random01: 0,
+    });
+    while (!run.delivered.includes('b:action')) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); // b's answer is queued
+    giveNote({ operator: { action: 'abort', actor: 'ops-alice', reason: 'customer cancelled' } });
+    while (run.detached() === null) await new Promise((r) => setImmediate(r));
+
+    const statuses = run.written.map((op) => op.txn.status);
+    expect(statuses).not.toContain(TransactionStatus.Committed);
+    expect(run.written.map((op) => op.txn.decision)).toContain('abort');
+    const abortStep = run.written.find((op) => op.events.some((e) => e.type === 'operator.abort'))!;
+    expect(abortStep.events.find((e) => e.type === 'operator.abort')!.detail).toEqual({
+      actor: 'ops-alice',
+      reason: 'customer cancelled',
+    });
+    // both steps ran and were compensated, newest first
+    expect(run.delivered).toEqual(['b:action', 'b:compensate', 'a:compensate']);
+    expect(run.detached()).toEqual({ settled: true, wakeAt: null });
+  });
+});
