@@ -64,3 +64,50 @@ describe('LogWriter with an unknown outcome', () => {
     expect(batches).toEqual([[0], [1, 2]]);
   });
 });
+
+describe('LogWriter with slowFlushMs (one flush at a time unless it is slow)', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('holds ops while a flush is in flight and writes them together next, though a second flush is allowed', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writer = new LogWriter<number, number>(
+      async (ops) => {
+        batches.push(ops);
+        if (batches.length === 1) await gate;
+        return ops;
+      },
+      { maxBatch: 100, maxConcurrentFlushes: 2, slowFlushMs: 60_000 },
+    );
+    const all = Promise.all([1, 2, 3, 4].map((n) => writer.submit(n)));
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([[1]]); // 2, 3 and 4 wait for the flush in flight
+    release();
+    expect(await all).toEqual([1, 2, 3, 4]);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('starts the next flush once the one in flight is slow, and keeps writing past one that never ends', async () => {
+    jest.useFakeTimers();
+    const batches: number[][] = [];
+    const writer = new LogWriter<number, number>(
+      async (ops) => {
+        batches.push(ops);
+        if (batches.length === 1) await new Promise(() => undefined); // a connection that died without a word
+        return ops;
+      },
+      { maxBatch: 100, maxConcurrentFlushes: 2, slowFlushMs: 1_000 },
+    );
+    void writer.submit(1);
+    const waiting = Promise.all([writer.submit(2), writer.submit(3)]);
+    await jest.advanceTimersByTimeAsync(999);
+    expect(batches).toEqual([[1]]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(await waiting).toEqual([2, 3]);
+    // the stuck flush is still in flight, and slow: every later op is written at once
+    expect(await writer.submit(4)).toBe(4);
+    expect(batches).toEqual([[1], [2, 3], [4]]);
+    expect(writer.backlog).toBe(0);
+  });
+});

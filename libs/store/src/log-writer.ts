@@ -4,16 +4,22 @@
  * (rolled back for certain) is retried op by op, so one bad op fails alone. A batch whose outcome is
  * unknown (the connection broke: it may have committed) is not retried here: every op fails with the
  * error, and its caller verifies against the log before it believes a `stale` or `exists`.
+ *
+ * With `slowFlushMs`, a further flush starts only once the oldest one in flight has taken that long:
+ * one flush at a time gathers the largest batches (the fewest commits), and a flush held up (a
+ * connection that died without a word, a lock) does not hold every other write up with it.
  */
 export class LogWriter<Op, Result> {
   private queue: { op: Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
-  private flushing = 0;
+  /** When each flush in flight started. */
+  private readonly inFlight = new Set<{ startedAt: number }>();
+  private slowTimer: NodeJS.Timeout | null = null;
   /** Told the size of every batch as its flush starts (a histogram for metrics). */
   onBatch: ((size: number) => void) | null = null;
 
   constructor(
     private readonly execute: (ops: Op[]) => Promise<Result[]>,
-    private readonly options: { maxBatch: number; maxConcurrentFlushes: number } = {
+    private readonly options: { maxBatch: number; maxConcurrentFlushes: number; slowFlushMs?: number } = {
       maxBatch: 256,
       maxConcurrentFlushes: 2,
     },
@@ -35,15 +41,44 @@ export class LogWriter<Op, Result> {
   }
 
   private kick(): void {
-    while (this.flushing < this.options.maxConcurrentFlushes && this.queue.length > 0) {
+    while (this.queue.length > 0 && this.mayStartFlush()) {
       const batch = this.queue.splice(0, this.options.maxBatch);
-      this.flushing++;
+      const flight = { startedAt: Date.now() };
+      this.inFlight.add(flight);
       this.onBatch?.(batch.length);
       void this.flush(batch).finally(() => {
-        this.flushing--;
+        this.inFlight.delete(flight);
         this.kick();
       });
     }
+    this.watchSlowFlush();
+  }
+
+  private mayStartFlush(): boolean {
+    if (this.inFlight.size === 0) return true;
+    if (this.inFlight.size >= this.options.maxConcurrentFlushes) return false;
+    return Date.now() - this.oldestStart() >= (this.options.slowFlushMs ?? 0);
+  }
+
+  /** Ops wait while a flush is in flight: look again when it turns slow. */
+  private watchSlowFlush(): void {
+    const slow = this.options.slowFlushMs ?? 0;
+    if (this.slowTimer || this.queue.length === 0 || slow <= 0) return;
+    if (this.inFlight.size === 0 || this.inFlight.size >= this.options.maxConcurrentFlushes) return;
+    this.slowTimer = setTimeout(
+      () => {
+        this.slowTimer = null;
+        this.kick();
+      },
+      Math.max(0, this.oldestStart() + slow - Date.now()),
+    );
+    this.slowTimer.unref?.();
+  }
+
+  private oldestStart(): number {
+    let oldest = Infinity;
+    for (const f of this.inFlight) oldest = Math.min(oldest, f.startedAt);
+    return oldest;
   }
 
   private async flush(batch: typeof this.queue): Promise<void> {

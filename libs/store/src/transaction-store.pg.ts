@@ -22,6 +22,14 @@ import type {
 /** The Postgres NOTIFY channel of transaction status changes (the live stream). */
 export const STREAM_CHANNEL = 'txc_stream';
 
+/**
+ * The log's group commit: one flush at a time, a second only while the one in flight has been out
+ * for 50 ms (a stalled connection must not stall the log). Commits that NOTIFY the stream are
+ * serialized by Postgres anyway, so a second flush mostly waited on the first; one at a time halves
+ * the commits per saga and with them about a third of the Postgres CPU (bench/RESULTS.md).
+ */
+export const LOG_BATCHING = { maxBatch: 256, maxConcurrentFlushes: 2, slowFlushMs: 50 };
+
 const ACTIVE = `('pending', 'prepared', 'running', 'committing', 'aborting')`;
 const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
   error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
@@ -52,7 +60,7 @@ export class PgTransactionStore implements TransactionStore {
 
   constructor(
     private readonly pool: Pool,
-    batching = { maxBatch: 256, maxConcurrentFlushes: 2 },
+    batching: { maxBatch: number; maxConcurrentFlushes: number; slowFlushMs?: number } = LOG_BATCHING,
   ) {
     this.writer = new LogWriter(
       async (ops: { wire: unknown; announce: string | null }[]) => {
