@@ -18,7 +18,9 @@ describe('a coordinator restarted after a crash recovers its work before the hea
   let db: FreshDatabase;
   let participant: TestParticipant;
   const prefix = freshRedisPrefix('restartrec');
-  const env = { INSTANCE_TTL_MS: '60000', SWEEP_INTERVAL_MS: '200', LOG_LEVEL: 'warn' };
+  // the hanging first calls stay in flight until the kill however slow the machine is (the default
+  // 10 s call timeout let them fail over to a scheduled retry first on a loaded one, with no owner to recover)
+  const env = { INSTANCE_TTL_MS: '60000', SWEEP_INTERVAL_MS: '200', LOG_LEVEL: 'warn', CALL_TIMEOUT_MS: '60000' };
   beforeAll(async () => {
     db = await freshDatabase('restartrec');
     participant = await TestParticipant.start();
