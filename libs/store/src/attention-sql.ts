@@ -1,4 +1,8 @@
 /** The attention states (docs/operator-api.md) in SQL, over a transaction row aliased `t`. */
+import type { Attention } from '#contracts';
+
+/** The statuses a transaction is driven in (not final), as an SQL list. */
+export const ACTIVE_SQL = `('pending', 'prepared', 'running', 'committing', 'aborting')`;
 
 /** An in-flight transaction one of whose participants' lease lapsed (`t` is the transaction). */
 export const WAITING_SQL = `EXISTS (SELECT 1 FROM txc_participants p WHERE p.name = ANY(t.participants)
@@ -18,3 +22,23 @@ export const ATTENTION_SQL = `CASE
   WHEN t.status = 'aborting' THEN 'compensating'
   WHEN ${RETRYING_SQL} THEN 'retrying'
   ELSE 'healthy' END`;
+
+/** The statuses each attention state holds: a list filtered on a state reads a page per status. */
+export const ATTENTION_STATUSES: Record<Attention, string[]> = {
+  failed: ['failed'],
+  done: ['committed', 'aborted'],
+  waiting: ['pending', 'prepared', 'running', 'committing', 'aborting'],
+  compensating: ['aborting'],
+  retrying: ['pending', 'prepared', 'running', 'committing'],
+  healthy: ['pending', 'prepared', 'running', 'committing'],
+};
+
+/** The same states as filters, each led by a status condition an index serves. */
+export const ATTENTION_FILTER: Record<Attention, string> = {
+  failed: `t.status = 'failed'`,
+  done: `t.status IN ('committed', 'aborted')`,
+  waiting: `t.status IN ${ACTIVE_SQL} AND ${WAITING_SQL}`,
+  compensating: `t.status = 'aborting' AND NOT ${WAITING_SQL}`,
+  retrying: `t.status IN ('pending', 'prepared', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
+  healthy: `t.status IN ('pending', 'prepared', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
+};

@@ -1,23 +1,24 @@
 import type { Pool, PoolClient } from 'pg';
-
-type Queryable = Pool | PoolClient;
 import type { Attention } from '#contracts';
-import { ATTENTION_SQL, RETRYING_SQL, WAITING_SQL } from './attention-sql';
+import { announcementOf, toWire } from './apply-wire';
+import { ACTIVE_SQL, ATTENTION_FILTER, ATTENTION_SQL, ATTENTION_STATUSES } from './attention-sql';
 import { LogWriter } from './log-writer';
 import { isRolledBack } from './store-errors';
+import { BRANCH_COLUMNS, TXN_COLUMNS, toBranch, toTransaction } from './store-rows';
 import type {
   BranchRecord,
   EventRecord,
   IdempotencyRecord,
   ListFilter,
   LoadedTransaction,
-  NewEvent,
   StoreOp,
   StatusChange,
   StoreResult,
   TransactionRecord,
   TransactionStore,
 } from './transaction-store';
+
+type Queryable = Pool | PoolClient;
 
 /** The Postgres NOTIFY channel of transaction status changes (the live stream). */
 export const STREAM_CHANNEL = 'txc_stream';
@@ -29,30 +30,6 @@ export const STREAM_CHANNEL = 'txc_stream';
  * the commits per saga and with them about a third of the Postgres CPU (bench/RESULTS.md).
  */
 export const LOG_BATCHING = { maxBatch: 256, maxConcurrentFlushes: 2, slowFlushMs: 50 };
-
-const ACTIVE = `('pending', 'prepared', 'running', 'committing', 'aborting')`;
-const TXN_COLUMNS = `id, protocol, mode, status, decision, timeout_ms, deadline, retry, request_hash, participants,
-  error, owner, version, wake_at, abort_requested, abort_note, created_at, updated_at`;
-
-/** The statuses each attention state holds: a list filtered on a state reads a page per status. */
-const ATTENTION_STATUSES: Record<Attention, string[]> = {
-  failed: ['failed'],
-  done: ['committed', 'aborted'],
-  waiting: ['pending', 'prepared', 'running', 'committing', 'aborting'],
-  compensating: ['aborting'],
-  retrying: ['pending', 'prepared', 'running', 'committing'],
-  healthy: ['pending', 'prepared', 'running', 'committing'],
-};
-
-/** The same states as filters, each led by a status condition an index serves. */
-const ATTENTION_FILTER: Record<Attention, string> = {
-  failed: `t.status = 'failed'`,
-  done: `t.status IN ('committed', 'aborted')`,
-  waiting: `t.status IN ${ACTIVE} AND ${WAITING_SQL}`,
-  compensating: `t.status = 'aborting' AND NOT ${WAITING_SQL}`,
-  retrying: `t.status IN ('pending', 'prepared', 'running', 'committing') AND NOT ${WAITING_SQL} AND ${RETRYING_SQL}`,
-  healthy: `t.status IN ('pending', 'prepared', 'running', 'committing') AND NOT ${WAITING_SQL} AND NOT ${RETRYING_SQL}`,
-};
 
 /** {@link TransactionStore} on node-postgres. State changes go through `txc_apply` in group-committed batches. */
 export class PgTransactionStore implements TransactionStore {
@@ -202,16 +179,16 @@ export class PgTransactionStore implements TransactionStore {
     // index-friendly halves (due and unscheduled: the partial wake_at index; owned: the owner index), no OR
     const halves = [
       `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-         WHERE status IN ${ACTIVE} AND owner IS NULL AND wake_at <= now() ORDER BY wake_at LIMIT $2`,
+         WHERE status IN ${ACTIVE_SQL} AND owner IS NULL AND wake_at <= now() ORDER BY wake_at LIMIT $2`,
       `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-         WHERE owner = ANY($1::text[]) AND status IN ${ACTIVE} LIMIT $2`,
+         WHERE owner = ANY($1::text[]) AND status IN ${ACTIVE_SQL} LIMIT $2`,
     ];
     if (stuck) {
       halves.push(
         `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-           WHERE status IN ${ACTIVE} AND owner IS NULL AND wake_at IS NULL LIMIT $2`,
+           WHERE status IN ${ACTIVE_SQL} AND owner IS NULL AND wake_at IS NULL LIMIT $2`,
         `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-           WHERE owner IS NOT NULL AND status IN ${ACTIVE}
+           WHERE owner IS NOT NULL AND status IN ${ACTIVE_SQL}
              AND updated_at < now() - make_interval(secs => (CASE WHEN owner = $4 THEN $5 ELSE $3 END)::float8 / 1000)
            ORDER BY updated_at LIMIT $2`,
       );
@@ -436,7 +413,7 @@ type ClaimOptions = { forReplay?: boolean; stuckAfterMs?: number; dueOnly?: bool
  * threshold in ms; absent, a live owner's row is never taken). See TransactionStore.claim.
  */
 function claimable(options: ClaimOptions): string {
-  const statuses = options.forReplay ? `('failed')` : ACTIVE;
+  const statuses = options.forReplay ? `('failed')` : ACTIVE_SQL;
   const due = options.dueOnly
     ? `AND (owner IS NOT NULL OR wake_at IS NULL OR wake_at <= now() + interval '1 second' OR abort_requested)`
     : '';
@@ -446,162 +423,6 @@ function claimable(options: ClaimOptions): string {
     ${due}`;
 }
 
-const BRANCH_COLUMNS = `id, position, participant, depends_on, paths, skipped_phases, payload, status, phase, attempt,
-  budget_base, in_flight, retry_at, result`;
-
-function toBranch(r: Record<string, any>): BranchRecord {
-  return {
-    id: r.id,
-    position: r.position,
-    participant: r.participant,
-    dependsOn: r.depends_on,
-    paths: r.paths,
-    skippedPhases: r.skipped_phases,
-    payload: r.payload,
-    status: r.status,
-    phase: r.phase,
-    attempt: r.attempt,
-    budgetBase: r.budget_base,
-    inFlight: r.in_flight,
-    retryAt: r.retry_at,
-    result: r.result,
-  };
-}
-
 function likePrefix(q: string): string {
   return `${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
-function toTransaction(r: Record<string, any>): TransactionRecord {
-  return {
-    id: r.id,
-    protocol: r.protocol,
-    mode: r.mode,
-    status: r.status,
-    decision: r.decision,
-    timeoutMs: r.timeout_ms,
-    deadline: r.deadline,
-    retry: r.retry,
-    requestHash: r.request_hash,
-    participants: r.participants,
-    error: r.error,
-    owner: r.owner,
-    version: r.version,
-    wakeAt: r.wake_at,
-    abortRequested: r.abort_requested,
-    abortNote: r.abort_note ?? null,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-const eventWire = (e: NewEvent) => ({
-  seq: e.seq,
-  at: e.at.toISOString(),
-  type: e.type,
-  branch_id: e.branchId,
-  phase: e.phase,
-  attempt: e.attempt,
-  outcome: e.outcome,
-  detail: e.detail ?? null,
-});
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-const branchWire = (b: BranchRecord) => ({
-  id: b.id,
-  position: b.position,
-  participant: b.participant,
-  depends_on: b.dependsOn,
-  paths: b.paths,
-  skipped_phases: b.skippedPhases,
-  payload: b.payload ?? null,
-  status: b.status,
-  phase: b.phase,
-  attempt: b.attempt,
-  budget_base: b.budgetBase,
-  in_flight: b.inFlight,
-  retry_at: iso(b.retryAt),
-});
-
-/** The snake_case shape `txc_apply` reads. */
-/** The stream notification of an op that changes a transaction's status (a {@link StatusChange} as JSON), or null. */
-function announcementOf(op: StoreOp): string | null {
-  const change: StatusChange | null =
-    op.op === 'create'
-      ? { id: op.txn.id, protocol: op.txn.protocol, status: op.txn.status, updatedAt: op.txn.createdAt.toISOString() }
-      : op.op === 'advance' && op.announce
-        ? {
-            id: op.id,
-            protocol: op.announce.protocol,
-            status: op.txn.status,
-            updatedAt: (op.at ?? new Date()).toISOString(),
-          }
-        : null;
-  return change && JSON.stringify(change);
-}
-
-function toWire(op: StoreOp): unknown {
-  switch (op.op) {
-    case 'create':
-      return {
-        op: 'create',
-        txn: {
-          id: op.txn.id,
-          protocol: op.txn.protocol,
-          mode: op.txn.mode,
-          status: op.txn.status,
-          decision: op.txn.decision,
-          timeout_ms: op.txn.timeoutMs,
-          deadline: op.txn.deadline.toISOString(),
-          retry: op.txn.retry,
-          request_hash: op.txn.requestHash,
-          participants: op.txn.participants,
-          error: op.txn.error,
-          owner: op.txn.owner,
-          wake_at: iso(op.txn.wakeAt),
-          created_at: op.txn.createdAt.toISOString(),
-        },
-        branches: op.branches.map(branchWire),
-        events: op.events.map(eventWire),
-        ...(op.idempotency
-          ? {
-              idem: {
-                key: op.idempotency.key,
-                hash: op.idempotency.requestHash,
-                expires_at: op.idempotency.expiresAt.toISOString(),
-              },
-            }
-          : {}),
-      };
-    case 'advance':
-      return {
-        op: 'advance',
-        ...(op.newBranches?.length ? { new_branches: op.newBranches.map(branchWire) } : {}),
-        ...(op.at ? { at: op.at.toISOString() } : {}),
-        id: op.id,
-        version: op.version,
-        txn: {
-          status: op.txn.status,
-          decision: op.txn.decision,
-          error: op.txn.error,
-          owner: op.txn.owner,
-          wake_at: iso(op.txn.wakeAt),
-        },
-        branches: op.branches.map((b) => ({
-          id: b.id,
-          status: b.status,
-          phase: b.phase,
-          attempt: b.attempt,
-          budget_base: b.budgetBase,
-          in_flight: b.inFlight,
-          retry_at: iso(b.retryAt),
-          set_result: b.setResult ?? false,
-          result: b.result ?? null,
-        })),
-        events: op.events.map(eventWire),
-      };
-    case 'respond':
-      return { op: 'respond', key: op.key, status: op.status, body: op.body, headers: op.headers };
-  }
 }
