@@ -18,6 +18,7 @@ import type { BranchRecord, StoreOp } from '../libs/store/src/transaction-store'
 import { uuidV7 } from '../apps/coordinator/src/engine/uuid-v7';
 import { assertLoopback, median, envNumber } from './lib';
 import { seedReadLog } from './read-seed';
+import { adminQuery } from './stack';
 
 const num = envNumber;
 const CONFIG = {
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     void cleanup().finally(() => process.exit(1));
   }, BUDGET_MS);
   hardStop.unref();
-  await admin(`CREATE DATABASE ${DB_NAME}`);
+  await adminQuery(`CREATE DATABASE ${DB_NAME}`);
   created = true;
   const source = new DataSource(dataSourceOptions(DB_URL, 1));
   await source.initialize();
@@ -210,18 +211,9 @@ function sagaOps(): StoreOp[] {
   ];
 }
 
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 async function cleanup(): Promise<void> {
-  if (created) await admin(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`).catch((e) => log(`could not drop: ${e}`));
+  if (created)
+    await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`).catch((e) => log(`could not drop: ${e}`));
   created = false;
 }
 

@@ -7,7 +7,6 @@
  * (EXPLAIN ANALYZE) of the queries behind any read over the target to bench/out/read-plans.txt.
  * See bench/README.md.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -31,7 +30,7 @@ import {
   type Child,
   envNumber,
 } from './lib';
-import { dropRedisKeys } from './stack';
+import { adminQuery, dropRedisKeys, gitFacts } from './stack';
 import type { ReadLoadConfig, ReadLoadResult } from './read-load';
 import { MIX, seedReadLog } from './read-seed';
 
@@ -694,20 +693,7 @@ function statsWindow(window: string): { from: Date; bucketSeconds: number } {
 
 function machineFacts() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  let git = { head: 'unknown', dirtyFiles: [] as string[] };
-  try {
-    const run = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 5_000 });
-    // the coordinator measured is dist/, built from the tree as it is, other people's edits included
-    git = {
-      head: run(['rev-parse', '--short', 'HEAD']).trim(),
-      dirtyFiles: run(['status', '--porcelain', '--untracked-files=no'])
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.slice(3)),
-    };
-  } catch {
-    /* not a git checkout */
-  }
+  const git = gitFacts(ROOT);
   return {
     git,
     nproc: availableParallelism(),
@@ -729,16 +715,6 @@ async function postgresFacts(db: Client) {
     jit: await get('SHOW jit'),
     collation: await get(`SELECT datcollate FROM pg_database WHERE datname = current_database()`),
   };
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
 }
 
 function loopback(raw: string): string {

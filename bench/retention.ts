@@ -25,6 +25,7 @@ import { Barrier } from '../libs/participant/src/barrier';
 import { assertLoopback, killAllChildrenSync, median, runNode, spawnNode, type Child } from './lib';
 import type { LoadConfig, LoadResult } from './load';
 import { seedReadLog } from './read-seed';
+import { adminQuery } from './stack';
 
 const ROOT = resolve(__dirname, '../..');
 const OUT = resolve(ROOT, 'bench/out');
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
   const hardStop = setTimeout(() => void cleanup().finally(() => process.exit(1)), TOTAL_BUDGET_MS);
   hardStop.unref();
   mkdirSync(OUT, { recursive: true });
-  await admin(`CREATE DATABASE ${DB_NAME}`);
+  await adminQuery(`CREATE DATABASE ${DB_NAME}`);
   databaseCreated = true;
   const participant = await spawnNode(
     'participant',
@@ -265,22 +266,12 @@ function machine() {
   };
 }
 
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 async function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const c of children) await c.stop().catch(() => undefined);
     killAllChildrenSync();
     if (databaseCreated)
-      await admin(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`).catch((e) =>
+      await adminQuery(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`).catch((e) =>
         log(`could not drop ${DB_NAME}: ${e}`),
       );
   })();

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { allProcessCpu, machineCpu, processCpuTimes, processSyscalls, round, sleep, topCpuBetween } from './lib';
 import { QUIET_TRIES, ROOT, log } from './run-config';
+import { gitFacts } from './stack';
 
 export function machineFacts() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -16,20 +17,7 @@ export function machineFacts() {
   } catch {
     top = '(ps unavailable)';
   }
-  let git = { head: 'unknown', dirtyFiles: [] as string[] };
-  try {
-    const run = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 5_000 });
-    git = {
-      head: run(['rev-parse', '--short', 'HEAD']).trim(),
-      // which sources were uncommitted when measured (others may be editing the coordinator)
-      dirtyFiles: run(['status', '--porcelain', '--untracked-files=no'])
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => l.slice(3)),
-    };
-  } catch {
-    /* not a git checkout */
-  }
+  const git = gitFacts(ROOT);
   return {
     git,
     nproc: availableParallelism(),

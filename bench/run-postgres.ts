@@ -66,16 +66,6 @@ export async function tableStats(url: string): Promise<Record<string, Record<str
   }
 }
 
-export async function adminQuery(sql: string): Promise<void> {
-  const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 export async function postgresFacts() {
   const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
   await c.connect();

@@ -23,7 +23,7 @@ import {
 } from './run-config';
 import { machineFacts } from './run-machine';
 import { measureRun, type RunSetting } from './run-measure';
-import { adminQuery, dbStats, functionStats, postgresAccounting, postgresFacts, tableStats } from './run-postgres';
+import { dbStats, functionStats, postgresAccounting, postgresFacts, tableStats } from './run-postgres';
 import {
   accountingTable,
   cpuPerSaga,
@@ -33,7 +33,7 @@ import {
   syscallsPerSaga,
   verdicts,
 } from './run-report';
-import { dropRedisKeys } from './stack';
+import { adminQuery, dropRedisKeys } from './stack';
 
 const DIST = resolve(ROOT, 'dist');
 const COORDINATOR_MAIN = resolve(DIST, 'apps/coordinator/src/main.js');

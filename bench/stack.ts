@@ -1,15 +1,16 @@
 /**
- * The pieces the side-by-side benches (transports.ts, msg.ts) share: starting a coordinator on a
- * fresh database, telling the bench's own CPU from everyone else's on this shared machine, and
- * deleting the coordinator's Redis keys afterwards.
+ * The pieces the benches share: starting a coordinator on a fresh database, telling the bench's own
+ * CPU from everyone else's on this shared machine, deleting the coordinator's Redis keys afterwards,
+ * an admin statement on Postgres and the commit measured.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import IORedis from 'ioredis';
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { request } from 'undici';
-import type { FreshDatabase } from '../libs/testing/src/fresh-database';
+import { TEST_PG_ADMIN_URL, type FreshDatabase } from '../libs/testing/src/fresh-database';
 import { allProcessCpu, freePort, killAllChildrenSync, machineCpu, round, spawnNode, type Child } from './lib';
 
 const COORDINATOR_MAIN = resolve(__dirname, '../apps/coordinator/src/main.js');
@@ -227,4 +228,34 @@ export async function measureRun<T>(
     sharedServerCores: round(others.shared, 2),
     machineBusyFraction: round((m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total), 2),
   };
+}
+
+/** Runs one statement as the Postgres admin (CREATE/DROP DATABASE, ALTER DATABASE). */
+export async function adminQuery(sql: string): Promise<void> {
+  const c = new Client({ connectionString: TEST_PG_ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The commit of the checkout at `root` and the sources uncommitted when measured (the coordinator
+ * measured is dist/, built from the tree as it is, other people's edits included).
+ */
+export function gitFacts(root: string): { head: string; dirtyFiles: string[] } {
+  try {
+    const run = (args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', timeout: 5_000 });
+    return {
+      head: run(['rev-parse', '--short', 'HEAD']).trim(),
+      dirtyFiles: run(['status', '--porcelain', '--untracked-files=no'])
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(3)),
+    };
+  } catch {
+    return { head: 'unknown', dirtyFiles: [] }; // not a git checkout
+  }
 }
