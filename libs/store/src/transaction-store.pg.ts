@@ -27,7 +27,7 @@ export const STREAM_CHANNEL = 'txc_stream';
  * The log's group commit: one flush at a time, a second only while the one in flight has been out
  * for 50 ms (a stalled connection must not stall the log). Commits that NOTIFY the stream are
  * serialized by Postgres anyway, so a second flush mostly waited on the first; one at a time halves
- * the commits per saga and with them about a third of the Postgres CPU (bench/RESULTS.md).
+ * the commits per saga and with them a quarter to a third of the Postgres CPU (bench/RESULTS.md).
  */
 export const LOG_BATCHING = { maxBatch: 256, maxConcurrentFlushes: 2, slowFlushMs: 50 };
 
