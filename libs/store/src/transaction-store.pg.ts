@@ -3,6 +3,7 @@ import type { Attention } from '#contracts';
 import { announcementOf, toWire } from './apply-wire';
 import { ACTIVE_SQL, ATTENTION_FILTER, ATTENTION_SQL, ATTENTION_STATUSES } from './attention-sql';
 import { LogWriter } from './log-writer';
+import { ORPHAN_SCAN_BEGIN, orphanScanSql } from './orphan-sql';
 import { isRolledBack } from './store-errors';
 import { BRANCH_COLUMNS, TXN_COLUMNS, toBranch, toTransaction } from './store-rows';
 import type {
@@ -82,17 +83,25 @@ export class PgTransactionStore implements TransactionStore {
   async snapshot(id: string): Promise<{ loaded: LoadedTransaction; events: EventRecord[] } | null> {
     // one read-only snapshot: the row, its branches and its events as of the same commit, so a view
     // never shows a branch retrying without the failed attempt that made it so
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
       const { rows } = await client.query(`SELECT ${TXN_COLUMNS} FROM txc_transactions WHERE id = $1`, [id]);
       const loaded = rows.length ? await this.withBranches(toTransaction(rows[0]), client) : null;
       const events = loaded ? await this.events(id, client) : [];
+      return loaded && { loaded, events };
+    });
+  }
+
+  /** Runs `fn` in one transaction opened by `begin` on a connection of its own. */
+  private async inTransaction<T>(begin: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query(begin);
+      const result = await fn(client);
       await client.query('COMMIT');
       client.release();
-      return loaded && { loaded, events };
+      return result;
     } catch (error) {
-      // a connection that failed mid-snapshot (cut, restarted server) is dropped, not pooled again
+      // a connection that failed mid-transaction (cut, restarted server) is dropped, not pooled again
       const rolledBack = await client.query('ROLLBACK').then(
         () => true,
         () => false,
@@ -175,27 +184,11 @@ export class PgTransactionStore implements TransactionStore {
     limit: number,
     stuck?: { self: string; selfGraceMs: number; stuckAfterMs: number },
   ): Promise<{ id: string; owner: string | null; stalled: boolean }[]> {
-    const stalled = `updated_at < now() - make_interval(secs => $3::float8 / 1000)`;
-    // index-friendly halves (due and unscheduled: the partial wake_at index; owned: the owner index), no OR
-    const halves = [
-      `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-         WHERE status IN ${ACTIVE_SQL} AND owner IS NULL AND wake_at <= now() ORDER BY wake_at LIMIT $2`,
-      `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-         WHERE owner = ANY($1::text[]) AND status IN ${ACTIVE_SQL} LIMIT $2`,
-    ];
-    if (stuck) {
-      halves.push(
-        `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-           WHERE status IN ${ACTIVE_SQL} AND owner IS NULL AND wake_at IS NULL LIMIT $2`,
-        `SELECT id, owner, ${stalled} AS stalled FROM txc_transactions
-           WHERE owner IS NOT NULL AND status IN ${ACTIVE_SQL}
-             AND updated_at < now() - make_interval(secs => (CASE WHEN owner = $4 THEN $5 ELSE $3 END)::float8 / 1000)
-           ORDER BY updated_at LIMIT $2`,
-      );
-    }
-    const { rows } = await this.pool.query<{ id: string; owner: string | null; stalled: boolean }>(
-      halves.map((h) => `(${h})`).join(' UNION '),
-      stuck ? [deadOwners, limit, stuck.stuckAfterMs, stuck.self, stuck.selfGraceMs] : [deadOwners, limit, null],
+    const { rows } = await this.inTransaction(ORPHAN_SCAN_BEGIN, (client) =>
+      client.query<{ id: string; owner: string | null; stalled: boolean }>(
+        orphanScanSql(stuck !== undefined),
+        stuck ? [deadOwners, limit, stuck.stuckAfterMs, stuck.self, stuck.selfGraceMs] : [deadOwners, limit, null],
+      ),
     );
     return rows.map((r) => ({ id: r.id, owner: r.owner, stalled: r.stalled === true }));
   }
