@@ -47,15 +47,13 @@ export async function measureRun(
     'postgres:participant': await backendPids(admin, setting.participant.db),
     'postgres:shared': await sharedPostgresPids(admin),
   });
-  const ours = async (driverPid: number) =>
-    new Set([
-      process.pid,
-      driverPid,
-      ...Object.values(serverPid),
-      setting.participant.pid,
-      ...(await Promise.all(setting.ourDatabases.map((db) => backendPids(admin, db)))).flat(),
-      ...(await sharedPostgresPids(admin)),
-    ]);
+  const ours = async (driverPid: number) => {
+    const pids = new Set([process.pid, driverPid, ...Object.values(serverPid), setting.participant.pid]);
+    // one admin connection: its queries go one after the other
+    for (const db of setting.ourDatabases) for (const pid of await backendPids(admin, db)) pids.add(pid);
+    for (const pid of await sharedPostgresPids(admin)) pids.add(pid);
+    return pids;
+  };
   const g0 = await groups();
   const cpu0 = cpuOf(g0);
   const io0 = ioOf(g0);
