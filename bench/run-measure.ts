@@ -14,7 +14,7 @@ import {
   type RunRecord,
   type Target,
 } from './run-config';
-import { cpuOf, ioOf, waitForQuiet } from './run-machine';
+import { readProcesses, usedBetween, waitForQuiet } from './run-machine';
 import { backendPids, sharedPostgresPids } from './stack';
 
 /** What the runs go against: the started processes and their databases. */
@@ -55,8 +55,7 @@ export async function measureRun(
     return pids;
   };
   const g0 = await groups();
-  const cpu0 = cpuOf(g0);
-  const io0 = ioOf(g0);
+  const readings0 = readProcesses(g0);
   const m0 = machineCpu();
   const all0 = allProcessCpu();
   const t0 = performance.now();
@@ -83,21 +82,16 @@ export async function measureRun(
   const all1 = allProcessCpu();
   const m1 = machineCpu();
   const g1 = await groups();
-  const cpu1 = cpuOf(g1);
-  const io1 = ioOf(g1);
+  const used = usedBetween(g1, readings0, readProcesses(g1));
   const mine = await ours(driverPid);
   let others = 0;
   for (const [pid, c] of all1) if (!mine.has(pid)) others += c - (all0.get(pid) ?? 0);
   const result = JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
   // NaN (no successful request) travels as null in JSON
   for (const k of ['p50', 'p90', 'p99', 'max', 'mean'] as const) result[k] ??= NaN;
-  const cpu: Record<string, number> = { driver: result.cpuSeconds };
-  for (const [k, v] of Object.entries(cpu1)) cpu[k] = v - (cpu0[k] ?? 0);
-  const syscalls: Record<string, { reads: number; writes: number }> = {};
+  const cpu: Record<string, number> = { driver: result.cpuSeconds, ...used.cpu };
+  const syscalls: Record<string, { reads: number; writes: number }> = { ...used.io };
   if (result.syscalls) syscalls.driver = result.syscalls;
-  for (const [k, v] of Object.entries(io1)) {
-    syscalls[k] = { reads: v.reads - (io0[k]?.reads ?? 0), writes: v.writes - (io0[k]?.writes ?? 0) };
-  }
   const busy = (m1.busy - m0.busy) / Math.max(1e-9, m1.total - m0.total);
   const steal = (m1.steal - m0.steal) / Math.max(1e-9, m1.total - m0.total);
   const otherCores = others / wall;

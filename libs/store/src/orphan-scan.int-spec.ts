@@ -32,9 +32,12 @@ describe('PgTransactionStore.findOrphans on a large log (real Postgres)', () => 
     pool.on('error', () => undefined);
     store = new PgTransactionStore(pool);
 
+    /** Transaction rows t000001... for `n` of a generate_series. */
     const row = (status: string, owner: string, wake: string, updated: string) =>
-      `SELECT 't' || lpad(n::text, 6, '0'), 'saga', 'driven', '${status}', NULL, 10000, now() + interval '1 hour',
-              '{}'::jsonb, 'h', ARRAY['bank'], NULL, ${owner}, 1, ${wake}, false, ${updated}, ${updated}, NULL`;
+      `(id, protocol, mode, status, timeout_ms, deadline, retry, request_hash, participants, owner, wake_at,
+        created_at, updated_at)
+       SELECT 't' || lpad(n::text, 6, '0'), 'saga', 'driven', '${status}', 10000, now() + interval '1 hour',
+              '{}'::jsonb, 'h', ARRAY['bank'], ${owner}, ${wake}, ${updated}, ${updated}`;
     // a log of finished transactions, all older than the stuck threshold, last analyzed while they
     // were all in flight (statistics lag the log: the planner believes much of it still is)
     await pool.query(
