@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { inTransaction } from './pg-transaction';
 
 /** A registration as the registry stores it: the participant's settings and one instance. */
 export interface InstanceRegistration {
@@ -36,9 +37,7 @@ export class PgParticipantRegistry {
    * whether the participant or the instance is new.
    */
   async register(r: InstanceRegistration): Promise<{ created: boolean }> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, 'BEGIN', async (client) => {
       const p = await client.query<{ inserted: boolean }>(
         `INSERT INTO txc_participants (name, url, transport, ttl_seconds, secret, metadata, max_concurrency,
                                        rate_per_second, auto_replay)
@@ -68,14 +67,8 @@ export class PgParticipantRegistry {
          RETURNING (xmax = 0) AS inserted`,
         [r.name, r.instanceId, r.url, r.transport, r.ttlSeconds, JSON.stringify(r.metadata)],
       );
-      await client.query('COMMIT');
       return { created: p.rows[0].inserted || i.rows[0].inserted };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   /**

@@ -4,6 +4,7 @@ import { announcementOf, toWire } from './apply-wire';
 import { ACTIVE_SQL, ATTENTION_FILTER, ATTENTION_SQL, ATTENTION_STATUSES } from './attention-sql';
 import { LogWriter } from './log-writer';
 import { ORPHAN_SCAN_BEGIN, orphanScanSql } from './orphan-sql';
+import { inTransaction } from './pg-transaction';
 import { isRolledBack } from './store-errors';
 import { BRANCH_COLUMNS, TXN_COLUMNS, toBranch, toTransaction } from './store-rows';
 import type {
@@ -83,32 +84,12 @@ export class PgTransactionStore implements TransactionStore {
   async snapshot(id: string): Promise<{ loaded: LoadedTransaction; events: EventRecord[] } | null> {
     // one read-only snapshot: the row, its branches and its events as of the same commit, so a view
     // never shows a branch retrying without the failed attempt that made it so
-    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
+    return inTransaction(this.pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
       const { rows } = await client.query(`SELECT ${TXN_COLUMNS} FROM txc_transactions WHERE id = $1`, [id]);
       const loaded = rows.length ? await this.withBranches(toTransaction(rows[0]), client) : null;
       const events = loaded ? await this.events(id, client) : [];
       return loaded && { loaded, events };
     });
-  }
-
-  /** Runs `fn` in one transaction opened by `begin` on a connection of its own. */
-  private async inTransaction<T>(begin: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query(begin);
-      const result = await fn(client);
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (error) {
-      // a connection that failed mid-transaction (cut, restarted server) is dropped, not pooled again
-      const rolledBack = await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
-      );
-      client.release(rolledBack ? undefined : (error as Error));
-      throw error;
-    }
   }
 
   async events(id: string, on: Queryable = this.pool): Promise<EventRecord[]> {
@@ -184,7 +165,7 @@ export class PgTransactionStore implements TransactionStore {
     limit: number,
     stuck?: { self: string; selfGraceMs: number; stuckAfterMs: number },
   ): Promise<{ id: string; owner: string | null; stalled: boolean }[]> {
-    const { rows } = await this.inTransaction(ORPHAN_SCAN_BEGIN, (client) =>
+    const { rows } = await inTransaction(this.pool, ORPHAN_SCAN_BEGIN, (client) =>
       client.query<{ id: string; owner: string | null; stalled: boolean }>(
         orphanScanSql(stuck !== undefined),
         stuck ? [deadOwners, limit, stuck.stuckAfterMs, stuck.self, stuck.selfGraceMs] : [deadOwners, limit, null],
