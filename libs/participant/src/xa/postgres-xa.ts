@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import { withPooledClient } from '../local-transaction';
 import { BusinessRejection } from '../business-rejection';
 import { assertSafeGid, DEFAULT_GID_PREFIX, assertPrefix, xaGid } from './xa-gid';
 
@@ -265,19 +266,8 @@ export class PostgresXa {
     return rows[0]?.outcome ?? 'locked';
   }
 
-  private async withClient<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
-    const client = await this.options.pool.connect();
-    let broken: Error | undefined;
-    try {
-      return await work(client);
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+  private withClient<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
+    return withPooledClient(this.options.pool, work);
   }
 }
 

@@ -1,0 +1,40 @@
+// the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
+import { Client, Pool } from 'pg';
+import { freshDatabase, type FreshDatabase } from '#testing';
+import { inTransaction } from './local-transaction';
+
+/** A participant's local transaction whose database connection is cut fails; the service lives on. */
+describe('inTransaction of a participant (real Postgres)', () => {
+  let db: FreshDatabase;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    db = await freshDatabase('participant_local_tx');
+    pool = new Pool({ connectionString: db.url, max: 1 });
+    pool.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('rejects the work when its connection is terminated while no statement runs', async () => {
+    const killer = new Client({ connectionString: db.url });
+    await killer.connect();
+    try {
+      const work = inTransaction(pool, async (client) => {
+        const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+        const gone = new Promise((resolve) => client.once('end', resolve));
+        await killer.query('SELECT pg_terminate_backend($1)', [pid]);
+        await gone;
+        return client.query('SELECT 2');
+      });
+      await expect(work).rejects.toThrow();
+      // the pool's only connection was dropped and replaced
+      expect((await inTransaction(pool, (client) => client.query<{ n: number }>('SELECT 3 AS n'))).rows[0].n).toBe(3);
+    } finally {
+      await killer.end();
+    }
+  });
+});
