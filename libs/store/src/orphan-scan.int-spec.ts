@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { freshDatabase, type FreshDatabase } from '#testing';
 import { dataSourceOptions } from './data-source-options';
 import { ORPHAN_SCAN_BEGIN, orphanScanSql } from './orphan-sql';
+import { inTransaction } from './pg-transaction';
 import { PgTransactionStore } from './transaction-store.pg';
 
 const FINISHED = 20_000;
@@ -31,6 +32,9 @@ describe('PgTransactionStore.findOrphans on a large log (real Postgres)', () => 
     pool = new Pool({ connectionString: db.url, max: 2 });
     pool.on('error', () => undefined);
     store = new PgTransactionStore(pool);
+    // no autovacuum or autoanalyze: a session of theirs holding an older snapshot would keep the
+    // sweeps below from marking dead entries (and the statistics must stay as they are left here)
+    await pool.query('ALTER TABLE txc_transactions SET (autovacuum_enabled = false)');
 
     /** Transaction rows t000001... for `n` of a generate_series. */
     const row = (status: string, owner: string, wake: string, updated: string) =>
@@ -46,10 +50,11 @@ describe('PgTransactionStore.findOrphans on a large log (real Postgres)', () => 
     );
     await pool.query('ANALYZE txc_transactions');
     await pool.query(`UPDATE txc_transactions SET status = 'committed', owner = NULL, wake_at = NULL, version = 2`);
-    // a few in flight, owned by a live instance, each having taken STEPS steps: every step moved its
-    // deadline (wake_at), leaving a dead version behind in the wake_at index
+    // a few in flight, owned by a live instance (touched in the future: never stalled however slow
+    // the test runs), each having taken STEPS steps: every step moved its deadline (wake_at),
+    // leaving a dead version behind in the wake_at index
     await pool.query(
-      `INSERT INTO txc_transactions ${row('running', "'live'", "now() + interval '10 s'", 'now()')}
+      `INSERT INTO txc_transactions ${row('running', "'live'", "now() + interval '10 s'", "now() + interval '1 hour'")}
          FROM generate_series(${FINISHED + 1}, ${FINISHED + OWNED}) n`,
     );
     for (let step = 1; step <= STEPS; step++) {
@@ -73,22 +78,11 @@ describe('PgTransactionStore.findOrphans on a large log (real Postgres)', () => 
 
   /** Shared buffers one sweep's query touches, run exactly as the store runs it. */
   async function buffersOfOneSweep(): Promise<number> {
-    const client = await pool.connect();
-    try {
-      await client.query(ORPHAN_SCAN_BEGIN);
-      const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${orphanScanSql(true)}`, [
-        [],
-        100,
-        60_000,
-        'self',
-        30_000,
-      ]);
-      await client.query('COMMIT');
-      const plan = rows[0]['QUERY PLAN'][0].Plan;
-      return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
-    } finally {
-      client.release();
-    }
+    const { rows } = await inTransaction(pool, ORPHAN_SCAN_BEGIN, (client) =>
+      client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${orphanScanSql(true)}`, [[], 100, 60_000, 'self', 30_000]),
+    );
+    const plan = rows[0]['QUERY PLAN'][0].Plan;
+    return plan['Shared Hit Blocks'] + plan['Shared Read Blocks'];
   }
 
   it('finds the stalled transaction', async () => {
