@@ -1,8 +1,7 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
-import { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { freshDatabase, type FreshDatabase } from '#testing';
-import { dataSourceOptions } from './data-source-options';
+import type { Pool } from 'pg';
+import type { FreshDatabase } from '#testing';
+import { migratedDatabase } from './migrated-database-fixtures';
 import { ORPHAN_SCAN_BEGIN, orphanScanSql } from './orphan-sql';
 import { inTransaction } from './pg-transaction';
 import { PgTransactionStore } from './transaction-store.pg';
@@ -24,13 +23,7 @@ describe('PgTransactionStore.findOrphans on a large log (real Postgres)', () => 
   let store: PgTransactionStore;
 
   beforeAll(async () => {
-    db = await freshDatabase('orphan_scan');
-    const source = new DataSource(dataSourceOptions(db.url, 1));
-    await source.initialize();
-    await source.runMigrations();
-    await source.destroy();
-    pool = new Pool({ connectionString: db.url, max: 2 });
-    pool.on('error', () => undefined);
+    ({ db, pool } = await migratedDatabase('orphan_scan', 2));
     store = new PgTransactionStore(pool);
     // no autovacuum or autoanalyze: a session of theirs holding an older snapshot would keep the
     // sweeps below from marking dead entries (and the statistics must stay as they are left here)

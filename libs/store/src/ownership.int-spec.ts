@@ -1,9 +1,8 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { freshDatabase, type FreshDatabase } from '#testing';
-import { dataSourceOptions } from './data-source-options';
+import type { Pool } from 'pg';
+import type { FreshDatabase } from '#testing';
+import { migratedDatabase } from './migrated-database-fixtures';
 import { PgTransactionStore } from './transaction-store.pg';
 
 /**
@@ -17,13 +16,7 @@ describe('PgTransactionStore ownership (real Postgres)', () => {
   let store: PgTransactionStore;
 
   beforeAll(async () => {
-    db = await freshDatabase('ownership');
-    const source = new DataSource(dataSourceOptions(db.url, 1));
-    await source.initialize();
-    await source.runMigrations();
-    await source.destroy();
-    pool = new Pool({ connectionString: db.url, max: 4 });
-    pool.on('error', () => undefined);
+    ({ db, pool } = await migratedDatabase('ownership', 4));
     store = new PgTransactionStore(pool);
   });
 

@@ -1,7 +1,6 @@
-import { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { freshDatabase, type FreshDatabase } from '#testing';
-import { dataSourceOptions } from './data-source-options';
+import type { Pool } from 'pg';
+import type { FreshDatabase } from '#testing';
+import { migratedDatabase } from './migrated-database-fixtures';
 import { purgeFinishedBatch } from './retention.pg';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -12,13 +11,7 @@ describe('purgeFinishedBatch (real Postgres)', () => {
   let pool: Pool;
 
   beforeAll(async () => {
-    db = await freshDatabase('retention');
-    const source = new DataSource(dataSourceOptions(db.url, 1));
-    await source.initialize();
-    await source.runMigrations();
-    await source.destroy();
-    pool = new Pool({ connectionString: db.url, max: 2 });
-    pool.on('error', () => undefined);
+    ({ db, pool } = await migratedDatabase('retention', 2));
   });
 
   afterAll(async () => {

@@ -1,8 +1,7 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
-import { Client, Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { freshDatabase, type FreshDatabase } from '#testing';
-import { dataSourceOptions } from './data-source-options';
+import { Client, type Pool } from 'pg';
+import type { FreshDatabase } from '#testing';
+import { migratedDatabase } from './migrated-database-fixtures';
 import { PgTransactionStore, STREAM_CHANNEL } from './transaction-store.pg';
 import type { CreateOp, StatusChange } from './transaction-store';
 
@@ -17,13 +16,7 @@ describe('PgTransactionStore: status changes announced by the commit (real Postg
   const payloads: string[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase('stream_announce');
-    const source = new DataSource(dataSourceOptions(db.url, 1));
-    await source.initialize();
-    await source.runMigrations();
-    await source.destroy();
-    pool = new Pool({ connectionString: db.url, max: 2 });
-    pool.on('error', () => undefined);
+    ({ db, pool } = await migratedDatabase('stream_announce', 2));
     listener = new Client({ connectionString: db.url });
     listener.on('error', () => undefined);
     await listener.connect();

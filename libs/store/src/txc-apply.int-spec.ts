@@ -1,9 +1,8 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { freshDatabase, type FreshDatabase } from '#testing';
-import { dataSourceOptions } from './data-source-options';
+import type { Pool } from 'pg';
+import type { FreshDatabase } from '#testing';
+import { migratedDatabase } from './migrated-database-fixtures';
 import { PgTransactionStore } from './transaction-store.pg';
 import type { AdvanceOp, BranchRecord, CreateOp, NewEvent, StoreOp, TransactionRecord } from './transaction-store';
 
@@ -20,14 +19,7 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
   const batches: number[] = [];
 
   beforeAll(async () => {
-    db = await freshDatabase('txc_apply');
-    const source = new DataSource(dataSourceOptions(db.url, 1));
-    await source.initialize();
-    await source.runMigrations();
-    await source.destroy();
-    pool = new Pool({ connectionString: db.url, max: 4 });
-    // pool.end() can resolve before the server closed every backend; DROP ... FORCE then terminates it
-    pool.on('error', () => undefined);
+    ({ db, pool } = await migratedDatabase('txc_apply', 4));
     store = new PgTransactionStore(countingBatches(pool));
   });
 
