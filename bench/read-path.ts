@@ -8,8 +8,7 @@
  * See bench/README.md.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client, Pool } from 'pg';
 import { request } from 'undici';
@@ -30,7 +29,7 @@ import {
   type Child,
   envNumber,
 } from './lib';
-import { adminQuery, dropRedisKeys, gitFacts } from './stack';
+import { adminQuery, dropRedisKeys, hostFacts } from './stack';
 import type { ReadLoadConfig, ReadLoadResult } from './read-load';
 import { MIX, seedReadLog } from './read-seed';
 
@@ -107,7 +106,7 @@ async function main(): Promise<void> {
   }, TOTAL_BUDGET_MS);
   hardStop.unref();
   mkdirSync(OUT, { recursive: true });
-  const machine = machineFacts();
+  const machine = hostFacts(ROOT);
   log(`machine: ${machine.cpuModel}, ${machine.nproc} cores, ${machine.memGiB} GiB, node ${machine.node}`);
 
   await adminQuery(`CREATE DATABASE ${DB_NAME}`);
@@ -689,19 +688,6 @@ function statsWindow(window: string): { from: Date; bucketSeconds: number } {
   const bucketMs = w[1] * 1000;
   const from = new Date(Math.floor((Date.now() - w[0] * 1000) / bucketMs) * bucketMs + bucketMs);
   return { from, bucketSeconds: w[1] };
-}
-
-function machineFacts() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const git = gitFacts(ROOT);
-  return {
-    git,
-    nproc: availableParallelism(),
-    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
-    memGiB: round(totalmem() / 2 ** 30, 1),
-    node: process.version,
-    loadavg: loadavg().map((x) => round(x, 2)),
-  };
 }
 
 async function postgresFacts(db: Client) {

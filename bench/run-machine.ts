@@ -1,13 +1,10 @@
 /** The machine around the bench's runs: its facts, whether it is quiet, and CPU and syscalls per process group. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
-import { allProcessCpu, machineCpu, processCpuTimes, processSyscalls, round, sleep, topCpuBetween } from './lib';
+import { allProcessCpu, machineCpu, processCpuTimes, processSyscalls, sleep, topCpuBetween } from './lib';
 import { QUIET_TRIES, ROOT, log } from './run-config';
-import { gitFacts } from './stack';
+import { hostFacts } from './stack';
 
 export function machineFacts() {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   let top = '';
   try {
     top = execFileSync('ps', ['-eo', 'pid,pcpu,etime,comm', '--sort=-pcpu'], { encoding: 'utf8', timeout: 5_000 })
@@ -17,17 +14,7 @@ export function machineFacts() {
   } catch {
     top = '(ps unavailable)';
   }
-  const git = gitFacts(ROOT);
-  return {
-    git,
-    nproc: availableParallelism(),
-    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
-    memGiB: round(totalmem() / 2 ** 30, 1),
-    kernel: release(),
-    node: process.version,
-    loadavg: loadavg().map((x) => round(x, 2)),
-    topProcesses: top,
-  };
+  return { ...hostFacts(ROOT), topProcesses: top };
 }
 
 /**

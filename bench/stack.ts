@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import IORedis from 'ioredis';
 import { Client } from 'pg';
@@ -258,4 +258,18 @@ export function gitFacts(root: string): { head: string; dirtyFiles: string[] } {
   } catch {
     return { head: 'unknown', dirtyFiles: [] }; // not a git checkout
   }
+}
+
+/** The machine and the checkout a bench ran on, for its result file. */
+export function hostFacts(root: string) {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  return {
+    git: gitFacts(root),
+    nproc: availableParallelism(),
+    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
+    memGiB: round(totalmem() / 2 ** 30, 1),
+    kernel: release(),
+    node: process.version,
+    loadavg: loadavg().map((x) => round(x, 2)),
+  };
 }
