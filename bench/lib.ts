@@ -43,16 +43,30 @@ export function processCpuSeconds(pid: number): number | null {
   return t && t.user + t.sys;
 }
 
-/** User and system (kernel) CPU seconds of a process, or null when it is gone. */
-export function processCpuTimes(pid: number): { user: number; sys: number } | null {
+/**
+ * A process's CPU seconds (user, system) and when it started (clock ticks after boot, which tells
+ * a reused pid from the process that had it before), or null when it is gone.
+ */
+export function processStat(pid: number): { user: number; sys: number; startTicks: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // fields after the "(comm)" part; utime and stime are fields 14 and 15 (1-based)
+    // fields after the "(comm)" part; utime, stime and starttime are fields 14, 15 and 22 (1-based)
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(rest[11]) / CLOCK_TICKS, sys: Number(rest[12]) / CLOCK_TICKS };
+    return { user: Number(rest[11]) / CLOCK_TICKS, sys: Number(rest[12]) / CLOCK_TICKS, startTicks: Number(rest[19]) };
   } catch {
     return null;
   }
+}
+
+/** Clock ticks since boot now, on the scale of {@link processStat}'s `startTicks`. */
+export function ticksSinceBoot(): number {
+  return Math.floor(Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * CLOCK_TICKS);
+}
+
+/** User and system (kernel) CPU seconds of a process, or null when it is gone. */
+export function processCpuTimes(pid: number): { user: number; sys: number } | null {
+  const t = processStat(pid);
+  return t && { user: t.user, sys: t.sys };
 }
 const CLOCK_TICKS = 100;
 

@@ -14,7 +14,8 @@ import {
   type RunRecord,
   type Target,
 } from './run-config';
-import { readProcesses, usedBetween, waitForQuiet } from './run-machine';
+import { GroupUsageSampler } from './group-usage';
+import { waitForQuiet } from './run-machine';
 import { backendPids, sharedPostgresPids } from './stack';
 
 /** What the runs go against: the started processes and their databases. */
@@ -54,8 +55,7 @@ export async function measureRun(
     for (const pid of await sharedPostgresPids(admin)) pids.add(pid);
     return pids;
   };
-  const g0 = await groups();
-  const readings0 = readProcesses(g0);
+  const sampler = await GroupUsageSampler.start(groups);
   const m0 = machineCpu();
   const all0 = allProcessCpu();
   const t0 = performance.now();
@@ -81,8 +81,7 @@ export async function measureRun(
   const wall = (performance.now() - t0) / 1000;
   const all1 = allProcessCpu();
   const m1 = machineCpu();
-  const g1 = await groups();
-  const used = usedBetween(g1, readings0, readProcesses(g1));
+  const used = await sampler.stop();
   const mine = await ours(driverPid);
   let others = 0;
   for (const [pid, c] of all1) if (!mine.has(pid)) others += c - (all0.get(pid) ?? 0);

@@ -11,6 +11,7 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { request } from 'undici';
 import { TEST_PG_ADMIN_URL, type FreshDatabase } from '../libs/testing/src/fresh-database';
+import { GroupUsageSampler } from './group-usage';
 import { allProcessCpu, freePort, killAllChildrenSync, machineCpu, round, spawnNode, type Child } from './lib';
 
 const COORDINATOR_MAIN = resolve(__dirname, '../apps/coordinator/src/main.js');
@@ -191,9 +192,9 @@ export interface RunCpu {
 }
 
 /**
- * Runs `work` and measures the CPU of the bench's process `groups` (read before and after: pids that
- * exist at either end count) and of everyone else. `ours()` (read after) names the bench's other
- * processes, such as the load driver, which count in no group and not as foreign either.
+ * Runs `work` and measures the CPU of the bench's process `groups` (sampled through the run, process
+ * by process: see {@link GroupUsageSampler}) and of everyone else. `ours()` (read after) names the
+ * bench's other processes, such as the load driver, which count in no group and not as foreign either.
  */
 export async function measureRun<T>(
   admin: Client,
@@ -201,7 +202,7 @@ export async function measureRun<T>(
   ours: () => number[],
   work: () => Promise<T>,
 ): Promise<{ value: T } & RunCpu> {
-  const g0 = await groups();
+  const sampler = await GroupUsageSampler.start(groups);
   const all0 = allProcessCpu();
   const m0 = machineCpu();
   const t0 = performance.now();
@@ -209,17 +210,10 @@ export async function measureRun<T>(
   const wall = (performance.now() - t0) / 1000;
   const all1 = allProcessCpu();
   const m1 = machineCpu();
-  const g1 = await groups();
-  const mine = new Set<number>([process.pid, ...ours()]);
+  const used = await sampler.stop();
+  const mine = new Set<number>([process.pid, ...ours(), ...sampler.pids()]);
   const cpu: Record<string, number> = {};
-  for (const [group, pids] of Object.entries(g1)) {
-    const all = [...new Set([...pids, ...(g0[group] ?? [])])];
-    // a process that exited during the run (a pooled backend closed for idleness) takes its CPU with it: counted as 0
-    const delta = (pid: number) => (all1.get(pid) ?? all0.get(pid) ?? 0) - (all0.get(pid) ?? all1.get(pid) ?? 0);
-    const used = all.reduce((sum, pid) => sum + delta(pid), 0);
-    cpu[group] = round(used, 2);
-    for (const pid of all) mine.add(pid);
-  }
+  for (const [group, seconds] of Object.entries(used.cpu)) if (!group.endsWith(':sys')) cpu[group] = round(seconds, 2);
   const others = await othersCores(admin, all0, all1, mine, wall);
   return {
     value,
