@@ -28,7 +28,7 @@ interface ThreePcRow {
 /**
  * docs/protocols/3pc-vs-2pc.md against the real coordinator (a child process, killed with CRASH_AT
  * and restarted on the same database) and the demo accounts service in-process, whose 3PC routes
- * run the participant timers of DESIGN.md §4 (deadline + 200 ms). Every transaction is a transfer of
+ * run the participant timers of docs/protocols/3pc.md (deadline + 200 ms). Every transaction is a transfer of
  * 100 between two fresh accounts: branch `debit` (A, -100, held at can-commit/prepare) and branch
  * `credit` (B, +100, granted at commit). What each participant did is read from the demo: balances,
  * its holds table, its 3PC state table (`GET /_3pc`) and `GET /_stats`. Each claim's 2PC contrast,

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { Limits } from '#contracts';
 import { sagaBody, startTestStack, type TestStack } from '#testing';
 
-/** DESIGN.md §6.4: every bad input gets a 4xx problem+json naming the field and rule, and writes nothing. */
+/** Every bad input gets a 4xx problem+json naming the field and rule, and writes nothing. */
 describe('bad input', () => {
   let s: TestStack;
   let pg: Client;

@@ -35,7 +35,7 @@ async function attempt(url: string, body: unknown, timeoutMs: number): Promise<A
 type Stats = Record<string, number>;
 
 /**
- * The 3PC routes of the demo accounts service with the participant timers of DESIGN.md §4, driven by
+ * The 3PC routes of the demo accounts service with the participant timers of docs/protocols/3pc.md, driven by
  * hand (no coordinator): can-commit holds, pre-commit marks the hold, do-commit applies, abort
  * releases; a branch that voted yes and hears nothing by `deadline + margin` aborts on its own, a
  * pre-committed one commits on its own; late decisions that agree are duplicates, ones that disagree

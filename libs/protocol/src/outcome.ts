@@ -1,7 +1,7 @@
 import { FORWARD_PHASES, Outcome, type Phase } from '#contracts';
 
 /**
- * Maps a participant's HTTP status to an outcome (DESIGN.md §4):
+ * Maps a participant's HTTP status to an outcome (the participant contract, README: API):
  * 2xx = yes; 409/422 = a definite no from a forward phase (from a completion phase a protocol
  * error, so unknown and retried); 425 Too Early, 429, 5xx and anything else = unknown, retried.
  */

@@ -108,7 +108,7 @@ function guardedConnector(guard: ParticipantUrlGuard): buildConnector.connector 
   };
 }
 
-/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (DESIGN.md §4). */
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` (the participant contract: docs/participant-sdk.md, Signatures). */
 export function sign(secret: string, rawBody: string, nowSeconds = Math.floor(Date.now() / 1000)): string {
   const mac = createHmac('sha256', secret).update(`${nowSeconds}.${rawBody}`).digest('hex');
   return `t=${nowSeconds},v1=${mac}`;

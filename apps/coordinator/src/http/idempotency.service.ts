@@ -16,7 +16,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const WAIT_FOR_FIRST_MS = 30_000;
 
 /**
- * `Idempotency-Key` (DESIGN.md §3): the same key and request within 24 h gets the first response;
+ * `Idempotency-Key` (README, API): the same key and request within 24 h gets the first response;
  * another request with the key gets 422; a repeat arriving while the first is in flight waits for
  * its answer and never runs a second time. The key is claimed with a unique insert, not a read-then-write.
  */

@@ -1,7 +1,7 @@
 import type { ParticipantCallBody } from '#contracts';
 
 /**
- * Checks the participant-contract envelope (DESIGN.md §4) of a call to the route for `phase`.
+ * Checks the participant-contract envelope (README, API: participant contract) of a call to the route for `phase`.
  * The payload is left to the work, so a malformed payload on an undo phase can still be a null
  * compensation. Returns an error message when the envelope is invalid.
  */

@@ -191,7 +191,7 @@ describe('threePhaseMachine', () => {
 type Local = 'idle' | 'voted' | 'pre-committed' | 'committed' | 'aborted';
 
 /**
- * 3PC participants with the timers of DESIGN.md §4, taken from the call's deadline (the
+ * 3PC participants with the timers of docs/protocols/3pc.md, taken from the call's deadline (the
  * transaction's): at `deadline + margin` a participant that saw pre-commit and no decision commits
  * on its own; one that voted but never saw pre-commit aborts on its own.
  */

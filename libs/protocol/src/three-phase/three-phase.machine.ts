@@ -13,7 +13,7 @@ import { atomicCommitMachine } from '../two-phase/atomic-commit';
  * the decision aborts; after it, do-commit (or abort) is re-delivered.
  *
  * Participants run their own timers from the `deadline` of the can-commit and pre-commit calls
- * (DESIGN.md §4), and the engine must give them this transaction's `deadline`: the machine gives up
+ * (docs/protocols/3pc.md, Participant), and the engine must give them this transaction's `deadline`: the machine gives up
  * on the forward rounds at that instant, on whatever event comes first (no pre-commit is sent and no
  * commit decided at or after it). A participant that acknowledged pre-commit and hears nothing more
  * by then commits on its own; one that has not seen pre-commit aborts on its own. So a participant
