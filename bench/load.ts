@@ -20,6 +20,12 @@ export interface LoadConfig {
   expectStatus: string;
   /** Every `every`-th request sends `body` instead, and succeeds with `expectStatus` (say, a business no). */
   alternate?: { every: number; body: unknown; expectStatus: string };
+  /**
+   * Open loop: send this many requests per second in all, whatever the answers, with at most
+   * `concurrency` in flight (a send that finds none free waits, and counts as `late`). Without it,
+   * closed loop: `concurrency` workers, each sending its next request when the last is answered.
+   */
+  rate?: number;
   /** Stop after this many requests in total, whatever the time (a safety bound). */
   maxRequests?: number;
   requestTimeoutMs?: number;
@@ -43,6 +49,8 @@ export interface LoadResult {
   /** All requests completed, warm-up included (for per-saga accounting). */
   totalCompleted: number;
   totalOk: number;
+  /** Open loop only: sends that waited for a request in flight to end (the server fell behind the rate). */
+  late: number;
   /** CPU seconds (user + system) this driver process used, warm-up included. */
   cpuSeconds: number;
   /** Read-type and write-type syscalls of this driver process (from /proc/self/io), warm-up included. */
@@ -133,7 +141,24 @@ async function main(): Promise<void> {
     }
   }
 
-  await Promise.all(Array.from({ length: cfg.concurrency }, worker));
+  let late = 0;
+  async function paced(rate: number): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; started < maxRequests; i++) {
+      const due = t0 + (i * 1000) / rate;
+      if (due >= measureUntil) break;
+      if (due - performance.now() >= 1) await sleep(due - performance.now());
+      if (inFlight.size >= cfg.concurrency) late++;
+      while (inFlight.size >= cfg.concurrency) await Promise.race(inFlight);
+      started++;
+      const sent: Promise<void> = once().finally(() => inFlight.delete(sent));
+      inFlight.add(sent);
+    }
+    await Promise.all(inFlight);
+  }
+
+  if (cfg.rate) await paced(cfg.rate);
+  else await Promise.all(Array.from({ length: cfg.concurrency }, worker));
   await pool.close();
 
   const sorted = latencies.subarray(0, samples).sort();
@@ -153,6 +178,7 @@ async function main(): Promise<void> {
     mean: sorted.length ? sum / sorted.length : NaN,
     totalCompleted,
     totalOk,
+    late,
     cpuSeconds: cpuSecondsNow(),
     syscalls: processSyscalls('self'),
   };

@@ -43,6 +43,8 @@ export const CONFIG = {
     if (!Number.isInteger(c) || c < 1 || c > 1024) throw new Error('BENCH_CONCURRENCY must be integers from 1 to 1024');
     return c;
   }),
+  /** Open loop at this many sagas/s (`concurrency` then bounds what is in flight), for CPU per saga at a load every target keeps up with. */
+  rate: env.BENCH_RATE ? num('BENCH_RATE', 0, 1, 100_000) : undefined,
   targets: (env.BENCH_TARGETS ?? 'baseline,baseline-4,coordinator,saga-no10,tcc,2pc')
     .split(',')
     .map((s) => s.trim()) as Target[],

@@ -68,6 +68,7 @@ export async function measureRun(
         url: endpoints[target],
         body: sagaBody('accounts', protocolOf(target)),
         concurrency,
+        rate: CONFIG.rate,
         warmupSeconds: CONFIG.warmupSeconds,
         seconds: CONFIG.seconds,
         expectStatus: 'committed',
@@ -97,6 +98,7 @@ export async function measureRun(
   log(
     `${target.padEnd(11)} c=${String(concurrency).padStart(3)} run ${run}: ${fixed(result.rps, 0)} sagas/s, ` +
       `p50 ${fixed(result.p50, 1)} ms, p99 ${fixed(result.p99, 1)} ms, errors ${result.errors}` +
+      (CONFIG.rate ? `, late ${result.late}` : '') +
       (result.errorSamples.length ? ` (${result.errorSamples[0]})` : '') +
       `, machine CPU ${(busy * 100).toFixed(0)}% (steal ${(steal * 100).toFixed(0)}%, others ${otherCores.toFixed(2)} cores)`,
   );
