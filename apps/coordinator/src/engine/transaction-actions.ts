@@ -1,0 +1,175 @@
+import {
+  Limits,
+  PROTOCOL_PHASES,
+  Protocol,
+  SETTLED_STATUSES,
+  TransactionBusyError,
+  TransactionConflictError,
+  TransactionNotFoundError,
+  storableText,
+  TransactionStatus,
+  ValidationError,
+  type BranchRequest,
+  type BranchStatus,
+  type Phase,
+} from '#contracts';
+import { PermanentStoreError, type BranchRecord, type TransactionStore } from '#store';
+import { abortReason, operatorStep, type OperatorNote } from './operator-note';
+import { branchRecord } from './branch-records';
+import { UNDECIDED, type TransactionClaims } from './transaction-claims';
+import type { TransactionDriver } from './transaction-driver';
+
+/** What the actions asked of one transaction need from the engine. */
+export interface ActionDeps {
+  readonly store: TransactionStore;
+  /** False on a `ROLE=api` instance: a retry claims nothing there. */
+  readonly drives: boolean;
+  /** Whether this instance's heartbeat is overdue now: it then claims nothing. */
+  fenced(): boolean;
+  /** This instance's drivers, by transaction id. */
+  readonly drivers: ReadonlyMap<string, TransactionDriver>;
+  readonly claims: TransactionClaims;
+  /** Takes the transaction over if nobody is advancing it; whether this instance drives it now. */
+  resume(id: string): Promise<boolean>;
+}
+
+/**
+ * The actions asked of one transaction by id (an operator's abort or retry, an interactive
+ * registration or commit, a message's submit), applied by whichever driver can act on them: this
+ * instance's, one it claims, or, for an abort, the owner's through a flag in the log. None is lost
+ * to a driver letting go first. What each answers is documented on the engine's method for it.
+ */
+export class TransactionActions {
+  constructor(private readonly deps: ActionDeps) {}
+
+  async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
+    const local = this.deps.drivers.get(id);
+    if (local && local.decision === null && UNDECIDED.includes(local.status)) {
+      // not applied when the driver let go before the abort's turn (it released the transaction to
+      // wait out a backoff, say): the abort is then flagged in the log below, never dropped
+      if (await local.offer({ type: 'abort', reason: abortReason(note) }, operatorStep(note))) {
+        return local.decision === 'abort' ? 'accepted' : 'decided';
+      }
+    }
+    const loaded = await this.deps.store.load(id);
+    if (!loaded) return 'not-found';
+    const { status, decision } = loaded.txn;
+    if (decision === null && UNDECIDED.includes(status)) {
+      // the owner (this instance after `resume`, or another live one) acts on the flag and records the note
+      if (!(await this.deps.store.requestAbort(id, operatorStep(note)))) return this.abort(id, note);
+      await this.deps.resume(id);
+      return 'accepted';
+    }
+    return decision === 'abort' ? 'already' : 'decided';
+  }
+
+  async retryNow(id: string, note: OperatorNote): Promise<'retried' | 'nothing-waits' | 'busy' | 'not-found'> {
+    await this.deps.claims.underWay(id);
+    const driver =
+      this.deps.drivers.get(id) ??
+      (this.deps.drives && !this.deps.fenced() ? await this.deps.claims.takeOver(id) : null);
+    if (driver) return (await driver.retryNow({ operator: note })) ? 'retried' : 'nothing-waits';
+    const row = await this.deps.store.load(id);
+    if (!row) return 'not-found';
+    if (SETTLED_STATUSES.includes(row.txn.status)) return 'nothing-waits';
+    return 'busy';
+  }
+
+  async registerBranch(
+    id: string,
+    request: BranchRequest,
+  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
+    const driver = await this.acquire(id);
+    const existing = driver.branch(request.id);
+    if (existing) return { status: await driver.waitForBranch(request.id), existing };
+    if (driver.decision !== null || driver.status !== TransactionStatus.Running) {
+      throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: no more branches`);
+    }
+    if (driver.branchCount >= Limits.maxBranches) {
+      const rule = `at most ${Limits.maxBranches} branches per transaction`;
+      throw new ValidationError(`transaction "${id}" has ${driver.branchCount} branches: ${rule}`, [
+        { field: 'branches', rule },
+      ]);
+    }
+    for (const phase of Object.keys(request.paths ?? {})) {
+      if (!PROTOCOL_PHASES[driver.protocol].includes(phase as Phase)) {
+        throw new ValidationError(`paths.${phase} is not a phase of ${driver.protocol}`, [
+          { field: `paths.${phase}`, rule: `is not a phase of ${driver.protocol}` },
+        ]);
+      }
+    }
+    const record: BranchRecord = {
+      ...branchRecord(request, driver.branchCount, PROTOCOL_PHASES[driver.protocol][0]),
+      dependsOn: [],
+    };
+    let status: BranchStatus | null;
+    try {
+      status = await driver.register(record);
+    } catch (error) {
+      if (!(error instanceof PermanentStoreError)) throw error;
+      throw new ValidationError(`the branch cannot be stored: ${storableText(error.message)}`, [
+        { field: 'payload', rule: 'must be storable (Postgres refused it)' },
+      ]);
+    }
+    if (status === null && !driver.branch(record.id)) {
+      throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: the branch was not registered`);
+    }
+    return { status };
+  }
+
+  async commit(id: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const driver = await this.acquire(id);
+      // a driver that let go before the commit's turn did not apply it: acquire the transaction again
+      if (driver.decision !== null || (await driver.offer({ type: 'commit' }))) return driver.decision === 'commit';
+    }
+    throw new TransactionBusyError(id);
+  }
+
+  /**
+   * This instance's driver of transaction `id`: the local one, or a claim of it when nobody live owns
+   * it. Waits a little while another live instance holds it.
+   */
+  private async acquire(id: string): Promise<TransactionDriver> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const local = this.deps.drivers.get(id);
+      if (local) return local;
+      await this.deps.claims.underWay(id);
+      if (this.deps.drivers.has(id)) continue;
+      const driver = this.deps.fenced() ? null : await this.deps.claims.takeOver(id);
+      if (driver) {
+        if (this.deps.drivers.get(id) === driver) return driver;
+        continue; // it settled or let go while catching up: look again
+      }
+      const row = await this.deps.store.load(id);
+      if (!row) throw new TransactionNotFoundError(id);
+      if (SETTLED_STATUSES.includes(row.txn.status) || row.txn.decision !== null) {
+        throw new TransactionConflictError(`transaction "${id}" is ${row.txn.status}`);
+      }
+      await new Promise((r) => setTimeout(r, Math.min(25 * (attempt + 1), 250)));
+    }
+    throw new TransactionBusyError(id);
+  }
+
+  async submit(id: string): Promise<'submitted' | 'aborted' | 'not-found'> {
+    const row = await this.deps.store.load(id);
+    if (!row) return 'not-found';
+    if (row.txn.protocol !== Protocol.Msg) {
+      throw new TransactionConflictError(`transaction "${id}" is a ${row.txn.protocol}: only a message is submitted`);
+    }
+    if (row.txn.decision === null && UNDECIDED.includes(row.txn.status)) {
+      try {
+        const driver = await this.acquire(id);
+        if (driver.decision === null) await driver.post({ type: 'submit' });
+      } catch (error) {
+        // decided meanwhile (a check answered, the deadline passed): the log says which way
+        if (!(error instanceof TransactionConflictError)) throw error;
+      }
+    }
+    const now = await this.deps.store.load(id);
+    if (now?.txn.decision === 'abort') return 'aborted';
+    if (now?.txn.decision === 'commit') return 'submitted';
+    // the submit's step did not land (the log was unreachable, or the driver let go): the caller retries
+    throw new TransactionBusyError(id);
+  }
+}
