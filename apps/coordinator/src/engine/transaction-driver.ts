@@ -1,15 +1,4 @@
-import {
-  BranchStatus,
-  CheckState,
-  FORWARD_PHASES,
-  Outcome,
-  Phase,
-  SETTLED_STATUSES,
-  findUnstorable,
-  Transport,
-  storableText,
-  type Protocol,
-} from '#contracts';
+import { BranchStatus, FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Protocol } from '#contracts';
 import {
   MACHINES,
   nextWakeAt,
@@ -20,22 +9,22 @@ import {
 } from '#protocol';
 import {
   PermanentStoreError,
-  isTransientStoreError,
   type AdvanceOp,
   type BranchRecord,
   type EventRecord,
   type LoadedTransaction,
-  type StoreResult,
   type TransactionRecord,
 } from '#store';
-import { aboutBranch, aboutTransaction } from '../logging/log-context';
-import { TransactionTrace, type CallSpan } from '../tracing/transaction-trace';
-import { reasonOf } from './call-reason';
+import { aboutTransaction } from '../logging/log-context';
+import { TransactionTrace } from '../tracing/transaction-trace';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
-import type { CallRequest, CallResult } from './participant-caller';
-import type { Delivery } from './participant-gateway';
 import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
+import { BranchWaiters } from './branch-waiters';
+import { CallDelivery } from './call-delivery';
+import { writeStep } from './write-step';
+
+export { checkOutcome } from './call-delivery';
 
 /**
  * Drives one transaction while this instance owns it. Events are applied one at a time (a mailbox);
@@ -45,12 +34,13 @@ import { branchFields, changedBranches, timelineOf, toBranchState } from './stat
 export class TransactionDriver {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
-  private readonly branchWaiters = new Map<string, ((status: BranchStatus | null) => void)[]>();
+  private readonly branchWaiters = new BranchWaiters();
   private active = true;
   /** A flagged abort is being acted on (see {@link actOnAbortFlag}). */
   private actingOnAbortFlag = false;
   private readonly machine: ProtocolMachine;
   private readonly trace: TransactionTrace;
+  private readonly calls: CallDelivery;
 
   private txn: TransactionRecord;
   private readonly branches: Map<string, BranchRecord>;
@@ -75,6 +65,13 @@ export class TransactionDriver {
     this.lastSeq = loaded.lastSeq;
     this.machine = MACHINES[loaded.txn.protocol]!;
     this.trace = new TransactionTrace(loaded.txn.id, loaded.txn.protocol);
+    this.calls = new CallDelivery(ctx, this.trace, {
+      id: loaded.txn.id,
+      protocol: loaded.txn.protocol,
+      deadline: () => this.state.deadline,
+      branch: (id) => this.branches.get(id),
+      post: (event, note, result) => this.post(event, note, result),
+    });
   }
 
   get id(): string {
@@ -120,15 +117,9 @@ export class TransactionDriver {
       await this.submit({ type: 'register', branch: toBranchState(record) }, null, undefined, record);
     } finally {
       // refused by the machine (past the deadline, already decided) or by the log: no row, nothing to wait for
-      if (!this.branches.has(record.id)) this.resolveWaiters(record.id, null);
+      if (!this.branches.has(record.id)) this.branchWaiters.resolve(record.id, null);
     }
     return settled;
-  }
-
-  private resolveWaiters(id: string, status: BranchStatus | null): void {
-    const waiters = this.branchWaiters.get(id) ?? [];
-    this.branchWaiters.delete(id);
-    for (const w of waiters) w(status);
   }
 
   /** Resolves once branch `id` has left pending/running (or null if the driver stops first). */
@@ -137,17 +128,13 @@ export class TransactionDriver {
     if (current && current.status !== BranchStatus.Pending && current.status !== BranchStatus.Running) {
       return Promise.resolve(current.status);
     }
-    return new Promise((resolve) => {
-      const list = this.branchWaiters.get(id) ?? [];
-      list.push(resolve);
-      this.branchWaiters.set(id, list);
-    });
+    return this.branchWaiters.wait(id);
   }
 
   /** Makes the calls of a state that is already durable (a new transaction's first calls). */
   launch(commands: CallCommand[]): void {
     aboutTransaction(this.id, () => {
-      for (const c of commands) void this.call(c);
+      for (const c of commands) void this.calls.make(c);
       this.armTimer();
     });
   }
@@ -238,8 +225,7 @@ export class TransactionDriver {
     this.active = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const waiters of this.branchWaiters.values()) for (const w of waiters) w(null);
-    this.branchWaiters.clear();
+    this.branchWaiters.releaseAll();
   }
 
   private async step(
@@ -291,7 +277,7 @@ export class TransactionDriver {
       newBranches: inserted ? [{ ...inserted, ...branchFields(state, inserted.id) }] : undefined,
       announce: before.status !== state.status ? { protocol: this.protocol } : undefined,
     };
-    const written = await this.write(op);
+    const written = await writeStep(this.ctx.store, op, this.lastSeq, () => this.active, this.ctx.logger);
     if (written === 'stale') {
       this.ctx.logger.warn(`transaction ${this.id}: taken over by another instance; stopping`);
       this.stop();
@@ -303,11 +289,11 @@ export class TransactionDriver {
     if (before.status !== state.status) this.ctx.logger.debug?.(`${before.status} -> ${state.status}`, 'Engine');
     this.state = state;
     this.remember(op);
-    this.notifyBranchWaiters();
+    this.branchWaiters.notify(this.state.branches);
     // the decision is durable from here: a crash must re-drive it, never reverse it
     if (before.decision === null && state.decision !== null) this.ctx.crash.reach('after-decision');
     if (commands.some((c) => c.phase === Phase.Compensate)) this.ctx.crash.reach('during-compensation');
-    for (const c of commands) void this.call(c);
+    for (const c of commands) void this.calls.make(c);
     if (release) {
       this.stop();
       // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
@@ -339,165 +325,6 @@ export class TransactionDriver {
     return this.chain;
   }
 
-  /**
-   * Writes until Postgres answers, while this driver is active (an instance that loses Postgres
-   * fences itself and stops its drivers). When an earlier try may have committed before its answer
-   * was lost, a `stale` answer is checked against the row before it is believed. An error that
-   * retrying cannot fix is thrown as {@link PermanentStoreError}: nothing was written.
-   */
-  private async write(op: AdvanceOp): Promise<StoreResult> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await this.ctx.store.apply(op);
-        if (result !== 'stale' || attempt === 0) return result;
-        const now = await this.ctx.store.load(this.id);
-        const landed = now && now.txn.version === op.version + 1 && now.lastSeq >= this.lastSeq + op.events.length;
-        return landed ? 'ok' : 'stale';
-      } catch (error) {
-        if (!this.active) return 'stale';
-        if (!isTransientStoreError(error)) throw PermanentStoreError.of(error);
-        this.ctx.logger.warn(`transaction ${this.id}: log write failed (try ${attempt + 1}), retrying: ${error}`);
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
-      }
-    }
-  }
-
-  private call(c: CallCommand): Promise<void> {
-    return aboutBranch(c.branchId, () => this.deliver(c));
-  }
-
-  private async deliver(c: CallCommand): Promise<void> {
-    const branch = this.branches.get(c.branchId)!;
-    // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
-    const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
-    const path = branch.paths[c.phase] ?? `/${this.protocol}/${c.phase}`;
-    let span: CallSpan | null = null;
-    let delivery: Delivery = await this.ctx.gateway
-      .deliver(branch.participant, (participant, instance) => {
-        span?.finish(null); // built again (another instance): the earlier request never went out
-        span = this.trace.startCall({
-          branch: c.branchId,
-          participant: participant.name,
-          phase: c.phase,
-          attempt: c.attempt,
-        });
-        // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
-        const timeoutMs = forward
-          ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.state.deadline - Date.now()))
-          : this.ctx.callTimeoutMs;
-        const overHttp = instance.transport === Transport.Http;
-        return {
-          traceparent: span.traceparent,
-          url: overHttp ? joinUrl(instance.url, path) : instance.url,
-          transport: instance.transport as Transport,
-          participant: participant.name,
-          path,
-          secret: participant.secret,
-          timeoutMs,
-          body: {
-            transactionId: this.id,
-            // a message's check is asked of its sender, not of a branch: the envelope has no branchId
-            ...(c.phase === Phase.Check ? {} : { branchId: c.branchId }),
-            protocol: this.protocol,
-            phase: c.phase,
-            attempt: c.attempt,
-            deadline: new Date(forward ? this.state.deadline : Date.now() + timeoutMs).toISOString(),
-            payload: c.phase === Phase.Check ? null : branch.payload,
-          } as CallRequest['body'],
-        };
-      })
-      .catch((error: unknown): Delivery => {
-        // the registry could not be read: a wait, not a failed attempt
-        this.ctx.logger.warn(`participant lookup failed: ${error}`, 'Engine');
-        return { kind: 'deferred', reason: 'no-live-instance', retryAt: Date.now() + 1_000 };
-      });
-    // the call's span ends with whatever answer came back (a failed probe is an answer too)
-    (span as CallSpan | null)?.finish(('result' in delivery && delivery.result) || null);
-    if (delivery.kind === 'deferred') {
-      // a failed probe is forgiven only until the deadline: past it, the probes a broken participant
-      // keeps failing use up the attempts, so a completion that can never succeed parks as `failed`
-      // (visible, alerted, replayable) instead of waiting for good
-      const overdue = delivery.reason === 'probe-failed' && delivery.result && Date.now() >= this.state.deadline;
-      if (!overdue) return this.defer(c, branch.participant, delivery);
-      delivery = { kind: 'called', result: delivery.result!, instanceId: delivery.instanceId ?? 'unknown' };
-    }
-    let result: CallResult =
-      delivery.kind === 'called'
-        ? delivery.result
-        : {
-            outcome: Outcome.Unknown,
-            httpStatus: null,
-            result: null,
-            error: `participant "${branch.participant}" is not registered`,
-            durationMs: 0,
-          };
-    if (c.phase === Phase.Check && delivery.kind === 'called') result = checkOutcome(result);
-    const answer = `${c.phase} to ${branch.participant} (attempt ${c.attempt}): ${result.outcome}`;
-    if (result.outcome === Outcome.Unknown) this.ctx.logger.warn(`${answer} (${result.error})`, 'Engine');
-    else this.ctx.logger.debug?.(answer, 'Engine');
-    this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
-    this.ctx.stats.record(branch.participant, result.outcome, result.error, result.durationMs);
-    if (delivery.kind === 'called')
-      this.ctx.metrics.instanceCalls.inc({
-        participant: branch.participant,
-        instance: delivery.instanceId,
-        outcome: result.outcome,
-      });
-    this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
-    this.ctx.crash.reach('after-call');
-    const reason = reasonOf(result.httpStatus, result.result);
-    if (reason) result = { ...result, error: reason };
-    const unstorable = findUnstorable(result.result);
-    if (unstorable) {
-      // a reply the log cannot hold must not jam the transaction: the outcome counts, the body is dropped
-      result = { ...result, result: null, error: `reply not stored: ${unstorable.path} ${unstorable.rule}` };
-    }
-    await this.post(
-      {
-        type: 'outcome',
-        branchId: c.branchId,
-        phase: c.phase,
-        attempt: c.attempt,
-        outcome: result.outcome,
-        random01: Math.random(),
-      },
-      {
-        httpStatus: result.httpStatus,
-        durationMs: result.durationMs,
-        ...(result.error ? { error: storableText(result.error) } : {}),
-      },
-      result.result,
-    );
-  }
-
-  /**
-   * The gateway did not make the call (or made it as a failed circuit probe): the log records why and
-   * when the branch is due again, and the attempt is not counted. The driver lets go if nothing else
-   * is in flight, and the wake-up is scheduled like any retry's (durable: the sweeper finds it in Postgres).
-   */
-  private async defer(c: CallCommand, participant: string, d: Extract<Delivery, { kind: 'deferred' }>): Promise<void> {
-    this.ctx.metrics.deferred.inc({ participant, reason: d.reason });
-    const made = d.result
-      ? {
-          instanceId: d.instanceId,
-          httpStatus: d.result.httpStatus,
-          durationMs: d.result.durationMs,
-          ...(d.result.error ? { error: storableText(d.result.error) } : {}),
-        }
-      : {};
-    await this.post(
-      {
-        type: 'deferred',
-        branchId: c.branchId,
-        phase: c.phase,
-        attempt: c.attempt,
-        retryAt: d.retryAt,
-        delivered: d.result !== undefined,
-      },
-      { reason: d.reason, until: new Date(d.retryAt).toISOString(), ...made },
-    );
-  }
-
   /** Keeps the in-memory copy of the rows equal to what `op` wrote. */
   private remember(op: AdvanceOp): void {
     this.txn = { ...this.txn, ...op.txn, version: this.version, updatedAt: op.at ?? this.txn.updatedAt };
@@ -511,14 +338,6 @@ export class TransactionDriver {
     this.history?.push(...op.events.map((e) => ({ ...e, detail: e.detail ?? null })));
   }
 
-  private notifyBranchWaiters(): void {
-    for (const id of [...this.branchWaiters.keys()]) {
-      const b = this.state.branches.find((x) => x.id === id);
-      if (!b || b.status === BranchStatus.Pending || b.status === BranchStatus.Running) continue;
-      this.resolveWaiters(id, b.status);
-    }
-  }
-
   private armTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -527,22 +346,4 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
-}
-
-/**
- * A check's outcome is read from its answer, not its status: only a 2xx `{"state": "committed"}`
- * (yes: deliver) or `{"state": "rolledback"}` (no: abort) decides; `pending`, any other body or
- * status, or no answer is unknown, and the check is asked again.
- */
-export function checkOutcome(result: CallResult): CallResult {
-  if (result.outcome !== Outcome.Yes) return { ...result, outcome: Outcome.Unknown };
-  const state = (result.result as { state?: unknown } | null)?.state;
-  if (state === CheckState.Committed) return result;
-  if (state === CheckState.RolledBack) return { ...result, outcome: Outcome.No };
-  const said = typeof state === 'string' ? `"${state}"` : 'no state';
-  return { ...result, outcome: Outcome.Unknown, error: result.error ?? `check answered ${said.slice(0, 80)}` };
-}
-
-function joinUrl(base: string, path: string): string {
-  return base.replace(/\/+$/, '') + path;
 }
