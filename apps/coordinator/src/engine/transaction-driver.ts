@@ -24,8 +24,6 @@ import { BranchWaiters } from './branch-waiters';
 import { CallDelivery } from './call-delivery';
 import { writeStep } from './write-step';
 
-export { checkOutcome } from './call-delivery';
-
 /**
  * Drives one transaction while this instance owns it. Events are applied one at a time (a mailbox);
  * each step decides with the protocol machine, commits the new state and its timeline, and only
