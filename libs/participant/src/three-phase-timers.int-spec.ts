@@ -3,13 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { Pool, type PoolClient } from 'pg';
 import { freshDatabase, type FreshDatabase } from '#testing';
 import { Barrier } from './barrier';
-import {
-  ThreePhaseParticipant,
-  type BranchKey,
-  type ThreePhaseCall,
-  type ThreePhaseEvent,
-  type TimerClock,
-} from './three-phase-timers';
+import { ThreePhaseParticipant } from './three-phase-participant';
+import type { ThreePhaseCall, ThreePhaseEvent } from './three-phase-participant-options';
+import type { BranchKey, TimerClock } from './three-phase-timers';
 
 /** Time moves only when told; due timers run only on `runDue` (so a test can race them against calls). */
 class ManualClock implements TimerClock {
