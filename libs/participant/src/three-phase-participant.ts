@@ -54,7 +54,7 @@ type Outcome<T> =
  * Every phase locks the branch's state row before it writes its barrier rows (the timers too), so a
  * timer and a late call for the same branch serialize instead of deadlocking.
  *
- * Rules beyond DESIGN.md §4, both there to avoid acting against a coordinator that has already given
+ * Rules beyond those of docs/protocols/3pc.md (Participant), both there to avoid acting against a coordinator that has already given
  * up: a can-commit or pre-commit processed at or after its `deadline` is refused (409: the coordinator
  * decides abort at its deadline, so voting or pre-committing then can only end in a conflict), and a
  * pre-commit that finds the branch already aborted is refused.

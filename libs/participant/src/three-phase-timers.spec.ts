@@ -75,7 +75,7 @@ function setup(options: { marginMs?: number; fail?: number } = {}) {
   return { clock, timers, fired, errors };
 }
 
-describe('ownDecisionOf (DESIGN.md §4)', () => {
+describe('ownDecisionOf (the participant timers of docs/protocols/3pc.md)', () => {
   it('commits after pre-commit and aborts before it', () => {
     expect(ownDecisionOf('pre-committed')).toBe('commit');
     expect(ownDecisionOf('voted')).toBe('abort');

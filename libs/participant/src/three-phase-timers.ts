@@ -1,5 +1,5 @@
 /**
- * The 3PC participant timers of DESIGN.md §4, in two layers:
+ * The 3PC participant timers (docs/protocols/3pc.md, Participant), in two layers:
  *
  * - {@link ThreePhaseTimers}: in-memory timers, one per branch, on a clock you can replace. A branch
  *   that voted yes to can-commit is armed to **abort** at `deadline + margin`; one that acknowledged
@@ -38,7 +38,7 @@ export interface BranchKey {
 }
 
 /**
- * The rule of DESIGN.md §4: after pre-commit, a participant that hears nothing commits on its own;
+ * The rule of the participant timers: after pre-commit, a participant that hears nothing commits on its own;
  * before pre-commit (voted yes, nothing since), it aborts on its own.
  */
 export function ownDecisionOf(status: ThreePhasePendingStatus): OwnDecision {

@@ -7,7 +7,7 @@ import { simulate, type ReplayModel } from './atomic-commit-simulation-harness';
 
 /**
  * Test support: random interleavings for the 2PC, TCC and 3PC machines against participants with
- * the SDK's barrier semantics (DESIGN.md §4), and what each run did, for the properties to judge.
+ * the SDK's barrier semantics (docs/participant-sdk.md, The barrier table), and what each run did, for the properties to judge.
  *
  * The pieces: the participants (atomic-commit-participant-harness.ts), the random scenarios
  * (atomic-commit-scenario-harness.ts) and one run of a scenario (atomic-commit-simulation-harness.ts);

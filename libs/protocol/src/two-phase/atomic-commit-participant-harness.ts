@@ -1,7 +1,7 @@
 import type { Outcome, Phase } from '#contracts';
 import type { CallCommand } from '../machine';
 
-/** Test support: the participants of the atomic-commit harness, with the SDK's barrier semantics (DESIGN.md §4). */
+/** Test support: the participants of the atomic-commit harness, with the SDK's barrier semantics (docs/participant-sdk.md, The barrier table). */
 
 /** A protocol's phases as the harness drives them: the forward rounds in order, then the two completion phases. */
 export interface ProtocolPhases {
