@@ -7,6 +7,7 @@
  * a 2xx answer whose JSON `status` is `expectStatus`. Bounded by time, by `maxRequests`, by a per-request
  * timeout, and by a hard exit timer. Prints one JSON line with the result on stdout.
  */
+import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import { assertLoopback, percentile, processSyscalls, sleep } from './lib';
 
@@ -26,6 +27,8 @@ export interface LoadConfig {
    * closed loop: `concurrency` workers, each sending its next request when the last is answered.
    */
   rate?: number;
+  /** A fresh `Idempotency-Key` on every request, as the client SDK sends on every start. */
+  freshIdempotencyKeys?: boolean;
   /** Stop after this many requests in total, whatever the time (a safety bound). */
   maxRequests?: number;
   requestTimeoutMs?: number;
@@ -106,7 +109,12 @@ async function main(): Promise<void> {
     let good = false;
     let why = '';
     try {
-      const res = await pool.request({ path, method: 'POST', headers, body: other ? alternate.raw : body });
+      const res = await pool.request({
+        path,
+        method: 'POST',
+        headers: cfg.freshIdempotencyKeys ? { ...headers, 'idempotency-key': randomUUID() } : headers,
+        body: other ? alternate.raw : body,
+      });
       const text = await res.body.text();
       if (res.statusCode < 200 || res.statusCode >= 300) why = `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
       else {

@@ -16,9 +16,21 @@ export function log(line: string): void {
 }
 
 /** `coordinator` runs the saga; `tcc` and `2pc` run the same transfer under those protocols on the same coordinator. */
-export type Target = 'baseline' | 'baseline-4' | 'coordinator' | 'before' | 'saga-no10' | 'tcc' | '2pc';
-export const ALL_TARGETS: Target[] = ['baseline', 'baseline-4', 'coordinator', 'before', 'saga-no10', 'tcc', '2pc'];
+export type Target = 'baseline' | 'baseline-4' | 'coordinator' | 'before' | 'saga-keyed' | 'saga-no10' | 'tcc' | '2pc';
+export const ALL_TARGETS: Target[] = [
+  'baseline',
+  'baseline-4',
+  'coordinator',
+  'before',
+  'saga-keyed',
+  'saga-no10',
+  'tcc',
+  '2pc',
+];
+/** The coordinator's targets that run on the coordinator under test (`before` runs on another build). */
+export const COORDINATOR_TARGETS: Target[] = ['coordinator', 'saga-keyed', 'saga-no10', 'tcc', '2pc'];
 /**
+ * `saga-keyed`: the coordinator's saga with a fresh `Idempotency-Key` on every start, as the client SDK sends.
  * `saga-no10`: the coordinator's saga where every 10th transfer credits an account the participant
  * does not know, a business no: the debit is compensated and the answer is `aborted`.
  */
@@ -45,7 +57,7 @@ export const CONFIG = {
   }),
   /** Open loop at this many sagas/s (`concurrency` then bounds what is in flight), for CPU per saga at a load every target keeps up with. */
   rate: env.BENCH_RATE ? num('BENCH_RATE', 0, 1, 100_000) : undefined,
-  targets: (env.BENCH_TARGETS ?? 'baseline,baseline-4,coordinator,saga-no10,tcc,2pc')
+  targets: (env.BENCH_TARGETS ?? 'baseline,baseline-4,coordinator,saga-keyed,saga-no10,tcc,2pc')
     .split(',')
     .map((s) => s.trim()) as Target[],
   participant: (env.BENCH_PARTICIPANT ?? 'auto') as 'auto' | 'demo' | 'stand-in',

@@ -73,6 +73,7 @@ export async function measureRun(
         seconds: CONFIG.seconds,
         expectStatus: 'committed',
         ...(target === 'saga-no10' ? { alternate: businessNo() } : {}),
+        ...(target === 'saga-keyed' ? { freshIdempotencyKeys: true } : {}),
       }),
     ],
     {},

@@ -2,7 +2,7 @@
 import { Client } from 'pg';
 import { TEST_PG_ADMIN_URL } from '../libs/testing/src/fresh-database';
 import { round } from './lib';
-import type { Target } from './run-config';
+import { COORDINATOR_TARGETS, type Target } from './run-config';
 
 export async function dbStats(admin: Client, names: string[]): Promise<Record<string, Record<string, number>>> {
   await admin.query('SELECT pg_stat_clear_snapshot()');
@@ -103,7 +103,7 @@ export function postgresAccounting(run: {
       Object.entries(after.db[db]).map(([k, v]) => [k, n ? round((v - before.db[db][k]) / n, 2) : null]),
     );
   // every coordinator target writes to the same log database; both floors to the baseline's
-  const coordinatorSagas = sagas.coordinator + sagas['saga-no10'] + sagas.tcc + sagas['2pc'];
+  const coordinatorSagas = COORDINATOR_TARGETS.reduce((n, t) => n + sagas[t], 0);
   const baselineSagas = sagas.baseline + sagas['baseline-4'];
   return {
     note:

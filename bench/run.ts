@@ -3,7 +3,7 @@
  * closed loop at each concurrency, alternating targets run by run, median of BENCH_RUNS runs each.
  * Prints a markdown table and writes the raw numbers to bench/out/latest.json. See bench/README.md.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
@@ -187,6 +187,7 @@ async function main(): Promise<void> {
   const coordinatorEndpoint = `${coordinatorUrl}/v1/transactions?wait=10000`;
   const endpoints: Record<Target, string> = {
     coordinator: coordinatorEndpoint,
+    'saga-keyed': coordinatorEndpoint,
     'saga-no10': coordinatorEndpoint,
     before: earlier ? `${earlier.url}/v1/transactions?wait=10000` : '',
     tcc: coordinatorEndpoint,
@@ -197,6 +198,7 @@ async function main(): Promise<void> {
   const coordinatorPid = coordinator.proc.pid!;
   const serverPid: Record<Target, number> = {
     coordinator: coordinatorPid,
+    'saga-keyed': coordinatorPid,
     'saga-no10': coordinatorPid,
     before: earlier?.child.proc.pid ?? 0,
     tcc: coordinatorPid,
@@ -206,6 +208,7 @@ async function main(): Promise<void> {
   };
   const dbOf: Record<Target, string> = {
     coordinator: coordDb.name,
+    'saga-keyed': coordDb.name,
     'saga-no10': coordDb.name,
     before: earlier?.db.name ?? '',
     tcc: coordDb.name,
@@ -218,7 +221,10 @@ async function main(): Promise<void> {
   for (const t of CONFIG.targets) {
     const res = await request(endpoints[t], {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(t === 'saga-keyed' ? { 'idempotency-key': `smoke-${randomUUID()}` } : {}),
+      },
       body: JSON.stringify(sagaBody('accounts', protocolOf(t))),
       headersTimeout: 15_000,
       bodyTimeout: 15_000,
@@ -239,6 +245,7 @@ async function main(): Promise<void> {
   const records: RunRecord[] = [];
   const sagasSent: Record<Target, number> = {
     coordinator: 0,
+    'saga-keyed': 0,
     'saga-no10': 0,
     before: 0,
     tcc: 0,
