@@ -67,6 +67,8 @@ export const CONFIG = {
   statsSettleMs: num('BENCH_STATS_SETTLE_MS', 11_000, 0, 60_000),
   /** Another checkout (built) whose coordinator runs the saga as target `before`, for a lever's before/after in one run. */
   before: env.BENCH_BEFORE ? resolve(env.BENCH_BEFORE, 'dist/apps/coordinator/src/main.js') : null,
+  /** `before` runs `saga-keyed`'s load (a fresh Idempotency-Key on every start) instead of the plain saga's. */
+  beforeKeyed: env.BENCH_BEFORE_KEYED === '1',
   redisUrl: env.BENCH_REDIS_URL ?? TEST_REDIS_URL,
 };
 assertLoopback(CONFIG.redisUrl);

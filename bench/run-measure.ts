@@ -73,7 +73,9 @@ export async function measureRun(
         seconds: CONFIG.seconds,
         expectStatus: 'committed',
         ...(target === 'saga-no10' ? { alternate: businessNo() } : {}),
-        ...(target === 'saga-keyed' ? { freshIdempotencyKeys: true } : {}),
+        ...(target === 'saga-keyed' || (target === 'before' && CONFIG.beforeKeyed)
+          ? { freshIdempotencyKeys: true }
+          : {}),
       }),
     ],
     {},
