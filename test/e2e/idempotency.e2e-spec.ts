@@ -59,6 +59,18 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(again.body).toEqual(first.body);
   });
 
+  it('a repeat with a key and a caller-chosen id replays the first answer, not the transaction as it is now', async () => {
+    const key = `k4-${Date.now()}`;
+    const body = { ...sagaBody(['a']), id: `idem-both-${Date.now()}` };
+    const first = await s.api.post('/v1/transactions', body, { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    await s.api.until(`/v1/transactions/${body.id}`, (t: any) => t.status === 'committed');
+    const again = await s.api.post('/v1/transactions', body, { 'idempotency-key': key });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+  });
+
   it('a caller-chosen id is a natural idempotency key: same body 200, other body 409', async () => {
     const id = `order-${Date.now()}`;
     const created = await s.api.post('/v1/transactions?wait=5000', { id, ...sagaBody(['a']) });

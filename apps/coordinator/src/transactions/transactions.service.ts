@@ -66,7 +66,12 @@ export class TransactionsService {
     // an id the engine chose cannot be repeated, so it gets none (hashing costs more than the row)
     const hash = key || request.id ? requestHash(body) : '';
     const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!);
-    if (key && (await this.store.findIdempotencyKey(key))) return this.idempotency.waitForFirst(key, hash, fallback);
+    // a repeat of a key is told by the create's own claim of the key (`key-taken`, below), with no
+    // read first; but a client-chosen id is checked before the key there (`exists`), and a repeat must
+    // get the first answer, not the transaction as it is now: that case looks the key up first
+    if (key && request.id && (await this.store.findIdempotencyKey(key))) {
+      return this.idempotency.waitForFirst(key, hash, fallback);
+    }
 
     const begun = await this.engine.begin(
       request,
