@@ -7,6 +7,7 @@ import { ParticipantInstances1765500000000 } from '../../../migrations/176550000
 import { Retention1765600000000 } from '../../../migrations/1765600000000-retention';
 import { InstanceProcessScope1765700000000 } from '../../../migrations/1765700000000-instance-process-scope';
 import { SetBasedApply1765800000000 } from '../../../migrations/1765800000000-set-based-apply';
+import { KeyClaimWithoutLock1765900000000 } from '../../../migrations/1765900000000-key-claim-without-lock';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -37,6 +38,7 @@ export const MIGRATIONS = [
   Retention1765600000000,
   InstanceProcessScope1765700000000,
   SetBasedApply1765800000000,
+  KeyClaimWithoutLock1765900000000,
 ];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
