@@ -116,13 +116,20 @@ BEGIN
         CONTINUE;
       END IF;
       IF op ? 'idem' THEN
+        -- a live key is only read (DO NOTHING locks nothing: DO UPDATE would lock its row even when its
+        -- WHERE is false, and the first request's respond would wait for this batch); an expired one is
+        -- taken over by an update guarded on the expiry, which a concurrent take-over re-checks
         INSERT INTO txc_idempotency_keys (key, request_hash, transaction_id, expires_at)
           VALUES (op->'idem'->>'key', op->'idem'->>'hash', t->>'id', (op->'idem'->>'expires_at')::timestamptz)
-          ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
-            transaction_id = EXCLUDED.transaction_id, expires_at = EXCLUDED.expires_at, created_at = now(),
-            response_status = NULL, response_body = NULL, response_headers = NULL
-            WHERE txc_idempotency_keys.expires_at <= now();
+          ON CONFLICT (key) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
+        IF n = 0 THEN
+          UPDATE txc_idempotency_keys SET request_hash = op->'idem'->>'hash', transaction_id = t->>'id',
+              expires_at = (op->'idem'->>'expires_at')::timestamptz, created_at = now(),
+              response_status = NULL, response_body = NULL, response_headers = NULL
+            WHERE key = op->'idem'->>'key' AND expires_at <= now();
+          GET DIAGNOSTICS n = ROW_COUNT;
+        END IF;
         IF n = 0 THEN
           DELETE FROM txc_transactions WHERE id = t->>'id';
           results[i] := 'key-taken';
