@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import type { FreshDatabase } from '#testing';
 import { toWire } from './apply-wire';
 import { migratedDatabase } from './migrated-database-fixtures';
+import { runningTransaction } from './transaction-record-fixtures';
 import { PgTransactionStore } from './transaction-store.pg';
 import type { CreateOp } from './transaction-store';
 
@@ -31,22 +32,7 @@ describe('txc_apply: claiming an Idempotency-Key (real Postgres)', () => {
     const createdAt = new Date();
     return {
       op: 'create',
-      txn: {
-        id: `t-${randomUUID()}`,
-        protocol: 'saga',
-        mode: 'driven',
-        status: 'running',
-        decision: null,
-        timeoutMs: 30_000,
-        deadline: new Date(createdAt.getTime() + 30_000),
-        retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-        requestHash,
-        participants: ['p1'],
-        error: null,
-        owner: 'i1',
-        wakeAt: null,
-        createdAt,
-      },
+      txn: runningTransaction(`t-${randomUUID()}`, createdAt, { requestHash }),
       branches: [],
       events: [],
       idempotency: { key, requestHash, expiresAt: new Date(createdAt.getTime() + 3_600_000) },

@@ -2,6 +2,7 @@
 import { Client, type Pool } from 'pg';
 import type { FreshDatabase } from '#testing';
 import { migratedDatabase } from './migrated-database-fixtures';
+import { runningTransaction } from './transaction-record-fixtures';
 import { PgTransactionStore, STREAM_CHANNEL } from './transaction-store.pg';
 import type { CreateOp, StatusChange } from './transaction-store';
 
@@ -35,22 +36,7 @@ describe('PgTransactionStore: status changes announced by the commit (real Postg
     const id = `t${n}`;
     return {
       op: 'create',
-      txn: {
-        id,
-        protocol: 'saga',
-        mode: 'driven',
-        status: 'running',
-        decision: null,
-        timeoutMs: 30_000,
-        deadline: new Date(at.getTime() + 30_000),
-        retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-        requestHash: 'h',
-        participants: ['p1'],
-        error: null,
-        owner: 'i1',
-        wakeAt: null,
-        createdAt: at,
-      },
+      txn: runningTransaction(id, at, { requestHash: 'h' }),
       branches: [],
       events: [],
     };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { FreshDatabase } from '#testing';
 import { migratedDatabase } from './migrated-database-fixtures';
+import { runningTransaction } from './transaction-record-fixtures';
 import { PgTransactionStore } from './transaction-store.pg';
 import type { AdvanceOp, BranchRecord, CreateOp, NewEvent, StoreOp, TransactionRecord } from './transaction-store';
 
@@ -81,22 +82,7 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
     const createdAt = over.createdAt ?? base;
     return {
       op: 'create',
-      txn: {
-        id,
-        protocol: over.protocol ?? 'saga',
-        mode: 'driven',
-        status: 'running',
-        decision: null,
-        timeoutMs: 30_000,
-        deadline: new Date(createdAt.getTime() + 30_000),
-        retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-        requestHash: 'h1',
-        participants: over.participants ?? ['p1'],
-        error: null,
-        owner: 'i1',
-        wakeAt: null,
-        createdAt,
-      },
+      txn: runningTransaction(id, createdAt, { protocol: over.protocol, participants: over.participants }),
       branches: [branch('b0', 0), branch('b1', 1)],
       events: [event(1, 'transaction.created'), event(2, 'transaction.running')],
     };
