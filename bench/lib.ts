@@ -109,6 +109,30 @@ export function processSyscalls(pid: number | 'self'): { reads: number; writes: 
   }
 } // sysconf(_SC_CLK_TCK) is 100 on Linux x86-64
 
+/**
+ * Samples machine CPU for 1 s; while it is over 25% busy with the bench's servers idle (someone
+ * else's work, or Postgres autovacuum after the previous run), waits, at most `tries` times, and
+ * logs the busiest processes once. Returns the last busy fraction seen.
+ */
+export async function waitForQuiet(log: (line: string) => void, tries: number): Promise<number> {
+  let busy = 1;
+  for (let i = 0; i < tries; i++) {
+    const a = machineCpu();
+    const pa = allProcessCpu();
+    await sleep(1_000);
+    const b = machineCpu();
+    busy = (b.busy - a.busy) / Math.max(1e-9, b.total - a.total);
+    if (busy <= 0.25) return busy;
+    if (i === 0) {
+      log(`machine ${(busy * 100).toFixed(0)}% busy before the run; waiting up to ${tries} s. Busiest:`);
+      // one line each: a command line can hold a script (node -e) with newlines
+      for (const line of topCpuBetween(pa, allProcessCpu(), 1)) log(`  ${line.replace(/\s+/g, ' ')}`);
+    }
+  }
+  log(`WARNING: still ${(busy * 100).toFixed(0)}% busy; measuring anyway`);
+  return busy;
+}
+
 /** Machine-wide CPU counters from /proc/stat: busy and total jiffies over all cores. */
 export function machineCpu(): { busy: number; total: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { TEST_PG_ADMIN_URL } from '../libs/testing/src/fresh-database';
-import { allProcessCpu, fixed, machineCpu, runNode, sleep, topCpuBetween } from './lib';
+import { allProcessCpu, fixed, runNode, waitForQuiet } from './lib';
 import type { ReadLoadConfig, ReadLoadResult } from './read-load';
 import { getJson, type ReadCase } from './read-path-cases';
 import { CONFIG, DB_NAME, OUT, PER_RUN_BUDGET_S, log } from './read-path-config';
@@ -61,7 +61,7 @@ export async function measureAll(api: string, cases: ReadCase[], coordinatorPid:
 
 /** One closed-loop run of one case, with the CPU other people's processes used meanwhile. */
 async function measure(api: string, c: ReadCase, run: number, coordinatorPid: number): Promise<RunRecord> {
-  await waitForQuiet();
+  await waitForQuiet(log, QUIET_TRIES);
   const cfgPath = resolve(OUT, `read-load-${process.pid}.json`);
   const cfg: ReadLoadConfig = {
     origin: api,
@@ -113,22 +113,4 @@ async function ourPids(driverPid: number, coordinatorPid: number): Promise<Set<n
   } finally {
     await admin.end();
   }
-}
-
-/** Waits (at most QUIET_TRIES s) while the machine is over 25% busy with the coordinator idle. */
-async function waitForQuiet(): Promise<void> {
-  for (let i = 0; i < QUIET_TRIES; i++) {
-    const a = machineCpu();
-    const pa = allProcessCpu();
-    await sleep(1_000);
-    const b = machineCpu();
-    const busy = (b.busy - a.busy) / Math.max(1e-9, b.total - a.total);
-    if (busy <= 0.25) return;
-    if (i === 0) {
-      log(`machine ${(busy * 100).toFixed(0)}% busy before the run; waiting up to ${QUIET_TRIES} s. Busiest:`);
-      // one line each: a command line can hold a script (node -e) with newlines
-      for (const line of topCpuBetween(pa, allProcessCpu(), 1)) log(`  ${line.replace(/\s+/g, ' ')}`);
-    }
-  }
-  log('WARNING: still busy; measuring anyway');
 }

@@ -3,11 +3,12 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import type { Client } from 'pg';
 import type { LoadResult } from './load';
-import { allProcessCpu, fixed, machineCpu, runNode, sagaBody } from './lib';
+import { allProcessCpu, fixed, machineCpu, runNode, sagaBody, waitForQuiet } from './lib';
 import {
   CONFIG,
   OTHERS_MAX,
   PER_RUN_BUDGET_S,
+  QUIET_TRIES,
   businessNo,
   log,
   protocolOf,
@@ -15,7 +16,6 @@ import {
   type Target,
 } from './run-config';
 import { GroupUsageSampler } from './group-usage';
-import { waitForQuiet } from './run-machine';
 import { backendPids, sharedPostgresPids } from './stack';
 
 /** What the runs go against: the started processes and their databases. */
@@ -40,7 +40,7 @@ export async function measureRun(
 ): Promise<RunRecord> {
   const { admin, endpoints, serverPid, dbOf } = setting;
   const loadavgBefore = loadavg()[0];
-  const idleBusy = await waitForQuiet();
+  const idleBusy = await waitForQuiet(log, QUIET_TRIES);
   const groups = async (): Promise<Record<string, number[]>> => ({
     [target]: [serverPid[target]],
     participant: [setting.participant.pid],
