@@ -21,6 +21,34 @@ describe('LogWriter', () => {
     expect(batches).toEqual([[1], [2, 3, 4]]);
   });
 
+  it('builds an op submitted to be built at the cut only when its batch is cut', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writer = new LogWriter<number, number>(
+      async (ops) => {
+        batches.push(ops);
+        if (batches.length === 1) await gate;
+        return ops;
+      },
+      { maxBatch: 100, maxConcurrentFlushes: 1 },
+    );
+    let idle = 0;
+    const alone = writer.submitBuiltAtCut(() => ++idle); // nothing in flight: built at once
+    expect(idle).toBe(1);
+    let waiting = 10;
+    const later = writer.submitBuiltAtCut(() => waiting);
+    waiting = 20; // the flush in flight has not ended: what it will build can still change
+    const failing = writer.submitBuiltAtCut(() => {
+      throw new Error('cannot build');
+    });
+    release();
+    expect(await alone).toBe(1);
+    expect(await later).toBe(20);
+    await expect(failing).rejects.toThrow('cannot build');
+    expect(batches).toEqual([[1], [20]]);
+  });
+
   it('isolates a failing op by retrying its batch op by op', async () => {
     let calls = 0;
     const writer = new LogWriter<number, number>(

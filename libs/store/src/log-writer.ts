@@ -10,7 +10,7 @@
  * connection that died without a word, a lock) does not hold every other write up with it.
  */
 export class LogWriter<Op, Result> {
-  private queue: { op: Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
+  private queue: { build: () => Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
   /** When each flush in flight started. */
   private readonly inFlight = new Set<{ startedAt: number }>();
   private slowTimer: NodeJS.Timeout | null = null;
@@ -29,8 +29,22 @@ export class LogWriter<Op, Result> {
 
   /** Resolves once the op is durable, with its result. */
   submit(op: Op): Promise<Result> {
+    return this.enqueue(() => op);
+  }
+
+  /**
+   * Like {@link submit}, with the op built when its batch is cut: at once when no flush is in flight,
+   * otherwise when the one in flight ends. Until then the caller may still add to what `build` will
+   * return (an op waiting anyway can take in more without a write of its own). A `build` that throws
+   * fails its op alone.
+   */
+  submitBuiltAtCut(build: () => Op): Promise<Result> {
+    return this.enqueue(build);
+  }
+
+  private enqueue(build: () => Op): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
+      this.queue.push({ build, resolve, reject });
       this.kick();
     });
   }
@@ -42,7 +56,8 @@ export class LogWriter<Op, Result> {
 
   private kick(): void {
     while (this.queue.length > 0 && this.mayStartFlush()) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+      const batch = this.cut();
+      if (batch.length === 0) continue;
       const flight = { startedAt: Date.now() };
       this.inFlight.add(flight);
       this.onBatch?.(batch.length);
@@ -81,7 +96,20 @@ export class LogWriter<Op, Result> {
     return oldest;
   }
 
-  private async flush(batch: typeof this.queue): Promise<void> {
+  /** The next batch, every op in it built. */
+  private cut(): Batch<Op, Result> {
+    const batch: Batch<Op, Result> = [];
+    for (const entry of this.queue.splice(0, this.options.maxBatch)) {
+      try {
+        batch.push({ op: entry.build(), resolve: entry.resolve, reject: entry.reject });
+      } catch (error) {
+        entry.reject(error);
+      }
+    }
+    return batch;
+  }
+
+  private async flush(batch: Batch<Op, Result>): Promise<void> {
     try {
       const results = await this.execute(batch.map((b) => b.op));
       batch.forEach((b, i) => b.resolve(results[i]));
@@ -100,3 +128,5 @@ export class LogWriter<Op, Result> {
     }
   }
 }
+
+type Batch<Op, Result> = { op: Op; resolve: (r: Result) => void; reject: (e: unknown) => void }[];

@@ -76,6 +76,13 @@ export class PgTransactionStore implements TransactionStore {
     return this.writer.submit({ wire: toWire(op), announce: announcementOf(op) });
   }
 
+  applyBuiltAtCut(build: () => StoreOp): Promise<StoreResult> {
+    return this.writer.submitBuiltAtCut(() => {
+      const op = build();
+      return { wire: toWire(op), announce: announcementOf(op) };
+    });
+  }
+
   async load(id: string): Promise<LoadedTransaction | null> {
     const { rows } = await this.pool.query(`SELECT ${TXN_COLUMNS} FROM txc_transactions WHERE id = $1`, [id]);
     return rows.length ? this.withBranches(toTransaction(rows[0])) : null;

@@ -158,6 +158,12 @@ export interface IdempotencyRecord {
 export interface TransactionStore {
   /** Applies one state change; concurrent calls are group-committed together. */
   apply(op: StoreOp): Promise<StoreResult>;
+  /**
+   * Like {@link apply}, with the op built when its group-commit batch is cut: at once when the log is
+   * idle, otherwise when the flush in flight ends. Until `build` is called its caller may still fold
+   * more into the op (a write that waits anyway takes in what arrives meanwhile).
+   */
+  applyBuiltAtCut(build: () => StoreOp): Promise<StoreResult>;
   /** The transaction with its branches, or null. */
   load(id: string): Promise<LoadedTransaction | null>;
   /** Events of a transaction, oldest first. */
