@@ -58,13 +58,34 @@ function sagaWithFirstStepInFlight(): LoadedTransaction {
   };
 }
 
-function scripted(opts: { abortNote: Promise<Record<string, unknown> | null>; firstWrite: StoreResult }) {
+/** A running TCC transaction whose two tries are both in flight. */
+function tccWithBothTriesInFlight(): LoadedTransaction {
+  const saga = sagaWithFirstStepInFlight();
+  const trying = { status: BranchStatus.Running, phase: Phase.Try, attempt: 1, inFlight: true, dependsOn: [] };
+  return {
+    ...saga,
+    txn: { ...saga.txn, protocol: Protocol.Tcc },
+    branches: [branch('a', 0, trying), branch('b', 1, trying)],
+  };
+}
+
+function scripted(opts: {
+  abortNote?: Promise<Record<string, unknown> | null>;
+  firstWrite?: StoreResult;
+  /** The log's first write is cut (its op built) only once this resolves, as behind a flush in flight. */
+  firstCut?: Promise<void>;
+}) {
   const written: AdvanceOp[] = [];
   const delivered: string[] = [];
+  const apply = async (op: AdvanceOp) => {
+    written.push(op);
+    return written.length === 1 ? (opts.firstWrite ?? 'ok') : 'ok';
+  };
   const store = {
-    apply: async (op: AdvanceOp) => {
-      written.push(op);
-      return written.length === 1 ? opts.firstWrite : 'ok';
+    apply,
+    applyBuiltAtCut: async (build: () => AdvanceOp) => {
+      if (written.length === 0 && opts.firstCut) await opts.firstCut;
+      return apply(build());
     },
     abortNote: () => opts.abortNote,
   } as unknown as TransactionStore;
@@ -130,6 +151,35 @@ describe('TransactionDriver', () => {
     });
     // both steps ran and were compensated, newest first
     expect(run.delivered).toEqual(['b:action', 'b:compensate', 'a:compensate']);
+    expect(run.detached()).toEqual({ settled: true, wakeAt: null });
+  });
+
+  it('writes parallel answers that arrive while a write waits for the log in that one write', async () => {
+    let cut!: () => void;
+    const run = scripted({ firstCut: new Promise((resolve) => (cut = resolve)) });
+    const loaded = tccWithBothTriesInFlight();
+    const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+    const answer = (branchId: string) =>
+      driver.post({ type: 'outcome', branchId, phase: Phase.Try, attempt: 1, outcome: Outcome.Yes, random01: 0 });
+
+    const a = answer('a'); // its write waits: a flush is in flight
+    await new Promise((r) => setImmediate(r));
+    const b = answer('b');
+    cut();
+    await Promise.all([a, b]);
+
+    const first = run.written[0];
+    expect(first.events.filter((e) => e.type === 'call.finished').map((e) => e.branchId)).toEqual(['a', 'b']);
+    expect(first.events.map((e) => e.seq)).toEqual(first.events.map((_, i) => loaded.lastSeq + i + 1));
+    expect(first.txn.decision).toBe('commit');
+    expect(first.branches.map((c) => [c.id, c.status, c.setResult])).toEqual([
+      ['a', BranchStatus.Completing, true],
+      ['b', BranchStatus.Completing, true],
+    ]);
+    // the confirms go out once the write that decided them is durable
+    while (run.detached() === null) await new Promise((r) => setImmediate(r));
+    expect(run.delivered.slice(0, 2).sort()).toEqual(['a:confirm', 'b:confirm']);
+    expect(run.written.at(-1)!.txn.status).toBe(TransactionStatus.Committed);
     expect(run.detached()).toEqual({ settled: true, wakeAt: null });
   });
 });

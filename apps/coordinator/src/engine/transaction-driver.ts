@@ -1,4 +1,4 @@
-import { BranchStatus, FORWARD_PHASES, Outcome, Phase, SETTLED_STATUSES, type Protocol } from '#contracts';
+import { BranchStatus, Phase, type Protocol } from '#contracts';
 import {
   MACHINES,
   nextWakeAt,
@@ -13,13 +13,15 @@ import {
   type BranchRecord,
   type EventRecord,
   type LoadedTransaction,
+  type StoreResult,
   type TransactionRecord,
 } from '#store';
 import { aboutTransaction } from '../logging/log-context';
 import { TransactionTrace } from '../tracing/transaction-trace';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
-import { branchFields, changedBranches, timelineOf, toBranchState } from './state-mapping';
+import { StagedStep } from './staged-step';
+import { toBranchState } from './state-mapping';
 import { BranchWaiters } from './branch-waiters';
 import { CallDelivery } from './call-delivery';
 import { writeStep } from './write-step';
@@ -28,9 +30,16 @@ import { writeStep } from './write-step';
  * Drives one transaction while this instance owns it. Events are applied one at a time (a mailbox);
  * each step decides with the protocol machine, commits the new state and its timeline, and only
  * then makes the calls that state announces. A step whose write finds another owner stops the driver.
+ * Answers that arrive while a step's write still waits for the log, with nothing else queued, are
+ * decided onto that step and written with it (see {@link StagedStep}): the order of events is the
+ * same, parallel branches' answers just share a write.
  */
 export class TransactionDriver {
   private chain: Promise<void> = Promise.resolve();
+  /** Work queued on the chain and not started yet. */
+  private queued = 0;
+  /** The step whose write waits for the log and may still take in answers, if any. */
+  private open: StagedStep | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly branchWaiters = new BranchWaiters();
   private active = true;
@@ -144,8 +153,26 @@ export class TransactionDriver {
     result?: unknown,
     newBranch?: BranchRecord,
   ): Promise<void> {
+    if (!newBranch && this.rideAlong(event, note, result)) return this.chain;
     void this.submit(event, note, result, newBranch).catch(() => undefined);
     return this.chain;
+  }
+
+  /**
+   * Decides a call's answer onto the step whose write is waiting for the log, when nothing else is
+   * queued before it (the answer would be that step's next event anyway). The answer is applied,
+   * and its calls made, when that write is durable; false when it must take a step of its own.
+   */
+  private rideAlong(event: MachineEvent, note: Record<string, unknown> | null, result: unknown): boolean {
+    const open = this.open;
+    if (!open || open.sealed || this.queued > 0 || !this.active) return false;
+    if (event.type !== 'outcome' && event.type !== 'deferred') return false;
+    try {
+      open.take(event, note, result, Date.now());
+    } catch {
+      return false; // its own step meets the same error, and stops the driver as any failed step does
+    }
+    return true;
   }
 
   /**
@@ -201,7 +228,11 @@ export class TransactionDriver {
   }
 
   private chainUp<T>(what: string, work: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(work);
+    this.queued += 1;
+    const run = this.chain.then(() => {
+      this.queued -= 1;
+      return work();
+    });
     this.chain = run.then(
       () => undefined,
       (error) => {
@@ -235,55 +266,34 @@ export class TransactionDriver {
     if (!this.active) return false;
     // a registration the machine ignored (duplicate id, or too late) inserts no row
     const registering = newBranch && !this.branches.has(newBranch.id) ? newBranch : undefined;
-    const now = Date.now();
     const before = this.state;
-    const { state, commands } = this.machine.decide(before, event, now);
-    const branches = changedBranches(before, state);
-    const events = timelineOf(before, state, event, note, commands, this.lastSeq, new Date(now));
-    if (branches.length === 0 && events.length === 0) {
+    const staged = new StagedStep(this.machine, before, this.lastSeq);
+    if (!staged.take(event, note, result, Date.now())) {
       this.armTimer();
       return true;
     }
-    const inserted = registering && state.branches.some((b) => b.id === registering.id) ? registering : undefined;
-    // a forward phase's yes carries its result; a check's deciding answer (committed or rolledback) is kept too
-    const kept =
-      event.type === 'outcome' &&
-      ((event.outcome === Outcome.Yes && FORWARD_PHASES.includes(event.phase)) ||
-        (event.phase === Phase.Check && event.outcome !== Outcome.Unknown));
-    if (event.type === 'outcome' && kept) {
-      const change = branches.find((b) => b.id === event.branchId);
-      if (change) Object.assign(change, { setResult: true, result: result ?? null });
+    const inserted =
+      registering && staged.state.branches.some((b) => b.id === registering.id) ? registering : undefined;
+    const writing = { id: this.id, version: this.version, instanceId: this.ctx.instanceId, protocol: this.protocol };
+    // answers that come back while this write waits for the log ride in it (a registration's row is its own)
+    if (!inserted) this.open = staged;
+    let written: StoreResult;
+    try {
+      const build = () => staged.seal(writing, inserted).op;
+      written = await writeStep(this.ctx.store, build, this.lastSeq, () => this.active, this.ctx.logger);
+    } finally {
+      if (this.open === staged) this.open = null;
     }
-    const settled = SETTLED_STATUSES.includes(state.status);
-    // an owner with nothing in flight lets go: the wake-up is scheduled, and whoever runs it claims the transaction
-    const release = settled || !state.branches.some((b) => b.inFlight);
-    const wakeAt = settled ? null : nextWakeAt(state);
-    const op: AdvanceOp = {
-      op: 'advance',
-      id: this.id,
-      version: this.version,
-      at: new Date(now),
-      txn: {
-        status: state.status,
-        decision: state.decision,
-        error: state.error,
-        owner: release ? null : this.ctx.instanceId,
-        wakeAt: wakeAt === null ? null : new Date(wakeAt),
-      },
-      branches: inserted ? branches.filter((b) => b.id !== inserted.id) : branches,
-      events,
-      newBranches: inserted ? [{ ...inserted, ...branchFields(state, inserted.id) }] : undefined,
-      announce: before.status !== state.status ? { protocol: this.protocol } : undefined,
-    };
-    const written = await writeStep(this.ctx.store, op, this.lastSeq, () => this.active, this.ctx.logger);
     if (written === 'stale') {
       this.ctx.logger.warn(`transaction ${this.id}: taken over by another instance; stopping`);
       this.stop();
       this.ctx.detach(this, { settled: false, wakeAt: null });
       return false;
     }
+    const { op, settled, release, wakeAt } = staged.seal(writing, inserted);
+    const { state, commands } = staged;
     this.version += 1;
-    this.lastSeq += events.length;
+    this.lastSeq += op.events.length;
     if (before.status !== state.status) this.ctx.logger.debug?.(`${before.status} -> ${state.status}`, 'Engine');
     this.state = state;
     this.remember(op);
@@ -297,7 +307,7 @@ export class TransactionDriver {
       // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
       // at once, not when the retry it now waits for is due
       const flagged = written === 'abort-requested' && !settled;
-      const next = flagged ? now : wakeAt;
+      const next = flagged ? staged.at : wakeAt;
       this.ctx.detach(this, { settled, wakeAt: next === null ? null : new Date(next) });
     } else {
       this.armTimer();
