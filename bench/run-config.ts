@@ -40,9 +40,11 @@ export const businessNo = () => {
   body.branches[1].payload = { ...body.branches[1].payload, account: NO_ACCOUNT };
   return { every: 10, body, expectStatus: 'aborted' };
 };
-export const protocolOf = (t: Target) => (t === 'tcc' || t === '2pc' ? t : t === 'baseline-4' ? 'tcc' : 'saga');
+export const protocolOf = (t: Target) =>
+  t === 'tcc' || t === '2pc' ? t : t === 'baseline-4' ? 'tcc' : t === 'before' ? CONFIG.beforeProtocol : 'saga';
 /** What each coordinator target's ratio is taken against: the floor with as many participant calls. */
-export const floorOf = (t: Target): Target => (t === 'tcc' || t === '2pc' ? 'baseline-4' : 'baseline');
+export const floorOf = (t: Target): Target =>
+  t === 'tcc' || t === '2pc' || (t === 'before' && CONFIG.beforeProtocol !== 'saga') ? 'baseline-4' : 'baseline';
 
 const env = process.env;
 const num = envNumber;
@@ -69,11 +71,15 @@ export const CONFIG = {
   before: env.BENCH_BEFORE ? resolve(env.BENCH_BEFORE, 'dist/apps/coordinator/src/main.js') : null,
   /** `before` runs `saga-keyed`'s load (a fresh Idempotency-Key on every start) instead of the plain saga's. */
   beforeKeyed: env.BENCH_BEFORE_KEYED === '1',
+  /** The protocol `before` runs the transfer under (`saga`, `tcc` or `2pc`), to compare with that target. */
+  beforeProtocol: (env.BENCH_BEFORE_PROTOCOL ?? 'saga') as 'saga' | 'tcc' | '2pc',
   redisUrl: env.BENCH_REDIS_URL ?? TEST_REDIS_URL,
 };
 assertLoopback(CONFIG.redisUrl);
 assertLoopback(TEST_PG_ADMIN_URL);
 for (const t of CONFIG.targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
+if (!['saga', 'tcc', '2pc'].includes(CONFIG.beforeProtocol))
+  throw new Error('BENCH_BEFORE_PROTOCOL is saga, tcc or 2pc');
 if (CONFIG.targets.includes('before') !== (CONFIG.before !== null)) {
   throw new Error('target `before` and BENCH_BEFORE (a built checkout to compare with) go together');
 }
