@@ -64,17 +64,42 @@ export class StagedStep {
 
   /** Decides `event` on top of what is staged; false (and nothing taken in) when it changes nothing. */
   take(event: MachineEvent, note: Record<string, unknown> | null, result: unknown, now: number): boolean {
+    return this.decide(event, note, result, now, false) === 'taken';
+  }
+
+  /**
+   * Takes in an answer that arrived while the write waits, unless it would change the status a
+   * second time: the live stream announces each write's status change, and one status must not
+   * hide another, so that answer takes a step (and a write) of its own. False when refused.
+   */
+  ride(event: MachineEvent, note: Record<string, unknown> | null, result: unknown, now: number): boolean {
+    return this.decide(event, note, result, now, true) !== 'refused';
+  }
+
+  private decide(
+    event: MachineEvent,
+    note: Record<string, unknown> | null,
+    result: unknown,
+    now: number,
+    oneStatusChange: boolean,
+  ): 'taken' | 'unchanged' | 'refused' {
     if (this.sealedAs) throw new Error('a sealed step takes no more events');
     const { state, commands } = this.machine.decide(this.current, event, now);
+    const changed = changedBranches(this.current, state);
     const seq = this.lastSeq + this.timeline.length;
     const events = timelineOf(this.current, state, event, note, commands, seq, new Date(now));
-    if (events.length === 0 && changedBranches(this.current, state).length === 0) return false;
+    if (events.length === 0 && changed.length === 0) return 'unchanged';
+    const statusChangedAgain = this.current.status !== this.before.status && state.status !== this.current.status;
+    if (oneStatusChange && statusChangedAgain) return 'refused';
     this.current = state;
     this.announced.push(...commands);
     this.timeline.push(...events);
     this.lastAt = now;
-    if (keepsResult(event)) this.results.set(event.branchId, result ?? null);
-    return true;
+    // kept only from an answer the machine acted on: a late one it ignored leaves the branch's result alone
+    if (keepsResult(event) && changed.some((b) => b.id === event.branchId)) {
+      this.results.set(event.branchId, result ?? null);
+    }
+    return 'taken';
   }
 
   /** Builds the write (once): the step's changes against the state last written. */

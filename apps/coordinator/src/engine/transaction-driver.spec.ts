@@ -182,4 +182,49 @@ describe('TransactionDriver', () => {
     expect(run.written.at(-1)!.txn.status).toBe(TransactionStatus.Committed);
     expect(run.detached()).toEqual({ settled: true, wakeAt: null });
   });
+
+  it('gives an answer that would change the status a second time a write of its own, so the stream hears both', async () => {
+    let cut!: () => void;
+    const run = scripted({ firstCut: new Promise((resolve) => (cut = resolve)) });
+    const saga = sagaWithFirstStepInFlight();
+    // a saga whose two steps run in parallel, both in flight
+    const acting = { status: BranchStatus.Running, attempt: 1, inFlight: true, dependsOn: [] };
+    const loaded = { ...saga, branches: [branch('a', 0, acting), branch('b', 1, acting)] };
+    const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+    const no = (branchId: string) =>
+      driver.post({ type: 'outcome', branchId, phase: Phase.Action, attempt: 1, outcome: Outcome.No, random01: 0 });
+
+    const a = no('a'); // running -> aborting; its write waits
+    await new Promise((r) => setImmediate(r));
+    const b = no('b'); // aborting -> aborted: a second status change
+    cut();
+    await Promise.all([a, b]);
+
+    expect(run.written.map((op) => [op.txn.status, op.announce !== undefined])).toEqual([
+      [TransactionStatus.Aborting, true],
+      [TransactionStatus.Aborted, true],
+    ]);
+  });
+
+  it('keeps no result from a late answer the machine ignored while riding along', async () => {
+    let cut!: () => void;
+    const run = scripted({ firstCut: new Promise((resolve) => (cut = resolve)) });
+    const tcc = tccWithBothTriesInFlight();
+    const loaded = { ...tcc, txn: { ...tcc.txn, deadline: new Date(Date.now() - 1_000) } };
+    const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+
+    const wake = driver.post({ type: 'wake' }); // past the deadline: abort, cancels announced
+    await new Promise((r) => setImmediate(r));
+    const late = driver.post(
+      { type: 'outcome', branchId: 'a', phase: Phase.Try, attempt: 1, outcome: Outcome.Yes, random01: 0 },
+      null,
+      { late: true },
+    );
+    cut();
+    await Promise.all([wake, late]);
+
+    const first = run.written[0];
+    expect(first.txn.decision).toBe('abort');
+    expect(first.branches.find((c) => c.id === 'a')).not.toHaveProperty('setResult', true);
+  });
 });

@@ -168,11 +168,10 @@ export class TransactionDriver {
     if (!open || open.sealed || this.queued > 0 || !this.active) return false;
     if (event.type !== 'outcome' && event.type !== 'deferred') return false;
     try {
-      open.take(event, note, result, Date.now());
+      return open.ride(event, note, result, Date.now());
     } catch {
       return false; // its own step meets the same error, and stops the driver as any failed step does
     }
-    return true;
   }
 
   /**
@@ -275,8 +274,9 @@ export class TransactionDriver {
     const inserted =
       registering && staged.state.branches.some((b) => b.id === registering.id) ? registering : undefined;
     const writing = { id: this.id, version: this.version, instanceId: this.ctx.instanceId, protocol: this.protocol };
-    // answers that come back while this write waits for the log ride in it (a registration's row is its own)
-    if (!inserted) this.open = staged;
+    // answers that come back while this write waits for the log ride in it; not in a registration's,
+    // whose refusal by the log leaves the driver running (it fails alone, and must fail nothing else)
+    if (!newBranch) this.open = staged;
     let written: StoreResult;
     try {
       const build = () => staged.seal(writing, inserted).op;
