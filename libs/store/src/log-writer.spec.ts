@@ -1,17 +1,25 @@
 import { LogWriter } from './log-writer';
 
+/** A writer whose first flush waits for `release` (a flush in flight); every batch is recorded. */
+function firstFlushHeld(
+  options: { maxBatch: number; maxConcurrentFlushes: number; slowFlushMs?: number },
+  answer: (ops: number[]) => number[] = (ops) => ops,
+) {
+  const batches: number[][] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const writer = new LogWriter<number, number>(async (ops) => {
+    batches.push(ops);
+    if (batches.length === 1) await gate;
+    return answer(ops);
+  }, options);
+  return { writer, batches, release };
+}
+
 describe('LogWriter', () => {
   it('batches ops that arrive while a flush is in flight', async () => {
-    const batches: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const writer = new LogWriter<number, number>(
-      async (ops) => {
-        batches.push(ops);
-        if (batches.length === 1) await gate;
-        return ops.map((o) => o * 10);
-      },
-      { maxBatch: 100, maxConcurrentFlushes: 1 },
+    const { writer, batches, release } = firstFlushHeld({ maxBatch: 100, maxConcurrentFlushes: 1 }, (ops) =>
+      ops.map((o) => o * 10),
     );
     const first = writer.submit(1);
     const rest = [2, 3, 4].map((n) => writer.submit(n));
@@ -22,17 +30,7 @@ describe('LogWriter', () => {
   });
 
   it('builds an op submitted to be built at the cut only when its batch is cut', async () => {
-    const batches: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const writer = new LogWriter<number, number>(
-      async (ops) => {
-        batches.push(ops);
-        if (batches.length === 1) await gate;
-        return ops;
-      },
-      { maxBatch: 100, maxConcurrentFlushes: 1 },
-    );
+    const { writer, batches, release } = firstFlushHeld({ maxBatch: 100, maxConcurrentFlushes: 1 });
     let idle = 0;
     const alone = writer.submitBuiltAtCut(() => ++idle); // nothing in flight: built at once
     expect(idle).toBe(1);
@@ -97,17 +95,11 @@ describe('LogWriter with slowFlushMs (one flush at a time unless it is slow)', (
   afterEach(() => jest.useRealTimers());
 
   it('holds ops while a flush is in flight and writes them together next, though a second flush is allowed', async () => {
-    const batches: number[][] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const writer = new LogWriter<number, number>(
-      async (ops) => {
-        batches.push(ops);
-        if (batches.length === 1) await gate;
-        return ops;
-      },
-      { maxBatch: 100, maxConcurrentFlushes: 2, slowFlushMs: 60_000 },
-    );
+    const { writer, batches, release } = firstFlushHeld({
+      maxBatch: 100,
+      maxConcurrentFlushes: 2,
+      slowFlushMs: 60_000,
+    });
     const all = Promise.all([1, 2, 3, 4].map((n) => writer.submit(n)));
     await new Promise((r) => setImmediate(r));
     expect(batches).toEqual([[1]]); // 2, 3 and 4 wait for the flush in flight
