@@ -47,6 +47,19 @@ describe('LogWriter', () => {
     expect(batches).toEqual([[1], [20]]);
   });
 
+  it('starts the next flush before the callers of the one that landed resume', async () => {
+    const seen: string[] = [];
+    const { writer, release } = firstFlushHeld({ maxBatch: 100, maxConcurrentFlushes: 1 }, (ops) => {
+      seen.push(`flush ${ops.join(',')}`);
+      return ops;
+    });
+    const first = writer.submit(1).then(() => seen.push('caller of 1 resumes'));
+    const second = writer.submit(2);
+    release();
+    await Promise.all([first, second]);
+    expect(seen).toEqual(['flush 1', 'flush 2', 'caller of 1 resumes']);
+  });
+
   it('isolates a failing op by retrying its batch op by op', async () => {
     let calls = 0;
     const writer = new LogWriter<number, number>(
@@ -109,7 +122,7 @@ describe('LogWriter with slowFlushMs (one flush at a time unless it is slow)', (
   });
 
   it('starts the next flush once the one in flight is slow, and keeps writing past one that never ends', async () => {
-    jest.useFakeTimers();
+    jest.useFakeTimers({ doNotFake: ['nextTick'] }); // ops are answered on a tick after the next flush starts
     const batches: number[][] = [];
     const writer = new LogWriter<number, number>(
       async (ops) => {

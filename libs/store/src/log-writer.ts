@@ -61,10 +61,10 @@ export class LogWriter<Op, Result> {
       const flight = { startedAt: Date.now() };
       this.inFlight.add(flight);
       this.onBatch?.(batch.length);
-      void this.flush(batch).finally(() => {
-        this.inFlight.delete(flight);
-        this.kick();
-      });
+      const landed = () => {
+        if (this.inFlight.delete(flight)) this.kick();
+      };
+      void this.flush(batch, landed).finally(landed);
     }
     this.watchSlowFlush();
   }
@@ -109,10 +109,15 @@ export class LogWriter<Op, Result> {
     return batch;
   }
 
-  private async flush(batch: Batch<Op, Result>): Promise<void> {
+  /** Writes `batch`; `landed` ends its flight (and starts the next flush), once. */
+  private async flush(batch: Batch<Op, Result>, landed: () => void): Promise<void> {
     try {
       const results = await this.execute(batch.map((b) => b.op));
-      batch.forEach((b, i) => b.resolve(results[i]));
+      // the next batch goes out before this one's callers resume: what they do next (make calls,
+      // send replies) would otherwise hold it up. Their tick is queued after the next flush's start,
+      // so a pool that hands over its connection on the next tick still sends that statement first.
+      landed();
+      process.nextTick(() => batch.forEach((b, i) => b.resolve(results[i])));
     } catch (error) {
       if (batch.length === 1 || !this.rolledBack(error)) {
         for (const b of batch) b.reject(error);
