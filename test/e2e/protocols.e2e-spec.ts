@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import type { Phase } from '#contracts';
 import { startTestStack, type TestStack } from '#testing';
 
@@ -93,6 +94,29 @@ describe.each(PROTOCOLS)('$protocol (driven)', ({ protocol, forward, commit, und
     const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed');
     expect(done.branches.every((b: any) => b.status === 'completed' && b.phase === commit)).toBe(true);
     expect(s.participant.outcome(id, 'a')).toEqual({ applied: 1, committed: 1, undone: 0 });
+  });
+
+  it('writes answers of parallel branches that come back while a write waits in that write, in order', async () => {
+    // many transfers at once keep the log busy, so answers often come back while their
+    // transaction's write waits for the flush in flight
+    const ids = Array.from({ length: 40 }, (_, i) => fresh(`together-${i}`));
+    const replies = await Promise.all(ids.map((id) => s.api.post('/v1/transactions?wait=15000', body(id))));
+    for (const r of replies) {
+      expect(r.body.status).toBe('committed');
+      const finished = r.body.events.filter((e: any) => e.type === 'call.finished');
+      expect(finished).toHaveLength(3 * (forward.length + 1)); // every answer is in the timeline
+      expect(r.body.events.map((e: any) => e.seq)).toEqual(r.body.events.map((_: unknown, i: number) => i + 1));
+    }
+    // one write per answer would take every transaction to version 1 + its answers
+    const pg = new Client({ connectionString: s.db.url });
+    await pg.connect();
+    try {
+      const { rows } = await pg.query('SELECT version FROM txc_transactions WHERE id = ANY($1)', [ids]);
+      expect(rows).toHaveLength(ids.length);
+      expect(Math.min(...rows.map((r) => r.version))).toBeLessThan(1 + 3 * (forward.length + 1));
+    } finally {
+      await pg.end();
+    }
   });
 
   it('applies a phase-two delivery once when its reply is lost and it is delivered again', async () => {
