@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import {
+  BREAKERS_OFF,
   CoordinatorProcess,
   TEST_REDIS_URL,
   TestParticipant,
@@ -31,8 +32,10 @@ describe('two coordinator processes on one database', () => {
   });
 
   it('never drives a branch phase twice at once, and takes over a killed instance’s work', async () => {
-    const api1 = apiClient(await one.start({ LOG_LEVEL: 'warn' }));
-    const api2 = apiClient(await two.start({ LOG_LEVEL: 'warn' }));
+    // breakers off: the 503s are there for retries, and a breaker they open (5 s, and again for each
+    // probe that meets another 503) made a transaction wait past this test's patience under CI load
+    const api1 = apiClient(await one.start({ LOG_LEVEL: 'warn', ...BREAKERS_OFF }));
+    const api2 = apiClient(await two.start({ LOG_LEVEL: 'warn', ...BREAKERS_OFF }));
     await api1.post('/v1/participants', { name: 'p1', url: participant.url });
     const ids = Array.from({ length: 40 }, (_, i) => `two-${Date.now()}-${i}`);
     ids.forEach((id, i) => {
