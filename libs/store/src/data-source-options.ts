@@ -8,6 +8,7 @@ import { Retention1765600000000 } from '../../../migrations/1765600000000-retent
 import { InstanceProcessScope1765700000000 } from '../../../migrations/1765700000000-instance-process-scope';
 import { SetBasedApply1765800000000 } from '../../../migrations/1765800000000-set-based-apply';
 import { KeyClaimWithoutLock1765900000000 } from '../../../migrations/1765900000000-key-claim-without-lock';
+import { RespondWithAdvance1766000000000 } from '../../../migrations/1766000000000-respond-with-advance';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -39,6 +40,7 @@ export const MIGRATIONS = [
   InstanceProcessScope1765700000000,
   SetBasedApply1765800000000,
   KeyClaimWithoutLock1765900000000,
+  RespondWithAdvance1766000000000,
 ];
 
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
