@@ -1,5 +1,5 @@
 /** The log's ops as `txc_apply` reads them (snake_case JSON), and the stream's announcement of each. */
-import type { BranchChange, BranchRecord, NewEvent, StatusChange, StoreOp } from './transaction-store';
+import type { BranchChange, BranchRecord, NewEvent, StatusChange, StoreOp, StoredResponse } from './transaction-store';
 
 const eventWire = (e: NewEvent) => ({
   seq: e.seq,
@@ -34,6 +34,8 @@ const branchWire = (b: BranchRecord) => ({
   skipped_phases: b.skippedPhases,
   payload: b.payload ?? null,
 });
+
+const responseWire = (r: StoredResponse) => ({ key: r.key, status: r.status, body: r.body, headers: r.headers });
 
 /** The stream notification of an op that changes a transaction's status (a {@link StatusChange} as JSON), or null. */
 export function announcementOf(op: StoreOp): string | null {
@@ -105,8 +107,9 @@ export function toWire(op: StoreOp): unknown {
           result: b.result ?? null,
         })),
         events: op.events.map(eventWire),
+        ...(op.respond ? { respond: responseWire(op.respond) } : {}),
       };
     case 'respond':
-      return { op: 'respond', key: op.key, status: op.status, body: op.body, headers: op.headers };
+      return { op: 'respond', ...responseWire(op) };
   }
 }

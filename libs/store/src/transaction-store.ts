@@ -105,15 +105,21 @@ export interface AdvanceOp {
   newBranches?: BranchRecord[];
   /** Set when the step changes the transaction's status: it is announced to the live stream once durable. */
   announce?: { protocol: Protocol };
+  /** The first response of an Idempotency-Key, stored with this step only if the step applies. */
+  respond?: StoredResponse;
 }
 
-/** Stores the first response given for an Idempotency-Key. */
-export interface RespondOp {
-  op: 'respond';
+/** A response stored for an Idempotency-Key (its first; a later one for the same key is not kept). */
+export interface StoredResponse {
   key: string;
   status: number;
   body: unknown;
   headers: Record<string, string>;
+}
+
+/** Stores the first response given for an Idempotency-Key. */
+export interface RespondOp extends StoredResponse {
+  op: 'respond';
 }
 
 export type StoreOp = CreateOp | AdvanceOp | RespondOp;

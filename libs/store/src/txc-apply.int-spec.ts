@@ -371,6 +371,57 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
     });
   });
 
+  describe('advance carrying respond', () => {
+    /** A claimed key and a created transaction whose step at version 1 may carry the key's response. */
+    async function keyedTransaction() {
+      const key = `k-${randomUUID()}`;
+      await store.claimIdempotencyKey(key, 'h', new Date(Date.now() + 3_600_000));
+      const op = create();
+      await store.apply(op);
+      const response = { key, status: 200, body: { id: op.txn.id, status: 'committed' }, headers: { location: '/x' } };
+      return { key, id: op.txn.id, response };
+    }
+
+    it('stores the response with a step that applies, in a batch of other transactions (set-based)', async () => {
+      const { key, id, response } = await keyedTransaction();
+      const other = create();
+      await store.apply(other);
+      const [mine, theirs] = await Promise.all([
+        store.apply(advance(id, 1, { respond: response })),
+        store.apply(advance(other.txn.id, 1)),
+      ]);
+      expect([mine, theirs]).toEqual(['ok', 'ok']);
+      expect(await store.findIdempotencyKey(key)).toMatchObject({
+        responseStatus: 200,
+        responseBody: response.body,
+        responseHeaders: { location: '/x' },
+      });
+    });
+
+    it('stores the response with a step applied op by op (its transaction twice in the batch)', async () => {
+      const single = new PgTransactionStore(countingBatches(pool), { maxBatch: 256, maxConcurrentFlushes: 1 });
+      const { key, id, response } = await keyedTransaction();
+      const blocker = create();
+      const first = single.apply(blocker);
+      const rest = Promise.all([
+        single.apply(advance(id, 1)),
+        single.apply(advance(id, 2, { events: [event(4, 'call.finished')], respond: response })),
+      ]);
+      await first;
+      expect(await rest).toEqual(['ok', 'ok']);
+      expect((await store.findIdempotencyKey(key))!.responseStatus).toBe(200);
+    });
+
+    it('stores nothing with a stale step, and never overwrites a stored response', async () => {
+      const { key, id, response } = await keyedTransaction();
+      expect(await store.apply(advance(id, 7, { respond: response }))).toBe('stale');
+      expect((await store.findIdempotencyKey(key))!.responseStatus).toBeNull();
+      await store.apply({ op: 'respond', ...response, status: 202 });
+      expect(await store.apply(advance(id, 1, { respond: response }))).toBe('ok');
+      expect((await store.findIdempotencyKey(key))!.responseStatus).toBe(202);
+    });
+  });
+
   describe('a batch', () => {
     it('is written with one statement; one malformed op fails alone, retried op by op, and the others commit', async () => {
       const single = new PgTransactionStore(countingBatches(pool), { maxBatch: 256, maxConcurrentFlushes: 1 });

@@ -2,8 +2,10 @@
 -- so one round trip and one commit carry them all (group commit). Returns one result per op, in order:
 --  create:  insert a transaction, its branches and events (and claim an Idempotency-Key) ->
 --           'ok' | 'exists' (the id is taken) | 'key-taken' (the key is claimed; nothing written)
---  advance: guarded update (id, version) of the transaction, its changed branches, new events ->
---           'ok' (with abort_requested) | 'stale' (another instance owns it now; nothing written)
+--  advance: guarded update (id, version) of the transaction, its changed branches, new events, and
+--           the first response of an Idempotency-Key when it carries one (`respond`, stored only if
+--           the advance applied) -> 'ok' (with abort_requested) | 'stale' (another instance owns it
+--           now; nothing written)
 --  respond: store the first response of an Idempotency-Key -> 'ok'
 --
 -- Ops of different transactions commute, so when no transaction appears twice in the batch the
@@ -76,6 +78,11 @@ BEGIN
         FROM a
         WHERE tx.id = a.op->>'id' AND tx.version = (a.op->>'version')::int
         RETURNING a.i, a.op, tx.abort_requested
+    ), responded AS (
+      UPDATE txc_idempotency_keys AS k SET response_status = (u.op->'respond'->>'status')::int,
+          response_body = u.op->'respond'->'body', response_headers = u.op->'respond'->'headers'
+        FROM upd u
+        WHERE u.op ? 'respond' AND k.key = u.op->'respond'->>'key' AND k.response_status IS NULL
     ), branches AS (
       UPDATE txc_branches AS dst SET status = b.status, phase = b.phase, attempt = b.attempt,
           budget_base = b.budget_base, in_flight = b.in_flight, retry_at = b.retry_at,
@@ -177,6 +184,11 @@ BEGIN
         FROM jsonb_to_recordset(op->'branches') AS b(id text, status text, phase text, attempt int,
           budget_base int, in_flight boolean, retry_at timestamptz, set_result boolean, result jsonb)
         WHERE dst.transaction_id = op->>'id' AND dst.id = b.id;
+      IF op ? 'respond' THEN
+        UPDATE txc_idempotency_keys SET response_status = (op->'respond'->>'status')::int,
+            response_body = op->'respond'->'body', response_headers = op->'respond'->'headers'
+          WHERE key = op->'respond'->>'key' AND response_status IS NULL;
+      END IF;
       results[i] := CASE WHEN flag THEN 'ok:abort-requested' ELSE 'ok' END;
     ELSIF op->>'op' = 'respond' THEN
       UPDATE txc_idempotency_keys SET response_status = (op->>'status')::int, response_body = op->'body',
