@@ -59,6 +59,25 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(again.body).toEqual(first.body);
   });
 
+  it('a start that waited for its saga to settle has its answer stored by the settling write itself', async () => {
+    const key = `k3b-${Date.now()}`;
+    const first = await s.api.post('/v1/transactions?wait=5000', sagaBody(['a', 'b']), { 'idempotency-key': key });
+    expect(first.status).toBe(200);
+    expect(first.body.status).toBe('committed');
+    // one Postgres transaction wrote both rows: the same xmin (a respond op of its own commits later)
+    const { rows } = await pg.query(
+      `SELECT k.xmin::text = t.xmin::text AS together, k.response_status, k.response_body
+         FROM txc_idempotency_keys k JOIN txc_transactions t ON t.id = k.transaction_id WHERE k.key = $1`,
+      [key],
+    );
+    expect(rows).toEqual([{ together: true, response_status: 200, response_body: first.body }]);
+    const again = await s.api.post('/v1/transactions?wait=5000', sagaBody(['a', 'b']), { 'idempotency-key': key });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('location')).toBe(first.headers.get('location'));
+    expect(again.body).toEqual(first.body);
+  });
+
   it('a repeat with a key and a caller-chosen id replays the first answer, not the transaction as it is now', async () => {
     const key = `k4-${Date.now()}`;
     const body = { ...sagaBody(['a']), id: `idem-both-${Date.now()}` };

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SETTLED_STATUSES, type BranchRequest, type BranchStatus, type StartTransactionRequest } from '#contracts';
 import type { TransactionState } from '#protocol';
-import type { BranchRecord, EventRecord, LoadedTransaction, NewEvent, TransactionStore } from '#store';
+import type { BranchRecord, EventRecord, LoadedTransaction, NewEvent, StoredResponse, TransactionStore } from '#store';
 import { CONFIG, STORE } from '../tokens';
 import type { Config } from '../config/config';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics';
@@ -21,7 +21,7 @@ import { WakeScheduler } from './wake-scheduler';
 import { operatorStep, type OperatorNote } from './operator-note';
 import { planNewTransaction } from './plan-new-transaction';
 import { writeNewTransaction } from './write-new-transaction';
-import { SettleWaiters, type Snapshot } from './settle-waiters';
+import { SettleWaiters, type SettleResponder, type Snapshot } from './settle-waiters';
 import { TransactionClaims } from './transaction-claims';
 import { TransactionActions } from './transaction-actions';
 
@@ -275,22 +275,37 @@ export class Engine implements EngineContext {
 
   /**
    * Resolves once the transaction is settled (committed, aborted, failed) or `ms` passed. A
-   * transaction settled by this instance's driver comes with its final snapshot, so nothing is read back.
+   * transaction settled by this instance's driver comes with its final snapshot, so nothing is read
+   * back, and with `responder`'s answer when the settling write stored it for its key (`stored`).
    */
-  async waitSettled(id: string, ms: number): Promise<{ settled: boolean; snapshot: Snapshot | null }> {
+  async waitSettled(
+    id: string,
+    ms: number,
+    responder?: SettleResponder,
+  ): Promise<{ settled: boolean; snapshot: Snapshot | null; stored: StoredResponse | null }> {
     const until = Date.now() + ms;
     for (;;) {
       const local = this.drivers.get(id);
       if (!local) {
         const loaded = await this.store.load(id);
-        if (!loaded || SETTLED_STATUSES.includes(loaded.txn.status)) return { settled: true, snapshot: null };
+        if (!loaded || SETTLED_STATUSES.includes(loaded.txn.status)) {
+          return { settled: true, snapshot: null, stored: null };
+        }
       }
       const left = until - Date.now();
-      if (left <= 0) return { settled: false, snapshot: null };
+      if (left <= 0) return { settled: false, snapshot: null, stored: null };
       // a local driver signals its settlement; another instance's is polled
-      const snapshot = await this.settleWaiters.wait(id, local ? left : Math.min(left, 250));
-      if (snapshot) return { settled: true, snapshot };
+      const { snapshot, stored } = await this.settleWaiters.wait(id, local ? left : Math.min(left, 250), responder);
+      if (snapshot || stored) return { settled: true, snapshot, stored };
     }
+  }
+
+  respondOnSettle(id: string, snapshot: () => Snapshot): StoredResponse | null {
+    return this.settleWaiters.respondOnSettle(id, snapshot);
+  }
+
+  responseWritten(id: string, response: StoredResponse, stored: boolean): void {
+    this.settleWaiters.responseWritten(id, response, stored);
   }
 
   isDriving(id: string): boolean {

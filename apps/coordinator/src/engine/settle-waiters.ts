@@ -1,26 +1,98 @@
-import type { EventRecord, LoadedTransaction } from '#store';
+import type { EventRecord, LoadedTransaction, StoredResponse } from '#store';
 
 /** A settled transaction as its driver last wrote it. */
 export type Snapshot = { loaded: LoadedTransaction; events: EventRecord[] };
 
+/**
+ * A start with an Idempotency-Key waiting for its transaction to settle: the answer it gives then,
+ * built from the settled snapshot, so that the settling write can store it for the key.
+ */
+export interface SettleResponder {
+  key: string;
+  reply(snapshot: Snapshot): Omit<StoredResponse, 'key'>;
+}
+
+/**
+ * How a wait ended: the final snapshot (null when it timed out or the driver let go), and the
+ * response the settling write stored for the waiter's key, if it carried one.
+ */
+export interface SettleOutcome {
+  snapshot: Snapshot | null;
+  stored: StoredResponse | null;
+}
+
+/** How long a wait whose answer rides in a write in flight waits again before it looks at the clock once more. */
+const WRITING_RECHECK_MS = 1_000;
+
+interface Waiter {
+  readonly responder?: SettleResponder;
+  /** The response the settling write carries, until that write's outcome is known. */
+  writing: StoredResponse | null;
+  stored: StoredResponse | null;
+  finish(snapshot: Snapshot | null): void;
+}
+
 /** Requests waiting (`?wait=`) for a transaction this instance drives to settle or be let go of. */
 export class SettleWaiters {
-  private readonly waiters = new Map<string, Set<(snapshot: Snapshot | null) => void>>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
 
-  /** Resolves with the final snapshot when `id` settles here, with null when it is let go of or `ms` pass. */
-  wait(id: string, ms: number): Promise<Snapshot | null> {
-    return new Promise<Snapshot | null>((resolve) => {
-      const listeners = this.waiters.get(id) ?? new Set();
-      const done = (s: Snapshot | null) => {
-        clearTimeout(timer);
-        listeners.delete(done);
-        if (listeners.size === 0 && this.waiters.get(id) === listeners) this.waiters.delete(id);
-        resolve(s);
+  /**
+   * Resolves with the final snapshot when `id` settles here, with a null snapshot when it is let go
+   * of or `ms` pass. A `responder`'s answer may be stored by the settling write itself (see
+   * {@link respondOnSettle}); the outcome then says so, and the wait lasts until that write's
+   * outcome is known even past `ms`: the answer stored for the key must be the one given.
+   */
+  wait(id: string, ms: number, responder?: SettleResponder): Promise<SettleOutcome> {
+    return new Promise<SettleOutcome>((resolve) => {
+      const listeners = this.waiters.get(id) ?? new Set<Waiter>();
+      let timer: NodeJS.Timeout;
+      const waiter: Waiter = {
+        responder,
+        writing: null,
+        stored: null,
+        finish: (snapshot) => {
+          clearTimeout(timer);
+          listeners.delete(waiter);
+          if (listeners.size === 0 && this.waiters.get(id) === listeners) this.waiters.delete(id);
+          resolve({ snapshot, stored: waiter.stored });
+        },
       };
-      const timer = setTimeout(() => done(null), ms);
-      listeners.add(done);
+      // the driver ends a wait whose answer is being written as soon as the write's outcome is known
+      const expire = () => {
+        if (waiter.writing) timer = setTimeout(expire, WRITING_RECHECK_MS);
+        else waiter.finish(null);
+      };
+      timer = setTimeout(expire, ms);
+      listeners.add(waiter);
       this.waiters.set(id, listeners);
     });
+  }
+
+  /**
+   * The settling write of `id` is being built, `snapshot` the transaction as it leaves it: the answer of a keyed start waiting
+   * for it, to be stored with that write, or null when none waits (or its answer cannot be built).
+   * The driver reports the write's outcome with {@link responseWritten}.
+   */
+  respondOnSettle(id: string, snapshot: () => Snapshot): StoredResponse | null {
+    for (const w of this.waiters.get(id) ?? []) {
+      if (!w.responder || w.writing || w.stored) continue;
+      try {
+        w.writing = { key: w.responder.key, ...w.responder.reply(snapshot()) };
+      } catch {
+        return null; // answered as before: built once the transaction settled, and stored after it
+      }
+      return w.writing;
+    }
+    return null;
+  }
+
+  /** The write that carried `response` for `id` applied (`stored`: the key has it) or did not. */
+  responseWritten(id: string, response: StoredResponse, stored: boolean): void {
+    for (const w of this.waiters.get(id) ?? []) {
+      if (w.writing !== response) continue;
+      w.writing = null;
+      if (stored) w.stored = response;
+    }
   }
 
   /** How many transactions have requests waiting on them (each entry is freed with its last waiter). */
@@ -34,6 +106,6 @@ export class SettleWaiters {
     if (!listeners) return;
     this.waiters.delete(id);
     const s = snapshot();
-    for (const l of listeners) l(s);
+    for (const l of listeners) l.finish(s);
   }
 }

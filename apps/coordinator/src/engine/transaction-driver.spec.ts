@@ -3,6 +3,7 @@ import type { AdvanceOp, BranchRecord, LoadedTransaction, StoreResult, Transacti
 import type { EngineContext } from './engine-context';
 import type { ParticipantGateway } from './participant-gateway';
 import { toMachineState } from './state-mapping';
+import { SettleWaiters, type SettleResponder } from './settle-waiters';
 import { TransactionDriver } from './transaction-driver';
 
 // The driver's ordering of its own queue, with the log and the participants scripted: which
@@ -72,6 +73,8 @@ function tccWithBothTriesInFlight(): LoadedTransaction {
 function scripted(opts: {
   abortNote?: Promise<Record<string, unknown> | null>;
   firstWrite?: StoreResult;
+  /** What the log answers to each write in turn (after `firstWrite`), `ok` past the end. */
+  writes?: StoreResult[];
   /** The log's first write is cut (its op built) only once this resolves, as behind a flush in flight. */
   firstCut?: Promise<void>;
 }) {
@@ -79,7 +82,8 @@ function scripted(opts: {
   const delivered: string[] = [];
   const apply = async (op: AdvanceOp) => {
     written.push(op);
-    return written.length === 1 ? (opts.firstWrite ?? 'ok') : 'ok';
+    if (written.length === 1 && opts.firstWrite) return opts.firstWrite;
+    return opts.writes?.[written.length - 1] ?? 'ok';
   };
   const store = {
     apply,
@@ -104,6 +108,7 @@ function scripted(opts: {
     },
   } as unknown as ParticipantGateway;
   let detached: { settled: boolean } | null = null;
+  const waiters = new SettleWaiters();
   const ctx: EngineContext = {
     instanceId: 'me',
     store,
@@ -113,9 +118,14 @@ function scripted(opts: {
     metrics: { calls: quiet, instanceCalls: quiet, callSeconds: quiet, deferred: quiet } as never,
     stats: { record: () => undefined } as never,
     logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
-    detach: (_d, how) => void (detached = how),
+    respondOnSettle: (id, snapshot) => waiters.respondOnSettle(id, snapshot),
+    responseWritten: (id, response, stored) => waiters.responseWritten(id, response, stored),
+    detach: (d, how) => {
+      detached = how;
+      waiters.notify(d.id, () => (how.settled ? d.snapshot() : null));
+    },
   };
-  return { ctx, written, delivered, detached: () => detached };
+  return { ctx, written, delivered, waiters, detached: () => detached };
 }
 
 describe('TransactionDriver', () => {
@@ -226,5 +236,96 @@ describe('TransactionDriver', () => {
     const first = run.written[0];
     expect(first.txn.decision).toBe('abort');
     expect(first.branches.find((c) => c.id === 'a')).not.toHaveProperty('setResult', true);
+  });
+
+  describe('a keyed start waiting for the transaction to settle', () => {
+    /** Answers with what it was built from, so the test can compare it with the snapshot. */
+    const responder: SettleResponder = {
+      key: 'k1',
+      reply: (s) => ({
+        status: 200,
+        body: {
+          status: s.loaded.txn.status,
+          version: s.loaded.txn.version,
+          lastSeq: s.loaded.lastSeq,
+          events: s.events.length,
+        },
+        headers: { location: `/v1/transactions/${s.loaded.txn.id}` },
+      }),
+    };
+    const yes = {
+      type: 'outcome',
+      branchId: 'a',
+      phase: Phase.Action,
+      attempt: 1,
+      outcome: Outcome.Yes,
+      random01: 0,
+    } as const;
+
+    it('has its answer stored by the settling write, built from the transaction as that write leaves it', async () => {
+      const run = scripted({});
+      const loaded = sagaWithFirstStepInFlight();
+      const history = [
+        {
+          seq: 1,
+          at: new Date(),
+          type: 'transaction.created',
+          branchId: null,
+          phase: null,
+          attempt: null,
+          outcome: null,
+          detail: null,
+        },
+      ];
+      const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), history);
+      const waited = run.waiters.wait('t1', 10_000, responder);
+
+      void driver.post(yes); // a's yes announces b's call, whose yes settles the saga
+      const outcome = await waited;
+
+      expect(run.written.map((op) => op.txn.status)).toEqual([TransactionStatus.Running, TransactionStatus.Committed]);
+      expect(run.written[0].respond).toBeUndefined();
+      const settling = run.written[1];
+      expect(settling.respond).toEqual({
+        key: 'k1',
+        status: 200,
+        body: {
+          status: TransactionStatus.Committed,
+          version: 3,
+          lastSeq: outcome.snapshot!.loaded.lastSeq,
+          events: 1 + run.written[0].events.length + settling.events.length,
+        },
+        headers: { location: '/v1/transactions/t1' },
+      });
+      // the waiter is told the key has it, with the snapshot it was built from
+      expect(outcome.stored).toBe(settling.respond);
+      expect(outcome.snapshot!.loaded.txn).toMatchObject({ status: TransactionStatus.Committed, version: 3 });
+      expect(outcome.snapshot!.events).toHaveLength((settling.respond!.body as { events: number }).events);
+    });
+
+    it('is told nothing was stored when the settling write finds another owner', async () => {
+      const run = scripted({ writes: ['ok', 'stale'] });
+      const loaded = sagaWithFirstStepInFlight();
+      const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), []);
+      const waited = run.waiters.wait('t1', 10_000, responder);
+
+      void driver.post(yes);
+
+      expect(await waited).toEqual({ snapshot: null, stored: null });
+      expect(run.written[1].respond).toMatchObject({ key: 'k1' }); // carried, but the write did not apply
+      expect(run.detached()).toEqual({ settled: false, wakeAt: null });
+    });
+
+    it('gets no stored answer from a driver that does not hold the whole timeline', async () => {
+      const run = scripted({});
+      const loaded = sagaWithFirstStepInFlight();
+      const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+      const waited = run.waiters.wait('t1', 10_000, responder);
+
+      void driver.post(yes);
+
+      expect(await waited).toEqual({ snapshot: null, stored: null });
+      expect(run.written.map((op) => op.respond)).toEqual([undefined, undefined]);
+    });
   });
 });

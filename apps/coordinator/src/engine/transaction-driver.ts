@@ -20,7 +20,8 @@ import { aboutTransaction } from '../logging/log-context';
 import { TransactionTrace } from '../tracing/transaction-trace';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
-import { StagedStep } from './staged-step';
+import type { Snapshot } from './settle-waiters';
+import { StagedStep, type SealedStep } from './staged-step';
 import { toBranchState } from './state-mapping';
 import { BranchWaiters } from './branch-waiters';
 import { CallDelivery } from './call-delivery';
@@ -50,7 +51,7 @@ export class TransactionDriver {
   private readonly calls: CallDelivery;
 
   private txn: TransactionRecord;
-  private readonly branches: Map<string, BranchRecord>;
+  private branches: Map<string, BranchRecord>;
   private state: TransactionState;
   private version: number;
   private lastSeq: number;
@@ -90,10 +91,9 @@ export class TransactionDriver {
   }
 
   /** The transaction as last written, with its whole timeline, or null when the driver does not hold all of it. */
-  snapshot(): { loaded: LoadedTransaction; events: EventRecord[] } | null {
+  snapshot(): Snapshot | null {
     if (!this.history) return null;
-    const branches = [...this.branches.values()].sort((a, b) => a.position - b.position);
-    return { loaded: { txn: { ...this.txn }, branches, lastSeq: this.lastSeq }, events: [...this.history] };
+    return snapshotOf({ txn: this.txn, branches: this.branches, events: this.history }, this.lastSeq);
   }
 
   get status() {
@@ -277,12 +277,14 @@ export class TransactionDriver {
     // answers that come back while this write waits for the log ride in it; not in a registration's,
     // whose refusal by the log leaves the driver running (it fails alone, and must fail nothing else)
     if (!newBranch) this.open = staged;
-    let written: StoreResult;
+    let written: StoreResult | undefined;
     try {
-      const build = () => staged.seal(writing, inserted).op;
+      const build = () => this.withResponse(staged.seal(writing, inserted));
       written = await writeStep(this.ctx.store, build, this.lastSeq, () => this.active, this.ctx.logger);
     } finally {
       if (this.open === staged) this.open = null;
+      const carried = staged.sealed ? staged.seal(writing, inserted).op.respond : undefined;
+      if (carried) this.ctx.responseWritten(this.id, carried, written === 'ok' || written === 'abort-requested');
     }
     if (written === 'stale') {
       this.ctx.logger.warn(`transaction ${this.id}: taken over by another instance; stopping`);
@@ -333,17 +335,31 @@ export class TransactionDriver {
     return this.chain;
   }
 
+  /**
+   * The settling write's op, carrying the first response of a keyed start waiting for it (built from
+   * the transaction as this write leaves it), so the key's answer is stored with the step instead of
+   * in a write of its own after it. Only a driver holding the whole timeline can build that answer.
+   */
+  private withResponse(sealed: SealedStep): AdvanceOp {
+    const { op } = sealed;
+    if (!sealed.settled || !this.history || op.respond) return op;
+    const history = this.history;
+    const response = this.ctx.respondOnSettle(this.id, () =>
+      snapshotOf(
+        rowsAfter({ txn: this.txn, branches: this.branches, events: history }, op),
+        this.lastSeq + op.events.length,
+      ),
+    );
+    if (response) op.respond = response;
+    return op;
+  }
+
   /** Keeps the in-memory copy of the rows equal to what `op` wrote. */
   private remember(op: AdvanceOp): void {
-    this.txn = { ...this.txn, ...op.txn, version: this.version, updatedAt: op.at ?? this.txn.updatedAt };
-    for (const b of op.newBranches ?? []) this.branches.set(b.id, { ...b });
-    for (const change of op.branches) {
-      const b = this.branches.get(change.id);
-      if (!b) continue;
-      const { setResult, result, ...fields } = change;
-      Object.assign(b, fields, setResult ? { result } : {});
-    }
-    this.history?.push(...op.events.map((e) => ({ ...e, detail: e.detail ?? null })));
+    const after = rowsAfter({ txn: this.txn, branches: this.branches, events: [] }, op);
+    this.txn = after.txn;
+    this.branches = after.branches;
+    this.history?.push(...after.events);
   }
 
   private armTimer(): void {
@@ -354,4 +370,30 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
+}
+
+/** A transaction's rows as a driver holds them. */
+interface HeldRows {
+  txn: TransactionRecord;
+  branches: Map<string, BranchRecord>;
+  events: EventRecord[];
+}
+
+/** `rows` once `op` is written (copies; `rows` is left alone). `events` are the timeline with `op`'s after it. */
+function rowsAfter(rows: HeldRows, op: AdvanceOp): HeldRows {
+  const txn = { ...rows.txn, ...op.txn, version: op.version + 1, updatedAt: op.at ?? rows.txn.updatedAt };
+  const branches = new Map([...rows.branches].map(([id, b]) => [id, { ...b }]));
+  for (const b of op.newBranches ?? []) branches.set(b.id, { ...b });
+  for (const change of op.branches) {
+    const b = branches.get(change.id);
+    if (!b) continue;
+    const { setResult, result, ...fields } = change;
+    Object.assign(b, fields, setResult ? { result } : {});
+  }
+  return { txn, branches, events: [...rows.events, ...op.events.map((e) => ({ ...e, detail: e.detail ?? null }))] };
+}
+
+function snapshotOf(rows: HeldRows, lastSeq: number): Snapshot {
+  const branches = [...rows.branches.values()].sort((a, b) => a.position - b.position);
+  return { loaded: { txn: { ...rows.txn }, branches, lastSeq }, events: [...rows.events] };
 }

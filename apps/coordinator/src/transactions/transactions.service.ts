@@ -18,6 +18,7 @@ import type { Caller } from '../access/caller';
 import { assertMayActOn } from '../access/ownership';
 import { Engine } from '../engine/engine.service';
 import { ParticipantDirectory } from '../engine/participant-directory';
+import type { Snapshot } from '../engine/settle-waiters';
 import { IdempotencyService } from '../http/idempotency.service';
 import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
@@ -89,7 +90,13 @@ export class TransactionsService {
     }
     let reply: Reply;
     if (waitMs) {
-      const { settled, snapshot } = await this.engine.waitSettled(begun.id, waitMs);
+      // the answer once settled is stored for the key by the settling write itself, when this
+      // instance settles it; else it is stored below, in a write of its own
+      const responder = key
+        ? { key, reply: (s: Snapshot) => viewReplyOf(200, s.loaded, s.events, NO_STALE_PARTICIPANTS) }
+        : undefined;
+      const { settled, snapshot, stored } = await this.engine.waitSettled(begun.id, waitMs, responder);
+      if (stored) return { status: stored.status, body: stored.body, headers: stored.headers };
       reply = snapshot
         ? await this.viewReply(200, snapshot.loaded, snapshot.events)
         : await this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
@@ -224,11 +231,7 @@ export class TransactionsService {
   }
 
   private async viewReply(status: number, loaded: LoadedTransaction, events: EventRecord[]): Promise<Reply> {
-    return {
-      status,
-      body: toView(loaded, events, await this.directory.stale(loaded.txn.participants)),
-      headers: { location: `/v1/transactions/${encodeURIComponent(loaded.txn.id)}` },
-    };
+    return viewReplyOf(status, loaded, events, await this.directory.stale(loaded.txn.participants));
   }
 
   /** The answer for a key whose first request created its transaction but died before storing the answer. */
@@ -243,6 +246,22 @@ export class TransactionsService {
       ? { status: stored.responseStatus, body: stored.responseBody, headers: stored.responseHeaders ?? {} }
       : reply;
   }
+}
+
+/** A settled transaction's attention does not depend on its participants' liveness (see `attentionOf`). */
+const NO_STALE_PARTICIPANTS: ReadonlySet<string> = new Set();
+
+function viewReplyOf(
+  status: number,
+  loaded: LoadedTransaction,
+  events: EventRecord[],
+  staleParticipants: ReadonlySet<string>,
+): Reply & { headers: Record<string, string> } {
+  return {
+    status,
+    body: toView(loaded, events, staleParticipants),
+    headers: { location: `/v1/transactions/${encodeURIComponent(loaded.txn.id)}` },
+  };
 }
 
 function encodeCursor(createdAt: Date, id: string): string {
