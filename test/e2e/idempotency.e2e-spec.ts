@@ -78,6 +78,33 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(again.body).toEqual(first.body);
   });
 
+  it('a start still running when a repeat answered its key from the log gives the answer the key holds', async () => {
+    // four steps of 1.5 s: past the 5 s after which a repeat answers a silent key from the log itself
+    const key = `k3c-${Date.now()}`;
+    const body = { ...sagaBody(['a', 'b', 'c', 'd']), id: `idem-slow-${Date.now()}` };
+    s.participant.fault({
+      transactionId: body.id,
+      phase: 'action',
+      status: 200,
+      times: 4,
+      when: 'after',
+      delayMs: 1_500,
+    });
+    const first = s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+    await new Promise((r) => setTimeout(r, 5_500));
+    const repeat = await s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+    const answer = await first;
+    const { rows } = await pg.query('SELECT response_status, response_body FROM txc_idempotency_keys WHERE key = $1', [
+      key,
+    ]);
+    // whoever answered first, both requests and the key agree
+    expect(answer.status).toBe(rows[0].response_status);
+    expect(answer.body).toEqual(rows[0].response_body);
+    expect(repeat.status).toBe(answer.status);
+    expect(repeat.body).toEqual(answer.body);
+    expect(answer.headers.get('idempotent-replayed')).toBeNull();
+  }, 30_000);
+
   it('a repeat with a key and a caller-chosen id replays the first answer, not the transaction as it is now', async () => {
     const key = `k4-${Date.now()}`;
     const body = { ...sagaBody(['a']), id: `idem-both-${Date.now()}` };

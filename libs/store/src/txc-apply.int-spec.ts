@@ -383,14 +383,19 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
     }
 
     it('stores the response with a step that applies, in a batch of other transactions (set-based)', async () => {
+      const single = new PgTransactionStore(countingBatches(pool), { maxBatch: 256, maxConcurrentFlushes: 1 });
       const { key, id, response } = await keyedTransaction();
       const other = create();
       await store.apply(other);
-      const [mine, theirs] = await Promise.all([
-        store.apply(advance(id, 1, { respond: response })),
-        store.apply(advance(other.txn.id, 1)),
+      batches.length = 0;
+      const first = single.apply(create()); // occupies the only flush: the two advances go out together
+      const both = Promise.all([
+        single.apply(advance(id, 1, { respond: response })),
+        single.apply(advance(other.txn.id, 1)),
       ]);
-      expect([mine, theirs]).toEqual(['ok', 'ok']);
+      await first;
+      expect(await both).toEqual(['ok', 'ok']);
+      expect(batches).toEqual([1, 2]);
       expect(await store.findIdempotencyKey(key)).toMatchObject({
         responseStatus: 200,
         responseBody: response.body,

@@ -23,8 +23,8 @@ export interface EngineContext {
    * or null. The driver reports the write's outcome with `responseWritten`.
    */
   respondOnSettle(id: string, snapshot: () => Snapshot): StoredResponse | null;
-  /** The write that carried `response` applied (`stored`) or not (stale, or failed). */
-  responseWritten(id: string, response: StoredResponse, stored: boolean): void;
+  /** The write that carried `response` applied (`stored`) or surely did not (`refused`: another owner). */
+  responseWritten(id: string, response: StoredResponse, outcome: 'stored' | 'refused'): void;
   /** The driver let go of its transaction: settled, waiting until `wakeAt`, or taken over. */
   detach(driver: TransactionDriver, how: { settled: boolean; wakeAt: Date | null }): void;
 }

@@ -21,7 +21,7 @@ import { WakeScheduler } from './wake-scheduler';
 import { operatorStep, type OperatorNote } from './operator-note';
 import { planNewTransaction } from './plan-new-transaction';
 import { writeNewTransaction } from './write-new-transaction';
-import { SettleWaiters, type SettleResponder, type Snapshot } from './settle-waiters';
+import { SettleWaiters, type SettleOutcome, type SettleResponder, type Snapshot } from './settle-waiters';
 import { TransactionClaims } from './transaction-claims';
 import { TransactionActions } from './transaction-actions';
 
@@ -276,27 +276,29 @@ export class Engine implements EngineContext {
   /**
    * Resolves once the transaction is settled (committed, aborted, failed) or `ms` passed. A
    * transaction settled by this instance's driver comes with its final snapshot, so nothing is read
-   * back, and with `responder`'s answer when the settling write stored it for its key (`stored`).
+   * back, and with `responder`'s answer when the settling write stored it for its key (`stored`);
+   * `answerInFlight` when a write carrying that answer was still out (see {@link SettleOutcome}).
    */
   async waitSettled(
     id: string,
     ms: number,
     responder?: SettleResponder,
-  ): Promise<{ settled: boolean; snapshot: Snapshot | null; stored: StoredResponse | null }> {
+  ): Promise<{ settled: boolean } & SettleOutcome> {
     const until = Date.now() + ms;
     for (;;) {
       const local = this.drivers.get(id);
       if (!local) {
         const loaded = await this.store.load(id);
         if (!loaded || SETTLED_STATUSES.includes(loaded.txn.status)) {
-          return { settled: true, snapshot: null, stored: null };
+          return { settled: true, snapshot: null, stored: null, answerInFlight: false };
         }
       }
       const left = until - Date.now();
-      if (left <= 0) return { settled: false, snapshot: null, stored: null };
+      if (left <= 0) return { settled: false, snapshot: null, stored: null, answerInFlight: false };
       // a local driver signals its settlement; another instance's is polled
-      const { snapshot, stored } = await this.settleWaiters.wait(id, local ? left : Math.min(left, 250), responder);
-      if (snapshot || stored) return { settled: true, snapshot, stored };
+      const outcome = await this.settleWaiters.wait(id, local ? left : Math.min(left, 250), responder);
+      if (outcome.answerInFlight) return { settled: false, ...outcome };
+      if (outcome.snapshot || outcome.stored) return { settled: true, ...outcome };
     }
   }
 
@@ -304,8 +306,8 @@ export class Engine implements EngineContext {
     return this.settleWaiters.respondOnSettle(id, snapshot);
   }
 
-  responseWritten(id: string, response: StoredResponse, stored: boolean): void {
-    this.settleWaiters.responseWritten(id, response, stored);
+  responseWritten(id: string, response: StoredResponse, outcome: 'stored' | 'refused'): void {
+    this.settleWaiters.responseWritten(id, response, outcome);
   }
 
   isDriving(id: string): boolean {

@@ -12,7 +12,7 @@ describe('SettleWaiters', () => {
     // waits on transactions driven elsewhere: nobody here ever notifies them
     const waits = Array.from({ length: 50 }, (_, i) => waiters.wait(`elsewhere-${i % 10}`, 100 + (i % 3) * 50));
     expect(waiters.size).toBe(10);
-    expect(await Promise.all(waits)).toEqual(Array(50).fill({ snapshot: null, stored: null }));
+    expect(await Promise.all(waits)).toEqual(Array(50).fill({ snapshot: null, stored: null, answerInFlight: false }));
     expect(waiters.size).toBe(0);
   });
 
@@ -23,10 +23,10 @@ describe('SettleWaiters', () => {
     const other = waiters.wait('t2', 100);
     waiters.notify('t1', () => snapshot);
     expect(await Promise.all([a, b])).toEqual([
-      { snapshot, stored: null },
-      { snapshot, stored: null },
+      { snapshot, stored: null, answerInFlight: false },
+      { snapshot, stored: null, answerInFlight: false },
     ]);
-    expect(await other).toEqual({ snapshot: null, stored: null });
+    expect(await other).toEqual({ snapshot: null, stored: null, answerInFlight: false });
     expect(waiters.size).toBe(0);
   });
 
@@ -39,22 +39,34 @@ describe('SettleWaiters', () => {
     expect(response).toEqual({ key: 'k1', status: 200, body: { status: 'committed' }, headers: {} });
     // the write is being built: no second answer for it
     expect(waiters.respondOnSettle('t1', () => snapshot)).toBeNull();
-    waiters.responseWritten('t1', response!, true);
+    waiters.responseWritten('t1', response!, 'stored');
     waiters.notify('t1', () => snapshot);
-    expect(await keyed).toEqual({ snapshot, stored: response });
-    expect(await plain).toEqual({ snapshot, stored: null });
+    expect(await keyed).toEqual({ snapshot, stored: response, answerInFlight: false });
+    expect(await plain).toEqual({ snapshot, stored: null, answerInFlight: false });
   });
 
-  it('keeps a keyed wait whose answer is being written past its time, until the write is done', async () => {
+  it('ends a keyed wait whose answer is still being written as in flight, at its time or when let go of', async () => {
     const waiters = new SettleWaiters();
-    let ended = false;
-    const keyed = waiters.wait('t1', 50, responder('k1')).then((o) => ((ended = true), o));
+    const timed = waiters.wait('t1', 50, responder('k1'));
+    waiters.respondOnSettle('t1', () => snapshot);
+    // the write's outcome is unknown: the key's answer is whatever the log ends up holding
+    expect(await timed).toEqual({ snapshot: null, stored: null, answerInFlight: true });
+
+    const fenced = waiters.wait('t2', 10_000, responder('k2'));
+    const response = waiters.respondOnSettle('t2', () => snapshot)!;
+    waiters.notify('t2', () => null); // the instance fenced itself while the write was out
+    expect(await fenced).toEqual({ snapshot: null, stored: null, answerInFlight: true });
+    waiters.responseWritten('t2', response, 'stored'); // too late for anyone: nothing waits now
+    expect(waiters.size).toBe(0);
+  });
+
+  it('ends a keyed wait whose write was refused (another owner) as any let-go wait', async () => {
+    const waiters = new SettleWaiters();
+    const keyed = waiters.wait('t1', 10_000, responder('k1'));
     const response = waiters.respondOnSettle('t1', () => snapshot)!;
-    await new Promise((r) => setTimeout(r, 200));
-    expect(ended).toBe(false); // a 202 now could contradict the 200 the write stores for the key
-    waiters.responseWritten('t1', response, true);
-    waiters.notify('t1', () => snapshot);
-    expect(await keyed).toEqual({ snapshot, stored: response });
+    waiters.responseWritten('t1', response, 'refused');
+    waiters.notify('t1', () => null);
+    expect(await keyed).toEqual({ snapshot: null, stored: null, answerInFlight: false });
   });
 
   it('answers as before when the answer cannot be built', async () => {
@@ -67,6 +79,6 @@ describe('SettleWaiters', () => {
     });
     expect(waiters.respondOnSettle('t1', () => snapshot)).toBeNull();
     waiters.notify('t1', () => snapshot);
-    expect(await keyed).toEqual({ snapshot, stored: null });
+    expect(await keyed).toEqual({ snapshot, stored: null, answerInFlight: false });
   });
 });

@@ -13,20 +13,20 @@ export interface SettleResponder {
 }
 
 /**
- * How a wait ended: the final snapshot (null when it timed out or the driver let go), and the
- * response the settling write stored for the waiter's key, if it carried one.
+ * How a wait ended: the final snapshot (null when it timed out or the driver let go), the response
+ * the settling write stored for the waiter's key if it carried one (`stored`), and whether a write
+ * carrying the waiter's response was still out, its outcome unknown (`answerInFlight`): the key's
+ * answer is then whatever the log ends up holding, not one the waiter may build itself.
  */
 export interface SettleOutcome {
   snapshot: Snapshot | null;
   stored: StoredResponse | null;
+  answerInFlight: boolean;
 }
-
-/** How long a wait whose answer rides in a write in flight waits again before it looks at the clock once more. */
-const WRITING_RECHECK_MS = 1_000;
 
 interface Waiter {
   readonly responder?: SettleResponder;
-  /** The response the settling write carries, until that write's outcome is known. */
+  /** The response a settling write carries, until that write's outcome is known. */
   writing: StoredResponse | null;
   stored: StoredResponse | null;
   finish(snapshot: Snapshot | null): void;
@@ -39,13 +39,11 @@ export class SettleWaiters {
   /**
    * Resolves with the final snapshot when `id` settles here, with a null snapshot when it is let go
    * of or `ms` pass. A `responder`'s answer may be stored by the settling write itself (see
-   * {@link respondOnSettle}); the outcome then says so, and the wait lasts until that write's
-   * outcome is known even past `ms`: the answer stored for the key must be the one given.
+   * {@link respondOnSettle}); the outcome says whether it was, or is still being written.
    */
   wait(id: string, ms: number, responder?: SettleResponder): Promise<SettleOutcome> {
     return new Promise<SettleOutcome>((resolve) => {
       const listeners = this.waiters.get(id) ?? new Set<Waiter>();
-      let timer: NodeJS.Timeout;
       const waiter: Waiter = {
         responder,
         writing: null,
@@ -54,15 +52,10 @@ export class SettleWaiters {
           clearTimeout(timer);
           listeners.delete(waiter);
           if (listeners.size === 0 && this.waiters.get(id) === listeners) this.waiters.delete(id);
-          resolve({ snapshot, stored: waiter.stored });
+          resolve({ snapshot, stored: waiter.stored, answerInFlight: waiter.writing !== null });
         },
       };
-      // the driver ends a wait whose answer is being written as soon as the write's outcome is known
-      const expire = () => {
-        if (waiter.writing) timer = setTimeout(expire, WRITING_RECHECK_MS);
-        else waiter.finish(null);
-      };
-      timer = setTimeout(expire, ms);
+      const timer = setTimeout(() => waiter.finish(null), ms);
       listeners.add(waiter);
       this.waiters.set(id, listeners);
     });
@@ -86,12 +79,15 @@ export class SettleWaiters {
     return null;
   }
 
-  /** The write that carried `response` for `id` applied (`stored`: the key has it) or did not. */
-  responseWritten(id: string, response: StoredResponse, stored: boolean): void {
+  /**
+   * The write that carried `response` for `id` applied (`stored`: the key has it) or surely did not
+   * (`refused`). A write whose outcome is unknown is not reported: its waiter ends with `answerInFlight`.
+   */
+  responseWritten(id: string, response: StoredResponse, outcome: 'stored' | 'refused'): void {
     for (const w of this.waiters.get(id) ?? []) {
       if (w.writing !== response) continue;
       w.writing = null;
-      if (stored) w.stored = response;
+      if (outcome === 'stored') w.stored = response;
     }
   }
 

@@ -311,7 +311,7 @@ describe('TransactionDriver', () => {
 
       void driver.post(yes);
 
-      expect(await waited).toEqual({ snapshot: null, stored: null });
+      expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: false });
       expect(run.written[1].respond).toMatchObject({ key: 'k1' }); // carried, but the write did not apply
       expect(run.detached()).toEqual({ settled: false, wakeAt: null });
     });
@@ -324,7 +324,7 @@ describe('TransactionDriver', () => {
 
       void driver.post(yes);
 
-      expect(await waited).toEqual({ snapshot: null, stored: null });
+      expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: false });
       expect(run.written.map((op) => op.respond)).toEqual([undefined, undefined]);
     });
   });

@@ -284,7 +284,13 @@ export class TransactionDriver {
     } finally {
       if (this.open === staged) this.open = null;
       const carried = staged.sealed ? staged.seal(writing, inserted).op.respond : undefined;
-      if (carried) this.ctx.responseWritten(this.id, carried, written === 'ok' || written === 'abort-requested');
+      // an answer's fate is told only when known: after a lost connection on a driver that let go
+      // (`stale` then means "not checked") or a failed write, its waiter reads the key instead
+      if (carried && (written === 'ok' || written === 'abort-requested')) {
+        this.ctx.responseWritten(this.id, carried, 'stored');
+      } else if (carried && written === 'stale' && this.active) {
+        this.ctx.responseWritten(this.id, carried, 'refused');
+      }
     }
     if (written === 'stale') {
       this.ctx.logger.warn(`transaction ${this.id}: taken over by another instance; stopping`);

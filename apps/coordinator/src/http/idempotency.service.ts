@@ -14,6 +14,11 @@ import type { Reply } from './reply';
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /** How long a repeat waits for the first request's answer before it is told to retry. */
 const WAIT_FOR_FIRST_MS = 30_000;
+/**
+ * How old a key with no answer is when a repeat builds the answer from the log itself (the first
+ * request's process may have died). A first request still running may then find its key answered.
+ */
+const ANSWER_FROM_LOG_AFTER_MS = 5_000;
 
 /**
  * `Idempotency-Key` (README, API): the same key and request within 24 h gets the first response;
@@ -79,6 +84,18 @@ export class IdempotencyService {
   }
 
   /**
+   * The first answer for `key`, whose request began (before claiming the key) at `startedAt` and
+   * stored `mine`: `mine`, unless the request ran long enough for a repeat to have answered the key
+   * from the log first (see {@link waitForFirst}); the stored answer is read back then.
+   */
+  async firstAnswer(key: string, mine: Reply, startedAt: number): Promise<Reply> {
+    if (Date.now() - startedAt <= ANSWER_FROM_LOG_AFTER_MS) return mine;
+    const record = await this.store.findIdempotencyKey(key);
+    if (record?.responseStatus == null) return mine;
+    return { status: record.responseStatus, body: record.responseBody, headers: record.responseHeaders ?? {} };
+  }
+
+  /**
    * The stored answer for `key`, waiting while the first request is still in flight. `fallback`
    * builds the answer when the first request's process died after its work but before storing it.
    */
@@ -93,7 +110,7 @@ export class IdempotencyService {
       if (record) {
         if (record.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
         if (record.responseStatus !== null) return this.answerOf(record, key, hash);
-        if (fallback && record.ageSeconds > 5) {
+        if (fallback && record.ageSeconds * 1000 > ANSWER_FROM_LOG_AFTER_MS) {
           const built = await fallback(record);
           if (built) return built;
         }

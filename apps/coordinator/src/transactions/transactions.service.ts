@@ -74,6 +74,7 @@ export class TransactionsService {
       return this.idempotency.waitForFirst(key, hash, fallback);
     }
 
+    const startedAt = Date.now();
     const begun = await this.engine.begin(
       request,
       hash,
@@ -95,16 +96,22 @@ export class TransactionsService {
       const responder = key
         ? { key, reply: (s: Snapshot) => viewReplyOf(200, s.loaded, s.events, NO_STALE_PARTICIPANTS) }
         : undefined;
-      const { settled, snapshot, stored } = await this.engine.waitSettled(begun.id, waitMs, responder);
-      if (stored) return { status: stored.status, body: stored.body, headers: stored.headers };
+      const { settled, snapshot, stored, answerInFlight } = await this.engine.waitSettled(begun.id, waitMs, responder);
+      if (stored) {
+        const mine = { status: stored.status, body: stored.body, headers: stored.headers };
+        return this.idempotency.firstAnswer(key!, mine, startedAt);
+      }
+      // the write carrying this request's answer was still out: the key's answer is what it stored, or not
+      if (answerInFlight) return firstOf(await this.idempotency.waitForFirst(key!, hash, fallback));
       reply = snapshot
         ? await this.viewReply(200, snapshot.loaded, snapshot.events)
         : await this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
     } else {
       reply = await this.viewReply(201, begun.snapshot, begun.events as EventRecord[]);
     }
-    if (key) await this.idempotency.remember(key, reply);
-    return reply;
+    if (!key) return reply;
+    await this.idempotency.remember(key, reply);
+    return this.idempotency.firstAnswer(key, reply, startedAt);
   }
 
   /**
@@ -246,6 +253,12 @@ export class TransactionsService {
       ? { status: stored.responseStatus, body: stored.responseBody, headers: stored.responseHeaders ?? {} }
       : reply;
   }
+}
+
+/** A stored answer given to the request that stored it: not marked as replayed. */
+function firstOf(reply: Reply): Reply {
+  const { 'idempotent-replayed': _replayed, ...headers } = reply.headers ?? {};
+  return { ...reply, headers };
 }
 
 /** A settled transaction's attention does not depend on its participants' liveness (see `attentionOf`). */
