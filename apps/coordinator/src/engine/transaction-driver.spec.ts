@@ -74,7 +74,7 @@ function scripted(opts: {
   abortNote?: Promise<Record<string, unknown> | null>;
   firstWrite?: StoreResult;
   /** What the log answers to each write in turn (after `firstWrite`), `ok` past the end. */
-  writes?: StoreResult[];
+  writes?: (StoreResult | Promise<StoreResult>)[];
   /** The log's first write is cut (its op built) only once this resolves, as behind a flush in flight. */
   firstCut?: Promise<void>;
 }) {
@@ -314,6 +314,24 @@ describe('TransactionDriver', () => {
       expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: false });
       expect(run.written[1].respond).toMatchObject({ key: 'k1' }); // carried, but the write did not apply
       expect(run.detached()).toEqual({ settled: false, wakeAt: null });
+    });
+
+    it('is told its answer is in flight when the instance lets go while the write carrying it is out', async () => {
+      let land!: (result: StoreResult) => void;
+      const run = scripted({ writes: ['ok', new Promise<StoreResult>((resolve) => (land = resolve))] });
+      const loaded = sagaWithFirstStepInFlight();
+      const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), []);
+      const waited = run.waiters.wait('t1', 10_000, responder);
+
+      void driver.post(yes);
+      while (run.written.length < 2) await new Promise((r) => setImmediate(r));
+      expect(run.written[1].respond).toMatchObject({ key: 'k1' });
+      // as the engine fences itself: the driver stops and lets go while its write is out
+      driver.stop();
+      run.ctx.detach(driver, { settled: false, wakeAt: null });
+      // the key's answer is whatever the log ends up holding: the request reads it there
+      expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: true });
+      land('ok');
     });
 
     it('gets no stored answer from a driver that does not hold the whole timeline', async () => {
