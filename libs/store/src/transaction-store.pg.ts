@@ -73,14 +73,11 @@ export class PgTransactionStore implements TransactionStore {
   }
 
   apply(op: StoreOp): Promise<StoreResult> {
-    return this.writer.submit({ wire: toWire(op), announce: announcementOf(op) });
+    return this.writer.submit(logOp(op));
   }
 
   applyBuiltAtCut(build: () => StoreOp): Promise<StoreResult> {
-    return this.writer.submitBuiltAtCut(() => {
-      const op = build();
-      return { wire: toWire(op), announce: announcementOf(op) };
-    });
+    return this.writer.submitBuiltAtCut(() => logOp(build()));
   }
 
   async load(id: string): Promise<LoadedTransaction | null> {
@@ -406,4 +403,9 @@ function claimable(options: ClaimOptions): string {
 
 function likePrefix(q: string): string {
   return `${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** An op as the log writer sends it: its `txc_apply` JSON and its stream announcement. */
+function logOp(op: StoreOp) {
+  return { wire: toWire(op), announce: announcementOf(op) };
 }

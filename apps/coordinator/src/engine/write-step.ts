@@ -8,11 +8,12 @@ import {
 } from '#store';
 
 /**
- * Writes a driver's step until Postgres answers, the op built by `build` when the log takes it, while `active()` holds (an instance that loses
- * Postgres fences itself and stops its drivers). When an earlier try may have committed before its
- * answer was lost, a `stale` answer is checked against the row before it is believed: the step
- * landed if the row is at the next version with the step's events after `lastSeq`. An error that
- * retrying cannot fix is thrown as {@link PermanentStoreError}: nothing was written.
+ * Writes a driver's step until Postgres answers, while `active()` holds (an instance that loses
+ * Postgres fences itself and stops its drivers); the op is built by `build` when the log takes it.
+ * When an earlier try may have committed before its answer was lost, a `stale` answer is checked
+ * against the row before it is believed: the step landed if the row is at the next version with the
+ * step's events after `lastSeq`. An error that retrying cannot fix is thrown as
+ * {@link PermanentStoreError}: nothing was written.
  */
 export async function writeStep(
   store: TransactionStore,
