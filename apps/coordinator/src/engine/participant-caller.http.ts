@@ -70,8 +70,14 @@ export class HttpParticipantCaller implements ParticipantCaller {
     }
   }
 
+  /**
+   * Ends the calls still out rather than waiting for them: it runs once the engine has let go of
+   * its transactions, so their answers have no one left to read them (the next owner delivers the
+   * phase again, under the same key). A hung participant would otherwise hold the stop for up to
+   * the call timeout.
+   */
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agent.destroy();
   }
 }
 
