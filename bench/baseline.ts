@@ -11,6 +11,9 @@
  * branch in order, then for `/tcc/confirm` on each; answers 200 `{id, status: "committed"}` when every
  * call answered 2xx. Four calls and eight durable commits for two branches.
  *
+ * `POST /3pc`, the 6-call floor 3PC is measured against: the same with `/3pc/can-commit`, then
+ * `/3pc/pre-commit`, then `/3pc/do-commit` on each branch. Six calls and twelve durable commits.
+ *
  * Env: DATABASE_URL (its own database; the table is created here), PARTICIPANTS (JSON
  * `{"name": "http://127.0.0.1:PORT"}`, resolved once at start), PORT (0 = free port),
  * DB_POOL_SIZE (default 10, as the coordinator's). Prints `baseline ready: http://127.0.0.1:PORT`.
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
 
   /** Each phase on every branch in order, each call between a log row announcing it and one recording its answer. */
   async function run(
-    protocol: 'saga' | 'tcc',
+    protocol: 'saga' | 'tcc' | '3pc',
     phases: string[],
     branches: Branch[],
   ): Promise<{ status: number; body: unknown }> {
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
   const routes: Record<string, (branches: Branch[]) => Promise<{ status: number; body: unknown }>> = {
     '/saga': (branches) => run('saga', ['action'], branches),
     '/tcc': (branches) => run('tcc', ['try', 'confirm'], branches),
+    '/3pc': (branches) => run('3pc', ['can-commit', 'pre-commit', 'do-commit'], branches),
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -15,20 +15,38 @@ export function log(line: string): void {
   benchLog({ name: 'bench' }, line);
 }
 
-/** `coordinator` runs the saga; `tcc` and `2pc` run the same transfer under those protocols on the same coordinator. */
-export type Target = 'baseline' | 'baseline-4' | 'coordinator' | 'before' | 'saga-keyed' | 'saga-no10' | 'tcc' | '2pc';
+/**
+ * `coordinator` runs the saga; `tcc`, `2pc` and `3pc` run the same transfer under those protocols on
+ * the same coordinator. `baseline-4` and `baseline-6` are the floor with as many calls as TCC / 2PC
+ * (two rounds) and 3PC (three rounds) make.
+ */
+export type Target =
+  | 'baseline'
+  | 'baseline-4'
+  | 'baseline-6'
+  | 'coordinator'
+  | 'before'
+  | 'saga-keyed'
+  | 'saga-no10'
+  | 'tcc'
+  | '2pc'
+  | '3pc';
 export const ALL_TARGETS: Target[] = [
   'baseline',
   'baseline-4',
+  'baseline-6',
   'coordinator',
   'before',
   'saga-keyed',
   'saga-no10',
   'tcc',
   '2pc',
+  '3pc',
 ];
 /** The coordinator's targets that run on the coordinator under test (`before` runs on another build). */
-export const COORDINATOR_TARGETS: Target[] = ['coordinator', 'saga-keyed', 'saga-no10', 'tcc', '2pc'];
+export const COORDINATOR_TARGETS: Target[] = ['coordinator', 'saga-keyed', 'saga-no10', 'tcc', '2pc', '3pc'];
+/** The floor's targets, served by the baseline process. */
+export const BASELINE_TARGETS: Target[] = ['baseline', 'baseline-4', 'baseline-6'];
 /**
  * `saga-keyed`: the coordinator's saga with a fresh `Idempotency-Key` on every start, as the client SDK sends.
  * `saga-no10`: the coordinator's saga where every 10th transfer credits an account the participant
@@ -40,11 +58,17 @@ export const businessNo = () => {
   body.branches[1].payload = { ...body.branches[1].payload, account: NO_ACCOUNT };
   return { every: 10, body, expectStatus: 'aborted' };
 };
-export const protocolOf = (t: Target) =>
-  t === 'tcc' || t === '2pc' ? t : t === 'baseline-4' ? 'tcc' : t === 'before' ? CONFIG.beforeProtocol : 'saga';
+export const protocolOf = (t: Target): 'saga' | 'tcc' | '2pc' | '3pc' => {
+  if (t === 'tcc' || t === '2pc' || t === '3pc') return t;
+  if (t === 'baseline-4') return 'tcc';
+  if (t === 'baseline-6') return '3pc';
+  return t === 'before' ? CONFIG.beforeProtocol : 'saga';
+};
 /** What each coordinator target's ratio is taken against: the floor with as many participant calls. */
-export const floorOf = (t: Target): Target =>
-  t === 'tcc' || t === '2pc' || (t === 'before' && CONFIG.beforeProtocol !== 'saga') ? 'baseline-4' : 'baseline';
+export const floorOf = (t: Target): Target => {
+  const protocol = protocolOf(t);
+  return protocol === '3pc' ? 'baseline-6' : protocol === 'saga' ? 'baseline' : 'baseline-4';
+};
 
 const env = process.env;
 const num = envNumber;
@@ -59,7 +83,7 @@ export const CONFIG = {
   }),
   /** Open loop at this many sagas/s (`concurrency` then bounds what is in flight), for CPU per saga at a load every target keeps up with. */
   rate: env.BENCH_RATE ? num('BENCH_RATE', 0, 1, 100_000) : undefined,
-  targets: (env.BENCH_TARGETS ?? 'baseline,baseline-4,coordinator,saga-keyed,saga-no10,tcc,2pc')
+  targets: (env.BENCH_TARGETS ?? 'baseline,baseline-4,baseline-6,coordinator,saga-keyed,saga-no10,tcc,2pc,3pc')
     .split(',')
     .map((s) => s.trim()) as Target[],
   participant: (env.BENCH_PARTICIPANT ?? 'auto') as 'auto' | 'demo' | 'stand-in',
@@ -71,15 +95,15 @@ export const CONFIG = {
   before: env.BENCH_BEFORE ? resolve(env.BENCH_BEFORE, 'dist/apps/coordinator/src/main.js') : null,
   /** `before` runs `saga-keyed`'s load (a fresh Idempotency-Key on every start) instead of the plain saga's. */
   beforeKeyed: env.BENCH_BEFORE_KEYED === '1',
-  /** The protocol `before` runs the transfer under (`saga`, `tcc` or `2pc`), to compare with that target. */
-  beforeProtocol: (env.BENCH_BEFORE_PROTOCOL ?? 'saga') as 'saga' | 'tcc' | '2pc',
+  /** The protocol `before` runs the transfer under (`saga`, `tcc`, `2pc` or `3pc`), to compare with that target. */
+  beforeProtocol: (env.BENCH_BEFORE_PROTOCOL ?? 'saga') as 'saga' | 'tcc' | '2pc' | '3pc',
   redisUrl: env.BENCH_REDIS_URL ?? TEST_REDIS_URL,
 };
 assertLoopback(CONFIG.redisUrl);
 assertLoopback(TEST_PG_ADMIN_URL);
 for (const t of CONFIG.targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
-if (!['saga', 'tcc', '2pc'].includes(CONFIG.beforeProtocol))
-  throw new Error('BENCH_BEFORE_PROTOCOL is saga, tcc or 2pc');
+if (!['saga', 'tcc', '2pc', '3pc'].includes(CONFIG.beforeProtocol))
+  throw new Error('BENCH_BEFORE_PROTOCOL is saga, tcc, 2pc or 3pc');
 if (CONFIG.targets.includes('before') !== (CONFIG.before !== null)) {
   throw new Error('target `before` and BENCH_BEFORE (a built checkout to compare with) go together');
 }

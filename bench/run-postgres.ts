@@ -2,7 +2,7 @@
 import { Client } from 'pg';
 import { TEST_PG_ADMIN_URL } from '../libs/testing/src/fresh-database';
 import { round } from './lib';
-import { COORDINATOR_TARGETS, type Target } from './run-config';
+import { BASELINE_TARGETS, COORDINATOR_TARGETS, type Target } from './run-config';
 
 export async function dbStats(admin: Client, names: string[]): Promise<Record<string, Record<string, number>>> {
   await admin.query('SELECT pg_stat_clear_snapshot()');
@@ -104,7 +104,7 @@ export function postgresAccounting(run: {
     );
   // every coordinator target writes to the same log database; both floors to the baseline's
   const coordinatorSagas = COORDINATOR_TARGETS.reduce((n, t) => n + sagas[t], 0);
-  const baselineSagas = sagas.baseline + sagas['baseline-4'];
+  const baselineSagas = BASELINE_TARGETS.reduce((n, t) => n + sagas[t], 0);
   return {
     note:
       'pg_stat_database deltas over all measured runs (warm-ups included) divided by the sagas completed (coordinator DB includes its sweeper heartbeats); ' +

@@ -2,6 +2,7 @@
 import { median, fixed, round } from './lib';
 import {
   ALL_TARGETS,
+  BASELINE_TARGETS,
   CONFIG,
   COORDINATOR_TARGETS,
   OTHERS_MAX,
@@ -59,7 +60,7 @@ export function markdownTable(rows: SummaryRow[], repeated: number): string {
         ? `; ${repeated} run(s) disturbed by other processes (> ${OTHERS_MAX} cores) were repeated and left out.`
         : '.'),
     '',
-    '| target | concurrency | sagas/s | p50 ms | p99 ms | errors (all runs) | ratio to its floor (baseline; baseline-4 for tcc, 2pc) | sagas/s per run |',
+    '| target | concurrency | sagas/s | p50 ms | p99 ms | errors (all runs) | ratio to its floor (baseline; baseline-4 for tcc, 2pc; baseline-6 for 3pc) | sagas/s per run |',
     '|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of rows) {
@@ -116,9 +117,10 @@ export function accountingTable(a: {
       `| ${name} | ${sagas} | ${f(d.xact_commit)} | ${f(d.tup_inserted)} | ${f(d.tup_updated)} | ${f(d.tup_returned)} |`,
     );
   const coordinatorSagas = COORDINATOR_TARGETS.reduce((n, t) => n + a.sagas[t], 0);
+  const baselineSagas = BASELINE_TARGETS.reduce((n, t) => n + a.sagas[t], 0);
   row('coordinator (every protocol)', coordinatorSagas, a.coordinatorDbPerSaga);
-  row('baseline (2- and 4-call)', a.sagas.baseline + a.sagas['baseline-4'], a.baselineDbPerSaga);
-  row('participant (all targets)', coordinatorSagas + a.sagas.baseline + a.sagas['baseline-4'], a.participantDbPerSaga);
+  row('baseline (2-, 4- and 6-call)', baselineSagas, a.baselineDbPerSaga);
+  row('participant (all targets)', coordinatorSagas + baselineSagas, a.participantDbPerSaga);
   const apply = a.coordinatorLogFlushes.txc_apply;
   if (apply) {
     lines.push(
@@ -190,7 +192,7 @@ export function verdicts(summary: SummaryRow[]): string {
         `c=${c}: coordinator/before throughput ${(now.rps / then.rps).toFixed(2)}x, p99 ${fixed(now.p99, 1)} against ${fixed(then.p99, 1)} ms`,
       );
     }
-    // the keyed saga, the business-no mix and the earlier build have no target: they are reported beside the rest
+    // the keyed saga, the business-no mix, 3PC and the earlier build have no target: they are reported beside the rest
     const targeted = (s: SummaryRow) => s.ratio !== null && ['coordinator', 'tcc', '2pc'].includes(s.target);
     for (const co of summary.filter((s) => s.concurrency === c && targeted(s))) {
       const floor = summary.find((s) => s.target === floorOf(co.target) && s.concurrency === c)!;

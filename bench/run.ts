@@ -192,8 +192,10 @@ async function main(): Promise<void> {
     before: earlier ? `${earlier.url}/v1/transactions?wait=10000` : '',
     tcc: coordinatorEndpoint,
     '2pc': coordinatorEndpoint,
+    '3pc': coordinatorEndpoint,
     baseline: `${baselineUrl}/saga`,
     'baseline-4': `${baselineUrl}/tcc`,
+    'baseline-6': `${baselineUrl}/3pc`,
   };
   const coordinatorPid = coordinator.proc.pid!;
   const serverPid: Record<Target, number> = {
@@ -203,8 +205,10 @@ async function main(): Promise<void> {
     before: earlier?.child.proc.pid ?? 0,
     tcc: coordinatorPid,
     '2pc': coordinatorPid,
+    '3pc': coordinatorPid,
     baseline: baseline.proc.pid!,
     'baseline-4': baseline.proc.pid!,
+    'baseline-6': baseline.proc.pid!,
   };
   const dbOf: Record<Target, string> = {
     coordinator: coordDb.name,
@@ -213,8 +217,10 @@ async function main(): Promise<void> {
     before: earlier?.db.name ?? '',
     tcc: coordDb.name,
     '2pc': coordDb.name,
+    '3pc': coordDb.name,
     baseline: baseDb.name,
     'baseline-4': baseDb.name,
+    'baseline-6': baseDb.name,
   };
 
   // one saga through each target before measuring: the whole path works
@@ -250,8 +256,10 @@ async function main(): Promise<void> {
     before: 0,
     tcc: 0,
     '2pc': 0,
+    '3pc': 0,
     baseline: 0,
     'baseline-4': 0,
+    'baseline-6': 0,
   };
   let retries = 0;
 

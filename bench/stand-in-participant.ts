@@ -13,7 +13,8 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     // like the demo, an account it does not know is a business no (of a forward phase)
-    const no = /\/(action|try|prepare)$/.test(req.url ?? '') && Buffer.concat(chunks).includes('"no-such-account"');
+    const no =
+      /\/(action|try|prepare|can-commit)$/.test(req.url ?? '') && Buffer.concat(chunks).includes('"no-such-account"');
     const body = no ? '{"error":"unknown account"}' : '{}';
     res.writeHead(no ? 409 : 200, { 'content-type': 'application/json', 'content-length': String(body.length) });
     res.end(body);
