@@ -106,6 +106,47 @@ describe('SIGTERM on a coordinator with DATABASE_URL', () => {
     // the participant holds its answer for 30 s: the stop ended the call rather than waiting for it
     expect(participant.callsFor(id, 'action')[0].answeredAt).toBeNull();
   }, 60_000);
+
+  // A start waiting for its transaction (`?wait=`) was left waiting by the stopped driver until its
+  // wait ran out, and its keep-alive connection then held the server's close for the keep-alive
+  // timeout (72 s): this stop took about 100 s. Now it answers 202 (running, let go) at once, with
+  // `Connection: close`.
+  it('answers a start waiting for its transaction at once, and exits before that wait would end', async () => {
+    const { participant, coordinator } = stack;
+    const api = apiClient(await coordinator.start());
+    participant.fault({ branchId: 'b', phase: 'action', status: 200, times: 1, delayMs: 120_000 });
+    const sent = Date.now();
+    const waiting = api.post('/v1/transactions?wait=30000', sagaBody(['b']));
+    await until(() => participant.calls.some((c) => c.body.branchId === 'b'));
+
+    await coordinator.stop();
+    const exitedAfterMs = Date.now() - sent;
+    const answer = await waiting;
+    const code = await coordinator.exited;
+    expect({ code, tail: code === 0 ? '' : coordinator.log.slice(-3_000) }).toEqual({ code: 0, tail: '' });
+    expect({ status: answer.status, txn: answer.body.status }).toEqual({ status: 202, txn: 'running' });
+    expect(answer.headers.get('connection')).toBe('close');
+    expect(exitedAfterMs).toBeLessThan(30_000);
+    expect(await ownerOf(stack.db.url, answer.body.id)).toBeNull();
+  }, 150_000);
+
+  // An open live stream (a dashboard left open) never ends on its own, and the server's close waited
+  // for it: the process never exited. Now the stream ends whole and the process exits.
+  it('ends an open live stream and exits', async () => {
+    const { coordinator } = stack;
+    const base = await coordinator.start();
+    const stream = await fetch(`${base}/v1/stream`);
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return 'ended';
+    })().catch((e: unknown) => `cut: ${String(e)}`);
+
+    await coordinator.stop();
+    const code = await coordinator.exited;
+    expect({ code, tail: code === 0 ? '' : coordinator.log.slice(-3_000) }).toEqual({ code: 0, tail: '' });
+    expect(await ended).toBe('ended');
+  }, 60_000);
 });
 
 async function ownerOf(url: string, id: string): Promise<string | null> {

@@ -6,7 +6,7 @@ import { AppModule } from './app.module';
 import { loadConfig, type Config } from './config/config';
 import { openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
-import { httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
+import { closeConnectionsOnDrain, httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
 import { serveDashboard } from './http/dashboard';
 import { ProblemFilter } from './http/problem.filter';
 import { requireKeyForDocs } from './access/docs-access';
@@ -38,6 +38,7 @@ async function bootstrap(): Promise<void> {
     }
   });
   installRequestGuards(app.getHttpAdapter().getInstance());
+  const drain = closeConnectionsOnDrain(app.getHttpAdapter().getInstance());
   if (!config.DOCS_PUBLIC) requireKeyForDocs(app); // before the docs routes exist, so it covers them
   setupDocs(app);
   await serveDashboard(app);
@@ -69,6 +70,7 @@ async function bootstrap(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal}: stopping`, 'Bootstrap');
+    drain();
     await app.close().catch(() => undefined);
     await stopTracing?.();
     await db.stop().catch(() => undefined);

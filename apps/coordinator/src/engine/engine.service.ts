@@ -62,6 +62,8 @@ export class Engine implements EngineContext {
   /** Operator and interactive actions, routed to whichever driver can act on them. */
   private readonly actions: TransactionActions;
   private readonly settleWaiters = new SettleWaiters();
+  /** Set by {@link shutdown}: waits end at once, unsettled, rather than polling the log. */
+  private stopping = false;
   /** False on a `ROLE=api` instance: it writes new transactions for workers and drives none itself. */
   readonly drives: boolean;
 
@@ -286,6 +288,7 @@ export class Engine implements EngineContext {
   ): Promise<{ settled: boolean } & SettleOutcome> {
     const until = Date.now() + ms;
     for (;;) {
+      if (this.stopping) return { settled: false, snapshot: null, stored: null, answerInFlight: false };
       const local = this.drivers.get(id);
       if (!local) {
         const loaded = await this.store.load(id);
@@ -327,11 +330,16 @@ export class Engine implements EngineContext {
     this.settleWaiters.notify(driver.id, () => (how.settled ? driver.snapshot() : null));
   }
 
-  /** Stops every driver without writing; the transactions are released for others (or a restart) to take. */
+  /**
+   * Stops every driver without writing; the transactions are released for others (or a restart) to
+   * take, and the requests waiting on them answer now, with the transaction as the log has it.
+   */
   async shutdown(): Promise<void> {
+    this.stopping = true;
     for (const d of this.drivers.values()) d.stop();
     this.drivers.clear();
     await this.store.releaseAll(this.instanceId).catch(() => undefined);
+    this.settleWaiters.releaseAll();
     await this.caller.close();
   }
 

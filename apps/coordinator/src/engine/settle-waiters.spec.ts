@@ -30,6 +30,14 @@ describe('SettleWaiters', () => {
     expect(waiters.size).toBe(0);
   });
 
+  it('ends every wait unsettled when the instance lets go of everything (a stop)', async () => {
+    const waiters = new SettleWaiters();
+    const waits = [waiters.wait('t1', 60_000), waiters.wait('t1', 60_000), waiters.wait('t2', 60_000)];
+    waiters.releaseAll();
+    expect(await Promise.all(waits)).toEqual(Array(3).fill({ snapshot: null, stored: null, answerInFlight: false }));
+    expect(waiters.size).toBe(0);
+  });
+
   it("builds one keyed waiter's answer for the settling write and tells that waiter it was stored", async () => {
     const waiters = new SettleWaiters();
     const plain = waiters.wait('t1', 10_000);

@@ -96,6 +96,11 @@ export class SettleWaiters {
     return this.waiters.size;
   }
 
+  /** The instance is stopping and lets go of everything it drives: every wait ends now, unsettled. */
+  releaseAll(): void {
+    for (const id of [...this.waiters.keys()]) this.notify(id, () => null);
+  }
+
   /** The driver of `id` settled (with its snapshot) or let go of it (null). */
   notify(id: string, snapshot: () => Snapshot | null): void {
     const listeners = this.waiters.get(id);

@@ -178,3 +178,21 @@ export function parseJsonBody(contentType: string | undefined, body: Buffer): un
     { field, rule: parsed.unstorable.rule },
   ]);
 }
+
+/**
+ * Returns `drain`, called once the process starts to stop: from then on every answer closes its
+ * connection, and idle keep-alive connections are closed at once. The server's close waits for its
+ * connections, and a request still in flight when it closes (a start waiting for its transaction)
+ * left a keep-alive connection that held the stop for the keep-alive timeout.
+ */
+export function closeConnectionsOnDrain(fastify: FastifyInstance): () => void {
+  let draining = false;
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+  return () => {
+    draining = true;
+    fastify.server.closeIdleConnections();
+  };
+}

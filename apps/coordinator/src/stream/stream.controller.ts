@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Access } from '../access/access.decorator';
 import { Permission } from '../access/permissions';
@@ -10,8 +10,16 @@ const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 
 /** `GET /v1/stream`: transaction status changes as server-sent events, resumable with `Last-Event-ID`. */
 @Controller('v1/stream')
-export class StreamController {
+export class StreamController implements BeforeApplicationShutdown {
+  /** How to end each open stream: a stream never ends on its own, and the server's close waits for it. */
+  private readonly open = new Set<() => void>();
+
   constructor(private readonly feed: StatusFeed) {}
+
+  /** The process is stopping: every stream ends now (its client reconnects, to another instance). */
+  beforeApplicationShutdown(): void {
+    for (const end of [...this.open]) end();
+  }
 
   @Get()
   @Access(Permission.Read)
@@ -28,12 +36,23 @@ export class StreamController {
     const unsubscribe = this.feed.subscribe((e) => send(e));
     let closed = false;
     const ping = setInterval(() => raw.write(': ping\n\n'), PING_MS);
-    const close = () => {
+    const stop = () => {
       closed = true;
+      this.open.delete(end);
       clearInterval(ping);
       unsubscribe();
+    };
+    const close = () => {
+      stop();
       if (!raw.destroyed) raw.destroy();
     };
+    // the response ends whole (the client sees a clean end and reconnects), then the connection goes
+    const end = () => {
+      if (closed) return;
+      stop();
+      raw.end(() => raw.destroy());
+    };
+    this.open.add(end);
     raw.on('close', close); // before anything is awaited: a client gone meanwhile leaves nothing behind
     reply.hijack();
     raw.writeHead(200, {
