@@ -10,6 +10,7 @@ import {
   type ApiClient,
   type FreshDatabase,
   type TestStack,
+  until,
 } from '#testing';
 
 const FORWARD: Record<string, 'prepare' | 'try' | 'action'> = { '2pc': 'prepare', tcc: 'try', saga: 'action' };
@@ -120,11 +121,3 @@ describe.each(['2pc', 'tcc', 'saga'])('%s: abort queued behind a step that lets 
     expect(participant.outcome(id, 'a').undone).toBe(1);
   });
 });
-
-async function until(done: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

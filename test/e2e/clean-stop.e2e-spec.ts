@@ -11,6 +11,7 @@ import {
   sagaBody,
   startTestStack,
   type TestStack,
+  until,
 } from '#testing';
 
 /**
@@ -159,13 +160,5 @@ async function ownerOf(url: string, id: string): Promise<string | null> {
     return rows[0]?.owner ?? null;
   } finally {
     await client.end();
-  }
-}
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { sagaBody, startTestStack, type TestStack } from '#testing';
+import { sagaBody, startTestStack, until, type TestStack } from '#testing';
 
 /** RETENTION_DAYS in a running coordinator: a short interval, and rows aged by hand in the log. */
 describe('retention (coordinator process, RETENTION_DAYS=1)', () => {
@@ -21,13 +21,6 @@ describe('retention (coordinator process, RETENTION_DAYS=1)', () => {
     ]);
   }
 
-  async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-    for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-      if (await check()) return;
-    }
-    throw new Error('condition not met in time');
-  }
-
   it('deletes a finished transaction past the horizon with its rows, keeps a newer one and an old failed one', async () => {
     const old = await s.api.post('/v1/transactions?wait=10000', sagaBody(['a', 'b']), {
       'idempotency-key': `k-${Date.now()}`,
@@ -46,7 +39,7 @@ describe('retention (coordinator process, RETENTION_DAYS=1)', () => {
     expect(failed.body.status).toBe('failed');
     await age(old.body.id, 2);
     await age(failedId, 2);
-    await until(async () => (await s.api.get(`/v1/transactions/${old.body.id}`)).status === 404);
+    await until(async () => (await s.api.get(`/v1/transactions/${old.body.id}`)).status === 404, 15_000);
 
     const rows = async (table: string, id: string) =>
       (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE transaction_id = $1`, [id])).rows[0].n;

@@ -7,3 +7,4 @@ export * from './tcp-proxy';
 export * from './sse-client';
 export * from './free-port';
 export * from './bank-process';
+export * from './until';
