@@ -18,6 +18,8 @@ const BROKERS = [
   { kind: 'nats', url: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222' },
   { kind: 'redis', url: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' },
   { kind: 'rabbitmq', url: process.env.TEST_AMQP_URL ?? 'amqp://127.0.0.1:5672' },
+  // RabbitMQ's other name (Nest's own): registered, shown and called as given
+  { kind: 'rmq', url: process.env.TEST_AMQP_URL ?? 'amqp://127.0.0.1:5672' },
 ] as const;
 
 describe.each(BROKERS)('participant over $kind', ({ kind, url }) => {
@@ -230,6 +232,7 @@ describe('registration of broker transports', () => {
     ['nats', 'http://127.0.0.1:4222', 'url', /nats:\/\/ or tls:\/\/ URL for transport nats/],
     ['redis', 'nats://127.0.0.1:4222', 'url', /redis:\/\/ or rediss:\/\/ URL for transport redis/],
     ['rabbitmq', 'redis://127.0.0.1:6379', 'url', /amqp:\/\/ or amqps:\/\/ URL for transport rabbitmq/],
+    ['rmq', 'nats://127.0.0.1:4222', 'url', /amqp:\/\/ or amqps:\/\/ URL for transport rmq/],
     ['http', 'nats://127.0.0.1:4222', 'url', /http:\/\/ or https:\/\/ URL for transport http/],
     ['nats', 'nats://user:pass@127.0.0.1:4222', 'url', /must not carry credentials/],
     ['nats', 'nats://169.254.169.254:4222', 'url', /link-local/],

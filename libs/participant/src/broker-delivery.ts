@@ -2,8 +2,8 @@ import { BROKER_PATH_HEADER, Phase, Protocol, type BrokerCallReply } from '#cont
 import type { PhaseDispatcher } from './phase-dispatcher';
 import { phasePath, protocolOfPhase, type PhaseKey } from './phase-route';
 
-/** The brokers a participant can be served over (see docs/transports.md). */
-export type BrokerKind = 'nats' | 'redis' | 'rabbitmq';
+/** The brokers a participant can be served over (see docs/transports.md); RabbitMQ by either name. */
+export type BrokerKind = 'nats' | 'redis' | 'rabbitmq' | 'rmq';
 
 const PHASES = new Set<string>(Object.values(Phase));
 const PROTOCOLS = new Set<string>(Object.values(Protocol));

@@ -6,7 +6,7 @@ export interface ParticipantLeaseOptions {
   name: string;
   /** Where the coordinator reaches this service; phase paths are appended to it. For a broker transport, the broker's URL. */
   url: string;
-  /** How the coordinator reaches it: `http` (default), `nats`, `redis` or `rabbitmq` (docs/transports.md). */
+  /** How the coordinator reaches it: `http` (default), `nats`, `redis` or `rabbitmq` (also `rmq`) (docs/transports.md). */
   transport?: string;
   /** When set, the coordinator signs every call with it (`Txn-Signature`); 16-256 characters. */
   secret?: string;

@@ -8,7 +8,7 @@ import { BANK_SCHEMA, BankHandlers } from './bank.handlers';
 /**
  * The bank participant as a process, for the e2e tests (Nest 12 is ESM-only, which Jest on Node 20
  * cannot load in-process). Configured by environment; prints `participant ready: <url>` once listening.
- * With TRANSPORT (`nats`, `redis`, `rabbitmq`) and BROKER_URL it serves over that broker instead of
+ * With TRANSPORT (`nats`, `redis`, `rabbitmq` or `rmq`) and BROKER_URL it serves over that broker instead of
  * HTTP, and PORT is not used.
  */
 /**
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     if (!value) throw new Error(`${name} is required`);
     return value;
   };
-  const kind = process.env.TRANSPORT as 'nats' | 'redis' | 'rabbitmq' | undefined;
+  const kind = process.env.TRANSPORT as 'nats' | 'redis' | 'rabbitmq' | 'rmq' | undefined;
   const transport = kind ? { kind, url: env('BROKER_URL') } : undefined;
   const port = transport ? 0 : Number(env('PORT'));
   const url = transport ? transport.url : `http://127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-import { Outcome, Transport } from '#contracts';
+import { Outcome, Transport, isRabbitMq } from '#contracts';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 import type { BrokerParticipantCallerOptions } from './participant-caller.broker';
 import { HttpParticipantCaller } from './participant-caller.http';
@@ -32,7 +32,8 @@ export class ParticipantCallerByTransport implements ParticipantCaller {
     await Promise.all(all.map((c) => c.close()));
   }
 
-  private callerOf(transport: Transport): ParticipantCaller | null {
+  private callerOf(named: Transport): ParticipantCaller | null {
+    const transport = isRabbitMq(named) ? Transport.RabbitMq : named; // one caller for both of its names
     let caller = this.callers.get(transport) ?? null;
     if (caller) return caller;
     caller = create(transport, this.options);
@@ -50,6 +51,7 @@ function create(transport: Transport, options: BrokerParticipantCallerOptions): 
     case Transport.Redis:
       return new RedisParticipantCaller(options);
     case Transport.RabbitMq:
+    case Transport.Rmq:
       return new RabbitMqParticipantCaller(options);
   }
 }

@@ -45,6 +45,7 @@ function createServer(transport: ParticipantTransportOptions, name: string): Pha
         retryDelay: 1_000,
       });
     case 'rabbitmq':
+    case 'rmq':
       return new RabbitMqPhaseServer({
         urls: [transport.url],
         queue: `txn.${name}`,
