@@ -191,14 +191,27 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect((await s.api.post(`/v1/transactions/${id}/replay`)).status).toBe(409);
   });
 
-  it('answers ?wait with 202 + Location when the saga is still running, and 201 without wait', async () => {
+  it('answers ?wait (even 0) with 202 + Location when the saga is still running, a repeat too, and 201 without wait', async () => {
     const id = `wait-${Date.now()}`;
     s.participant.fault({ transactionId: id, branchId: 'a', status: 200, times: 1, when: 'after', delayMs: 800 });
     const r = await s.api.post('/v1/transactions?wait=100', { id, ...sagaBody(['a']) });
     expect(r.status).toBe(202);
     expect(r.headers.get('location')).toBe(`/v1/transactions/${id}`);
     expect(r.body.status).toBe('running');
-    await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed');
+    // a repeat of the same id and body that asks to wait waits too: 200 once settled
+    const repeat = await s.api.post('/v1/transactions?wait=10000', { id, ...sagaBody(['a']) });
+    expect([repeat.status, repeat.body.status]).toEqual([200, 'committed']);
+
+    // wait=0 is a wait that ran out at once: 202, not the 201 of a start that did not ask to wait
+    const zero = `wait0-${Date.now()}`;
+    s.participant.fault({ transactionId: zero, branchId: 'a', status: 200, times: 1, when: 'after', delayMs: 800 });
+    const atOnce = await s.api.post('/v1/transactions?wait=0', { id: zero, ...sagaBody(['a']) });
+    expect([atOnce.status, atOnce.body.status]).toEqual([202, 'running']);
+    expect(atOnce.headers.get('location')).toBe(`/v1/transactions/${zero}`);
+    const again = await s.api.post('/v1/transactions?wait=0', { id: zero, ...sagaBody(['a']) });
+    expect([again.status, again.body.status]).toEqual([202, 'running']);
+    await s.api.until(`/v1/transactions/${zero}`, (t: any) => t.status === 'committed');
+    expect((await s.api.post('/v1/transactions?wait=', sagaBody(['x']))).status).toBe(422);
 
     const started = await s.api.post('/v1/transactions', sagaBody(['x']));
     expect(started.status).toBe(201);

@@ -87,10 +87,15 @@ export class TransactionsService {
       if (existing.txn.requestHash !== hash) {
         throw new TransactionConflictError(`transaction "${begun.id}" exists with a different request body`);
       }
-      return this.viewReply(200, existing, await this.store.events(begun.id));
+      if (waitMs === undefined || SETTLED_STATUSES.includes(existing.txn.status)) {
+        return this.viewReply(200, existing, await this.store.events(begun.id));
+      }
+      // a repeat that asks to wait waits as the first request did: 200 once settled, else 202
+      const { settled } = await this.engine.waitSettled(begun.id, waitMs);
+      return this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
     }
     let reply: Reply;
-    if (waitMs) {
+    if (waitMs !== undefined) {
       // the answer once settled is stored for the key by the settling write itself, when this
       // instance settles it; else it is stored below, in a write of its own
       const responder = key
@@ -294,9 +299,12 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   }
 }
 
-/** `?wait=MS`: decimal digits (not `1e3`, `0x10`, `+5`, which Number() would take), from 0 to Limits.maxWaitMs. */
+/**
+ * `?wait=MS`: decimal digits (not `1e3`, `0x10`, `+5`, which Number() would take, nor nothing), from 0 to
+ * Limits.maxWaitMs. `wait=0` asks for the answer of a wait that ran out at once: 202 unless settled.
+ */
 export function parseWait(raw: unknown): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
+  if (raw === undefined) return undefined;
   const n = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
   if (!(n <= Limits.maxWaitMs)) {
     throw new ValidationError('wait is invalid', [
