@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Pool } from 'pg';
 import { CoordinatorProcess, TestParticipant, apiClient, freePort, freshDatabase, type FreshDatabase } from '#testing';
 
 /** Without REDIS_URL the queue runs on BullMQ's Postgres backend; without DATABASE_URL Postgres is embedded. */
@@ -47,6 +48,30 @@ describe('zero-config modes', () => {
       expect(coordinator.log).toContain('queue on Postgres');
       const health = await retryingSaga(base);
       expect(health.details.queue.backend).toBe('postgres');
+    } finally {
+      await coordinator.stop();
+      await db.drop();
+    }
+  });
+
+  it('runs the Postgres queue under a REDIS_PREFIX with - and : (no plain schema name)', async () => {
+    const db: FreshDatabase = await freshDatabase('pgqueue_prefix');
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: db.url,
+      redisPrefix: 'team-a:txc',
+      env: { SWEEP_INTERVAL_MS: '60000', INSTANCE_TTL_MS: '120000', LOG_LEVEL: 'warn' },
+    });
+    try {
+      const base = await coordinator.start();
+      const health = await retryingSaga(base);
+      expect(health.details.queue.backend).toBe('postgres');
+      const pool = new Pool({ connectionString: db.url, max: 1 });
+      try {
+        const { rows } = await pool.query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'txcq_team_a_txc_%'`);
+        expect(rows).toHaveLength(1);
+      } finally {
+        await pool.end();
+      }
     } finally {
       await coordinator.stop();
       await db.drop();

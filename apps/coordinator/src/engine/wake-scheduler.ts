@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Queue, Worker, createPostgresBackend, withBackend } from 'bullmq';
 import IORedis from 'ioredis';
 import type { Config } from '../config/config';
+import { queueSchemaOf } from './queue-schema';
 
 const QUEUE = 'wake';
 const QUEUE_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
@@ -43,7 +44,7 @@ export class WakeScheduler {
       }
     } else {
       const pg = withBackend(createPostgresBackend);
-      const connection = { connectionString: this.databaseUrl, schema: `${prefix}_queue`, migrate: true, max: 4 };
+      const connection = { connectionString: this.databaseUrl, schema: queueSchemaOf(prefix), migrate: true, max: 4 };
       this.queue = new pg.Queue(QUEUE, { connection, prefix }) as unknown as Queue;
       if (runWorker) {
         this.worker = new pg.Worker(QUEUE, processor, {
