@@ -135,6 +135,20 @@ describe('participant instances: leases and circuits', () => {
     expect(instance(view, 'two').status).toBe('draining');
     expect((await s.api.delete('/v1/participants/svc/instances/nope')).status).toBe(404);
   });
+
+  it('removes an instance named by a long URL through its path (an id longer than any other path segment)', async () => {
+    const registered = await s.api.post('/v1/participants', {
+      name: 'svc-long-url',
+      url: `${instances.one.url}/${'y'.repeat(600)}`,
+    });
+    expect(registered.status).toBe(201);
+    const url: string = registered.body.url;
+    const left = await s.api.delete(`/v1/participants/svc-long-url/instances/${encodeURIComponent(url)}`);
+    expect(left.status).toBe(200);
+    expect(instance(left.body, url).status).toBe('draining');
+    // any other segment keeps its bound: a transaction id is at most 128 characters, encoded 384 bytes
+    expect((await s.api.get(`/v1/transactions/${'%41'.repeat(129)}`)).status).toBe(414);
+  });
 });
 
 describe('participant instances: all down longer than the retry budget', () => {

@@ -35,7 +35,9 @@ export const registerParticipantSchema = z
       .string()
       .regex(Limits.participantNamePattern, 'must be 1-63 characters of [a-z0-9_-], starting with a letter or digit'),
     url: storableString.pipe(
-      z.url({ protocol: ANY_SCHEME, error: 'must be an absolute http(s), nats, redis or amqp URL' }).max(2048),
+      z
+        .url({ protocol: ANY_SCHEME, error: 'must be an absolute http(s), nats, redis or amqp URL' })
+        .max(Limits.maxParticipantUrlLength),
     ),
     transport: z.enum(Object.values(Transport) as [Transport, ...Transport[]]).default(Transport.Http),
     ttlSeconds: z

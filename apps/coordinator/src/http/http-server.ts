@@ -23,15 +23,16 @@ import {
 export function httpServerOptions(requestTimeoutMs: number): FastifyServerOptions {
   return {
     bodyLimit: Limits.maxBodyBytes,
-    // a path id of Limits.maxIdLength characters, each possibly percent-encoded; longer is 414
-    routerOptions: { maxParamLength: Limits.maxIdLength * 3 },
+    // the longest a parameter may be (an instance's URL, percent-encoded); each segment's own bound
+    // is checked by installRequestGuards, where the route is known
+    routerOptions: { maxParamLength: MAX_INSTANCE_SEGMENT_BYTES },
     serverFactory: (handler) => createHttpServer(handler, requestTimeoutMs),
     clientErrorHandler: answerClientError,
     frameworkErrors: (error, _request, reply) => {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
         void sendProblem(
           reply,
-          problem(414, 'uri_too_long', `a path segment is longer than ${Limits.maxIdLength * 3} bytes`),
+          problem(414, 'uri_too_long', `a path segment is longer than ${MAX_INSTANCE_SEGMENT_BYTES} bytes`),
         );
       } else if (error.code === 'FST_ERR_BAD_URL') {
         void sendProblem(reply, problem(400, 'bad_url', 'the path is not valid percent-encoded UTF-8'));
@@ -110,6 +111,10 @@ export function installRequestGuards(fastify: FastifyInstance): void {
         problem(414, 'uri_too_long', `the request target is longer than ${Limits.maxUrlBytes} bytes`),
       );
     }
+    const segmentLimit = longSegmentLimit(request.url);
+    if (segmentLimit !== null) {
+      return sendProblem(reply, problem(414, 'uri_too_long', `a path segment is longer than ${segmentLimit} bytes`));
+    }
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'];
     if (encoding && encoding !== 'identity' && hasBody) {
@@ -131,6 +136,24 @@ export function installRequestGuards(fastify: FastifyInstance): void {
     }
     return undefined;
   });
+}
+
+/** A path segment as sent: an id of Limits.maxIdLength characters, each possibly percent-encoded. */
+const MAX_SEGMENT_BYTES = Limits.maxIdLength * 3;
+/** An instance registered without an `instanceId` is named by its URL (up to 2048 characters), encoded. */
+const MAX_INSTANCE_SEGMENT_BYTES = Limits.maxParticipantUrlLength * 3;
+const INSTANCE_PATH = /^\/v1\/participants\/[^/]+\/instances\/[^/]+\/?$/;
+
+/** The bound a segment of `url`'s path is over (414), or null: the instance route's last one may be an encoded URL. */
+function longSegmentLimit(url: string): number | null {
+  const path = url.split('?', 1)[0];
+  const segments = path.split('/');
+  const instanceAt = INSTANCE_PATH.test(path) ? 5 : -1; // '', 'v1', 'participants', name, 'instances', id
+  for (let i = 0; i < segments.length; i++) {
+    const limit = i === instanceAt ? MAX_INSTANCE_SEGMENT_BYTES : MAX_SEGMENT_BYTES;
+    if (Buffer.byteLength(segments[i]) > limit) return limit;
+  }
+  return null;
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
