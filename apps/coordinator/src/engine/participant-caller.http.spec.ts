@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Outcome, Phase, Protocol } from '#contracts';
+import { Limits, Outcome, Phase, Protocol } from '#contracts';
 import { ParticipantUrlGuard, type Resolver } from '../participants/url-safety';
 import { HttpParticipantCaller } from './participant-caller.http';
 
@@ -105,5 +105,47 @@ describe('HttpParticipantCaller connect-time guard', () => {
     const result = await caller(undefined).call(callTo(`http://127.0.0.1:${p.port}/saga/action`));
     expect(result.outcome).toBe(Outcome.Yes);
     expect(p.connections()).toBe(1);
+  });
+});
+
+describe('HttpParticipantCaller reply bodies as stored', () => {
+  const replies: Record<string, { type: string; body: string }> = {
+    '/json': { type: 'application/json', body: '{"ok":true}' },
+    '/bad-json': { type: 'application/json', body: 'not json at all' },
+    '/text-at-limit': { type: 'text/plain', body: 'x'.repeat(Limits.maxResultBytes) },
+    '/json-past-limit': { type: 'application/json', body: JSON.stringify({ s: 'y'.repeat(Limits.maxResultBytes) }) },
+  };
+  let server: Server;
+  let base: string;
+  const caller = new HttpParticipantCaller({ resolve: async () => ['127.0.0.1'] });
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      const reply = replies[req.url ?? ''];
+      req.on('end', () => res.writeHead(200, { 'content-type': reply.type }).end(reply.body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await caller.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('parses JSON', async () => {
+    expect((await caller.call(callTo(`${base}/json`))).result).toEqual({ ok: true });
+  });
+
+  it('keeps a body that is not JSON as its text, not marked truncated when it was not cut', async () => {
+    expect((await caller.call(callTo(`${base}/bad-json`))).result).toEqual({ text: 'not json at all' });
+    const atLimit = (await caller.call(callTo(`${base}/text-at-limit`))).result as Record<string, unknown>;
+    expect(atLimit).toEqual({ text: replies['/text-at-limit'].body });
+  });
+
+  it('marks a body cut at the limit as truncated, with its first Limits.maxResultBytes bytes', async () => {
+    const cut = (await caller.call(callTo(`${base}/json-past-limit`))).result as { truncated: boolean; text: string };
+    expect(cut.truncated).toBe(true);
+    expect(cut.text).toBe(replies['/json-past-limit'].body.slice(0, Limits.maxResultBytes));
   });
 });

@@ -50,11 +50,11 @@ export class HttpParticipantCaller implements ParticipantCaller {
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const text = await readLimited(res.body, Limits.maxResultBytes);
+      const body = await readLimited(res.body, Limits.maxResultBytes);
       return {
         outcome: outcomeOfHttpStatus(res.statusCode, req.body.phase),
         httpStatus: res.statusCode,
-        result: parseResult(text, String(res.headers['content-type'] ?? '')),
+        result: parseResult(body, String(res.headers['content-type'] ?? '')),
         error: res.statusCode >= 300 ? `HTTP ${res.statusCode}` : null,
         durationMs: Math.round(performance.now() - started),
       };
@@ -120,30 +120,35 @@ export function sign(secret: string, rawBody: string, nowSeconds = Math.floor(Da
   return `t=${nowSeconds},v1=${mac}`;
 }
 
-async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }, limit: number): Promise<string> {
+/** The body's first `limit` bytes as text, and whether there was more (the rest is not read). */
+async function readLimited(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  limit: number,
+): Promise<{ text: string; cut: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     chunks.push(chunk);
     size += chunk.length;
-    if (size >= limit) {
+    if (size > limit) {
       body.destroy();
       break;
     }
   }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+  return { text: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), cut: size > limit };
 }
 
-function parseResult(text: string, contentType: string): unknown {
+/** A JSON reply parsed; anything else (or JSON cut at the limit) kept as text, marked `truncated` only if it was cut. */
+function parseResult({ text, cut }: { text: string; cut: boolean }, contentType: string): unknown {
   if (!text) return null;
-  if (contentType.includes('json')) {
+  if (contentType.includes('json') && !cut) {
     try {
       return JSON.parse(text);
     } catch {
-      return { truncated: true, text };
+      // not JSON after all: kept as the text it is
     }
   }
-  return { text };
+  return cut ? { truncated: true, text } : { text };
 }
 
 function describe(error: unknown): string {
