@@ -1,4 +1,5 @@
 /** The log's ops as `txc_apply` reads them (snake_case JSON), and the stream's announcement of each. */
+import { storedBody } from './stored-body';
 import type { BranchChange, BranchRecord, NewEvent, StatusChange, StoreOp, StoredResponse } from './transaction-store';
 
 const eventWire = (e: NewEvent) => ({
@@ -35,7 +36,12 @@ const branchWire = (b: BranchRecord) => ({
   payload: b.payload ?? null,
 });
 
-const responseWire = (r: StoredResponse) => ({ key: r.key, status: r.status, body: r.body, headers: r.headers });
+const responseWire = (r: StoredResponse) => ({
+  key: r.key,
+  status: r.status,
+  body: storedBody(r.body),
+  headers: r.headers,
+});
 
 /** The stream notification of an op that changes a transaction's status (a {@link StatusChange} as JSON), or null. */
 export function announcementOf(op: StoreOp): string | null {

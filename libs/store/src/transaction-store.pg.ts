@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Attention } from '#contracts';
 import { announcementOf, toWire } from './apply-wire';
+import { bodyOfStored } from './stored-body';
 import { ACTIVE_SQL, ATTENTION_FILTER, ATTENTION_SQL, ATTENTION_STATUSES } from './attention-sql';
 import { LogWriter } from './log-writer';
 import { ORPHAN_SCAN_BEGIN, orphanScanSql } from './orphan-sql';
@@ -298,7 +299,7 @@ export class PgTransactionStore implements TransactionStore {
       transactionId: r.transaction_id,
       ageSeconds: r.age,
       responseStatus: r.response_status,
-      responseBody: r.response_body,
+      responseBody: bodyOfStored(r.response_body),
       responseHeaders: r.response_headers,
     };
   }
