@@ -120,6 +120,24 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(done.check.lastError).not.toBeNull();
   });
 
+  it('counts a check answered "pending" as an answer, not as a failing call, in /v1/stats', async () => {
+    const id = fresh('check-pending-stats');
+    expect((await s.api.post('/v1/participants', { name: 'sender-pending', url: s.participant.url })).status).toBe(201);
+    s.participant.answerCheck(id, 'pending');
+    await s.api.post(
+      '/v1/transactions',
+      message(id, { check: { participant: 'sender-pending', path: '/orders/check' } }),
+    );
+    for (let i = 0; i < 100 && s.participant.callsFor(id, 'check').length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(s.participant.callsFor(id, 'check').length).toBeGreaterThanOrEqual(2);
+    const stats = await s.api.get('/v1/stats');
+    expect(stats.body.failingParticipants.map((p: any) => p.participant)).not.toContain('sender-pending');
+    s.participant.answerCheck(id, 'committed');
+    expect((await settle(id)).status).toBe('committed');
+  });
+
   it('a slow check is waited for and asked again; it never decides without the sender', async () => {
     const id = fresh('check-slow');
     s.participant.answerCheck(id, 'committed');

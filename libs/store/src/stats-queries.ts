@@ -17,6 +17,12 @@ export interface StatsRows {
 export const STATS_SAMPLE = 20_000;
 
 /**
+ * A call that got no answer or an error status. An unknown outcome that came with a 2xx is an answer
+ * (a message's check saying "pending"), not a failure.
+ */
+const FAILED_CALL = `e.outcome = 'unknown' AND coalesce((e.detail->>'httpStatus')::int, 0) NOT BETWEEN 200 AND 299`;
+
+/**
  * Reads the overview of the window from `from` to now in buckets of `bucketSeconds`. Each query is
  * led by an indexed column (created_at, updated_at, status), so the cost follows the window's
  * traffic, not the size of the log.
@@ -54,10 +60,10 @@ export async function readStats(pool: Pool, from: Date, bucketSeconds: number): 
       [from],
     ),
     pool.query(
-      `SELECT b.participant, count(*) FILTER (WHERE e.outcome = 'unknown')::int AS failures, count(*)::int AS calls
+      `SELECT b.participant, count(*) FILTER (WHERE ${FAILED_CALL})::int AS failures, count(*)::int AS calls
          FROM txc_events e JOIN txc_branches b ON b.transaction_id = e.transaction_id AND b.id = e.branch_id
         WHERE e.transaction_id IN ${sample} AND e.type = 'call.finished' AND e.at >= $1
-        GROUP BY 1 HAVING count(*) FILTER (WHERE e.outcome = 'unknown') > 0 ORDER BY 2 DESC, 1 LIMIT 10`,
+        GROUP BY 1 HAVING count(*) FILTER (WHERE ${FAILED_CALL}) > 0 ORDER BY 2 DESC, 1 LIMIT 10`,
       [from],
     ),
     // what failed and stuck transactions have in common: participant, phase and error text
