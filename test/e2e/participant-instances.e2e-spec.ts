@@ -136,6 +136,24 @@ describe('participant instances: leases and circuits', () => {
     expect((await s.api.delete('/v1/participants/svc/instances/nope')).status).toBe(404);
   });
 
+  it('renews and removes an instance named by its URL in any spelling of it (the SDK lease without instanceId)', async () => {
+    const bare = instances.one.url.replace(/\/+$/, ''); // stored as `${bare}/`
+    const lease = new ParticipantLease({
+      coordinatorUrl: s.api.base,
+      name: 'svc-bare',
+      url: bare,
+      ttlSeconds: 30,
+      heartbeatMs: 200,
+    });
+    await lease.start();
+    const view = (await s.api.get('/v1/participants/svc-bare')).body;
+    expect(view.instances.map((i: any) => i.instanceId)).toEqual([`${bare}/`]);
+    const renewed = await s.api.post('/v1/participants/svc-bare/heartbeat', { instanceId: bare });
+    expect(renewed.status).toBe(200);
+    await lease.stop({ leave: true });
+    expect(instance((await s.api.get('/v1/participants/svc-bare')).body, `${bare}/`).status).toBe('draining');
+  });
+
   it('removes an instance named by a long URL through its path (an id longer than any other path segment)', async () => {
     const registered = await s.api.post('/v1/participants', {
       name: 'svc-long-url',

@@ -50,6 +50,11 @@ export const Limits = {
    * named by its URL, which may be longer or hold other characters: such ids are stored, never typed.
    */
   instanceIdPattern: /^[A-Za-z0-9._:/@-]{1,128}$/,
+  /**
+   * An instance as a heartbeat or a removal names it: its `instanceId`, or the URL (1-2048 characters)
+   * that names an instance registered without one.
+   */
+  instanceRefPattern: /^[^\u0000-\u001f\u007f]{1,2048}$/,
   /** A participant's `maxConcurrency` upper bound. */
   maxParticipantConcurrency: 10_000,
   /** A participant's `ratePerSecond` upper bound. */

@@ -78,7 +78,10 @@ export type RegisterParticipantRequest = z.output<typeof registerParticipantSche
 /** Body of `POST /v1/participants/{name}/heartbeat`: without `instanceId`, the instances registered without one. */
 export const heartbeatSchema = z
   .object({
-    instanceId: z.string().regex(Limits.instanceIdPattern, 'must be 1-128 of [A-Za-z0-9._:/@-]').optional(),
+    instanceId: z
+      .string()
+      .regex(Limits.instanceRefPattern, 'must be an instanceId, or the URL of an instance registered without one')
+      .optional(),
   })
   .strict();
 export type HeartbeatRequest = z.output<typeof heartbeatSchema>;

@@ -37,6 +37,6 @@ export const ParticipantNameParam = new PathParamPipe(
 /** `{instanceId}` of /v1/participants/{name}/instances/{instanceId}: an id, or the URL an instance registered without one is named by. */
 export const InstanceIdParam = new PathParamPipe(
   'instanceId',
-  new RegExp(`^[^\\u0000-\\u001f]{1,${Limits.maxParticipantUrlLength}}$`),
+  Limits.instanceRefPattern,
   `must be 1-${Limits.maxParticipantUrlLength} characters without control characters`,
 );

@@ -65,7 +65,9 @@ export class ParticipantsService {
   /** Extends the lease of one instance, or of those registered without an `instanceId`; 404 when none matches. */
   async heartbeat(name: string, body: unknown): Promise<Reply<ParticipantView>> {
     const { instanceId } = parse(heartbeatSchema, body ?? {}, 'heartbeat');
-    const renewed = await this.registry.heartbeat(name, instanceId);
+    let renewed = await this.registry.heartbeat(name, instanceId);
+    const asStored = instanceId === undefined ? null : storedUrlOf(instanceId);
+    if (renewed === 'instance' && asStored) renewed = await this.registry.heartbeat(name, asStored);
     if (renewed === 'participant') throw new ParticipantNotFoundError(name);
     if (renewed === 'instance')
       throw new ParticipantNotFoundError(name, instanceId ?? '(registered without instanceId)');
@@ -75,7 +77,11 @@ export class ParticipantsService {
 
   /** Deregisters an instance: it is draining (no new calls; calls in flight finish) until it registers again. */
   async leave(name: string, instanceId: string): Promise<Reply<ParticipantView>> {
-    if (!(await this.registry.leave(name, instanceId))) throw new ParticipantNotFoundError(name, instanceId);
+    const asStored = storedUrlOf(instanceId);
+    const left =
+      (await this.registry.leave(name, instanceId)) ||
+      (asStored !== null && (await this.registry.leave(name, asStored)));
+    if (!left) throw new ParticipantNotFoundError(name, instanceId);
     this.directory.forget(name);
     return { status: 200, body: await this.view(name) };
   }
@@ -116,5 +122,19 @@ export class ParticipantsService {
     ]);
     if (!p) throw new ParticipantNotFoundError(name);
     return participantView(p, instances, counts, this.engine);
+  }
+}
+
+/**
+ * An instance registered without an `instanceId` is named by its URL as stored (normalised:
+ * `http://host:1` is kept as `http://host:1/`): the stored spelling of a URL given another way, or
+ * null when there is no other.
+ */
+function storedUrlOf(instanceId: string): string | null {
+  try {
+    const href = new URL(instanceId).href;
+    return href === instanceId ? null : href;
+  } catch {
+    return null;
   }
 }
