@@ -45,13 +45,21 @@ describe('operations surface', () => {
   it('refuses to start on bad configuration, naming each variable and rule', () => {
     const main = resolve(__dirname, '../../dist/apps/coordinator/src/main.js');
     const run = spawnSync(process.execPath, [main], {
-      env: { PATH: process.env.PATH, PORT: 'eighty', ROLE: 'boss', DATABASE_URL: 'mysql://x' },
+      env: {
+        PATH: process.env.PATH,
+        PORT: '0x50',
+        ROLE: 'boss',
+        DATABASE_URL: 'mysql://x',
+        PARTICIPANT_URL_ALLOWLIST: '10.0.0.0/99',
+      },
       encoding: 'utf8',
       timeout: 20_000,
     });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('invalid configuration');
-    expect(run.stderr).toMatch(/PORT: /);
+    expect(run.stderr).toMatch(/PORT: must be a decimal integer/);
+    expect(run.stderr).toMatch(/PARTICIPANT_URL_ALLOWLIST: "10.0.0.0\/99": the prefix length must be 0-32/);
+    expect(run.stderr).not.toMatch(/^\s+at /m); // one line per variable, no stack trace
     expect(run.stderr).toMatch(/ROLE: /);
     expect(run.stderr).toContain('DATABASE_URL: must be a postgres:// URL');
   });

@@ -20,4 +20,20 @@ describe('loadConfig', () => {
     );
     expect(loadConfig({ SWEEP_INTERVAL_MS: '5000', INSTANCE_TTL_MS: '10000' }).INSTANCE_TTL_MS).toBe(10000);
   });
+
+  it('takes numbers in decimal digits only', () => {
+    expect(loadConfig({ PORT: ' 8080 ' }).PORT).toBe(8080);
+    for (const bad of ['0x50', '1e3', '-1', '80.5']) {
+      expect(() => loadConfig({ PORT: bad })).toThrow(/PORT: must be a decimal integer/);
+    }
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: /);
+  });
+
+  it('checks every entry of PARTICIPANT_URL_ALLOWLIST at start', () => {
+    const ok = 'svc.internal, 10.0.0.0/8, 127.0.0.1, [fd00::]/8, fd00::1, my_service';
+    expect(loadConfig({ PARTICIPANT_URL_ALLOWLIST: ok }).PARTICIPANT_URL_ALLOWLIST).toBe(ok);
+    expect(() => loadConfig({ PARTICIPANT_URL_ALLOWLIST: '10.0.0.0/99,10.0.0.0/abc,not a host!!,host/8' })).toThrow(
+      /"10.0.0.0\/99": the prefix length must be 0-32\n.*"10.0.0.0\/abc": the prefix length.*\n.*"not a host!!" is not a host name.*\n.*"host\/8": a CIDR block/s,
+    );
+  });
 });

@@ -1,12 +1,21 @@
 import { z } from 'zod';
 import { parseApiKeys } from '../access/api-keys';
+import { allowListProblems } from '../participants/url-safety';
 
 const bool = (def: boolean) =>
   z
     .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1');
-const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+/** Decimal digits only: Number() would also take `0x50`, `1e3` and `-0`. */
+const decimal = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d{1,10}$/, 'must be a decimal integer')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+const int = (def: number, min: number, max: number) => decimal(min, max).default(def);
 
 /** Every environment variable the coordinator reads, with its rule and default (README "Configuration"). */
 const envSchema = z
@@ -29,7 +38,12 @@ const envSchema = z
       .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9:_-]')
       .default('txc'),
     ROLE: z.enum(['all', 'api', 'worker']).default('all'),
-    PARTICIPANT_URL_ALLOWLIST: z.string().optional(),
+    PARTICIPANT_URL_ALLOWLIST: z
+      .string()
+      .optional()
+      .superRefine((raw, ctx) => {
+        for (const problem of allowListProblems(raw)) ctx.addIssue({ code: 'custom', message: problem });
+      }),
     DB_POOL_SIZE: int(10, 2, 200),
     /** Per-call timeout for participant calls (capped by the transaction deadline in forward phases). */
     CALL_TIMEOUT_MS: int(10_000, 100, 600_000),
@@ -53,7 +67,7 @@ const envSchema = z
     METRICS_PUBLIC: bool(true),
     DOCS_PUBLIC: bool(true),
     /** Finished transactions (and their branches, events, idempotency keys) older than this many days are deleted; unset keeps them forever. */
-    RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).optional(),
+    RETENTION_DAYS: decimal(1, 36_500).optional(),
     /** Transactions deleted per statement by retention: small enough that each batch holds its locks briefly. */
     RETENTION_BATCH_SIZE: int(500, 1, 10_000),
     /** How often retention looks for transactions past the horizon. */

@@ -109,6 +109,35 @@ function carriedIpv4(g: number[]): { ipv4: string; via: string }[] {
   return found;
 }
 
+const allowListEntries = (spec: string | undefined): string[] =>
+  (spec ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+
+const HOST_NAME = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/;
+
+/**
+ * What is wrong with a PARTICIPANT_URL_ALLOWLIST (one line per bad entry), checked at start: each
+ * entry is a host name, an IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`).
+ */
+export function allowListProblems(spec: string | undefined): string[] {
+  const problems: string[] = [];
+  for (const e of allowListEntries(spec)) {
+    const [rawAddr, bits, extra] = e.split('/');
+    const addr = rawAddr.replace(/^\[(.*)\]$/, '$1');
+    const family = isIP(addr);
+    if (bits === undefined) {
+      if (!family && !HOST_NAME.test(e)) problems.push(`"${e}" is not a host name, an IP address or a CIDR block`);
+    } else if (!family || extra !== undefined) {
+      problems.push(`"${e}": a CIDR block is an IP address, "/" and a prefix length`);
+    } else if (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32)) {
+      problems.push(`"${e}": the prefix length must be 0-${family === 6 ? 128 : 32}`);
+    }
+  }
+  return problems;
+}
+
 /** An allow-list from PARTICIPANT_URL_ALLOWLIST: host names and CIDRs/addresses (IPv6 with or without brackets). */
 export class UrlAllowList {
   private readonly hosts = new Set<string>();
@@ -116,10 +145,7 @@ export class UrlAllowList {
   private readonly empty: boolean;
 
   constructor(spec: string | undefined) {
-    const entries = (spec ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean);
+    const entries = allowListEntries(spec);
     this.empty = entries.length === 0;
     for (const e of entries) {
       const [rawAddr, bits] = e.split('/');
