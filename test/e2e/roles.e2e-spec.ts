@@ -43,7 +43,13 @@ describe('api and worker roles', () => {
     const front = apiClient(await api.start());
     const back = apiClient(await worker.start());
     expect((await back.get('/v1/transactions')).status).toBe(404); // workers serve no client API
+    // nor its docs or the dashboard: health and metrics only
+    expect((await back.get('/docs')).status).toBe(404);
+    expect((await back.get('/docs-json')).status).toBe(404);
+    expect((await back.get('/')).status).toBe(404);
+    expect((await back.get('/metrics')).status).toBe(200);
     expect((await back.get('/health/ready')).status).toBe(200);
+    expect((await front.get('/docs')).status).toBe(200);
     await front.post('/v1/participants', { name: 'p1', url: participant.url });
     const r = await front.post('/v1/transactions?wait=10000', {
       protocol: 'saga',

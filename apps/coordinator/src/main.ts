@@ -39,19 +39,26 @@ async function bootstrap(): Promise<void> {
   });
   installRequestGuards(app.getHttpAdapter().getInstance());
   const drain = closeConnectionsOnDrain(app.getHttpAdapter().getInstance());
-  if (!config.DOCS_PUBLIC) requireKeyForDocs(app); // before the docs routes exist, so it covers them
-  setupDocs(app);
-  await serveDashboard(app);
+  // a worker serves health and metrics only: no API, so no docs of it and no dashboard to call it
+  const servesApi = config.ROLE !== 'worker';
+  if (servesApi) {
+    if (!config.DOCS_PUBLIC) requireKeyForDocs(app); // before the docs routes exist, so it covers them
+    setupDocs(app);
+    await serveDashboard(app);
+  }
   await app.listen(config.PORT, config.HOST);
   const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
-  // printed whatever LOG_LEVEL says: scripts and tests wait for this line
+  // printed whatever LOG_LEVEL says: scripts and tests wait for this line (and read the base URL from it)
+  const served = servesApi
+    ? `API ${base}/v1, dashboard ${base}/, docs ${base}/docs`
+    : `API ${base}/v1 not served (a worker serves health and metrics only), metrics ${base}/metrics`;
   const ready =
-    `coordinator ready: API ${base}/v1, dashboard ${base}/, docs ${base}/docs, health ${base}/health/ready, database ${db.description}, ` +
+    `coordinator ready: ${served}, health ${base}/health/ready, database ${db.description}, ` +
     `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`;
   process.stdout.write(
     `${JSON.stringify({ level: 'info', time: Date.now(), pid: process.pid, context: 'Bootstrap', msg: ready })}\n`,
   );
-  if (!process.env.CI && process.stdout.isTTY) {
+  if (servesApi && !process.env.CI && process.stdout.isTTY) {
     process.stdout.write(
       `\n  Dashboard  ${base}/\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`,
     );
