@@ -70,4 +70,32 @@ describe('automatic replay', () => {
       expect(flaky.effects(id, 'a')).toEqual({ applied: 1, compensated: 1 });
     }
   });
+
+  it('leaves a transaction that failed while its participant looked healthy all along to an operator', async () => {
+    const steady = await TestParticipant.start();
+    try {
+      // registered healthy, and never unhealthy since: no recovery, so nothing to replay on its own
+      const r = await s.api.post('/v1/participants', { name: 'steady', url: steady.url, autoReplay: true });
+      expect(r.status).toBe(201);
+      const id = `steady-${Date.now()}`;
+      steady.fault({ transactionId: id, phase: 'compensate', status: 500, times: 1_000_000 });
+      s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 409, times: 1 });
+      const failed = await s.api.post('/v1/transactions?wait=30000', {
+        id,
+        protocol: 'saga',
+        retry: { maxAttempts: 1, initialBackoffMs: 50, maxBackoffMs: 100 },
+        branches: [
+          { id: 'a', participant: 'steady', payload: {} },
+          { id: 'b', participant: 'p1', payload: {} },
+        ],
+      });
+      expect(failed.body.status).toBe('failed');
+      await new Promise((done) => setTimeout(done, 2_000)); // several sweeps (SWEEP_INTERVAL_MS 300)
+      const t = (await s.api.get(`/v1/transactions/${id}`)).body;
+      expect(t.status).toBe('failed');
+      expect(t.events.filter((e: any) => e.type === 'operator.replay')).toEqual([]);
+    } finally {
+      await steady.close();
+    }
+  });
 });

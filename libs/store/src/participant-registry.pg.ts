@@ -33,15 +33,16 @@ export class PgParticipantRegistry {
 
   /**
    * Upserts the participant's settings and the instance, in one transaction. The instance is up
-   * again (no longer draining, lease renewed now); its published circuit state is kept. Returns
-   * whether the participant or the instance is new.
+   * again (no longer draining, lease renewed now); its published circuit state is kept. A new
+   * participant is healthy from now: what fails after it did not fail before a recovery, so
+   * `autoReplay` leaves it alone. Returns whether the participant or the instance is new.
    */
   async register(r: InstanceRegistration): Promise<{ created: boolean }> {
     return inTransaction(this.pool, 'BEGIN', async (client) => {
       const p = await client.query<{ inserted: boolean }>(
         `INSERT INTO txc_participants (name, url, transport, ttl_seconds, secret, metadata, max_concurrency,
-                                       rate_per_second, auto_replay)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                       rate_per_second, auto_replay, healthy_since)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
          ON CONFLICT (name) DO UPDATE SET url = EXCLUDED.url, transport = EXCLUDED.transport,
            ttl_seconds = EXCLUDED.ttl_seconds, secret = EXCLUDED.secret, metadata = EXCLUDED.metadata,
            max_concurrency = EXCLUDED.max_concurrency, rate_per_second = EXCLUDED.rate_per_second,
