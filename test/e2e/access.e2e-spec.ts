@@ -41,7 +41,8 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'GET /v1/participants': READERS,
   'GET /v1/participants/:name': READERS,
   'DELETE /v1/participants/:name': OPERATORS,
-  'DELETE /v1/participants/:name/instances/:instanceId': REGISTRARS,
+  // an instance leaving as it stops, or an operator taking it out of rotation
+  'DELETE /v1/participants/:name/instances/:instanceId': ['participant', 'operator', 'admin'],
   'GET /v1/me': ROLES,
   'GET /v1/keys': ['admin'],
   'POST /v1/keys': ['admin'],

@@ -61,6 +61,7 @@ const DOES: Record<Permission, string> = {
   [Permission.Abort]: 'abort transactions',
   [Permission.Operate]: 'replay, retry or abort any transaction (operator or admin)',
   [Permission.Register]: 'register participants (participant or admin)',
+  [Permission.RemoveInstance]: 'remove a participant instance (participant, operator or admin)',
   [Permission.ManageKeys]: 'manage API keys (admin)',
   [Permission.AnyKey]: 'do this',
 };

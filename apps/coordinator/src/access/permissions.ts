@@ -12,6 +12,8 @@ export const Permission = {
   Operate: 'operate',
   /** Register, update and heartbeat participants. */
   Register: 'register',
+  /** Take an instance out of rotation: the instance itself as it stops, or an operator. */
+  RemoveInstance: 'remove-instance',
   /** Create, list and revoke API keys. */
   ManageKeys: 'manage-keys',
   /** Any valid key: who am I, and /metrics or /docs when they are not public. */
@@ -26,8 +28,8 @@ const CLIENT: Permission[] = [...READER, Permission.Start, Permission.Abort];
 export const GRANTS: Record<Role, readonly Permission[]> = {
   [Role.Viewer]: READER,
   [Role.Client]: CLIENT,
-  [Role.Participant]: [Permission.Register, Permission.AnyKey],
-  [Role.Operator]: [...CLIENT, Permission.Operate],
+  [Role.Participant]: [Permission.Register, Permission.RemoveInstance, Permission.AnyKey],
+  [Role.Operator]: [...CLIENT, Permission.Operate, Permission.RemoveInstance],
   [Role.Admin]: Object.values(Permission),
 };
 

@@ -39,7 +39,7 @@ export class ParticipantsController {
   }
 
   @Delete(':name/instances/:instanceId')
-  @Access(Permission.Register)
+  @Access(Permission.RemoveInstance)
   async leave(
     @Param('name', ParticipantNameParam) name: string,
     @Param('instanceId', InstanceIdParam) instanceId: string,
