@@ -1,6 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { sagaBody, startTestStack, type TestStack } from '#testing';
+import {
+  CoordinatorProcess,
+  TEST_REDIS_URL,
+  TcpProxy,
+  TestParticipant,
+  apiClient,
+  freshDatabase,
+  freshRedisPrefix,
+  sagaBody,
+  startTestStack,
+  type FreshDatabase,
+  type TestStack,
+} from '#testing';
 
 describe('operations surface', () => {
   let s: TestStack;
@@ -63,4 +75,47 @@ describe('operations surface', () => {
     expect(run.stderr).toMatch(/ROLE: /);
     expect(run.stderr).toContain('DATABASE_URL: must be a postgres:// URL');
   });
+});
+
+describe('a start while the queue is unreachable', () => {
+  let db: FreshDatabase;
+  let redis: TcpProxy;
+  let coordinator: CoordinatorProcess;
+  let participant: TestParticipant;
+  beforeAll(async () => {
+    db = await freshDatabase('ops_redis_down');
+    const target = new URL(TEST_REDIS_URL);
+    redis = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+    participant = await TestParticipant.start();
+  });
+  afterAll(async () => {
+    await coordinator?.stop();
+    await redis.close();
+    await participant.close();
+    await db.drop();
+  });
+
+  it('starts and answers health (ready 503 naming the queue), drives sagas, and is ready once Redis answers', async () => {
+    redis.down(); // Redis refuses every connection, as a stopped server
+    coordinator = new CoordinatorProcess({
+      databaseUrl: db.url,
+      redisUrl: `redis://127.0.0.1:${redis.port}`,
+      redisPrefix: freshRedisPrefix('ops-redis-down'),
+      env: { LOG_LEVEL: 'warn' },
+    });
+    const api = apiClient(await coordinator.start());
+    expect(coordinator.log).toContain("the queue's store (Redis) does not answer yet");
+    expect((await api.get('/health/live')).status).toBe(200);
+    const notReady = await api.get('/health/ready');
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.details).toMatchObject({ postgres: { status: 'up' }, queue: { status: 'down' } });
+    // the log drives the work: a saga commits without the queue
+    expect((await api.post('/v1/participants', { name: 'p1', url: participant.url })).status).toBe(201);
+    const saga = await api.post('/v1/transactions?wait=10000', sagaBody(['a', 'b']));
+    expect([saga.status, saga.body.status]).toEqual([200, 'committed']);
+
+    redis.up();
+    const ready = await api.until('/health/ready', (b: any) => b.status === 'ok', 20_000);
+    expect(ready.details.queue).toMatchObject({ status: 'up', backend: 'redis' });
+  }, 60_000);
 });

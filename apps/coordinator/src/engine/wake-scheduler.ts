@@ -5,6 +5,8 @@ import type { Config } from '../config/config';
 import { queueSchemaOf } from './queue-schema';
 
 const QUEUE = 'wake';
+/** How long a start waits for the queue's store before it goes on without it. */
+const QUEUE_READY_WAIT_MS = 5_000;
 const QUEUE_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
 
@@ -56,7 +58,19 @@ export class WakeScheduler {
     }
     this.worker?.on('error', (e) => this.logger.warn(`wake worker: ${e.message}`));
     this.queue.on('error', (e) => this.logger.warn(`wake queue: ${e.message}`));
-    await this.queue.waitUntilReady();
+    // a store that does not answer yet must not keep the coordinator from starting: the log drives
+    // everything, the sweeper stands in for lost wake-ups, and /health/ready says the queue is down
+    const ready = this.queue.waitUntilReady().then(
+      () => true,
+      () => false,
+    );
+    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), QUEUE_READY_WAIT_MS).unref());
+    if (!(await Promise.race([ready, timeout]))) {
+      this.logger.warn(
+        `the queue's store (${this.backend === 'redis' ? 'Redis' : 'Postgres'}) does not answer yet: starting without it; ` +
+          'wake-ups wait for the sweeper until it does, and /health/ready answers 503 meanwhile',
+      );
+    }
   }
 
   /** Asks for transaction `id` to be looked at at `at`. Best effort: the sweeper covers a lost job. */
