@@ -118,6 +118,12 @@ describe('alert webhooks', () => {
       expect(deliveries.map((r) => r.status)).toEqual([500, 500, 200]);
     }
     expect(hook.received.every((r) => r.signed)).toBe(true);
+    // a failed delivery of an alert about a transaction is logged as a line about that transaction
+    const retried = s.coordinator.log
+      .split('\n')
+      .filter((l) => l.includes(`alert transaction.failed:${failedId}:`) && l.includes('delivery failed'));
+    expect(retried.length).toBeGreaterThan(0);
+    for (const l of retried) expect(JSON.parse(l).txId).toBe(failedId);
     await s.api.post(`/v1/transactions/${stuck}/abort`, { reason: 'test over' });
   });
 });

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AlertRecord, PgParticipantRegistry } from '#store';
 import { sign } from '../engine/participant-caller.http';
+import { aboutTransaction } from '../logging/log-context';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 
 export interface AlertDispatcherOptions {
@@ -91,7 +92,11 @@ export class AlertDispatcher {
     }
     const retryInMs = Math.min(MAX_RETRY_MS, this.options.retryMs * 2 ** Math.min(alert.attempts, 20));
     this.metrics.alerts.inc({ kind: alert.kind, result: 'retried' });
-    this.logger.warn(`alert ${alert.id}: delivery failed (${error}); retrying in ${retryInMs} ms`);
+    const line = `alert ${alert.id}: delivery failed (${error}); retrying in ${retryInMs} ms`;
+    // an alert about a transaction is a line about it: it carries its txId like every other
+    const { transactionId } = alert.payload;
+    if (typeof transactionId === 'string') aboutTransaction(transactionId, () => this.logger.warn(line));
+    else this.logger.warn(line);
     await this.registry.alertFailed(alert.id, error, retryInMs).catch(() => undefined);
   }
 }
