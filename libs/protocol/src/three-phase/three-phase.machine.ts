@@ -8,7 +8,8 @@ import { atomicCommitMachine } from '../two-phase/atomic-commit';
  * decision yet). Every pre-commit acknowledged: the decision is commit (persisted before any
  * `do-commit` goes out) and `do-commit` goes to every branch. A definite no, a forward phase out of
  * attempts, the deadline or a client abort during can-commit or pre-commit: the decision is abort
- * and `abort` goes to every branch that did not answer no. Do-commit and abort are retried until
+ * and `abort` goes to every branch that did not answer no to can-commit (a no to pre-commit comes
+ * from a branch that voted yes, which is told to abort too). Do-commit and abort are retried until
  * acknowledged; out of attempts, the transaction is parked `failed`, for replay. A takeover before
  * the decision aborts; after it, do-commit (or abort) is re-delivered.
  *
