@@ -61,14 +61,17 @@ export class WakeScheduler {
     // a store that does not answer yet must not keep the coordinator from starting: the log drives
     // everything, the sweeper stands in for lost wake-ups, and /health/ready says the queue is down
     const ready = this.queue.waitUntilReady().then(
-      () => true,
-      () => false,
+      () => null,
+      (error: Error) => error.message,
     );
-    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), QUEUE_READY_WAIT_MS).unref());
-    if (!(await Promise.race([ready, timeout]))) {
+    const timeout = new Promise<string>((resolve) =>
+      setTimeout(() => resolve(`no answer within ${QUEUE_READY_WAIT_MS} ms`), QUEUE_READY_WAIT_MS).unref(),
+    );
+    const trouble = await Promise.race([ready, timeout]);
+    if (trouble !== null) {
       this.logger.warn(
-        `the queue's store (${this.backend === 'redis' ? 'Redis' : 'Postgres'}) does not answer yet: starting without it; ` +
-          'wake-ups wait for the sweeper until it does, and /health/ready answers 503 meanwhile',
+        `the queue's store (${this.backend === 'redis' ? 'Redis' : 'Postgres'}) does not answer yet (${trouble}): ` +
+          'starting without it; wake-ups wait for the sweeper until it does, and /health/ready answers 503 meanwhile',
       );
     }
   }
