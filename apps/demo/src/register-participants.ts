@@ -21,7 +21,7 @@ export async function registerParticipants(
       secret,
       ttlSeconds,
       // renewed every third of the lease, so one lost heartbeat does not expire it
-      heartbeatMs: (ttlSeconds * 1000) / 3,
+      heartbeatMs: Math.round((ttlSeconds * 1000) / 3),
       onError: (error) => warn(service.name, error.message),
     });
     try {

@@ -27,6 +27,24 @@ const until = async (check: () => boolean) => {
 };
 
 describe('ParticipantLease', () => {
+  it('takes a heartbeat period that is not a whole number of milliseconds (a third of a 5 s lease)', async () => {
+    const coordinator = await fakeCoordinator((_m, path) => (path === '/v1/participants' ? 201 : 200));
+    const errors: Error[] = [];
+    const lease = new ParticipantLease({
+      coordinatorUrl: coordinator.url,
+      name: 'bank',
+      url: 'http://127.0.0.1:1',
+      ttlSeconds: 5,
+      heartbeatMs: 5000 / 3,
+      onError: (e) => errors.push(e),
+    });
+    await lease.start();
+    await lease.stop();
+    await coordinator.close();
+    expect(errors).toEqual([]);
+    expect(coordinator.calls.filter((c) => c.path === '/v1/participants')).toHaveLength(1);
+  });
+
   it('registers, heartbeats, registers again after a 404, and stops without deregistering', async () => {
     let forget = false;
     const coordinator = await fakeCoordinator((_m, path) => {

@@ -172,7 +172,8 @@ export class ParticipantLease {
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       // a hung coordinator must not stall the heartbeat chain past its own period
-      signal: AbortSignal.timeout(Math.max(1000, this.options.heartbeatMs)),
+      // (a whole number of ms: AbortSignal.timeout throws on a third of a 5 s lease)
+      signal: AbortSignal.timeout(Math.max(1000, Math.ceil(this.options.heartbeatMs))),
     });
   }
 }
