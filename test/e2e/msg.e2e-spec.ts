@@ -47,6 +47,8 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('prepared');
     expect(created.body.branches.map((b: any) => b.id)).toEqual(['c1', 'c2']);
+    // its creation counts the branches asked for, not the check's own row
+    expect(created.body.events[0]).toMatchObject({ type: 'transaction.created', detail: { branches: 2 } });
     expect(created.body.check).toMatchObject({ participant: 'p1', path: '/orders/check', checkAfterMs: 3000 });
     expect(created.body.check.status).toBe('pending');
     expect(created.body.attention).toBe('healthy');

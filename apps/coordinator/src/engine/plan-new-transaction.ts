@@ -77,7 +77,8 @@ export function planNewTransaction(
       phase: null,
       attempt: null,
       outcome: null,
-      detail: { protocol: request.protocol, mode: request.mode, branches: records.length, actor },
+      // the branches asked for: a message's check rides as a branch row of its own, not counted
+      detail: { protocol: request.protocol, mode: request.mode, branches: request.branches.length, actor },
     },
     ...timelineOf(initial, state, { type: 'start' }, null, commands, 1, at),
   ];
