@@ -109,36 +109,49 @@ function carriedIpv4(g: number[]): { ipv4: string; via: string }[] {
   return found;
 }
 
-const allowListEntries = (spec: string | undefined): string[] =>
-  (spec ?? '')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-
 const HOST_NAME = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/;
 
-/**
- * What is wrong with a PARTICIPANT_URL_ALLOWLIST (one line per bad entry), checked at start: each
- * entry is a host name, an IP address, or a CIDR block (`10.0.0.0/8`, `fd00::/8`).
- */
-export function allowListProblems(spec: string | undefined): string[] {
-  const problems: string[] = [];
-  for (const e of allowListEntries(spec)) {
-    const [rawAddr, bits, extra] = e.split('/');
-    const addr = rawAddr.replace(/^\[(.*)\]$/, '$1');
-    const family = isIP(addr);
-    if (bits === undefined) {
-      if (!family && !HOST_NAME.test(e)) problems.push(`"${e}" is not a host name, an IP address or a CIDR block`);
-    } else if (!family || extra !== undefined) {
-      problems.push(`"${e}": a CIDR block is an IP address, "/" and a prefix length`);
-    } else if (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 6 ? 128 : 32)) {
-      problems.push(`"${e}": the prefix length must be 0-${family === 6 ? 128 : 32}`);
-    }
-  }
-  return problems;
+type AllowListEntry =
+  | { kind: 'host'; host: string }
+  | { kind: 'address'; address: string; family: 'ipv4' | 'ipv6' }
+  | { kind: 'net'; address: string; family: 'ipv4' | 'ipv6'; bits: number }
+  | { kind: 'bad'; problem: string };
+
+/** The entries of a PARTICIPANT_URL_ALLOWLIST: host names, IP addresses and CIDR blocks (IPv6 with or without brackets). */
+function allowListEntries(spec: string | undefined): AllowListEntry[] {
+  return (spec ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean)
+    .map(allowListEntry);
 }
 
-/** An allow-list from PARTICIPANT_URL_ALLOWLIST: host names and CIDRs/addresses (IPv6 with or without brackets). */
+function allowListEntry(e: string): AllowListEntry {
+  const [rawAddr, bits, extra] = e.split('/');
+  const address = rawAddr.replace(/^\[(.*)\]$/, '$1');
+  const version = isIP(address);
+  const family = version === 6 ? 'ipv6' : 'ipv4';
+  if (bits === undefined) {
+    if (version) return { kind: 'address', address, family };
+    if (HOST_NAME.test(e)) return { kind: 'host', host: bareHost(e) };
+    return { kind: 'bad', problem: `"${e}" is not a host name, an IP address or a CIDR block` };
+  }
+  if (!version || extra !== undefined) {
+    return { kind: 'bad', problem: `"${e}": a CIDR block is an IP address, "/" and a prefix length` };
+  }
+  const max = version === 6 ? 128 : 32;
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) {
+    return { kind: 'bad', problem: `"${e}": the prefix length must be 0-${max}` };
+  }
+  return { kind: 'net', address, family, bits: Number(bits) };
+}
+
+/** What is wrong with a PARTICIPANT_URL_ALLOWLIST, one line per bad entry: checked at start. */
+export function allowListProblems(spec: string | undefined): string[] {
+  return allowListEntries(spec).flatMap((e) => (e.kind === 'bad' ? [e.problem] : []));
+}
+
+/** An allow-list from PARTICIPANT_URL_ALLOWLIST (its entries checked at start, by {@link allowListProblems}). */
 export class UrlAllowList {
   private readonly hosts = new Set<string>();
   private readonly nets = new BlockList();
@@ -148,12 +161,9 @@ export class UrlAllowList {
     const entries = allowListEntries(spec);
     this.empty = entries.length === 0;
     for (const e of entries) {
-      const [rawAddr, bits] = e.split('/');
-      const addr = rawAddr.replace(/^\[(.*)\]$/, '$1');
-      const family = isIP(addr);
-      if (family && bits) this.nets.addSubnet(addr, Number(bits), family === 6 ? 'ipv6' : 'ipv4');
-      else if (family) this.nets.addAddress(addr, family === 6 ? 'ipv6' : 'ipv4');
-      else this.hosts.add(bareHost(e));
+      if (e.kind === 'net') this.nets.addSubnet(e.address, e.bits, e.family);
+      else if (e.kind === 'address') this.nets.addAddress(e.address, e.family);
+      else if (e.kind === 'host') this.hosts.add(e.host);
     }
   }
 
