@@ -28,12 +28,11 @@ export function httpServerOptions(requestTimeoutMs: number): FastifyServerOption
     routerOptions: { maxParamLength: MAX_INSTANCE_SEGMENT_BYTES },
     serverFactory: (handler) => createHttpServer(handler, requestTimeoutMs),
     clientErrorHandler: answerClientError,
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-        void sendProblem(
-          reply,
-          problem(414, 'uri_too_long', `a path segment is longer than ${MAX_INSTANCE_SEGMENT_BYTES} bytes`),
-        );
+        // the same bound the request guard names for a shorter segment of the same route
+        const limit = longSegmentLimit(request.url) ?? MAX_INSTANCE_SEGMENT_BYTES;
+        void sendProblem(reply, problem(414, 'uri_too_long', `a path segment is longer than ${limit} bytes`));
       } else if (error.code === 'FST_ERR_BAD_URL') {
         void sendProblem(reply, problem(400, 'bad_url', 'the path is not valid percent-encoded UTF-8'));
       } else {
