@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AlertRecord, PgParticipantRegistry } from '#store';
 import { sign } from '../engine/participant-caller.http';
-import { aboutTransaction } from '../logging/log-context';
+import { lineAbout } from '../logging/log-context';
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 
 export interface AlertDispatcherOptions {
@@ -95,7 +95,7 @@ export class AlertDispatcher {
     const line = `alert ${alert.id}: delivery failed (${error}); retrying in ${retryInMs} ms`;
     // an alert about a transaction is a line about it: it carries its txId like every other
     const { transactionId } = alert.payload;
-    if (typeof transactionId === 'string') aboutTransaction(transactionId, () => this.logger.warn(line));
+    if (typeof transactionId === 'string') this.logger.warn(lineAbout({ txId: transactionId }, line));
     else this.logger.warn(line);
     await this.registry.alertFailed(alert.id, error, retryInMs).catch(() => undefined);
   }

@@ -10,7 +10,7 @@ import {
 } from '#contracts';
 import type { CallCommand, MachineEvent } from '#protocol';
 import type { BranchRecord } from '#store';
-import { aboutBranch } from '../logging/log-context';
+import { lineAbout } from '../logging/log-context';
 import type { CallSpan, TransactionTrace } from '../tracing/transaction-trace';
 import { reasonOf } from './call-reason';
 import type { EngineContext } from './engine-context';
@@ -41,12 +41,9 @@ export class CallDelivery {
     private readonly driver: CallingDriver,
   ) {}
 
-  /** Delivers call `c` and posts its answer; every line it logs carries the branch. */
-  make(c: CallCommand): Promise<void> {
-    return aboutBranch(c.branchId, () => this.deliver(c));
-  }
-
-  private async deliver(c: CallCommand): Promise<void> {
+  /** Delivers call `c` and posts its answer; every line it logs carries the transaction and the branch. */
+  async make(c: CallCommand): Promise<void> {
+    const about = { txId: this.driver.id, branch: c.branchId };
     const branch = this.driver.branch(c.branchId)!;
     // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
     const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
@@ -88,7 +85,7 @@ export class CallDelivery {
       })
       .catch((error: unknown): Delivery => {
         // the registry could not be read: a wait, not a failed attempt
-        this.ctx.logger.warn(`participant lookup failed: ${error}`, 'Engine');
+        this.ctx.logger.warn(lineAbout(about, `participant lookup failed: ${error}`), 'Engine');
         return { kind: 'deferred', reason: 'no-live-instance', retryAt: Date.now() + 1_000 };
       });
     // the call's span ends with whatever answer came back (a failed probe is an answer too)
@@ -113,8 +110,9 @@ export class CallDelivery {
           };
     if (c.phase === Phase.Check && delivery.kind === 'called') result = checkOutcome(result);
     const answer = `${c.phase} to ${branch.participant} (attempt ${c.attempt}): ${result.outcome}`;
-    if (result.outcome === Outcome.Unknown) this.ctx.logger.warn(`${answer} (${result.error})`, 'Engine');
-    else this.ctx.logger.debug?.(answer, 'Engine');
+    if (result.outcome === Outcome.Unknown)
+      this.ctx.logger.warn(lineAbout(about, `${answer} (${result.error})`), 'Engine');
+    else this.ctx.logger.debug?.(lineAbout(about, answer), 'Engine');
     this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
     this.ctx.stats.record(branch.participant, result.outcome, result.error, result.durationMs);
     if (delivery.kind === 'called')

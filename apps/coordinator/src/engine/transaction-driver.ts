@@ -16,7 +16,7 @@ import {
   type StoreResult,
   type TransactionRecord,
 } from '#store';
-import { aboutTransaction } from '../logging/log-context';
+import { lineAbout } from '../logging/log-context';
 import { TransactionTrace } from '../tracing/transaction-trace';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
@@ -140,10 +140,8 @@ export class TransactionDriver {
 
   /** Makes the calls of a state that is already durable (a new transaction's first calls). */
   launch(commands: CallCommand[]): void {
-    aboutTransaction(this.id, () => {
-      for (const c of commands) void this.calls.make(c);
-      this.armTimer();
-    });
+    for (const c of commands) void this.calls.make(c);
+    this.armTimer();
   }
 
   /** Queues an event; resolves once it has been applied, ignored because the driver stopped, or failed (logged). */
@@ -222,11 +220,6 @@ export class TransactionDriver {
 
   /** Runs `work` after every step queued before it; a failed step stops the driver (see {@link submit}). */
   private enqueue<T>(what: string, work: () => Promise<T>): Promise<T> {
-    // every line logged by the step, its calls and its timers carries the transaction's id
-    return aboutTransaction(this.id, () => this.chainUp(what, work));
-  }
-
-  private chainUp<T>(what: string, work: () => Promise<T>): Promise<T> {
     this.queued += 1;
     const run = this.chain.then(() => {
       this.queued -= 1;
@@ -302,7 +295,8 @@ export class TransactionDriver {
     const { state, commands } = staged;
     this.version += 1;
     this.lastSeq += op.events.length;
-    if (before.status !== state.status) this.ctx.logger.debug?.(`${before.status} -> ${state.status}`, 'Engine');
+    if (before.status !== state.status)
+      this.ctx.logger.debug?.(lineAbout({ txId: this.id }, `${before.status} -> ${state.status}`), 'Engine');
     this.state = state;
     this.remember(op);
     this.branchWaiters.notify(this.state.branches);

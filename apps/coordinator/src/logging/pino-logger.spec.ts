@@ -1,4 +1,4 @@
-import { aboutBranch, aboutTransaction } from './log-context';
+import { lineAbout } from './log-context';
 import { PinoNestLogger, createRootLogger, type LogLevelName } from './pino-logger';
 
 /** A logger at `level` whose JSON lines land in `lines`, parsed. */
@@ -17,23 +17,15 @@ describe('PinoNestLogger', () => {
     ]);
   });
 
-  it('carries txId and branch on every line written while working on a transaction, across awaits and timers', async () => {
+  it('writes a line about a transaction with txId, and branch for a call, as fields', () => {
     const { lines, logger } = capture('log');
-    await aboutTransaction('tx-1', async () => {
-      logger.warn('step');
-      await Promise.resolve();
-      await aboutBranch('debit', async () => {
-        await new Promise((r) => setTimeout(r, 1));
-        logger.error('call failed', undefined, 'Engine');
-      });
-      logger.log('after the branch');
-    });
+    logger.warn(lineAbout({ txId: 'tx-1' }, 'step'));
+    logger.error(lineAbout({ txId: 'tx-1', branch: 'debit' }, 'call failed'), undefined, 'Engine');
     logger.log('unrelated');
-    expect(lines.map((l) => [l.msg, l.txId, l.branch])).toEqual([
-      ['step', 'tx-1', undefined],
-      ['call failed', 'tx-1', 'debit'],
-      ['after the branch', 'tx-1', undefined],
-      ['unrelated', undefined, undefined],
+    expect(lines.map((l) => [l.msg, l.txId, l.branch, l.context])).toEqual([
+      ['step', 'tx-1', undefined, undefined],
+      ['call failed', 'tx-1', 'debit', 'Engine'],
+      ['unrelated', undefined, undefined, undefined],
     ]);
   });
 

@@ -1,6 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
-import { logContext } from './log-context';
 
 /** LOG_LEVEL's values (Nest's names, as before pino) and the pino level each one means. */
 export const LOG_LEVELS = { error: 'error', warn: 'warn', log: 'info', debug: 'debug', verbose: 'trace' } as const;
@@ -8,8 +7,9 @@ export type LogLevelName = keyof typeof LOG_LEVELS;
 
 /**
  * The root logger: JSON lines on stdout (`{"level":"info","time":…,"pid":…,"context":…,"msg":…}`),
- * written synchronously so the line before a crash or a SIGKILL is not lost, and carrying `txId`
- * and `branch` whenever the code logging works on a transaction (see `aboutTransaction`).
+ * written synchronously so the line before a crash or a SIGKILL is not lost. A line about a
+ * transaction carries `txId` (and `branch`): its code logs `lineAbout(…)` objects, or names it by
+ * the house convention `transaction <id>: …`.
  */
 export function createRootLogger(
   level: LogLevelName,
@@ -20,7 +20,6 @@ export function createRootLogger(
       level: LOG_LEVELS[level],
       base: { pid: process.pid },
       formatters: { level: (label) => ({ level: label }) },
-      mixin: () => ({ ...logContext() }),
     },
     destination,
   );
@@ -65,9 +64,9 @@ export class PinoNestLogger implements LoggerService {
       this.root[level]({ ...fields, ...(message as Record<string, unknown>) });
     } else {
       const text = String(message);
-      // a line about a transaction logged outside its work (the sweeper, the engine's bookkeeping)
-      // names it by the house convention `transaction <id>: …`: the id becomes the field too
-      const named = logContext() ? null : /^transaction ([0-9A-Za-z_.:-]+):/.exec(text);
+      // a line that names its transaction by the house convention `transaction <id>: …` (the sweeper,
+      // the engine's bookkeeping): the id becomes the field too
+      const named = /^transaction ([0-9A-Za-z_.:-]+):/.exec(text);
       this.root[level](named ? { ...fields, txId: named[1] } : fields, text);
     }
   }

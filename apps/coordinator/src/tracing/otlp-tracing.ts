@@ -1,8 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { propagation, trace } from '@opentelemetry/api';
-import { logContext } from '../logging/log-context';
 
 let enabled = false;
+/** The transaction whose root span is being started, if any (see {@link TransactionTraceIds}). */
+let rootOf: string | null = null;
+
+/** Starts a transaction's root span with `start`: its trace id is derived from `txId`. */
+export function startingRootOf<T>(txId: string, start: () => T): T {
+  rootOf = txId;
+  try {
+    return start();
+  } finally {
+    rootOf = null;
+  }
+}
 
 /** Whether spans are recorded and exported (OTEL_EXPORTER_OTLP_ENDPOINT was set at start). */
 export function tracingEnabled(): boolean {
@@ -44,13 +55,13 @@ export async function startTracing(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 /**
- * Trace ids for root spans: a span started while working on a transaction takes a trace id derived
- * from the transaction id, so every activation of a transaction (its start, a resume after a
+ * Trace ids for root spans: a transaction's root span (see {@link startingRootOf}) takes a trace id
+ * derived from the transaction id, so every activation of a transaction (its start, a resume after a
  * wake-up, a take-over by another instance) lands in the same trace. Other root spans get random ids.
  */
 class TransactionTraceIds {
   generateTraceId(): string {
-    const txId = logContext()?.txId;
+    const txId = rootOf;
     return txId ? createHash('sha256').update(txId).digest('hex').slice(0, 32) : randomBytes(16).toString('hex');
   }
 

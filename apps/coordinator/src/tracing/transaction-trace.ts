@@ -1,7 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, propagation, trace, type Span } from '@opentelemetry/api';
 import { Outcome } from '#contracts';
-import { aboutTransaction } from '../logging/log-context';
-import { tracingEnabled } from './otlp-tracing';
+import { startingRootOf, tracingEnabled } from './otlp-tracing';
 
 /** Span attribute names (one vocabulary with the API and the log). */
 export const TraceAttributes = {
@@ -93,8 +92,8 @@ export class TransactionTrace {
   }
 
   private root(): Span {
-    // started inside the transaction's context: its trace id is derived from the transaction id
-    this.span ??= aboutTransaction(this.id, () =>
+    // its trace id is derived from the transaction id
+    this.span ??= startingRootOf(this.id, () =>
       tracer().startSpan('txc.transaction', {
         kind: SpanKind.INTERNAL,
         attributes: { [TraceAttributes.transactionId]: this.id, [TraceAttributes.protocol]: this.protocol },
