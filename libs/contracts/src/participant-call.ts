@@ -40,10 +40,16 @@ export const ParticipantHeaders = {
   traceparent: 'traceparent',
 } as const;
 
-/** Reply of non-HTTP transports: `{outcome, result?}`. */
+/**
+ * What a participant answers over a broker: `yes` (done), `no` (a definite no from a forward phase;
+ * from a completion phase a protocol error, retried) or `retry` (unknown, asked again), and the
+ * result to keep (as an HTTP reply's JSON body). The SDK adds `status`, the HTTP status the same
+ * phase would have answered, which the attempt shows.
+ */
 export interface ParticipantReply {
   outcome: 'yes' | 'no' | 'retry';
   result?: unknown;
+  status?: number;
 }
 
 /**
@@ -53,19 +59,12 @@ export interface ParticipantReply {
 export const BROKER_PATH_HEADER = 'txn-path';
 
 /**
- * The request a broker transport sends (NATS, Redis, RabbitMQ; docs/transports.md): the HTTP
- * headers of the participant contract, and the envelope as the exact JSON text the signature covers.
+ * The request a broker transport sends (NATS, Redis, RabbitMQ; docs/transports.md): the participant
+ * envelope itself, plus `headers` with what HTTP sends as headers (idempotency key, signature,
+ * traceparent, the phase's path). The signature covers the envelope's JSON text: the message without
+ * `headers`, as `JSON.stringify` writes it.
  */
-export interface BrokerCallMessage {
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** The reply a participant sends over a broker: the HTTP status it would have answered, and its body. */
-export interface BrokerCallReply {
-  status: number;
-  body: unknown;
-}
+export type BrokerCallMessage = (ParticipantCallBody | CheckCallBody) & { headers: Record<string, string> };
 
 /** The request/reply pattern (subject, channel, routing key) of a phase: `txn.<participant>.<phase>`. */
 export function brokerPattern(participant: string, phase: Phase): string {

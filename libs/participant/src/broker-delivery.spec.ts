@@ -18,13 +18,43 @@ function recording() {
 const envelope = JSON.stringify({ transactionId: 't1', branchId: 'b1', phase: 'action', payload: { n: 1 } });
 
 describe('answerBrokerMessage', () => {
-  it('hands the exact body text, the parsed body and lower-cased headers to the dispatcher', async () => {
+  it('takes the envelope itself with headers beside it, and answers {outcome, result, status}', async () => {
+    const { seen, dispatcher } = recording();
+    const fields = JSON.parse(envelope) as Record<string, unknown>;
+    const reply = await answerBrokerMessage(dispatcher, Phase.Action, {
+      ...fields,
+      headers: { 'Txn-Signature': 't=1,v1=ab', 'txn-path': '/saga/action' },
+    });
+    expect(reply).toEqual({ outcome: 'yes', result: { kind: 'applied', result: { phase: 'action' } }, status: 200 });
+    // the signature is checked over the envelope's text: the message without headers, as JSON.stringify writes it
+    expect(seen[0].delivery).toEqual({
+      body: fields,
+      rawBody: envelope,
+      headers: { 'txn-signature': 't=1,v1=ab', 'txn-path': '/saga/action' },
+    });
+  });
+
+  it.each([
+    [200, 'yes'],
+    [409, 'no'],
+    [422, 'no'],
+    [404, 'retry'],
+    [500, 'retry'],
+  ])('answers what the HTTP route answers %d with outcome %s', async (status, outcome) => {
+    const dispatcher = {
+      dispatch: async () => ({ status, headers: {}, body: { status } }),
+    } as unknown as PhaseDispatcher;
+    const reply = await answerBrokerMessage(dispatcher, Phase.Action, { ...JSON.parse(envelope), headers: {} });
+    expect(reply).toEqual({ outcome, result: { status }, status });
+  });
+
+  it('still takes {headers, body} with the envelope as text: the exact text, the parsed body and lower-cased headers', async () => {
     const { seen, dispatcher } = recording();
     const reply = await answerBrokerMessage(dispatcher, Phase.Action, {
       headers: { 'Txn-Signature': 't=1,v1=ab', 'txn-path': '/saga/action' },
       body: envelope,
     });
-    expect(reply).toEqual({ status: 200, body: { kind: 'applied', result: { phase: 'action' } } });
+    expect(reply).toEqual({ outcome: 'yes', result: { kind: 'applied', result: { phase: 'action' } }, status: 200 });
     expect(seen[0].delivery).toEqual({
       body: JSON.parse(envelope),
       rawBody: envelope,
@@ -49,13 +79,17 @@ describe('answerBrokerMessage', () => {
   });
 
   it.each([
-    [null, 'message must be {headers, body}'],
-    [{ headers: {}, body: { transactionId: 't1' } }, 'body must be the envelope as JSON text'],
+    [null, 'message must be the envelope, with headers'],
+    [
+      { headers: {}, body: { transactionId: 't1' } },
+      'message must be the envelope (transactionId, phase, ...), with headers',
+    ],
+    [{ headers: {}, phase: 'action' }, 'message must be the envelope (transactionId, phase, ...), with headers'],
     [{ headers: {}, body: '{not json' }, 'body is not JSON'],
-  ])('answers a malformed message %j with a 400 (retried), not running the dispatcher', async (message, detail) => {
+  ])('answers a malformed message %j with retry and a 400, not running the dispatcher', async (message, detail) => {
     const { seen, dispatcher } = recording();
     const reply = await answerBrokerMessage(dispatcher, Phase.Action, message);
-    expect(reply).toMatchObject({ status: 400, body: { detail } });
+    expect(reply).toMatchObject({ outcome: 'retry', status: 400, result: { detail } });
     expect(seen).toHaveLength(0);
   });
 });

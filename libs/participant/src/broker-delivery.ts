@@ -1,4 +1,4 @@
-import { BROKER_PATH_HEADER, Phase, Protocol, type BrokerCallReply } from '#contracts';
+import { BROKER_PATH_HEADER, Phase, Protocol, type ParticipantReply } from '#contracts';
 import type { PhaseDispatcher } from './phase-dispatcher';
 import { phasePath, protocolOfPhase, type PhaseKey } from './phase-route';
 
@@ -9,37 +9,55 @@ const PHASES = new Set<string>(Object.values(Phase));
 const PROTOCOLS = new Set<string>(Object.values(Protocol));
 
 /**
- * Answers one broker delivery (`{headers, body}` sent to `txn.<participant>.<phase>`) the way the
- * HTTP route would: the same signature check over the same body text, the same barrier, the same
- * status. The `txn-path` header picks a named action (`/saga/debit/action`); without it, or when it
- * names another phase, the phase's unnamed handler answers. Never throws: a malformed message is a
- * 400, which the coordinator retries.
+ * Answers one broker delivery sent to `txn.<participant>.<phase>` the way the HTTP route would: the
+ * same signature check, the same barrier, the same status, given as the contract's
+ * `{outcome, result}` (2xx yes, 409/422 no, anything else retry) with that `status` beside it.
+ *
+ * The message is the participant envelope with `headers` beside its fields (the signature covers the
+ * envelope's JSON text: the message without `headers`, as `JSON.stringify` writes it), or, from a
+ * coordinator before that form, `{headers, body}` with the envelope as JSON text. The `txn-path`
+ * header picks a named action (`/saga/debit/action`); without it, or when it names another phase,
+ * the phase's unnamed handler answers. Never throws: a malformed message is answered `retry` with a
+ * 400 problem, which the coordinator asks again.
  */
 export async function answerBrokerMessage(
   dispatcher: PhaseDispatcher,
   phase: Phase,
   message: unknown,
-): Promise<BrokerCallReply> {
-  if (typeof message !== 'object' || message === null) return badRequest('message must be {headers, body}');
-  const { headers, body } = message as { headers?: unknown; body?: unknown };
-  if (typeof body !== 'string') return badRequest('body must be the envelope as JSON text');
+): Promise<ParticipantReply> {
+  if (typeof message !== 'object' || message === null) return badRequest('message must be the envelope, with headers');
+  const { headers, ...fields } = message as { headers?: unknown; body?: unknown };
   const lowered: Record<string, string> = {};
   if (typeof headers === 'object' && headers !== null) {
     for (const [name, value] of Object.entries(headers))
       if (typeof value === 'string') lowered[name.toLowerCase()] = value;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return badRequest('body is not JSON');
+  let parsed: unknown = fields;
+  let rawBody: string;
+  if (typeof fields.body === 'string' && !('transactionId' in fields)) {
+    rawBody = fields.body; // {headers, body}: the envelope as the text it was signed as
+    try {
+      parsed = JSON.parse(rawBody);
+    } catch {
+      return badRequest('body is not JSON');
+    }
+  } else if (typeof (fields as { transactionId?: unknown }).transactionId === 'string') {
+    rawBody = JSON.stringify(fields);
+  } else {
+    return badRequest('message must be the envelope (transactionId, phase, ...), with headers');
   }
   const reply = await dispatcher.dispatch(keyOf(phase, lowered[BROKER_PATH_HEADER]), {
     body: parsed,
-    rawBody: body,
+    rawBody,
     headers: lowered,
   });
-  return { status: reply.status, body: reply.body };
+  return replyOf(reply.status, reply.body);
+}
+
+/** The contract's reply for what the HTTP route would have answered. */
+function replyOf(status: number, body: unknown): ParticipantReply {
+  const outcome = status >= 200 && status < 300 ? 'yes' : status === 409 || status === 422 ? 'no' : 'retry';
+  return { outcome, result: body, status };
 }
 
 /**
@@ -63,6 +81,6 @@ function keyOf(phase: Phase, path: string | undefined): PhaseKey {
   return { phase };
 }
 
-function badRequest(detail: string): BrokerCallReply {
-  return { status: 400, body: { type: '/problems/invalid_call', title: 'Bad Request', status: 400, detail } };
+function badRequest(detail: string): ParticipantReply {
+  return replyOf(400, { type: '/problems/invalid_call', title: 'Bad Request', status: 400, detail });
 }

@@ -8,3 +8,4 @@ export * from './sse-client';
 export * from './free-port';
 export * from './bank-process';
 export * from './until';
+export * from './broker-responder-process';

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { of } from 'rxjs';
 import { Outcome, Phase, Protocol, Transport } from '#contracts';
 import type { Resolver } from '../participants/url-safety';
@@ -7,16 +8,23 @@ import {
   type BrokerParticipantCallerOptions,
 } from './participant-caller.broker';
 
-/** A broker caller whose clients answer 200 at once and record the URL each was made for. */
+/** A broker caller whose clients answer `reply` at once and record the URL each was made for and what was sent. */
 class RecordingBrokerCaller extends BrokerParticipantCaller {
   readonly made: string[] = [];
-  constructor(options: BrokerParticipantCallerOptions) {
+  readonly sent: { pattern: string; message: unknown }[] = [];
+  constructor(
+    options: BrokerParticipantCallerOptions,
+    private readonly reply: unknown = { outcome: 'yes', result: { ok: true } },
+  ) {
     super(options);
   }
   protected createClient(url: URL): BrokerClient {
     this.made.push(url.href);
     return {
-      send: () => of({ status: 200, body: { ok: true } }),
+      send: (pattern: string, message: unknown) => {
+        this.sent.push({ pattern, message });
+        return of(this.reply);
+      },
       close: async () => undefined,
     } as unknown as BrokerClient;
   }
@@ -101,4 +109,54 @@ describe('BrokerParticipantCaller connect-time guard', () => {
     expect((await caller.call(callTo('nats://broker.test:4222'))).outcome).toBe(Outcome.Yes);
     expect(caller.made).toEqual(['nats://192.168.1.5:4222']);
   });
+});
+
+describe('BrokerParticipantCaller wire format', () => {
+  const local: Resolver = async () => ['127.0.0.1'];
+
+  it('sends the envelope itself with the HTTP headers beside it, signed over the envelope text', async () => {
+    const caller = new RecordingBrokerCaller({ resolve: local });
+    const call = { ...callTo('nats://broker.test:4222'), secret: 'a-secret-of-sixteen+' };
+    await caller.call(call);
+    const [{ pattern, message }] = caller.sent;
+    expect(pattern).toBe('txn.p1.action');
+    const { headers, ...envelope } = message as { headers: Record<string, string> };
+    expect(envelope).toEqual(call.body);
+    expect(headers).toMatchObject({ 'idempotency-key': 't1/b1/action', 'txn-path': '/saga/action' });
+    const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(headers['txn-signature'])!;
+    expect(
+      createHmac('sha256', call.secret)
+        .update(`${t}.${JSON.stringify(envelope)}`)
+        .digest('hex'),
+    ).toBe(v1);
+  });
+
+  it.each([
+    [{ outcome: 'yes', result: { id: 7 } }, Phase.Action, Outcome.Yes, null, { id: 7 }],
+    [{ outcome: 'yes' }, Phase.Compensate, Outcome.Yes, null, null],
+    [{ outcome: 'no', result: { why: 'stock' } }, Phase.Action, Outcome.No, 'answered no', { why: 'stock' }],
+    // a no from a completion phase is a protocol error: retried
+    [{ outcome: 'no' }, Phase.Compensate, Outcome.Unknown, 'answered no', null],
+    [{ outcome: 'retry' }, Phase.Action, Outcome.Unknown, 'answered retry', null],
+    [{ outcome: 'no', result: {}, status: 409 }, Phase.Action, Outcome.No, 'HTTP 409', {}],
+    // the SDK's reply before `outcome`: the HTTP status and body
+    [{ status: 200, body: { ok: 1 } }, Phase.Action, Outcome.Yes, null, { ok: 1 }],
+    [{ status: 422, body: {} }, Phase.Action, Outcome.No, 'HTTP 422', {}],
+    [{ status: 503 }, Phase.Action, Outcome.Unknown, 'HTTP 503', null],
+  ])('reads the reply %j to %s as %s', async (reply, phase, outcome, error, result) => {
+    const caller = new RecordingBrokerCaller({ resolve: local }, reply);
+    const call = callTo('nats://broker.test:4222');
+    const r = await caller.call({ ...call, body: { ...call.body, phase } });
+    expect(r).toMatchObject({ outcome, error, result });
+  });
+
+  it.each([[{ outcome: 'maybe' }], [{ ok: true }], ['yes'], [null], [{ status: 700 }]])(
+    'takes the reply %j as unknown, naming the format',
+    async (reply) => {
+      const caller = new RecordingBrokerCaller({ resolve: local }, reply);
+      const r = await caller.call(callTo('nats://broker.test:4222'));
+      expect(r.outcome).toBe(Outcome.Unknown);
+      expect(r.error).toMatch(/^reply is not \{outcome, result\?\}: /);
+    },
+  );
 });

@@ -8,6 +8,7 @@ import {
   brokerPattern,
   deliveryKey,
   type BrokerCallMessage,
+  type Phase,
 } from '#contracts';
 import { outcomeOfHttpStatus } from '#protocol';
 import {
@@ -31,9 +32,10 @@ const TLS_SCHEMES = new Set(['tls', 'rediss', 'amqps']);
  * {@link ParticipantCaller} over a broker's request/reply, through @nestjs/microservices' ClientProxy,
  * so a participant may be any Nest microservice answering `txn.<participant>.<phase>` on that broker.
  * One client (one connection) per broker URL, shared by every participant behind it and closed by
- * {@link close}. The outcome rules are HTTP's: the reply's `status` 2xx is yes, 409/422 from a forward
- * phase no, anything else unknown; no reply within the call's timeout (broker down, no responder,
- * participant stopped) is unknown too, and retried.
+ * {@link close}. The message is the participant envelope with the HTTP headers beside it; the reply is
+ * `{outcome: yes | no | retry, result?}`, read by HTTP's rules (a no from a completion phase is a
+ * protocol error, retried); no reply within the call's timeout (broker down, no responder,
+ * participant stopped) is unknown, and retried.
  *
  * The URL guard runs when a broker's client is made: the host must pass it, and a plain-text
  * connection is made to the very address checked (so a name rebinding later is not followed).
@@ -53,31 +55,21 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
   async call(req: CallRequest): Promise<CallResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const raw = JSON.stringify(req.body);
     const headers: Record<string, string> = {
       [ParticipantHeaders.idempotencyKey]: deliveryKey(req.body),
     };
-    if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, raw);
+    // the envelope's text as the participant will write it again from the message, less its headers
+    if (req.secret) headers[ParticipantHeaders.signature] = sign(req.secret, JSON.stringify(req.body));
     if (req.traceparent) headers[ParticipantHeaders.traceparent] = req.traceparent;
     if (req.path) headers[BROKER_PATH_HEADER] = req.path;
-    const message: BrokerCallMessage = { headers, body: raw };
+    const message: BrokerCallMessage = { ...req.body, headers };
     try {
       if (!req.participant) throw new Error('a broker call needs the participant name');
       const client = await this.clientFor(req.url);
       const reply: unknown = await firstValueFrom(
         client.send(brokerPattern(req.participant, req.body.phase), message).pipe(timeout(req.timeoutMs)),
       );
-      const status = statusOf(reply);
-      if (status === null) {
-        return unknown(`reply is not {status, body}: ${truncate(JSON.stringify(reply) ?? String(reply))}`, elapsed());
-      }
-      return {
-        outcome: outcomeOfHttpStatus(status, req.body.phase),
-        httpStatus: status,
-        result: limitResult((reply as { body?: unknown }).body),
-        error: status >= 300 ? `HTTP ${status}` : null,
-        durationMs: elapsed(),
-      };
+      return resultOfReply(reply, req.body.phase, elapsed());
     } catch (error) {
       // no answer: timeout, broker down, no responder. The phase may or may not have run.
       return unknown(describe(error), elapsed());
@@ -113,10 +105,38 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
   }
 }
 
-/** The reply's status when the reply is `{status: <100-599>, ...}`. */
-function statusOf(reply: unknown): number | null {
-  if (typeof reply !== 'object' || reply === null) return null;
-  const status = (reply as { status?: unknown }).status;
+const REPLY_OUTCOMES = new Set(['yes', 'no', 'retry']);
+/** The HTTP status each broker outcome stands for, so one rule (a no is definite only from a forward phase) serves both. */
+const STATUS_OF_OUTCOME = { yes: 200, no: 409, retry: 503 } as const;
+
+/**
+ * A call's result from a broker reply: `{outcome, result?}` (an optional `status` is what the
+ * attempt shows), or `{status, body}`, the HTTP status and body, as the SDK answered before
+ * `outcome`. Anything else is unknown.
+ */
+function resultOfReply(reply: unknown, phase: Phase, durationMs: number): CallResult {
+  const r = typeof reply === 'object' && reply !== null ? (reply as Record<string, unknown>) : {};
+  const status = httpStatusOf(r.status);
+  if (typeof r.outcome === 'string' && REPLY_OUTCOMES.has(r.outcome)) {
+    const said = r.outcome as keyof typeof STATUS_OF_OUTCOME;
+    const outcome = outcomeOfHttpStatus(STATUS_OF_OUTCOME[said], phase);
+    const error = outcome === Outcome.Yes ? null : status !== null ? `HTTP ${status}` : `answered ${said}`;
+    return { outcome, httpStatus: status, result: limitResult(r.result), error, durationMs };
+  }
+  if (status !== null && r.outcome === undefined) {
+    return {
+      outcome: outcomeOfHttpStatus(status, phase),
+      httpStatus: status,
+      result: limitResult(r.body),
+      error: status >= 300 ? `HTTP ${status}` : null,
+      durationMs,
+    };
+  }
+  return unknown(`reply is not {outcome, result?}: ${truncate(JSON.stringify(reply) ?? String(reply))}`, durationMs);
+}
+
+/** `status` when it is an HTTP status (an integer 100-599). */
+function httpStatusOf(status: unknown): number | null {
   return Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599 ? (status as number) : null;
 }
 
