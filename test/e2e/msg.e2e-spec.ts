@@ -151,6 +151,45 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(s.participant.outcome(id, 'c1').applied).toBe(1);
   });
 
+  it('a check in flight at the deadline is waited for: its committed answer still delivers the message', async () => {
+    const id = fresh('check-at-deadline');
+    s.participant.answerCheck(id, 'committed');
+    // asked at +300 ms, answered at ~+1,300: past the 1,000 ms deadline, within the call timeout (1.5 s)
+    s.participant.fault({ transactionId: id, phase: 'check', status: 200, times: 1, when: 'after', delayMs: 1000 });
+    await s.api.post('/v1/transactions', message(id, { timeoutMs: 1000 }));
+    const done = await settle(id);
+    expect(done.status).toBe('committed');
+    expect(s.participant.callsFor(id, 'check')).toHaveLength(1);
+    expect(s.participant.outcome(id, 'c1').applied).toBe(1);
+    expect(s.participant.outcome(id, 'c2').applied).toBe(1);
+  });
+
+  it('a submitted message has no deadline: a delivery answering after it is waited for (the call timeout)', async () => {
+    const id = fresh('slow-consumer');
+    // every delivery to c1 answers after 1 s, past the message's 300 ms deadline
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'c1',
+      phase: 'action',
+      status: 200,
+      times: 10,
+      when: 'after',
+      delayMs: 1000,
+    });
+    const r = await s.api.post('/v1/transactions?wait=15000', {
+      id,
+      protocol: 'msg',
+      timeoutMs: 300,
+      retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 200 },
+      branches: [{ id: 'c1', participant: 'p1' }],
+    });
+    expect(r.body.status).toBe('committed');
+    const calls = s.participant.callsFor(id, 'action');
+    expect(calls).toHaveLength(1);
+    // the delivery's own deadline is its call timeout's end, not the message's past one
+    expect(Date.parse(calls[0].body.deadline)).toBeGreaterThan(Date.parse(r.body.createdAt) + 1000);
+  });
+
   it('no answer until the deadline: aborted, nothing delivered', async () => {
     const id = fresh('deadline');
     s.participant.answerCheck(id, 'pending');

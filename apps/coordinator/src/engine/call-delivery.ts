@@ -3,10 +3,10 @@ import {
   FORWARD_PHASES,
   Outcome,
   Phase,
+  Protocol,
   findUnstorable,
   Transport,
   storableText,
-  type Protocol,
 } from '#contracts';
 import type { CallCommand, MachineEvent } from '#protocol';
 import type { BranchRecord } from '#store';
@@ -45,8 +45,10 @@ export class CallDelivery {
   async make(c: CallCommand): Promise<void> {
     const about = { txId: this.driver.id, branch: c.branchId };
     const branch = this.driver.branch(c.branchId)!;
-    // a check decides a message that is still undecided, so like a forward phase it is bounded by the deadline
-    const forward = FORWARD_PHASES.includes(c.phase) || c.phase === Phase.Check;
+    // a forward phase is bounded by the transaction's deadline. A message's calls are not: once
+    // submitted it has no deadline, and a check in flight at the deadline is waited for, since its
+    // answer still decides (docs/protocols/msg.md)
+    const bounded = this.driver.protocol !== Protocol.Msg && FORWARD_PHASES.includes(c.phase);
     const path = branch.paths[c.phase] ?? `/${this.driver.protocol}/${c.phase}`;
     let span: CallSpan | null = null;
     let delivery: Delivery = await this.ctx.gateway
@@ -59,7 +61,7 @@ export class CallDelivery {
           attempt: c.attempt,
         });
         // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
-        const timeoutMs = forward
+        const timeoutMs = bounded
           ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.driver.deadline() - Date.now()))
           : this.ctx.callTimeoutMs;
         const overHttp = instance.transport === Transport.Http;
@@ -78,7 +80,7 @@ export class CallDelivery {
             protocol: this.driver.protocol,
             phase: c.phase,
             attempt: c.attempt,
-            deadline: new Date(forward ? this.driver.deadline() : Date.now() + timeoutMs).toISOString(),
+            deadline: new Date(bounded ? this.driver.deadline() : Date.now() + timeoutMs).toISOString(),
             payload: c.phase === Phase.Check ? null : branch.payload,
           } as CallRequest['body'],
         };
