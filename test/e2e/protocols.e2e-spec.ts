@@ -164,6 +164,32 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect((await s.api.post(`/v1/transactions/${id}/branches`, { id: 'c', participant: 'p1' })).status).toBe(409);
   });
 
+  it('refuses a branch for a driven transaction (409): its branches were given at its start', async () => {
+    const id = `${protocol}-driven-${Date.now()}`;
+    // the first branch's answer is held back, so the transaction is still undecided when the branch comes
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'a',
+      phase: first as Phase,
+      status: 200,
+      times: 1,
+      when: 'after',
+      delayMs: 1000,
+    });
+    await s.api.post('/v1/transactions', {
+      id,
+      protocol,
+      timeoutMs: 20000,
+      branches: [{ id: 'a', participant: 'p1' }],
+    });
+    const r = await s.api.post(`/v1/transactions/${id}/branches`, { id: 'z', participant: 'p1' });
+    expect(r.status).toBe(409);
+    expect(r.body.detail).toMatch(/not interactive/);
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 15_000);
+    expect(done.branches.map((b: { id: string }) => b.id)).toEqual(['a']);
+    expect(s.participant.callsFor(id, first as Phase).map((c) => c.body.branchId)).toEqual(['a']);
+  });
+
   it('aborts a transaction whose client never commits, at its deadline', async () => {
     const id = `${protocol}-gone-${Date.now()}`;
     await s.api.post('/v1/transactions', { id, protocol, mode: 'interactive', timeoutMs: 1000 });
