@@ -124,6 +124,8 @@ describe('bad input', () => {
       'branches.0.paths.confirm',
     ],
     ['a bad ?wait', () => s.api.post('/v1/transactions?wait=-1', sagaBody(['a'])), 422, 'wait'],
+    ['a stats ?window of no value', () => s.api.get('/v1/stats?window='), 422, 'window'],
+    ['a stats ?window not offered', () => s.api.get('/v1/stats?window=2h'), 422, 'window'],
     [
       'a participant with a non-http URL',
       () => s.api.post('/v1/participants', { name: 'evil', url: 'file:///etc/passwd' }),

@@ -8,10 +8,10 @@ import { StatsService } from './stats.service';
 export class StatsController {
   constructor(private readonly stats: StatsService) {}
 
-  /** `?window=15m|1h|6h|24h` (default 1h). */
+  /** `?window=15m|1h|6h|24h` (default 1h); given with no value, it is refused like any other bad value. */
   @Get()
   @Access(Permission.Read)
   get(@Query('window') window: string | undefined): Promise<StatsView> {
-    return this.stats.stats(window || '1h');
+    return this.stats.stats(window ?? '1h');
   }
 }
