@@ -187,7 +187,7 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     const calls = s.participant.callsFor(id, 'action');
     expect(calls).toHaveLength(1);
     // the delivery's own deadline is its call timeout's end, not the message's past one
-    expect(Date.parse(calls[0].body.deadline)).toBeGreaterThan(Date.parse(r.body.createdAt) + 1000);
+    expect(Date.parse(calls[0].body.deadline!)).toBeGreaterThan(Date.parse(r.body.createdAt) + 1000);
   });
 
   it('no answer until the deadline: aborted, nothing delivered', async () => {
