@@ -139,4 +139,25 @@ describe('live stream', () => {
     expect(stream.events.some((e) => e.event === 'reset')).toBe(false);
     stream.close();
   });
+
+  it('sends only `event: reset` when more than 100,000 transactions changed since the id, none of the changes', async () => {
+    const since = Date.now() - 1_000;
+    const pg = new Client({ connectionString: s.db.url });
+    await pg.connect();
+    try {
+      await pg.query(
+        `INSERT INTO txc_transactions (id, protocol, mode, status, timeout_ms, deadline, retry, request_hash,
+            participants, created_at, updated_at)
+          SELECT 'many-' || n, 'saga', 'driven', 'committed', 1000, now(), '{}', 'h', ARRAY['p1'], now(), now()
+            FROM generate_series(1, 100001) AS n`,
+      );
+      const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`, { 'last-event-id': `${since}.abcdef.3` });
+      await stream.waitFor((e) => e.event === 'reset', 30_000);
+      expect(stream.events.filter((e) => e.event === 'status')).toEqual([]);
+      stream.close();
+    } finally {
+      await pg.query(`DELETE FROM txc_transactions WHERE id LIKE 'many-%'`);
+      await pg.end();
+    }
+  });
 });

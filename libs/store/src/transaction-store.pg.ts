@@ -212,6 +212,14 @@ export class PgTransactionStore implements TransactionStore {
     }));
   }
 
+  async countChangedSince(since: Date, cap: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM txc_transactions WHERE updated_at >= $1 LIMIT $2) AS changed`,
+      [since, cap],
+    );
+    return rows[0].n;
+  }
+
   async countsByParticipant(name?: string): Promise<Map<string, { inFlight: number; failed: number }>> {
     const { rows } = await this.pool.query<{ participant: string; in_flight: number; failed: number }>(
       `SELECT p AS participant, count(*) FILTER (WHERE status <> 'failed')::int AS in_flight,

@@ -229,6 +229,8 @@ export interface TransactionStore {
     limit: number,
     after?: { at: string; id: string },
   ): Promise<{ change: StatusChange; at: string }[]>;
+  /** How many transactions changed since `since` (updated_at at or after it), counted up to `cap`. */
+  countChangedSince(since: Date, cap: number): Promise<number>;
   /** Per participant (or only `name`), how many transactions involving it are in flight and how many are `failed`. */
   countsByParticipant(name?: string): Promise<Map<string, { inFlight: number; failed: number }>>;
   /** Ids of `failed` transactions involving `participant` and/or among `ids`, oldest first, at most `limit`. */

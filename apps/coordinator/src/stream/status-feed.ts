@@ -18,7 +18,7 @@ const BUFFER = 10_000;
 const OVERLAP_MS = 1_000;
 /** Catch-up reads the log in pages of this many changes... */
 const CATCH_UP_PAGE = 1_000;
-/** ...up to this many; past it a client is told to reload instead (`event: reset`). */
+/** ...up to this many; when more changed, a client is told to reload instead (`event: reset`). */
 export const CATCH_UP_LIMIT = 100_000;
 /** How often the listening connection is checked. */
 const PING_MS = 30_000;
@@ -79,20 +79,35 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /**
-   * The current status of every transaction changed since `ms` (less an overlap), page by page, as
-   * events with seq 0 (resumed by their time). Ends with `truncated` after CATCH_UP_LIMIT changes.
+   * A stream client's catch-up: the current status of every transaction changed since `ms` (less an
+   * overlap), page by page, as events with seq 0 (resumed by their time). When more than
+   * CATCH_UP_LIMIT changed, nothing is replayed: it ends with `truncated` at once, so the client
+   * reloads instead of going through changes it would reload anyway.
    */
-  async *catchUp(ms: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
+  async *resume(ms: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
+    const since = new Date(ms - OVERLAP_MS);
+    if ((await this.store.countChangedSince(since, CATCH_UP_LIMIT + 1)) > CATCH_UP_LIMIT) return { truncated: true };
+    // what changes while the pages are read comes too; past twice the limit the client reloads after all
+    return yield* this.pages(since, 2 * CATCH_UP_LIMIT);
+  }
+
+  /** The changes since `ms` (less an overlap), page by page, at most CATCH_UP_LIMIT of them. */
+  catchUp(ms: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
+    return this.pages(new Date(ms - OVERLAP_MS), CATCH_UP_LIMIT);
+  }
+
+  private async *pages(since: Date, limit: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
     let after: { at: string; id: string } | undefined;
-    for (let read = 0; read < CATCH_UP_LIMIT;) {
-      const page = await this.store.changedSince(new Date(ms - OVERLAP_MS), CATCH_UP_PAGE, after);
+    for (let read = 0; read < limit;) {
+      const page = await this.store.changedSince(since, CATCH_UP_PAGE, after);
       yield page.map(({ change }) => ({ id: this.idOf(change, 0), seq: 0, change }));
       if (page.length < CATCH_UP_PAGE) return { truncated: false };
       read += page.length;
       const last = page[page.length - 1];
       after = { at: last.at, id: last.change.id };
     }
-    return { truncated: true };
+    // exactly `limit` changes read: truncated only if there is another
+    return { truncated: (await this.store.changedSince(since, 1, after)).length > 0 };
   }
 
   private idOf(change: StatusChange, seq: number): string {

@@ -80,10 +80,10 @@ export class StreamController implements BeforeApplicationShutdown {
     send = write;
   }
 
-  /** Sends the log's catch-up page by page; false when it was cut at the limit. */
+  /** Sends the log's catch-up page by page; false when more changed than a stream replays. */
   private async catchUp(ms: number, write: (e: FeedEvent) => void, closed: () => boolean): Promise<boolean> {
     try {
-      const pages = this.feed.catchUp(ms);
+      const pages = this.feed.resume(ms);
       for (;;) {
         const next = await pages.next();
         if (next.done) return !next.value.truncated;
