@@ -51,6 +51,46 @@ describe('dashboard operator actions', () => {
     await page.locator('[data-testid=event-row][data-type="operator.retry"]').waitFor();
   });
 
+  it('shows a branch starting to retry without a status change, on the list and its page, without a reload', async () => {
+    await s.breakInventory();
+    const slowPay = async (id: string) => {
+      // pay answers after 1.5 s (within the 2 s call timeout): until then the saga is running and
+      // healthy; then reserve fails and waits out a minute, with no status change
+      const armed = await fetch(`${s.demo.accountsUrl}/_faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          transactionId: id,
+          phase: 'action',
+          status: 200,
+          when: 'after',
+          times: 1,
+          delayMs: 2500,
+        }),
+      });
+      expect(armed.ok).toBe(true);
+      const slow = { ...paySaga(id), retry: { maxAttempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000 } };
+      expect((await s.api.post('/v1/transactions', slow)).status).toBe(201);
+    };
+
+    const listed = `quiet-list-${tag}`;
+    await page.goto(`/transactions?q=${listed}`);
+    await slowPay(listed);
+    const row = page.locator(`[data-testid=transaction-row][data-id="${listed}"]`);
+    await row.waitFor();
+    // no status changes after `running`: only the page's own refresh can show the retrying branch
+    await row.locator('[data-testid=retrying-badge]').first().waitFor({ timeout: 20_000 });
+
+    const opened = `quiet-page-${tag}`;
+    await slowPay(opened);
+    await page.goto(`/transactions/${opened}`);
+    await page.getByTestId('transaction-header').waitFor();
+    await page
+      .locator('[data-testid=timeline-branch][data-branch=reserve] [data-testid=branch-retrying]')
+      .waitFor({ timeout: 20_000 });
+    await page.getByTestId('retry-button').waitFor();
+  });
+
   it('bulk-replays the failed transactions of a participant: dry run, the frozen list, then each outcome', async () => {
     await s.breakInventory();
     const ids = [`bulk-a-${tag}`, `bulk-b-${tag}`];

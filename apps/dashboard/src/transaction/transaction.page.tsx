@@ -11,8 +11,12 @@ import { OperatorActions } from './operator-actions';
 import { SagaDag } from './saga-dag';
 import { TransactionHeader } from './transaction-header';
 import { VoteMatrix } from './vote-matrix';
+import { refreshWhileInFlight } from '../live/in-flight-refresh';
 
-/** `/transactions/:id`: everything about one transaction, fetched again on each of its live events. */
+/**
+ * `/transactions/:id`: everything about one transaction, fetched again on each of its live events,
+ * and every few seconds while it is in flight (a branch starting to retry is not a status change).
+ */
 export function TransactionPage() {
   const { id = '' } = useParams();
   const { api } = useSession();
@@ -20,6 +24,7 @@ export function TransactionPage() {
   const transaction = useQuery({
     queryKey: ['transaction', id],
     queryFn: ({ signal }) => api.get<TransactionView>(`/v1/transactions/${encodeURIComponent(id)}`, signal),
+    refetchInterval: (query) => refreshWhileInFlight(query.state.data && [query.state.data.status]),
   });
   useTransactionEvents((event) => {
     if (event.id === id) void queryClient.invalidateQueries({ queryKey: ['transaction', id] });

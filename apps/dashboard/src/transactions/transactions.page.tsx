@@ -8,6 +8,7 @@ import { filtersFromSearch, listPath, searchFromFilters, type ListFilters } from
 import { TransactionFilters } from './transaction-filters';
 import { TransactionsTable } from './transactions-table';
 import { useLiveList } from './use-live-list';
+import { refreshWhileInFlight } from '../live/in-flight-refresh';
 
 /** `/transactions`: filtered, keyset-paginated, newest first, kept live by the stream. */
 export function TransactionsPage() {
@@ -24,6 +25,7 @@ export function TransactionsPage() {
     queryKey: ['transactions', path],
     queryFn: ({ signal }) => api.get<TransactionPage>(path, signal),
     placeholderData: keepPreviousData,
+    refetchInterval: (query) => refreshWhileInFlight(query.state.data?.items.map((t) => t.status)),
   });
   useLiveList(cursor === null ? path : null);
 
