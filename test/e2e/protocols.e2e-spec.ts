@@ -238,7 +238,11 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect(early.body.detail).toMatch(/not every branch said yes/);
     expect([200, 202]).toContain((await pending).status);
     await s.api.until(`/v1/transactions/${id}`, (t: any) => t.branches[0]?.status === 'succeeded');
-    expect((await s.api.post(`/v1/transactions/${id}/commit?wait=5000`)).body.status).toBe('committed');
+    const done = await s.api.post(`/v1/transactions/${id}/commit?wait=5000`);
+    expect(done.body.status).toBe('committed');
+    // the refused commits changed nothing and are not in the timeline; the honoured one is, once
+    const asked = done.body.events.filter((e: { type: string }) => e.type === 'transaction.commit-requested');
+    expect(asked).toHaveLength(1);
   });
 
   it('refuses branches in driven-mode bodies and commits of driven transactions', async () => {

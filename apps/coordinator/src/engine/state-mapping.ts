@@ -120,7 +120,10 @@ export function timelineOf(
       }
       break;
     case 'commit':
-      push({ ...none, type: 'transaction.commit-requested', detail: null });
+      // a commit refused (a branch has not said yes) changed nothing: it is answered 409, not logged
+      if (before.decision === null && after.decision !== null) {
+        push({ ...none, type: 'transaction.commit-requested', detail: null });
+      }
       break;
     case 'deferred':
       // one entry says both that the call waits and until when (no `retry.scheduled` beside it)
