@@ -171,6 +171,19 @@ describe('txc CLI', () => {
     expect((await txc(['keys', 'create', 'bad name', '--role', 'admin', '--database-url', s.db.url])).code).toBe(2);
   });
 
+  it('revokes a stored key that shares its name with API_KEYS (as keys create --database-url can write); the configured one stays', async () => {
+    const created = await txc(['keys', 'create', 'cli-admin', '--role', 'viewer', '--database-url', s.db.url], {
+      TXC_URL: 'http://127.0.0.1:9', // the CLI does not know the coordinator's API_KEYS
+    });
+    expect(created.code).toBe(0);
+    const revoked = await txc(['keys', 'revoke', 'cli-admin']);
+    expect(revoked).toMatchObject({ code: 0, stdout: 'cli-admin: revoked\n' });
+    // the configured key still signs this CLI in; with no stored key left, its name is API_KEYS' to manage
+    const again = await txc(['keys', 'revoke', 'cli-admin']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/configured by API_KEYS/);
+  });
+
   it('a wrong --api-key gets the 401 detail and exit 1; a bad --limit is a misuse (exit 2)', async () => {
     const wrong = await txc(['--api-key', 'wrong', 'tx', 'list']);
     expect(wrong).toMatchObject({ code: 1, stdout: '' });

@@ -111,12 +111,11 @@ export class KeyRegistry implements OnApplicationBootstrap {
 
   /**
    * Deletes a stored key; false if there is none by that name. The last key is not deleted while
-   * no `API_KEYS` is configured: that would silently open the coordinator to everyone (409).
+   * no `API_KEYS` is configured: that would silently open the coordinator to everyone (409). A name
+   * configured by `API_KEYS` is refused (409) unless a stored key has it too (the CLI's
+   * `keys create --database-url` cannot know API_KEYS): that stored key is deleted.
    */
   async revoke(name: string): Promise<boolean> {
-    if ([...this.configured.values()].some((k) => k.name === name)) {
-      throw new TransactionConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
-    }
     const { rowCount } = await this.pool.query(
       `DELETE FROM txc_api_keys WHERE name = $1
          AND ($2 OR (SELECT count(*) FROM txc_api_keys) > 1)`,
@@ -124,6 +123,9 @@ export class KeyRegistry implements OnApplicationBootstrap {
     );
     this.stored = null;
     if ((rowCount ?? 0) > 0) return true;
+    if ([...this.configured.values()].some((k) => k.name === name)) {
+      throw new TransactionConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
+    }
     const { rows } = await this.pool.query('SELECT 1 FROM txc_api_keys WHERE name = $1', [name]);
     if (rows.length) {
       throw new TransactionConflictError(
