@@ -10,6 +10,7 @@ import {
   ParticipantInstanceEntity,
   PgParticipantRegistry,
   PgTransactionStore,
+  connectionLimits,
   dataSourceOptions,
 } from '#store';
 import { AccessGuard } from './access/access.guard';
@@ -48,7 +49,7 @@ export class AppModule {
       {
         provide: PG_POOL,
         useFactory: () => {
-          const pool = new Pool({ connectionString: databaseUrl, max: config.DB_POOL_SIZE });
+          const pool = new Pool({ connectionString: databaseUrl, max: config.DB_POOL_SIZE, ...connectionLimits });
           // an idle connection cut by a Postgres restart is dropped and replaced, not fatal
           pool.on('error', (e) => new Logger('Postgres').warn(`idle connection lost: ${e.message}`));
           return pool;

@@ -43,6 +43,18 @@ export const MIGRATIONS = [
   RespondWithAdvance1766000000000,
 ];
 
+/**
+ * How long Postgres lets a session of the coordinator sit idle inside a transaction before it ends
+ * the session. Its transactions run their statements back to back, so a session idle this long
+ * belongs to an instance cut off mid-transaction (a partition): its row locks would otherwise stall
+ * every other instance until the dead connection is noticed, which takes hours with default TCP
+ * keepalives. Set on every pool of the coordinator (`connectionLimits`).
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+
+/** Session settings for every connection the coordinator opens to its log database. */
+export const connectionLimits = { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS } as const;
+
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
 export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {
   return {
@@ -52,6 +64,6 @@ export function dataSourceOptions(url: string, poolSize: number): DataSourceOpti
     migrations: MIGRATIONS,
     migrationsTableName: 'txc_migrations',
     synchronize: false,
-    extra: { max: poolSize },
+    extra: { max: poolSize, ...connectionLimits },
   };
 }

@@ -6,13 +6,16 @@ import type { AddressInfo } from 'node:net';
  * connection at once (a commit's acknowledgement may be lost on its way back: the statement
  * committed, the client never hears it), `pause` holds every byte in both directions and every new
  * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through;
- * `down` cuts everything and closes every new connection at once (the target stopped) until `up`.
+ * `down` cuts everything and closes every new connection at once (the target stopped) until `up`;
+ * `holdWhenSent` partitions one connection at one statement (it stays open, its bytes held).
  */
 export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private paused = false;
   private refusing = false;
   private readonly waiting: (() => void)[] = [];
+  private holdOn: string | null = null;
+  private readonly held: (() => void)[] = [];
   /** Connections cut so far. */
   cuts = 0;
 
@@ -63,11 +66,22 @@ export class TcpProxy {
 
   resume(): void {
     this.paused = false;
+    for (const go of this.held.splice(0)) go();
     for (const [a, b] of this.pairs) {
       a.resume();
       b.resume();
     }
     for (const go of this.waiting.splice(0)) go();
+  }
+
+  /**
+   * The next connection whose client sends bytes containing `text` (a statement) is partitioned
+   * there: those bytes and everything after them, both ways, are held until {@link resume}, while
+   * every other connection goes on. A client inside a transaction is then "idle in transaction" to
+   * Postgres, holding its locks, as across a real partition.
+   */
+  holdWhenSent(text: string): void {
+    this.holdOn = text;
   }
 
   /**
@@ -113,7 +127,20 @@ export class TcpProxy {
     };
     client.on('close', forget);
     upstream.on('close', forget);
-    client.pipe(upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (this.holdOn !== null && chunk.includes(this.holdOn)) {
+        this.holdOn = null;
+        client.pause();
+        upstream.pause();
+        this.held.push(() => upstream.write(chunk));
+        return;
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => !this.paused && client.resume());
+      }
+    });
+    client.on('end', () => upstream.end());
     upstream.pipe(client);
     client.resume();
   }
