@@ -99,3 +99,58 @@ describe('automatic replay', () => {
     }
   });
 });
+
+/**
+ * A participant whose circuit opened while its transactions failed: once they are parked there is
+ * nothing left to call it with, so no half-open probe would ever close the circuit, and it would
+ * never count as healthy again. The sweep replays one of its failed transactions as the probe.
+ */
+describe('automatic replay after the circuit opened', () => {
+  let s: TestStack;
+  let broken: TestParticipant;
+
+  beforeAll(async () => {
+    s = await startTestStack('auto-replay-circuit', {
+      env: { SWEEP_INTERVAL_MS: '300', CIRCUIT_CONSECUTIVE_FAILURES: '2', CIRCUIT_HALF_OPEN_MS: '1000' },
+    });
+    broken = await TestParticipant.start();
+    const r = await s.api.post('/v1/participants', { name: 'broken', url: broken.url, autoReplay: true });
+    expect(r.status).toBe(201);
+  });
+  afterAll(async () => {
+    await broken.close();
+    await s.close();
+  });
+
+  it('probes the open circuit with a replay once the participant heals, and then replays the rest', async () => {
+    broken.fault({ phase: 'commit', status: 500, times: 1_000_000 });
+    const ids = Array.from({ length: 3 }, (_, i) => `circuit-${i}-${Date.now()}`);
+    // all prepared before the first commit fails: then every commit fails, and the circuit opens
+    const answers = await Promise.all(
+      ids.map((id) =>
+        s.api.post('/v1/transactions?wait=20000', {
+          id,
+          protocol: '2pc',
+          timeoutMs: 500,
+          retry: { maxAttempts: 3, initialBackoffMs: 50, maxBackoffMs: 100 },
+          branches: [
+            { id: 'a', participant: 'p1', payload: {} },
+            { id: 'b', participant: 'broken', payload: {} },
+          ],
+        }),
+      ),
+    );
+    expect(answers.map((r) => r.body.status)).toEqual(['failed', 'failed', 'failed']);
+    await s.api.until('/v1/participants/broken', (v: any) => v.instances[0].circuit === 'open');
+    broken.clearFaults();
+    // no other traffic: only the sweep can find out that it is back
+    for (const id of ids) {
+      const t = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 30_000);
+      expect(t.events.some((e: any) => e.type === 'operator.replay' && e.detail.actor === 'auto-replay')).toBe(true);
+      expect(broken.outcome(id, 'b')).toEqual({ applied: 1, committed: 1, undone: 0 });
+    }
+    const v = await s.api.get('/v1/participants/broken');
+    expect(v.body.instances[0].circuit).toBe('closed');
+    expect(v.body.healthySince).not.toBeNull();
+  });
+});

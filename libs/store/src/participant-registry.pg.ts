@@ -154,18 +154,48 @@ export class PgParticipantRegistry {
   }
 
   /**
-   * `failed` transactions involving `participant` that failed before it last became healthy, oldest
-   * first, at most `limit`, replayed automatically (an `operator.replay` by `actor`) fewer than
-   * `maxReplays` times: one that keeps failing is left to an operator.
+   * Participants with `autoReplay` that nothing would ever probe: not healthy, an instance up whose
+   * published circuit has not been closed for `halfOpenMs` (its half-open probe is due), `failed`
+   * transactions, and none in flight. Their failed transactions are all there is to call them with,
+   * so one of them is replayed as the probe.
    */
-  async autoReplayable(participant: string, actor: string, maxReplays: number, limit: number): Promise<string[]> {
+  async autoReplayProbeDue(halfOpenMs: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ name: string }>(
+      `SELECT p.name FROM txc_participants p
+        WHERE p.auto_replay AND p.healthy_since IS NULL
+          AND EXISTS (SELECT 1 FROM txc_participant_instances i
+                       WHERE i.participant = p.name AND i.left_at IS NULL AND i.circuit <> 'closed'
+                         AND coalesce(i.circuit_changed_at, i.registered_at) < now() - make_interval(secs => $1::float8 / 1000)
+                         AND (i.ttl_seconds IS NULL OR i.last_seen_at > now() - make_interval(secs => i.ttl_seconds)))
+          AND EXISTS (SELECT 1 FROM txc_transactions t WHERE t.status = 'failed' AND t.participants @> ARRAY[p.name])
+          AND NOT EXISTS (SELECT 1 FROM txc_transactions t
+                           WHERE t.status IN ('pending', 'running', 'committing', 'aborting')
+                             AND t.participants @> ARRAY[p.name])`,
+      [halfOpenMs],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  /**
+   * `failed` transactions involving `participant` that failed before it last became healthy (or,
+   * with `probe`, any of them: see {@link autoReplayProbeDue}), oldest first, at most `limit`,
+   * replayed automatically (an `operator.replay` by `actor`) fewer than `maxReplays` times: one that
+   * keeps failing is left to an operator.
+   */
+  async autoReplayable(
+    participant: string,
+    actor: string,
+    maxReplays: number,
+    limit: number,
+    probe = false,
+  ): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `SELECT t.id FROM txc_transactions t JOIN txc_participants p ON p.name = $1
-        WHERE t.status = 'failed' AND t.participants @> ARRAY[$1::text] AND t.updated_at < p.healthy_since
+        WHERE t.status = 'failed' AND t.participants @> ARRAY[$1::text] AND ($5 OR t.updated_at < p.healthy_since)
           AND (SELECT count(*) FROM txc_events e
                 WHERE e.transaction_id = t.id AND e.type = 'operator.replay' AND e.detail->>'actor' = $2) < $3
         ORDER BY t.created_at, t.id LIMIT $4`,
-      [participant, actor, maxReplays, limit],
+      [participant, actor, maxReplays, limit, probe],
     );
     return rows.map((r) => r.id);
   }

@@ -33,7 +33,8 @@ describe('CircuitBreakers', () => {
     jest.advanceTimersByTime(5_000);
     expect(await circuit.run(answer('yes'))).toMatchObject({ called: true, probe: true });
     expect(breakers.stateOf('svc', 'a')).toBe('closed');
-    expect(changes).toEqual(['a:open', 'a:half-open', 'a:open', 'a:half-open', 'a:closed']);
+    // its first call tells its state once (closed), replacing whatever an earlier coordinator published
+    expect(changes).toEqual(['a:closed', 'a:open', 'a:half-open', 'a:open', 'a:half-open', 'a:closed']);
   });
 
   it('counts a definite no as an answer, and opens on the failure rate over the window', async () => {
@@ -46,5 +47,13 @@ describe('CircuitBreakers', () => {
     await circuit.run(pattern(9));
     expect(breakers.stateOf('svc', 'b')).toBe('open');
     expect(breakers.stateOf('svc', 'other')).toBeNull();
+  });
+
+  it('tells a fresh breaker’s state after its first call, once, so a stale published state is replaced', async () => {
+    const changes: string[] = [];
+    const breakers = new CircuitBreakers(options, (c) => changes.push(`${c.instanceId}:${c.state}`));
+    const circuit = breakers.of('svc', 'b');
+    for (let i = 0; i < 2; i++) await circuit.run(answer('yes'));
+    expect(changes).toEqual(['b:closed']);
   });
 });

@@ -62,15 +62,21 @@ class FailedCall extends Error {
   }
 }
 
-/** One instance's breaker, with what cockatiel keeps private: when it opened, and a probe under way. */
+/**
+ * One instance's breaker, with what cockatiel keeps private: when it opened, and a probe under way.
+ * Its state is told on every change, and once after its first call: a breaker starts closed, and
+ * the registry may still show the state a coordinator before it published (an `open` left by one
+ * that stopped), which only this one's own word replaces.
+ */
 export class InstanceCircuit {
   private openedAt: number | null = null;
   private probing = false;
+  private told = false;
   private readonly policy: CircuitBreakerPolicy;
 
   constructor(
     private readonly options: CircuitOptions,
-    onChange: (state: CircuitState) => void,
+    private readonly onChange: (state: CircuitState) => void,
   ) {
     this.policy = circuitBreaker(handleAll, {
       halfOpenAfter: options.halfOpenAfterMs,
@@ -81,12 +87,12 @@ export class InstanceCircuit {
     });
     this.policy.onBreak(() => {
       this.openedAt = Date.now();
-      onChange('open');
+      this.tell('open');
     });
-    this.policy.onHalfOpen(() => onChange('half-open'));
+    this.policy.onHalfOpen(() => this.tell('half-open'));
     this.policy.onReset(() => {
       this.openedAt = null;
-      onChange('closed');
+      this.tell('closed');
     });
   }
 
@@ -136,7 +142,13 @@ export class InstanceCircuit {
       throw error;
     } finally {
       if (probe) this.probing = false;
+      if (!this.told) this.tell(this.state);
     }
+  }
+
+  private tell(state: CircuitState): void {
+    this.told = true;
+    this.onChange(state);
   }
 }
 

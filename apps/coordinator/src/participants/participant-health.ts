@@ -89,21 +89,31 @@ export class ParticipantHealth implements OnModuleInit {
    * Replays, a batch per participant and sweep, the transactions of `autoReplay` participants that
    * failed before the participant became healthy again (a transaction that failed while it looked
    * healthy waits for its next recovery, or an operator). Paced by the participant's limits too.
+   *
+   * A participant whose circuit opened while its transactions failed gets no call once they are
+   * parked, so no half-open probe would ever close its circuit and it would never be healthy again:
+   * once its probe is due, one of its failed transactions is replayed, and its calls are the probe.
    */
   private async autoReplay(): Promise<void> {
     await this.registry.updateHealth();
     for (const participant of await this.registry.autoReplayReady()) {
-      const ids = await this.registry.autoReplayable(
+      await this.replayFailedOf(
         participant,
-        AUTO_REPLAY_ACTOR,
-        MAX_AUTO_REPLAYS,
         this.config.AUTO_REPLAY_BATCH,
+        `participant ${participant} is healthy again`,
       );
-      const reason = `participant ${participant} is healthy again`;
-      for (const id of ids) {
-        const replayed = await this.engine.replay(id, { action: 'replay', actor: AUTO_REPLAY_ACTOR, reason });
-        if (replayed) this.metrics.autoReplays.inc({ participant });
-      }
+    }
+    for (const participant of await this.registry.autoReplayProbeDue(this.config.CIRCUIT_HALF_OPEN_MS)) {
+      const reason = `participant ${participant}'s open circuit is probed with one of its failed transactions`;
+      await this.replayFailedOf(participant, 1, reason, true);
+    }
+  }
+
+  private async replayFailedOf(participant: string, limit: number, reason: string, probe = false): Promise<void> {
+    const ids = await this.registry.autoReplayable(participant, AUTO_REPLAY_ACTOR, MAX_AUTO_REPLAYS, limit, probe);
+    for (const id of ids) {
+      const replayed = await this.engine.replay(id, { action: 'replay', actor: AUTO_REPLAY_ACTOR, reason });
+      if (replayed) this.metrics.autoReplays.inc({ participant });
     }
   }
 

@@ -134,7 +134,9 @@ export class TransactionsService {
     }
     return this.idempotency.run(key, requestHash('branch', id, body), async () => {
       if ((await this.load(id)).txn.mode !== 'interactive') {
-        throw new TransactionConflictError(`transaction "${id}" is not interactive: its branches were given at its start`);
+        throw new TransactionConflictError(
+          `transaction "${id}" is not interactive: its branches were given at its start`,
+        );
       }
       const { status, existing } = await this.engine.registerBranch(id, request);
       if (
