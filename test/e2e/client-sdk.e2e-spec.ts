@@ -231,6 +231,12 @@ describe('client SDK', () => {
     const registered = await client.registerParticipant({ name: 'sdk-temp', url: s.participant.url, ttlSeconds: 60 });
     expect(registered).toMatchObject({ name: 'sdk-temp', ttlSeconds: 60 });
     expect((await client.getParticipant('sdk-temp')).name).toBe('sdk-temp');
+    // a second instance, by its id: renewed by id, then leaving
+    await client.registerParticipant({ name: 'sdk-temp', url: s.participant.url, instanceId: 'i-2', ttlSeconds: 60 });
+    expect((await client.heartbeat('sdk-temp', { instanceId: 'i-2' })).name).toBe('sdk-temp');
+    await client.removeInstance('sdk-temp', 'i-2');
+    const instances = (await client.getParticipant('sdk-temp')).instances;
+    expect(instances.find((i) => i.instanceId === 'i-2')?.status).toBe('draining');
     await client.deleteParticipant('sdk-temp');
     await expect(client.getParticipant('sdk-temp')).rejects.toMatchObject({
       status: 404,

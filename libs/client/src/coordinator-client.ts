@@ -220,9 +220,32 @@ export class CoordinatorClient implements InteractiveApi {
     return this.send({ method: 'POST', path: '/v1/participants', body, repeat: 'keyed', options });
   }
 
-  /** `POST /v1/participants/{name}/heartbeat`: extends the participant's lease. */
-  heartbeat(name: string, options?: CallOptions): Promise<ParticipantView> {
-    return this.send({ method: 'POST', path: `/v1/participants/${enc(name)}/heartbeat`, repeat: 'safe', options });
+  /**
+   * `POST /v1/participants/{name}/heartbeat`: extends the lease of instance `options.instanceId`,
+   * or without one of the instances registered without one (named by their URL).
+   */
+  heartbeat(name: string, options?: CallOptions & { instanceId?: string }): Promise<ParticipantView> {
+    const { instanceId, ...call } = options ?? {};
+    return this.send({
+      method: 'POST',
+      path: `/v1/participants/${enc(name)}/heartbeat`,
+      ...(instanceId === undefined ? {} : { body: { instanceId } }),
+      repeat: 'safe',
+      options: call,
+    });
+  }
+
+  /**
+   * `DELETE /v1/participants/{name}/instances/{instanceId}`: the instance leaves (`draining`: no new
+   * calls). An instance registered without `instanceId` is named by its URL.
+   */
+  async removeInstance(name: string, instanceId: string, options?: CallOptions): Promise<void> {
+    await this.send({
+      method: 'DELETE',
+      path: `/v1/participants/${enc(name)}/instances/${enc(instanceId)}`,
+      repeat: 'safe',
+      options,
+    });
   }
 
   /** `GET /v1/participants`: every registered participant, by name, with its health. */
