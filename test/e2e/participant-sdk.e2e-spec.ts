@@ -156,6 +156,19 @@ describe('participant SDK: a NestJS participant behind a real coordinator', () =
     expect(await balance(a)).toBe(90);
   });
 
+  it('answers a body that is not JSON with problem invalid_call (400), after the signature check', async () => {
+    const direct = apiClient(bankUrl);
+    for (const body of ['{"transactionId": ', '']) {
+      const signed = await direct.raw('POST', '/saga/debit/action', body, { 'txn-signature': signBody(SECRET, body) });
+      expect(signed.status).toBe(400);
+      expect(signed.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(signed.body).toMatchObject({ type: '/problems/invalid_call', status: 400 });
+      const unsigned = await direct.raw('POST', '/saga/debit/action', body);
+      expect(unsigned.status).toBe(401);
+      expect(unsigned.body.type).toBe('/problems/invalid_signature');
+    }
+  });
+
   it("delivers a message to @MessageHandler consumers once each; a consumer's no is not final, so a replay applies it", async () => {
     const a = await open(0);
     const b = await open(20);

@@ -37,6 +37,17 @@ export function mountPhaseRoutes(
         });
         return reply.code(answer.status).headers(answer.headers).send(JSON.stringify(answer.body));
       },
+      // a body the app's parser refused (not JSON, empty) is no participant call: the dispatcher
+      // answers it as one that is not (401 unsigned, else 400 problem invalid_call), not Fastify
+      errorHandler: async (error: { code?: string }, request, reply) => {
+        if (!error.code?.startsWith('FST_ERR_CTP_') || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') throw error;
+        const answer = await dispatcher.dispatch(key, {
+          body: undefined,
+          rawBody: rawBodies.get(request) ?? '',
+          headers: request.headers,
+        });
+        return reply.code(answer.status).headers(answer.headers).send(JSON.stringify(answer.body));
+      },
     });
   }
 }
