@@ -59,7 +59,8 @@ const DOES: Record<Permission, string> = {
   [Permission.Read]: 'read transactions, participants and stats',
   [Permission.Start]: 'start transactions',
   [Permission.Abort]: 'abort transactions',
-  [Permission.Operate]: 'replay, retry or abort any transaction (operator or admin)',
+  [Permission.Operate]:
+    'take operator actions: replay, retry or abort any transaction, delete a participant (operator or admin)',
   [Permission.Register]: 'register participants (participant or admin)',
   [Permission.RemoveInstance]: 'remove a participant instance (participant, operator or admin)',
   [Permission.ManageKeys]: 'manage API keys (admin)',
