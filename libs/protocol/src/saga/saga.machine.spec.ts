@@ -100,6 +100,23 @@ describe('sagaMachine', () => {
     expect(calls(d)).toEqual(['b1:compensate#1']);
   });
 
+  it('skips, not compensates, an action never delivered (every call deferred) at the abort', () => {
+    let d = sagaMachine.decide(sagaState(chain(2)), { type: 'start' }, 0);
+    d = answer(d.state, 'b0', 'action', 'yes');
+    // b1's participant has no live instance: its call was never made
+    const deferred = { type: 'deferred', branchId: 'b1', phase: 'action', attempt: 1, retryAt: 500 } as const;
+    d = sagaMachine.decide(d.state, { ...deferred, delivered: false }, 10);
+    d = sagaMachine.decide(d.state, { type: 'abort', reason: 'operator' }, 20);
+    expect(d.state.branches.map((b) => b.status)).toEqual(['completing', 'skipped']);
+    expect(calls(d)).toEqual(['b0:compensate#1']);
+    // one made as a failed probe may have landed: compensated
+    let p = sagaMachine.decide(sagaState(chain(2)), { type: 'start' }, 0);
+    p = answer(p.state, 'b0', 'action', 'yes');
+    p = sagaMachine.decide(p.state, { ...deferred, delivered: true }, 10);
+    p = sagaMachine.decide(p.state, { type: 'abort', reason: 'operator' }, 20);
+    expect(calls(p)).toEqual(['b1:compensate#1']);
+  });
+
   it('aborts at the deadline and on request, but not after the decision', () => {
     let d = sagaMachine.decide(sagaState(chain(2)), { type: 'start' }, 0);
     d = answer(d.state, 'b0', 'action', 'yes');

@@ -173,9 +173,11 @@ function compensateReady(state: TransactionState, commands: Command[]): void {
   if (state.status !== TransactionStatus.Aborting) return;
   for (const b of state.branches) {
     if (b.status === BranchStatus.Pending) b.status = BranchStatus.Skipped;
-    // an action waiting for a retry is abandoned: its earlier delivery may have landed
+    // an action waiting for a retry is abandoned: its earlier delivery may have landed. One never
+    // delivered (every call of it deferred: no live instance, an open circuit) cannot have, and has
+    // nothing to compensate: waiting for its participant would hold up the others' compensations
     if (b.status === BranchStatus.Running && !b.inFlight) {
-      b.status = BranchStatus.Unknown;
+      b.status = b.attempt === 0 ? BranchStatus.Skipped : BranchStatus.Unknown;
       b.retryAt = null;
     }
   }
