@@ -161,6 +161,10 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect(committed.body.status).toBe('committed');
     for (const b of ['a', 'b']) expect(s.participant.outcome(id, b)).toEqual({ applied: 1, committed: 1, undone: 0 });
     expect(s.participant.callsFor(id, commitPhase as Phase)).toHaveLength(2);
+    // a repeat of the commit (its answer lost, no Idempotency-Key) is answered as the commit was
+    const repeat = await s.api.post(`/v1/transactions/${id}/commit?wait=5000`);
+    expect([repeat.status, repeat.body.status]).toEqual([200, 'committed']);
+    expect(s.participant.callsFor(id, commitPhase as Phase)).toHaveLength(2);
     expect((await s.api.post(`/v1/transactions/${id}/branches`, { id: 'c', participant: 'p1' })).status).toBe(409);
   });
 

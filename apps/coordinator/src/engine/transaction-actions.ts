@@ -119,7 +119,14 @@ export class TransactionActions {
 
   async commit(id: string): Promise<boolean> {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const driver = await this.acquire(id);
+      const driver = await this.acquire(id).catch(async (error: unknown) => {
+        // settled with its commit decided: a repeat of a commit whose answer was lost is answered as it was
+        if (error instanceof TransactionConflictError && (await this.deps.store.load(id))?.txn.decision === 'commit') {
+          return null;
+        }
+        throw error;
+      });
+      if (!driver) return true;
       // a driver that let go before the commit's turn did not apply it: acquire the transaction again
       if (driver.decision !== null || (await driver.offer({ type: 'commit' }))) return driver.decision === 'commit';
     }
