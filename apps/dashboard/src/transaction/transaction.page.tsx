@@ -25,6 +25,7 @@ export function TransactionPage() {
     queryKey: ['transaction', id],
     queryFn: ({ signal }) => api.get<TransactionView>(`/v1/transactions/${encodeURIComponent(id)}`, signal),
     refetchInterval: (query) => refreshWhileInFlight(query.state.data && [query.state.data.status]),
+    refetchIntervalInBackground: true,
   });
   useTransactionEvents((event) => {
     if (event.id === id) void queryClient.invalidateQueries({ queryKey: ['transaction', id] });

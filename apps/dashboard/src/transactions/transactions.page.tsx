@@ -26,6 +26,7 @@ export function TransactionsPage() {
     queryFn: ({ signal }) => api.get<TransactionPage>(path, signal),
     placeholderData: keepPreviousData,
     refetchInterval: (query) => refreshWhileInFlight(query.state.data?.items.map((t) => t.status)),
+    refetchIntervalInBackground: true,
   });
   useLiveList(cursor === null ? path : null);
 
