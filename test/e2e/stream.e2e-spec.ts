@@ -119,12 +119,7 @@ describe('live stream', () => {
     await pg.connect();
     try {
       // 2,500 settled transactions written straight into the log: more than one catch-up page
-      await pg.query(
-        `INSERT INTO txc_transactions (id, protocol, mode, status, timeout_ms, deadline, retry, request_hash,
-            participants, created_at, updated_at)
-          SELECT 'bulk-' || n, 'saga', 'driven', 'committed', 1000, now(), '{}', 'h', ARRAY['p1'], now(), now()
-            FROM generate_series(1, 2500) AS n`,
-      );
+      await writeSettled(pg, 'bulk-', 2500);
     } finally {
       await pg.end();
     }
@@ -145,12 +140,7 @@ describe('live stream', () => {
     const pg = new Client({ connectionString: s.db.url });
     await pg.connect();
     try {
-      await pg.query(
-        `INSERT INTO txc_transactions (id, protocol, mode, status, timeout_ms, deadline, retry, request_hash,
-            participants, created_at, updated_at)
-          SELECT 'many-' || n, 'saga', 'driven', 'committed', 1000, now(), '{}', 'h', ARRAY['p1'], now(), now()
-            FROM generate_series(1, 100001) AS n`,
-      );
+      await writeSettled(pg, 'many-', 100_001);
       const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`, { 'last-event-id': `${since}.abcdef.3` });
       await stream.waitFor((e) => e.event === 'reset', 30_000);
       expect(stream.events.filter((e) => e.event === 'status')).toEqual([]);
@@ -161,3 +151,14 @@ describe('live stream', () => {
     }
   });
 });
+
+/** `count` committed transactions `<prefix>1`…, written straight into the log (changed now). */
+async function writeSettled(pg: Client, prefix: string, count: number): Promise<void> {
+  await pg.query(
+    `INSERT INTO txc_transactions (id, protocol, mode, status, timeout_ms, deadline, retry, request_hash,
+        participants, created_at, updated_at)
+      SELECT $1 || n, 'saga', 'driven', 'committed', 1000, now(), '{}', 'h', ARRAY['p1'], now(), now()
+        FROM generate_series(1, $2::int) AS n`,
+    [prefix, count],
+  );
+}
