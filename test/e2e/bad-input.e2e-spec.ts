@@ -145,6 +145,12 @@ describe('bad input', () => {
       'url',
     ],
     [
+      'a participant rate too small to ever call it',
+      () => s.api.post('/v1/participants', { name: 'glacial', url: 'http://127.0.0.1:1', ratePerSecond: 1e-300 }),
+      422,
+      'ratePerSecond',
+    ],
+    [
       'a participant with a bad name',
       () => s.api.post('/v1/participants', { name: 'Bad Name', url: 'http://127.0.0.1:1' }),
       422,

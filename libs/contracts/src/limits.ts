@@ -59,6 +59,8 @@ export const Limits = {
   maxParticipantConcurrency: 10_000,
   /** A participant's `ratePerSecond` upper bound. */
   maxParticipantRatePerSecond: 100_000,
+  /** A participant's `ratePerSecond` lower bound: one call in about 17 minutes (a wait past any sane deadline below). */
+  minParticipantRatePerSecond: 0.001,
   /** Request target (path and query), bytes; longer is 414. */
   maxUrlBytes: 8 * 1024,
   /** All request headers together (with the request line), bytes; more is 431. */

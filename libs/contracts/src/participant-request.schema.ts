@@ -55,7 +55,11 @@ export const registerParticipantSchema = z
     /** At most this many calls in flight to the participant, from all coordinators together. */
     maxConcurrency: z.number().int().min(1).max(Limits.maxParticipantConcurrency).optional(),
     /** At most this many calls per second to the participant, from all coordinators together. */
-    ratePerSecond: z.number().positive().max(Limits.maxParticipantRatePerSecond).optional(),
+    ratePerSecond: z
+      .number()
+      .min(Limits.minParticipantRatePerSecond)
+      .max(Limits.maxParticipantRatePerSecond)
+      .optional(),
     /** Replay its `failed` transactions on its own once it is healthy again. */
     autoReplay: z.boolean().optional(),
     /** Free-form JSON shown in the registry: at most Limits.maxMetadataBytes, storable (see storableJson). */

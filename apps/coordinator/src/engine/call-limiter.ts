@@ -1,3 +1,6 @@
+/** The furthest ahead a deferred call is promised its turn. */
+const MAX_BOOKING_MS = 24 * 3_600_000;
+
 /** What a participant allows this coordinator: its share of the participant's limits (null = no limit). */
 export interface LimitShare {
   maxConcurrency: number | null;
@@ -71,7 +74,8 @@ export class ParticipantLimiter {
    */
   book(): number {
     const rate = this.share.ratePerSecond ?? Infinity;
-    this.bookedUntil = this.now() + this.expectedWaitMs() + 1000 / rate;
+    // bounded: a rate stored before its lower bound existed must not book a turn past any valid date
+    this.bookedUntil = Math.min(this.now() + this.expectedWaitMs() + 1000 / rate, this.now() + MAX_BOOKING_MS);
     return this.bookedUntil;
   }
 
