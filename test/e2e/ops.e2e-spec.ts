@@ -118,4 +118,11 @@ describe('a start while the queue is unreachable', () => {
     const ready = await api.until('/health/ready', (b: any) => b.status === 'ok', 20_000);
     expect(ready.details.queue).toMatchObject({ status: 'up', backend: 'redis' });
   }, 60_000);
+
+  it('stops on SIGTERM while Redis is away again: the queue is let go, exit 0', async () => {
+    redis.down();
+    await coordinator.stop();
+    expect(await coordinator.exited).toBe(0);
+    expect(coordinator.log).toContain('the queue did not close within 5000 ms');
+  }, 60_000);
 });

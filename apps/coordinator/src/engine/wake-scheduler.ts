@@ -7,6 +7,8 @@ import { queueSchemaOf } from './queue-schema';
 const QUEUE = 'wake';
 /** How long a start waits for the queue's store before it goes on without it. */
 const QUEUE_READY_WAIT_MS = 5_000;
+/** How long a stop waits for the queue to close before letting go of it. */
+const CLOSE_WAIT_MS = 5_000;
 const QUEUE_STATES = ['waiting', 'delayed', 'active', 'failed'] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
 
@@ -112,9 +114,23 @@ export class WakeScheduler {
     await this.depth();
   }
 
+  /**
+   * Closes the worker and the queue. Bounded: with its store unreachable BullMQ's close waits for it
+   * for good, and a SIGTERM must still stop the process; the wake-ups are derived from the log, so
+   * nothing is lost by letting go of them (the connection is then cut).
+   */
   async close(): Promise<void> {
-    await this.worker?.close().catch(() => undefined);
-    await this.queue?.close().catch(() => undefined);
+    const closing = (async () => {
+      await this.worker?.close().catch(() => undefined);
+      await this.queue?.close().catch(() => undefined);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((done) => (timer = setTimeout(() => done(true), CLOSE_WAIT_MS)));
+    if (await Promise.race([closing.then(() => false), timedOut])) {
+      this.logger.warn(`the queue did not close within ${CLOSE_WAIT_MS} ms (its store does not answer): letting go`);
+      void this.worker?.close(true).catch(() => undefined);
+    }
+    clearTimeout(timer);
     this.redis?.disconnect();
   }
 }
