@@ -181,6 +181,30 @@ describe('bad input', () => {
     }
   });
 
+  it('refuses a body on an interactive commit and on a submit (422 naming the field): nothing commits', async () => {
+    const id = `bad-commit-${Date.now()}`;
+    expect((await s.api.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive' })).status).toBe(201);
+    const msg = `bad-submit-${Date.now()}`;
+    const prepared = {
+      id: msg,
+      protocol: 'msg',
+      mode: 'prepared',
+      check: { participant: 'p1', path: '/orders/check' },
+      branches: [{ id: 'c', participant: 'p1' }],
+    };
+    expect((await s.api.post('/v1/transactions', prepared)).status).toBe(201);
+    for (const [path, body] of [
+      [`/v1/transactions/${id}/commit`, { foo: 1 }],
+      [`/v1/transactions/${msg}/submit`, { foo: 1 }],
+    ] as const) {
+      const r = await s.api.post(path, body);
+      expect(r.status).toBe(422);
+      expect(r.body.errors.map((e: any) => e.field)).toEqual(['foo']);
+    }
+    expect([200, 202]).toContain((await s.api.post(`/v1/transactions/${msg}/submit`, {})).status);
+    expect((await s.api.get(`/v1/transactions/${id}`)).body.status).toBe('running');
+  });
+
   it('interactive mode is refused for now with a clear 422', async () => {
     const r = await s.api.post('/v1/transactions', { protocol: 'saga', mode: 'interactive' });
     expect(r.status).toBe(422);

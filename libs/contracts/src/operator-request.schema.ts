@@ -10,6 +10,9 @@ const reason = storableString.pipe(
 export const operatorActionSchema = z.strictObject({ reason: reason.optional() });
 export type OperatorActionRequest = z.infer<typeof operatorActionSchema>;
 
+/** Body of an interactive commit and of a message's submit: nothing (no body, or `{}`). */
+export const emptyBodySchema = z.strictObject({});
+
 export const MAX_BULK_IDS = 1000;
 
 /** `POST /v1/transactions/replay`: the failed transactions of a participant and/or a list of ids. */

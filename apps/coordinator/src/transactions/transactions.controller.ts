@@ -1,5 +1,7 @@
 import { Body, Controller, Get, Headers, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { emptyBodySchema } from '#contracts';
+import { parse } from '../http/parse';
 import { IdempotencyService } from '../http/idempotency.service';
 import { TransactionIdParam } from '../http/path-params';
 import type { Reply } from '../http/reply';
@@ -108,11 +110,13 @@ export class TransactionsController {
   @Access(Permission.Start)
   async commit(
     @Param('id', TransactionIdParam) id: string,
+    @Body() body: unknown,
     @Query('wait') wait: string | undefined,
     @Headers('idempotency-key') key: string | undefined,
     @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
+    parse(emptyBodySchema, body, 'body');
     return send(res, await this.transactions.commit(id, IdempotencyService.key(key), parseWait(wait), caller));
   }
 
@@ -121,11 +125,13 @@ export class TransactionsController {
   @Access(Permission.Start)
   async submit(
     @Param('id', TransactionIdParam) id: string,
+    @Body() body: unknown,
     @Query('wait') wait: string | undefined,
     @Headers('idempotency-key') key: string | undefined,
     @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
+    parse(emptyBodySchema, body, 'body');
     return send(res, await this.transactions.submit(id, IdempotencyService.key(key), parseWait(wait), caller));
   }
 }
