@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
@@ -182,6 +183,30 @@ describe('txc CLI', () => {
     const again = await txc(['keys', 'revoke', 'cli-admin']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/configured by API_KEYS/);
+  });
+
+  it('never prints the API key from TXC_API_KEY, in help or on a misuse', async () => {
+    for (const args of [['--help'], ['frobnicate']]) {
+      const r = await txc(args);
+      expect(`${r.stdout}${r.stderr}`).not.toContain(ADMIN_KEY);
+    }
+    // the key from the environment is still the one sent
+    expect((await txc(['keys', 'list'])).code).toBe(0);
+  });
+
+  it('exits 1 when every connection is cut as it opens (no answer at all)', async () => {
+    const cutter = createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => cutter.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(cutter.address() as AddressInfo).port}`;
+      for (const args of [['tx', 'list'], ['stats']]) {
+        const r = await txc(args, { TXC_URL: url });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^txc: /);
+      }
+    } finally {
+      await new Promise((r) => cutter.close(r));
+    }
   });
 
   it('a wrong --api-key gets the 401 detail and exit 1; a bad --limit is a misuse (exit 2)', async () => {

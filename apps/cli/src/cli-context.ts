@@ -25,7 +25,11 @@ export function cliContext(command: Command): CliContext {
   const json = options.json === true;
   return {
     // a CLI call retries briefly: a person is waiting, and a script can run it again
-    client: new CoordinatorClient({ url: options.url, apiKey: options.apiKey, retry: { maxAttempts: 3 } }),
+    client: new CoordinatorClient({
+      url: options.url,
+      apiKey: options.apiKey ?? process.env.TXC_API_KEY,
+      retry: { maxAttempts: 3 },
+    }),
     json,
     print(value, human) {
       process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human(value)}\n`);

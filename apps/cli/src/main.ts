@@ -18,7 +18,8 @@ export function program(): Command {
   const root = new Command('txc')
     .description('operate a txc coordinator')
     .option('--url <url>', 'the coordinator (env TXC_URL)', process.env.TXC_URL ?? 'http://127.0.0.1:7070')
-    .option('--api-key <key>', 'sent as a bearer token (env TXC_API_KEY)', process.env.TXC_API_KEY)
+    // no default from the environment here: commander would print the secret in every help text
+    .option('--api-key <key>', 'sent as a bearer token (env TXC_API_KEY)')
     .option('--json', 'print JSON for scripts instead of tables')
     .showHelpAfterError();
   for (const command of [
@@ -67,7 +68,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+let finished = false;
+// a request whose promise never settles (Node's fetch on a connection reset as it opens) empties the
+// event loop: without this the process would end 0 having printed nothing
+process.once('beforeExit', () => {
+  if (finished) return;
+  process.stderr.write('txc: the coordinator could not be reached (the connection ended without an answer)\n');
+  process.exitCode = 1;
+});
 void main(process.argv).then((code) => {
+  finished = true;
   // `start` sets its child's exit code; anything else ends with the outcome of its command
   process.exitCode = process.exitCode || code;
 });
