@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import {
   CoordinatorProcess,
@@ -75,6 +75,25 @@ describe('operations surface', () => {
     expect(run.stderr).toMatch(/ROLE: /);
     expect(run.stderr).toContain('DATABASE_URL: must be a postgres:// URL');
   });
+
+  it('names HOST, without a stack trace, when it cannot listen there', async () => {
+    const main = resolve(__dirname, '../../dist/apps/coordinator/src/main.js');
+    const db = await freshDatabase('ops_host');
+    let stderr = '';
+    let code: unknown;
+    try {
+      const child = spawn(process.execPath, [main], {
+        env: { PATH: process.env.PATH, DATABASE_URL: db.url, HOST: 'not.a.real.host.invalid', PORT: '0' },
+      });
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      code = await new Promise((done) => child.once('exit', done));
+    } finally {
+      await db.drop();
+    }
+    expect(code).toBe(1);
+    expect(stderr).toContain('cannot listen on HOST=not.a.real.host.invalid PORT=0: HOST is not a known host name');
+    expect(stderr).not.toMatch(/^\s+at /m);
+  }, 60_000);
 });
 
 describe('a start while the queue is unreachable', () => {

@@ -46,7 +46,15 @@ async function bootstrap(): Promise<void> {
     setupDocs(app);
     await serveDashboard(app);
   }
-  await app.listen(config.PORT, config.HOST);
+  await app.listen(config.PORT, config.HOST).catch((error: NodeJS.ErrnoException) => {
+    // the address itself is wrong (no such host, not ours, taken): one line naming the variable
+    const why = LISTEN_ERRORS[error.code ?? ''];
+    if (!why) throw error;
+    process.stderr.write(
+      `coordinator failed to start: cannot listen on HOST=${config.HOST} PORT=${config.PORT}: ${why}\n`,
+    );
+    process.exit(1);
+  });
   const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
   // printed whatever LOG_LEVEL says: scripts and tests wait for this line (and read the base URL from it)
   const served = servesApi
@@ -97,6 +105,15 @@ function isConnectionEnding(error: unknown): boolean {
     /Connection terminated|ECONNRESET|EPIPE/.test(String((error as Error)?.message ?? error))
   );
 }
+
+/** Why a listen failed, for the errors that are a bad HOST or PORT rather than a bug. */
+const LISTEN_ERRORS: Record<string, string> = {
+  ENOTFOUND: 'HOST is not a known host name',
+  EAI_AGAIN: 'HOST could not be resolved',
+  EADDRNOTAVAIL: 'HOST is not an address of this machine',
+  EADDRINUSE: 'PORT is taken by another process',
+  EACCES: 'PORT needs privileges this process does not have',
+};
 
 void bootstrap().catch((error) => {
   process.stderr.write(`coordinator failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
