@@ -95,6 +95,24 @@ describe('zero-config modes', () => {
     }
   }, 120_000);
 
+  it('starts again in the same place after a kill -9, stopping the Postgres the killed one left running', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-killed-'));
+    const port = String(await freePort());
+    const options = { databaseUrl: '', env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: port, LOG_LEVEL: 'warn' } };
+    const first = new CoordinatorProcess(options);
+    const second = new CoordinatorProcess(options);
+    try {
+      await first.start();
+      await first.kill(); // the coordinator only: its Postgres child lives on, orphaned, holding the data folder
+      const base = await second.start();
+      expect(second.log).toContain('left running by a coordinator that was killed');
+      await retryingSaga(base);
+    } finally {
+      await second.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('exits with the reason when the embedded Postgres cannot start (its port is taken)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-taken-'));
     const port = await freePort();

