@@ -104,6 +104,26 @@ describe('Outbox (real Postgres)', () => {
     expect(await outbox.check(id)).toEqual({ state: 'rolledback' });
   });
 
+  it('a sender committing past its message’s deadline fails, and a check blocked on it then answers rolledback', async () => {
+    const id = randomUUID();
+    const sender = await begin();
+    // the coordinator gives up on a message still prepared at its deadline: a commit after it must not land
+    await outbox.send(sender, { ...message(id), timeoutMs: 1000 });
+    const check = outbox.check(id);
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = await sender.query('COMMIT').catch((e: unknown) => e);
+    sender.release();
+    expect(Outbox.isLostToCheck(late)).toBe(true);
+    expect(await check).toEqual({ state: 'rolledback' });
+    // committed in time, the same message would have held
+    const onTime = randomUUID();
+    const quick = await begin();
+    await outbox.send(quick, { ...message(onTime), timeoutMs: 1000 });
+    await quick.query('COMMIT');
+    quick.release();
+    expect(await outbox.check(onTime)).toEqual({ state: 'committed' });
+  });
+
   it('a prepare the coordinator refuses fails the send, so the caller rolls back', async () => {
     const id = randomUUID();
     refuse = true;

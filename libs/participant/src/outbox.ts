@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
-import { CheckState, Phase, type CheckReply } from '#contracts';
+import { CheckState, Limits, Phase, type CheckReply } from '#contracts';
 import { phasePath } from './phase-route';
 
 /** The default table of the outbox's markers. */
@@ -11,6 +11,8 @@ export const DEFAULT_CHECK_PATH = phasePath({ phase: Phase.Check });
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 /** Postgres' unique_violation: the marker's row was taken (by a check that answered rolledback). */
 const UNIQUE_VIOLATION = '23505';
+/** Raised at the commit of a sender past its message's deadline (see {@link Outbox.ddl}). */
+const LATE_COMMIT = 'TXC01';
 
 /** Anything that runs SQL outside a transaction: a TypeORM DataSource or a pg Pool. */
 export interface SqlRunner {
@@ -104,14 +106,38 @@ export class Outbox implements CheckResponder {
     this.fetch = options.fetch ?? fetch;
   }
 
-  /** The idempotent DDL of the marker table. */
+  /**
+   * The idempotent DDL of the marker table (one text of several statements). A sender's marker
+   * carries `commit_before`, its message's deadline as the sender's database tells time: a deferred
+   * trigger fails the sender's COMMIT past it (SQLSTATE TXC01). The coordinator gives up on a
+   * message still prepared at its deadline once no check answers, and a check can stay blocked on an
+   * open sender transaction past its own timeout; without this, a sender committing later would
+   * keep its order while the message was aborted.
+   */
   static ddl(table: string = DEFAULT_OUTBOX_TABLE): string {
     if (!IDENTIFIER.test(table)) throw new TypeError(`invalid outbox table name: ${JSON.stringify(table)}`);
+    const guard = `${table}_late_commit`;
+    const trigger = `${table.split('.').pop()}_late_commit`;
     return `CREATE TABLE IF NOT EXISTS ${table} (
   transaction_id text PRIMARY KEY,
   state text NOT NULL CHECK (state IN ('committed', 'rolledback')),
   created_at timestamptz NOT NULL DEFAULT now()
-)`;
+);
+ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS commit_before timestamptz;
+CREATE OR REPLACE FUNCTION ${guard}() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF NEW.commit_before IS NOT NULL AND clock_timestamp() > NEW.commit_before THEN
+    RAISE EXCEPTION 'message % is committed past its deadline %: the coordinator may have aborted it',
+      NEW.transaction_id, NEW.commit_before USING ERRCODE = '${LATE_COMMIT}';
+  END IF;
+  RETURN NULL;
+END $f$;
+DO $d$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '${trigger}' AND tgrelid = '${table}'::regclass) THEN
+    CREATE CONSTRAINT TRIGGER ${trigger} AFTER INSERT ON ${table}
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${guard}();
+  END IF;
+END $d$`;
   }
 
   /** Creates the marker table if it does not exist. */
@@ -128,10 +154,14 @@ export class Outbox implements CheckResponder {
   async send(manager: EntityManager | SqlRunner, message: OutboxMessage): Promise<PreparedMessage> {
     const id = message.id ?? randomUUID();
     // the marker first: a check arriving while this transaction is open waits for its outcome
-    await manager.query(`INSERT INTO ${this.table} (transaction_id, state) VALUES ($1, $2)`, [
-      id,
-      CheckState.Committed,
-    ]);
+    // its deadline as this database tells time, from this transaction's start: a little before the
+    // coordinator's, which counts from the prepare below
+    const timeoutMs = message.timeoutMs ?? Limits.defaultTimeoutMs;
+    await manager.query(
+      `INSERT INTO ${this.table} (transaction_id, state, commit_before)
+         VALUES ($1, $2, now() + $3 * interval '1 millisecond')`,
+      [id, CheckState.Committed, timeoutMs],
+    );
     await this.prepare(id, message);
     return { id, submit: () => this.submit(id) };
   }
@@ -181,9 +211,13 @@ export class Outbox implements CheckResponder {
     return { state: rows[0].state === CheckState.Committed ? CheckState.Committed : CheckState.RolledBack };
   }
 
-  /** Whether `error` is a late commit refused by a check's `rolledback` marker. */
+  /**
+   * Whether `error` is a sender's write or commit refused because the message is lost: a check's
+   * `rolledback` marker was there first, or the commit came past the message's deadline.
+   */
   static isLostToCheck(error: unknown): boolean {
-    return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
+    const code = (error as { code?: unknown } | null)?.code;
+    return code === UNIQUE_VIOLATION || code === LATE_COMMIT;
   }
 
   private async prepare(id: string, message: OutboxMessage): Promise<void> {
