@@ -52,6 +52,10 @@ describe('ParticipantUrlGuard at registration', () => {
     ],
     ['http://[::ffff:0.0.0.0]/', 'address ::ffff:0:0 carries 0.0.0.0 (IPv4-mapped), which is unspecified'],
     [
+      'http://[::ffff:0:a9fe:a9fe]/',
+      'address ::ffff:0:a9fe:a9fe carries 169.254.169.254 (IPv4-translated), which is link-local',
+    ],
+    [
       'http://[64:ff9b::169.254.169.254]/',
       'address 64:ff9b::a9fe:a9fe carries 169.254.169.254 (NAT64), which is link-local',
     ],

@@ -57,7 +57,7 @@ export const systemResolver: Resolver = async (host) =>
 
 /**
  * Why `address` (IPv4 or IPv6 text) may never be a participant's, or null. IPv6 addresses that
- * carry an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64 64:ff9b::/96, 6to4, Teredo) are
+ * carry an IPv4 address (IPv4-mapped, IPv4-translated, IPv4-compatible, NAT64 64:ff9b::/96, 6to4, Teredo) are
  * refused when the IPv4 address they carry is.
  */
 export function forbiddenAddress(address: string): string | null {
@@ -98,6 +98,8 @@ function carriedIpv4(g: number[]): { ipv4: string; via: string }[] {
   const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
   const found: { ipv4: string; via: string }[] = [];
   if (zero(0, 5) && g[5] === 0xffff) found.push({ ipv4: v4(g[6], g[7]), via: 'IPv4-mapped' });
+  // ::ffff:0:0/96 (RFC 2765, SIIT): a translator reaches the IPv4 address it carries
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) found.push({ ipv4: v4(g[6], g[7]), via: 'IPv4-translated' });
   // ::/96 minus :: and ::1, which are themselves (unspecified, loopback)
   if (zero(0, 6) && (g[6] !== 0 || g[7] > 1)) found.push({ ipv4: v4(g[6], g[7]), via: 'IPv4-compatible' });
   if (g[0] === 0x64 && g[1] === 0xff9b && zero(2, 6)) found.push({ ipv4: v4(g[6], g[7]), via: 'NAT64' });
