@@ -74,8 +74,9 @@ describe('dashboard operator actions', () => {
     };
 
     const listed = `quiet-list-${tag}`;
-    await page.goto(`/transactions?q=${listed}`);
+    // started first, so the page's first read has it (no race with the stream's connection)
     await slowPay(listed);
+    await page.goto(`/transactions?q=${listed}`);
     const row = page.locator(`[data-testid=transaction-row][data-id="${listed}"]`);
     await row.waitFor();
     // no status changes after `running`: only the page's own refresh can show the retrying branch
