@@ -15,6 +15,11 @@ export interface PhaseHandlerContext<P = unknown> {
   /** ISO time after which the coordinator stops waiting for this phase, when it set one. */
   deadline?: string;
   /**
+   * True when no call is behind this phase: a 3PC branch's own timer runs its do-commit (after
+   * pre-commit) or abort (after can-commit) because the coordinator went silent past the deadline.
+   */
+  byTimer?: boolean;
+  /**
    * A TypeORM EntityManager bound to the barrier's local transaction: what the handler writes with it
    * commits together with the barrier rows, or not at all. Writes through any other connection are
    * not covered by the exactly-once guarantee.

@@ -5,6 +5,7 @@ export * from './business-rejection';
 export * from './three-phase-timers';
 export * from './three-phase-participant-options';
 export * from './three-phase-participant';
+export * from './three-phase-handlers';
 export * from './local-transaction';
 export * from './signature';
 export * from './phase-route';

@@ -8,6 +8,8 @@ import type { CheckResponder } from './outbox';
 import { phasePath, protocolOfKey, type PhaseKey } from './phase-route';
 import { inPhaseSpan } from './phase-trace';
 import { verifySignature } from './signature';
+import { threePhaseReply, type ThreePhaseHandlers } from './three-phase-handlers';
+import type { ThreePhaseParticipant } from './three-phase-participant';
 import { runBarrierWithManager } from './typeorm-local-transaction';
 
 /** One delivery as a transport received it. */
@@ -35,6 +37,8 @@ export interface PhaseDispatcherOptions {
   now?: () => number;
   /** A message sender's outbox: answers the `check` phase from its markers. */
   outbox?: CheckResponder;
+  /** Runs the 3PC phases of the actions it has, with the participant-side timers. */
+  threePhase?: ThreePhaseHandlers;
 }
 
 /**
@@ -77,6 +81,8 @@ export class PhaseDispatcher {
     if (checking) return this.answerCheck(delivery.body);
     const call = parseEnvelope(delivery.body, key);
     if (typeof call === 'string') return problem(400, 'invalid_call', 'Bad Request', call);
+    const threePhase = this.options.threePhase?.of(key);
+    if (threePhase) return this.answerThreePhase(threePhase, call, path);
 
     try {
       const result = await runBarrierWithManager(this.options.dataSource, this.barrier, call, async (manager) =>
@@ -102,6 +108,24 @@ export class PhaseDispatcher {
     } catch (error) {
       // only an undo or completion phase gets here with a rejection (the barrier keeps forward ones);
       // its 409 is not a no to the coordinator, which retries it
+      if (error instanceof BusinessRejection) {
+        return problem(409, 'business_rejection', 'Conflict', error.message, rejectionExtra(error.details));
+      }
+      this.options.onError?.(error, path);
+      return problem(500, 'handler_failed', 'Internal Server Error', describe(error));
+    }
+  }
+
+  /** A 3PC phase, through the participant that keeps the branch's state and timer. */
+  private async answerThreePhase(
+    threePhase: ThreePhaseParticipant<unknown>,
+    call: ParsedCall,
+    path: string,
+  ): Promise<PhaseReply> {
+    try {
+      return threePhaseReply(await threePhase.handle(call), call.phase);
+    } catch (error) {
+      // a no of the 3PC rules (too late, never voted) or of a handler: 409, a no to a forward phase
       if (error instanceof BusinessRejection) {
         return problem(409, 'business_rejection', 'Conflict', error.message, rejectionExtra(error.details));
       }

@@ -3,7 +3,12 @@ import { inTransaction } from './local-transaction';
 import { Phase } from '#contracts';
 import type { BarrierResult } from './barrier';
 import { BusinessRejection } from './business-rejection';
-import type { ThreePhaseCall, ThreePhaseParticipantOptions } from './three-phase-participant-options';
+import type {
+  LocalTransactionRunner,
+  ThreePhaseBranchCall,
+  ThreePhaseCall,
+  ThreePhaseParticipantOptions,
+} from './three-phase-participant-options';
 import {
   SYSTEM_CLOCK,
   ThreePhaseTimers,
@@ -62,11 +67,18 @@ type Outcome<T> =
 export class ThreePhaseParticipant<T> {
   readonly timers: ThreePhaseTimers;
   readonly table: string;
+  /** The action whose branches this participant resolves (its state rows carry it). */
+  readonly action: string;
   private readonly clock: TimerClock;
+  private readonly inTransaction: LocalTransactionRunner;
 
   constructor(private readonly options: ThreePhaseParticipantOptions<T>) {
     if (!IDENTIFIER.test(options.table)) throw new TypeError(`invalid table name: ${JSON.stringify(options.table)}`);
     this.table = options.table;
+    this.action = options.action ?? '';
+    const { pool, transaction } = options;
+    if (!transaction && !pool) throw new TypeError('a ThreePhaseParticipant needs a `pool` or a `transaction` runner');
+    this.inTransaction = transaction ?? ((work) => inTransaction(pool!, work));
     this.clock = options.clock ?? SYSTEM_CLOCK;
     this.timers = new ThreePhaseTimers((key, decision) => this.fire(key, decision), {
       marginMs: options.marginMs,
@@ -91,6 +103,9 @@ export class ThreePhaseParticipant<T> {
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (transaction_id, branch_id)
 )`,
+      // both added after the table's first version: an older table gets them here
+      `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS action text NOT NULL DEFAULT ''`,
+      `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS payload jsonb`,
       `CREATE INDEX IF NOT EXISTS ${index} ON ${table} (deadline) WHERE status IN ('voted', 'pre-committed')`,
     ];
   }
@@ -124,14 +139,12 @@ export class ThreePhaseParticipant<T> {
    * whose local transaction fails stays armed and is retried). Returns how many were resolved and armed.
    */
   async recover(): Promise<{ resolved: number; armed: number }> {
-    const { rows } = await this.options.pool.query<{
-      transaction_id: string;
-      branch_id: string;
-      status: ThreePhasePendingStatus;
-      deadline: Date;
-    }>(
-      `SELECT transaction_id, branch_id, status, deadline FROM ${this.table}
-        WHERE status IN ('voted', 'pre-committed') AND deadline IS NOT NULL ORDER BY deadline`,
+    const { rows } = await this.inTransaction((client) =>
+      client.query<{ transaction_id: string; branch_id: string; status: ThreePhasePendingStatus; deadline: Date }>(
+        `SELECT transaction_id, branch_id, status, deadline FROM ${this.table}
+          WHERE status IN ('voted', 'pre-committed') AND deadline IS NOT NULL AND action = $1 ORDER BY deadline`,
+        [this.action],
+      ),
     );
     let resolved = 0;
     let armed = 0;
@@ -159,10 +172,12 @@ export class ThreePhaseParticipant<T> {
 
   /** The state rows of one transaction, or of every transaction. */
   async branches(transactionId?: string): Promise<ThreePhaseBranch[]> {
-    const { rows } = await this.options.pool.query(
-      `SELECT transaction_id, branch_id, status, deadline, resolved_by, conflict, updated_at FROM ${this.table}
-        ${transactionId === undefined ? '' : 'WHERE transaction_id = $1'} ORDER BY transaction_id, branch_id`,
-      transactionId === undefined ? [] : [transactionId],
+    const { rows } = await this.inTransaction((client) =>
+      client.query(
+        `SELECT transaction_id, branch_id, status, deadline, resolved_by, conflict, updated_at FROM ${this.table}
+          ${transactionId === undefined ? '' : 'WHERE transaction_id = $1'} ORDER BY transaction_id, branch_id`,
+        transactionId === undefined ? [] : [transactionId],
+      ),
     );
     return rows.map((r) => ({
       transactionId: r.transaction_id,
@@ -190,8 +205,9 @@ export class ThreePhaseParticipant<T> {
         }
         const value = await this.options.work.reserve(c, call);
         await c.query(
-          `INSERT INTO ${this.table} (transaction_id, branch_id, status, deadline) VALUES ($1, $2, 'voted', $3)`,
-          [call.transactionId, call.branchId, deadline],
+          `INSERT INTO ${this.table} (transaction_id, branch_id, status, deadline, action, payload)
+            VALUES ($1, $2, 'voted', $3, $4, $5)`,
+          [call.transactionId, call.branchId, deadline, this.action, JSON.stringify(call.payload ?? null)],
         );
         return value;
       });
@@ -218,7 +234,7 @@ export class ThreePhaseParticipant<T> {
           throw new BusinessRejection(`pre-commit refused: its deadline ${effective.toISOString()} has passed`);
         }
         const value = this.options.work.preCommit
-          ? await this.options.work.preCommit(c, keyOnly(call))
+          ? await this.options.work.preCommit(c, branchCall(call, row, 'coordinator'))
           : (undefined as T);
         await c.query(
           `UPDATE ${this.table} SET status = 'pre-committed', deadline = $3, updated_at = now()
@@ -238,7 +254,9 @@ export class ThreePhaseParticipant<T> {
   private async complete(call: ThreePhaseCall, decision: OwnDecision, by: ResolvedBy): Promise<ThreePhaseResult<T>> {
     const result = await this.inTransaction(async (client) => {
       const row = await this.lock(client, call);
-      return this.options.barrier.runInTransaction(client, call, (c) => this.resolve(c, call, row, decision, by));
+      return this.options.barrier.runInTransaction(client, call, (c) =>
+        this.resolve(c, branchCall(call, row, by), row, decision),
+      );
     });
     if (result.kind !== 'applied') return result;
     const outcome = result.value;
@@ -258,7 +276,7 @@ export class ThreePhaseParticipant<T> {
       const row = await this.lock(client, key);
       if (!row || row.status !== expected) return false; // a decision got there first
       const r = await this.options.barrier.runInTransaction(client, call, (c) =>
-        this.resolve(c, key, row, decision, 'timer'),
+        this.resolve(c, branchCall(key, row, 'timer'), row, decision),
       );
       return r.kind === 'applied';
     });
@@ -269,11 +287,11 @@ export class ThreePhaseParticipant<T> {
   /** Inside the barrier, with the state row locked: carry out `decision`, or record that it conflicts. */
   private async resolve(
     client: PoolClient,
-    key: BranchKey,
+    branch: ThreePhaseBranchCall,
     row: StateRow | null,
     decision: OwnDecision,
-    by: ResolvedBy,
   ): Promise<Outcome<T>> {
+    const key = keyOnly(branch);
     const contrary = decision === 'commit' ? 'aborted' : 'committed';
     if (row?.status === contrary) {
       const conflict = `${decision === 'commit' ? 'do-commit' : 'abort'} after ${row.resolved_by ?? 'coordinator'} ${decision === 'commit' ? 'abort' : 'commit'}`;
@@ -285,12 +303,14 @@ export class ThreePhaseParticipant<T> {
       return { conflict: true, status: contrary, resolvedBy: row.resolved_by };
     }
     const value =
-      decision === 'commit' ? await this.options.work.apply(client, key) : await this.options.work.release(client, key);
+      decision === 'commit'
+        ? await this.options.work.apply(client, branch)
+        : await this.options.work.release(client, branch);
     if (row) {
       await client.query(
         `UPDATE ${this.table} SET status = $3, resolved_by = $4, updated_at = now()
           WHERE transaction_id = $1 AND branch_id = $2`,
-        [key.transactionId, key.branchId, decision === 'commit' ? 'committed' : 'aborted', by],
+        [key.transactionId, key.branchId, decision === 'commit' ? 'committed' : 'aborted', branch.by],
       );
     }
     return { conflict: false, value };
@@ -298,14 +318,11 @@ export class ThreePhaseParticipant<T> {
 
   private async lock(client: PoolClient, key: BranchKey): Promise<StateRow | null> {
     const { rows } = await client.query<StateRow>(
-      `SELECT status, deadline, resolved_by FROM ${this.table} WHERE transaction_id = $1 AND branch_id = $2 FOR UPDATE`,
+      `SELECT status, deadline, resolved_by, payload FROM ${this.table}
+        WHERE transaction_id = $1 AND branch_id = $2 FOR UPDATE`,
       [key.transactionId, key.branchId],
     );
     return rows[0] ?? null;
-  }
-
-  private inTransaction<R>(work: (client: PoolClient) => Promise<R>): Promise<R> {
-    return inTransaction(this.options.pool, work);
   }
 }
 
@@ -313,10 +330,21 @@ interface StateRow {
   status: ThreePhaseStatus;
   deadline: Date | null;
   resolved_by: ResolvedBy | null;
+  payload: unknown;
 }
 
 function keyOnly(key: BranchKey): BranchKey {
   return { transactionId: key.transactionId, branchId: key.branchId };
+}
+
+/** What a later phase's work gets: the call's payload, else the one its can-commit left on the state row. */
+function branchCall(
+  key: BranchKey & { payload?: unknown; attempt?: number },
+  row: StateRow | null,
+  by: ResolvedBy,
+): ThreePhaseBranchCall {
+  const payload = key.payload !== undefined ? key.payload : (row?.payload ?? undefined);
+  return { ...keyOnly(key), payload, by, ...(key.attempt === undefined ? {} : { attempt: key.attempt }) };
 }
 
 /** The call's deadline, or null when it has none; a malformed one is a 409 (never retried). */

@@ -10,12 +10,24 @@ import type { Barrier, BarrierCall, BarrierResult } from './barrier';
  * Commits when the barrier returns (a `rejected` verdict included: the refusal must be kept),
  * rolls back and rethrows when anything throws, and always releases the connection.
  */
-export async function runBarrierWithManager<T>(
+export function runBarrierWithManager<T>(
   dataSource: DataSource,
   barrier: Barrier,
   call: BarrierCall,
   work: (manager: EntityManager) => Promise<T>,
 ): Promise<BarrierResult<T>> {
+  return runWithManager(dataSource, (client, manager) => barrier.runInTransaction(client, call, () => work(manager)));
+}
+
+/**
+ * Runs `work` in one local transaction of the Postgres `dataSource`, given both the pg client the
+ * transaction runs on and the EntityManager bound to it: SQL sent through either commits together.
+ * Commits when `work` returns, rolls back and rethrows when it throws, always releases the connection.
+ */
+export async function runWithManager<T>(
+  dataSource: DataSource,
+  work: (client: PoolClient, manager: EntityManager) => Promise<T>,
+): Promise<T> {
   const runner = dataSource.createQueryRunner() as QueryRunner & PostgresRelease;
   let broken: Error | undefined;
   try {
@@ -23,7 +35,7 @@ export async function runBarrierWithManager<T>(
     const client = (await runner.connect()) as PoolClient;
     await runner.startTransaction();
     try {
-      const result = await barrier.runInTransaction(client, call, () => work(runner.manager));
+      const result = await work(client, runner.manager);
       await runner.commitTransaction();
       return result;
     } catch (error) {

@@ -30,7 +30,8 @@ export const BANK_SCHEMA = [
 /**
  * A bank written on the SDK: a saga debit and credit, and a `hold` that takes the money in TCC try,
  * 2PC prepare or 3PC can-commit, gives it back on cancel, rollback or abort, and only logs the
- * other phases (the 3PC timers are not used here: `ThreePhaseParticipant` is the SDK's 3PC with timers).
+ * other phases. Its 3PC branches have the SDK's participant-side timers: a phase one of them ran on its
+ * own is logged as `<phase> by timer`.
  * The same debit and credit also serve a reliable message's consumers (`/msg/debit/action`, `/msg/credit/action`).
  * Every applied phase is logged in `ops` by its own local transaction, so a test counts what
  * happened, not what should have.
@@ -80,10 +81,10 @@ export class BankHandlers {
   }
 }
 
-async function log(manager: EntityManager, call: Pick<Move, 'transactionId' | 'branchId' | 'phase'>) {
+async function log(manager: EntityManager, call: Pick<Move, 'transactionId' | 'branchId' | 'phase' | 'byTimer'>) {
   await manager.query('INSERT INTO ops (transaction_id, branch_id, phase) VALUES ($1, $2, $3)', [
     call.transactionId,
     call.branchId,
-    call.phase,
+    call.byTimer ? `${call.phase} by timer` : call.phase,
   ]);
 }

@@ -3,13 +3,11 @@ import { ParticipantHeaders } from '#contracts';
 import {
   BusinessRejection,
   problem,
-  success,
   ThreePhaseParticipant,
+  threePhaseReply,
   verifySignature,
   type Barrier,
-  type PhaseReply,
   type ThreePhaseEvent,
-  type ThreePhaseResult,
 } from '#participant';
 import type { PhaseAnswer } from '../http/phase-route';
 import { sqlOfClient, type Ledger } from './ledger';
@@ -57,11 +55,8 @@ export function ledgerThreePhase(
 }
 
 /**
- * Answers 3PC deliveries with `threePhase`, in the same shapes as the SDK's PhaseDispatcher (200
- * `{kind, result?}`, problem+json 409 for a no, 500 for a failure the coordinator retries), plus
- * 200 `{kind: "conflict", detail, status, resolvedBy}` for a decision that contradicts what the
- * branch already did on its own timer: acknowledged, so the coordinator stops re-sending what can
- * no longer be carried out.
+ * Answers 3PC deliveries with `threePhase`, in the SDK's shapes ({@link threePhaseReply}; 500 for a
+ * failure the coordinator retries).
  */
 export function threePhaseAnswer(
   threePhase: ThreePhaseParticipant<LedgerReply | undefined>,
@@ -73,7 +68,7 @@ export function threePhaseAnswer(
       return problem(401, 'invalid_signature', 'Unauthorized', `missing or invalid ${ParticipantHeaders.signature}`);
     }
     try {
-      return replyOf(await threePhase.handle(call), call.phase);
+      return threePhaseReply(await threePhase.handle(call), call.phase);
     } catch (error) {
       // a can-commit's no is kept by the barrier; one thrown here comes from a later phase's own rule
       if (error instanceof BusinessRejection) {
@@ -86,36 +81,6 @@ export function threePhaseAnswer(
       return problem(500, 'handler_failed', 'Internal Server Error', describe(error));
     }
   };
-}
-
-function replyOf(result: ThreePhaseResult<LedgerReply | undefined>, phase: string): PhaseReply {
-  switch (result.kind) {
-    case 'applied':
-      return success(result.value === undefined ? { kind: result.kind } : { kind: result.kind, result: result.value });
-    case 'duplicate':
-    case 'null-compensation':
-      return success({ kind: result.kind });
-    case 'refused':
-      return problem(409, 'phase_refused', 'Conflict', `${phase} refused: its undo phase already ran`, {
-        kind: result.kind,
-      });
-    case 'rejected':
-      return problem(409, 'business_rejection', 'Conflict', result.reason, {
-        kind: result.kind,
-        ...(result.details === undefined ? {} : { details: result.details }),
-      });
-    case 'conflict':
-      return {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-        body: {
-          kind: result.kind,
-          detail: `${phase} contradicts this branch, already ${result.status} by the ${result.resolvedBy ?? 'coordinator'}: atomicity lost, nothing changed`,
-          status: result.status,
-          resolvedBy: result.resolvedBy,
-        },
-      };
-  }
 }
 
 function describe(error: unknown): string {

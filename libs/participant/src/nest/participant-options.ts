@@ -55,6 +55,13 @@ export interface ParticipantModuleOptions {
    * its marker table, and serves the coordinator's check at `checkPath` (default `/msg/check`).
    */
   outbox?: { table?: string; checkPath?: string; apiKey?: string };
+  /**
+   * The participant-side 3PC timers of the `@ThreePhase*` handlers: a branch that voted yes and hears
+   * nothing past its deadline (plus `marginMs`, default 200) runs its abort handler on its own; one
+   * that acknowledged pre-commit runs its do-commit handler. Their state is kept in `table` (default
+   * `txc_3pc_branch`, created at start-up), so a restarted service resumes them.
+   */
+  threePhase?: { table?: string; marginMs?: number };
 }
 
 /** Options of {@link ParticipantModule.forRootAsync}: the options built from injected providers. */

@@ -8,11 +8,14 @@ import {
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import type { DataSource } from 'typeorm';
 import { Phase } from '#contracts';
 import { Barrier, DEFAULT_BARRIER_TABLE } from '../barrier';
+import type { HandlerRegistry } from '../handler-registry';
 import { Outbox } from '../outbox';
 import { ParticipantLease } from '../participant-lease';
 import { PhaseDispatcher } from '../phase-dispatcher';
+import { ThreePhaseHandlers } from '../three-phase-handlers';
 import { PhaseHandlerDiscovery } from './handler-discovery';
 import { DEFAULT_TTL_SECONDS, PARTICIPANT_OPTIONS, type ParticipantModuleOptions } from './participant-options';
 
@@ -22,10 +25,11 @@ import { mountPhaseRoutes } from './phase-routes.fastify';
 
 /**
  * The participant's life in a Nest application. Module init: the DataSource is initialized if
- * needed, the barrier table created, the decorated handlers discovered and their routes mounted (or,
- * with a broker transport, a Nest microservice server answering them over the broker, listening).
- * Bootstrap: registration with the coordinator and the heartbeat start. Shutdown: the heartbeat
- * stops (the registration stays), the broker server closes, and a DataSource this module initialized is destroyed.
+ * needed, the barrier table created, the decorated handlers discovered, the 3PC timers of the
+ * branches the last run left pending armed again, and the routes mounted (or, with a broker
+ * transport, a Nest microservice server answering them over the broker, listening).
+ * Bootstrap: registration with the coordinator and the heartbeat start. Shutdown: the 3PC timers
+ * stop (their branches stay pending in the state table), the heartbeat stops (the registration stays), the broker server closes, and a DataSource this module initialized is destroyed.
  */
 @Injectable()
 export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
@@ -34,6 +38,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
   private ownsDataSource = false;
   private server: PhaseServer | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private threePhase: ThreePhaseHandlers | undefined;
 
   constructor(
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantModuleOptions,
@@ -58,7 +63,9 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
 
     const registry = this.discovery.discover();
     if (this.outbox) await this.outbox.install();
+    const threePhase = await this.startThreePhase(registry, dataSource, barrier);
     const dispatcher = new PhaseDispatcher({
+      threePhase,
       registry,
       dataSource,
       barrier,
@@ -106,6 +113,36 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     await this.lease.start();
   }
 
+  /** The 3PC handlers' timers, with the branches left pending by the last run armed again (or resolved, when past due). */
+  private async startThreePhase(
+    registry: HandlerRegistry,
+    dataSource: DataSource,
+    barrier: Barrier,
+  ): Promise<ThreePhaseHandlers | undefined> {
+    const threePhase = new ThreePhaseHandlers({
+      registry,
+      dataSource,
+      barrier,
+      table: this.options.threePhase?.table,
+      marginMs: this.options.threePhase?.marginMs,
+      onError: (error, key, decision) =>
+        this.logger.warn(
+          `3pc timer ${decision} of ${key.transactionId}/${key.branchId} failed, retrying: ${describe(error)}`,
+        ),
+      onEvent: (event) =>
+        this.logger.log(
+          event.type === 'conflict'
+            ? `3pc ${event.decision} of ${event.key.transactionId}/${event.key.branchId} arrived after this branch was ${event.status}: nothing changed`
+            : `3pc ${event.type === 'timer-commit' ? 'committed' : 'aborted'} ${event.key.transactionId}/${event.key.branchId} on its own: no decision by its deadline`,
+        ),
+    });
+    if (!threePhase.any) return undefined;
+    const { resolved, armed } = await threePhase.start();
+    if (resolved + armed > 0) this.logger.log(`3pc timers: ${resolved} branch(es) resolved at start, ${armed} armed`);
+    this.threePhase = threePhase;
+    return threePhase;
+  }
+
   /** Deletes old barrier rows now and then (see {@link ParticipantModuleOptions.barrierRetention}). */
   private async startBarrierRetention(barrier: Barrier, { olderThanMs, everyMs = 3_600_000 }: BarrierRetention) {
     const db = this.options.dataSource;
@@ -122,6 +159,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
 
   async onApplicationShutdown(): Promise<void> {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.threePhase?.close();
     await this.lease?.stop();
     await this.server?.close();
     if (this.ownsDataSource && this.options.dataSource.isInitialized) await this.options.dataSource.destroy();
