@@ -9,6 +9,7 @@ import { InstanceProcessScope1765700000000 } from '../../../migrations/176570000
 import { SetBasedApply1765800000000 } from '../../../migrations/1765800000000-set-based-apply';
 import { KeyClaimWithoutLock1765900000000 } from '../../../migrations/1765900000000-key-claim-without-lock';
 import { RespondWithAdvance1766000000000 } from '../../../migrations/1766000000000-respond-with-advance';
+import { AbortBeforeCommit1766100000000 } from '../../../migrations/1766100000000-abort-before-commit';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -41,6 +42,7 @@ export const MIGRATIONS = [
   SetBasedApply1765800000000,
   KeyClaimWithoutLock1765900000000,
   RespondWithAdvance1766000000000,
+  AbortBeforeCommit1766100000000,
 ];
 
 /**
