@@ -1,3 +1,4 @@
+import { Phase } from '#contracts';
 import {
   CoordinatorProcess,
   TEST_REDIS_URL,
@@ -156,4 +157,55 @@ describe('operator actions', () => {
       await other.stop();
     }
   });
+
+  it.each([
+    ['saga', Phase.Action],
+    ['tcc', Phase.Try],
+  ])(
+    'a %s whose last answer would decide commit aborts when another instance accepted an abort first',
+    async (protocol, forward) => {
+      const id = `op-abort-remote-last-${protocol}`;
+      const other = new CoordinatorProcess({
+        databaseUrl: s.db.url,
+        redisUrl: TEST_REDIS_URL,
+        redisPrefix: freshRedisPrefix('operator-3'),
+        env: { LOG_LEVEL: 'warn', API_KEYS: keys, CALL_TIMEOUT_MS: '10000' },
+      });
+      try {
+        const api = apiClient(await other.start(), { authorization: 'Bearer alice-secret-0123456789' });
+        // the only forward call answers yes after 3 s: its answer is the write that decides commit
+        s.participant.fault({
+          transactionId: id,
+          branchId: 'a',
+          phase: forward,
+          status: 200,
+          times: 1,
+          delayMs: 3_000,
+        });
+        const started = await s.api.post('/v1/transactions', {
+          id,
+          protocol,
+          branches: [{ id: 'a', participant: 'p1', payload: {} }],
+        });
+        expect(started.status).toBe(201);
+        const asked = await api.post(`/v1/transactions/${id}/abort`, { reason: 'too late to ship' });
+        expect(asked.status).toBe(202); // accepted before any decision: the transaction must abort
+        const done = await s.api.until(
+          `/v1/transactions/${id}`,
+          (t: any) => ['aborted', 'committed'].includes(t.status),
+          30_000,
+        );
+        expect(done.status).toBe('aborted');
+        expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
+          { actor: 'ops-alice', reason: 'too late to ship' },
+        ]);
+        const undo = protocol === 'saga' ? 'compensate' : 'cancel';
+        const phases = s.participant.callsFor(id).map((c) => c.body.phase);
+        expect(phases).toContain(undo);
+        expect(phases).not.toContain('confirm');
+      } finally {
+        await other.stop();
+      }
+    },
+  );
 });

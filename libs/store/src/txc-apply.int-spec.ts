@@ -306,6 +306,27 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       expect(await store.requestAbort(op.txn.id)).toBe(false);
     });
 
+    it('abort-first: a step deciding commit after an abort was flagged writes nothing, alone or in a batch', async () => {
+      const committing = (id: string) =>
+        advance(id, 1, {
+          txn: { status: 'committed', decision: 'commit', error: null, owner: null, wakeAt: null },
+          branches: [b0Succeeded({ ok: true })],
+          events: [event(3, 'transaction.committed')],
+        });
+      for (const batched of [false, true]) {
+        const op = create();
+        await store.apply(op);
+        expect(await store.requestAbort(op.txn.id)).toBe(true);
+        const before = await rows(op.txn.id);
+        // a batch with the same transaction twice goes op by op; alone, set-based
+        const results = batched
+          ? await Promise.all([store.apply(committing(op.txn.id)), store.apply(advance(op.txn.id, 9))])
+          : [await store.apply(committing(op.txn.id))];
+        expect(results[0]).toBe('abort-first');
+        expect(await rows(op.txn.id)).toEqual(before);
+      }
+    });
+
     it('new_branches: inserts registered branches and adds their participants once', async () => {
       const op = create({ participants: ['p1'] });
       op.txn.mode = 'interactive';

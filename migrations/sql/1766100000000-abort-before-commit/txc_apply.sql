@@ -5,7 +5,8 @@
 --  advance: guarded update (id, version) of the transaction, its changed branches, new events, and
 --           the first response of an Idempotency-Key when it carries one (`respond`, stored only if
 --           the advance applied) -> 'ok' (with abort_requested) | 'stale' (another instance owns it
---           now; nothing written)
+--           now; nothing written) | 'abort-first' (it would decide commit, but an abort was flagged
+--           before: nothing written, the owner takes the abort first)
 --  respond: store the first response of an Idempotency-Key -> 'ok'
 --
 -- Ops of different transactions commute, so when no transaction appears twice in the batch the
@@ -77,6 +78,7 @@ BEGIN
           abort_requested = tx.abort_requested AND NOT (a.t->>'status' IN ('committed', 'aborted', 'aborting'))
         FROM a
         WHERE tx.id = a.op->>'id' AND tx.version = (a.op->>'version')::int
+          AND NOT (tx.abort_requested AND tx.decision IS NULL AND (a.t->>'decision') IS NOT DISTINCT FROM 'commit')
         RETURNING a.i, a.op, tx.abort_requested
     ), responded AS (
       UPDATE txc_idempotency_keys AS k SET response_status = (u.op->'respond'->>'status')::int,
@@ -97,8 +99,10 @@ BEGIN
           FROM upd u, jsonb_to_recordset(COALESCE(u.op->'events', '[]'::jsonb)) AS e(seq int, at timestamptz,
             type text, branch_id text, phase text, attempt int, outcome text, detail jsonb)
     )
+    -- an advance not applied is left to the loop below, which tells `stale` from `abort-first` on a
+    -- fresh read (this statement's snapshot may predate the flag that refused it)
     SELECT array_agg(a.i),
-        array_agg(CASE WHEN upd.i IS NULL THEN 'stale' WHEN upd.abort_requested THEN 'ok:abort-requested' ELSE 'ok' END)
+        array_agg(CASE WHEN upd.i IS NULL THEN NULL WHEN upd.abort_requested THEN 'ok:abort-requested' ELSE 'ok' END)
       INTO idx, res
       FROM a LEFT JOIN upd ON upd.i = a.i;
     FOR k IN 1 .. coalesce(array_length(idx, 1), 0) LOOP
@@ -159,9 +163,12 @@ BEGIN
           updated_at = COALESCE((op->>'at')::timestamptz, now()),
           abort_requested = abort_requested AND NOT (t->>'status' IN ('committed', 'aborted', 'aborting'))
         WHERE id = op->>'id' AND version = (op->>'version')::int
+          AND NOT (abort_requested AND decision IS NULL AND (t->>'decision') IS NOT DISTINCT FROM 'commit')
         RETURNING abort_requested INTO flag;
       IF NOT FOUND THEN
-        results[i] := 'stale';
+        SELECT abort_requested AND decision IS NULL AND version = (op->>'version')::int INTO flag
+          FROM txc_transactions WHERE id = op->>'id';
+        results[i] := CASE WHEN flag THEN 'abort-first' ELSE 'stale' END;
         CONTINUE;
       END IF;
       IF op ? 'new_branches' THEN

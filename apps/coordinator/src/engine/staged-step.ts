@@ -33,6 +33,8 @@ export class StagedStep {
   private readonly results = new Map<string, unknown>();
   private lastAt = 0;
   private sealedAs: SealedStep | null = null;
+  /** The events taken in, in order, as they were given: taken again if the log refuses the step. */
+  readonly inputs: { event: MachineEvent; note: Record<string, unknown> | null; result: unknown }[] = [];
 
   constructor(
     private readonly machine: ProtocolMachine,
@@ -95,6 +97,7 @@ export class StagedStep {
     this.announced.push(...commands);
     this.timeline.push(...events);
     this.lastAt = now;
+    this.inputs.push({ event, note, result });
     // kept only from an answer the machine acted on: a late one it ignored leaves the branch's result alone
     if (keepsResult(event) && changed.some((b) => b.id === event.branchId)) {
       this.results.set(event.branchId, result ?? null);

@@ -291,6 +291,7 @@ export class TransactionDriver {
       this.ctx.detach(this, { settled: false, wakeAt: null });
       return false;
     }
+    if (written === 'abort-first') return this.abortFirst(staged);
     const { op, settled, release, wakeAt } = staged.seal(writing, inserted);
     const { state, commands } = staged;
     this.version += 1;
@@ -333,6 +334,22 @@ export class TransactionDriver {
       await this.step({ type: 'abort', reason: abortReason(operatorOf(note)) }, note, undefined);
     }).catch(() => undefined);
     return this.chain;
+  }
+
+  /**
+   * The log refused `refused`, a step deciding commit: an abort was flagged (through another
+   * instance) before it, and an accepted abort must not be overtaken. The abort takes its step
+   * first; then the events the refused step carried are taken again on top of it (a late yes is only
+   * recorded then, and an interactive commit finds the transaction aborting).
+   */
+  private async abortFirst(refused: StagedStep): Promise<boolean> {
+    this.actingOnAbortFlag = true;
+    const note = await this.ctx.store.abortNote(this.id).catch(() => null);
+    if (!(await this.step({ type: 'abort', reason: abortReason(operatorOf(note)) }, note, undefined))) return false;
+    for (const { event, note: carried, result } of refused.inputs) {
+      if (!(await this.step(event, carried, result))) return false;
+    }
+    return true;
   }
 
   /**
