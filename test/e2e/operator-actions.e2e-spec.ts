@@ -69,6 +69,37 @@ describe('operator actions', () => {
     expect((await s.api.post('/v1/transactions/op-replay-1/replay', { reason: 'again' })).status).toBe(409);
   });
 
+  it('concurrent replays of one failed transaction: one is accepted and recorded, the others are 409', async () => {
+    await failedSaga('op-replay-many');
+    s.participant.clearFaults();
+    const answers = await Promise.all(
+      [1, 2, 3].map((n) => s.api.post('/v1/transactions/op-replay-many/replay', { reason: `try ${n}` })),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([202, 409, 409]);
+    const done = await s.api.until('/v1/transactions/op-replay-many', (t: any) => t.status === 'aborted');
+    expect(done.events.filter((e: any) => e.type === 'operator.replay')).toHaveLength(1);
+  });
+
+  it('concurrent aborts of one transaction: one is accepted (202), the others find it aborting (200)', async () => {
+    const id = 'op-abort-many';
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 200, times: 1, delayMs: 2_000 });
+    const started = await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'saga',
+      branches: [
+        { id: 'a', participant: 'p1', payload: {} },
+        { id: 'b', participant: 'p1', payload: {} },
+      ],
+    });
+    expect(started.status).toBe(201);
+    const answers = await Promise.all(
+      [1, 2, 3].map((n) => s.api.post(`/v1/transactions/${id}/abort`, { reason: `stop ${n}` })),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 202]);
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+    expect(done.events.filter((e: any) => e.type === 'operator.abort')).toHaveLength(1);
+  });
+
   it('retry now: a branch waiting out a long backoff is called at once, and shown as retrying until then', async () => {
     const id = 'op-retry-1';
     s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 500, times: 1 });

@@ -1,7 +1,13 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { SETTLED_STATUSES, type BranchRequest, type BranchStatus, type StartTransactionRequest } from '#contracts';
+import {
+  SETTLED_STATUSES,
+  TransactionStatus,
+  type BranchRequest,
+  type BranchStatus,
+  type StartTransactionRequest,
+} from '#contracts';
 import type { TransactionState } from '#protocol';
 import type { BranchRecord, EventRecord, LoadedTransaction, NewEvent, StoredResponse, TransactionStore } from '#store';
 import { CONFIG, STORE } from '../tokens';
@@ -167,13 +173,17 @@ export class Engine implements EngineContext {
     await this.claims.underWay(id); // a take-over of the same id already under way here: use its driver
     const local = this.drivers.get(id);
     // a driver that let go before the event's turn left the transaction to the log: claim it below
-    if (local && (await local.offer(forReplay ? { type: 'replay' } : { type: 'wake' }, operatorStep(note)))) {
-      return true;
+    if (local) {
+      const offered = forReplay
+        ? await local.offerIf({ type: 'replay' }, operatorStep(note), isFailed)
+        : (await local.offer({ type: 'wake' })) && 'applied';
+      if (offered === 'applied') return true;
+      if (offered === 'refused') return false; // replayed already (by a concurrent replay here)
     }
     const driver = await this.claims.takeOver(id, forReplay, true);
     if (!driver) return false;
     this.metrics.recovered.inc();
-    if (forReplay) await driver.post({ type: 'replay' }, operatorStep(note));
+    if (forReplay) return (await driver.offerIf({ type: 'replay' }, operatorStep(note), isFailed)) === 'applied';
     return true;
   }
 
@@ -353,4 +363,9 @@ export class Engine implements EngineContext {
     this.metrics.driving.set(this.drivers.size);
     return driver;
   }
+}
+
+/** Only a failed transaction is replayed: a second replay meets the first one's result. */
+function isFailed(state: TransactionState): boolean {
+  return state.status === TransactionStatus.Failed;
 }

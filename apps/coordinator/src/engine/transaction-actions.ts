@@ -17,6 +17,7 @@ import { PermanentStoreError, type BranchRecord, type TransactionStore } from '#
 import { abortReason, operatorStep, type OperatorNote } from './operator-note';
 import { branchRecord } from './branch-records';
 import { UNDECIDED, type TransactionClaims } from './transaction-claims';
+import type { TransactionState } from '#protocol';
 import type { TransactionDriver } from './transaction-driver';
 
 /** What the actions asked of one transaction need from the engine. */
@@ -44,12 +45,13 @@ export class TransactionActions {
 
   async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
     const local = this.deps.drivers.get(id);
-    if (local && local.decision === null && UNDECIDED.includes(local.status)) {
-      // not applied when the driver let go before the abort's turn (it released the transaction to
-      // wait out a backoff, say): the abort is then flagged in the log below, never dropped
-      if (await local.offer({ type: 'abort', reason: abortReason(note) }, operatorStep(note))) {
-        return local.decision === 'abort' ? 'accepted' : 'decided';
-      }
+    if (local) {
+      // decided in the abort's turn, so of two concurrent aborts only the first is the one accepted;
+      // a driver that let go first (to wait out a backoff, say) leaves it to the log below
+      const undecided = (state: TransactionState) => state.decision === null && UNDECIDED.includes(state.status);
+      const offered = await local.offerIf({ type: 'abort', reason: abortReason(note) }, operatorStep(note), undecided);
+      if (offered === 'applied') return local.decision === 'abort' ? 'accepted' : 'decided';
+      if (offered === 'refused') return local.decision === 'abort' ? 'already' : 'decided';
     }
     const loaded = await this.deps.store.load(id);
     if (!loaded) return 'not-found';
@@ -68,7 +70,11 @@ export class TransactionActions {
     const driver =
       this.deps.drivers.get(id) ??
       (this.deps.drives && !this.deps.fenced() ? await this.deps.claims.takeOver(id) : null);
-    if (driver) return (await driver.retryNow({ operator: note })) ? 'retried' : 'nothing-waits';
+    if (driver) {
+      if (await driver.retryNow({ operator: note })) return 'retried';
+      await driver.letGoIfIdle().catch(() => undefined); // claimed here for nothing
+      return 'nothing-waits';
+    }
     const row = await this.deps.store.load(id);
     if (!row) return 'not-found';
     if (SETTLED_STATUSES.includes(row.txn.status)) return 'nothing-waits';
@@ -80,6 +86,19 @@ export class TransactionActions {
     request: BranchRequest,
   ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
     const driver = await this.acquire(id);
+    try {
+      return await this.registerWith(driver, request);
+    } finally {
+      // taken over here for a registration that wrote nothing (a repeat, a refusal): let it go
+      await driver.letGoIfIdle().catch(() => undefined);
+    }
+  }
+
+  private async registerWith(
+    driver: TransactionDriver,
+    request: BranchRequest,
+  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
+    const { id } = driver;
     const existing = driver.branch(request.id);
     if (existing) return { status: await driver.waitForBranch(request.id), existing };
     if (driver.decision !== null || driver.status !== TransactionStatus.Running) {
@@ -128,7 +147,11 @@ export class TransactionActions {
       });
       if (!driver) return true;
       // a driver that let go before the commit's turn did not apply it: acquire the transaction again
-      if (driver.decision !== null || (await driver.offer({ type: 'commit' }))) return driver.decision === 'commit';
+      if (driver.decision !== null || (await driver.offer({ type: 'commit' }))) {
+        // refused (a branch said no or is still trying): nothing was written, and nothing keeps it here
+        if (driver.decision === null) await driver.letGoIfIdle().catch(() => undefined);
+        return driver.decision === 'commit';
+      }
     }
     throw new TransactionBusyError(id);
   }

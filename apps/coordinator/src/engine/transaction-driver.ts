@@ -201,6 +201,24 @@ export class TransactionDriver {
   }
 
   /**
+   * {@link offer}, but only when `applies` holds for the state the event would meet in its turn:
+   * `refused` (nothing written) when it does not, `let-go` when the driver let go first or the step
+   * failed. Two operators' concurrent replays or aborts are told apart this way: the second meets
+   * the first's result, not the state both saw before.
+   */
+  offerIf(
+    event: MachineEvent,
+    note: Record<string, unknown> | null,
+    applies: (state: TransactionState) => boolean,
+  ): Promise<'applied' | 'refused' | 'let-go'> {
+    return this.enqueue(event.type, async () => {
+      if (!this.active) return 'let-go' as const;
+      if (!applies(this.state)) return 'refused' as const;
+      return (await this.step(event, note, undefined)) ? ('applied' as const) : ('let-go' as const);
+    }).catch(() => 'let-go' as const);
+  }
+
+  /**
    * Operator's retry now: every branch waiting out a backoff is due at once, and the step that calls
    * it records the operator's note. False when no branch was waiting (nothing is written then).
    */
@@ -238,6 +256,48 @@ export class TransactionDriver {
       },
     );
     return run;
+  }
+
+  /**
+   * Lets go of the transaction when this driver holds it with nothing in flight: one claimed for an
+   * action that then wrote nothing (a repeated or refused registration, a retry-now that found
+   * nothing waiting). Held, it would keep another instance asked to act on it waiting (or, with an
+   * abort flagged there, never see the flag). One write that only clears the owner.
+   */
+  letGoIfIdle(): Promise<void> {
+    return this.enqueue('let-go', async () => {
+      if (!this.active || this.state.branches.some((b) => b.inFlight)) return;
+      const wakeAt = nextWakeAt(this.state);
+      const op: AdvanceOp = {
+        op: 'advance',
+        id: this.id,
+        version: this.version,
+        at: new Date(),
+        txn: {
+          status: this.state.status,
+          decision: this.state.decision,
+          error: this.state.error,
+          owner: null,
+          wakeAt: wakeAt === null ? null : new Date(wakeAt),
+        },
+        branches: [],
+        events: [],
+      };
+      const written = await writeStep(
+        this.ctx.store,
+        () => op,
+        this.lastSeq,
+        () => this.active,
+        this.ctx.logger,
+      );
+      this.stop();
+      if (written === 'stale') return this.ctx.detach(this, { settled: false, wakeAt: null });
+      this.version += 1;
+      this.remember(op);
+      // an abort flagged meanwhile is acted on by whoever claims the transaction next, at once
+      const due = written === 'abort-requested' ? Date.now() : wakeAt;
+      this.ctx.detach(this, { settled: false, wakeAt: due === null ? null : new Date(due) });
+    });
   }
 
   /** Stops driving without writing (shutdown, or another instance took over). */

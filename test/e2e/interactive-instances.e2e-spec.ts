@@ -1,0 +1,96 @@
+import { Pool } from 'pg';
+import {
+  CoordinatorProcess,
+  TEST_REDIS_URL,
+  TestParticipant,
+  apiClient,
+  freshDatabase,
+  freshRedisPrefix,
+  type ApiClient,
+  type FreshDatabase,
+} from '#testing';
+
+/**
+ * An interactive transaction asked of two instances: an instance that takes it over for a call
+ * that ends up writing nothing (a repeated registration, a refused one) lets it go at once, so the
+ * other instance's commit or abort is not kept waiting; an abort accepted by one instance aborts an
+ * idle transaction another instance began.
+ */
+describe('interactive transactions across two instances', () => {
+  let db: FreshDatabase;
+  let participant: TestParticipant;
+  const instances: CoordinatorProcess[] = [];
+  let a: ApiClient;
+  let b: ApiClient;
+
+  beforeAll(async () => {
+    db = await freshDatabase('interactive_two');
+    const redisPrefix = freshRedisPrefix('interactive-two'); // one deployment: one Redis prefix
+    for (let i = 0; i < 2; i++) {
+      instances.push(
+        new CoordinatorProcess({
+          databaseUrl: db.url,
+          redisUrl: TEST_REDIS_URL,
+          redisPrefix,
+          env: { LOG_LEVEL: 'warn' },
+        }),
+      );
+    }
+    [a, b] = (await Promise.all(instances.map((c) => c.start()))).map((url) => apiClient(url));
+    participant = await TestParticipant.start();
+    expect((await a.post('/v1/participants', { name: 'p1', url: participant.url })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await Promise.all(instances.map((c) => c.stop()));
+    await participant?.close();
+    await db?.drop();
+  });
+
+  /** Which instance holds the transaction now (null: none; any instance may take it). */
+  async function owner(id: string): Promise<string | null> {
+    const pool = new Pool({ connectionString: db.url, max: 1 });
+    try {
+      return (await pool.query('SELECT owner FROM txc_transactions WHERE id = $1', [id])).rows[0].owner;
+    } finally {
+      await pool.end();
+    }
+  }
+
+  async function begun(id: string) {
+    const r = await a.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive', timeoutMs: 60_000 });
+    expect(r.status).toBe(201);
+    const branch = { id: 'hold', participant: 'p1', payload: { n: 1 } };
+    expect((await a.post(`/v1/transactions/${id}/branches`, branch)).status).toBe(200);
+    return branch;
+  }
+
+  it.each([
+    ['the same registration repeated', 200, {}],
+    ['a conflicting registration', 409, { payload: { n: 2 } }],
+  ])('after %s at the other instance, a commit at the first answers at once', async (_what, status, change) => {
+    const id = `two-${status}`;
+    const branch = await begun(id);
+    expect((await b.post(`/v1/transactions/${id}/branches`, { ...branch, ...change })).status).toBe(status);
+    expect(await owner(id)).toBeNull(); // it wrote nothing, and holds nothing
+
+    const committed = await a.post(`/v1/transactions/${id}/commit?wait=10000`);
+    expect([committed.status, committed.body.status]).toEqual([200, 'committed']);
+    expect(participant.callsFor(id).map((c) => c.body.phase)).toEqual(['try', 'confirm']);
+  });
+
+  it('an abort accepted by one instance aborts an idle transaction the other took over, and a commit after it is refused', async () => {
+    const id = 'two-abort';
+    const branch = await begun(id);
+    // the other instance takes it over (a repeated registration)
+    expect((await b.post(`/v1/transactions/${id}/branches`, branch)).status).toBe(200);
+    expect(await owner(id)).toBeNull();
+
+    expect((await a.post(`/v1/transactions/${id}/abort`, { reason: 'customer left' })).status).toBe(202);
+    // long before its 60 s deadline
+    const done = await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 10_000);
+    expect(done.events.filter((e: any) => e.type === 'operator.abort')).toHaveLength(1);
+    expect((await b.post(`/v1/transactions/${id}/commit`)).status).toBe(409);
+    expect(participant.callsFor(id).map((c) => c.body.phase)).toEqual(['try', 'cancel']);
+  });
+});
