@@ -44,6 +44,20 @@ describe('participant limits', () => {
     expect(p.maxConcurrent).toBe(4);
   });
 
+  it('never sends a forward call whose transaction deadline passed while it waited for a slot', async () => {
+    const p = await participant('single', { maxConcurrency: 1 });
+    const holder = `holder-${Date.now()}`;
+    const late = `late-${Date.now()}`;
+    // the holder's action keeps the only slot for 1.5 s; the late saga's deadline is 0.5 s away
+    p.fault({ transactionId: holder, branchId: 'a', phase: 'action', status: 200, times: 1, delayMs: 1_500 });
+    const held = s.api.post('/v1/transactions?wait=20000', saga(holder, 'single'));
+    await s.api.until('/v1/participants/single', () => p.calls.length === 1, 10_000);
+    const answer = await s.api.post('/v1/transactions?wait=20000', { ...saga(late, 'single'), timeoutMs: 500 });
+    expect(answer.body.status).toBe('aborted');
+    expect((await held).body.status).toBe('committed');
+    expect(p.callsFor(late)).toEqual([]); // nothing went out after the deadline, not even a compensation
+  });
+
   it('holds ratePerSecond within 10% over 10 seconds', async () => {
     const rate = 20;
     const p = await participant('paced', { ratePerSecond: rate });

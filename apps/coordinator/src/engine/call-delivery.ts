@@ -52,39 +52,43 @@ export class CallDelivery {
     const path = branch.paths[c.phase] ?? `/${this.driver.protocol}/${c.phase}`;
     let span: CallSpan | null = null;
     let delivery: Delivery = await this.ctx.gateway
-      .deliver(branch.participant, (participant, instance) => {
-        span?.finish(null); // built again (another instance): the earlier request never went out
-        span = this.trace.startCall({
-          branch: c.branchId,
-          participant: participant.name,
-          phase: c.phase,
-          attempt: c.attempt,
-        });
-        // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
-        const timeoutMs = bounded
-          ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.driver.deadline() - Date.now()))
-          : this.ctx.callTimeoutMs;
-        const overHttp = instance.transport === Transport.Http;
-        return {
-          traceparent: span.traceparent,
-          url: overHttp ? joinUrl(instance.url, path) : instance.url,
-          transport: instance.transport as Transport,
-          participant: participant.name,
-          path,
-          secret: participant.secret,
-          timeoutMs,
-          body: {
-            transactionId: this.driver.id,
-            // a message's check is asked of its sender, not of a branch: the envelope has no branchId
-            ...(c.phase === Phase.Check ? {} : { branchId: c.branchId }),
-            protocol: this.driver.protocol,
+      .deliver(
+        branch.participant,
+        (participant, instance) => {
+          span?.finish(null); // built again (another instance): the earlier request never went out
+          span = this.trace.startCall({
+            branch: c.branchId,
+            participant: participant.name,
             phase: c.phase,
             attempt: c.attempt,
-            deadline: new Date(bounded ? this.driver.deadline() : Date.now() + timeoutMs).toISOString(),
-            payload: c.phase === Phase.Check ? null : branch.payload,
-          } as CallRequest['body'],
-        };
-      })
+          });
+          // the timeout is taken when the call goes out: time spent waiting for a limit is not the participant's
+          const timeoutMs = bounded
+            ? Math.max(100, Math.min(this.ctx.callTimeoutMs, this.driver.deadline() - Date.now()))
+            : this.ctx.callTimeoutMs;
+          const overHttp = instance.transport === Transport.Http;
+          return {
+            traceparent: span.traceparent,
+            url: overHttp ? joinUrl(instance.url, path) : instance.url,
+            transport: instance.transport as Transport,
+            participant: participant.name,
+            path,
+            secret: participant.secret,
+            timeoutMs,
+            body: {
+              transactionId: this.driver.id,
+              // a message's check is asked of its sender, not of a branch: the envelope has no branchId
+              ...(c.phase === Phase.Check ? {} : { branchId: c.branchId }),
+              protocol: this.driver.protocol,
+              phase: c.phase,
+              attempt: c.attempt,
+              deadline: new Date(bounded ? this.driver.deadline() : Date.now() + timeoutMs).toISOString(),
+              payload: c.phase === Phase.Check ? null : branch.payload,
+            } as CallRequest['body'],
+          };
+        },
+        bounded ? this.driver.deadline() : undefined,
+      )
       .catch((error: unknown): Delivery => {
         // the registry could not be read: a wait, not a failed attempt
         this.ctx.logger.warn(lineAbout(about, `participant lookup failed: ${error}`), 'Engine');

@@ -54,10 +54,15 @@ export class ParticipantGateway {
     return this.outstanding.get(key(participant, instanceId)) ?? 0;
   }
 
-  /** Delivers one call to a live instance of `name`, building the request for the instance chosen. */
+  /**
+   * Delivers one call to a live instance of `name`, building the request for the instance chosen.
+   * A call with `sendBy` (a forward phase: its transaction's deadline) that is still waiting for its
+   * turn at that instant is not sent: it is deferred, never delivered, and the deadline decides.
+   */
   async deliver(
     name: string,
     build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
+    sendBy?: number,
   ): Promise<Delivery> {
     const entry = await this.directory.entry(name);
     if (!entry) return { kind: 'unregistered' };
@@ -74,6 +79,9 @@ export class ParticipantGateway {
     const release = await limiter.acquire(this.options.limitWaitMs);
     if (!release) return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
     try {
+      if (sendBy !== undefined && Date.now() >= sendBy) {
+        return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
+      }
       let live = entry.instances.filter((i) => isLive(i));
       // a cached entry can only make leases look older than they are: look again before waiting
       if (live.length === 0)
