@@ -53,6 +53,8 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(created.body.check.status).toBe('pending');
     expect(created.body.attention).toBe('healthy');
     expect(actions(id)).toEqual([]);
+    // nothing waits out a backoff: retry-now does not hurry the check ahead of checkAfterMs
+    expect((await s.api.post(`/v1/transactions/${id}/retry`, { reason: 'hurry' })).status).toBe(409);
 
     const submitted = await s.api.post(`/v1/transactions/${id}/submit?wait=10000`, {});
     expect(submitted.status).toBe(200);

@@ -1,4 +1,4 @@
-import { startTestStack, TestParticipant, type TestStack } from '#testing';
+import { startTestStack, TestParticipant, until, type TestStack } from '#testing';
 
 /**
  * A participant's `maxConcurrency` and `ratePerSecond` bound what the coordinator sends it, however
@@ -56,6 +56,30 @@ describe('participant limits', () => {
     expect(answer.body.status).toBe('aborted');
     expect((await held).body.status).toBe('committed');
     expect(p.callsFor(late)).toEqual([]); // nothing went out after the deadline, not even a compensation
+  });
+
+  it('shows a call deferred by the limit before it was ever delivered as scheduled, not retrying', async () => {
+    await participant('trickle', { ratePerSecond: 1 });
+    const ids = Array.from({ length: 6 }, (_, i) => `trickle-${i}-${Date.now()}`);
+    for (const id of ids) expect((await s.api.post('/v1/transactions', saga(id, 'trickle'))).status).toBe(201);
+    // a backlog of several seconds: the last ones are deferred durably, not yet called
+    let deferred: any;
+    await until(
+      async () => {
+        for (const id of ids) {
+          const t = (await s.api.get(`/v1/transactions/${id}`)).body;
+          if (t.status === 'running' && t.branches[0].nextAttemptAt && t.branches[0].attempt === 0) deferred = t;
+        }
+        return deferred !== undefined;
+      },
+      10_000,
+      'a deferred call',
+    );
+    expect(deferred.branches[0]).toMatchObject({ retrying: false, lastError: null });
+    expect(deferred.attention).toBe('healthy');
+    const retrying = await s.api.get('/v1/transactions?attention=retrying&participant=trickle');
+    expect(retrying.body.items.map((t: any) => t.id)).not.toContain(deferred.id);
+    for (const id of ids) await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 30_000);
   });
 
   it('holds ratePerSecond within 10% over 10 seconds', async () => {

@@ -164,6 +164,9 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     // a repeat of the commit (its answer lost, no Idempotency-Key) is answered as the commit was
     const repeat = await s.api.post(`/v1/transactions/${id}/commit?wait=5000`);
     expect([repeat.status, repeat.body.status]).toEqual([200, 'committed']);
+    // `wait=0` too: settled already, so 200
+    const repeatNow = await s.api.post(`/v1/transactions/${id}/commit?wait=0`);
+    expect([repeatNow.status, repeatNow.body.status]).toEqual([200, 'committed']);
     expect(s.participant.callsFor(id, commitPhase as Phase)).toHaveLength(2);
     expect((await s.api.post(`/v1/transactions/${id}/branches`, { id: 'c', participant: 'p1' })).status).toBe(409);
   });

@@ -8,11 +8,13 @@ export const ACTIVE_SQL = `('pending', 'prepared', 'running', 'committing', 'abo
 export const WAITING_SQL = `EXISTS (SELECT 1 FROM txc_participants p WHERE p.name = ANY(t.participants)
   AND p.ttl_seconds IS NOT NULL AND p.last_seen_at < now() - make_interval(secs => p.ttl_seconds))`;
 /**
- * A branch waiting out the backoff after a failed attempt (a prepared message's check not yet asked
- * has its first ask scheduled the same way, but has failed nothing: it stays `pending`).
+ * A branch waiting out the backoff after a failed attempt. Waits that follow no failed attempt are
+ * not retrying: a call deferred before it was ever delivered (its participant's limit, an open
+ * circuit, no live instance) leaves its attempt count at 0, and a prepared message's check not yet
+ * asked has its first ask scheduled the same way (it stays `pending`).
  */
 export const RETRYING_SQL = `EXISTS (SELECT 1 FROM txc_branches b WHERE b.transaction_id = t.id AND b.retry_at IS NOT NULL
-  AND b.status <> 'pending')`;
+  AND b.status <> 'pending' AND b.attempt > 0)`;
 
 /** The attention state of transaction `t` (docs/operator-api.md), computed in the query that lists it. */
 export const ATTENTION_SQL = `CASE

@@ -225,7 +225,10 @@ export class TransactionDriver {
   retryNow(note: Record<string, unknown>): Promise<boolean> {
     return this.enqueue('retry', async () => {
       const now = Date.now();
-      const waiting = this.state.branches.filter((b) => b.retryAt !== null && b.retryAt > now);
+      // a message's check not yet asked waits for `checkAfterMs`, not a backoff: it is not hurried
+      const waiting = this.state.branches.filter(
+        (b) => b.retryAt !== null && b.retryAt > now && b.status !== BranchStatus.Pending,
+      );
       if (!this.active || waiting.length === 0) return false;
       this.state = {
         ...this.state,

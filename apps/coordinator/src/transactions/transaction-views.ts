@@ -15,9 +15,12 @@ import type { BranchRecord, EventRecord, LoadedTransaction, TransactionRecord } 
 
 const IN_PROGRESS: readonly BranchStatus[] = [BranchStatus.Running, BranchStatus.Completing];
 
-/** A branch waiting out the backoff after a failed attempt. */
+/**
+ * A branch waiting out the backoff after a failed attempt (as RETRYING_SQL): a call deferred before
+ * it was ever delivered (attempt 0 of its phase) has failed nothing.
+ */
 function isRetrying(b: BranchRecord): boolean {
-  return b.retryAt !== null && IN_PROGRESS.includes(b.status);
+  return b.retryAt !== null && b.attempt > 0 && IN_PROGRESS.includes(b.status);
 }
 
 /**
@@ -30,8 +33,11 @@ export function attentionOf(loaded: LoadedTransaction, staleParticipants: Readon
   if (status === TransactionStatus.Committed || status === TransactionStatus.Aborted) return Attention.Done;
   if (participants.some((p) => staleParticipants.has(p))) return Attention.Waiting;
   if (status === TransactionStatus.Aborting) return Attention.Compensating;
-  // a message's check waiting for its first ask is scheduled, not retrying (as RETRYING_SQL)
-  if (loaded.branches.some((b) => b.retryAt !== null && b.status !== BranchStatus.Pending)) return Attention.Retrying;
+  // a message's check waiting for its first ask is scheduled, and a deferred call that was never
+  // delivered failed nothing: neither is retrying (as RETRYING_SQL)
+  if (loaded.branches.some((b) => b.retryAt !== null && b.attempt > 0 && b.status !== BranchStatus.Pending)) {
+    return Attention.Retrying;
+  }
   return Attention.Healthy;
 }
 

@@ -171,9 +171,16 @@ export class TransactionsService {
         throw new TransactionConflictError(`transaction "${id}" is not interactive: it commits on its own`);
       }
       if (!(await this.engine.commit(id))) {
-        throw new TransactionConflictError(`transaction "${id}" cannot commit: not every branch said yes`);
+        const now = await this.load(id);
+        // aborting already (an abort, its deadline): say so, not that a branch said no
+        const why =
+          now.txn.decision === 'abort'
+            ? `it is ${now.txn.status}${now.txn.error ? ` (${now.txn.error})` : ''}`
+            : 'not every branch said yes';
+        throw new TransactionConflictError(`transaction "${id}" cannot commit: ${why}`);
       }
-      const settled = waitMs ? (await this.engine.waitSettled(id, waitMs)).settled : false;
+      // `wait` as for start, 0 included: 200 once settled (a repeat of a commit that already settled too)
+      const settled = waitMs === undefined ? false : (await this.engine.waitSettled(id, waitMs)).settled;
       return this.current(settled ? 200 : 202, id);
     });
   }

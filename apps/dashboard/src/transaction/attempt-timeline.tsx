@@ -107,6 +107,15 @@ function AttemptRow({
 
 function RetryNote({ branch }: { branch: BranchView }) {
   if (!branch.retrying && !branch.nextAttemptAt) return null;
+  // a call deferred before it was ever delivered (a limit, an open circuit, no live instance) failed
+  // nothing: it is scheduled, not retrying
+  if (!branch.retrying) {
+    return (
+      <span className="badge" data-testid="branch-scheduled">
+        next call {formatTime(branch.nextAttemptAt!)}
+      </span>
+    );
+  }
   return (
     <span className="badge attention-retrying" data-testid="branch-retrying" title={branch.lastError ?? undefined}>
       ↻ retrying{branch.nextAttemptAt ? `, next attempt ${formatTime(branch.nextAttemptAt)}` : ''}
