@@ -124,7 +124,7 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(done.check.lastError).not.toBeNull();
   });
 
-  it('counts a check answered "pending" as an answer, not as a failing call, in /v1/stats', async () => {
+  it('counts a check answered "pending" as an answer, not as a failing call, in /v1/stats and the registry', async () => {
     const id = fresh('check-pending-stats');
     expect((await s.api.post('/v1/participants', { name: 'sender-pending', url: s.participant.url })).status).toBe(201);
     s.participant.answerCheck(id, 'pending');
@@ -138,6 +138,8 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(s.participant.callsFor(id, 'check').length).toBeGreaterThanOrEqual(2);
     const stats = await s.api.get('/v1/stats');
     expect(stats.body.failingParticipants.map((p: any) => p.participant)).not.toContain('sender-pending');
+    const sender = (await s.api.get('/v1/participants/sender-pending')).body;
+    expect([sender.errorRate, sender.lastError]).toEqual([0, null]);
     s.participant.answerCheck(id, 'committed');
     expect((await settle(id)).status).toBe('committed');
   });

@@ -17,10 +17,14 @@ export interface StatsRows {
 export const STATS_SAMPLE = 20_000;
 
 /**
- * A call that got no answer or an error status. An unknown outcome that came with a 2xx is an answer
- * (a message's check saying "pending"), not a failure.
+ * A call that got no answer or an error status, or a half-open probe that failed. An unknown outcome
+ * that came with a 2xx is an answer (a message's check saying "pending"), not a failure.
  */
-const FAILED_CALL = `e.outcome = 'unknown' AND coalesce((e.detail->>'httpStatus')::int, 0) NOT BETWEEN 200 AND 299`;
+const FAILED_CALL = `(e.type = 'call.deferred' OR (e.outcome = 'unknown'
+  AND coalesce((e.detail->>'httpStatus')::int, 0) NOT BETWEEN 200 AND 299))`;
+
+/** An event that records a call made: an answered or failed attempt, or a failed half-open probe (a deferral that was a call). */
+const CALL_MADE = `(e.type = 'call.finished' OR (e.type = 'call.deferred' AND e.detail->>'reason' = 'probe-failed'))`;
 
 /**
  * Reads the overview of the window from `from` to now in buckets of `bucketSeconds`. Each query is
@@ -62,7 +66,7 @@ export async function readStats(pool: Pool, from: Date, bucketSeconds: number): 
     pool.query(
       `SELECT b.participant, count(*) FILTER (WHERE ${FAILED_CALL})::int AS failures, count(*)::int AS calls
          FROM txc_events e JOIN txc_branches b ON b.transaction_id = e.transaction_id AND b.id = e.branch_id
-        WHERE e.transaction_id IN ${sample} AND e.type = 'call.finished' AND e.at >= $1
+        WHERE e.transaction_id IN ${sample} AND ${CALL_MADE} AND e.at >= $1
         GROUP BY 1 HAVING count(*) FILTER (WHERE ${FAILED_CALL}) > 0 ORDER BY 2 DESC, 1 LIMIT 10`,
       [from],
     ),

@@ -114,20 +114,13 @@ export class CallDelivery {
             error: `participant "${branch.participant}" is not registered`,
             durationMs: 0,
           };
+    // the call's own figures count what the participant answered: a check's 200 `pending` is an answer
+    this.recordCall(branch.participant, c.phase, result, delivery.kind === 'called' ? delivery.instanceId : null);
     if (c.phase === Phase.Check && delivery.kind === 'called') result = checkOutcome(result);
     const answer = `${c.phase} to ${branch.participant} (attempt ${c.attempt}): ${result.outcome}`;
     if (result.outcome === Outcome.Unknown)
       this.ctx.logger.warn(lineAbout(about, `${answer} (${result.error})`), 'Engine');
     else this.ctx.logger.debug?.(lineAbout(about, answer), 'Engine');
-    this.ctx.metrics.calls.inc({ participant: branch.participant, phase: c.phase, outcome: result.outcome });
-    this.ctx.stats.record(branch.participant, result.outcome, result.error, result.durationMs);
-    if (delivery.kind === 'called')
-      this.ctx.metrics.instanceCalls.inc({
-        participant: branch.participant,
-        instance: delivery.instanceId,
-        outcome: result.outcome,
-      });
-    this.ctx.metrics.callSeconds.observe({ phase: c.phase }, result.durationMs / 1000);
     this.ctx.crash.reach('after-call');
     const reason = reasonOf(result.httpStatus, result.result);
     if (reason) result = { ...result, error: reason };
@@ -154,6 +147,15 @@ export class CallDelivery {
     );
   }
 
+  /** One call made, in the participant's error rate and the call metrics. */
+  private recordCall(participant: string, phase: Phase, result: CallResult, instanceId: string | null): void {
+    this.ctx.metrics.calls.inc({ participant, phase, outcome: result.outcome });
+    this.ctx.stats.record(participant, result.outcome, result.error, result.durationMs);
+    if (instanceId !== null)
+      this.ctx.metrics.instanceCalls.inc({ participant, instance: instanceId, outcome: result.outcome });
+    this.ctx.metrics.callSeconds.observe({ phase }, result.durationMs / 1000);
+  }
+
   /**
    * The gateway did not make the call (or made it as a failed circuit probe): the log records why and
    * when the branch is due again, and the attempt is not counted. The driver lets go if nothing else
@@ -161,6 +163,8 @@ export class CallDelivery {
    */
   private async defer(c: CallCommand, participant: string, d: Extract<Delivery, { kind: 'deferred' }>): Promise<void> {
     this.ctx.metrics.deferred.inc({ participant, reason: d.reason });
+    // a failed half-open probe was a call: it counts in the participant's figures like any other
+    if (d.result) this.recordCall(participant, c.phase, d.result, d.instanceId ?? 'unknown');
     const made = d.result
       ? {
           instanceId: d.instanceId,

@@ -18,6 +18,7 @@ import {
 } from '../participants/url-safety';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 import { sign } from './participant-caller.http';
+import { utf8Prefix } from './utf8-prefix';
 
 /** What the caller uses of a ClientProxy (ClientNats, ClientRedis, ClientRMQ differ in their status types). */
 export type BrokerClient = Pick<ClientProxy, 'send' | 'close'>;
@@ -143,8 +144,10 @@ function httpStatusOf(status: unknown): number | null {
 /** The body as the log keeps it: at most Limits.maxResultBytes of JSON, else a truncated text. */
 function limitResult(body: unknown): unknown {
   if (body === undefined) return null;
-  const text = JSON.stringify(body) ?? 'null';
-  return text.length <= Limits.maxResultBytes ? body : { truncated: true, text: text.slice(0, Limits.maxResultBytes) };
+  // the limit is in bytes, as over HTTP: a reply of multi-byte characters counts each byte
+  const bytes = Buffer.from(JSON.stringify(body) ?? 'null');
+  if (bytes.length <= Limits.maxResultBytes) return body;
+  return { truncated: true, text: utf8Prefix(bytes, Limits.maxResultBytes) };
 }
 
 function unknown(error: string, durationMs: number): CallResult {

@@ -114,6 +114,11 @@ describe('HttpParticipantCaller reply bodies as stored', () => {
     '/bad-json': { type: 'application/json', body: 'not json at all' },
     '/text-at-limit': { type: 'text/plain', body: 'x'.repeat(Limits.maxResultBytes) },
     '/json-past-limit': { type: 'application/json', body: JSON.stringify({ s: 'y'.repeat(Limits.maxResultBytes) }) },
+    // 4-byte characters: the limit falls inside one
+    '/emoji-past-limit': {
+      type: 'application/json',
+      body: JSON.stringify({ s: '😀'.repeat(Limits.maxResultBytes / 4) }),
+    },
   };
   let server: Server;
   let base: string;
@@ -147,5 +152,13 @@ describe('HttpParticipantCaller reply bodies as stored', () => {
     const cut = (await caller.call(callTo(`${base}/json-past-limit`))).result as { truncated: boolean; text: string };
     expect(cut.truncated).toBe(true);
     expect(cut.text).toBe(replies['/json-past-limit'].body.slice(0, Limits.maxResultBytes));
+  });
+
+  it('cuts a body past the limit on a character boundary: at most the limit in bytes, no U+FFFD', async () => {
+    const cut = (await caller.call(callTo(`${base}/emoji-past-limit`))).result as { truncated: boolean; text: string };
+    expect(cut.truncated).toBe(true);
+    expect(Buffer.byteLength(cut.text)).toBeLessThanOrEqual(Limits.maxResultBytes);
+    expect(cut.text).not.toContain('\uFFFD');
+    expect(replies['/emoji-past-limit'].body.startsWith(cut.text)).toBe(true);
   });
 });

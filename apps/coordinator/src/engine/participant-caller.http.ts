@@ -9,6 +9,7 @@ import {
   type ParticipantUrlGuardOptions,
 } from '../participants/url-safety';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
+import { utf8Prefix } from './utf8-prefix';
 
 /** PARTICIPANT_URL_ALLOWLIST and the resolver the connect-time guard uses (tests inject one). */
 export type HttpParticipantCallerOptions = ParticipantUrlGuardOptions;
@@ -135,7 +136,7 @@ async function readLimited(
       break;
     }
   }
-  return { text: Buffer.concat(chunks).subarray(0, limit).toString('utf8'), cut: size > limit };
+  return { text: utf8Prefix(Buffer.concat(chunks), limit), cut: size > limit };
 }
 
 /** A JSON reply parsed; anything else (or JSON cut at the limit) kept as text, marked `truncated` only if it was cut. */
