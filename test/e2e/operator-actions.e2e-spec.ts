@@ -61,8 +61,11 @@ describe('operator actions', () => {
     expect(done.events.filter((e: any) => e.type === 'operator.replay').map((e: any) => e.detail)).toEqual([
       { actor: 'ops-alice', reason: 'inventory fixed' },
     ]);
-    // what went wrong before the replay is still there
+    // what went wrong before the replay is still there, and why it aborted is its error again
     expect(done.firstError).toEqual(failed.firstError);
+    const aborting = done.events.find((e: any) => e.type === 'transaction.aborting');
+    expect(done.error).toMatch(/^branch b action/);
+    expect(done.error).toBe(aborting.detail.error);
     expect(done.events.some((e: any) => e.type === 'transaction.failed')).toBe(true);
     expect(done.attempts.filter((a: any) => a.branchId === 'a' && a.phase === 'compensate' && a.error).length).toBe(2);
     expect(done.attention).toBe('done');

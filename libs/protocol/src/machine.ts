@@ -59,7 +59,15 @@ export type MachineEvent =
   | { type: 'wake' }
   | { type: 'recover' }
   | { type: 'abort'; reason: string }
-  | { type: 'replay' }
+  | {
+      type: 'replay';
+      /**
+       * Why the transaction aborted, as logged when it began aborting: a replay that takes it back to
+       * aborting restores it as its error (its failure had replaced it), so an aborted transaction
+       * still says why it aborted.
+       */
+      abortReason?: string | null;
+    }
   | { type: 'register'; branch: BranchState }
   | { type: 'commit' }
   | { type: 'submit' }

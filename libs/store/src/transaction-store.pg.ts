@@ -188,6 +188,15 @@ export class PgTransactionStore implements TransactionStore {
     return rowCount === 1;
   }
 
+  async abortReason(id: string): Promise<string | null> {
+    const { rows } = await this.pool.query(
+      `SELECT detail->>'error' AS error FROM txc_events WHERE transaction_id = $1 AND type = 'transaction.aborting'
+        ORDER BY seq DESC LIMIT 1`,
+      [id],
+    );
+    return rows[0]?.error ?? null;
+  }
+
   async abortNote(id: string): Promise<Record<string, unknown> | null> {
     const { rows } = await this.pool.query('SELECT abort_note FROM txc_transactions WHERE id = $1', [id]);
     return rows[0]?.abort_note ?? null;

@@ -219,6 +219,8 @@ export interface TransactionStore {
   requestAbort(id: string, note?: Record<string, unknown> | null): Promise<boolean>;
   /** The note of a flagged abort. */
   abortNote(id: string): Promise<Record<string, unknown> | null>;
+  /** Why the transaction aborted: the error its latest `transaction.aborting` event logged, or null. */
+  abortReason(id: string): Promise<string | null>;
   list(filter: ListFilter): Promise<(TransactionRecord & { attention: Attention })[]>;
   /**
    * The current status of transactions updated at or after `since`, oldest update first (live-stream

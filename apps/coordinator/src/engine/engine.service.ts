@@ -172,10 +172,12 @@ export class Engine implements EngineContext {
     if (!this.drives || this.fenced) return false;
     await this.claims.underWay(id); // a take-over of the same id already under way here: use its driver
     const local = this.drivers.get(id);
+    // a replay that aborts the transaction again restores why it aborted (its failure replaced it)
+    const replay = forReplay ? { type: 'replay' as const, abortReason: await this.store.abortReason(id) } : null;
     // a driver that let go before the event's turn left the transaction to the log: claim it below
     if (local) {
-      const offered = forReplay
-        ? await local.offerIf({ type: 'replay' }, operatorStep(note), isFailed)
+      const offered = replay
+        ? await local.offerIf(replay, operatorStep(note), isFailed)
         : (await local.offer({ type: 'wake' })) && 'applied';
       if (offered === 'applied') return true;
       if (offered === 'refused') return false; // replayed already (by a concurrent replay here)
@@ -183,7 +185,7 @@ export class Engine implements EngineContext {
     const driver = await this.claims.takeOver(id, forReplay, true);
     if (!driver) return false;
     this.metrics.recovered.inc();
-    if (forReplay) return (await driver.offerIf({ type: 'replay' }, operatorStep(note), isFailed)) === 'applied';
+    if (replay) return (await driver.offerIf(replay, operatorStep(note), isFailed)) === 'applied';
     return true;
   }
 

@@ -66,11 +66,15 @@ describe('sagaMachine', () => {
     d = answer(d.state, 'b0', 'compensate', 'no');
     expect(d.state.status).toBe('failed');
     expect(sagaMachine.decide(d.state, { type: 'wake' }, 1e9).commands).toEqual([]);
-    d = sagaMachine.decide(d.state, { type: 'replay' }, 0);
+    const abortedFor = d.state.error;
+    d = sagaMachine.decide(d.state, { type: 'replay', abortReason: 'branch b1 rejected its action' }, 0);
     expect(d.state.status).toBe('aborting');
     expect(calls(d)).toEqual(['b0:compensate#2']);
     d = answer(d.state, 'b0', 'compensate', 'yes');
     expect(d.state.status).toBe('aborted');
+    // it says why it aborted again, not why it failed
+    expect(d.state.error).toBe('branch b1 rejected its action');
+    expect(abortedFor).not.toBe(d.state.error);
   });
 
   it('ignores duplicate and stale answers', () => {

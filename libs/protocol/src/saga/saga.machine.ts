@@ -51,7 +51,7 @@ export const sagaMachine: ProtocolMachine = {
       case 'replay':
         if (state.status === TransactionStatus.Failed) {
           state.status = state.decision === 'commit' ? TransactionStatus.Committing : TransactionStatus.Aborting;
-          state.error = null;
+          state.error = state.decision === 'abort' ? (event.abortReason ?? null) : null;
           for (const b of state.branches) {
             // a failed saga has no driver: any delivery it shows in flight was dropped, never answered
             b.inFlight = false;

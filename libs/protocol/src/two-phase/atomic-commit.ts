@@ -67,7 +67,7 @@ export function atomicCommitMachine(phases: AtomicCommitPhases): ProtocolMachine
           if (isUndecided(state)) beginAbort(run, event.reason);
           break;
         case 'replay':
-          onReplay(run);
+          onReplay(run, event.abortReason ?? null);
           break;
         case 'submit':
           // a prepared message's: no atomic-commit transaction is ever prepared
@@ -206,11 +206,11 @@ function onRecover(run: Run): void {
  * An operator's replay of a failed transaction: the decided completion phase is delivered again,
  * with a fresh retry budget, to every branch not done with it, whatever the log shows in flight.
  */
-function onReplay(run: Run): void {
+function onReplay(run: Run, abortReason: string | null): void {
   const { state } = run;
   if (state.status !== TransactionStatus.Failed) return;
   state.status = state.decision === 'commit' ? TransactionStatus.Committing : TransactionStatus.Aborting;
-  state.error = null;
+  state.error = state.decision === 'abort' ? abortReason : null;
   for (const b of state.branches) {
     // a failed transaction has no driver: any delivery it shows in flight was dropped, never answered
     b.inFlight = false;
