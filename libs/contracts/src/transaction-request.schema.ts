@@ -43,13 +43,44 @@ function decimalInteger(min: number, max: number) {
 export const retryPolicySchema = z
   .object({
     maxAttempts: z.number().int().min(1).max(Limits.maxAttempts).default(DEFAULT_RETRY.maxAttempts),
-    initialBackoffMs: z.number().int().min(0).max(Limits.maxBackoffMs).default(DEFAULT_RETRY.initialBackoffMs),
-    maxBackoffMs: z.number().int().min(0).max(Limits.maxBackoffMs).default(DEFAULT_RETRY.maxBackoffMs),
+    initialBackoffMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(Limits.maxBackoffMs)
+      .optional()
+      .meta({
+        default: DEFAULT_RETRY.initialBackoffMs,
+        description: 'default 200, or maxBackoffMs when that is lower',
+      }),
+    maxBackoffMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(Limits.maxBackoffMs)
+      .optional()
+      .meta({
+        default: DEFAULT_RETRY.maxBackoffMs,
+        description: 'at least initialBackoffMs; default 30000, or initialBackoffMs when that is higher',
+      }),
   })
   .strict()
-  .refine((r) => r.maxBackoffMs >= r.initialBackoffMs, {
-    message: 'must be at least initialBackoffMs',
-    path: ['maxBackoffMs'],
+  .refine(
+    (r) => r.initialBackoffMs === undefined || r.maxBackoffMs === undefined || r.maxBackoffMs >= r.initialBackoffMs,
+    {
+      message: 'must be at least initialBackoffMs',
+      path: ['maxBackoffMs'],
+    },
+  )
+  // a backoff left out follows the one given, so a default never contradicts it: an initial backoff
+  // past the default cap raises the cap, a cap under the default initial backoff lowers it
+  .transform(({ maxAttempts, initialBackoffMs, maxBackoffMs }) => {
+    const initial = initialBackoffMs ?? Math.min(DEFAULT_RETRY.initialBackoffMs, maxBackoffMs ?? Infinity);
+    return {
+      maxAttempts,
+      initialBackoffMs: initial,
+      maxBackoffMs: maxBackoffMs ?? Math.max(DEFAULT_RETRY.maxBackoffMs, initial),
+    };
   });
 export type RetryPolicy = z.output<typeof retryPolicySchema>;
 
@@ -88,7 +119,7 @@ export const startTransactionSchema = z
     protocol: z.enum(Object.values(Protocol) as [Protocol, ...Protocol[]]),
     mode: z.enum(Object.values(Mode) as [Mode, ...Mode[]]).default(Mode.Driven),
     timeoutMs: z.number().int().min(Limits.minTimeoutMs).max(Limits.maxTimeoutMs).default(Limits.defaultTimeoutMs),
-    retry: retryPolicySchema.default(DEFAULT_RETRY),
+    retry: retryPolicySchema.default(DEFAULT_RETRY).meta({ default: DEFAULT_RETRY }),
     branches: z.array(branchRequestSchema).max(Limits.maxBranches).default([]),
     /** msg, prepared mode: how long the message waits for its submit before the check is asked (default Limits.defaultCheckAfterMs). */
     checkAfterMs: z.number().int().min(Limits.minCheckAfterMs).max(Limits.maxTimeoutMs).optional(),

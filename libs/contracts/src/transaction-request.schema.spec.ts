@@ -1,0 +1,24 @@
+import { retryPolicySchema } from './transaction-request.schema';
+
+describe('retryPolicySchema', () => {
+  const parse = (input: unknown) => retryPolicySchema.safeParse(input);
+
+  it('fills the defaults: 8 attempts, 200 ms, 30 s', () => {
+    expect(parse({}).data).toEqual({ maxAttempts: 8, initialBackoffMs: 200, maxBackoffMs: 30_000 });
+  });
+
+  it('lets a backoff left out follow the one given, so a default never contradicts it', () => {
+    expect(parse({ initialBackoffMs: 40_000 }).data).toMatchObject({ initialBackoffMs: 40_000, maxBackoffMs: 40_000 });
+    expect(parse({ initialBackoffMs: 3_600_000 }).data).toMatchObject({ maxBackoffMs: 3_600_000 });
+    expect(parse({ maxBackoffMs: 100 }).data).toMatchObject({ initialBackoffMs: 100, maxBackoffMs: 100 });
+    expect(parse({ maxBackoffMs: 0 }).data).toMatchObject({ initialBackoffMs: 0, maxBackoffMs: 0 });
+  });
+
+  it('refuses a cap under the initial backoff when both are given, naming maxBackoffMs', () => {
+    const r = parse({ initialBackoffMs: 500, maxBackoffMs: 100 });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['maxBackoffMs', 'must be at least initialBackoffMs'],
+    ]);
+  });
+});
