@@ -43,26 +43,14 @@ function decimalInteger(min: number, max: number) {
 export const retryPolicySchema = z
   .object({
     maxAttempts: z.number().int().min(1).max(Limits.maxAttempts).default(DEFAULT_RETRY.maxAttempts),
-    initialBackoffMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(Limits.maxBackoffMs)
-      .optional()
-      .meta({
-        default: DEFAULT_RETRY.initialBackoffMs,
-        description: 'default 200, or maxBackoffMs when that is lower',
-      }),
-    maxBackoffMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(Limits.maxBackoffMs)
-      .optional()
-      .meta({
-        default: DEFAULT_RETRY.maxBackoffMs,
-        description: 'at least initialBackoffMs; default 30000, or initialBackoffMs when that is higher',
-      }),
+    initialBackoffMs: z.number().int().min(0).max(Limits.maxBackoffMs).optional().meta({
+      default: DEFAULT_RETRY.initialBackoffMs,
+      description: 'default 200, or maxBackoffMs when that is lower',
+    }),
+    maxBackoffMs: z.number().int().min(0).max(Limits.maxBackoffMs).optional().meta({
+      default: DEFAULT_RETRY.maxBackoffMs,
+      description: 'at least initialBackoffMs; default 30000, or initialBackoffMs when that is higher',
+    }),
   })
   .strict()
   .refine(
