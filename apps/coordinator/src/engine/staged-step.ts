@@ -149,3 +149,26 @@ function keepsResult(event: MachineEvent): event is Extract<MachineEvent, { type
       (event.phase === Phase.Check && event.outcome !== Outcome.Unknown))
   );
 }
+
+/**
+ * A write that changes nothing but the owner: the transaction is let go (owner cleared, its wake-up
+ * kept) by a driver that took it over and then had nothing to write.
+ */
+export function releaseOnly(id: string, version: number, state: TransactionState): AdvanceOp {
+  const wakeAt = nextWakeAt(state);
+  return {
+    op: 'advance',
+    id,
+    version,
+    at: new Date(),
+    txn: {
+      status: state.status,
+      decision: state.decision,
+      error: state.error,
+      owner: null,
+      wakeAt: wakeAt === null ? null : new Date(wakeAt),
+    },
+    branches: [],
+    events: [],
+  };
+}

@@ -21,7 +21,8 @@ import { TransactionTrace } from '../tracing/transaction-trace';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
 import type { Snapshot } from './settle-waiters';
-import { StagedStep, type SealedStep } from './staged-step';
+import { rowsAfter, snapshotOf } from './held-rows';
+import { StagedStep, releaseOnly, type SealedStep } from './staged-step';
 import { toBranchState } from './state-mapping';
 import { BranchWaiters } from './branch-waiters';
 import { CallDelivery } from './call-delivery';
@@ -270,22 +271,7 @@ export class TransactionDriver {
   letGoIfIdle(): Promise<void> {
     return this.enqueue('let-go', async () => {
       if (!this.active || this.state.branches.some((b) => b.inFlight)) return;
-      const wakeAt = nextWakeAt(this.state);
-      const op: AdvanceOp = {
-        op: 'advance',
-        id: this.id,
-        version: this.version,
-        at: new Date(),
-        txn: {
-          status: this.state.status,
-          decision: this.state.decision,
-          error: this.state.error,
-          owner: null,
-          wakeAt: wakeAt === null ? null : new Date(wakeAt),
-        },
-        branches: [],
-        events: [],
-      };
+      const op = releaseOnly(this.id, this.version, this.state);
       const written = await writeStep(
         this.ctx.store,
         () => op,
@@ -298,7 +284,7 @@ export class TransactionDriver {
       this.version += 1;
       this.remember(op);
       // an abort flagged meanwhile is acted on by whoever claims the transaction next, at once
-      const due = written === 'abort-requested' ? Date.now() : wakeAt;
+      const due = written === 'abort-requested' ? Date.now() : (op.txn.wakeAt?.getTime() ?? null);
       this.ctx.detach(this, { settled: false, wakeAt: due === null ? null : new Date(due) });
     });
   }
@@ -450,30 +436,4 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
-}
-
-/** A transaction's rows as a driver holds them. */
-interface HeldRows {
-  txn: TransactionRecord;
-  branches: Map<string, BranchRecord>;
-  events: EventRecord[];
-}
-
-/** `rows` once `op` is written (copies; `rows` is left alone). `events` are the timeline with `op`'s after it. */
-function rowsAfter(rows: HeldRows, op: AdvanceOp): HeldRows {
-  const txn = { ...rows.txn, ...op.txn, version: op.version + 1, updatedAt: op.at ?? rows.txn.updatedAt };
-  const branches = new Map([...rows.branches].map(([id, b]) => [id, { ...b }]));
-  for (const b of op.newBranches ?? []) branches.set(b.id, { ...b });
-  for (const change of op.branches) {
-    const b = branches.get(change.id);
-    if (!b) continue;
-    const { setResult, result, ...fields } = change;
-    Object.assign(b, fields, setResult ? { result } : {});
-  }
-  return { txn, branches, events: [...rows.events, ...op.events.map((e) => ({ ...e, detail: e.detail ?? null }))] };
-}
-
-function snapshotOf(rows: HeldRows, lastSeq: number): Snapshot {
-  const branches = [...rows.branches.values()].sort((a, b) => a.position - b.position);
-  return { loaded: { txn: { ...rows.txn }, branches, lastSeq }, events: [...rows.events] };
 }
