@@ -1,4 +1,5 @@
 import { Pool } from 'pg';
+import { Phase } from '#contracts';
 import {
   CoordinatorProcess,
   TEST_REDIS_URL,
@@ -8,6 +9,7 @@ import {
   freshRedisPrefix,
   type ApiClient,
   type FreshDatabase,
+  until,
 } from '#testing';
 
 /**
@@ -92,5 +94,40 @@ describe('interactive transactions across two instances', () => {
     expect(done.events.filter((e: any) => e.type === 'operator.abort')).toHaveLength(1);
     expect((await b.post(`/v1/transactions/${id}/commit`)).status).toBe(409);
     expect(participant.callsFor(id).map((c) => c.body.phase)).toEqual(['try', 'cancel']);
+  });
+
+  it('an abort accepted by the non-owner is recorded even when a branch saying no aborts it first; a second is 200', async () => {
+    const id = 'two-abort-and-no';
+    // the owner (a) waits 1.5 s for a try that then says no
+    participant.fault({ transactionId: id, branchId: 'b1', phase: Phase.Try, status: 409, times: 1, delayMs: 1_500 });
+    const started = await a.post('/v1/transactions', {
+      id,
+      protocol: 'tcc',
+      branches: [{ id: 'b1', participant: 'p1', payload: {} }],
+    });
+    expect(started.status).toBe(201);
+    await until(() => participant.callsFor(id).length === 1, 10_000, 'the try');
+    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'first' })).status).toBe(202);
+    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'second' })).status).toBe(200);
+    const done = await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+    const asked = done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail.reason);
+    expect(asked).toEqual(['first']);
+  });
+
+  it('a branch registered at the owner after the other instance accepted an abort is refused, and never called', async () => {
+    const id = 'two-abort-then-register';
+    expect(
+      (await a.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive', timeoutMs: 60_000 })).status,
+    ).toBe(201);
+    participant.fault({ transactionId: id, branchId: 'b1', phase: Phase.Try, status: 200, times: 1, delayMs: 2_000 });
+    const first = a.post(`/v1/transactions/${id}/branches`, { id: 'b1', participant: 'p1', payload: {} });
+    await until(() => participant.callsFor(id).length === 1, 10_000, "b1's try");
+    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'stop' })).status).toBe(202);
+    const second = await a.post(`/v1/transactions/${id}/branches`, { id: 'b2', participant: 'p1', payload: {} });
+    expect(second.status).toBe(409);
+    expect(second.body.detail).toMatch(/abort/);
+    await first;
+    await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+    expect(participant.callsFor(id).filter((c) => c.body.branchId === 'b2')).toEqual([]);
   });
 });

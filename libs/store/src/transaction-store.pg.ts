@@ -179,13 +179,22 @@ export class PgTransactionStore implements TransactionStore {
     return rows.map((r) => ({ id: r.id, owner: r.owner, stalled: r.stalled === true }));
   }
 
-  async requestAbort(id: string, note: Record<string, unknown> | null = null): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `UPDATE txc_transactions SET abort_requested = true, abort_note = $2, wake_at = now()
-        WHERE id = $1 AND status IN ('pending', 'prepared', 'running') AND decision IS NULL`,
+  async requestAbort(
+    id: string,
+    note: Record<string, unknown> | null = null,
+  ): Promise<'flagged' | 'already' | 'decided'> {
+    // one statement: flagged now, or why not (a flag already there keeps its first note)
+    const { rows } = await this.pool.query(
+      `WITH flagged AS (
+         UPDATE txc_transactions SET abort_requested = true, abort_note = $2, wake_at = now()
+          WHERE id = $1 AND status IN ('pending', 'prepared', 'running') AND decision IS NULL AND NOT abort_requested
+          RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM flagged) AS flagged,
+              EXISTS (SELECT 1 FROM txc_transactions WHERE id = $1 AND abort_requested
+                        AND status IN ('pending', 'prepared', 'running') AND decision IS NULL) AS already`,
       [id, note],
     );
-    return rowCount === 1;
+    return rows[0].flagged ? 'flagged' : rows[0].already ? 'already' : 'decided';
   }
 
   async abortReason(id: string): Promise<string | null> {

@@ -213,10 +213,11 @@ export interface TransactionStore {
     stuck?: { self: string; selfGraceMs: number; stuckAfterMs: number },
   ): Promise<{ id: string; owner: string | null; stalled: boolean }[]>;
   /**
-   * Flags an abort for the owning instance to act on, with the note it records; false when the
-   * transaction is past its decision.
+   * Flags an abort for the owning instance to act on, with the note it records: `flagged`;
+   * `already` when an abort is flagged and not yet acted on (the first one's note is kept);
+   * `decided` when the transaction is past its decision (nothing written).
    */
-  requestAbort(id: string, note?: Record<string, unknown> | null): Promise<boolean>;
+  requestAbort(id: string, note?: Record<string, unknown> | null): Promise<'flagged' | 'already' | 'decided'>;
   /** The note of a flagged abort. */
   abortNote(id: string): Promise<Record<string, unknown> | null>;
   /** Why the transaction aborted: the error its latest `transaction.aborting` event logged, or null. */

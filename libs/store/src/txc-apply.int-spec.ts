@@ -285,25 +285,34 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       expect(await rows(id)).toEqual({ txn: [], branches: [], events: [] });
     });
 
-    it('abort-requested: written, and reports the abort asked for elsewhere until a step leaves running', async () => {
+    it('abort-requested: written, and reports the abort asked for elsewhere until a step records it', async () => {
       const op = create();
       await store.apply(op);
-      expect(await store.requestAbort(op.txn.id)).toBe(true);
+      expect(await store.requestAbort(op.txn.id)).toBe('flagged');
+      expect(await store.requestAbort(op.txn.id, { second: true })).toBe('already');
       expect((await store.load(op.txn.id))!.txn.abortRequested).toBe(true);
       expect(await store.apply(advance(op.txn.id, 1))).toBe('abort-requested');
       const written = (await store.load(op.txn.id))!;
       expect(written.txn.version).toBe(2);
       expect(written.branches[0]).toMatchObject({ status: 'running', inFlight: true });
       expect(written.lastSeq).toBe(3);
-      // the step that begins the abort clears the flag
+      // a step that begins aborting for another reason keeps the flag: who asked is not yet recorded
       const aborting = advance(op.txn.id, 2, {
-        txn: { status: 'aborting', decision: 'abort', error: 'client', owner: 'i1', wakeAt: null },
+        txn: { status: 'aborting', decision: 'abort', error: 'a branch said no', owner: 'i1', wakeAt: null },
         branches: [],
         events: [event(4, 'transaction.aborting')],
       });
-      expect(await store.apply(aborting)).toBe('ok');
+      expect(await store.apply(aborting)).toBe('abort-requested');
+      expect(await store.abortNote(op.txn.id)).toBeNull(); // the first request's note, not the second's
+      // the step that records the operator's abort clears it
+      const recorded = advance(op.txn.id, 3, {
+        txn: { status: 'aborting', decision: 'abort', error: 'a branch said no', owner: 'i1', wakeAt: null },
+        branches: [],
+        events: [event(5, 'operator.abort', { detail: { actor: 'ops', reason: 'r' } })],
+      });
+      expect(await store.apply(recorded)).toBe('ok');
       expect((await store.load(op.txn.id))!.txn.abortRequested).toBe(false);
-      expect(await store.requestAbort(op.txn.id)).toBe(false);
+      expect(await store.requestAbort(op.txn.id)).toBe('decided');
     });
 
     it('abort-first: a step deciding commit after an abort was flagged writes nothing, alone or in a batch', async () => {
@@ -316,7 +325,7 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       for (const batched of [false, true]) {
         const op = create();
         await store.apply(op);
-        expect(await store.requestAbort(op.txn.id)).toBe(true);
+        expect(await store.requestAbort(op.txn.id)).toBe('flagged');
         const before = await rows(op.txn.id);
         // a batch with the same transaction twice goes op by op; alone, set-based
         const results = batched

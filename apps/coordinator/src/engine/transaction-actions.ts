@@ -58,7 +58,9 @@ export class TransactionActions {
     const { status, decision } = loaded.txn;
     if (decision === null && UNDECIDED.includes(status)) {
       // the owner (this instance after `resume`, or another live one) acts on the flag and records the note
-      if (!(await this.deps.store.requestAbort(id, operatorStep(note)))) return this.abort(id, note);
+      const flagged = await this.deps.store.requestAbort(id, operatorStep(note));
+      if (flagged === 'decided') return this.abort(id, note); // decided meanwhile: answered as it is now
+      if (flagged === 'already') return 'already'; // the first abort is the one accepted and recorded
       await this.deps.resume(id);
       return 'accepted';
     }

@@ -97,8 +97,9 @@ export class TransactionClaims {
     const inFlight = loaded.branches.some((b) => b.inFlight);
     if (inFlight) await driver.post({ type: 'recover' }, { by: this.deps.instanceId });
     const undecided = loaded.txn.decision === null && UNDECIDED.includes(loaded.txn.status);
-    if (loaded.txn.abortRequested && undecided) {
-      // before anything starts: a pending transaction flagged for abort never calls a participant
+    if (loaded.txn.abortRequested && (undecided || loaded.txn.decision === 'abort')) {
+      // before anything starts: a pending transaction flagged for abort never calls a participant (and
+      // one that began aborting for another reason meanwhile still records who asked and why)
       await driver.actOnAbortFlag(loaded.txn.abortNote ?? null);
     } else if (loaded.txn.status === TransactionStatus.Pending) await driver.post({ type: 'start' });
     else if (!inFlight) await driver.post({ type: 'wake' });

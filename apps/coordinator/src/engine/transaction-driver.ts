@@ -355,6 +355,13 @@ export class TransactionDriver {
     if (commands.some((c) => c.phase === Phase.Compensate)) this.ctx.crash.reach('during-compensation');
     for (const c of commands) void this.calls.make(c);
     if (release) {
+      if (written === 'abort-requested' && settled && state.decision === 'abort' && !this.actingOnAbortFlag) {
+        // it ended aborted (a branch said no) while an abort asked elsewhere was flagged: that abort
+        // is recorded, who asked and why, before the transaction is let go
+        this.actingOnAbortFlag = true;
+        const flag = await this.ctx.store.abortNote(this.id).catch(() => null);
+        return this.step({ type: 'abort', reason: abortReason(operatorOf(flag)) }, flag, undefined);
+      }
       this.stop();
       // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
       // at once, not when the retry it now waits for is due
@@ -376,7 +383,8 @@ export class TransactionDriver {
    * answered meanwhile must not reach the decision first (a saga's last step would commit it).
    */
   actOnAbortFlag(known?: Record<string, unknown> | null): Promise<void> {
-    if (this.actingOnAbortFlag || this.state.decision !== null) return Promise.resolve();
+    // aborting already (a branch said no meanwhile): the step still records who asked and why
+    if (this.actingOnAbortFlag || this.state.decision === 'commit') return Promise.resolve();
     this.actingOnAbortFlag = true;
     void this.enqueue('abort', async () => {
       const note = known !== undefined ? known : await this.ctx.store.abortNote(this.id).catch(() => null);
@@ -396,6 +404,8 @@ export class TransactionDriver {
     const note = await this.ctx.store.abortNote(this.id).catch(() => null);
     if (!(await this.step({ type: 'abort', reason: abortReason(operatorOf(note)) }, note, undefined))) return false;
     for (const { event, note: carried, result } of refused.inputs) {
+      // a registration after the abort is refused by the machine: its caller hears the transaction is aborting
+      if (event.type === 'register') continue;
       if (!(await this.step(event, carried, result))) return false;
     }
     return true;
