@@ -101,6 +101,17 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     expect(await balance(a)).toBe(90);
   });
 
+  it('commits a 3PC action with only a can-commit handler: the module answers its other phases', async () => {
+    const tx = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: '3pc',
+      branches: [{ id: 'vote', participant: 'bank', payload: {}, paths: phasePaths('3pc', 'lite') }],
+    });
+    expect([tx.status, tx.body.status]).toEqual([200, 'committed']);
+    expect(await ops(tx.body.id)).toEqual(['can-commit']);
+    const vote = (await db.query('SELECT status FROM txc_3pc_branch WHERE transaction_id = $1', [tx.body.id])).rows;
+    expect(vote).toEqual([{ status: 'committed' }]);
+  });
+
   it('a branch that voted yes and hears nothing by its deadline aborts on its own, once', async () => {
     const a = await open(100);
     const id = txId('voted');

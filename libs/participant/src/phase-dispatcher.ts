@@ -71,7 +71,9 @@ export class PhaseDispatcher {
     const path = phasePath(key);
     const handler = this.options.registry.find(key);
     const checking = key.phase === Phase.Check && this.options.outbox;
-    if (!handler && !checking) return problem(404, 'no_handler', 'No handler', `no handler for ${path}`);
+    // a 3PC action answers every phase, whether or not that phase has a handler of its own
+    const threePhase = this.options.threePhase?.of(key);
+    if (!handler && !checking && !threePhase) return problem(404, 'no_handler', 'No handler', `no handler for ${path}`);
     const { secret } = this.options;
     const signature = delivery.headers[ParticipantHeaders.signature];
     if (secret && !verifySignature(secret, signature, delivery.rawBody, Math.floor(this.now() / 1000))) {
@@ -81,7 +83,6 @@ export class PhaseDispatcher {
     if (checking) return this.answerCheck(delivery.body);
     const call = parseEnvelope(delivery.body, key);
     if (typeof call === 'string') return problem(400, 'invalid_call', 'Bad Request', call);
-    const threePhase = this.options.threePhase?.of(key);
     if (threePhase) return this.answerThreePhase(threePhase, call, path);
 
     try {

@@ -4,8 +4,7 @@ import { Phase, Protocol } from '#contracts';
 import type { Barrier } from './barrier';
 import type { HandlerRegistry, PhaseHandler, PhaseHandlerContext } from './handler-registry';
 import { problem, success, type PhaseReply } from './phase-reply';
-import type { PhaseKey } from './phase-route';
-import { protocolOfKey } from './phase-route';
+import { phasePath, protocolOfKey, type PhaseKey } from './phase-route';
 import { ThreePhaseParticipant, type ThreePhaseResult } from './three-phase-participant';
 import type { ThreePhaseBranchCall, ThreePhaseEvent } from './three-phase-participant-options';
 import type { BranchKey, OwnDecision } from './three-phase-timers';
@@ -49,6 +48,20 @@ export class ThreePhaseHandlers {
       const action = key.name ?? '';
       this.byAction.set(action, this.participantOf(action));
     }
+  }
+
+  /**
+   * Every 3PC route of the actions it runs, handler or not: a phase without a handler still records
+   * the branch's state (a pre-commit) or answers as done (a do-commit or abort with nothing to apply).
+   */
+  routes(): { path: string; key: PhaseKey }[] {
+    const phases = [Phase.CanCommit, Phase.PreCommit, Phase.DoCommit, Phase.Abort];
+    return [...this.byAction.keys()].flatMap((action) =>
+      phases.map((phase) => {
+        const key: PhaseKey = { phase, ...(action ? { name: action } : {}) };
+        return { path: phasePath(key), key };
+      }),
+    );
   }
 
   /** True when at least one action has 3PC handlers. */

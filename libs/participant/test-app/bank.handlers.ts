@@ -72,6 +72,12 @@ export class BankHandlers {
     await log(manager, call);
   }
 
+  /** A 3PC action with a vote only: its other phases have nothing to do, and the module answers them. */
+  @ThreePhaseCanCommit('lite')
+  async vote({ manager, ...call }: Move) {
+    await log(manager, call);
+  }
+
   @TccConfirm('hold')
   @TwoPhaseCommit('hold')
   @ThreePhasePreCommit('hold')

@@ -74,8 +74,11 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
       onError: (error, path) => this.logger.error(`${path} failed (answered 500, retried): ${describe(error)}`),
     });
     // a sender's check is served beside its handlers, at the path its messages name
+    const handled = registry.routes();
     const routes = [
-      ...registry.routes(),
+      ...handled,
+      // the 3PC phases an action has no handler for are served too (see ThreePhaseHandlers.routes)
+      ...(threePhase?.routes().filter((r) => !handled.some((h) => h.path === r.path)) ?? []),
       ...(this.outbox ? [{ path: this.outbox.checkPath, key: { phase: Phase.Check } }] : []),
     ];
     const paths = routes.map((r) => r.path);
