@@ -162,7 +162,7 @@ describe('txc CLI', () => {
       listed = await txc(['keys', 'list', '--json'], { TXC_API_KEY: key.key });
     }
     expect(listed.code).toBe(0);
-    expect(JSON.parse(listed.stdout)).toContainEqual(
+    expect(JSON.parse(listed.stdout).items).toContainEqual(
       expect.objectContaining({ name: 'first-admin', createdBy: 'txc-cli' }),
     );
 
@@ -225,8 +225,9 @@ describe('txc CLI', () => {
     const table = await txc(['participants', 'list']);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^p1\s+up\s+http\s+http:\/\//m);
+    // the API's answer as it is: `{items}`, as GET /v1/participants gives it
     const json = JSON.parse((await txc(['--json', 'participants', 'list'])).stdout);
-    expect(json.map((p: { name: string }) => p.name)).toEqual(['p1']);
+    expect(json.items.map((p: { name: string }) => p.name)).toEqual(['p1']);
 
     const stats = await txc(['stats', '--window', '15m']);
     expect(stats.code).toBe(0);

@@ -18,7 +18,7 @@ export function keysCommand(): Command {
     .description('the keys from API_KEYS and the stored ones (never their secrets)')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = cliContext(command);
-      ctx.print(await ctx.client.listKeys(), formatKeys);
+      ctx.print({ items: await ctx.client.listKeys() }, (page) => formatKeys(page.items));
     });
 
   keys

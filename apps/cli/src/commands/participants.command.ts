@@ -11,7 +11,8 @@ export function participantsCommand(): Command {
     .description('every registered participant with its health')
     .action(async (_opts: unknown, command: Command) => {
       const ctx = cliContext(command);
-      ctx.print(await ctx.client.listParticipants(), formatParticipants);
+      // --json prints the API's answer as it is: `{items}`
+      ctx.print({ items: await ctx.client.listParticipants() }, (page) => formatParticipants(page.items));
     });
   return participants;
 }

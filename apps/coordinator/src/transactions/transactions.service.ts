@@ -176,7 +176,9 @@ export class TransactionsService {
         const why =
           now.txn.decision === 'abort'
             ? `it is ${now.txn.status}${now.txn.error ? ` (${now.txn.error})` : ''}`
-            : 'not every branch said yes';
+            : now.branches.length === 0
+              ? 'it has no branch yet (register one first)'
+              : 'not every branch said yes';
         throw new TransactionConflictError(`transaction "${id}" cannot commit: ${why}`);
       }
       // `wait` as for start, 0 included: 200 once settled (a repeat of a commit that already settled too)
