@@ -2,6 +2,7 @@ import { Pool } from 'pg';
 import { phasePaths, signBody } from '#participant';
 import {
   apiClient,
+  bankLedger,
   freePort,
   freshDatabase,
   startBank,
@@ -53,23 +54,10 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     await bankDb?.drop();
   });
 
-  async function open(balance: number): Promise<string> {
-    const id = `acc-${Math.random().toString(36).slice(2)}`;
-    await db.query('INSERT INTO accounts (id, balance) VALUES ($1, $2)', [id, balance]);
-    return id;
-  }
-
-  async function balance(id: string): Promise<number> {
-    const { rows } = await db.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [id]);
-    return rows[0].balance;
-  }
-
-  async function ops(transactionId: string): Promise<string[]> {
-    const { rows } = await db.query<{ phase: string }>('SELECT phase FROM ops WHERE transaction_id = $1', [
-      transactionId,
-    ]);
-    return rows.map((r) => r.phase).sort();
-  }
+  const ledger = () => bankLedger(db);
+  const open = (balance: number) => ledger().open(balance);
+  const balance = (id: string) => ledger().balance(id);
+  const ops = (transactionId: string) => ledger().ops(transactionId);
 
   /** Sends one phase of branch `hold` to the bank as the coordinator would, signed. */
   async function send(transactionId: string, phase: string, account: string, deadline?: Date) {
@@ -97,7 +85,7 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
       ],
     });
     expect([tx.status, tx.body.status]).toEqual([200, 'committed']);
-    expect(await ops(tx.body.id)).toEqual(['can-commit', 'do-commit', 'pre-commit']);
+    expect(await ops(tx.body.id)).toEqual(['hold:can-commit', 'hold:do-commit', 'hold:pre-commit']);
     expect(await balance(a)).toBe(90);
   });
 
@@ -107,7 +95,7 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
       branches: [{ id: 'vote', participant: 'bank', payload: {}, paths: phasePaths('3pc', 'lite') }],
     });
     expect([tx.status, tx.body.status]).toEqual([200, 'committed']);
-    expect(await ops(tx.body.id)).toEqual(['can-commit']);
+    expect(await ops(tx.body.id)).toEqual(['vote:can-commit']);
     const vote = (await db.query('SELECT status FROM txc_3pc_branch WHERE transaction_id = $1', [tx.body.id])).rows;
     expect(vote).toEqual([{ status: 'committed' }]);
   });
@@ -119,8 +107,8 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     expect([vote.status, vote.body.kind]).toEqual([200, 'applied']);
     expect(await balance(a)).toBe(90);
 
-    await until(async () => (await ops(id)).includes('abort by timer'), 15_000, 'the own abort');
-    expect(await ops(id)).toEqual(['abort by timer', 'can-commit']);
+    await until(async () => (await ops(id)).includes('hold:abort by timer'), 15_000, 'the own abort');
+    expect(await ops(id)).toEqual(['hold:abort by timer', 'hold:can-commit']);
     expect(await balance(a)).toBe(100);
     // the coordinator's own abort, late, agrees: nothing happens twice
     const abort = await send(id, 'abort', a);
@@ -136,8 +124,8 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     expect((await send(id, 'can-commit', a, soon())).status).toBe(200);
     expect((await send(id, 'pre-commit', a, soon())).status).toBe(200);
 
-    await until(async () => (await ops(id)).includes('do-commit by timer'), 15_000, 'the own commit');
-    expect(await ops(id)).toEqual(['can-commit', 'do-commit by timer', 'pre-commit']);
+    await until(async () => (await ops(id)).includes('hold:do-commit by timer'), 15_000, 'the own commit');
+    expect(await ops(id)).toEqual(['hold:can-commit', 'hold:do-commit by timer', 'hold:pre-commit']);
     expect(await balance(a)).toBe(90);
     const abort = await send(id, 'abort', a);
     expect([abort.status, abort.body.kind, abort.body.status, abort.body.resolvedBy]).toEqual([
@@ -149,7 +137,7 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     const commit = await send(id, 'do-commit', a);
     expect([commit.status, commit.body.kind]).toEqual([200, 'duplicate']);
     expect(await balance(a)).toBe(90);
-    expect(await ops(id)).toEqual(['can-commit', 'do-commit by timer', 'pre-commit']);
+    expect(await ops(id)).toEqual(['hold:can-commit', 'hold:do-commit by timer', 'hold:pre-commit']);
   });
 
   it('a pre-committed branch of a participant killed before its deadline commits when it starts again', async () => {
@@ -163,11 +151,11 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     bank.child.kill('SIGKILL');
     await exited;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline.getTime() + 500 - Date.now())));
-    expect(await ops(id)).toEqual(['can-commit', 'pre-commit']); // nobody was there to act
+    expect(await ops(id)).toEqual(['hold:can-commit', 'hold:pre-commit']); // nobody was there to act
 
     bank = await startBank(bankEnv);
     // resolved during start-up, before the service answers anything
-    expect(await ops(id)).toEqual(['can-commit', 'do-commit by timer', 'pre-commit']);
+    expect(await ops(id)).toEqual(['hold:can-commit', 'hold:do-commit by timer', 'hold:pre-commit']);
     expect(await balance(a)).toBe(90);
   });
 });

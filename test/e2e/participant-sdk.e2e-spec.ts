@@ -2,6 +2,7 @@ import { Pool } from 'pg';
 import { phasePaths, signBody } from '#participant';
 import {
   apiClient,
+  bankLedger,
   freePort,
   freshDatabase,
   startBank,
@@ -47,24 +48,10 @@ describe('participant SDK: a NestJS participant behind a real coordinator', () =
     await bankDb?.drop();
   });
 
-  async function open(balance: number): Promise<string> {
-    const id = `acc-${Math.random().toString(36).slice(2)}`;
-    await db.query('INSERT INTO accounts (id, balance) VALUES ($1, $2)', [id, balance]);
-    return id;
-  }
-
-  async function balance(id: string): Promise<number> {
-    const { rows } = await db.query<{ balance: number }>('SELECT balance FROM accounts WHERE id = $1', [id]);
-    return rows[0].balance;
-  }
-
-  async function ops(transactionId: string): Promise<string[]> {
-    const { rows } = await db.query<{ branch_id: string; phase: string }>(
-      'SELECT branch_id, phase FROM ops WHERE transaction_id = $1',
-      [transactionId],
-    );
-    return rows.map((r) => `${r.branch_id}:${r.phase}`).sort();
-  }
+  const ledger = () => bankLedger(db);
+  const open = (balance: number) => ledger().open(balance);
+  const balance = (id: string) => ledger().balance(id);
+  const ops = (transactionId: string) => ledger().ops(transactionId);
 
   const branch = (id: string, protocol: 'saga' | 'tcc', action: string, account: string, amount: number) => ({
     id,
