@@ -1,4 +1,4 @@
-import { retryPolicySchema } from './transaction-request.schema';
+import { retryPolicySchema, startTransactionSchema } from './transaction-request.schema';
 
 describe('retryPolicySchema', () => {
   const parse = (input: unknown) => retryPolicySchema.safeParse(input);
@@ -20,5 +20,25 @@ describe('retryPolicySchema', () => {
     expect(r.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
       ['maxBackoffMs', 'must be at least initialBackoffMs'],
     ]);
+  });
+});
+
+describe('startTransactionSchema: dependsOn', () => {
+  const saga = (dependsOn: string[]) => ({
+    protocol: 'saga',
+    branches: [
+      { id: 'debit', participant: 'accounts' },
+      { id: 'credit', participant: 'accounts', dependsOn },
+    ],
+  });
+  const issues = (input: unknown) =>
+    (startTransactionSchema.safeParse(input).error?.issues ?? []).map((i) => [i.path.join('.'), i.message]);
+
+  it('accepts each dependency once', () => {
+    expect(issues(saga(['debit']))).toEqual([]);
+  });
+
+  it('refuses a dependency named twice, naming the repeat', () => {
+    expect(issues(saga(['debit', 'debit']))).toEqual([['branches.1.dependsOn.1', 'repeats branch "debit"']]);
   });
 });

@@ -148,8 +148,10 @@ export const startTransactionSchema = z
       }
     });
     body.branches.forEach((branch, i) => {
-      (branch.dependsOn ?? []).forEach((dep, j) => {
-        if (!ids.has(dep)) {
+      (branch.dependsOn ?? []).forEach((dep, j, deps) => {
+        if (deps.indexOf(dep) < j) {
+          ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn', j], message: `repeats branch "${dep}"` });
+        } else if (!ids.has(dep)) {
           ctx.addIssue({ code: 'custom', path: ['branches', i, 'dependsOn', j], message: `unknown branch "${dep}"` });
         } else if (dep === branch.id) {
           ctx.addIssue({
