@@ -21,7 +21,15 @@ export interface CoordinatorClientOptions {
   fetch?: typeof fetch;
   /** Retries of transient failures; `false` makes every call a single try. */
   retry?: RetryOptions | false;
+  /**
+   * How long one try may go without a whole answer before it is given up (default 30 s); a call's
+   * `wait` is added to it. A try given up is a lost answer: retried as a dropped connection is.
+   */
+  timeoutMs?: number;
 }
+
+/** Per-try timeout of a client given no `timeoutMs` option. */
+export const DEFAULT_TRY_TIMEOUT_MS = 30_000;
 
 /** Per-call options, accepted by every method of the client. */
 export interface CallOptions {

@@ -118,6 +118,44 @@ describe('HttpTransport', () => {
     expect(requests).toHaveLength(1);
   });
 
+  describe('a try that gets no whole answer in time', () => {
+    /** Never answers: only the request's signal ends it. */
+    const hang: FakeAnswer = (_, signal) =>
+      new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+    const answerAfter =
+      (ms: number): FakeAnswer =>
+      () =>
+        new Promise((resolve) => setTimeout(() => resolve(Response.json({ id: 't1' })), ms));
+    const timed = (script: FakeAnswer[], timeoutMs: number) => {
+      const fake = scriptedFetch(script);
+      return { http: new HttpTransport({ url: 'http://coord', retry: FAST, timeoutMs, fetch: fake.fetch }), ...fake };
+    };
+
+    it('is given up and retried, with the same key, when the call is keyed', async () => {
+      const { http, requests } = timed([hang, { status: 201, body: { id: 't1' } }], 200);
+      expect((await http.request(START)).body).toEqual({ id: 't1' });
+      expect(requests).toHaveLength(2);
+      expect(requests[1].headers['idempotency-key']).toBe(requests[0].headers['idempotency-key']);
+    });
+
+    it('is given up and not repeated when the call is unsafe', async () => {
+      const { http, requests } = timed([hang, { status: 201, body: {} }], 200);
+      const unsafe: HttpRequest = { method: 'POST', path: '/v1/keys', body: { name: 'k' }, repeat: 'unsafe' };
+      await expect(http.request(unsafe)).rejects.toThrow(/no whole answer within 200 ms/);
+      expect(requests).toHaveLength(1);
+    });
+
+    it('may take the call’s wait on top of the timeout', async () => {
+      const { http, requests } = timed([answerAfter(400)], 200);
+      expect((await http.request({ ...START, query: { wait: 2_000 } })).body).toEqual({ id: 't1' });
+      expect(requests).toHaveLength(1);
+    });
+
+    it('refuses a timeout that is not a positive number of milliseconds', () => {
+      expect(() => new HttpTransport({ url: 'http://coord', timeoutMs: 0 })).toThrow(RangeError);
+    });
+  });
+
   it('answers null for an empty body and keeps a non-JSON body as text', async () => {
     const { http } = transport([
       { status: 204 },

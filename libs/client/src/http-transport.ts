@@ -1,5 +1,6 @@
 import { backoffDelay, retryAfterMs, sleep } from './backoff';
 import {
+  DEFAULT_TRY_TIMEOUT_MS,
   resolveRetry,
   type CallOptions,
   type CoordinatorClientOptions,
@@ -50,6 +51,7 @@ export class HttpTransport {
   private readonly fetchFn: typeof fetch;
   /** The retry policy in force. */
   readonly retry: RetryPolicyOptions;
+  private readonly tryTimeoutMs: number;
 
   constructor(
     private readonly options: CoordinatorClientOptions,
@@ -58,6 +60,10 @@ export class HttpTransport {
     this.base = new URL(options.url).toString().replace(/\/+$/, '');
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.retry = resolveRetry(options.retry);
+    this.tryTimeoutMs = options.timeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;
+    if (!(this.tryTimeoutMs > 0 && this.tryTimeoutMs <= 2_147_483_647)) {
+      throw new RangeError('timeoutMs must be a positive number of milliseconds');
+    }
   }
 
   /** Sends `request`, retrying transient failures; resolves with a 2xx answer or rejects with a typed error. */
@@ -75,13 +81,15 @@ export class HttpTransport {
       }),
       // serialised once: every retry sends the same bytes, as the Idempotency-Key requires
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
-      signal,
     };
+    // a `?wait` holds the answer back on purpose: the try may take that much longer
+    const tryTimeoutMs = this.tryTimeoutMs + Number(request.query?.wait ?? 0);
     for (let attempt = 1; ; attempt++) {
       let error: CoordinatorError;
       let notBefore = 0;
+      const timeout = AbortSignal.timeout(tryTimeoutMs);
       try {
-        const res = await this.fetchFn(url, init);
+        const res = await this.fetchFn(url, { ...init, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
         const text = await res.text();
         const body = parseBody(text, res.headers.get('content-type'));
         if (res.ok) return { status: res.status, headers: res.headers, body: body as T };
@@ -89,9 +97,11 @@ export class HttpTransport {
         notBefore = retryAfterMs(res.headers.get('retry-after')) ?? 0;
       } catch (thrown) {
         if (signal?.aborted) throw signal.reason;
-        error = new CoordinatorUnreachableError(describe(thrown), thrown);
+        error = timeout.aborted
+          ? new CoordinatorUnreachableError(`no whole answer within ${tryTimeoutMs} ms`, thrown)
+          : new CoordinatorUnreachableError(describe(thrown), thrown);
         // the request may have been written: only calls whose repeat is harmless go again
-        if (request.repeat === 'unsafe' && !wasRefused(thrown)) throw error;
+        if (request.repeat === 'unsafe' && (timeout.aborted || !wasRefused(thrown))) throw error;
       }
       if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
       const delay = Math.max(
