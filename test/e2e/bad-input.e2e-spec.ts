@@ -39,6 +39,12 @@ describe('bad input', () => {
       null,
     ],
     [
+      'a JSON string as the body',
+      () => s.api.raw('POST', '/v1/transactions', '"hello"', { 'content-type': 'application/json' }),
+      422,
+      '(body)',
+    ],
+    [
       'an unknown participant',
       () => s.api.post('/v1/transactions', { protocol: 'saga', branches: [{ id: 'a', participant: 'ghost' }] }),
       422,
@@ -67,6 +73,19 @@ describe('bad input', () => {
         }),
       422,
       'branches.0.dependsOn.0',
+    ],
+    [
+      'a dependency named twice',
+      () =>
+        s.api.post('/v1/transactions', {
+          protocol: 'saga',
+          branches: [
+            { id: 'a', participant: 'p1' },
+            { id: 'b', participant: 'p1', dependsOn: ['a', 'a'] },
+          ],
+        }),
+      422,
+      'branches.1.dependsOn.1',
     ],
     ['duplicate branch ids', () => s.api.post('/v1/transactions', sagaBody(['a', 'a'])), 422, 'branches.1.id'],
     [

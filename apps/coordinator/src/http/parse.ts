@@ -3,8 +3,9 @@ import { UnsupportedMediaTypeError, ValidationError } from '#contracts';
 
 /** Parses `value` with `schema`, or throws a ValidationError naming each field and rule. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  // a body that is not JSON arrives as a string or buffer (text/plain, octet-stream)
-  if (typeof value === 'string' || Buffer.isBuffer(value)) throw new UnsupportedMediaTypeError();
+  // a body that is not JSON would arrive as a buffer; a string is JSON (the request guard refuses
+  // any other Content-Type), so the schema names it as a value of the wrong type
+  if (Buffer.isBuffer(value)) throw new UnsupportedMediaTypeError();
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const errors = result.error.issues.flatMap((issue) => {
