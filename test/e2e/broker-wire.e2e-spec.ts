@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   startBrokerResponder,
   startTestStack,
@@ -109,5 +110,39 @@ describe.each(BROKERS)('a plain Nest microservice over $kind', ({ kind, url }) =
     });
     expect(r.body.status).toBe('committed');
     expect(seenOf(id).map((m) => `${m.phase}#${m.attempt}`)).toEqual(['try#1', 'confirm#1', 'confirm#2']);
+  });
+});
+
+describe('a NATS participant that replies with something that is not JSON', () => {
+  const url = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+  const name = `wire-raw-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let s: TestStack;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    s = await startTestStack('wire_raw', { env: { CALL_TIMEOUT_MS: '1500', SWEEP_INTERVAL_MS: '200' } });
+    nc = await connect({ servers: url });
+    nc.subscribe(`txn.${name}.*`, { callback: (_error, msg) => msg.respond('not json at all') });
+    await nc.flush();
+    expect((await s.api.post('/v1/participants', { name, transport: 'nats', url })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await s?.close();
+  });
+
+  it('is an unknown answer, retried: the coordinator lives on and the saga ends', async () => {
+    const id = `wire-raw-${Date.now()}`;
+    const r = await s.api.post('/v1/transactions?wait=15000', {
+      id,
+      protocol: 'saga',
+      retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
+      branches: [{ id: 'a', participant: name, paths: { compensate: null } }],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('aborted');
+    expect(r.body.branches[0]).toMatchObject({ attempt: 2, lastError: expect.stringMatching(/not JSON/) });
+    expect((await s.api.get('/health/live')).status).toBe(200);
   });
 });

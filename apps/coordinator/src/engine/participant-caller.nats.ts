@@ -1,5 +1,25 @@
-import { ClientNats } from '@nestjs/microservices';
+import { ClientNats, NatsResponseJSONDeserializer, type IncomingResponse } from '@nestjs/microservices';
 import { BrokerParticipantCaller, type BrokerClient } from './participant-caller.broker';
+
+/**
+ * Nest's reply deserializer parses the reply inside the subscription's callback, where a throw
+ * escapes every caller and ends the process: a participant (or anyone who can publish on its
+ * subject) replying with text that is not JSON would crash the coordinator at every take-over.
+ * Such a reply is an error of its call instead: an unknown answer, retried like any other.
+ */
+class TolerantReplyDeserializer extends NatsResponseJSONDeserializer {
+  override deserialize(
+    value: Parameters<NatsResponseJSONDeserializer['deserialize']>[0],
+    options?: Record<string, unknown>,
+  ): IncomingResponse | Promise<IncomingResponse> {
+    try {
+      return super.deserialize(value, options);
+    } catch (error) {
+      // no id: ClientNats hands a reply without one to the call that subscribed for it
+      return { id: '', err: `the reply is not JSON (${(error as Error).message})`, isDisposed: true };
+    }
+  }
+}
 
 /**
  * {@link BrokerParticipantCaller} over NATS request/reply (Nest's ClientNats): the subject is
@@ -14,6 +34,7 @@ export class NatsParticipantCaller extends BrokerParticipantCaller {
       ignoreClusterUpdates: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
+      deserializer: new TolerantReplyDeserializer(),
     });
   }
 }
