@@ -122,7 +122,7 @@ describe('a NATS participant that replies with something that is not JSON', () =
   beforeAll(async () => {
     s = await startTestStack('wire_raw', { env: { CALL_TIMEOUT_MS: '1500', SWEEP_INTERVAL_MS: '200' } });
     nc = await connect({ servers: url });
-    nc.subscribe(`txn.${name}.*`, { callback: (_error, msg) => msg.respond('not json at all') });
+    nc.subscribe(`txn.${name}.*`, { callback: (_error, msg) => void msg.respond('not json at all') });
     await nc.flush();
     expect((await s.api.post('/v1/participants', { name, transport: 'nats', url })).status).toBe(201);
   });

@@ -5,6 +5,7 @@ import type { Config } from '../config/config';
 import { CONFIG, PG_POOL } from '../tokens';
 import { generateSecret, hashSecret, parseApiKeys } from './api-keys';
 import { ANONYMOUS, type Caller } from './caller';
+import { deleteStoredKey } from './stored-keys';
 
 interface Cached<T> {
   value: T;
@@ -116,13 +117,9 @@ export class KeyRegistry implements OnApplicationBootstrap {
    * `keys create --database-url` cannot know API_KEYS): that stored key is deleted.
    */
   async revoke(name: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      `DELETE FROM txc_api_keys WHERE name = $1
-         AND ($2 OR (SELECT count(*) FROM txc_api_keys) > 1)`,
-      [name, this.configured.size > 0],
-    );
+    const deleted = await deleteStoredKey(this.pool, name, { keepLast: this.configured.size === 0 });
     this.stored = null;
-    if ((rowCount ?? 0) > 0) return true;
+    if (deleted) return true;
     if ([...this.configured.values()].some((k) => k.name === name)) {
       throw new TransactionConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
     }
