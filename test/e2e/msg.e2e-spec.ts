@@ -194,6 +194,23 @@ describe('reliable messages (protocol msg: coordinator process, real HTTP partic
     expect(Date.parse(calls[0].body.deadline!)).toBeGreaterThan(Date.parse(r.body.createdAt) + 1000);
   });
 
+  it('the sender committed after the last ask and before the deadline: asked once more then, and delivered', async () => {
+    const id = fresh('commit-late');
+    // asked at +300 ms (pending); the next ask's backoff (10 s) is capped at the 3 s deadline
+    await s.api.post(
+      '/v1/transactions',
+      message(id, { timeoutMs: 3000, retry: { maxAttempts: 4, initialBackoffMs: 10_000, maxBackoffMs: 10_000 } }),
+    );
+    for (let i = 0; i < 100 && s.participant.callsFor(id, 'check').length < 1; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    s.participant.answerCheck(id, 'committed'); // the sender's commit, before its deadline
+    const done = await settle(id);
+    expect(done.status).toBe('committed');
+    expect(s.participant.callsFor(id, 'check')).toHaveLength(2);
+    expect(actions(id).sort()).toEqual(['c1', 'c2']);
+  });
+
   it('no answer until the deadline: aborted, nothing delivered', async () => {
     const id = fresh('deadline');
     s.participant.answerCheck(id, 'pending');

@@ -1,4 +1,11 @@
-import type { BranchStatus, Mode, Outcome, Phase, TransactionStatus } from '#contracts';
+import {
+  MSG_CHECK_ID,
+  type BranchStatus,
+  type Mode,
+  type Outcome,
+  type Phase,
+  type TransactionStatus,
+} from '#contracts';
 import type { RetryPolicy } from './retry/retry-policy';
 
 /** One branch as a protocol machine sees it: everything here is persisted with the branch row. */
@@ -102,11 +109,22 @@ export function nextWakeAt(state: TransactionState): number | null {
     if (b.retryAt !== null && !b.inFlight && (wake === null || b.retryAt < wake)) wake = b.retryAt;
   }
   const undecided = state.status === 'running' || state.status === 'pending' || state.status === 'prepared';
-  // a submitted message runs with its decision taken: its deadline no longer applies
-  if (undecided && state.decision === null) {
+  // a submitted message runs with its decision taken: its deadline no longer applies; a prepared
+  // one waits for its check's answer or next ask, even past the deadline, not for the deadline
+  if (undecided && state.decision === null && !awaitsItsCheck(state)) {
     wake = wake === null ? state.deadline : Math.min(wake, state.deadline);
   }
   return wake;
+}
+
+/**
+ * A prepared message whose check is in flight or scheduled: the check, not the deadline, decides
+ * what happens next (an ask due at or after the deadline is the last one, and its answer decides).
+ */
+export function awaitsItsCheck(state: TransactionState): boolean {
+  if (state.status !== 'prepared') return false;
+  const check = state.branches.find((b) => b.id === MSG_CHECK_ID);
+  return check !== undefined && (check.inFlight || check.retryAt !== null);
 }
 
 /**

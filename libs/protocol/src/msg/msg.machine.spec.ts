@@ -105,12 +105,62 @@ describe('msgMachine', () => {
     expect(waiting.state.status).toBe('prepared');
     expect(answer(waiting.state, CHECK, 'check', 'yes', DEADLINE + 50).state.status).toBe('running');
     expect(answer(waiting.state, CHECK, 'check', 'unknown', DEADLINE + 50).state.status).toBe('aborted');
-    // not in flight at the deadline: aborted
+    // not in flight at the deadline: asked one last time, and no usable answer to that aborts
     d = answer(d.state, CHECK, 'check', 'unknown', CHECK_AT + 10);
     d = decide(d.state, { type: 'wake' }, DEADLINE);
+    expect(calls(d)).toEqual([`${CHECK}:check#2`]);
+    d = answer(d.state, CHECK, 'check', 'unknown', DEADLINE + 50);
     expect(d.state.status).toBe('aborted');
     expect(d.state.error).toMatch(/deadline/);
     expect(d.state.branches.find((b) => b.id === CHECK)!.status).toBe('unknown');
+  });
+
+  it('a check retry that falls on the deadline is made, and a sender that committed meanwhile is delivered', () => {
+    let d = decide(prepared().state, { type: 'wake' }, CHECK_AT);
+    d = answer(d.state, CHECK, 'check', 'unknown', DEADLINE - 1); // its backoff is capped at the deadline
+    expect(d.state.branches.find((b) => b.id === CHECK)!.retryAt).toBe(DEADLINE);
+    expect(nextWakeAt(d.state)).toBe(DEADLINE);
+    d = decide(d.state, { type: 'wake' }, DEADLINE);
+    expect(calls(d)).toEqual([`${CHECK}:check#2`]);
+    d = answer(d.state, CHECK, 'check', 'yes', DEADLINE + 50);
+    expect(d.state.status).toBe('running');
+    expect(calls(d)).toEqual(['b0:action#1']);
+  });
+
+  it('a takeover past the deadline asks again the check its dead owner had in flight', () => {
+    let d = decide(prepared().state, { type: 'wake' }, CHECK_AT);
+    d = decide(d.state, { type: 'recover' }, DEADLINE + 5_000);
+    expect(calls(d)).toEqual([`${CHECK}:check#2`]);
+    expect(answer(d.state, CHECK, 'check', 'yes', DEADLINE + 5_050).state.status).toBe('running');
+  });
+
+  it('a last ask held back past the deadline is made when let through; held back a minute, the message aborts', () => {
+    let d = decide(prepared().state, { type: 'wake' }, CHECK_AT);
+    const deferred = (now: number, retryAt: number) =>
+      decide(
+        d.state,
+        { type: 'deferred', branchId: CHECK, phase: 'check', attempt: 1, retryAt, delivered: false },
+        now,
+      );
+    // the circuit is open until after the deadline: the deadline itself changes nothing
+    d = deferred(CHECK_AT + 5, DEADLINE + 2_000);
+    expect(nextWakeAt(d.state)).toBe(DEADLINE + 2_000);
+    expect(decide(d.state, { type: 'wake' }, DEADLINE).state.status).toBe('prepared');
+    d = decide(d.state, { type: 'wake' }, DEADLINE + 2_000);
+    expect(calls(d)).toEqual([`${CHECK}:check#1`]);
+    expect(answer(d.state, CHECK, 'check', 'yes', DEADLINE + 2_050).state.status).toBe('running');
+    // held back again and again: aborted once a minute has passed since the deadline
+    d = deferred(DEADLINE + 2_010, DEADLINE + 3_000);
+    expect(d.state.status).toBe('prepared');
+    d = decide(d.state, { type: 'wake' }, DEADLINE + 60_000);
+    d = deferred(DEADLINE + 60_000, DEADLINE + 61_000);
+    expect(d.state.status).toBe('aborted');
+    expect(d.state.error).toMatch(/could not be asked/);
+  });
+
+  it('sets no wake-up at a deadline already passed while the check is in flight (no busy loop)', () => {
+    const d = decide(prepared().state, { type: 'wake' }, CHECK_AT);
+    expect(nextWakeAt(d.state)).toBeNull();
   });
 
   it('a check answer that arrives after the submit is ignored', () => {

@@ -1,5 +1,5 @@
 import { BranchStatus, Mode, MSG_CHECK_ID, Outcome, Phase, TransactionStatus } from '#contracts';
-import { announceCall, cloneState, deferDelivery } from '../machine';
+import { announceCall, awaitsItsCheck, cloneState, deferDelivery } from '../machine';
 import type { BranchState, Command, Decided, MachineEvent, ProtocolMachine, TransactionState } from '../machine';
 import { backoffDelayMs } from '../retry/retry-policy';
 
@@ -7,8 +7,9 @@ import { backoffDelayMs } from '../retry/retry-policy';
  * The reliable-message machine (two-phase message). A `prepared` message is logged, not delivered:
  * its sender's `submit`, or a check answered `committed`, starts delivery; a check answered
  * `rolledback` aborts it; a check with no usable answer is asked again with backoff until the
- * deadline, and a message still prepared at the deadline (no check in flight) is aborted. `driven`
- * messages are delivered at once.
+ * deadline. At the deadline the check is asked one last time (unless an ask is in flight: that one
+ * is awaited), and an unusable last answer aborts the message: a sender that committed before the
+ * deadline is always asked after its commit. `driven` messages are delivered at once.
  *
  * The check is kept as an entry of `branches` with id {@link MSG_CHECK_ID} and phase `check`: its
  * first ask is scheduled by the entry's `retryAt` (written with the message, `checkAfterMs` after
@@ -83,6 +84,12 @@ export const msgMachine: ProtocolMachine = {
         break;
       case 'deferred':
         deferDelivery(state, event);
+        if (event.branchId === MSG_CHECK_ID && state.status === TransactionStatus.Prepared) {
+          // held back by the sender's protections (circuit, limits, no live instance) past the deadline
+          if (now >= state.deadline + FINAL_CHECK_GRACE_MS) {
+            abortMessage(state, 'not submitted, and the check could not be asked within a minute of the deadline');
+          }
+        }
         break;
       case 'register':
       case 'commit':
@@ -101,6 +108,12 @@ function deliveries(state: TransactionState): BranchState[] {
 function checkOf(state: TransactionState): BranchState | undefined {
   return state.branches.find((b) => b.id === MSG_CHECK_ID);
 }
+
+/**
+ * How long past its deadline a prepared message's last ask may be held back by the sender's
+ * protections (an open circuit, its limits, no live instance) before the message is aborted unasked.
+ */
+export const FINAL_CHECK_GRACE_MS = 60_000;
 
 /**
  * The sender committed (submit, or the check said so): the decision is commit, an outstanding check
@@ -179,17 +192,17 @@ function onOutcome(
 function onWake(state: TransactionState, now: number, commands: Command[]): void {
   if (state.status === TransactionStatus.Prepared || state.status === TransactionStatus.Pending) {
     const check = checkOf(state);
-    if (now >= state.deadline) {
-      // a check in flight is awaited: its answer is authoritative, even a little after the deadline
-      if (!check?.inFlight) abortMessage(state, 'not submitted, and the check gave no answer before the deadline');
-      return;
-    }
-    if (state.status === TransactionStatus.Prepared && check && !check.inFlight && check.retryAt !== null) {
-      if (check.retryAt <= now) {
+    if (state.status === TransactionStatus.Prepared && awaitsItsCheck(state)) {
+      // an ask is in flight (awaited, even past the deadline: its answer decides) or due: the one due
+      // at or after the deadline (a retry that fell on it, a call a dead owner left, one held back by
+      // the sender's protections) is the last, and its answer decides too
+      if (check && !check.inFlight && check.retryAt !== null && check.retryAt <= now) {
         check.status = BranchStatus.Running;
         commands.push(announceCall(check, Phase.Check));
       }
+      return;
     }
+    if (now >= state.deadline) abortMessage(state, 'not submitted, and the check gave no answer before the deadline');
     return;
   }
   if (state.status !== TransactionStatus.Running) return;
