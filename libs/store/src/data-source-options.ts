@@ -10,6 +10,7 @@ import { SetBasedApply1765800000000 } from '../../../migrations/1765800000000-se
 import { KeyClaimWithoutLock1765900000000 } from '../../../migrations/1765900000000-key-claim-without-lock';
 import { RespondWithAdvance1766000000000 } from '../../../migrations/1766000000000-respond-with-advance';
 import { AbortBeforeCommit1766100000000 } from '../../../migrations/1766100000000-abort-before-commit';
+import { InstanceDrives1766200000000 } from '../../../migrations/1766200000000-instance-drives';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -43,6 +44,7 @@ export const MIGRATIONS = [
   KeyClaimWithoutLock1765900000000,
   RespondWithAdvance1766000000000,
   AbortBeforeCommit1766100000000,
+  InstanceDrives1766200000000,
 ];
 
 /**

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { FreshDatabase } from '#testing';
 import { migratedDatabase } from './migrated-database-fixtures';
+import { PgParticipantRegistry } from './participant-registry.pg';
 import { PgTransactionStore } from './transaction-store.pg';
 
 /**
@@ -136,6 +137,14 @@ describe('PgTransactionStore ownership (real Postgres)', () => {
         `SELECT heartbeat_at > now() - interval '5 seconds' AS fresh FROM txc_instances WHERE id = 'me'`,
       );
       expect(rows[0].fresh).toBe(true);
+    });
+
+    it('counts among the coordinators sharing participant limits only those that drive transactions', async () => {
+      await store.heartbeat({ id: 'worker-1', host: 'h', pid: 3 }, 10_000);
+      await store.heartbeat({ id: 'api-1', host: 'h', pid: 4, drives: false }, 10_000);
+      const live = await new PgParticipantRegistry(pool).liveCoordinators(10_000);
+      expect(live).toContain('worker-1');
+      expect(live).not.toContain('api-1');
     });
   });
 });

@@ -228,10 +228,11 @@ export class PgParticipantRegistry {
     return rowCount ?? 0;
   }
 
-  /** The ids of coordinators whose heartbeat is younger than `ttlMs`, sorted. */
+  /** The ids of coordinators that drive transactions and whose heartbeat is younger than `ttlMs`, sorted. */
   async liveCoordinators(ttlMs: number): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(
-      `SELECT id FROM txc_instances WHERE heartbeat_at >= now() - make_interval(secs => $1::float8 / 1000) ORDER BY id`,
+      `SELECT id FROM txc_instances
+        WHERE drives AND heartbeat_at >= now() - make_interval(secs => $1::float8 / 1000) ORDER BY id`,
       [ttlMs],
     );
     return rows.map((r) => r.id);

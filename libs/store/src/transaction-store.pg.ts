@@ -353,13 +353,13 @@ export class PgTransactionStore implements TransactionStore {
   }
 
   async heartbeat(
-    instance: { id: string; host: string; pid: number; processScope?: string | null },
+    instance: { id: string; host: string; pid: number; processScope?: string | null; drives?: boolean },
     ttlMs: number,
   ): Promise<string[]> {
     await this.pool.query(
-      `INSERT INTO txc_instances (id, host, pid, process_scope) VALUES ($1, $2, $3, $4)
+      `INSERT INTO txc_instances (id, host, pid, process_scope, drives) VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-      [instance.id, instance.host, instance.pid, instance.processScope ?? null],
+      [instance.id, instance.host, instance.pid, instance.processScope ?? null, instance.drives ?? true],
     );
     // an instance row is forgotten once it is long dead and owns nothing
     await this.pool.query(

@@ -248,7 +248,7 @@ export interface TransactionStore {
   expireIdempotencyKeys(): Promise<number>;
   /** Records this instance's heartbeat and returns the ids of instances whose heartbeat is older than `ttlMs`. */
   heartbeat(
-    instance: { id: string; host: string; pid: number; processScope?: string | null },
+    instance: { id: string; host: string; pid: number; processScope?: string | null; drives?: boolean },
     ttlMs: number,
   ): Promise<string[]>;
   /** The other instances that recorded `processScope` (same kernel boot and PID namespace): their pids can be checked. */

@@ -97,7 +97,7 @@ export class Sweeper {
     try {
       const self = this.engine.instanceId;
       const dead = await this.store.heartbeat(
-        { id: self, host: hostname(), pid: process.pid, processScope: this.scope },
+        { id: self, host: hostname(), pid: process.pid, processScope: this.scope, drives: this.options.takeOver },
         this.options.instanceTtlMs,
       );
       this.lastBeatSentAt = sentAt;
