@@ -92,14 +92,21 @@ describe('alert webhooks', () => {
       timeoutMs: 60_000,
       branches: [{ id: 'a', participant: 'down', payload: {} }],
     });
-    // a participant whose only instance's lease lapses
+    // a participant whose only instance's lease lapses, and one whose only instance leaves
     await s.api.post('/v1/participants', { name: 'gone', url: 'http://127.0.0.1:9/', ttlSeconds: 1 });
+    await s.api.post('/v1/participants', {
+      name: 'left',
+      url: 'http://127.0.0.1:9/',
+      instanceId: 'only',
+      ttlSeconds: 60,
+    });
+    expect((await s.api.delete('/v1/participants/left/instances/only')).status).toBe(200);
 
     const until = Date.now() + 30_000;
     while (
       (delivered('transaction.failed').length === 0 ||
         delivered('participant.circuit-open').length === 0 ||
-        delivered('participant.expired').length === 0 ||
+        delivered('participant.expired').length < 2 ||
         down.calls.length < 5) &&
       Date.now() < until
     ) {
@@ -110,7 +117,11 @@ describe('alert webhooks', () => {
 
     expect(delivered('transaction.failed').map((r) => r.body.transactionId)).toEqual([failedId]);
     expect(delivered('participant.circuit-open').map((r) => r.body.participant)).toEqual(['down']);
-    expect(delivered('participant.expired').map((r) => r.body.participant)).toEqual(['gone']);
+    expect(
+      delivered('participant.expired')
+        .map((r) => r.body.participant)
+        .sort(),
+    ).toEqual(['gone', 'left']);
     const ids = new Set(hook.received.map((r) => r.id));
     for (const id of ids) {
       const deliveries = hook.received.filter((r) => r.id === id);

@@ -201,8 +201,8 @@ export class PgParticipantRegistry {
   }
 
   /**
-   * Participants with instances whose every instance has expired or left, the last lease having
-   * lapsed within the last hour, with when it lapsed.
+   * Participants with instances whose every instance has expired or left (the last one leaving
+   * counts: nothing is left to call), the last lease having lapsed within the last hour, with when.
    */
   async lapsedParticipants(): Promise<{ name: string; lapsedAt: Date }[]> {
     const { rows } = await this.pool.query<{ name: string; lapsed_at: Date }>(
@@ -212,7 +212,6 @@ export class PgParticipantRegistry {
         GROUP BY participant
        HAVING bool_and(left_at IS NOT NULL OR (ttl_seconds IS NOT NULL
                 AND last_seen_at + make_interval(secs => ttl_seconds) < now()))
-          AND bool_or(left_at IS NULL)
           AND max(coalesce(left_at, last_seen_at + make_interval(secs => ttl_seconds))) > now() - interval '1 hour'`,
     );
     return rows.map((r) => ({ name: r.name, lapsedAt: r.lapsed_at }));
