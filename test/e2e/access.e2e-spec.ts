@@ -1,6 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startTestStack, type TestStack } from '#testing';
+import {
+  CoordinatorProcess,
+  TEST_REDIS_URL,
+  apiClient,
+  freshRedisPrefix,
+  startTestStack,
+  until,
+  type TestStack,
+} from '#testing';
 
 /**
  * Access control (README "Access control"): every HTTP route of the coordinator × every role, no
@@ -307,5 +315,33 @@ describe('access control: open mode, private metrics and docs', () => {
       expect([path, withKey.status]).toEqual([path, 200]);
     }
     expect((await fetch(`${s.coordinator.url}/health/ready`)).status).toBe(200);
+  });
+});
+
+describe('access control: a key created through one instance, used on another', () => {
+  let s: TestStack;
+  const second = { process: null as CoordinatorProcess | null };
+  afterAll(async () => {
+    await second.process?.stop();
+    await s?.close();
+  });
+
+  it('works there within about a second, not after KEY_CACHE_MS (30 s here)', async () => {
+    const env = { API_KEYS: `root:admin:${KEYS.admin}`, KEY_CACHE_MS: '30000' };
+    s = await startTestStack('access-two', { env, apiKey: KEYS.admin });
+    second.process = new CoordinatorProcess({
+      databaseUrl: s.db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: freshRedisPrefix('access-two-b'),
+      env: { LOG_LEVEL: 'warn', ...env },
+    });
+    const b = apiClient(await second.process.start());
+    expect((await b.as(KEYS.admin).get('/v1/keys')).status).toBe(200); // b has read the stored keys: none
+    const created = await s.api.post('/v1/keys', { name: 'new-client', role: 'client' });
+    expect(created.status).toBe(201);
+    await until(async () => (await b.as(created.body.key).get('/v1/me')).status === 200, 5_000, 'the new key on b');
+    expect((await b.as(created.body.key).get('/v1/me')).body).toMatchObject({ name: 'new-client', role: 'client' });
+    // an unknown secret is still refused there
+    expect((await b.as('not-a-key-0123456789abcdef').get('/v1/me')).status).toBe(401);
   });
 });

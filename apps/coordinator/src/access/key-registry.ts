@@ -9,8 +9,12 @@ import { deleteStoredKey } from './stored-keys';
 
 interface Cached<T> {
   value: T;
+  readAt: number;
   until: number;
 }
+
+/** How often at most a secret no cached key has makes the stored keys be read again. */
+const MISS_REREAD_MS = 1_000;
 
 /**
  * The API keys: those of `API_KEYS` (in memory only) and those created through the admin API (in
@@ -54,7 +58,13 @@ export class KeyRegistry implements OnApplicationBootstrap {
    */
   async identify(secret: string): Promise<Caller | null> {
     const hash = hashSecret(secret);
-    const key = this.configured.get(hash) ?? (await this.storedKeys()).get(hash);
+    let key = this.configured.get(hash) ?? (await this.storedKeys()).get(hash);
+    // a key just created through another instance is not in this cache yet: an unknown secret
+    // re-reads the keys, but at most once per MISS_REREAD_MS, so guessing costs no query per guess
+    if (!key && this.stored && Date.now() - this.stored.readAt >= MISS_REREAD_MS) {
+      this.stored = null;
+      key = (await this.storedKeys()).get(hash);
+    }
     return key ? { ...key, open: false } : null;
   }
 
@@ -139,7 +149,7 @@ export class KeyRegistry implements OnApplicationBootstrap {
       .query<{ name: string; role: Role; secret_hash: string }>('SELECT name, role, secret_hash FROM txc_api_keys')
       .then(({ rows }) => {
         const value = new Map(rows.map((r) => [r.secret_hash, { name: r.name, role: r.role }]));
-        this.stored = { value, until: Date.now() + this.config.KEY_CACHE_MS };
+        this.stored = { value, readAt: Date.now(), until: Date.now() + this.config.KEY_CACHE_MS };
         return value;
       })
       .finally(() => (this.reading = null));
