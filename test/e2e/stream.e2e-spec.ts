@@ -6,6 +6,7 @@ import {
   freshRedisPrefix,
   sagaBody,
   startTestStack,
+  until,
   type TestStack,
 } from '#testing';
 
@@ -65,6 +66,17 @@ describe('live stream', () => {
       'committed',
     ]);
     expect(again.events.some((e) => e.data.id === 'resume-1')).toBe(false);
+    again.close();
+  });
+
+  it('gives a new connection an id at once: a client that heard no change yet resumes from when it connected', async () => {
+    const first = await SseClient.open(`${s.coordinator.url}/v1/stream`);
+    await until(() => first.lastId !== null, 5_000, 'the first id');
+    const lastId = first.lastId!;
+    first.close();
+    await run('quiet-1');
+    const again = await SseClient.open(`${s.coordinator.url}/v1/stream`, { 'last-event-id': lastId });
+    await again.waitFor(statusOf('quiet-1', 'committed'));
     again.close();
   });
 

@@ -28,11 +28,8 @@ export class SseClient {
     return client;
   }
 
-  /** The last `id:` received. */
-  get lastId(): string | null {
-    for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i].id) return this.events[i].id;
-    return null;
-  }
+  /** The last `id:` received, of an event or of a block without data (which sets it all the same). */
+  lastId: string | null = null;
 
   waitFor(match: (e: SseEvent) => boolean, ms = 15_000): Promise<SseEvent> {
     const found = this.events.find(match);
@@ -78,7 +75,7 @@ export class SseClient {
       if (line.startsWith(':')) continue;
       const [field, ...rest] = line.split(':');
       const value = rest.join(':').replace(/^ /, '');
-      if (field === 'id') id = value;
+      if (field === 'id') id = this.lastId = value;
       else if (field === 'event') event = value;
       else if (field === 'data') data.push(value);
     }

@@ -63,6 +63,11 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
     return this.seq;
   }
 
+  /** An id for "now" (`<ms>.<boot>.<head>`): resumed here after the head, elsewhere by its time. */
+  position(): string {
+    return `${Date.now()}.${this.boot}.${this.seq}`;
+  }
+
   /** Calls `fn` with every event from now on; returns the unsubscribe. */
   subscribe(fn: (e: FeedEvent) => void): () => void {
     this.subscribers.add(fn);

@@ -62,6 +62,9 @@ export class StreamController implements BeforeApplicationShutdown {
       'x-accel-buffering': 'no',
     });
     raw.write('retry: 2000\n\n');
+    // a new connection is given where it stands at once (an id without data): a client that drops
+    // before hearing any change resumes from here, not from whenever it reconnects
+    if (!resumeFrom) raw.write(`id: ${this.feed.position()}\n\n`);
     const write = (e: FeedEvent) => {
       if (closed) return;
       if (raw.writableLength > MAX_PENDING_BYTES) return close(); // it resumes with its last id
