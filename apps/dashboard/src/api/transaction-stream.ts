@@ -61,6 +61,8 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
             if (message.event === 'status') dispatch(message.data, options.onEvent);
             else if (message.event === 'reset') options.onReset();
           }
+          // an id without data (the one a new connection starts with) counts too
+          lastEventId = parser.lastEventId ?? lastEventId;
         }
         throw new Error('stream ended');
       } catch (error) {
