@@ -14,6 +14,13 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes CRASH_AT only as a named point with an optional pass count', () => {
+    expect(loadConfig({ CRASH_AT: 'after-call:3' }).CRASH_AT).toBe('after-call:3');
+    expect(loadConfig({ CRASH_AT: 'after-decision' }).CRASH_AT).toBe('after-decision');
+    for (const bad of ['bogus', 'after-call:abc', 'after-call:0'])
+      expect(() => loadConfig({ CRASH_AT: bad })).toThrow(/CRASH_AT: must be point\[:n\]/);
+  });
+
   it('refuses an instance TTL shorter than two sweeps', () => {
     expect(() => loadConfig({ SWEEP_INTERVAL_MS: '5000', INSTANCE_TTL_MS: '9000' })).toThrow(
       /INSTANCE_TTL_MS: must be at least twice SWEEP_INTERVAL_MS/,

@@ -101,7 +101,13 @@ const envSchema = z
     /** Failed transactions replayed per sweep and participant with autoReplay (their calls are paced by the limits too). */
     AUTO_REPLAY_BATCH: int(20, 1, 1000),
     /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
-    CRASH_AT: z.string().optional(),
+    CRASH_AT: z
+      .string()
+      .regex(
+        /^(after-create|after-call|during-compensation|after-decision)(:[1-9]\d{0,5})?$/,
+        'must be point[:n]: after-create, after-call, during-compensation or after-decision, n a whole number from 1',
+      )
+      .optional(),
   })
   .refine((c) => c.INSTANCE_TTL_MS >= 2 * c.SWEEP_INTERVAL_MS, {
     path: ['INSTANCE_TTL_MS'],
