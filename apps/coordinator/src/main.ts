@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Limits } from '#contracts';
 import { AppModule } from './app.module';
 import { loadConfig, type Config } from './config/config';
-import { openDatabase } from './config/database';
+import { DatabaseStartError, openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
 import { closeConnectionsOnDrain, httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
 import { serveDashboard } from './http/dashboard';
@@ -116,6 +116,8 @@ const LISTEN_ERRORS: Record<string, string> = {
 };
 
 void bootstrap().catch((error) => {
-  process.stderr.write(`coordinator failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  const told =
+    error instanceof DatabaseStartError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`coordinator failed to start: ${told}\n`);
   process.exit(1);
 });

