@@ -113,6 +113,30 @@ describe('access control', () => {
     expect(missing).toEqual([]);
   });
 
+  it('asks for a key before it reads the body: no key or an unknown one is 401 whatever the body', async () => {
+    const bodies: [string, Record<string, string>][] = [
+      ['{"protocol": "saga",', { 'content-type': 'application/json' }], // malformed: 400 with a key
+      ['{"a": 1, "a": 2}', { 'content-type': 'application/json' }], // a repeated key: 422
+      ['hello', { 'content-type': 'text/plain' }], // not JSON: 415
+      [JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }), { 'content-type': 'application/json' }], // 413
+    ];
+    for (const [body, headers] of bodies) {
+      for (const auth of [{}, { authorization: 'Bearer not-a-key-0123456789abcdef' }]) {
+        const r = await fetch(`${s.coordinator.url}/v1/transactions`, {
+          method: 'POST',
+          headers: { ...headers, ...auth },
+          body,
+        });
+        expect([body.slice(0, 20), r.status, r.headers.get('www-authenticate')]).toEqual([
+          body.slice(0, 20),
+          401,
+          'Bearer realm="txc"',
+        ]);
+        await r.text();
+      }
+    }
+  });
+
   /** The status of one call; a stream is cut as soon as its headers arrive. */
   async function statusOf(route: string, key: string | null): Promise<number> {
     const [method, template] = route.split(' ');

@@ -9,7 +9,7 @@ import { setupDocs } from './docs/openapi';
 import { closeConnectionsOnDrain, httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
 import { serveDashboard } from './http/dashboard';
 import { ProblemFilter } from './http/problem.filter';
-import { requireKeyForDocs } from './access/docs-access';
+import { requireKeyBeforeBody, requireKeyForDocs } from './access/docs-access';
 import { PinoNestLogger, createRootLogger } from './logging/pino-logger';
 import { startTracing } from './tracing/otlp-tracing';
 
@@ -37,6 +37,7 @@ async function bootstrap(): Promise<void> {
       done(error as Error, undefined);
     }
   });
+  requireKeyBeforeBody(app); // first: an unknown caller learns nothing from the other checks
   installRequestGuards(app.getHttpAdapter().getInstance());
   const drain = closeConnectionsOnDrain(app.getHttpAdapter().getInstance());
   // a worker serves health and metrics only: no API, so no docs of it and no dashboard to call it
