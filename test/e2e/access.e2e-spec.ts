@@ -121,7 +121,7 @@ describe('access control', () => {
       [JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }), { 'content-type': 'application/json' }], // 413
     ];
     for (const [body, headers] of bodies) {
-      for (const auth of [{}, { authorization: 'Bearer not-a-key-0123456789abcdef' }]) {
+      for (const auth of [{}, { authorization: 'Bearer not-a-key-0123456789abcdef' }] as Record<string, string>[]) {
         const r = await fetch(`${s.coordinator.url}/v1/transactions`, {
           method: 'POST',
           headers: { ...headers, ...auth },
