@@ -200,9 +200,70 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     ).toBe(0);
   });
 
+  it('a repeat arriving while a start waits for its saga gets that start’s own answer (200 once settled)', async () => {
+    // two steps of 3 s: the start with ?wait is still waiting when the repeat comes, and past 5 s
+    const key = `k6-${Date.now()}`;
+    const body = { ...sagaBody(['a', 'b']), id: `idem-wait-${Date.now()}` };
+    s.participant.fault({
+      transactionId: body.id,
+      phase: 'action',
+      status: 200,
+      times: 2,
+      when: 'after',
+      delayMs: 3_000,
+    });
+    const first = s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+    await new Promise((r) => setTimeout(r, 500));
+    const repeat = await s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+    const answer = await first;
+    expect([answer.status, answer.body.status]).toEqual([200, 'committed']);
+    expect([repeat.status, repeat.body.status]).toEqual([200, 'committed']);
+    expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+  }, 30_000);
+
+  it('repeats waiting on a provisional answer ("not in yet, retry") get an answer, not 409 after 30 s', async () => {
+    const id = `idem-provisional-many-${Date.now()}`;
+    const key = `k7-${Date.now()}`;
+    await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'tcc',
+      mode: 'interactive',
+      retry: { maxAttempts: 5, initialBackoffMs: 500, maxBackoffMs: 500 },
+    });
+    // the try answers 503 after 1 s: the registration answers 202 while its retry is pending
+    s.participant.fault({ transactionId: id, branchId: 'b1', phase: 'try', status: 503, times: 1, delayMs: 1_000 });
+    const branch = { id: 'b1', participant: 'p1', payload: { n: 1 } };
+    const sent = [0, 200, 400, 600].map(async (after) => {
+      await new Promise((r) => setTimeout(r, after));
+      return s.api.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    });
+    const answers = await Promise.all(sent);
+    expect(answers.map((a) => a.status).filter((status) => status !== 200 && status !== 202)).toEqual([]);
+    expect(s.participant.callsFor(id, 'try').length).toBeLessThanOrEqual(2); // the first try and its one retry
+  }, 60_000);
+
+  it('a start that finds its id taken records its key: the key then refuses another body', async () => {
+    const id = `idem-id-then-key-${Date.now()}`;
+    const key = `k8-${Date.now()}`;
+    expect((await s.api.post('/v1/transactions', { ...sagaBody(['a']), id })).status).toBe(201);
+    const keyed = await s.api.post('/v1/transactions', { ...sagaBody(['a']), id }, { 'idempotency-key': key });
+    expect(keyed.status).toBe(200);
+    const again = await s.api.post('/v1/transactions', { ...sagaBody(['a']), id }, { 'idempotency-key': key });
+    expect([again.status, again.headers.get('idempotent-replayed')]).toEqual([200, 'true']);
+    const other = await s.api.post(
+      '/v1/transactions',
+      { ...sagaBody(['a']), id: `${id}-2` },
+      { 'idempotency-key': key },
+    );
+    expect(other.status).toBe(422);
+    expect(await count(`SELECT count(*) AS n FROM txc_transactions WHERE id = $1`, [`${id}-2`])).toBe(0);
+  });
+
   it('refuses a malformed key', async () => {
     const r = await s.api.post('/v1/transactions', sagaBody(['a']), { 'idempotency-key': 'x'.repeat(300) });
     expect(r.status).toBe(422);
-    expect(r.body.errors).toEqual([{ field: 'Idempotency-Key', rule: 'must be 1-255 printable ASCII characters' }]);
+    expect(r.body.errors).toEqual([
+      { field: 'Idempotency-Key', rule: 'must be 1-255 visible ASCII characters (! to ~, no space)' },
+    ]);
   });
 });

@@ -83,4 +83,32 @@ describe('txc_apply: claiming an Idempotency-Key (real Postgres)', () => {
       first.release();
     }
   });
+
+  describe('claimIdempotencyKey (a request other than a start)', () => {
+    const expiry = () => new Date(Date.now() + 86_400_000);
+    const age = (key: string, seconds: number) =>
+      pool.query(`UPDATE txc_idempotency_keys SET created_at = now() - make_interval(secs => $2) WHERE key = $1`, [
+        key,
+        seconds,
+      ]);
+
+    it('takes over a claim of the same request left unanswered past staleAfterMs (its request died)', async () => {
+      const key = `stale-${randomUUID()}`;
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(true);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(false); // live: waited for
+      await age(key, 121);
+      expect(await store.claimIdempotencyKey(key, 'h2', expiry(), 120_000)).toBe(false); // another request: never
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry())).toBe(false); // no staleAfterMs: never
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(true);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(false); // claimed afresh
+    });
+
+    it('never takes over an answered key, however old', async () => {
+      const key = `answered-${randomUUID()}`;
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(true);
+      await pool.query(`UPDATE txc_idempotency_keys SET response_status = 202 WHERE key = $1`, [key]);
+      await age(key, 3600);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(false);
+    });
+  });
 });

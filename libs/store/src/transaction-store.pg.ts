@@ -330,15 +330,25 @@ export class PgTransactionStore implements TransactionStore {
     };
   }
 
-  async claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date): Promise<boolean> {
-    // an expired row still in place (the sweeper has not dropped it yet) is taken over
+  async claimIdempotencyKey(
+    key: string,
+    requestHash: string,
+    expiresAt: Date,
+    staleAfterMs?: number,
+  ): Promise<boolean> {
+    // an expired row still in place (the sweeper has not dropped it yet) is taken over, and so is a
+    // stale claim of the same request that never got its answer (a start's is answered from the log)
     const { rowCount } = await this.pool.query(
       `INSERT INTO txc_idempotency_keys (key, request_hash, expires_at) VALUES ($1, $2, $3)
         ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, expires_at = EXCLUDED.expires_at,
           created_at = now(), response_status = NULL, response_body = NULL, response_headers = NULL,
           transaction_id = NULL
-        WHERE txc_idempotency_keys.expires_at <= now()`,
-      [key, requestHash, expiresAt],
+        WHERE txc_idempotency_keys.expires_at <= now()
+           OR ($4::float8 IS NOT NULL AND txc_idempotency_keys.response_status IS NULL
+               AND txc_idempotency_keys.transaction_id IS NULL
+               AND txc_idempotency_keys.request_hash = EXCLUDED.request_hash
+               AND txc_idempotency_keys.created_at < now() - make_interval(secs => $4::float8 / 1000))`,
+      [key, requestHash, expiresAt, staleAfterMs ?? null],
     );
     return rowCount === 1;
   }

@@ -240,8 +240,11 @@ export interface TransactionStore {
   /** Ids of `failed` transactions involving `participant` and/or among `ids`, oldest first, at most `limit`. */
   failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]>;
   findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;
-  /** Claims a key for a request that is not a transaction start; false if it is taken. */
-  claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date): Promise<boolean>;
+  /**
+   * Claims a key for a request that is not a transaction start; false if it is taken. A claim of
+   * the same request left unanswered for `staleAfterMs` (its request's process died) is taken over.
+   */
+  claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date, staleAfterMs?: number): Promise<boolean>;
   /** Forgets a claimed key whose request failed without an answer worth repeating. */
   releaseIdempotencyKey(key: string): Promise<void>;
   /** Drops expired Idempotency-Keys; returns how many. */

@@ -19,6 +19,18 @@ const WAIT_FOR_FIRST_MS = 30_000;
  * request's process may have died). A first request still running may then find its key answered.
  */
 const ANSWER_FROM_LOG_AFTER_MS = 5_000;
+/**
+ * How old an unanswered claim of a request other than a start is when a repeat of it runs it again:
+ * its first request's process died (a live one answers within its longest wait, a minute). The
+ * actions keyed this way (commit, abort, replay, ...) are themselves safe to repeat.
+ */
+const STALE_CLAIM_MS = 2 * 60_000;
+
+/** A keyed request this process is answering now. */
+interface Holding {
+  hash: string;
+  answer: Promise<Reply>;
+}
 
 /**
  * `Idempotency-Key` (README, API): the same key and request within 24 h gets the first response;
@@ -27,6 +39,9 @@ const ANSWER_FROM_LOG_AFTER_MS = 5_000;
  */
 @Injectable()
 export class IdempotencyService {
+  /** The keyed requests this process is answering now: a repeat arriving here waits for that very answer. */
+  private readonly holding = new Map<string, Holding>();
+
   constructor(@Inject(STORE) private readonly store: TransactionStore) {}
 
   /** Checks the header's shape; returns the key or undefined. */
@@ -35,7 +50,7 @@ export class IdempotencyService {
     const key = Array.isArray(header) ? header[0] : header;
     if (!KEY_PATTERN.test(key)) {
       throw new ValidationError('Idempotency-Key is invalid', [
-        { field: 'Idempotency-Key', rule: 'must be 1-255 printable ASCII characters' },
+        { field: 'Idempotency-Key', rule: 'must be 1-255 visible ASCII characters (! to ~, no space)' },
       ]);
     }
     return key;
@@ -51,11 +66,51 @@ export class IdempotencyService {
    */
   async run(key: string | undefined, hash: string, work: () => Promise<Reply>): Promise<Reply> {
     if (!key) return work();
-    const existing = await this.store.findIdempotencyKey(key);
-    if (existing) return this.answerOf(existing, key, hash);
-    if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry()))) {
-      return this.waitForFirst(key, hash);
+    const until = Date.now() + WAIT_FOR_FIRST_MS;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+      const here = this.repeatHere(key, hash);
+      if (here) return here;
+      const existing = await this.store.findIdempotencyKey(key);
+      if (existing?.responseStatus != null || (existing && existing.requestHash !== hash)) {
+        return this.answerOf(existing, key, hash);
+      }
+      // free (never claimed, or let go by a first request with no lasting answer: a repeat runs it
+      // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died)
+      if (await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), STALE_CLAIM_MS)) {
+        return this.hold(key, hash, () => this.runClaimed(key, work));
+      }
+      if (Date.now() > until) throw new IdempotencyKeyInFlightError(key);
+      await new Promise((r) => setTimeout(r, delay));
     }
+  }
+
+  /**
+   * The answer of the request holding `key` in this process now, for a repeat of it (422 when the
+   * repeat is another request); undefined when no request here holds the key.
+   */
+  repeatHere(key: string, hash: string): Promise<Reply> | undefined {
+    const first = this.holding.get(key);
+    if (!first) return undefined;
+    if (first.hash !== hash) throw new IdempotencyKeyReusedError(key);
+    // an answer stored for the key is a replay; a provisional one ("still in progress") is not stored
+    return first.answer.then((reply) =>
+      reply.provisional ? reply : { ...reply, headers: { ...reply.headers, 'idempotent-replayed': 'true' } },
+    );
+  }
+
+  /** Answers `key`'s request with `first`, letting a repeat of it in this process meanwhile wait for that answer. */
+  async hold(key: string, hash: string, first: () => Promise<Reply>): Promise<Reply> {
+    const answer = first();
+    this.holding.set(key, { hash, answer });
+    try {
+      return await answer;
+    } finally {
+      if (this.holding.get(key)?.answer === answer) this.holding.delete(key);
+    }
+  }
+
+  /** Runs `work` for a key this request has claimed, and stores its answer (or frees the key). */
+  private async runClaimed(key: string, work: () => Promise<Reply>): Promise<Reply> {
     let reply: Reply;
     try {
       reply = await work();

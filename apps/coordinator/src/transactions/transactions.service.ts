@@ -11,6 +11,7 @@ import {
   interactiveBranchSchema,
   listTransactionsQuerySchema,
   startTransactionSchema,
+  type StartTransactionRequest,
   type TransactionPage,
 } from '#contracts';
 import type { EventRecord, IdempotencyRecord, LoadedTransaction, TransactionStore } from '#store';
@@ -66,7 +67,23 @@ export class TransactionsService {
     // the hash answers "same body?" for a repeat, which needs a client-chosen id or an Idempotency-Key;
     // an id the engine chose cannot be repeated, so it gets none (hashing costs more than the row)
     const hash = key || request.id ? requestHash(body) : '';
-    const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!);
+    if (!key) return this.startOnce(request, hash, undefined, waitMs, actor);
+    // a repeat in this process waits for the first request's very answer, whatever its wait
+    return (
+      this.idempotency.repeatHere(key, hash) ??
+      this.idempotency.hold(key, hash, () => this.startOnce(request, hash, key, waitMs, actor))
+    );
+  }
+
+  /** {@link start} of a parsed request (`hash` its body's, `key` its Idempotency-Key if any). */
+  private async startOnce(
+    request: StartTransactionRequest,
+    hash: string,
+    key: string | undefined,
+    waitMs: number | undefined,
+    actor: string,
+  ): Promise<Reply> {
+    const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!, waitMs);
     // a repeat of a key is told by the create's own claim of the key (`key-taken`, below), with no
     // read first; but a client-chosen id is checked before the key there (`exists`), and a repeat must
     // get the first answer, not the transaction as it is now: that case looks the key up first
@@ -83,16 +100,14 @@ export class TransactionsService {
     );
     if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback);
     if (begun.result === 'exists') {
-      const existing = await this.load(begun.id);
-      if (existing.txn.requestHash !== hash) {
-        throw new TransactionConflictError(`transaction "${begun.id}" exists with a different request body`);
+      const reply = await this.existingReply(begun.id, hash, waitMs);
+      if (!key) return reply;
+      // the id was taken before the key was claimed: the key answers this request from now on
+      if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry()))) {
+        return this.idempotency.waitForFirst(key, hash, fallback);
       }
-      if (waitMs === undefined || SETTLED_STATUSES.includes(existing.txn.status)) {
-        return this.viewReply(200, existing, await this.store.events(begun.id));
-      }
-      // a repeat that asks to wait waits as the first request did: 200 once settled, else 202
-      const { settled } = await this.engine.waitSettled(begun.id, waitMs);
-      return this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
+      await this.idempotency.remember(key, reply);
+      return reply;
     }
     let reply: Reply;
     if (waitMs !== undefined) {
@@ -250,6 +265,20 @@ export class TransactionsService {
     return this.viewReply(status, snapshot.loaded, snapshot.events);
   }
 
+  /** A start of the same id and body as an existing transaction's: 200 with it (with a wait, once settled, else 202). */
+  private async existingReply(id: string, hash: string, waitMs: number | undefined): Promise<Reply> {
+    const existing = await this.load(id);
+    if (existing.txn.requestHash !== hash) {
+      throw new TransactionConflictError(`transaction "${id}" exists with a different request body`);
+    }
+    if (waitMs === undefined || SETTLED_STATUSES.includes(existing.txn.status)) {
+      return this.viewReply(200, existing, await this.store.events(id));
+    }
+    // a repeat that asks to wait waits as the first request did: 200 once settled, else 202
+    const { settled } = await this.engine.waitSettled(id, waitMs);
+    return this.viewReply(settled ? 200 : 202, await this.load(id), await this.store.events(id));
+  }
+
   private async load(id: string): Promise<LoadedTransaction> {
     const loaded = await this.store.load(id);
     if (!loaded) throw new TransactionNotFoundError(id);
@@ -260,12 +289,21 @@ export class TransactionsService {
     return viewReplyOf(status, loaded, events, await this.directory.stale(loaded.txn.participants));
   }
 
-  /** The answer for a key whose first request created its transaction but died before storing the answer. */
-  private async replyFromLog(record: IdempotencyRecord, key: string): Promise<Reply | null> {
+  /**
+   * The answer for a key whose first request created its transaction but died before storing the
+   * answer (or runs on another instance past the wait for it): the transaction as the log has it,
+   * answered as a start of this request's kind would be (201; with a wait, 200 once settled, else 202).
+   */
+  private async replyFromLog(
+    record: IdempotencyRecord,
+    key: string,
+    waitMs: number | undefined,
+  ): Promise<Reply | null> {
     if (!record.transactionId) return null;
     const loaded = await this.store.load(record.transactionId);
     if (!loaded) return null;
-    const reply = await this.viewReply(201, loaded, await this.store.events(loaded.txn.id));
+    const status = waitMs === undefined ? 201 : SETTLED_STATUSES.includes(loaded.txn.status) ? 200 : 202;
+    const reply = await this.viewReply(status, loaded, await this.store.events(loaded.txn.id));
     await this.idempotency.remember(key, reply);
     const stored = await this.store.findIdempotencyKey(key);
     return stored?.responseStatus
