@@ -223,4 +223,19 @@ describe('PhaseDispatcher (real Postgres, TypeORM)', () => {
     expect(await d.dispatch({ phase: Phase.Prepare }, delivery(tx, Phase.Prepare, {}))).toMatchObject({ status: 404 });
     expect(await barrierRows(tx)).toBe(0);
   });
+
+  it('answers a check of another protocol 400 without asking the outbox (no marker written)', async () => {
+    const asked: string[] = [];
+    const outbox = { check: async (id: string) => (asked.push(id), { state: 'rolledback' as const }) };
+    const d = new PhaseDispatcher({ registry, dataSource, barrier, outbox });
+    const check = (protocol: string) => ({
+      body: { transactionId: 'chk-1', protocol, phase: 'check', attempt: 1, payload: null },
+      rawBody: '',
+      headers: {},
+    });
+    expect(await d.dispatch({ phase: Phase.Check }, check('saga'))).toMatchObject({ status: 400 });
+    expect(asked).toEqual([]);
+    expect(await d.dispatch({ phase: Phase.Check }, check('msg'))).toMatchObject({ status: 200 });
+    expect(asked).toEqual(['chk-1']);
+  });
 });

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { Phase, ParticipantHeaders } from '#contracts';
+import { Phase, ParticipantHeaders, Protocol } from '#contracts';
 import { Barrier } from './barrier';
 import { BusinessRejection } from './business-rejection';
 import type { HandlerRegistry, PhaseHandlerContext } from './handler-registry';
@@ -147,6 +147,15 @@ export class PhaseDispatcher {
     }
     if (b.phase !== undefined && b.phase !== Phase.Check) {
       return problem(400, 'invalid_call', 'Bad Request', `phase ${JSON.stringify(b.phase)} sent to the check route`);
+    }
+    // the check writes a marker when it finds none: a call of another protocol must not
+    if (b.protocol !== undefined && b.protocol !== Protocol.Msg) {
+      return problem(
+        400,
+        'invalid_call',
+        'Bad Request',
+        `protocol ${JSON.stringify(b.protocol)} sent to the check route`,
+      );
     }
     try {
       return {

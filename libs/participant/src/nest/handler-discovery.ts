@@ -25,7 +25,8 @@ export class PhaseHandlerDiscovery {
         const keys = phaseKeysOf((prototype as Record<string, unknown>)[method]);
         if (keys.length === 0) continue;
         const instance = wrapper.instance as Record<string, (...args: unknown[]) => unknown> | undefined;
-        if (!wrapper.isDependencyTreeStatic() || !instance) {
+        // a transient provider has an instance per consumer (the wrapper's is one of many)
+        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient || !instance) {
           throw new Error(`${wrapper.name}.${method}: phase handlers must live in singleton providers or controllers`);
         }
         const handler: PhaseHandler = (context) => instance[method](context);
