@@ -155,6 +155,9 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect(
       (await s.api.post(`/v1/transactions/${id}/branches`, { id: 'a', participant: 'p1', payload: { n: 'a' } })).status,
     ).toBe(200);
+    // the same id with other paths is another branch: refused, as another participant or payload is
+    const otherPaths = { id: 'a', participant: 'p1', payload: { n: 'a' }, paths: { [commitPhase]: '/elsewhere' } };
+    expect((await s.api.post(`/v1/transactions/${id}/branches`, otherPaths)).status).toBe(409);
     expect(s.participant.callsFor(id, first as Phase)).toHaveLength(2);
     const committed = await s.api.post(`/v1/transactions/${id}/commit?wait=10000`);
     expect(committed.status).toBe(200);

@@ -157,9 +157,12 @@ export class TransactionsService {
       if (
         existing &&
         (existing.participant !== request.participant ||
-          requestHash(existing.payload) !== requestHash(request.payload ?? null))
+          requestHash(existing.payload) !== requestHash(request.payload ?? null) ||
+          requestHash(existing.paths) !== requestHash(request.paths ?? {}))
       ) {
-        throw new TransactionConflictError(`branch "${request.id}" is registered with another participant or payload`);
+        throw new TransactionConflictError(
+          `branch "${request.id}" is registered with another participant, payload or paths`,
+        );
       }
       const loaded = await this.load(id);
       const view = toBranchViews(loaded).find((b) => b.id === request.id);
