@@ -136,6 +136,20 @@ describe('participant instances: leases and circuits', () => {
     expect((await s.api.delete('/v1/participants/svc/instances/nope')).status).toBe(404);
   });
 
+  it('keeps an instance an operator removed out, although its lease still renews: the heartbeat is 409', async () => {
+    await leases.two.start();
+    expect(instance((await s.api.get('/v1/participants/svc')).body, 'two').status).toBe('up');
+    expect((await s.api.delete('/v1/participants/svc/instances/two')).status).toBe(200);
+    // a few heartbeat periods (200 ms): the SDK does not register it again
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(instance((await s.api.get('/v1/participants/svc')).body, 'two').status).toBe('draining');
+    const beat = await s.api.post('/v1/participants/svc/heartbeat', { instanceId: 'two' });
+    expect([beat.status, beat.body.type]).toEqual([409, '/problems/transaction_conflict']);
+    await leases.two.start(); // registering again brings it back
+    expect(instance((await s.api.get('/v1/participants/svc')).body, 'two').status).toBe('up');
+    await leases.two.stop({ leave: true });
+  });
+
   it('renews and removes an instance named by its URL in any spelling of it (the SDK lease without instanceId)', async () => {
     const bare = instances.one.url.replace(/\/+$/, ''); // stored as `${bare}/`
     const lease = new ParticipantLease({

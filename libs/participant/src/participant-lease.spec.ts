@@ -84,6 +84,35 @@ describe('ParticipantLease', () => {
     await coordinator.close();
   });
 
+  it('stops renewing, and does not register again, when the coordinator says the instance was drained (409)', async () => {
+    let drained = false;
+    const coordinator = await fakeCoordinator((_m, path) => {
+      if (path === '/v1/participants') return 201;
+      return drained ? 409 : 200;
+    });
+    const errors: Error[] = [];
+    const lease = new ParticipantLease({
+      coordinatorUrl: coordinator.url,
+      name: 'bank',
+      url: 'http://127.0.0.1:1',
+      instanceId: 'bank-1',
+      ttlSeconds: 3,
+      heartbeatMs: 30,
+      onError: (e) => errors.push(e),
+    });
+    await lease.start();
+    await until(() => coordinator.calls.some((c) => c.path.endsWith('/heartbeat')));
+    drained = true;
+    await until(() => errors.length === 1);
+    const seen = coordinator.calls.length;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(coordinator.calls.length).toBe(seen);
+    expect(coordinator.calls.filter((c) => c.path === '/v1/participants')).toHaveLength(1);
+    expect(errors[0].message).toMatch(/drained/);
+    await lease.stop();
+    await coordinator.close();
+  });
+
   it('names its instance when registering and heartbeating, and leaves on stop({ leave: true })', async () => {
     const coordinator = await fakeCoordinator((_m, path) => (path === '/v1/participants' ? 201 : 200));
     const lease = new ParticipantLease({

@@ -50,7 +50,8 @@ export class ParticipantRegistrationError extends Error {
  * Keeps one participant instance registered with the coordinator: registers it
  * (`POST /v1/participants`), then renews its lease every `heartbeatMs`
  * (`POST /v1/participants/{name}/heartbeat {instanceId}`), registering again if the coordinator
- * answers 404 (it forgot the participant or the instance). `stop()` only stops renewing: the
+ * answers 404 (it forgot the participant or the instance). A 409 (the instance was drained: an
+ * operator removed it) stops the renewals, reported through `onError`: it stays out until `start()`. `stop()` only stops renewing: the
  * instance gets no call once its lease runs out; `stop({ leave: true })` also deregisters it, so it
  * gets no new call at once (it drains).
  */
@@ -90,6 +91,13 @@ export class ParticipantLease {
     if (res.status === 404) {
       this.registered = false;
       return this.register();
+    }
+    if (res.status === 409) {
+      // the instance left or an operator removed it (draining): it stays out; start() brings it back
+      this.stopped = true;
+      this.registered = false;
+      clearTimeout(this.timer);
+      throw new Error(`the coordinator drained this instance, so the lease stops renewing: ${await res.text()}`);
     }
     if (!res.ok) throw new Error(`heartbeat answered HTTP ${res.status}: ${await res.text()}`);
   }

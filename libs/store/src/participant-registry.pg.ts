@@ -75,17 +75,24 @@ export class PgParticipantRegistry {
   /**
    * Renews the lease of instance `instanceId`, or without one of every instance registered without
    * one (named by its URL). A draining instance is not renewed. `participant` when the participant
-   * is unknown, `instance` when no instance matched (the caller should register again), else `ok`.
+   * is unknown, `instance` when no instance matched (the caller should register again), `left` when
+   * the instance left or was removed (it stays out until it registers again), else `ok`.
    */
-  async heartbeat(name: string, instanceId: string | undefined): Promise<'ok' | 'participant' | 'instance'> {
-    const { rowCount } = await this.pool.query(
-      `UPDATE txc_participant_instances SET last_seen_at = now()
-        WHERE participant = $1 AND left_at IS NULL AND (instance_id = $2 OR ($2 IS NULL AND instance_id = url))`,
+  async heartbeat(name: string, instanceId: string | undefined): Promise<'ok' | 'participant' | 'instance' | 'left'> {
+    const { rows } = await this.pool.query<{ renewed: boolean; matched: boolean }>(
+      `WITH matched AS (
+         SELECT instance_id, left_at FROM txc_participant_instances
+          WHERE participant = $1 AND (instance_id = $2 OR ($2 IS NULL AND instance_id = url))),
+       renewed AS (
+         UPDATE txc_participant_instances i SET last_seen_at = now() FROM matched m
+          WHERE i.participant = $1 AND i.instance_id = m.instance_id AND m.left_at IS NULL RETURNING 1)
+       SELECT (SELECT count(*) FROM renewed) > 0 AS renewed, (SELECT count(*) FROM matched) > 0 AS matched`,
       [name, instanceId ?? null],
     );
     const known = await this.pool.query(`UPDATE txc_participants SET last_seen_at = now() WHERE name = $1`, [name]);
     if (!known.rowCount) return 'participant';
-    return rowCount ? 'ok' : 'instance';
+    const { renewed, matched } = rows[0];
+    return renewed ? 'ok' : matched ? 'left' : 'instance';
   }
 
   /** Marks an instance as leaving (draining); false when there is no such instance. */

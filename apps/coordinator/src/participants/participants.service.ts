@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import {
   ParticipantNotFoundError,
+  TransactionConflictError,
   UnsafeParticipantUrlError,
   heartbeatSchema,
   registerParticipantSchema,
@@ -71,6 +72,13 @@ export class ParticipantsService {
     if (renewed === 'participant') throw new ParticipantNotFoundError(name);
     if (renewed === 'instance')
       throw new ParticipantNotFoundError(name, instanceId ?? '(registered without instanceId)');
+    // left, or removed by an operator: a heartbeat does not bring it back (a 404 would: the SDK registers again)
+    if (renewed === 'left') {
+      throw new TransactionConflictError(
+        `instance "${instanceId ?? '(registered without instanceId)'}" of participant "${name}" left (draining): ` +
+          'a heartbeat does not renew it; register it again to bring it back',
+      );
+    }
     this.directory.forget(name);
     return { status: 200, body: await this.view(name) };
   }
