@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { freshDatabase, type FreshDatabase } from '#testing';
+import { Phase } from '#contracts';
 import { Barrier, type BarrierCall } from './barrier';
 import { BusinessRejection } from './business-rejection';
 
@@ -120,6 +121,48 @@ describe('Barrier (real Postgres)', () => {
       expect(['applied/applied', 'refused/null-compensation']).toContain(outcome);
       expect(await valueOf(id)).toBe(0);
     }
+  });
+
+  describe('the two completions of one branch (TCC confirm / cancel, 2PC commit / rollback)', () => {
+    const tcc = () => {
+      const transactionId = randomUUID();
+      const of = (phase: Phase): BarrierCall => ({ transactionId, branchId: 'b1', phase });
+      return { attempt: of(Phase.Try), confirm: of(Phase.Confirm), cancel: of(Phase.Cancel) };
+    };
+
+    it('refuses a cancel after the confirm applied, and a confirm after the cancel', async () => {
+      const id = await counter();
+      const one = tcc();
+      expect((await deliver(one.attempt, id, 1)).kind).toBe('applied');
+      expect((await deliver(one.confirm, id, 10)).kind).toBe('applied');
+      expect((await deliver(one.cancel, id, -1)).kind).toBe('refused');
+      expect((await deliver(one.confirm, id, 10)).kind).toBe('duplicate');
+      const two = tcc();
+      expect((await deliver(two.attempt, id, 1)).kind).toBe('applied');
+      expect((await deliver(two.cancel, id, -1)).kind).toBe('applied');
+      expect((await deliver(two.confirm, id, 10)).kind).toBe('refused');
+      expect(await valueOf(id)).toBe(11);
+    });
+
+    it('refuses a confirm after a null cancel (the cancel came before its try)', async () => {
+      const id = await counter();
+      const { attempt, confirm, cancel } = tcc();
+      expect((await deliver(cancel, id, -1)).kind).toBe('null-compensation');
+      expect((await deliver(attempt, id, 1)).kind).toBe('refused');
+      expect((await deliver(confirm, id, 10)).kind).toBe('refused');
+      expect(await valueOf(id)).toBe(0);
+    });
+
+    it('lets exactly one of a racing confirm and cancel apply', async () => {
+      for (let round = 0; round < 10; round++) {
+        const id = await counter();
+        const { attempt, confirm, cancel } = tcc();
+        await deliver(attempt, id, 1);
+        const kinds = (await Promise.all([deliver(confirm, id, 10), deliver(cancel, id, -1)])).map((r) => r.kind);
+        expect(kinds.sort()).toEqual(['applied', 'refused']);
+        expect([0, 11]).toContain(await valueOf(id));
+      }
+    });
   });
 
   it('keeps branches and phases of one transaction apart', async () => {

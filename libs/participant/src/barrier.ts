@@ -37,7 +37,7 @@ export type BarrierResult<T> =
 /** The outcome names of {@link BarrierResult}. */
 export type BarrierKind = BarrierResult<unknown>['kind'];
 
-/** Undo phase → the forward phase it undoes. Phases not listed are guarded only against duplicates. */
+/** Undo phase → the forward phase it undoes. A completion phase is also fenced by its rival ({@link COMPLETION_RIVAL}). */
 export const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
   [Phase.Compensate]: Phase.Action,
   [Phase.Cancel]: Phase.Try,
@@ -53,6 +53,22 @@ export const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
 export const ALSO_FENCES: Readonly<Partial<Record<Phase, readonly Phase[]>>> = {
   [Phase.Abort]: [Phase.PreCommit],
 };
+
+/**
+ * The completion phases that exclude each other: a branch is confirmed or cancelled (committed or
+ * rolled back), never both. The coordinator never sends both (its decision is durable), so this is
+ * a safety net: whichever comes first takes the branch's decision row, and the other is refused.
+ * 3PC's do-commit and abort are fenced by the participant's own state (ThreePhaseParticipant).
+ */
+export const COMPLETION_RIVAL: Readonly<Partial<Record<Phase, Phase>>> = {
+  [Phase.Confirm]: Phase.Cancel,
+  [Phase.Cancel]: Phase.Confirm,
+  [Phase.Commit]: Phase.Rollback,
+  [Phase.Rollback]: Phase.Commit,
+};
+
+/** The `op` of a branch's decision row (`$` is outside the phase names). */
+const DECISION_OP = '$decision';
 
 /** The `reason` of a forward phase's row once that phase said no. */
 const REJECTED = 'rejected';
@@ -134,6 +150,10 @@ export class Barrier {
     // the undo phase claims its origin's slot first: a forward phase arriving later finds it taken
     const originInserted = origin ? await this.insert(client, call, origin, call.phase) : false;
     for (const later of ALSO_FENCES[call.phase] ?? []) await this.insert(client, call, later, call.phase);
+    // the first completion takes the decision (a concurrent rival waits on the row, then sees it)
+    if (COMPLETION_RIVAL[call.phase] && !(await this.insert(client, call, DECISION_OP, call.phase))) {
+      if ((await this.reasonOf(client, call, DECISION_OP)) !== call.phase) return { kind: 'refused' };
+    }
     const currentInserted = await this.insert(client, call, call.phase, call.phase);
     if (!currentInserted) {
       const reason = await this.reasonOf(client, call, call.phase);

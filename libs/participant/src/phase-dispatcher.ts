@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { Phase, ParticipantHeaders, Protocol } from '#contracts';
+import { FORWARD_PHASES, Phase, ParticipantHeaders, Protocol } from '#contracts';
 import { Barrier } from './barrier';
 import { BusinessRejection } from './business-rejection';
 import type { HandlerRegistry, PhaseHandlerContext } from './handler-registry';
@@ -97,11 +97,14 @@ export class PhaseDispatcher {
         case 'duplicate':
         case 'null-compensation':
           return success({ kind: result.kind });
-        case 'refused':
-          // a definite no: the undo already ran, so this late forward phase must never apply
-          return problem(409, 'phase_refused', 'Conflict', `${key.phase} refused: its undo phase already ran`, {
-            kind: result.kind,
-          });
+        case 'refused': {
+          // a definite no: the undo already ran (this late forward phase must never apply), or the
+          // branch was completed the other way (a confirm after its cancel, a cancel after its confirm)
+          const why = FORWARD_PHASES.includes(key.phase)
+            ? 'its undo phase already ran'
+            : 'the branch was already completed the other way';
+          return problem(409, 'phase_refused', 'Conflict', `${key.phase} refused: ${why}`, { kind: result.kind });
+        }
         case 'rejected':
           // the first delivery's no, or this one's: the barrier recorded it, so it is answered alike every time
           return problem(409, 'business_rejection', 'Conflict', result.reason, rejectionExtra(result.details));
