@@ -37,7 +37,11 @@ export function allowedActions(view: TransactionView): { replay: boolean; retry:
   const inFlight = !['committed', 'aborted', 'failed'].includes(view.status);
   return {
     replay: view.status === 'failed',
-    retry: inFlight && (view.branches.some((b) => b.nextAttemptAt !== null) || view.check?.nextAttemptAt != null),
+    // a message's check not asked yet waits for checkAfterMs, which nothing hurries (the coordinator refuses it)
+    retry:
+      inFlight &&
+      (view.branches.some((b) => b.nextAttemptAt !== null) ||
+        (view.check?.nextAttemptAt != null && view.check.status !== 'pending')),
     // a submitted message (running, decided) is past its decision: only an undecided one aborts
     abort: view.decision === null && ['pending', 'prepared', 'running'].includes(view.status),
   };
