@@ -75,8 +75,24 @@ export const registerParticipantSchema = z
         path: ['url'],
         message: `must be a ${allowed.map((s) => `${s}://`).join(' or ')} URL for transport ${p.transport}`,
       });
+    } else if (p.transport === Transport.Redis && !/^\/?(\d{1,5})?$/.test(redisPath(p.url))) {
+      // the path names the database (a number): anything else was taken as database 0 without a word
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'the path of a redis URL is a database number (/0, /1, ...)',
+      });
     }
   });
+
+/** The path of a URL as sent (`/3` of `redis://h:6379/3`), without its query or fragment. */
+function redisPath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '';
+  }
+}
 export type RegisterParticipantRequest = z.output<typeof registerParticipantSchema>;
 
 /** Body of `POST /v1/participants/{name}/heartbeat`: without `instanceId`, the instances registered without one. */

@@ -1,0 +1,24 @@
+import { registerParticipantSchema } from './participant-request.schema';
+
+describe('registerParticipantSchema: a redis participant URL', () => {
+  const issues = (url: string) =>
+    (registerParticipantSchema.safeParse({ name: 'p', url, transport: 'redis' }).error?.issues ?? []).map((i) => [
+      i.path.join('.'),
+      i.message,
+    ]);
+
+  it('takes no path, or a database number', () => {
+    for (const url of ['redis://127.0.0.1:6379', 'redis://127.0.0.1:6379/', 'redis://127.0.0.1:6379/3']) {
+      expect([url, issues(url)]).toEqual([url, []]);
+    }
+  });
+
+  it('refuses any other path, naming url', () => {
+    for (const url of ['redis://127.0.0.1:6379/abc', 'redis://127.0.0.1:6379/1/2']) {
+      expect([url, issues(url)]).toEqual([
+        url,
+        [['url', 'the path of a redis URL is a database number (/0, /1, ...)']],
+      ]);
+    }
+  });
+});
