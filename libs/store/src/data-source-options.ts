@@ -11,6 +11,7 @@ import { KeyClaimWithoutLock1765900000000 } from '../../../migrations/1765900000
 import { RespondWithAdvance1766000000000 } from '../../../migrations/1766000000000-respond-with-advance';
 import { AbortBeforeCommit1766100000000 } from '../../../migrations/1766100000000-abort-before-commit';
 import { InstanceDrives1766200000000 } from '../../../migrations/1766200000000-instance-drives';
+import { AbortBeforeAnyDecision1766300000000 } from '../../../migrations/1766300000000-abort-before-any-decision';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -45,6 +46,7 @@ export const MIGRATIONS = [
   RespondWithAdvance1766000000000,
   AbortBeforeCommit1766100000000,
   InstanceDrives1766200000000,
+  AbortBeforeAnyDecision1766300000000,
 ];
 
 /**
