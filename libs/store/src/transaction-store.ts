@@ -128,8 +128,9 @@ export type StoreOp = CreateOp | AdvanceOp | RespondOp;
  * `ok`; `exists`: a transaction with that id exists (nothing written); `key-taken`: the
  * Idempotency-Key was claimed first by another request (nothing written); `stale`: another instance
  * took the transaction over (nothing written); `abort-requested`: written, and an abort was asked
- * for through another instance; `abort-first`: the step would decide commit, but an abort was asked
- * for through another instance before it (nothing written: the abort goes first).
+ * for through another instance; `abort-first`: an abort was asked for through another instance
+ * before this step, which would decide (commit, or abort for another reason) without recording it,
+ * or register a branch (nothing written: the asked-for abort goes first).
  */
 export type StoreResult = 'ok' | 'exists' | 'key-taken' | 'stale' | 'abort-requested' | 'abort-first';
 

@@ -296,16 +296,9 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       expect(written.txn.version).toBe(2);
       expect(written.branches[0]).toMatchObject({ status: 'running', inFlight: true });
       expect(written.lastSeq).toBe(3);
-      // a step that begins aborting for another reason keeps the flag: who asked is not yet recorded
-      const aborting = advance(op.txn.id, 2, {
-        txn: { status: 'aborting', decision: 'abort', error: 'a branch said no', owner: 'i1', wakeAt: null },
-        branches: [],
-        events: [event(4, 'transaction.aborting')],
-      });
-      expect(await store.apply(aborting)).toBe('abort-requested');
       expect(await store.abortNote(op.txn.id)).toBeNull(); // the first request's note, not the second's
       // the step that records the operator's abort clears it
-      const recorded = advance(op.txn.id, 3, {
+      const recorded = advance(op.txn.id, 2, {
         txn: { status: 'aborting', decision: 'abort', error: 'a branch said no', owner: 'i1', wakeAt: null },
         branches: [],
         events: [event(5, 'operator.abort', { detail: { actor: 'ops', reason: 'r' } })],
@@ -315,24 +308,52 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       expect(await store.requestAbort(op.txn.id)).toBe('decided');
     });
 
-    it('abort-first: a step deciding commit after an abort was flagged writes nothing, alone or in a batch', async () => {
-      const committing = (id: string) =>
-        advance(id, 1, {
-          txn: { status: 'committed', decision: 'commit', error: null, owner: null, wakeAt: null },
-          branches: [b0Succeeded({ ok: true })],
-          events: [event(3, 'transaction.committed')],
-        });
+    it.each([
+      ['commit', { status: 'committed', decision: 'commit', error: null }, 'transaction.committed'],
+      [
+        'abort for another reason',
+        { status: 'aborted', decision: 'abort', error: 'b0 said no' },
+        'transaction.aborted',
+      ],
+    ])(
+      'abort-first: a step deciding %s after an abort was flagged writes nothing, alone or in a batch',
+      async (_what, decided, type) => {
+        const deciding = (id: string) =>
+          advance(id, 1, {
+            txn: { ...decided, owner: null, wakeAt: null } as AdvanceOp['txn'],
+            branches: [b0Succeeded({ ok: true })],
+            events: [event(3, type)],
+          });
+        for (const batched of [false, true]) {
+          const op = create();
+          await store.apply(op);
+          expect(await store.requestAbort(op.txn.id)).toBe('flagged');
+          const before = await rows(op.txn.id);
+          // a batch with the same transaction twice goes op by op; alone, set-based
+          const results = batched
+            ? await Promise.all([store.apply(deciding(op.txn.id)), store.apply(advance(op.txn.id, 9))])
+            : [await store.apply(deciding(op.txn.id))];
+          expect(results[0]).toBe('abort-first');
+          expect(await rows(op.txn.id)).toEqual(before);
+        }
+      },
+    );
+
+    it('a step that records the flagged abort decides it, even without a note to name who asked', async () => {
       for (const batched of [false, true]) {
         const op = create();
         await store.apply(op);
         expect(await store.requestAbort(op.txn.id)).toBe('flagged');
-        const before = await rows(op.txn.id);
-        // a batch with the same transaction twice goes op by op; alone, set-based
+        const aborting = advance(op.txn.id, 1, {
+          txn: { status: 'aborting', decision: 'abort', error: 'abort requested', owner: 'i1', wakeAt: null },
+          branches: [],
+          events: [event(3, 'transaction.abort-requested', { detail: { reason: 'abort requested' } })],
+        });
         const results = batched
-          ? await Promise.all([store.apply(committing(op.txn.id)), store.apply(advance(op.txn.id, 9))])
-          : [await store.apply(committing(op.txn.id))];
-        expect(results[0]).toBe('abort-first');
-        expect(await rows(op.txn.id)).toEqual(before);
+          ? await Promise.all([store.apply(aborting), store.apply(advance(op.txn.id, 9))])
+          : [await store.apply(aborting)];
+        expect(results[0]).toBe('ok');
+        expect((await store.load(op.txn.id))!.txn).toMatchObject({ decision: 'abort', abortRequested: false });
       }
     });
 

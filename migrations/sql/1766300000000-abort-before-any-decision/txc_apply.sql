@@ -5,9 +5,10 @@
 --  advance: guarded update (id, version) of the transaction, its changed branches, new events, and
 --           the first response of an Idempotency-Key when it carries one (`respond`, stored only if
 --           the advance applied) -> 'ok' (with abort_requested) | 'stale' (another instance owns it
---           now; nothing written) | 'abort-first' (it would decide commit or register a branch, but an
---           abort was flagged before: nothing written, the owner takes the abort first). A flagged
---           abort stays flagged until a step records it (`operator.abort`).
+--           now; nothing written) | 'abort-first' (an abort was flagged before, and the step would
+--           decide, commit or abort, without recording it, or would register a branch: nothing
+--           written, the owner takes the flagged abort first). A flagged abort stays flagged until the
+--           step that records it (`operator.abort`), which is the step that decides.
 --  respond: store the first response of an Idempotency-Key -> 'ok'
 --
 -- Ops of different transactions commute, so when no transaction appears twice in the batch the
@@ -76,14 +77,15 @@ BEGIN
           status = a.t->>'status', decision = a.t->>'decision', error = a.t->>'error', owner = a.t->>'owner',
           wake_at = (a.t->>'wake_at')::timestamptz, version = tx.version + 1,
           updated_at = COALESCE((a.op->>'at')::timestamptz, now()),
-          -- a flagged abort stays flagged until the step that records it (its operator.abort event), even
-          -- past the end: a step that began aborting, or ended aborted, for another reason (a branch
-          -- said no) must not drop who asked and why
+          -- a flagged abort stays flagged until the step that records it
           abort_requested = tx.abort_requested AND NOT (a.t->>'status' = 'committed'
-            OR COALESCE(a.op->'events', '[]'::jsonb) @> '[{"type": "operator.abort"}]')
+            OR txc_records_abort(a.op))
         FROM a
         WHERE tx.id = a.op->>'id' AND tx.version = (a.op->>'version')::int
-          AND NOT (tx.abort_requested AND tx.decision IS NULL AND (a.t->>'decision') IS NOT DISTINCT FROM 'commit')
+          -- the flagged abort is the decision: a step deciding anything else first (a commit, or an
+          -- abort because a branch said no) would end the transaction before who asked is recorded
+          AND NOT (tx.abort_requested AND tx.decision IS NULL AND (a.t->>'decision') IS NOT NULL
+            AND NOT txc_records_abort(a.op))
         RETURNING a.i, a.op, tx.abort_requested
     ), responded AS (
       UPDATE txc_idempotency_keys AS k SET response_status = (u.op->'respond'->>'status')::int,
@@ -167,11 +169,13 @@ BEGIN
           wake_at = (t->>'wake_at')::timestamptz, version = version + 1,
           updated_at = COALESCE((op->>'at')::timestamptz, now()),
           abort_requested = abort_requested AND NOT (t->>'status' = 'committed'
-            OR COALESCE(op->'events', '[]'::jsonb) @> '[{"type": "operator.abort"}]')
+            OR txc_records_abort(op))
         WHERE id = op->>'id' AND version = (op->>'version')::int
           -- nor is a branch registered (its first call announced) once an abort is flagged
           AND NOT (abort_requested AND decision IS NULL
-            AND ((t->>'decision') IS NOT DISTINCT FROM 'commit' OR op ? 'new_branches'))
+            AND (((t->>'decision') IS NOT NULL
+                  AND NOT txc_records_abort(op))
+              OR op ? 'new_branches'))
         RETURNING abort_requested INTO flag;
       IF NOT FOUND THEN
         SELECT abort_requested AND decision IS NULL AND version = (op->>'version')::int INTO flag

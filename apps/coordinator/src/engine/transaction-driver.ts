@@ -47,8 +47,6 @@ export class TransactionDriver {
   private active = true;
   /** A flagged abort is being acted on (see {@link actOnAbortFlag}). */
   private actingOnAbortFlag = false;
-  /** The step recording a flagged abort at the end is under way (it must not be taken twice). */
-  private recordingAbort = false;
   private readonly machine: ProtocolMachine;
   private readonly trace: TransactionTrace;
   private readonly calls: CallDelivery;
@@ -357,16 +355,6 @@ export class TransactionDriver {
     if (commands.some((c) => c.phase === Phase.Compensate)) this.ctx.crash.reach('during-compensation');
     for (const c of commands) void this.calls.make(c);
     if (release) {
-      if (written === 'abort-requested' && settled && state.decision === 'abort' && !this.recordingAbort) {
-        // it ended aborted (a branch said no) while an abort asked elsewhere was flagged: that abort
-        // is recorded, who asked and why, before the transaction is let go. The flag still set says
-        // no step recorded it yet, even when one was queued to act on it (it would find this driver
-        // stopped): this step records it itself
-        this.recordingAbort = true;
-        this.actingOnAbortFlag = true;
-        const flag = await this.ctx.store.abortNote(this.id).catch(() => null);
-        return this.step({ type: 'abort', reason: abortReason(operatorOf(flag)) }, flag, undefined);
-      }
       this.stop();
       // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
       // at once, not when the retry it now waits for is due
