@@ -12,9 +12,9 @@ type Needs = Permission | 'public' | 'metrics';
 
 /**
  * Every HTTP route passes here. It finds the caller from `Authorization: Bearer <key>` (401 when
- * missing or unknown), checks the route's `@Access()` against the caller's role (403), and leaves
- * the caller on the request for the actor of operator actions. A route without `@Access()` is
- * refused to all.
+ * missing or unknown; on `/v1` the hook that runs before the body is read found it already),
+ * checks the route's `@Access()` against the caller's role (403), and leaves the caller on the
+ * request for the actor of operator actions. A route without `@Access()` is refused to all.
  */
 @Injectable()
 export class AccessGuard implements CanActivate {
@@ -34,7 +34,8 @@ export class AccessGuard implements CanActivate {
       .switchToHttp()
       .getRequest<{ headers: Record<string, string | undefined>; caller?: Caller }>();
     if (needs === 'public' || (needs === 'metrics' && this.config.METRICS_PUBLIC)) return true;
-    const caller = await this.authenticate(request.headers.authorization);
+    // a `/v1` request was authenticated before its body was read (requireKeyBeforeBody)
+    const caller = request.caller ?? (await this.authenticate(request.headers.authorization));
     request.caller = caller;
     const permission = needs === 'metrics' ? Permission.AnyKey : needs;
     if (!permission) throw new ForbiddenError('this route is not open to any key');

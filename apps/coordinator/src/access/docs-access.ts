@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { PROBLEM_CONTENT_TYPE } from '#contracts';
 import { toProblem } from '../http/problem.filter';
 import { AccessGuard } from './access.guard';
+import type { Caller } from './caller';
 
 /**
  * Asks for a known key, in a fastify `onRequest` hook, on the routes `covers` picks (by the route
@@ -16,7 +17,10 @@ function requireKeyOn(app: NestFastifyApplication, covers: (route: string) => bo
     .addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (!covers(request.routeOptions?.url ?? request.url)) return;
       try {
-        await guard.authenticate(request.headers.authorization);
+        // kept for the AccessGuard, which then checks the route's role without hashing the key again
+        (request as FastifyRequest & { caller?: Caller }).caller = await guard.authenticate(
+          request.headers.authorization,
+        );
       } catch (error) {
         const problem = toProblem(error);
         await reply
