@@ -25,10 +25,11 @@ import {
 /**
  * What {@link ThreePhaseParticipant.handle} decided, the barrier's outcomes plus:
  * - `conflict`: a do-commit or abort that contradicts what this branch already did on its own timer
- *   (an abort after the participant committed: docs/protocols/3pc-vs-2pc.md N1-N3). Nothing is
- *   changed; it is recorded on the state row, and it should be acknowledged (2xx) so the coordinator
- *   stops re-sending what can no longer be carried out. Only the first such delivery reports it; a
- *   repeat is a `duplicate`.
+ *   (an abort after the participant committed: docs/protocols/3pc-vs-2pc.md N1-N3), or a do-commit
+ *   for a branch that never voted here (its abort came first: `status` is then `aborted`). Nothing
+ *   is changed; it is recorded on the state row if there is one, and it should be acknowledged (2xx)
+ *   so the coordinator stops re-sending what can no longer be carried out. Only the first such
+ *   delivery reports it; a repeat is a `duplicate`.
  */
 export type ThreePhaseResult<T> =
   | BarrierResult<T>
@@ -292,6 +293,9 @@ export class ThreePhaseParticipant<T> {
     decision: OwnDecision,
   ): Promise<Outcome<T>> {
     const key = keyOnly(branch);
+    // nothing was reserved here (its abort came first, or no can-commit ever did): nothing to commit.
+    // The coordinator sends do-commit only after every branch voted yes, so this is a contradiction
+    if (decision === 'commit' && row === null) return { conflict: true, status: 'aborted', resolvedBy: null };
     const contrary = decision === 'commit' ? 'aborted' : 'committed';
     if (row?.status === contrary) {
       const conflict = `${decision === 'commit' ? 'do-commit' : 'abort'} after ${row.resolved_by ?? 'coordinator'} ${decision === 'commit' ? 'abort' : 'commit'}`;

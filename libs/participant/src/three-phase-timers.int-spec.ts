@@ -149,6 +149,20 @@ describe('ThreePhaseParticipant (real Postgres)', () => {
     expect(await effects(tx)).toEqual({ b: ['apply', 'reserve'] });
   });
 
+  it('a do-commit for a branch that never voted here (its abort came first) applies nothing, and is a conflict', async () => {
+    const clock = new ManualClock();
+    const { p, events } = participant(clock);
+    const tx = randomUUID();
+    expect((await p.handle(call(tx, 'b', 'abort'))).kind).toBe('null-compensation');
+    expect(await p.handle(call(tx, 'b', 'do-commit'))).toMatchObject({ kind: 'conflict', decision: 'commit' });
+    expect((await p.handle(call(tx, 'b', 'do-commit'))).kind).toBe('duplicate');
+    // and one for a branch it has never heard of at all does not apply either
+    expect(await p.handle(call(tx, 'other', 'do-commit'))).toMatchObject({ kind: 'conflict', status: 'aborted' });
+    await p.close();
+    expect(await effects(tx)).toEqual({});
+    expect(events.map((e) => e.type)).toEqual(['conflict', 'conflict']);
+  });
+
   it('recover resolves overdue branches by the rule and re-arms the rest; no deadline means no timer', async () => {
     const clock = new ManualClock();
     const first = participant(clock, 100);
