@@ -26,6 +26,8 @@ export interface DemoOptions {
 export interface DemoEnvOptions extends Required<Omit<DemoOptions, 'secret'>> {
   secret?: string;
   coordinatorUrl?: string;
+  /** Sent as `Authorization: Bearer <key>` when registering (`DEMO_API_KEY`: a `participant` key). */
+  apiKey?: string;
   /** The NATS server the shipping service answers on; unset: no shipping service. */
   natsUrl?: string;
   /** The shipping participant's name (its subjects are `txn.<name>.<phase>`). */
@@ -76,6 +78,7 @@ export function demoOptionsFromEnv(env: NodeJS.ProcessEnv): DemoEnvOptions {
     threePhaseTimerMarginMs: margin('DEMO_3PC_TIMER_MARGIN_MS', DEFAULT_3PC_TIMER_MARGIN_MS),
     secret: env.DEMO_SECRET || undefined,
     coordinatorUrl: env.COORDINATOR_URL ? env.COORDINATOR_URL.replace(/\/+$/, '') : undefined,
+    apiKey: env.DEMO_API_KEY || undefined,
     natsUrl: natsUrlOf(env.DEMO_NATS_URL),
     shippingName: env.DEMO_SHIPPING_NAME || 'shipping',
     leaseSeconds: leaseSeconds('DEMO_LEASE_SECONDS', 30),

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
         ],
         options.secret,
         options.leaseSeconds,
+        options.apiKey,
       )
     : [];
 
@@ -54,6 +55,7 @@ async function startShippingOrWarn(options: DemoEnvOptions): Promise<Shipping | 
       name: options.shippingName,
       coordinatorUrl: options.coordinatorUrl,
       secret: options.secret,
+      apiKey: options.apiKey,
     });
   } catch (error) {
     process.stderr.write(

@@ -2,7 +2,8 @@ import { ParticipantLease } from '#participant';
 
 /**
  * Keeps the demo's HTTP services registered with the coordinator with the SDK's ParticipantLease
- * (`POST /v1/participants`, then a heartbeat every third of `ttlSeconds`, 30 s by default; with the signing secret when there is one).
+ * (`POST /v1/participants`, then a heartbeat every third of `ttlSeconds`, 30 s by default; with the
+ * signing secret when there is one, and the API key a coordinator with access control asks for).
  * Never throws: a coordinator that is down or refuses gets a warning on stderr, and the demo keeps
  * serving (a lease that could not reach the coordinator keeps trying at every heartbeat).
  * Resolves to the leases, to stop at shutdown.
@@ -12,6 +13,7 @@ export async function registerParticipants(
   services: { name: string; url: string }[],
   secret?: string,
   ttlSeconds = 30,
+  apiKey?: string,
 ): Promise<ParticipantLease[]> {
   const leases: ParticipantLease[] = [];
   for (const service of services) {
@@ -19,6 +21,7 @@ export async function registerParticipants(
       coordinatorUrl,
       ...service,
       secret,
+      apiKey,
       ttlSeconds,
       // renewed every third of the lease, so one lost heartbeat does not expire it
       heartbeatMs: Math.round((ttlSeconds * 1000) / 3),
