@@ -127,7 +127,9 @@ export class CallDelivery {
     const unstorable = findUnstorable(result.result);
     if (unstorable) {
       // a reply the log cannot hold must not jam the transaction: the outcome counts, the body is dropped
-      result = { ...result, result: null, error: `reply not stored: ${unstorable.path} ${unstorable.rule}` };
+      // (a no's own reason, or the status, is kept before why the body was dropped)
+      const dropped = `reply not stored: ${unstorable.path} ${unstorable.rule}`;
+      result = { ...result, result: null, error: result.error ? `${result.error}; ${dropped}` : dropped };
     }
     await this.driver.post(
       {

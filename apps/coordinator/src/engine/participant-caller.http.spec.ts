@@ -112,6 +112,9 @@ describe('HttpParticipantCaller reply bodies as stored', () => {
   const replies: Record<string, { type: string; body: string }> = {
     '/json': { type: 'application/json', body: '{"ok":true}' },
     '/bad-json': { type: 'application/json', body: 'not json at all' },
+    // plain node:http sends no content-type unless told: the body is JSON all the same
+    '/json-untyped': { type: '', body: '{"state":"committed"}' },
+    '/json-as-text': { type: 'text/plain', body: '{"balance":900}' },
     '/text-at-limit': { type: 'text/plain', body: 'x'.repeat(Limits.maxResultBytes) },
     '/json-past-limit': { type: 'application/json', body: JSON.stringify({ s: 'y'.repeat(Limits.maxResultBytes) }) },
     // 4-byte characters: the limit falls inside one
@@ -128,7 +131,7 @@ describe('HttpParticipantCaller reply bodies as stored', () => {
     server = createServer((req, res) => {
       req.resume();
       const reply = replies[req.url ?? ''];
-      req.on('end', () => res.writeHead(200, { 'content-type': reply.type }).end(reply.body));
+      req.on('end', () => res.writeHead(200, reply.type ? { 'content-type': reply.type } : {}).end(reply.body));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -140,6 +143,11 @@ describe('HttpParticipantCaller reply bodies as stored', () => {
 
   it('parses JSON', async () => {
     expect((await caller.call(callTo(`${base}/json`))).result).toEqual({ ok: true });
+  });
+
+  it('parses a JSON body whatever its content-type says, or without one', async () => {
+    expect((await caller.call(callTo(`${base}/json-untyped`))).result).toEqual({ state: 'committed' });
+    expect((await caller.call(callTo(`${base}/json-as-text`))).result).toEqual({ balance: 900 });
   });
 
   it('keeps a body that is not JSON as its text, not marked truncated when it was not cut', async () => {

@@ -55,7 +55,7 @@ export class HttpParticipantCaller implements ParticipantCaller {
       return {
         outcome: outcomeOfHttpStatus(res.statusCode, req.body.phase),
         httpStatus: res.statusCode,
-        result: parseResult(body, String(res.headers['content-type'] ?? '')),
+        result: parseResult(body),
         error: res.statusCode >= 300 ? `HTTP ${res.statusCode}` : null,
         durationMs: Math.round(performance.now() - started),
       };
@@ -140,13 +140,18 @@ async function readLimited(
 }
 
 /** A JSON reply parsed; anything else (or JSON cut at the limit) kept as text, marked `truncated` only if it was cut. */
-function parseResult({ text, cut }: { text: string; cut: boolean }, contentType: string): unknown {
+/**
+ * A JSON body is the result whatever its content-type says: a participant written on plain
+ * node:http sends none unless told, and its `{"state": "committed"}` must still be read as a check's
+ * answer. Anything else is kept as its text.
+ */
+function parseResult({ text, cut }: { text: string; cut: boolean }): unknown {
   if (!text) return null;
-  if (contentType.includes('json') && !cut) {
+  if (!cut) {
     try {
       return JSON.parse(text);
     } catch {
-      // not JSON after all: kept as the text it is
+      // not JSON: kept as the text it is
     }
   }
   return cut ? { truncated: true, text } : { text };

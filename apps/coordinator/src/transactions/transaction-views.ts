@@ -2,7 +2,9 @@ import {
   Attention,
   BranchStatus,
   MSG_CHECK_ID,
+  Outcome,
   Phase,
+  SETTLED_STATUSES,
   TransactionStatus,
   type MessageCheckView,
   type AttemptView,
@@ -99,7 +101,9 @@ export function toView(
   staleParticipants: ReadonlySet<string> = new Set(),
 ): TransactionView {
   const attempts = attemptsOf(events);
-  const first = attempts.find((a) => a.error !== null);
+  if (SETTLED_STATUSES.includes(loaded.txn.status)) closeUnanswered(attempts);
+  // a yes whose reply was not stored has an error too, but it did not fail
+  const first = attempts.find((a) => a.error !== null && a.outcome !== Outcome.Yes && a.finishedAt !== null);
   const check = checkView(loaded, attempts);
   return {
     ...toSummary(loaded.txn, attentionOf(loaded, staleParticipants)),
@@ -131,6 +135,19 @@ export function toView(
     })),
   };
 }
+/**
+ * A settled transaction has nothing in flight: a call it shows started and never finished had its
+ * answer dropped (a TCC or 2PC forward call overtaken by the abort), or was cut short by a crash and
+ * delivered again. Shown as unknown, saying so, never as in flight.
+ */
+function closeUnanswered(attempts: AttemptView[]): void {
+  for (const a of attempts) {
+    if (a.finishedAt !== null || a.outcome !== null) continue;
+    a.outcome = Outcome.Unknown;
+    a.error = 'no answer recorded: the transaction went on without it';
+  }
+}
+
 /**
  * Pairs each `call.started` with its `call.finished` (a started call with no end was cut short by a
  * crash). A `call.deferred` withdraws the call it answers when it was never made (no live instance,

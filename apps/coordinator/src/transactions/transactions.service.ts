@@ -25,7 +25,7 @@ import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
 import { requestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
-import { toBranchViews, toSummary, toView } from './transaction-views';
+import { attemptsOf, toBranchViews, toSummary, toView } from './transaction-views';
 
 const STATUSES = Object.values(TransactionStatus) as string[];
 
@@ -165,7 +165,8 @@ export class TransactionsService {
         );
       }
       const loaded = await this.load(id);
-      const view = toBranchViews(loaded).find((b) => b.id === request.id);
+      // its lastError comes from its attempts, as in the transaction's view
+      const view = toBranchViews(loaded, attemptsOf(await this.store.events(id))).find((b) => b.id === request.id);
       if (status === BranchStatus.Succeeded) return { status: 200, body: view };
       if (status === null) {
         // the answer is not in yet (retrying): the client may poll the transaction
