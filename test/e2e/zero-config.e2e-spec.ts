@@ -113,6 +113,25 @@ describe('zero-config modes', () => {
     }
   }, 120_000);
 
+  it('exits at once with one line naming DATABASE_URL when its database does not exist', async () => {
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/txc_no_such_database', // the test Postgres
+      env: { LOG_LEVEL: 'warn' },
+    });
+    try {
+      const refused = await coordinator.start().then(
+        () => null,
+        (error: Error) => error.message,
+      );
+      expect(refused).toMatch(
+        /coordinator failed to start: DATABASE_URL: cannot connect to postgres:\/\/postgres@127\.0\.0\.1:5432\/txc_no_such_database: database "txc_no_such_database" does not exist/,
+      );
+      expect(refused).not.toMatch(/Retrying|\n\s+at /); // no TypeORM retries, no stack
+    } finally {
+      await coordinator.kill();
+    }
+  });
+
   it('exits with the reason when the embedded Postgres cannot start (its port is taken)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-taken-'));
     const port = await freePort();

@@ -43,4 +43,29 @@ describe('loadConfig', () => {
       /"10.0.0.0\/99": the prefix length must be 0-32\n.*"10.0.0.0\/abc": the prefix length.*\n.*"not a host!!" is not a host name.*\n.*"host\/8": a CIDR block/s,
     );
   });
+
+  it.each([' ', ',', ' , '])(
+    'refuses a PARTICIPANT_URL_ALLOWLIST of %j: it names nothing, and would allow every host',
+    (raw) => {
+      expect(() => loadConfig({ PARTICIPANT_URL_ALLOWLIST: raw })).toThrow(/PARTICIPANT_URL_ALLOWLIST: names no host/);
+    },
+  );
+
+  it('checks the OpenTelemetry variables the tracing set-up reads', () => {
+    expect(() => loadConfig({ OTEL_BSP_SCHEDULE_DELAY: 'abc', OTEL_EXPORTER_OTLP_ENDPOINT: 'notaurl' })).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT: must be an http.*\n.*OTEL_BSP_SCHEDULE_DELAY: /s,
+    );
+    expect(
+      loadConfig({ OTEL_BSP_SCHEDULE_DELAY: '500', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }),
+    ).toMatchObject({ OTEL_BSP_SCHEDULE_DELAY: 500 });
+  });
+
+  it('refuses an ALERT_WEBHOOK_URL that no delivery could use', () => {
+    for (const bad of ['http://exa mple.com/x', 'http://', 'https://:80/x', 'ftp://example.com']) {
+      expect(() => loadConfig({ ALERT_WEBHOOK_URL: bad })).toThrow(/ALERT_WEBHOOK_URL: must be an http/);
+    }
+    expect(loadConfig({ ALERT_WEBHOOK_URL: 'https://hooks.example.com/txc?x=1' }).ALERT_WEBHOOK_URL).toBe(
+      'https://hooks.example.com/txc?x=1',
+    );
+  });
 });

@@ -17,6 +17,16 @@ const decimal = (min: number, max: number) =>
     .pipe(z.number().min(min).max(max));
 const int = (def: number, min: number, max: number) => decimal(min, max).default(def);
 
+/** An http(s) URL that fetch can use: a bad one would fail every delivery, long after the start. */
+function isHttpUrl(raw: string): boolean {
+  if (!/^https?:\/\//i.test(raw) || /\s/.test(raw)) return false;
+  try {
+    return new URL(raw).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** Every environment variable the coordinator reads, with its rule and default (README "Configuration"). */
 const envSchema = z
   .object({
@@ -89,10 +99,7 @@ const envSchema = z
     /** Longest a call waits in memory for its participant's maxConcurrency/ratePerSecond before it is deferred durably. */
     LIMIT_WAIT_MS: int(2_000, 10, 60_000),
     /** Alerts are POSTed here (JSON, signed with ALERT_WEBHOOK_SECRET when set); unset: no alerts are sent. */
-    ALERT_WEBHOOK_URL: z
-      .string()
-      .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
-      .optional(),
+    ALERT_WEBHOOK_URL: z.string().refine(isHttpUrl, 'must be an http:// or https:// URL with a host').optional(),
     ALERT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     /** First retry delay of a failed alert delivery (doubling, capped at 5 minutes). */
     ALERT_RETRY_MS: int(1_000, 10, 300_000),
@@ -100,6 +107,16 @@ const envSchema = z
     ALERT_OVERDUE_AFTER_MS: int(30_000, 0, 86_400_000),
     /** Failed transactions replayed per sweep and participant with autoReplay (their calls are paced by the limits too). */
     AUTO_REPLAY_BATCH: int(20, 1, 1000),
+    /** Read by the tracing set-up itself (the OpenTelemetry names); checked here so a bad one stops the start. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .string()
+      .refine(isHttpUrl, 'must be an http:// or https:// URL with a host')
+      .optional(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+      .string()
+      .refine(isHttpUrl, 'must be an http:// or https:// URL with a host')
+      .optional(),
+    OTEL_BSP_SCHEDULE_DELAY: decimal(0, 3_600_000).optional(),
     /** Test-only fault injection: `point[:n]` kills the process with SIGKILL at the n-th pass of a named point. */
     CRASH_AT: z
       .string()

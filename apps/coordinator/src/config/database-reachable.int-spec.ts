@@ -1,0 +1,35 @@
+import { freePort, TEST_PG_ADMIN_URL } from '#testing';
+import { waitForDatabase } from './database-reachable';
+
+describe('waitForDatabase (real Postgres)', () => {
+  it('resolves when the database answers', async () => {
+    const warned: string[] = [];
+    await waitForDatabase(TEST_PG_ADMIN_URL, (line) => warned.push(line));
+    expect(warned).toEqual([]);
+  });
+
+  it('tries again while nothing answers, one line per try, then rejects with the reason', async () => {
+    const warned: string[] = [];
+    const port = await freePort();
+    await expect(
+      waitForDatabase(`postgres://postgres@127.0.0.1:${port}/x`, (line) => warned.push(line), {
+        attempts: 3,
+        delayMs: 100,
+      }),
+    ).rejects.toThrow(/ECONNREFUSED/);
+    expect(warned).toHaveLength(2);
+    expect(warned[0]).toMatch(
+      /^cannot connect to Postgres yet \(try 1 of 3\): .*ECONNREFUSED.*; trying again in 100 ms$/,
+    );
+  });
+
+  it('rejects at once when no retry can mend it (the database does not exist)', async () => {
+    const warned: string[] = [];
+    const url = new URL(TEST_PG_ADMIN_URL);
+    url.pathname = '/txc_no_such_database';
+    await expect(waitForDatabase(url.toString(), (line) => warned.push(line))).rejects.toThrow(
+      'database "txc_no_such_database" does not exist',
+    );
+    expect(warned).toEqual([]);
+  });
+});

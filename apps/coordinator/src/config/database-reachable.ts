@@ -1,0 +1,34 @@
+import { Client } from 'pg';
+
+/** Errors no retry can mend: a wrong database name, user or password, or a refused TLS mode. */
+const PERMANENT = new Set(['3D000', '28P01', '28000', '42501']);
+
+/**
+ * Connects to `url` once, trying every `delayMs` up to `attempts` times (Postgres may still be
+ * starting), and reports each failed try in one line. Rejects with one line saying why: at once
+ * for an error that retrying cannot mend (no such database, authentication refused), else after
+ * the last try.
+ */
+export async function waitForDatabase(
+  url: string,
+  warn: (line: string) => void,
+  { attempts = 10, delayMs = 3_000 }: { attempts?: number; delayMs?: number } = {},
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    // a connection that fails after the connect resolved must not crash the process
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.end().catch(() => undefined);
+      return;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      const code = (error as { code?: string }).code;
+      const why = `${(error as Error).message || code || String(error)}`;
+      if ((code && PERMANENT.has(code)) || attempt >= attempts) throw new Error(why);
+      warn(`cannot connect to Postgres yet (try ${attempt} of ${attempts}): ${why}; trying again in ${delayMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
