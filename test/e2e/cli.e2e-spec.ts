@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
-import { freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
+import { freePort, freshDatabase, startTestStack, type FreshDatabase, type TestStack } from '#testing';
 
 const CLI = resolve(__dirname, '../../dist/apps/cli/src/main.js');
 const ADMIN_KEY = 'cli-admin-secret-0123456789';
@@ -250,6 +250,17 @@ describe('txc CLI', () => {
     const nobody = await txc(['bench', '--participant', 'nobody', '--count', '2', '--json']);
     expect(nobody.code).toBe(1);
     expect(JSON.parse(nobody.stdout)).toMatchObject({ errors: 2 });
+
+    // --wait takes the coordinator's own range: past it is a misuse, 0 is a start that does not wait
+    const tooLong = await txc(['bench', '--participant', 'p1', '--count', '1', '--wait', '70000']);
+    expect([tooLong.code, tooLong.stderr]).toEqual([2, expect.stringMatching(/--wait.*0 to 60000/)]);
+    const noWait = await txc(['bench', '--participant', 'p1', '--count', '2', '--wait', '0', '--json']);
+    expect(noWait.code).toBe(0);
+  });
+
+  it('tx watch exits 1 when the coordinator cannot be reached, as every command does', async () => {
+    const down = await txc(['--url', `http://127.0.0.1:${await freePort()}`, 'tx', 'watch']);
+    expect([down.code, down.stderr]).toEqual([1, expect.stringMatching(/did not answer/)]);
   });
 
   it('tx list filters by protocol, id prefix and creation time', async () => {

@@ -227,6 +227,22 @@ describe('CoordinatorClient: the interactive helper', () => {
   });
 });
 
+describe('CoordinatorClient: ids that cannot be a path segment', () => {
+  it('refuses "." and ".." as the coordinator would (422 naming the field), sending nothing', async () => {
+    const { client: c, requests } = client([]);
+    for (const id of ['.', '..']) {
+      await expect(c.getTransaction(id)).rejects.toMatchObject({
+        name: 'ValidationError',
+        status: 422,
+        errors: [{ field: 'id', rule: expect.stringMatching(/must not be/) }],
+      });
+      await expect(c.abortTransaction(id, { reason: 'r' })).rejects.toMatchObject({ status: 422 });
+      await expect(c.removeInstance('p1', id)).rejects.toMatchObject({ errors: [{ field: 'instanceId' }] });
+    }
+    expect(requests).toEqual([]);
+  });
+});
+
 describe('CoordinatorClient: the live stream', () => {
   const status = (eventId: string, id: string, s: string) =>
     `id: ${eventId}\nevent: status\ndata: ${JSON.stringify({ id, protocol: 'saga', status: s, updatedAt: 'now' })}\n\n`;
@@ -250,6 +266,19 @@ describe('CoordinatorClient: the live stream', () => {
     expect(requests.map((r) => r.headers['last-event-id'])).toEqual(['1.a.0', '1.a.2', '1.a.2']);
     expect(requests[0].headers.accept).toBe('text/event-stream');
     expect(lastSignal?.aborted).toBe(true);
+  });
+
+  it('tells onReset when the server could not replay what changed (and goes on)', async () => {
+    const { client: c } = client([
+      eventStream([status('1.a.1', 't1', 'running')], 'fail'),
+      eventStream(['id: 1.a.9\nevent: reset\ndata: {}\n\n', status('1.a.10', 't3', 'committed')], 'hang'),
+    ]);
+    const seen: string[] = [];
+    for await (const change of c.stream({ onReset: () => seen.push('reset'), reconnect: { initialMs: 1 } })) {
+      seen.push(`${change.id} ${change.status}`);
+      if (change.status === 'committed') break;
+    }
+    expect(seen).toEqual(['t1 running', 'reset', 't3 committed']);
   });
 
   it('throws an answer that retrying cannot change', async () => {

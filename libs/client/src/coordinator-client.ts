@@ -28,6 +28,7 @@ import {
   type InteractiveProtocol,
 } from './interactive-transaction';
 import { listQuery, type ListTransactionsFilter } from './list-query';
+import { errorFromProblem } from './problem-errors';
 import { streamStatusChanges, type StreamOptions, type StreamedStatusChange } from './status-stream';
 import {
   AtomicCommitBuilder,
@@ -37,7 +38,23 @@ import {
   type TransactionOptions,
 } from './transaction-builders';
 
-const enc = encodeURIComponent;
+/**
+ * A path segment. `.` and `..` cannot be sent in a path at all (every URL parser, fetch's too, takes
+ * them, encoded or not, as "this folder" and "up one"): refused here as the coordinator refuses
+ * them in a body, 422 naming the field, rather than sent to another route.
+ */
+function enc(value: string, field = 'id'): string {
+  if (value === '.' || value === '..') {
+    throw errorFromProblem({
+      type: '/problems/validation_failed',
+      title: 'Unprocessable Entity',
+      status: 422,
+      detail: `${field} must not be "." or ".."`,
+      errors: [{ field, rule: 'must not be "." or ".." (a path segment of its own)' }],
+    });
+  }
+  return encodeURIComponent(value);
+}
 
 /**
  * The initiator SDK: one typed method per endpoint of the coordinator's HTTP API, builders for
@@ -71,7 +88,7 @@ export class CoordinatorClient implements InteractiveApi {
   }
 
   /** `GET /v1/transactions/{id}`: the transaction, its branches, every attempt and its event log. */
-  getTransaction(id: string, options?: CallOptions): Promise<TransactionView> {
+  async getTransaction(id: string, options?: CallOptions): Promise<TransactionView> {
     return this.send({ method: 'GET', path: `/v1/transactions/${enc(id)}`, repeat: 'safe', options });
   }
 
@@ -125,7 +142,7 @@ export class CoordinatorClient implements InteractiveApi {
    * with the branch when it said yes, or while its answer is still being retried (status `running`);
    * a no rejects with `BranchRejectedError` (the transaction then aborts).
    */
-  registerBranch(id: string, branch: InteractiveBranchInput, options?: CallOptions): Promise<BranchView> {
+  async registerBranch(id: string, branch: InteractiveBranchInput, options?: CallOptions): Promise<BranchView> {
     return this.send({
       method: 'POST',
       path: `/v1/transactions/${enc(id)}/branches`,
@@ -136,13 +153,13 @@ export class CoordinatorClient implements InteractiveApi {
   }
 
   /** `POST /v1/transactions/{id}/commit`: decides commit once every branch said yes. */
-  commitTransaction(id: string, options: SubmitOptions = {}): Promise<TransactionView> {
+  async commitTransaction(id: string, options: SubmitOptions = {}): Promise<TransactionView> {
     const path = `/v1/transactions/${enc(id)}/commit`;
     return this.send({ method: 'POST', path, query: { wait: options.wait }, repeat: 'keyed', options });
   }
 
   /** `POST /v1/transactions/{id}/submit`: a prepared message's sender committed; delivers it (idempotent). */
-  submitMessage(id: string, options: SubmitOptions = {}): Promise<TransactionView> {
+  async submitMessage(id: string, options: SubmitOptions = {}): Promise<TransactionView> {
     const path = `/v1/transactions/${enc(id)}/submit`;
     return this.send({ method: 'POST', path, query: { wait: options.wait }, repeat: 'keyed', options });
   }
@@ -224,11 +241,11 @@ export class CoordinatorClient implements InteractiveApi {
    * `POST /v1/participants/{name}/heartbeat`: extends the lease of instance `options.instanceId`,
    * or without one of the instances registered without one (named by their URL).
    */
-  heartbeat(name: string, options?: CallOptions & { instanceId?: string }): Promise<ParticipantView> {
+  async heartbeat(name: string, options?: CallOptions & { instanceId?: string }): Promise<ParticipantView> {
     const { instanceId, ...call } = options ?? {};
     return this.send({
       method: 'POST',
-      path: `/v1/participants/${enc(name)}/heartbeat`,
+      path: `/v1/participants/${enc(name, 'name')}/heartbeat`,
       ...(instanceId === undefined ? {} : { body: { instanceId } }),
       repeat: 'safe',
       options: call,
@@ -242,7 +259,7 @@ export class CoordinatorClient implements InteractiveApi {
   async removeInstance(name: string, instanceId: string, options?: CallOptions): Promise<void> {
     await this.send({
       method: 'DELETE',
-      path: `/v1/participants/${enc(name)}/instances/${enc(instanceId)}`,
+      path: `/v1/participants/${enc(name, 'name')}/instances/${enc(instanceId, 'instanceId')}`,
       repeat: 'safe',
       options,
     });
@@ -260,16 +277,16 @@ export class CoordinatorClient implements InteractiveApi {
   }
 
   /** `GET /v1/participants/{name}`. */
-  getParticipant(name: string, options?: CallOptions): Promise<ParticipantView> {
-    return this.send({ method: 'GET', path: `/v1/participants/${enc(name)}`, repeat: 'safe', options });
+  async getParticipant(name: string, options?: CallOptions): Promise<ParticipantView> {
+    return this.send({ method: 'GET', path: `/v1/participants/${enc(name, 'name')}`, repeat: 'safe', options });
   }
 
   /**
-   * `DELETE /v1/participants/{name}`. Retried after a lost answer, so a delete that took effect
-   * on the first try may report `ParticipantNotFoundError`.
+   * `DELETE /v1/participants/{name}`. Retried after a lost answer; a retry that finds it gone
+   * resolves (the lost try deleted it), so `ParticipantNotFoundError` means it was never there.
    */
   async deleteParticipant(name: string, options?: CallOptions): Promise<void> {
-    await this.send({ method: 'DELETE', path: `/v1/participants/${enc(name)}`, repeat: 'safe', options });
+    await this.send({ method: 'DELETE', path: `/v1/participants/${enc(name, 'name')}`, repeat: 'safe', options });
   }
 
   // ---- overview and access
@@ -301,10 +318,10 @@ export class CoordinatorClient implements InteractiveApi {
 
   /** `DELETE /v1/keys/{name}` (admin): revokes a stored key, on every instance within `KEY_CACHE_MS`. */
   async revokeKey(name: string, options?: CallOptions): Promise<void> {
-    await this.send({ method: 'DELETE', path: `/v1/keys/${enc(name)}`, repeat: 'safe', options });
+    await this.send({ method: 'DELETE', path: `/v1/keys/${enc(name, 'name')}`, repeat: 'safe', options });
   }
 
-  private operatorAction(
+  private async operatorAction(
     id: string,
     action: 'abort' | 'replay' | 'retry',
     body: OperatorActionRequest,

@@ -41,6 +41,19 @@ describe('HttpTransport', () => {
     expect(new Set(requests.map((r) => r.body)).size).toBe(1);
   });
 
+  it('resolves a DELETE whose retry finds nothing after a lost answer (the lost try deleted it), not before', async () => {
+    const DELETE: HttpRequest = { method: 'DELETE', path: '/v1/keys/k1', repeat: 'safe' };
+    const gone = { status: 404, body: problem('key_not_found', 404, 'no stored API key named "k1"') };
+    const lost = transport([networkError(), gone]);
+    expect(await lost.http.request(DELETE)).toMatchObject({ status: 204, body: null });
+    expect(lost.requests).toHaveLength(2);
+    // refused before it was sent, or never there: the 404 is the answer
+    await expect(transport([networkError('ECONNREFUSED'), gone]).http.request(DELETE)).rejects.toMatchObject({
+      status: 404,
+    });
+    await expect(transport([gone]).http.request(DELETE)).rejects.toMatchObject({ status: 404 });
+  });
+
   it('uses a fresh key per call, or the one the caller gives', async () => {
     const { http, requests } = transport([{ status: 201, body: {} }]);
     await http.request(START);

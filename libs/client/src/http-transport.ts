@@ -44,7 +44,8 @@ export interface HttpAnswer<T> {
  * the contracts' error classes, and retries. Guarantees: a retry sends the same bytes with the same
  * `Idempotency-Key` as the first try, so a keyed call takes effect at most once however often it is
  * retried; only errors flagged `retryable` (and connection failures of calls safe to repeat) are
- * retried, at most `maxAttempts` tries in all; a 4xx answer about the request itself is thrown at once.
+ * retried, at most `maxAttempts` tries in all; a 4xx answer about the request itself is thrown at
+ * once, except a DELETE's 404 after a try whose answer was lost (that try did the delete).
  */
 export class HttpTransport {
   private readonly base: string;
@@ -84,6 +85,8 @@ export class HttpTransport {
     };
     // a `?wait` holds the answer back on purpose: the try may take that much longer
     const tryTimeoutMs = this.tryTimeoutMs + Number(request.query?.wait ?? 0);
+    // an earlier try may have reached the coordinator and done its work, its answer lost on the way
+    let mayHaveLanded = false;
     for (let attempt = 1; ; attempt++) {
       let error: CoordinatorError;
       let notBefore = 0;
@@ -93,6 +96,10 @@ export class HttpTransport {
         const text = await res.text();
         const body = parseBody(text, res.headers.get('content-type'));
         if (res.ok) return { status: res.status, headers: res.headers, body: body as T };
+        // a delete repeated after a lost answer that finds nothing left: the lost try deleted it
+        if (res.status === 404 && request.method === 'DELETE' && mayHaveLanded) {
+          return { status: 204, headers: res.headers, body: null as T };
+        }
         error = errorFromAnswer(res.status, body, text);
         notBefore = retryAfterMs(res.headers.get('retry-after')) ?? 0;
       } catch (thrown) {
@@ -101,7 +108,8 @@ export class HttpTransport {
           ? new CoordinatorUnreachableError(`no whole answer within ${tryTimeoutMs} ms`, thrown)
           : new CoordinatorUnreachableError(describe(thrown), thrown);
         // the request may have been written: only calls whose repeat is harmless go again
-        if (request.repeat === 'unsafe' && (timeout.aborted || !wasRefused(thrown))) throw error;
+        if (timeout.aborted || !wasRefused(thrown)) mayHaveLanded = true;
+        if (request.repeat === 'unsafe' && mayHaveLanded) throw error;
       }
       if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
       const delay = Math.max(

@@ -19,6 +19,12 @@ export interface StreamOptions {
   reconnect?: { initialMs?: number; maxMs?: number };
   /** Silence after which the connection is taken for dead and reopened (default 45 s; the server pings every 15 s). */
   idleTimeoutMs?: number;
+  /**
+   * Called when the server sends `event: reset`: it could not replay what changed since
+   * `lastEventId` (too much changed, or its log could not be read), so changes in between were
+   * skipped. Reload what you show (e.g. list the transactions again); the stream goes on from now.
+   */
+  onReset?: () => void;
 }
 
 /** One status change of the live stream, with the id to resume after it. */
@@ -31,7 +37,8 @@ export interface StreamedStatusChange extends StatusChange {
  * The live stream (`GET /v1/stream`) as an async iterator of status changes. Guarantees: after a
  * dropped connection (network error, end of the response, silence past `idleTimeoutMs`, a retryable
  * error answer) it reconnects with `Last-Event-ID` set to the last event received, so no final
- * status is missed (a change may come twice, as the server documents); an answer that will not
+ * status is missed (a change may come twice, as the server documents) unless the server says it
+ * could not replay them (`onReset`); an answer that will not
  * change by retrying (401, 403) is thrown; breaking out of the loop, or `signal`, aborts the
  * request and ends the iteration.
  */
@@ -79,6 +86,7 @@ export async function* streamStatusChanges(
             watch();
             for (const event of parser.push(decoder.decode(value, { stream: true }))) {
               lastEventId = event.id || lastEventId;
+              if (event.event === 'reset') options.onReset?.();
               const change = event.event === 'status' ? parseChange(event.data) : null;
               if (change) yield { ...change, eventId: event.id };
             }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import type { CoordinatorClient } from '#client';
+import { Limits } from '#contracts';
 import { cliContext } from '../cli-context';
 import { formatFields } from '../table';
 
@@ -19,12 +20,13 @@ export interface BenchResult {
   latencyMs: { p50: number; p95: number; p99: number; max: number };
 }
 
-const positive = (max: number) => (value: string) => {
+const wholeNumber = (min: number, max: number) => (value: string) => {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > max)
-    throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
   return n;
 };
+const positive = (max: number) => wholeNumber(1, max);
 
 /**
  * `txc bench`: a closed-loop load of driven sagas against a running coordinator, through the API.
@@ -33,20 +35,23 @@ const positive = (max: number) => (value: string) => {
  * baseline, see `npm run bench` (bench/README.md).
  */
 export function benchCommand(): Command {
-  return new Command('bench')
-    .description('closed-loop load of sagas on a participant; prints throughput and latency')
-    .requiredOption('--participant <name>', 'the registered participant every step calls (its /saga/action)')
-    .option('--count <n>', 'sagas in all', positive(1_000_000), 100)
-    .option('--concurrency <n>', 'sagas in flight at once', positive(1_000), 8)
-    .option('--branches <n>', 'steps per saga', positive(100), 2)
-    .option('--wait <ms>', 'how long each submit waits for the outcome', positive(600_000), 10_000)
-    .action(async (opts: BenchOptions, command: Command) => {
-      const ctx = cliContext(command);
-      const result = await runBench(ctx.client, opts);
-      ctx.print(result, formatBench);
-      // a refused or unanswered submit fails the run, so a script or CI notices
-      if (result.errors > 0) process.exitCode = 1;
-    });
+  return (
+    new Command('bench')
+      .description('closed-loop load of sagas on a participant; prints throughput and latency')
+      .requiredOption('--participant <name>', 'the registered participant every step calls (its /saga/action)')
+      .option('--count <n>', 'sagas in all', positive(1_000_000), 100)
+      .option('--concurrency <n>', 'sagas in flight at once', positive(1_000), 8)
+      .option('--branches <n>', 'steps per saga', positive(100), 2)
+      // the coordinator's own range for `?wait`
+      .option('--wait <ms>', 'how long each submit waits for the outcome', wholeNumber(0, Limits.maxWaitMs), 10_000)
+      .action(async (opts: BenchOptions, command: Command) => {
+        const ctx = cliContext(command);
+        const result = await runBench(ctx.client, opts);
+        ctx.print(result, formatBench);
+        // a refused or unanswered submit fails the run, so a script or CI notices
+        if (result.errors > 0) process.exitCode = 1;
+      })
+  );
 }
 
 interface BenchOptions {

@@ -110,10 +110,16 @@ export function txCommand(): Command {
     .option('--count <n>', 'stop after n changes', parseLimit)
     .action(async (opts: WatchOptions, command: Command) => {
       const ctx = cliContext(command);
+      // reached first, as every other command (3 tries): the stream itself reconnects for good
+      await ctx.client.me();
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       let seen = 0;
-      for await (const change of ctx.client.stream({ signal: stop.signal })) {
+      const onReset = () =>
+        process.stderr.write(
+          'txc: the coordinator could not replay every change since the last one seen: some may be missing\n',
+        );
+      for await (const change of ctx.client.stream({ signal: stop.signal, onReset })) {
         if (opts.status && !opts.status.includes(change.status)) continue;
         if (opts.protocol && change.protocol !== opts.protocol) continue;
         // one line per change: a JSON object with --json (JSON lines), else the fields in columns
