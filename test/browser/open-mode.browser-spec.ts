@@ -57,6 +57,10 @@ describe('dashboard in open mode', () => {
     await page.getByRole('button', { name: 'Create key' }).click();
     const secret = (await page.getByTestId('new-key-secret').textContent())?.trim() ?? '';
     expect(secret.length).toBeGreaterThanOrEqual(16);
+    // the page no longer claims open mode: it says it ended, the secret still shown
+    await page.getByTestId('open-mode-ended-banner').waitFor();
+    expect(await page.getByTestId('open-mode-banner').count()).toBe(0);
+    expect(await page.getByTestId('identity').textContent()).toBe('anonymous (open mode ended)');
 
     await page.getByTestId('sign-in-with-new-key').click();
     await page.getByTestId('identity').filter({ hasText: 'first-admin' }).waitFor();

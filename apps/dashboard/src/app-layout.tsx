@@ -5,7 +5,7 @@ import { useStreamState } from './live/transaction-events';
 
 /** Header (navigation, who is signed in, live-stream state), the open-mode banner, then the page. */
 export function AppLayout({ children }: { children: ReactNode }) {
-  const { me, permissions, signOut } = useSession();
+  const { me, permissions, signOut, openModeEnded } = useSession();
   const stream = useStreamState();
   return (
     <>
@@ -23,17 +23,26 @@ export function AppLayout({ children }: { children: ReactNode }) {
           {stream === 'live' ? '● live' : stream === 'stopped' ? '○ not live' : '○ connecting…'}
         </span>
         <span className="identity" data-testid="identity">
-          {me.open ? 'anonymous (open mode)' : `${me.name} · ${me.role}`}
+          {me.open
+            ? openModeEnded
+              ? 'anonymous (open mode ended)'
+              : 'anonymous (open mode)'
+            : `${me.name} · ${me.role}`}
         </span>
-        {!me.open && (
+        {(!me.open || openModeEnded) && (
           <button onClick={() => signOut()} data-testid="sign-out">
             Sign out
           </button>
         )}
       </header>
-      {me.open && (
+      {me.open && !openModeEnded && (
         <div className="banner banner-warning" role="status" data-testid="open-mode-banner">
           Open mode: no API keys configured, anyone can do anything
+        </div>
+      )}
+      {openModeEnded && (
+        <div className="banner banner-warning" role="status" data-testid="open-mode-ended-banner">
+          Open mode has ended: every call now needs a key. Sign in with the one you created.
         </div>
       )}
       <main className="page">{children}</main>

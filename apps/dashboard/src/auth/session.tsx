@@ -14,6 +14,9 @@ export interface Session {
   signOut(detail?: string | null): void;
   /** Switches to another key (one just created, say); answers why not, or null once signed in with it. */
   signIn(key: string): Promise<string | null>;
+  /** This tab created the first key while in open mode: its key-less session is over. */
+  openModeEnded: boolean;
+  endOpenMode(): void;
 }
 
 type SessionState =
@@ -38,11 +41,13 @@ export function useSession(): Session {
 export function SessionGate({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [state, setState] = useState<SessionState>({ phase: 'loading' });
+  const [openModeEnded, setOpenModeEnded] = useState(false);
 
   const endSession = useCallback(
     (detail: string | null) => {
       apiKeyStorage.forget();
       queryClient.clear();
+      setOpenModeEnded(false);
       setState({ phase: 'signed-out', detail });
     },
     [queryClient],
@@ -71,16 +76,30 @@ export function SessionGate({ children }: { children: ReactNode }) {
       if (result.kind !== 'known') return result.detail;
       apiKeyStorage.write(key);
       queryClient.clear();
+      setOpenModeEnded(false);
       setState({ phase: 'signed-in', me: result.me });
       return null;
     },
     [queryClient],
   );
 
+  // stable: what holds a connection open on it (the live stream) must not reopen when the session
+  // changes around it (the first key created ends open mode, and a reopened stream would need a key)
+  const signOut = useCallback((detail?: string | null) => endSession(detail ?? null), [endSession]);
+  const endOpenMode = useCallback(() => setOpenModeEnded(true), []);
   const me = state.phase === 'signed-in' ? state.me : null;
   const session = useMemo<Session | null>(
-    () => me && { me, api, permissions: permissionsOf(me), signOut: (detail) => endSession(detail ?? null), signIn },
-    [me, api, endSession, signIn],
+    () =>
+      me && {
+        me,
+        api,
+        permissions: permissionsOf(me),
+        signOut,
+        signIn,
+        openModeEnded,
+        endOpenMode,
+      },
+    [me, api, signOut, signIn, openModeEnded, endOpenMode],
   );
 
   switch (state.phase) {

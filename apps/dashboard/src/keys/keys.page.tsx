@@ -71,18 +71,19 @@ export function KeysPage() {
 }
 
 function CreateKeyForm({ onCreated }: { onCreated: () => void }) {
-  const { api, me, signIn } = useSession();
+  const { api, me, signIn, endOpenMode } = useSession();
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
   const [signInProblem, setSignInProblem] = useState<string | null>(null);
   // the first key ends open mode: from then on this tab's key-less calls are refused, so the list is
   // not fetched again (that would end the session before the secret is seen)
-  const endsOpenMode = me.open;
+  const [endsOpenMode] = useState(me.open);
   const create = useMutation({
     mutationFn: () => api.post<CreatedApiKey>('/v1/keys', { name: name.trim(), role }),
     onSuccess: () => {
       setName('');
-      if (!endsOpenMode) onCreated();
+      if (endsOpenMode) endOpenMode();
+      else onCreated();
     },
   });
   const submit = (event: FormEvent) => {
