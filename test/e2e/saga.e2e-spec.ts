@@ -278,4 +278,14 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(bad.body.errors[0].field).toBe('status');
     expect((await s.api.get('/v1/transactions?cursor=garbage')).status).toBe(422);
   });
+
+  it('finds a transaction by its Idempotency-Key, as long as a key may be (255), and no longer', async () => {
+    const key = `k${Date.now()}`.padEnd(255, 'x');
+    const started = await s.api.post('/v1/transactions?wait=5000', sagaBody(['a']), { 'idempotency-key': key });
+    expect(started.status).toBe(200);
+    const found = await s.api.get(`/v1/transactions?q=${key}`);
+    expect([found.status, found.body.items.map((t: any) => t.id)]).toEqual([200, [started.body.id]]);
+    const tooLong = await s.api.get(`/v1/transactions?q=${key}y`);
+    expect([tooLong.status, tooLong.body.errors[0].field]).toEqual([422, 'q']);
+  });
 });

@@ -40,6 +40,8 @@ export const Limits = {
   maxPageSize: 200,
   /** Identifier length for transaction and branch ids. */
   maxIdLength: 128,
+  /** `Idempotency-Key` length (visible ASCII); a list's `q` looks one up, so it may be as long. */
+  maxIdempotencyKeyLength: 255,
   /** A participant's URL (or broker URL), in characters; an instance registered without an id is named by it. */
   maxParticipantUrlLength: 2048,
   /** Identifier shape for transaction and branch ids: 1-128 of [A-Za-z0-9._:-], but not `.` or `..` (path segments). */

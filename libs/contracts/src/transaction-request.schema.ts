@@ -248,7 +248,8 @@ export const listTransactionsQuerySchema = z
     status: storableString.optional(),
     protocol: z.enum(Object.values(Protocol) as [Protocol, ...Protocol[]]).optional(),
     participant: storableString.pipe(z.string().max(63)).optional(),
-    q: storableString.pipe(z.string().max(Limits.maxIdLength)).optional(),
+    // an id, an id prefix or an Idempotency-Key: as long as the longest of them
+    q: storableString.pipe(z.string().max(Limits.maxIdempotencyKeyLength)).optional(),
     limit: decimalInteger(1, Limits.maxPageSize).default(Limits.defaultPageSize),
     cursor: storableString.pipe(z.string().max(512)).optional(),
     attention: z.enum(Object.values(Attention) as [Attention, ...Attention[]]).optional(),

@@ -4,9 +4,15 @@ import type { Attention } from '#contracts';
 /** The statuses a transaction is driven in (not final), as an SQL list. */
 export const ACTIVE_SQL = `('pending', 'prepared', 'running', 'committing', 'aborting')`;
 
-/** An in-flight transaction one of whose participants' lease lapsed (`t` is the transaction). */
+/**
+ * An in-flight transaction one of whose registered participants has no live instance (`t` is the
+ * transaction): none that has not left and whose own lease, if it has one, has not lapsed. The
+ * rule of the transaction's page (ParticipantDirectory.stale): the participant row's own lease
+ * fields are whatever its last registration said, not whether any instance is up.
+ */
 export const WAITING_SQL = `EXISTS (SELECT 1 FROM txc_participants p WHERE p.name = ANY(t.participants)
-  AND p.ttl_seconds IS NOT NULL AND p.last_seen_at < now() - make_interval(secs => p.ttl_seconds))`;
+  AND NOT EXISTS (SELECT 1 FROM txc_participant_instances i WHERE i.participant = p.name AND i.left_at IS NULL
+    AND (i.ttl_seconds IS NULL OR i.last_seen_at >= now() - make_interval(secs => i.ttl_seconds))))`;
 /**
  * A branch waiting out the backoff after a failed attempt. Waits that follow no failed attempt are
  * not retrying: a call deferred before it was ever delivered (its participant's limit, an open

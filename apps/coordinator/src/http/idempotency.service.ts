@@ -11,7 +11,7 @@ import { STORE } from '../tokens';
 import { toProblem } from './problem.filter';
 import type { Reply } from './reply';
 
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+const KEY_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${Limits.maxIdempotencyKeyLength}}$`);
 /** How long a repeat waits for the first request's answer before it is told to retry. */
 const WAIT_FOR_FIRST_MS = 30_000;
 /**
