@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { ParticipantLease, ParticipantRegistrationError } from './participant-lease';
+import { ParticipantLease, ParticipantRegistrationError, processInstanceId } from './participant-lease';
 
 /** A fake coordinator that records each call and answers with the status `answer` picks. */
 async function fakeCoordinator(answer: (method: string, path: string) => number) {
@@ -161,5 +161,15 @@ describe('ParticipantLease', () => {
     await until(() => flaky.calls.some((c) => c.path.endsWith('/heartbeat')));
     await lease.stop();
     await flaky.close();
+  });
+});
+
+describe('processInstanceId', () => {
+  it('names a process by its host and pid, in the characters an instance id may hold', () => {
+    expect(processInstanceId('web-1.internal', 4242)).toBe('web-1.internal:4242');
+    expect(processInstanceId('odd host/name', 7)).toBe('odd-host-name:7');
+    expect(processInstanceId('', 7)).toBe('host:7');
+    expect(processInstanceId('h'.repeat(300), 1).length).toBe(102);
+    expect(processInstanceId()).toMatch(/^[A-Za-z0-9._-]+:\d+$/);
   });
 });

@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+
 /** What a {@link ParticipantLease} registers and how often it renews. */
 export interface ParticipantLeaseOptions {
   /** The coordinator's base URL, e.g. `http://127.0.0.1:7070` (without `/v1`). */
@@ -184,4 +186,12 @@ export class ParticipantLease {
       signal: AbortSignal.timeout(Math.max(1000, Math.ceil(this.options.heartbeatMs))),
     });
   }
+}
+
+/**
+ * `<host>:<pid>`, in the characters an instance id may hold: one process among several serving a
+ * participant over one broker, where the broker's URL, the same for all, cannot tell them apart.
+ */
+export function processInstanceId(host = hostname(), pid = process.pid): string {
+  return `${host.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100) || 'host'}:${pid}`;
 }

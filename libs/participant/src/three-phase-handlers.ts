@@ -173,7 +173,10 @@ export function threePhaseReply(result: ThreePhaseResult<unknown>, phase: string
         headers: { 'content-type': 'application/json' },
         body: {
           kind: result.kind,
-          detail: `${phase} contradicts this branch, already ${result.status} by the ${result.resolvedBy ?? 'coordinator'}: atomicity lost, nothing changed`,
+          detail:
+            result.resolvedBy === null && result.status === 'aborted' && phase === Phase.DoCommit
+              ? `${phase} for a branch that never voted here (nothing reserved): nothing changed`
+              : `${phase} contradicts this branch, already ${result.status} by the ${result.resolvedBy ?? 'coordinator'}: atomicity lost, nothing changed`,
           status: result.status,
           resolvedBy: result.resolvedBy,
         },

@@ -35,6 +35,12 @@ export interface ParticipantModuleOptions {
   dataSource: DataSource;
   /** Sent as `Authorization: Bearer <apiKey>` when registering and renewing (a `participant` key). */
   apiKey?: string;
+  /**
+   * This process's instance of the participant (its own lease and circuit at the coordinator).
+   * Default: its URL over HTTP; over a broker, `<host>:<pid>`, since every process on one broker
+   * has the same URL and would otherwise register as one instance.
+   */
+  instanceId?: string;
   /** The registration's lease; default 30. */
   ttlSeconds?: number;
   /** How often the lease is renewed; default a third of the lease. */

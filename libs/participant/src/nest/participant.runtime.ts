@@ -13,7 +13,7 @@ import { Phase } from '#contracts';
 import { Barrier, DEFAULT_BARRIER_TABLE } from '../barrier';
 import type { HandlerRegistry } from '../handler-registry';
 import { Outbox } from '../outbox';
-import { ParticipantLease } from '../participant-lease';
+import { ParticipantLease, processInstanceId } from '../participant-lease';
 import { PhaseDispatcher } from '../phase-dispatcher';
 import { ThreePhaseHandlers } from '../three-phase-handlers';
 import { PhaseHandlerDiscovery } from './handler-discovery';
@@ -106,6 +106,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
       coordinatorUrl: this.options.coordinatorUrl,
       name: this.options.name,
       url: this.options.transport?.url ?? this.options.url ?? '',
+      instanceId: this.options.instanceId ?? (this.options.transport ? processInstanceId() : undefined),
       transport: this.options.transport?.kind,
       secret: this.options.secret,
       apiKey: this.options.apiKey,
