@@ -90,5 +90,7 @@ describe('the demo with two instances of each service, one killed under load', (
     }
     expect(instanceOf(view, second).status).toBe('expired');
     expect(instanceOf(view, first).status).toBe('up');
+    // the participant's own url is where it can be reached now, not the dead instance registered last
+    expect(view.url).toBe(`${first.accountsUrl}/`);
   });
 });

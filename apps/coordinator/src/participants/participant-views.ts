@@ -15,10 +15,12 @@ export function participantView(
   const mine = counts.get(p.name) ?? { inFlight: 0, failed: 0 };
   const views = instances.map((i) => instanceView(i, engine));
   const up = views.filter((i) => i.status === 'up');
+  // where it can be reached now: the live instance seen last, else the last one registered
+  const live = up.reduce<ParticipantInstanceView | null>((a, b) => (a && a.lastSeenAt >= b.lastSeenAt ? a : b), null);
   return {
     name: p.name,
-    url: p.url,
-    transport: p.transport,
+    url: live?.url ?? p.url,
+    transport: live?.transport ?? p.transport,
     ttlSeconds: p.ttlSeconds,
     hasSecret: p.secret !== null,
     metadata: p.metadata,
