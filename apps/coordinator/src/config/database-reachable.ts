@@ -15,7 +15,7 @@ export async function waitForDatabase(
   { attempts = 10, delayMs = 3_000 }: { attempts?: number; delayMs?: number } = {},
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
     // a connection that fails after the connect resolved must not crash the process
     client.on('error', () => undefined);
     try {

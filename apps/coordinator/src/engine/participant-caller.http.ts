@@ -139,11 +139,10 @@ async function readLimited(
   return { text: utf8Prefix(Buffer.concat(chunks), limit), cut: size > limit };
 }
 
-/** A JSON reply parsed; anything else (or JSON cut at the limit) kept as text, marked `truncated` only if it was cut. */
 /**
- * A JSON body is the result whatever its content-type says: a participant written on plain
- * node:http sends none unless told, and its `{"state": "committed"}` must still be read as a check's
- * answer. Anything else is kept as its text.
+ * A JSON reply parsed, whatever its content-type says: a participant written on plain node:http
+ * sends none unless told, and its `{"state": "committed"}` must still be read as a check's answer.
+ * Anything else (or JSON cut at the limit) is kept as text, marked `truncated` only if it was cut.
  */
 function parseResult({ text, cut }: { text: string; cut: boolean }): unknown {
   if (!text) return null;
