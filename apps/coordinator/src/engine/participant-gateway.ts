@@ -17,8 +17,22 @@ export type Delivery =
 export interface GatewayOptions {
   /** Longest a call waits here for its participant's limits before it is deferred durably instead. */
   limitWaitMs: number;
-  /** How soon a call with no live instance to go to looks again. */
+  /** How soon a call with no live instance to go to looks again, at first (see {@link noInstanceWaitMs}). */
   noInstanceRetryMs: number;
+}
+
+/** The longest a call with no live instance waits before it looks again (or `noInstanceRetryMs`, if longer). */
+export const NO_INSTANCE_MAX_WAIT_MS = 30_000;
+
+/**
+ * How long a call waits before it looks again for a live instance of a participant that has had
+ * none for `withoutMs`: half as long as that, between `retryMs` and {@link NO_INSTANCE_MAX_WAIT_MS}.
+ * Every look is written to the log (the announced call and its deferral), so a participant gone
+ * for a day must not cost its waiting transactions two entries a second; one that comes back is
+ * called again within half the time it was away.
+ */
+export function noInstanceWaitMs(withoutMs: number, retryMs: number): number {
+  return Math.max(retryMs, Math.min(Math.round(withoutMs / 2), NO_INSTANCE_MAX_WAIT_MS));
 }
 
 /** How many coordinators share the participants' limits, and this one's rank among them. */
@@ -38,6 +52,8 @@ export class ParticipantGateway {
   private readonly limiters = new Map<string, ParticipantLimiter>();
   /** Calls in flight per instance (`participant\0instance`), for least-outstanding balancing. */
   private readonly outstanding = new Map<string, number>();
+  /** When each participant was first found with no live instance, since it last had one. */
+  private readonly withoutInstanceSince = new Map<string, number>();
   private turn = 0;
   peers: Peers = { count: 1, rank: 0 };
 
@@ -86,13 +102,17 @@ export class ParticipantGateway {
       // a cached entry can only make leases look older than they are: look again before waiting
       if (live.length === 0)
         live = ((await this.directory.entry(name, true))?.instances ?? []).filter((i) => isLive(i));
+      const now = Date.now();
       if (live.length === 0) {
+        const since = this.withoutInstanceSince.get(name) ?? now;
+        this.withoutInstanceSince.set(name, since);
         return {
           kind: 'deferred',
           reason: 'no-live-instance',
-          retryAt: jittered(Date.now() + this.options.noInstanceRetryMs),
+          retryAt: jittered(now + noInstanceWaitMs(now - since, this.options.noInstanceRetryMs)),
         };
       }
+      this.withoutInstanceSince.delete(name);
       const chosen = this.choose(name, live);
       if (typeof chosen === 'number') return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
       return await this.callThrough(entry.participant, chosen, build);

@@ -1,0 +1,78 @@
+import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
+import type { CircuitBreakers } from './circuit-breakers';
+import type { ParticipantCaller } from './participant-caller';
+import type { ParticipantDirectory } from './participant-directory';
+import { NO_INSTANCE_MAX_WAIT_MS, ParticipantGateway, noInstanceWaitMs } from './participant-gateway';
+import type { ParticipantStats } from './participant-stats';
+
+const participant = { name: 'accounts', maxConcurrency: null, ratePerSecond: null } as ParticipantEntity;
+const instance = {
+  participant: 'accounts',
+  instanceId: 'a-1',
+  url: 'http://127.0.0.1:1',
+  transport: 'http',
+  ttlSeconds: null,
+  lastSeenAt: new Date(),
+  leftAt: null,
+} as ParticipantInstanceEntity;
+
+/** A gateway over one participant whose instances the test sets; every call it makes answers yes. */
+function gatewayOver(instances: () => ParticipantInstanceEntity[]) {
+  const directory = {
+    entry: async () => ({ participant, instances: instances() }),
+  } as unknown as ParticipantDirectory;
+  const caller = {
+    call: async () => ({ outcome: 'yes', httpStatus: 200, result: null, durationMs: 1 }),
+  } as unknown as ParticipantCaller;
+  const circuits = {
+    of: () => ({
+      availability: () => 'closed',
+      run: async (f: () => Promise<unknown>) => ({ called: true, result: await f() }),
+    }),
+  } as unknown as CircuitBreakers;
+  const stats = { record: () => undefined } as unknown as ParticipantStats;
+  return new ParticipantGateway(directory, caller, circuits, stats, { limitWaitMs: 1_000, noInstanceRetryMs: 1_000 });
+}
+
+const build = () => ({ url: 'http://127.0.0.1:1/saga/action', transport: 'http', body: {} }) as never;
+
+describe('ParticipantGateway without a live instance', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('waits half as long as the participant has been without one, from NO_INSTANCE_RETRY_MS up to 30 s', () => {
+    expect(noInstanceWaitMs(0, 1_000)).toBe(1_000);
+    expect(noInstanceWaitMs(10_000, 1_000)).toBe(5_000);
+    expect(noInstanceWaitMs(3_600_000, 1_000)).toBe(NO_INSTANCE_MAX_WAIT_MS);
+    // a configured retry longer than the cap is kept
+    expect(noInstanceWaitMs(3_600_000, 120_000)).toBe(120_000);
+  });
+
+  it('looks again less and less often while none comes back, and at the first pace once one has', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const start = new Date('2026-12-01T00:00:00Z').getTime();
+    jest.setSystemTime(start);
+    let live: ParticipantInstanceEntity[] = [];
+    const gateway = gatewayOver(() => live);
+    // an hour of looks, each made when the one before said to look again
+    let looks = 0;
+    let wait = 0;
+    while (Date.now() - start < 3_600_000) {
+      const d = await gateway.deliver('accounts', build);
+      if (d.kind !== 'deferred') throw new Error(`expected a deferral, got ${d.kind}`);
+      expect(d.reason).toBe('no-live-instance');
+      wait = d.retryAt - Date.now();
+      looks++;
+      jest.setSystemTime(d.retryAt);
+    }
+    // every second for an hour would be 3,600 looks, each two entries in the log
+    expect(looks).toBeLessThan(150);
+    expect(wait).toBeGreaterThanOrEqual(NO_INSTANCE_MAX_WAIT_MS);
+    expect(wait).toBeLessThanOrEqual(NO_INSTANCE_MAX_WAIT_MS + 250);
+
+    live = [instance];
+    expect((await gateway.deliver('accounts', build)).kind).toBe('called');
+    live = [];
+    const again = await gateway.deliver('accounts', build);
+    expect(again.kind === 'deferred' && again.retryAt - Date.now()).toBeLessThanOrEqual(1_000 + 250);
+  });
+});
