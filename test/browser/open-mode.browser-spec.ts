@@ -52,6 +52,7 @@ describe('dashboard in open mode', () => {
 
   it('shows a new key’s secret once; the first key ends open mode, and the dashboard then needs a key', async () => {
     await page.getByRole('link', { name: 'Keys', exact: true }).click();
+    await page.getByTestId('ends-open-mode-warning').waitFor();
     await page.getByTestId('key-name-input').fill('first-admin');
     await page.getByTestId('key-role-select').selectOption('admin');
     await page.getByRole('button', { name: 'Create key' }).click();
@@ -60,6 +61,7 @@ describe('dashboard in open mode', () => {
     // the page no longer claims open mode: it says it ended, the secret still shown
     await page.getByTestId('open-mode-ended-banner').waitFor();
     expect(await page.getByTestId('open-mode-banner').count()).toBe(0);
+    expect(await page.getByTestId('ends-open-mode-warning').count()).toBe(0);
     expect(await page.getByTestId('identity').textContent()).toBe('anonymous (open mode ended)');
 
     await page.getByTestId('sign-in-with-new-key').click();

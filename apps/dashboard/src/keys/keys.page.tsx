@@ -93,8 +93,8 @@ function CreateKeyForm({ onCreated }: { onCreated: () => void }) {
 
   return (
     <section>
-      {endsOpenMode && (
-        <p className="banner banner-warning">
+      {endsOpenMode && !create.isSuccess && (
+        <p className="banner banner-warning" data-testid="ends-open-mode-warning">
           Creating the first key ends open mode: from then on every call needs a key.
         </p>
       )}
