@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import {
   CoordinatorProcess,
@@ -321,6 +322,32 @@ describe('access control: open mode, private metrics and docs', () => {
     expect((await root.post('/v1/keys', { name: 'anonymous', role: 'viewer' })).status).toBe(422);
   });
 
+  it('in open mode, serves no browser that reached it by another name (a DNS-rebinding page)', async () => {
+    s = await startTestStack('access-rebind');
+    const port = new URL(s.coordinator.url).port;
+    const asPage = (host: string, method: string, path: string, body?: unknown) =>
+      rawRequest(s.coordinator.url, method, path, body, {
+        host,
+        origin: `http://${host}`,
+        'sec-fetch-site': 'same-origin',
+      });
+    // the page believes it is on its own origin, and the browser says so
+    const rebound = await asPage(`rebind.attacker.example:${port}`, 'POST', '/v1/keys', {
+      name: 'evil',
+      role: 'admin',
+    });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body.detail).toMatch(/open mode/);
+    expect((await asPage(`rebind.attacker.example:${port}`, 'GET', '/v1/transactions')).status).toBe(403);
+    expect((await s.api.get('/v1/me')).body).toEqual({ open: true, name: 'anonymous', role: 'admin' });
+    // the dashboard at an address or at localhost, and scripts that send no browser header, are served
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+      expect([host, (await asPage(host, 'GET', '/v1/me')).status]).toEqual([host, 200]);
+    }
+    const script = await rawRequest(s.coordinator.url, 'GET', '/v1/me', undefined, { host: `txc.example:${port}` });
+    expect(script.status).toBe(200);
+  });
+
   it('METRICS_PUBLIC=false and DOCS_PUBLIC=false need a key of any role', async () => {
     s = await startTestStack('access-private', {
       env: {
@@ -369,3 +396,28 @@ describe('access control: a key created through one instance, used on another', 
     expect((await b.as('not-a-key-0123456789abcdef').get('/v1/me')).status).toBe(401);
   });
 });
+
+/** A request with exactly these headers (fetch will not send another `Host`). */
+function rawRequest(
+  base: string,
+  method: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: { detail?: string } }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      new URL(path, base),
+      { method, headers: { ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

@@ -5,6 +5,7 @@ import type { Config } from '../config/config';
 import { CONFIG } from '../tokens';
 import { ACCESS_METADATA } from './access.decorator';
 import type { Caller } from './caller';
+import { isRebindablePage } from './rebinding';
 import { KeyRegistry } from './key-registry';
 import { Permission, may } from './permissions';
 
@@ -35,7 +36,7 @@ export class AccessGuard implements CanActivate {
       .getRequest<{ headers: Record<string, string | undefined>; caller?: Caller }>();
     if (needs === 'public' || (needs === 'metrics' && this.config.METRICS_PUBLIC)) return true;
     // a `/v1` request was authenticated before its body was read (requireKeyBeforeBody)
-    const caller = request.caller ?? (await this.authenticate(request.headers.authorization));
+    const caller = request.caller ?? (await this.authenticate(request.headers));
     request.caller = caller;
     const permission = needs === 'metrics' ? Permission.AnyKey : needs;
     if (!permission) throw new ForbiddenError('this route is not open to any key');
@@ -45,10 +46,22 @@ export class AccessGuard implements CanActivate {
     return true;
   }
 
-  /** The caller a request's `Authorization` header stands for; everyone is admin in open mode. */
-  async authenticate(header: string | undefined): Promise<Caller> {
-    if (await this.keys.isOpen()) return KeyRegistry.anonymous();
-    const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  /**
+   * The caller a request's `Authorization` header stands for; everyone is admin in open mode, but
+   * a browser only at a name no one else can own (isRebindablePage).
+   */
+  async authenticate(headers: Record<string, string | string[] | undefined>): Promise<Caller> {
+    if (await this.keys.isOpen()) {
+      if (isRebindablePage(headers, this.config.HOST)) {
+        throw new ForbiddenError(
+          `open mode serves browsers only at an IP address, localhost or HOST (${this.config.HOST}), not at "${headers.host}": ` +
+            'a page under another name could be a DNS-rebinding attack. Create an API key to use the dashboard under a name',
+        );
+      }
+      return KeyRegistry.anonymous();
+    }
+    const header = headers.authorization;
+    const match = /^Bearer +(\S+) *$/i.exec(typeof header === 'string' ? header : '');
     if (!match) throw new UnauthenticatedError('an API key is required: send Authorization: Bearer <key>');
     const caller = await this.keys.identify(match[1]);
     if (!caller) throw new UnauthenticatedError('the API key is not known (revoked, or mistyped)');

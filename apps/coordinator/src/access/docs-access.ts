@@ -18,9 +18,7 @@ function requireKeyOn(app: NestFastifyApplication, covers: (route: string) => bo
       if (!covers(request.routeOptions?.url ?? request.url)) return;
       try {
         // kept for the AccessGuard, which then checks the route's role without hashing the key again
-        (request as FastifyRequest & { caller?: Caller }).caller = await guard.authenticate(
-          request.headers.authorization,
-        );
+        (request as FastifyRequest & { caller?: Caller }).caller = await guard.authenticate(request.headers);
       } catch (error) {
         const problem = toProblem(error);
         await reply

@@ -1,0 +1,31 @@
+import { isIP } from 'node:net';
+
+/**
+ * Open mode lets every caller act as admin, and a browser is the one caller a stranger can steer: a
+ * page whose host name the attacker re-points at this coordinator (DNS rebinding) is, for the
+ * browser, on its own origin, so the cross-site check lets its writes through and it may read the
+ * answers. So, in open mode, a browser (it sends `Origin` or a `Sec-Fetch-*` header; scripts and
+ * servers send neither) is served only when its `Host` is an IP address, `localhost` (or a name
+ * under it) or the address the coordinator listens on, names no attacker can own. With keys
+ * configured the name does not matter: such a page has no key.
+ */
+export function isRebindablePage(headers: Record<string, string | string[] | undefined>, listenHost: string): boolean {
+  const fromBrowser =
+    headers.origin !== undefined || headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined;
+  const host = typeof headers.host === 'string' ? headers.host : undefined;
+  if (!fromBrowser || host === undefined) return false;
+  const name = hostnameOf(host);
+  if (name === null) return true;
+  if (name === listenHost.toLowerCase() || isIP(name) !== 0) return false;
+  return name !== 'localhost' && !name.endsWith('.localhost');
+}
+
+/** The name in a `Host` header, lower-cased, without its port or an IPv6 address's brackets. */
+function hostnameOf(host: string): string | null {
+  try {
+    const name = new URL(`http://${host}`).hostname.toLowerCase();
+    return name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name.replace(/\.$/, '');
+  } catch {
+    return null;
+  }
+}
