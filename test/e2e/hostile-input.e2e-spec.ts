@@ -275,6 +275,33 @@ describe('hostile input', () => {
         (await send(base, 'POST', `/v1/transactions/${id}/branches`, '{"id":"b0","participant":"p1"}')).status,
       ).toBe(200);
     });
+    it('registrations sent together still stop at the branch limit', async () => {
+      const id = await interactive();
+      const extra = 6;
+      const answers = await Promise.all(
+        Array.from({ length: Limits.maxBranches + extra }, (_, i) =>
+          send(base, 'POST', `/v1/transactions/${id}/branches`, `{"id":"c${i}","participant":"p1"}`),
+        ),
+      );
+      expect(answers.filter((r) => r.status === 200)).toHaveLength(Limits.maxBranches);
+      expect(answers.filter((r) => r.status === 422)).toHaveLength(extra);
+      const rows = await pg.query(
+        'SELECT count(*)::int AS n, count(DISTINCT position)::int AS positions FROM txc_branches WHERE transaction_id = $1',
+        [id],
+      );
+      expect(rows.rows[0]).toEqual({ n: Limits.maxBranches, positions: Limits.maxBranches });
+    });
+    it('one branch id sent together with different payloads: one is registered, the others are 409', async () => {
+      const id = await interactive();
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          send(base, 'POST', `/v1/transactions/${id}/branches`, `{"id":"x","participant":"p1","payload":{"v":${i}}}`),
+        ),
+      );
+      expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+      expect(answers.filter((r) => r.status === 409)).toHaveLength(5);
+      expect(s.participant.calls.filter((c) => c.body.transactionId === id)).toHaveLength(1);
+    });
   });
 
   describe('sizes', () => {

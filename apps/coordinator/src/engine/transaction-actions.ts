@@ -18,7 +18,7 @@ import { abortReason, operatorStep, type OperatorNote } from './operator-note';
 import { branchRecord } from './branch-records';
 import { UNDECIDED, type TransactionClaims } from './transaction-claims';
 import type { TransactionState } from '#protocol';
-import type { TransactionDriver } from './transaction-driver';
+import type { RegistrationTurn, TransactionDriver } from './transaction-driver';
 
 /** What the actions asked of one transaction need from the engine. */
 export interface ActionDeps {
@@ -101,17 +101,6 @@ export class TransactionActions {
     request: BranchRequest,
   ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
     const { id } = driver;
-    const existing = driver.branch(request.id);
-    if (existing) return { status: await driver.waitForBranch(request.id), existing };
-    if (driver.decision !== null || driver.status !== TransactionStatus.Running) {
-      throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: no more branches`);
-    }
-    if (driver.branchCount >= Limits.maxBranches) {
-      const rule = `at most ${Limits.maxBranches} branches per transaction`;
-      throw new ValidationError(`transaction "${id}" has ${driver.branchCount} branches: ${rule}`, [
-        { field: 'branches', rule },
-      ]);
-    }
     for (const phase of Object.keys(request.paths ?? {})) {
       if (!PROTOCOL_PHASES[driver.protocol].includes(phase as Phase)) {
         throw new ValidationError(`paths.${phase} is not a phase of ${driver.protocol}`, [
@@ -119,23 +108,37 @@ export class TransactionActions {
         ]);
       }
     }
-    const record: BranchRecord = {
-      ...branchRecord(request, driver.branchCount, PROTOCOL_PHASES[driver.protocol][0]),
-      dependsOn: [],
+    // decided in the registration's turn: registrations sent together must see each other
+    const admit = (): RegistrationTurn => {
+      const existing = driver.branch(request.id);
+      if (existing) return { existing };
+      if (driver.decision !== null || driver.status !== TransactionStatus.Running) {
+        return { refused: new TransactionConflictError(`transaction "${id}" is ${driver.status}: no more branches`) };
+      }
+      if (driver.branchCount >= Limits.maxBranches) {
+        const rule = `at most ${Limits.maxBranches} branches per transaction`;
+        return {
+          refused: new ValidationError(`transaction "${id}" has ${driver.branchCount} branches: ${rule}`, [
+            { field: 'branches', rule },
+          ]),
+        };
+      }
+      const index = driver.branchCount;
+      return { record: { ...branchRecord(request, index, PROTOCOL_PHASES[driver.protocol][0]), dependsOn: [] } };
     };
-    let status: BranchStatus | null;
+    let registered: { status: BranchStatus | null; existing?: BranchRecord };
     try {
-      status = await driver.register(record);
+      registered = await driver.register(request.id, admit);
     } catch (error) {
       if (!(error instanceof PermanentStoreError)) throw error;
       throw new ValidationError(`the branch cannot be stored: ${storableText(error.message)}`, [
         { field: 'payload', rule: 'must be storable (Postgres refused it)' },
       ]);
     }
-    if (status === null && !driver.branch(record.id)) {
+    if (registered.status === null && !driver.branch(request.id)) {
       throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: the branch was not registered`);
     }
-    return { status };
+    return registered;
   }
 
   async commit(id: string): Promise<boolean> {

@@ -36,6 +36,9 @@ import { writeStep } from './write-step';
  * decided onto that step and written with it (see {@link StagedStep}): the order of events is the
  * same, parallel branches' answers just share a write.
  */
+/** What an interactive registration does when its turn comes (see TransactionDriver.register). */
+export type RegistrationTurn = { record: BranchRecord } | { existing: BranchRecord } | { refused: Error };
+
 export class TransactionDriver {
   private chain: Promise<void> = Promise.resolve();
   /** Work queued on the chain and not started yet. */
@@ -115,19 +118,32 @@ export class TransactionDriver {
   }
 
   /**
-   * Interactive mode: registers a branch (its row is inserted by the same write that announces its
+   * Interactive mode: registers branch `id` (its row is inserted by the same write that announces its
    * first phase) and resolves with the branch's status once its forward phase has an answer, or null
-   * if the driver let go of the transaction first.
+   * if the driver let go of the transaction first. `admit` is asked in the registration's turn, after
+   * every step queued before it, so registrations sent together see each other (the branch limit,
+   * one id registered twice): it answers the record to register, a refusal to throw, or the branch
+   * already registered under that id (then waited for and returned as `existing`).
    */
-  async register(record: BranchRecord): Promise<BranchStatus | null> {
-    const settled = this.waitForBranch(record.id);
+  async register(
+    id: string,
+    admit: () => RegistrationTurn,
+  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
+    const settled = this.waitForBranch(id);
+    let turn: RegistrationTurn | null = null;
     try {
-      await this.submit({ type: 'register', branch: toBranchState(record) }, null, undefined, record);
+      await this.enqueue('register', async () => {
+        turn = admit();
+        if ('record' in turn)
+          await this.step({ type: 'register', branch: toBranchState(turn.record) }, null, undefined, turn.record);
+      });
     } finally {
-      // refused by the machine (past the deadline, already decided) or by the log: no row, nothing to wait for
-      if (!this.branches.has(record.id)) this.branchWaiters.resolve(record.id, null);
+      // refused here, by the machine (past the deadline, already decided) or by the log: no row, nothing to wait for
+      if (!this.branches.has(id)) this.branchWaiters.resolve(id, null);
     }
-    return settled;
+    const taken = turn as RegistrationTurn | null;
+    if (taken && 'refused' in taken) throw taken.refused;
+    return { status: await settled, ...(taken && 'existing' in taken ? { existing: taken.existing } : {}) };
   }
 
   /** Resolves once branch `id` has left pending/running (or null if the driver stops first). */
