@@ -220,6 +220,17 @@ describe('bad input', () => {
       expect(r.status).toBe(422);
       expect(r.body.errors.map((e: any) => e.field)).toEqual(['foo']);
     }
+    // JSON null is a body, and not an object: refused like [] or 1, not taken for no body
+    for (const path of [
+      `/v1/transactions/${id}/commit`,
+      `/v1/transactions/${msg}/submit`,
+      `/v1/transactions/${id}/abort`,
+    ]) {
+      const r = await s.api.post(path, 'null');
+      expect([path, r.status]).toEqual([path, 422]);
+      expect(r.body.errors.map((e: any) => e.field)).toEqual(['(body)']);
+    }
+    expect((await s.api.post('/v1/participants/p1/heartbeat', 'null')).status).toBe(422);
     expect([200, 202]).toContain((await s.api.post(`/v1/transactions/${msg}/submit`, {})).status);
     expect((await s.api.get(`/v1/transactions/${id}`)).body.status).toBe('running');
   });

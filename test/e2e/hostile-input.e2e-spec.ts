@@ -360,6 +360,22 @@ describe('hostile input', () => {
       await refused(() => send(base, 'GET', '/v1/transactions?status=%00'), 422, 'status');
       await refused(() => send(base, 'GET', '/v1/transactions?cursor=%00'), 422, 'cursor');
     });
+    it('a cursor no page could have given is 422 naming the field, whatever it decodes to', async () => {
+      const forged = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const at = '2026-12-01T12:30:13.066Z';
+      for (const cursor of [
+        forged([at, 'a\u0000']),
+        forged([at, 'a\ud800']),
+        forged([at, 'not an id']),
+        forged([12345, 'a']),
+        forged(['2026-12-01 12:30', 'a']),
+        forged([at, 'a', 'extra']),
+        forged({ at, id: 'a' }),
+      ]) {
+        await refused(() => send(base, 'GET', `/v1/transactions?cursor=${cursor}`), 422, 'cursor');
+      }
+      expect((await send(base, 'GET', `/v1/transactions?cursor=${forged([at, 'a'])}`)).status).toBe(200);
+    });
   });
 
   describe('errors the HTTP server raises', () => {

@@ -6,7 +6,8 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, what: stri
   // a body that is not JSON would arrive as a buffer; a string is JSON (the request guard refuses
   // any other Content-Type), so the schema names it as a value of the wrong type
   if (Buffer.isBuffer(value)) throw new UnsupportedMediaTypeError();
-  const result = schema.safeParse(value ?? {});
+  // no body reads as `{}`; JSON `null` is a body, and not an object
+  const result = schema.safeParse(value === undefined ? {} : value);
   if (result.success) return result.data;
   const errors = result.error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {

@@ -65,7 +65,7 @@ export class ParticipantsService {
 
   /** Extends the lease of one instance, or of those registered without an `instanceId`; 404 when none matches. */
   async heartbeat(name: string, body: unknown): Promise<Reply<ParticipantView>> {
-    const { instanceId } = parse(heartbeatSchema, body ?? {}, 'heartbeat');
+    const { instanceId } = parse(heartbeatSchema, body, 'heartbeat');
     let renewed = await this.registry.heartbeat(name, instanceId);
     const asStored = instanceId === undefined ? null : storedUrlOf(instanceId);
     if (renewed === 'instance' && asStored) renewed = await this.registry.heartbeat(name, asStored);

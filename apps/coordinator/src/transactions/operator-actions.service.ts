@@ -142,6 +142,6 @@ export class OperatorActionsService {
 }
 
 function noteOf(action: OperatorNote['action'], body: unknown, caller: Caller): OperatorNote {
-  const request = parse(operatorActionSchema, body ?? {}, 'body');
+  const request = parse(operatorActionSchema, body, 'body');
   return { action, actor: caller.name, reason: request.reason ?? null };
 }

@@ -342,11 +342,15 @@ function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
 }
 
+/** A cursor as {@link encodeCursor} writes it, or 422: a forged one must not reach the query. */
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(decoded) || decoded.length !== 2) throw new Error('shape');
+    const [at, id] = decoded as unknown[];
+    if (typeof at !== 'string' || typeof id !== 'string' || !Limits.idPattern.test(id)) throw new Error('shape');
     const createdAt = new Date(at);
-    if (typeof id !== 'string' || Number.isNaN(createdAt.getTime())) throw new Error('shape');
+    if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) throw new Error('shape');
     return { createdAt, id };
   } catch {
     throw new ValidationError('cursor is invalid', [
