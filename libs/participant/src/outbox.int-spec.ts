@@ -16,7 +16,8 @@ describe('Outbox (real Postgres)', () => {
   let refuse = false;
   const fakeFetch = (async (url: string, init: { body: string }) => {
     posted.push({ path: new URL(url).pathname, body: JSON.parse(init.body) });
-    return new Response('{}', { status: refuse ? 503 : 201 });
+    // a prepare is answered with the message, as the coordinator does
+    return new Response(JSON.stringify({ status: 'prepared' }), { status: refuse ? 503 : 201 });
   }) as unknown as typeof fetch;
   let outbox: Outbox;
 

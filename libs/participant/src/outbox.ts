@@ -66,7 +66,11 @@ export interface OutboxOptions {
   table?: string;
   /** Runs the check's own statements (outside any sender transaction). */
   db: SqlRunner;
-  /** Told about a submit that failed after the commit (the check delivers the message anyway). */
+  /**
+   * Told about a submit that failed after the commit: the check delivers the message, unless the
+   * coordinator refused it (409: aborted meanwhile, by hand or at its deadline), which needs a
+   * person. Default: one line on stderr.
+   */
   onError?: (error: unknown, messageId: string) => void;
   /** The HTTP client; default the global `fetch`. */
   fetch?: typeof fetch;
@@ -183,7 +187,8 @@ END $d$`;
         return prepared;
       }),
     );
-    await Promise.all(sent.map((m) => m.submit().catch((error: unknown) => this.options.onError?.(error, m.id))));
+    const report = this.options.onError ?? reportFailedSubmit;
+    await Promise.all(sent.map((m) => m.submit().catch((error: unknown) => report(error, m.id))));
     return result;
   }
 
@@ -220,8 +225,14 @@ END $d$`;
     return code === UNIQUE_VIOLATION || code === LATE_COMMIT;
   }
 
+  /**
+   * Prepares message `id`. A repeat of an id the coordinator already has is answered with that
+   * message as it is now: anything but `prepared` (aborted by its check, by hand or at its deadline;
+   * or already submitted) would not be delivered by this transaction's commit, so it is refused
+   * and the sender's transaction rolls back instead of committing an order without its message.
+   */
   private async prepare(id: string, message: OutboxMessage): Promise<void> {
-    await this.post('/v1/transactions', {
+    const answer = await this.post('/v1/transactions', {
       id,
       protocol: 'msg',
       mode: 'prepared',
@@ -231,9 +242,17 @@ END $d$`;
       ...(message.retry === undefined ? {} : { retry: message.retry }),
       branches: message.deliveries.map((d) => ({ ...d, ...(d.paths ? { paths: { ...d.paths } } : {}) })),
     });
+    const status = (answer as { status?: unknown } | null)?.status;
+    if (status !== 'prepared') {
+      throw new OutboxError(
+        `message "${id}" is ${String(status)} at the coordinator, not prepared: this commit would not deliver it (send it under a new id)`,
+        409,
+      );
+    }
   }
 
-  private async post(path: string, body: unknown): Promise<void> {
+  /** POSTs `body` as JSON; resolves with the answer's JSON body (null if it has none). */
+  private async post(path: string, body: unknown): Promise<unknown> {
     let res: Response;
     try {
       res = await this.fetch(this.options.coordinatorUrl.replace(/\/+$/, '') + path, {
@@ -252,6 +271,15 @@ END $d$`;
       const text = await res.text().catch(() => '');
       throw new OutboxError(`POST ${path}: ${res.status} ${text.slice(0, 500)}`, res.status);
     }
-    await res.arrayBuffer().catch(() => undefined);
+    const text = await res.text().catch(() => '');
+    try {
+      return text ? JSON.parse(text) : null;
+    } catch {
+      return null;
+    }
   }
+}
+
+function reportFailedSubmit(error: unknown, messageId: string): void {
+  console.error(`txc outbox: message "${messageId}" was committed but its submit failed: ${String(error)}`);
 }

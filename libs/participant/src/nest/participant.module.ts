@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { PhaseHandlerDiscovery } from './handler-discovery';
 import {
@@ -25,6 +25,9 @@ const outboxProvider = {
           table: options.outbox.table,
           checkPath: options.outbox.checkPath,
           apiKey: options.outbox.apiKey ?? options.apiKey,
+          // a submit refused after the commit (the message was aborted meanwhile) needs a person
+          onError: (error, id) =>
+            new Logger('Outbox').error(`message "${id}" was committed but its submit failed: ${String(error)}`),
         })
       : null,
 };
