@@ -16,25 +16,53 @@ const instance = {
   leftAt: null,
 } as ParticipantInstanceEntity;
 
-/** A gateway over one participant whose instances the test sets; every call it makes answers yes. */
-function gatewayOver(instances: () => ParticipantInstanceEntity[]) {
+/**
+ * A gateway over one participant whose instances the test sets; every call it makes answers yes
+ * (or what `answer` says for an instance), through circuits whose availability `circuitOf` gives.
+ */
+function gatewayOver(
+  instances: () => ParticipantInstanceEntity[],
+  circuitOf: (instanceId: string) => 'closed' | 'probe' = () => 'closed',
+  answer: (instanceId: string) => 'yes' | 'unknown' = () => 'yes',
+) {
+  const called: string[] = [];
   const directory = {
     entry: async () => ({ participant, instances: instances() }),
   } as unknown as ParticipantDirectory;
   const caller = {
-    call: async () => ({ outcome: 'yes', httpStatus: 200, result: null, durationMs: 1 }),
+    call: async (request: { url: string }) => {
+      const instanceId = request.url;
+      called.push(instanceId);
+      return answer(instanceId) === 'yes'
+        ? { outcome: 'yes', httpStatus: 200, result: null, durationMs: 1 }
+        : { outcome: 'unknown', httpStatus: 503, result: null, durationMs: 1 };
+    },
   } as unknown as ParticipantCaller;
+  // a failed probe opens the circuit again for 5 s, as the real breaker does
+  const reopened = new Set<string>();
+  const availability = (instanceId: string) => (reopened.has(instanceId) ? Date.now() + 5_000 : circuitOf(instanceId));
   const circuits = {
-    of: () => ({
-      availability: () => 'closed',
-      run: async (f: () => Promise<unknown>) => ({ called: true, result: await f() }),
+    of: (_: string, instanceId: string) => ({
+      availability: () => availability(instanceId),
+      run: async (f: () => Promise<{ outcome: string }>) => {
+        const probe = availability(instanceId) === 'probe';
+        const result = await f();
+        if (probe && result.outcome === 'unknown') reopened.add(instanceId);
+        return { called: true, result, probe };
+      },
     }),
   } as unknown as CircuitBreakers;
   const stats = { record: () => undefined } as unknown as ParticipantStats;
-  return new ParticipantGateway(directory, caller, circuits, stats, { limitWaitMs: 1_000, noInstanceRetryMs: 1_000 });
+  const gateway = new ParticipantGateway(directory, caller, circuits, stats, {
+    limitWaitMs: 1_000,
+    noInstanceRetryMs: 1_000,
+  });
+  return Object.assign(gateway, { called });
 }
 
-const build = () => ({ url: 'http://127.0.0.1:1/saga/action', transport: 'http', body: {} }) as never;
+/** The request names the instance it was built for, so the fake caller can tell them apart. */
+const build = (_: ParticipantEntity, i: ParticipantInstanceEntity) =>
+  ({ url: i.instanceId, transport: 'http', body: {} }) as never;
 
 describe('ParticipantGateway without a live instance', () => {
   afterEach(() => jest.useRealTimers());
@@ -74,5 +102,28 @@ describe('ParticipantGateway without a live instance', () => {
     live = [];
     const again = await gateway.deliver('accounts', build);
     expect(again.kind === 'deferred' && again.retryAt - Date.now()).toBeLessThanOrEqual(1_000 + 250);
+  });
+});
+
+describe('ParticipantGateway with a recovering instance beside a healthy one', () => {
+  const two = [instance, { ...instance, instanceId: 'a-2' } as ParticipantInstanceEntity];
+
+  it('sends the recovering instance its probe, although the other one could take the call', async () => {
+    const gateway = gatewayOver(
+      () => two,
+      (id) => (id === 'a-2' ? 'probe' : 'closed'),
+    );
+    expect(await gateway.deliver('accounts', build)).toMatchObject({ kind: 'called', instanceId: 'a-2' });
+  });
+
+  it('a failed probe sends the call back at once, for the healthy instance to take', async () => {
+    const gateway = gatewayOver(
+      () => two,
+      (id) => (id === 'a-2' ? 'probe' : 'closed'),
+      (id) => (id === 'a-2' ? 'unknown' : 'yes'),
+    );
+    const d = await gateway.deliver('accounts', build);
+    expect(d).toMatchObject({ kind: 'deferred', reason: 'probe-failed' });
+    expect(d.kind === 'deferred' && d.retryAt - Date.now()).toBeLessThanOrEqual(250);
   });
 });

@@ -115,15 +115,21 @@ export class ParticipantGateway {
       this.withoutInstanceSince.delete(name);
       const chosen = this.choose(name, live);
       if (typeof chosen === 'number') return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
-      return await this.callThrough(entry.participant, chosen, build);
+      const delivery = await this.callThrough(entry.participant, chosen, build);
+      // a recovering instance's probe failed while others may carry the load: go to them at once
+      if (delivery.kind === 'deferred' && delivery.reason === 'probe-failed' && live.length > 1) {
+        return { ...delivery, retryAt: jittered(Date.now()) };
+      }
+      return delivery;
     } finally {
       release();
     }
   }
 
   /**
-   * Among live instances: those with a closed circuit, by fewest outstanding calls, ties in turn;
-   * else one whose open circuit may send its probe; else when the first circuit may probe.
+   * Among live instances: one whose open circuit may send its probe (one real call, so an instance
+   * that recovered rejoins, even while others carry the load); else those with a closed circuit, by
+   * fewest outstanding calls, ties in turn; else when the first circuit may probe.
    */
   private choose(name: string, live: ParticipantInstanceEntity[]): ParticipantInstanceEntity | number {
     const now = Date.now();
@@ -136,7 +142,8 @@ export class ParticipantGateway {
       else if (a === 'probe') probe ??= i;
       else earliest = Math.min(earliest, a);
     }
-    if (closed.length === 0) return probe ?? earliest;
+    if (probe) return probe;
+    if (closed.length === 0) return earliest;
     const start = this.turn++ % closed.length;
     let best = closed[start];
     for (let k = 1; k < closed.length; k++) {
