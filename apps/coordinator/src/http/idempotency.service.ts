@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { settleKey } from './key-bookkeeping';
 import {
   CoordinatorError,
   IdempotencyKeyInFlightError,
@@ -116,26 +117,29 @@ export class IdempotencyService {
       reply = await work();
     } catch (error) {
       if (!(error instanceof CoordinatorError) || error.retryable) {
-        await this.store.releaseIdempotencyKey(key);
+        await settleKey(() => this.store.releaseIdempotencyKey(key));
         throw error;
       }
       const problem = toProblem(error);
       reply = { status: problem.status, body: problem, headers: { 'content-type': 'application/problem+json' } };
     }
-    if (reply.provisional) await this.store.releaseIdempotencyKey(key);
+    // the work is done: its answer is stored (or the key freed) through a dropped connection
+    if (reply.provisional) await settleKey(() => this.store.releaseIdempotencyKey(key));
     else await this.remember(key, reply);
     return reply;
   }
 
-  /** Stores the first answer given for `key`. */
+  /** Stores the first answer given for `key` (through a dropped connection: see settleKey). */
   async remember(key: string, reply: Reply): Promise<void> {
-    await this.store.apply({
-      op: 'respond',
-      key,
-      status: reply.status,
-      body: reply.body,
-      headers: reply.headers ?? {},
-    });
+    await settleKey(() =>
+      this.store.apply({
+        op: 'respond',
+        key,
+        status: reply.status,
+        body: reply.body,
+        headers: reply.headers ?? {},
+      }),
+    );
   }
 
   /**
