@@ -4,6 +4,7 @@ import { Outcome, Phase, Protocol, Transport } from '#contracts';
 import type { Resolver } from '../participants/url-safety';
 import {
   BrokerParticipantCaller,
+  describeError,
   type BrokerClient,
   type BrokerParticipantCallerOptions,
 } from './participant-caller.broker';
@@ -159,4 +160,14 @@ describe('BrokerParticipantCaller wire format', () => {
       expect(r.error).toMatch(/^reply is not \{outcome, result\?\}: /);
     },
   );
+});
+
+describe('a broker client error, in words', () => {
+  it('reads the error inside what a client rejects with, not "[object Object]"', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:7243'), { code: 'ECONNREFUSED' });
+    // Nest's RabbitMQ client rejects with a plain object holding the error and the URL
+    expect(describeError({ err: refused, url: 'amqp://127.0.0.1:7243' })).toBe('connect ECONNREFUSED 127.0.0.1:7243');
+    expect(describeError({ reason: 'gone' })).toBe('{"reason":"gone"}');
+    expect(describeError({ message: 'plain' })).toBe('plain');
+  });
 });

@@ -73,7 +73,7 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
       return resultOfReply(reply, req.body.phase, elapsed());
     } catch (error) {
       // no answer: timeout, broker down, no responder. The phase may or may not have run.
-      return unknown(describe(error), elapsed());
+      return unknown(describeError(error), elapsed());
     }
   }
 
@@ -158,7 +158,7 @@ function truncate(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-function describe(error: unknown): string {
+export function describeError(error: unknown): string {
   // the guard's refusal reads as it does over HTTP (docs/participant-url-guard.md), without its code
   if (error instanceof ParticipantAddressRefusedError) return error.message;
   if (error instanceof Error) {
@@ -169,6 +169,14 @@ function describe(error: unknown): string {
   if (typeof error === 'object' && error !== null) {
     const message = (error as { message?: unknown }).message;
     if (typeof message === 'string') return message;
+    // Nest's RabbitMQ client rejects with `{err, url}`: the error is inside
+    const inner = (error as { err?: unknown }).err;
+    if (inner !== undefined && inner !== null) return describeError(inner);
+    try {
+      return JSON.stringify(error);
+    } catch {
+      return String(error);
+    }
   }
   return String(error);
 }
