@@ -22,3 +22,13 @@ describe('registerParticipantSchema: a redis participant URL', () => {
     }
   });
 });
+
+describe('registerParticipantSchema: a URL over the length limit', () => {
+  it('names the length rule (docs/limits.md), not the URL form', () => {
+    const base = 'http://127.0.0.1:7000/';
+    const at = (n: number) => base + 'a'.repeat(n - base.length);
+    expect(registerParticipantSchema.safeParse({ name: 'p', url: at(2048) }).success).toBe(true);
+    const issues = registerParticipantSchema.safeParse({ name: 'p', url: at(2049) }).error?.issues ?? [];
+    expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([['url', 'must be at most 2048 characters']]);
+  });
+});

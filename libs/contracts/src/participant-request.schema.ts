@@ -34,11 +34,9 @@ export const registerParticipantSchema = z
     name: z
       .string()
       .regex(Limits.participantNamePattern, 'must be 1-63 characters of [a-z0-9_-], starting with a letter or digit'),
-    url: storableString.pipe(
-      z
-        .url({ protocol: ANY_SCHEME, error: 'must be an absolute http(s), nats, redis or amqp URL' })
-        .max(Limits.maxParticipantUrlLength),
-    ),
+    url: storableString
+      .max(Limits.maxParticipantUrlLength, `must be at most ${Limits.maxParticipantUrlLength} characters`)
+      .pipe(z.url({ protocol: ANY_SCHEME, error: 'must be an absolute http(s), nats, redis or amqp URL' })),
     transport: z.enum(Object.values(Transport) as [Transport, ...Transport[]]).default(Transport.Http),
     ttlSeconds: z
       .number()
