@@ -24,16 +24,18 @@ const path = (name: string) => ({ name, in: 'path', required: true, schema: { ty
 const transaction = { $ref: '#/components/schemas/Transaction' };
 const denied = { 401: problem('no API key, or an unknown one'), 403: problem('the key’s role may not do this') };
 
-/** One operator action on a transaction: replay, retry or abort. */
-const action = (summary: string, conflict: string) => ({
+/** One operator action on a transaction: replay, retry or abort (`extra`: its other answers). */
+const action = (summary: string, conflict: string, extra: Record<number, unknown> = {}) => ({
   post: {
     summary,
     parameters: [path('id'), idempotencyKey],
     requestBody: body(operatorActionSchema),
     responses: {
       202: ok('accepted; recorded as operator.<action> with the actor and reason', transaction),
+      ...extra,
       404: problem('unknown transaction'),
       409: problem(conflict),
+      422: problem('invalid id or reason'),
       ...denied,
     },
   },
@@ -142,5 +144,6 @@ export const OPERATOR_PATHS = {
   '/v1/transactions/{id}/abort': action(
     'Abort before the decision (a client key: only its own transactions)',
     'past its decision',
+    { 200: ok('already aborting or aborted: nothing more to do', transaction) },
   ),
 };

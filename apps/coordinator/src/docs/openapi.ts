@@ -69,6 +69,8 @@ export function openApiDocument(): OpenAPIObject {
           responses: {
             200: json('the participant', 'Participant'),
             404: problemResponse('unknown participant or instance: register again'),
+            409: problemResponse('the instance was deregistered (draining): register again to take calls'),
+            422: problemResponse('invalid name or body'),
           },
         },
       },
@@ -120,7 +122,11 @@ export function openApiDocument(): OpenAPIObject {
         get: {
           summary: 'A transaction with branches, attempts and timeline',
           parameters: [idParam('id')],
-          responses: { 200: json('the transaction', 'Transaction'), 404: problemResponse('unknown') },
+          responses: {
+            200: json('the transaction', 'Transaction'),
+            404: problemResponse('unknown'),
+            422: problemResponse('invalid id'),
+          },
         },
       },
       '/v1/transactions/{id}/branches': {
@@ -148,7 +154,9 @@ export function openApiDocument(): OpenAPIObject {
           responses: {
             202: json('committing', 'Transaction'),
             200: json('committed within wait', 'Transaction'),
+            404: problemResponse('unknown'),
             409: problemResponse('not every branch said yes'),
+            422: problemResponse('invalid id, wait or body (none, or {})'),
           },
         },
       },
@@ -165,6 +173,7 @@ export function openApiDocument(): OpenAPIObject {
             200: json('delivered (or failed) within wait, or already settled', 'Transaction'),
             404: problemResponse('unknown'),
             409: problemResponse('the message was aborted, or the transaction is not a message'),
+            422: problemResponse('invalid id, wait or body (none, or {})'),
           },
         },
       },
