@@ -52,4 +52,20 @@ describe('retention (coordinator process, RETENTION_DAYS=1)', () => {
     const metrics = await (await fetch(`${s.coordinator.url}/metrics`)).text();
     expect(metrics).toMatch(/^txc_retention_deleted_rows_total\{table="transactions"\} [1-9]/m);
   });
+
+  it('deletes the alerts delivered before the horizon, and keeps the rest', async () => {
+    const alert = (key: string, ageDays: number, delivered: boolean) =>
+      pool.query(
+        `INSERT INTO txc_alerts (key, kind, payload, created_at, delivered_at)
+         VALUES ($1, 'participant.expired', '{}', now() - $2 * interval '1 day', $3)`,
+        [key, ageDays, delivered ? new Date() : null],
+      );
+    await alert('participant.expired:old:1', 2, true);
+    await alert('participant.expired:recent:1', 0, true);
+    await alert('participant.expired:unsent:1', 2, false);
+    const keys = async () =>
+      (await pool.query<{ key: string }>('SELECT key FROM txc_alerts ORDER BY key')).rows.map((r) => r.key);
+    await until(async () => !(await keys()).includes('participant.expired:old:1'), 15_000);
+    expect(await keys()).toEqual(['participant.expired:recent:1', 'participant.expired:unsent:1']);
+  });
 });

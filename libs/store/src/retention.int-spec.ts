@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { FreshDatabase } from '#testing';
 import { migratedDatabase } from './migrated-database-fixtures';
-import { purgeFinishedBatch } from './retention.pg';
+import { purgeAlertsBatch, purgeFinishedBatch } from './retention.pg';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -109,5 +109,34 @@ describe('purgeFinishedBatch (real Postgres)', () => {
       other.release();
     }
     expect((await purgeFinishedBatch(pool, new Date(Date.now() - 59 * DAY), 10)).transactions).toBe(1);
+  });
+
+  it('deletes delivered alerts past the horizon; keeps newer, undelivered ones and an overdue one whose transaction exists', async () => {
+    const alert = (key: string, kind: string, ageDays: number, delivered: boolean, payload: object = {}) =>
+      pool.query(`INSERT INTO txc_alerts (key, kind, payload, created_at, delivered_at) VALUES ($1, $2, $3, $4, $5)`, [
+        key,
+        kind,
+        payload,
+        new Date(Date.now() - ageDays * DAY),
+        delivered ? new Date() : null,
+      ]);
+    await seed('stuck-alerted', 'running', 5);
+    await alert('transaction.failed:gone:7', 'transaction.failed', 5, true, { transactionId: 'gone' });
+    await alert('participant.expired:p1:1', 'participant.expired', 5, true, { participant: 'p1' });
+    await alert('transaction.failed:new:3', 'transaction.failed', 0, true, { transactionId: 'new' });
+    await alert('transaction.failed:unsent:2', 'transaction.failed', 5, false, { transactionId: 'unsent' });
+    await alert('transaction.overdue:stuck-alerted', 'transaction.overdue', 5, true, {
+      transactionId: 'stuck-alerted',
+    });
+    await alert('transaction.overdue:gone', 'transaction.overdue', 5, true, { transactionId: 'gone' });
+
+    expect(await purgeAlertsBatch(pool, new Date(Date.now() - 2 * DAY), 1)).toBe(1);
+    expect(await purgeAlertsBatch(pool, new Date(Date.now() - 2 * DAY), 100)).toBe(2);
+    const { rows } = await pool.query<{ key: string }>('SELECT key FROM txc_alerts ORDER BY key');
+    expect(rows.map((r) => r.key)).toEqual([
+      'transaction.failed:new:3',
+      'transaction.failed:unsent:2',
+      'transaction.overdue:stuck-alerted',
+    ]);
   });
 });

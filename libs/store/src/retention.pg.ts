@@ -44,3 +44,23 @@ export async function purgeFinishedBatch(pool: Pool, before: Date, limit: number
   const r = rows[0];
   return { transactions: r.t, branches: r.b, events: r.e, idempotencyKeys: r.k };
 }
+
+/**
+ * Deletes up to `limit` alerts raised before `before` and delivered (an undelivered one is still
+ * being retried to the webhook), in one statement. An overdue transaction's alert stays while the
+ * transaction exists: its key is what keeps the alert from being raised again every sweep.
+ */
+export async function purgeAlertsBatch(pool: Pool, before: Date, limit: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM txc_alerts WHERE id IN (
+       SELECT a.id FROM txc_alerts a
+        WHERE a.created_at < $1 AND a.delivered_at IS NOT NULL
+          AND (a.kind <> 'transaction.overdue'
+               OR NOT EXISTS (SELECT 1 FROM txc_transactions t WHERE t.id = a.payload->>'transactionId'))
+        ORDER BY a.created_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED)`,
+    [before, limit],
+  );
+  return rowCount ?? 0;
+}

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { purgeFinishedBatch } from '#store';
+import { purgeAlertsBatch, purgeFinishedBatch } from '#store';
 import type { Config } from '../config/config';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 import { CONFIG, PG_POOL } from '../tokens';
@@ -9,7 +9,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Deletes finished transactions (committed, aborted) last updated more than RETENTION_DAYS ago,
- * with their branches, events and idempotency keys. Off when RETENTION_DAYS is unset (the log is
+ * with their branches, events and idempotency keys, and the alerts delivered before then. Off when RETENTION_DAYS is unset (the log is
  * kept forever). Runs on instances that drive work (`ROLE` `all` or `worker`), every
  * RETENTION_INTERVAL_MS: batches of RETENTION_BATCH_SIZE transactions, each its own short
  * statement, one after the other until a batch comes back short. Several instances may run it at
@@ -70,5 +70,11 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnApplicationSh
     }
     if (total > 0)
       this.logger.log(`deleted ${total} finished transaction(s) last updated before ${horizon.toISOString()}`);
+    // the alerts delivered before the horizon go too: one is raised per failure, lapse and opened circuit
+    for (;;) {
+      const alerts = await purgeAlertsBatch(this.pool, horizon, size);
+      this.metrics.retentionDeleted.inc({ table: 'alerts' }, alerts);
+      if (alerts < size || this.stopped) break;
+    }
   }
 }
