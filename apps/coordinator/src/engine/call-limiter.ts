@@ -45,6 +45,11 @@ export class ParticipantLimiter {
   }
 
   /** Applies new limits (a re-registration, or another coordinator joining or leaving). */
+  /** This coordinator's share allows no call at all (others hold the participant's whole limit). */
+  get hasNoShare(): boolean {
+    return this.share.maxConcurrency === 0;
+  }
+
   update(share: LimitShare): void {
     if (share.maxConcurrency === this.share.maxConcurrency && share.ratePerSecond === this.share.ratePerSecond) return;
     this.refill();

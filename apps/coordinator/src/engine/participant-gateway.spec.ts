@@ -2,7 +2,7 @@ import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
 import type { CircuitBreakers } from './circuit-breakers';
 import type { ParticipantCaller } from './participant-caller';
 import type { ParticipantDirectory } from './participant-directory';
-import { NO_INSTANCE_MAX_WAIT_MS, ParticipantGateway, noInstanceWaitMs } from './participant-gateway';
+import { NO_INSTANCE_MAX_WAIT_MS, ParticipantGateway, noInstanceWaitMs, type Delivery } from './participant-gateway';
 import type { ParticipantStats } from './participant-stats';
 
 const participant = { name: 'accounts', maxConcurrency: null, ratePerSecond: null } as ParticipantEntity;
@@ -125,5 +125,27 @@ describe('ParticipantGateway with a recovering instance beside a healthy one', (
     const d = await gateway.deliver('accounts', build);
     expect(d).toMatchObject({ kind: 'deferred', reason: 'probe-failed' });
     expect(d.kind === 'deferred' && d.retryAt - Date.now()).toBeLessThanOrEqual(250);
+  });
+});
+
+describe('ParticipantGateway on a coordinator with no share of the limit', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('defers at once, to come back soon, instead of waiting out LIMIT_WAIT_MS for a permit that never comes', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    const gateway = gatewayOver(() => [instance]);
+    participant.maxConcurrency = 1;
+    gateway.peers = { count: 2, rank: 1 }; // the one call the limit allows is the other coordinator's
+    try {
+      let answer: Delivery | null = null;
+      void gateway.deliver('accounts', build).then((d) => (answer = d));
+      for (let i = 0; i < 10 && answer === null; i++) await new Promise((r) => setImmediate(r));
+      const d = answer as Delivery | null;
+      expect(d).toMatchObject({ kind: 'deferred', reason: 'limit' });
+      expect(d!.kind === 'deferred' && d!.retryAt - Date.now()).toBeLessThanOrEqual(500);
+      expect(gateway.called).toEqual([]);
+    } finally {
+      participant.maxConcurrency = null;
+    }
   });
 });

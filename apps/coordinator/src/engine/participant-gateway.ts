@@ -21,6 +21,9 @@ export interface GatewayOptions {
   noInstanceRetryMs: number;
 }
 
+/** How soon a call deferred by a coordinator with no share of its participant's limit comes back. */
+const NO_SHARE_RETRY_MS = 250;
+
 /** The longest a call with no live instance waits before it looks again (or `noInstanceRetryMs`, if longer). */
 export const NO_INSTANCE_MAX_WAIT_MS = 30_000;
 
@@ -83,6 +86,12 @@ export class ParticipantGateway {
     const entry = await this.directory.entry(name);
     if (!entry) return { kind: 'unregistered' };
     const limiter = this.limiterOf(entry.participant);
+    if (limiter.hasNoShare) {
+      // more coordinators than the participant's limit allows calls: the ones holding a share make
+      // them. Waiting here would only make this call late; its wake-up lands on any coordinator, so
+      // come back soon and often enough to reach one that holds a share before the deadline
+      return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + NO_SHARE_RETRY_MS) };
+    }
     const expected = limiter.expectedWaitMs();
     if (expected > this.options.limitWaitMs) {
       // a backlog longer than a call may wait here: come back about when its turn comes, not to queue again and again
