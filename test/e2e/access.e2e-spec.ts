@@ -339,6 +339,13 @@ describe('access control: open mode, private metrics and docs', () => {
     expect(rebound.status).toBe(403);
     expect(rebound.body.detail).toMatch(/open mode/);
     expect((await asPage(`rebind.attacker.example:${port}`, 'GET', '/v1/transactions')).status).toBe(403);
+    // a same-origin GET from a page on plain http carries no Origin and no Sec-Fetch-*: its User-Agent tells
+    const plainGet = await rawRequest(s.coordinator.url, 'GET', '/v1/transactions', undefined, {
+      host: `rebind.attacker.example:${port}`,
+      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36',
+      accept: '*/*',
+    });
+    expect(plainGet.status).toBe(403);
     expect((await s.api.get('/v1/me')).body).toEqual({ open: true, name: 'anonymous', role: 'admin' });
     // the dashboard at an address or at localhost, and scripts that send no browser header, are served
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {

@@ -14,6 +14,14 @@ describe('isRebindablePage', () => {
     expect(isRebindablePage(page('txc.internal:7070'), 'txc.internal')).toBe(false);
   });
 
+  it('tells a same-origin GET of a page on plain http by its User-Agent or Referer', () => {
+    const agent = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36';
+    expect(isRebindablePage({ host: 'evil.test:7301', 'user-agent': agent }, '127.0.0.1')).toBe(true);
+    expect(isRebindablePage({ host: 'evil.test:7301', referer: 'http://evil.test:7301/' }, '127.0.0.1')).toBe(true);
+    expect(isRebindablePage({ host: 'evil.test:7301', 'user-agent': 'curl/8.5.0' }, '127.0.0.1')).toBe(false);
+    expect(isRebindablePage({ host: '127.0.0.1:7301', 'user-agent': agent }, '127.0.0.1')).toBe(false);
+  });
+
   it('serves whatever sends no browser header, whatever its Host', () => {
     expect(isRebindablePage({ host: 'attacker.example' }, '127.0.0.1')).toBe(false);
     expect(isRebindablePage({ host: 'attacker.example', 'sec-fetch-mode': 'cors' }, '127.0.0.1')).toBe(true);

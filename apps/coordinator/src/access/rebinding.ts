@@ -4,14 +4,24 @@ import { isIP } from 'node:net';
  * Open mode lets every caller act as admin, and a browser is the one caller a stranger can steer: a
  * page whose host name the attacker re-points at this coordinator (DNS rebinding) is, for the
  * browser, on its own origin, so the cross-site check lets its writes through and it may read the
- * answers. So, in open mode, a browser (it sends `Origin` or a `Sec-Fetch-*` header; scripts and
- * servers send neither) is served only when its `Host` is an IP address, `localhost` (or a name
- * under it) or the address the coordinator listens on, names no attacker can own. With keys
- * configured the name does not matter: such a page has no key.
+ * answers. So, in open mode, a browser is served only when its `Host` is an IP address,
+ * `localhost` (or a name under it) or the address the coordinator listens on, names no attacker can
+ * own. With keys configured the name does not matter: such a page has no key.
+ *
+ * A browser is told by any of `Origin`, `Sec-Fetch-*`, `Referer` or a `Mozilla/` User-Agent: a
+ * same-origin GET from a page on plain http carries neither of the first two (Chromium sends
+ * `Sec-Fetch-*` only to trustworthy origins, `Origin` only on writes), and a page can drop its
+ * `Referer` but cannot change the User-Agent its browser sends. Scripts and servers (curl, the SDK,
+ * the CLI, fetch in Node) send none of them.
  */
 export function isRebindablePage(headers: Record<string, string | string[] | undefined>, listenHost: string): boolean {
+  const agent = headers['user-agent'];
   const fromBrowser =
-    headers.origin !== undefined || headers['sec-fetch-site'] !== undefined || headers['sec-fetch-mode'] !== undefined;
+    headers.origin !== undefined ||
+    headers['sec-fetch-site'] !== undefined ||
+    headers['sec-fetch-mode'] !== undefined ||
+    headers.referer !== undefined ||
+    (typeof agent === 'string' && agent.startsWith('Mozilla/'));
   const host = typeof headers.host === 'string' ? headers.host : undefined;
   if (!fromBrowser || host === undefined) return false;
   const name = hostnameOf(host);
