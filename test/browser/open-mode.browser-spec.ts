@@ -84,3 +84,39 @@ describe('dashboard in open mode', () => {
     }
   });
 });
+
+describe('dashboard in open mode, reached by a name an attacker could point at it', () => {
+  let s: DashboardStack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    s = await startDashboardStack('dash_rebind', { open: true });
+    // the attacker's name resolves to this machine, as after a DNS rebinding
+    browser = await launchChromium(['--host-resolver-rules=MAP rebind.test 127.0.0.1']);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+
+  it('answers the page none of its data: reads and writes are 403, at its own origin as the browser sees it', async () => {
+    const id = `rebind-${randomBytes(4).toString('hex')}`;
+    expect((await s.api.post('/v1/transactions?wait=10000', paySaga(id))).body.status).toBe('committed');
+    const port = new URL(s.origin).port;
+    const { page } = await newPage(browser, `http://rebind.test:${port}`);
+    await page.goto('/health/live');
+    const statuses = await page.evaluate(async (txn) => {
+      const read = await fetch(`/v1/transactions/${txn}`);
+      const list = await fetch('/v1/transactions');
+      const write = await fetch('/v1/keys', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'evil', role: 'admin' }),
+      });
+      return [read.status, list.status, write.status];
+    }, id);
+    expect(statuses).toEqual([403, 403, 403]);
+    expect((await s.api.get('/v1/me')).body.open).toBe(true);
+    await page.context().close();
+  });
+});

@@ -10,7 +10,8 @@ export const ARTIFACTS = resolve(__dirname, '../artifacts');
 /** How long a test waits for something the page should show: generous, it is not a timing check. */
 export const PATIENCE_MS = 20_000;
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more Chromium flags (a host-resolver rule, say). */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -22,6 +23,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }
