@@ -121,7 +121,7 @@ describe('a participant written by hand on node:http', () => {
       retry: { maxAttempts: 5, initialBackoffMs: 4_000, maxBackoffMs: 4_000 },
     });
     expect(begun.status).toBe(201);
-    const r = await s.api.post(`/v1/transactions/${id}/branches`, branch('a', 'db-down'));
+    const r = await s.api.post(`/v1/transactions/${id}/branches?wait=0`, branch('a', 'db-down'));
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ retrying: true, lastError: 'HTTP 500: db down' });
     await until(async () => (await s.api.post(`/v1/transactions/${id}/abort`, { reason: 'done' })).status < 300);

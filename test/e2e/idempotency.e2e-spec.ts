@@ -187,10 +187,10 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
       mode: 'interactive',
       retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 200 },
     });
-    // the first try is answered 503: the registration answers 202 while the retry is pending
+    // the first try is answered 503: the registration that waits for no retry answers 202
     s.participant.fault({ transactionId: id, branchId: 'b1', phase: 'try', status: 503, times: 1 });
     const branch = { id: 'b1', participant: 'p1', payload: { n: 1 } };
-    const first = await s.api.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    const first = await s.api.post(`/v1/transactions/${id}/branches?wait=0`, branch, { 'idempotency-key': key });
     expect(first.status).toBe(202);
     await s.api.until(`/v1/transactions/${id}`, (t: any) => t.branches[0]?.status === 'succeeded');
     const again = await s.api.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });

@@ -227,6 +227,27 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect(s.participant.outcome(id, 'a')).toEqual({ applied: 1, committed: 0, undone: 1 });
   });
 
+  it('answers a registration once its branch voted, through the retries of its first phase (or 202 with ?wait=0)', async () => {
+    const id = `${protocol}-retried-${Date.now()}`;
+    await s.api.post('/v1/transactions', {
+      id,
+      protocol,
+      mode: 'interactive',
+      timeoutMs: 20000,
+      retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 200 },
+    });
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: first as Phase, status: 503, times: 2 });
+    const voted = await s.api.post(`/v1/transactions/${id}/branches`, { id: 'a', participant: 'p1' });
+    expect({ status: voted.status, branch: voted.body.status, attempt: voted.body.attempt }).toEqual({
+      status: 200,
+      branch: 'succeeded',
+      attempt: 3,
+    });
+    s.participant.fault({ transactionId: id, branchId: 'b', phase: first as Phase, status: 503, times: 1 });
+    const early = await s.api.post(`/v1/transactions/${id}/branches?wait=0`, { id: 'b', participant: 'p1' });
+    expect({ status: early.status, retrying: early.body.retrying }).toEqual({ status: 202, retrying: true });
+  });
+
   it('refuses a commit while a branch has not said yes', async () => {
     const id = `${protocol}-early-${Date.now()}`;
     await s.api.post('/v1/transactions', { id, protocol, mode: 'interactive', timeoutMs: 20000 });

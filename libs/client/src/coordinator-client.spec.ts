@@ -80,7 +80,7 @@ describe('CoordinatorClient: one call per endpoint', () => {
       'branch',
       (c) => c.registerBranch('o-1', { id: 'b', participant: 'p1' }),
       'POST',
-      '/v1/transactions/o-1/branches',
+      '/v1/transactions/o-1/branches?wait=20000',
       { id: 'b', participant: 'p1' },
       true,
     ],

@@ -30,6 +30,9 @@ import {
 import { listQuery, type ListTransactionsFilter } from './list-query';
 import { errorFromProblem } from './problem-errors';
 import { streamStatusChanges, type StreamOptions, type StreamedStatusChange } from './status-stream';
+
+/** How long a registration asks the coordinator to wait for its branch's vote before a 202. */
+const REGISTER_WAIT_MS = 20_000;
 import {
   AtomicCommitBuilder,
   MessageBuilder,
@@ -142,10 +145,17 @@ export class CoordinatorClient implements InteractiveApi {
    * with the branch when it said yes, or while its answer is still being retried (status `running`);
    * a no rejects with `BranchRejectedError` (the transaction then aborts).
    */
-  async registerBranch(id: string, branch: InteractiveBranchInput, options?: CallOptions): Promise<BranchView> {
+  async registerBranch(
+    id: string,
+    branch: InteractiveBranchInput,
+    options: CallOptions & { wait?: number } = {},
+  ): Promise<BranchView> {
     return this.send({
       method: 'POST',
       path: `/v1/transactions/${enc(id)}/branches`,
+      // the coordinator waits through the first phase's retries for the vote up to `wait` (its default
+      // 60 s), then answers 202; sent, so the try's timeout allows for it
+      query: { wait: options.wait ?? REGISTER_WAIT_MS },
       body: branch,
       repeat: 'keyed',
       options,

@@ -132,11 +132,21 @@ export function openApiDocument(): OpenAPIObject {
       '/v1/transactions/{id}/branches': {
         post: {
           summary: 'Interactive TCC/2PC: register a branch; its try/prepare is delivered and its vote awaited',
-          parameters: [idParam('id'), idempotencyKey],
+          parameters: [
+            idParam('id'),
+            idempotencyKey,
+            {
+              name: 'wait',
+              in: 'query',
+              required: false,
+              description: 'How long to wait through retries for the vote before answering 202 (default 60000)',
+              schema: { type: 'integer', minimum: 0, maximum: 60000 },
+            },
+          ],
           requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterBranch' } } } },
           responses: {
             200: json('the branch voted yes'),
-            202: json('the vote is still being retried'),
+            202: json('the vote is still being retried after `wait`'),
             404: problemResponse('unknown'),
             409: problemResponse('the branch voted no, or the transaction is past registering'),
             422: problemResponse('invalid branch'),

@@ -99,11 +99,13 @@ export class TransactionsController {
   async registerBranch(
     @Param('id', TransactionIdParam) id: string,
     @Body() body: unknown,
+    @Query('wait') wait: string | undefined,
     @Headers('idempotency-key') key: string | undefined,
     @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    return send(res, await this.transactions.registerBranch(id, body, IdempotencyService.key(key), caller));
+    const waitMs = parseWait(wait);
+    return send(res, await this.transactions.registerBranch(id, body, IdempotencyService.key(key), caller, waitMs));
   }
 
   @Post(':id/commit')

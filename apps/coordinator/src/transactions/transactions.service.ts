@@ -26,6 +26,7 @@ import type { Reply } from '../http/reply';
 import { requestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
 import { attemptsOf, toBranchViews, toSummary, toView } from './transaction-views';
+import { awaitVote } from './branch-vote';
 
 const STATUSES = Object.values(TransactionStatus) as string[];
 
@@ -136,9 +137,16 @@ export class TransactionsService {
 
   /**
    * Interactive mode: registers a branch and answers once its try/prepare has: 200 yes, 409 no (or
-   * no answer within its attempts). The same branch id again answers from its recorded outcome.
+   * no answer within its attempts), through its retries for up to `waitMs` (then 202; 0: answers 202
+   * after a first attempt without an answer). The same branch id again answers from its recorded outcome.
    */
-  async registerBranch(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
+  async registerBranch(
+    id: string,
+    body: unknown,
+    key: string | undefined,
+    caller: Caller,
+    waitMs: number = Limits.maxWaitMs,
+  ): Promise<Reply> {
     const request = parse(interactiveBranchSchema, body, 'branch');
     await assertMayActOn(this.store, id, caller, 'register branches of');
     const missing = await this.directory.missing([request.participant]);
@@ -153,7 +161,8 @@ export class TransactionsService {
           `transaction "${id}" is not interactive: its branches were given at its start`,
         );
       }
-      const { status, existing } = await this.engine.registerBranch(id, request);
+      const registered = await this.engine.registerBranch(id, request);
+      const { existing } = registered;
       if (
         existing &&
         (existing.participant !== request.participant ||
@@ -164,6 +173,11 @@ export class TransactionsService {
           `branch "${request.id}" is registered with another participant, payload or paths`,
         );
       }
+      // a first answer not in yet (retried, or waiting for its participant): wait for the vote, as the
+      // contract answers 200 or 409, for up to `?wait` (default the longest a request may ask for)
+      const status =
+        registered.status ??
+        (waitMs > 0 ? await awaitVote(() => this.load(id), request.id, Date.now() + waitMs) : null);
       const loaded = await this.load(id);
       // its lastError comes from its attempts, as in the transaction's view
       const view = toBranchViews(loaded, attemptsOf(await this.store.events(id))).find((b) => b.id === request.id);
