@@ -153,6 +153,17 @@ describe('Barrier (real Postgres)', () => {
       expect(await valueOf(id)).toBe(0);
     });
 
+    it('refuses a try delivered after its confirm (reordered): no reservation is left behind', async () => {
+      const id = await counter();
+      const { attempt, confirm } = tcc();
+      // the coordinator confirms only after the try's yes; a confirm first is a reordered delivery
+      // (or a try mapped to null, which is never sent): it applies, and the try can no longer
+      expect((await deliver(confirm, id, 10)).kind).toBe('applied');
+      expect((await deliver(attempt, id, 1)).kind).toBe('refused');
+      expect((await deliver(confirm, id, 10)).kind).toBe('duplicate');
+      expect(await valueOf(id)).toBe(10);
+    });
+
     it('lets exactly one of a racing confirm and cancel apply', async () => {
       for (let round = 0; round < 10; round++) {
         const id = await counter();

@@ -67,6 +67,17 @@ export const COMPLETION_RIVAL: Readonly<Partial<Record<Phase, Phase>>> = {
   [Phase.Rollback]: Phase.Commit,
 };
 
+/**
+ * Commit-side completion → the forward phase it follows. The coordinator sends a confirm or commit
+ * only after that phase said yes, so one that arrives first is a reordered delivery (or a phase the
+ * client mapped to `null`, never sent): it fences the forward phase off, and a try or prepare
+ * delivered after it is refused instead of reserving what nothing will confirm or cancel.
+ */
+export const COMMIT_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
+  [Phase.Confirm]: Phase.Try,
+  [Phase.Commit]: Phase.Prepare,
+};
+
 /** The `op` of a branch's decision row (`$` is outside the phase names). */
 const DECISION_OP = '$decision';
 
@@ -150,6 +161,8 @@ export class Barrier {
     // the undo phase claims its origin's slot first: a forward phase arriving later finds it taken
     const originInserted = origin ? await this.insert(client, call, origin, call.phase) : false;
     for (const later of ALSO_FENCES[call.phase] ?? []) await this.insert(client, call, later, call.phase);
+    const followed = COMMIT_ORIGIN[call.phase];
+    if (followed) await this.insert(client, call, followed, call.phase);
     // the first completion takes the decision (a concurrent rival waits on the row, then sees it)
     if (COMPLETION_RIVAL[call.phase] && !(await this.insert(client, call, DECISION_OP, call.phase))) {
       if ((await this.reasonOf(client, call, DECISION_OP)) !== call.phase) return { kind: 'refused' };
