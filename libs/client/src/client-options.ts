@@ -22,14 +22,15 @@ export interface CoordinatorClientOptions {
   /** Retries of transient failures; `false` makes every call a single try. */
   retry?: RetryOptions | false;
   /**
-   * How long one try may go without a whole answer before it is given up (default 30 s); a call's
+   * How long one try may go without a whole answer before it is given up (default 35 s: longer than
+   * the 30 s a repeat waits at the coordinator for a first request in flight, so its 409 is seen); a call's
    * `wait` is added to it. A try given up is a lost answer: retried as a dropped connection is.
    */
   timeoutMs?: number;
 }
 
 /** Per-try timeout of a client given no `timeoutMs` option. */
-export const DEFAULT_TRY_TIMEOUT_MS = 30_000;
+export const DEFAULT_TRY_TIMEOUT_MS = 35_000;
 
 /** Per-call options, accepted by every method of the client. */
 export interface CallOptions {

@@ -64,8 +64,15 @@ export class IdempotencyService {
   /**
    * Runs `work` once per key; repeats get the stored answer. Errors of the request (4xx) are stored
    * too; a retryable error or a provisional answer ("still in progress, retry") frees the key instead.
+   * `fromLog` answers a repeat whose first request has held the key elsewhere for a while (its process
+   * may have died) from what the log already says, when it says it (null: wait on).
    */
-  async run(key: string | undefined, hash: string, work: () => Promise<Reply>): Promise<Reply> {
+  async run(
+    key: string | undefined,
+    hash: string,
+    work: () => Promise<Reply>,
+    fromLog?: () => Promise<Reply | null>,
+  ): Promise<Reply> {
     if (!key) return work();
     const until = Date.now() + WAIT_FOR_FIRST_MS;
     for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
@@ -79,6 +86,11 @@ export class IdempotencyService {
       // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died)
       if (await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), STALE_CLAIM_MS)) {
         return this.hold(key, hash, () => this.runClaimed(key, work));
+      }
+      // held elsewhere for a while (its process may have died): the log may already say the answer
+      if (fromLog && existing && existing.ageSeconds * 1000 > ANSWER_FROM_LOG_AFTER_MS) {
+        const built = await fromLog();
+        if (built) return built;
       }
       if (Date.now() > until) throw new IdempotencyKeyInFlightError(key);
       await new Promise((r) => setTimeout(r, delay));

@@ -1,5 +1,5 @@
 import { BranchStatus, Phase, SETTLED_STATUSES } from '#contracts';
-import type { LoadedTransaction } from '#store';
+import type { BranchRecord, LoadedTransaction } from '#store';
 
 /** Phases a branch reaches only after its forward phase said yes. */
 const AFTER_YES: Phase[] = [Phase.Confirm, Phase.Commit];
@@ -20,12 +20,21 @@ export async function awaitVote(
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     const { txn, branches } = await load();
     const branch = branches.find((b) => b.id === branchId);
-    if (branch && branch.status !== BranchStatus.Pending && branch.status !== BranchStatus.Running) {
-      return branch.status === BranchStatus.Succeeded || AFTER_YES.includes(branch.phase)
-        ? BranchStatus.Succeeded
-        : branch.status;
-    }
+    const vote = branch ? voteOf(branch) : null;
+    if (vote !== null) return vote;
     if (!branch || SETTLED_STATUSES.includes(txn.status) || Date.now() + delay > untilMs) return null;
     await pause(delay);
   }
+}
+
+/**
+ * An interactive branch's vote as the log has it: `succeeded` once it said yes (also when the
+ * commit already moved it on), the status its forward phase stopped in (a no, no answer within its
+ * attempts, abandoned by an abort), or null while it is still being asked.
+ */
+export function voteOf(branch: Pick<BranchRecord, 'status' | 'phase'>): BranchStatus | null {
+  if (branch.status === BranchStatus.Pending || branch.status === BranchStatus.Running) return null;
+  return branch.status === BranchStatus.Succeeded || AFTER_YES.includes(branch.phase)
+    ? BranchStatus.Succeeded
+    : branch.status;
 }

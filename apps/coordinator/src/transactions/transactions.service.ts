@@ -26,7 +26,7 @@ import type { Reply } from '../http/reply';
 import { requestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
 import { attemptsOf, toBranchViews, toSummary, toView } from './transaction-views';
-import { awaitVote } from './branch-vote';
+import { awaitVote, voteOf } from './branch-vote';
 
 const STATUSES = Object.values(TransactionStatus) as string[];
 
@@ -155,7 +155,10 @@ export class TransactionsService {
         { field: 'participant', rule: `participant "${request.participant}" is not registered` },
       ]);
     }
-    return this.idempotency.run(key, requestHash('branch', id, body), async () => {
+    // a repeat while the first is in flight elsewhere (its process may have died) is answered from
+    // the log once the branch voted, as a registration of a known branch is
+    const fromLog = () => this.registrationFromLog(id, request.id);
+    const run = async () => {
       if ((await this.load(id)).txn.mode !== 'interactive') {
         throw new TransactionConflictError(
           `transaction "${id}" is not interactive: its branches were given at its start`,
@@ -178,21 +181,39 @@ export class TransactionsService {
       const status =
         registered.status ??
         (waitMs > 0 ? await awaitVote(() => this.load(id), request.id, Date.now() + waitMs) : null);
-      const loaded = await this.load(id);
-      // its lastError comes from its attempts, as in the transaction's view
-      const view = toBranchViews(loaded, attemptsOf(await this.store.events(id))).find((b) => b.id === request.id);
-      if (status === BranchStatus.Succeeded) return { status: 200, body: view };
-      if (status === null) {
-        // the answer is not in yet (retrying): the client may poll the transaction
-        return {
-          status: 202,
-          body: view,
-          headers: { location: `/v1/transactions/${encodeURIComponent(id)}` },
-          provisional: true,
-        };
-      }
-      throw new BranchRejectedError(request.id, status);
-    });
+      return this.registrationReply(id, request.id, status);
+    };
+    return this.idempotency.run(key, requestHash('branch', id, body), run, fromLog);
+  }
+
+  /** A registration's answer once its branch's vote is `status` (null: not in yet). */
+  private async registrationReply(id: string, branchId: string, status: BranchStatus | null): Promise<Reply> {
+    const loaded = await this.load(id);
+    // its lastError comes from its attempts, as in the transaction's view
+    const view = toBranchViews(loaded, attemptsOf(await this.store.events(id))).find((b) => b.id === branchId);
+    if (status === BranchStatus.Succeeded) return { status: 200, body: view };
+    if (status === null) {
+      // the answer is not in yet (retrying): the client may poll the transaction
+      return {
+        status: 202,
+        body: view,
+        headers: { location: `/v1/transactions/${encodeURIComponent(id)}` },
+        provisional: true,
+      };
+    }
+    throw new BranchRejectedError(branchId, status);
+  }
+
+  /** A registration's answer from the log (null: not decided yet): its branch's vote, or the end of its transaction. */
+  private async registrationFromLog(id: string, branchId: string): Promise<Reply | null> {
+    const { txn, branches } = await this.load(id);
+    const branch = branches.find((b) => b.id === branchId);
+    const vote = branch ? voteOf(branch) : null;
+    if (vote !== null) return this.registrationReply(id, branchId, vote);
+    if (SETTLED_STATUSES.includes(txn.status)) {
+      throw new TransactionConflictError(`transaction "${id}" is ${txn.status}: the branch was not registered`);
+    }
+    return null;
   }
 
   /** Interactive mode: decides commit (409 unless every branch said yes); `waitMs` as for start. */
