@@ -237,12 +237,14 @@ export function findCycle(branches: readonly { id: string; dependsOn?: readonly 
   return null;
 }
 
-/** Query of `GET /v1/transactions`. */
-/** An ISO 8601 time with a zone, as a Date. */
-const isoTime = z.iso
-  .datetime({ offset: true, message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-29T18:00:00Z' })
-  .transform((t) => new Date(t));
+/** An ISO 8601 time with a zone, as the list's `from` and `to` take it (the CLI checks with it too). */
+export const isoTimeWithZone = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 time with a zone, e.g. 2026-11-29T18:00:00Z',
+});
+const isoTime = isoTimeWithZone.transform((t) => new Date(t));
 
+/** Query of `GET /v1/transactions`. */
 export const listTransactionsQuerySchema = z
   .object({
     status: storableString.optional(),

@@ -7,6 +7,7 @@ import {
   type TransactionPage,
   type TransactionView,
 } from '#client';
+import { isoTimeWithZone } from '#contracts';
 import { UsageError, cliContext } from '../cli-context';
 import { formatFields, formatTable } from '../table';
 
@@ -138,7 +139,8 @@ export function txCommand(): Command {
 
 /** `--from`/`--to`: an ISO time with a zone, as the coordinator reads it. */
 export function parseTime(value: string): string {
-  if (!/(Z|[+-]\d\d:?\d\d)$/.test(value) || Number.isNaN(Date.parse(value))) {
+  // the coordinator's own rule, so that what passes here is never refused there
+  if (!isoTimeWithZone.safeParse(value).success) {
     throw new InvalidArgumentError('must be an ISO time with a zone, e.g. 2026-11-29T18:00:00Z');
   }
   return value;
