@@ -28,6 +28,23 @@ describe('HttpTransport', () => {
     expect(JSON.parse(requests[0].body!)).toEqual({ protocol: 'saga' });
   });
 
+  it('refuses a wait the coordinator would refuse (not whole, out of range) before sending anything', async () => {
+    for (const wait of [1.5, Number.NaN, Number.POSITIVE_INFINITY, -5, 60_001, 1e10]) {
+      const { http, requests } = transport([{ status: 201, body: { id: 't1' } }]);
+      const error = await http.request({ ...START, query: { wait } }).catch((e: unknown) => e);
+      expect([wait, error instanceof ValidationError && (error as ValidationError).errors[0].field]).toEqual([
+        wait,
+        'wait',
+      ]);
+      expect(requests).toHaveLength(0);
+    }
+  });
+
+  it('takes only a whole number of milliseconds as its try timeout', () => {
+    expect(() => new HttpTransport({ url: 'http://coordinator.test', timeoutMs: 1000.5 })).toThrow(RangeError);
+    expect(() => new HttpTransport({ url: 'http://coordinator.test', timeoutMs: 1000 })).not.toThrow();
+  });
+
   it('retries a lost answer, a 503 and busy answers with the same key and bytes, then succeeds', async () => {
     const { http, requests } = transport([
       networkError(),

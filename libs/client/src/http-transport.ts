@@ -6,7 +6,12 @@ import {
   type CoordinatorClientOptions,
   type RetryPolicyOptions,
 } from './client-options';
-import type { CoordinatorError } from './contracts';
+import { Limits, ValidationError, type CoordinatorError } from './contracts';
+
+/** The longest `wait` the coordinator takes. */
+const MAX_WAIT_MS = Limits.maxWaitMs;
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2_147_483_647;
 import { CoordinatorUnreachableError, errorFromAnswer } from './problem-errors';
 
 /**
@@ -62,8 +67,8 @@ export class HttpTransport {
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.retry = resolveRetry(options.retry);
     this.tryTimeoutMs = options.timeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;
-    if (!(this.tryTimeoutMs > 0 && this.tryTimeoutMs <= 2_147_483_647)) {
-      throw new RangeError('timeoutMs must be a positive number of milliseconds');
+    if (!(Number.isInteger(this.tryTimeoutMs) && this.tryTimeoutMs > 0 && this.tryTimeoutMs <= MAX_TIMER_MS)) {
+      throw new RangeError('timeoutMs must be a whole, positive number of milliseconds');
     }
   }
 
@@ -84,7 +89,13 @@ export class HttpTransport {
       body: request.body === undefined ? undefined : JSON.stringify(request.body),
     };
     // a `?wait` holds the answer back on purpose: the try may take that much longer
-    const tryTimeoutMs = this.tryTimeoutMs + Number(request.query?.wait ?? 0);
+    const wait = request.query?.wait;
+    if (wait !== undefined && !(Number.isInteger(wait) && Number(wait) >= 0 && Number(wait) <= MAX_WAIT_MS)) {
+      // refused here as the coordinator would refuse it, before anything is sent
+      const rule = `must be a whole number of milliseconds from 0 to ${MAX_WAIT_MS}`;
+      throw new ValidationError(`wait is invalid: ${rule}`, [{ field: 'wait', rule }]);
+    }
+    const tryTimeoutMs = Math.min(this.tryTimeoutMs + Number(wait ?? 0), MAX_TIMER_MS);
     // an earlier try may have reached the coordinator and done its work, its answer lost on the way
     let mayHaveLanded = false;
     for (let attempt = 1; ; attempt++) {
