@@ -129,6 +129,39 @@ describe('operator actions', () => {
     expect((await s.api.post(`/v1/transactions/${id}/retry`, { reason: 'nothing waits' })).status).toBe(409);
   });
 
+  it('a retry in flight is still retrying, not healthy: its attempt before it failed', async () => {
+    const id = 'op-retry-in-flight';
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: 'action', status: 500, times: 1 });
+    s.participant.fault({
+      transactionId: id,
+      branchId: 'a',
+      phase: 'action',
+      status: 200,
+      times: 1,
+      when: 'after',
+      delayMs: 4_000,
+    });
+    const started = await s.api.post('/v1/transactions', {
+      id,
+      protocol: 'saga',
+      retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 100 },
+      branches: [{ id: 'a', participant: 'p1', payload: {} }],
+    });
+    expect(started.status).toBe(201);
+    // the second attempt is out (in flight, no next attempt scheduled)
+    const again = await s.api.until(
+      `/v1/transactions/${id}`,
+      (t: any) => t.branches[0].attempt === 2 && t.branches[0].nextAttemptAt === null && t.status === 'running',
+    );
+    expect({ attention: again.attention, retrying: again.branches[0].retrying }).toEqual({
+      attention: 'retrying',
+      retrying: true,
+    });
+    expect((await s.api.get('/v1/transactions?attention=retrying')).body.items.map((t: any) => t.id)).toContain(id);
+    expect((await s.api.get('/v1/transactions?attention=healthy')).body.items.map((t: any) => t.id)).not.toContain(id);
+    await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 15_000);
+  });
+
   it('bulk replay: a dry run freezes the matching ids, the run replays each and answers per item', async () => {
     const ids = ['op-bulk-1', 'op-bulk-2', 'op-bulk-3'];
     for (const id of ids) await failedSaga(id);

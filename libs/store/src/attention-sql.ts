@@ -14,13 +14,14 @@ export const WAITING_SQL = `EXISTS (SELECT 1 FROM txc_participants p WHERE p.nam
   AND NOT EXISTS (SELECT 1 FROM txc_participant_instances i WHERE i.participant = p.name AND i.left_at IS NULL
     AND (i.ttl_seconds IS NULL OR i.last_seen_at >= now() - make_interval(secs => i.ttl_seconds))))`;
 /**
- * A branch waiting out the backoff after a failed attempt. Waits that follow no failed attempt are
- * not retrying: a call deferred before it was ever delivered (its participant's limit, an open
- * circuit, no live instance) leaves its attempt count at 0, and a prepared message's check not yet
- * asked has its first ask scheduled the same way (it stays `pending`).
+ * A branch retrying: waiting out the backoff after a failed attempt, or making a repeat of its phase
+ * (the attempt before it failed: a retry in flight is still retrying, not healthy work). Waits that
+ * follow no failed attempt are not retrying: a call deferred before it was ever delivered (its
+ * participant's limit, an open circuit, no live instance) leaves its attempt count at 0, and a
+ * prepared message's check not yet asked has its first ask scheduled the same way (it stays `pending`).
  */
-export const RETRYING_SQL = `EXISTS (SELECT 1 FROM txc_branches b WHERE b.transaction_id = t.id AND b.retry_at IS NOT NULL
-  AND b.status <> 'pending' AND b.attempt > 0)`;
+export const RETRYING_SQL = `EXISTS (SELECT 1 FROM txc_branches b WHERE b.transaction_id = t.id AND b.status <> 'pending'
+  AND ((b.retry_at IS NOT NULL AND b.attempt > 0) OR (b.in_flight AND b.attempt > 1)))`;
 
 /** The attention state of transaction `t` (docs/operator-api.md), computed in the query that lists it. */
 export const ATTENTION_SQL = `CASE

@@ -18,11 +18,17 @@ import type { BranchRecord, EventRecord, LoadedTransaction, TransactionRecord } 
 const IN_PROGRESS: readonly BranchStatus[] = [BranchStatus.Running, BranchStatus.Completing];
 
 /**
- * A branch waiting out the backoff after a failed attempt (as RETRYING_SQL): a call deferred before
- * it was ever delivered (attempt 0 of its phase) has failed nothing.
+ * A branch retrying (as RETRYING_SQL): waiting out the backoff after a failed attempt, or making a
+ * repeat of its phase. A call deferred before it was ever delivered (attempt 0 of its phase) has
+ * failed nothing.
  */
 function isRetrying(b: BranchRecord): boolean {
-  return b.retryAt !== null && b.attempt > 0 && IN_PROGRESS.includes(b.status);
+  return IN_PROGRESS.includes(b.status) && retriesItsPhase(b);
+}
+
+/** Waiting to try its phase again after a failed attempt, or trying it again now. */
+function retriesItsPhase(b: BranchRecord): boolean {
+  return (b.retryAt !== null && b.attempt > 0) || (b.inFlight && b.attempt > 1);
 }
 
 /**
@@ -37,7 +43,7 @@ export function attentionOf(loaded: LoadedTransaction, staleParticipants: Readon
   if (status === TransactionStatus.Aborting) return Attention.Compensating;
   // a message's check waiting for its first ask is scheduled, and a deferred call that was never
   // delivered failed nothing: neither is retrying (as RETRYING_SQL)
-  if (loaded.branches.some((b) => b.retryAt !== null && b.attempt > 0 && b.status !== BranchStatus.Pending)) {
+  if (loaded.branches.some((b) => b.status !== BranchStatus.Pending && retriesItsPhase(b))) {
     return Attention.Retrying;
   }
   return Attention.Healthy;
