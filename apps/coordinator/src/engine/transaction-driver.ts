@@ -28,6 +28,9 @@ import { BranchWaiters } from './branch-waiters';
 import { CallDelivery } from './call-delivery';
 import { writeStep } from './write-step';
 
+/** What an interactive registration does when its turn comes (see TransactionDriver.register). */
+export type RegistrationTurn = { record: BranchRecord } | { existing: BranchRecord } | { refused: Error };
+
 /**
  * Drives one transaction while this instance owns it. Events are applied one at a time (a mailbox);
  * each step decides with the protocol machine, commits the new state and its timeline, and only
@@ -36,9 +39,6 @@ import { writeStep } from './write-step';
  * decided onto that step and written with it (see {@link StagedStep}): the order of events is the
  * same, parallel branches' answers just share a write.
  */
-/** What an interactive registration does when its turn comes (see TransactionDriver.register). */
-export type RegistrationTurn = { record: BranchRecord } | { existing: BranchRecord } | { refused: Error };
-
 export class TransactionDriver {
   private chain: Promise<void> = Promise.resolve();
   /** Work queued on the chain and not started yet. */
