@@ -99,8 +99,13 @@ export class CallDelivery {
     if (delivery.kind === 'deferred') {
       // a failed probe is forgiven only until the deadline: past it, the probes a broken participant
       // keeps failing use up the attempts, so a completion that can never succeed parks as `failed`
-      // (visible, alerted, replayable) instead of waiting for good
-      const overdue = delivery.reason === 'probe-failed' && delivery.result && Date.now() >= this.driver.deadline();
+      // (visible, alerted, replayable) instead of waiting for good. Not when another instance was
+      // live to take the call: the probe was the recovering instance's turn, not the call's fate
+      const overdue =
+        delivery.reason === 'probe-failed' &&
+        delivery.result &&
+        !delivery.othersLive &&
+        Date.now() >= this.driver.deadline();
       if (!overdue) return this.defer(c, branch.participant, delivery);
       delivery = { kind: 'called', result: delivery.result!, instanceId: delivery.instanceId ?? 'unknown' };
     }

@@ -11,7 +11,15 @@ export type DeferReason = 'no-live-instance' | 'circuit-open' | 'limit' | 'probe
 
 export type Delivery =
   | { kind: 'called'; result: CallResult; instanceId: string }
-  | { kind: 'deferred'; reason: DeferReason; retryAt: number; result?: CallResult; instanceId?: string }
+  | {
+      kind: 'deferred';
+      reason: DeferReason;
+      retryAt: number;
+      result?: CallResult;
+      instanceId?: string;
+      /** A failed probe's call that another live instance can take: never counted against the transaction. */
+      othersLive?: boolean;
+    }
   | { kind: 'unregistered' };
 
 export interface GatewayOptions {
@@ -127,7 +135,7 @@ export class ParticipantGateway {
       const delivery = await this.callThrough(entry.participant, chosen, build);
       // a recovering instance's probe failed while others may carry the load: go to them at once
       if (delivery.kind === 'deferred' && delivery.reason === 'probe-failed' && live.length > 1) {
-        return { ...delivery, retryAt: jittered(Date.now()) };
+        return { ...delivery, retryAt: jittered(Date.now()), othersLive: true };
       }
       return delivery;
     } finally {
