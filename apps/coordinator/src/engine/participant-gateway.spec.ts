@@ -22,7 +22,7 @@ const instance = {
  */
 function gatewayOver(
   instances: () => ParticipantInstanceEntity[],
-  circuitOf: (instanceId: string) => 'closed' | 'probe' = () => 'closed',
+  circuitOf: (instanceId: string) => 'closed' | 'probe' | number = () => 'closed',
   answer: (instanceId: string) => 'yes' | 'unknown' = () => 'yes',
 ) {
   const called: string[] = [];
@@ -148,5 +148,21 @@ describe('ParticipantGateway on a coordinator with no share of the limit', () =>
     } finally {
       participant.maxConcurrency = null;
     }
+  });
+});
+
+describe('ParticipantGateway with every circuit open', () => {
+  it('holds an ordinary call back, but sends an urgent one (a 3PC decision) to a live instance anyway', async () => {
+    const gateway = gatewayOver(
+      () => [instance],
+      () => Date.now() + 5_000,
+    );
+    expect(await gateway.deliver('accounts', build)).toMatchObject({ kind: 'deferred', reason: 'circuit-open' });
+    expect(gateway.called).toEqual([]);
+    expect(await gateway.deliver('accounts', build, undefined, true)).toMatchObject({
+      kind: 'called',
+      instanceId: 'a-1',
+    });
+    expect(gateway.called).toEqual(['a-1']);
   });
 });

@@ -85,11 +85,15 @@ export class ParticipantGateway {
    * Delivers one call to a live instance of `name`, building the request for the instance chosen.
    * A call with `sendBy` (a forward phase: its transaction's deadline) that is still waiting for its
    * turn at that instant is not sent: it is deferred, never delivered, and the deadline decides.
+   * An `urgent` call (a 3PC decision, which the participant otherwise takes on its own timer soon
+   * after the deadline) is not held back by open circuits: with no closed one, it goes to a live
+   * instance anyway, outside its breaker.
    */
   async deliver(
     name: string,
     build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
     sendBy?: number,
+    urgent = false,
   ): Promise<Delivery> {
     const entry = await this.directory.entry(name);
     if (!entry) return { kind: 'unregistered' };
@@ -131,7 +135,10 @@ export class ParticipantGateway {
       }
       this.withoutInstanceSince.delete(name);
       const chosen = this.choose(name, live);
-      if (typeof chosen === 'number') return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
+      if (typeof chosen === 'number') {
+        if (urgent) return await this.callAnyway(entry.participant, live[this.turn++ % live.length], build);
+        return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
+      }
       const delivery = await this.callThrough(entry.participant, chosen, build);
       // a recovering instance's probe failed while others may carry the load: go to them at once
       if (delivery.kind === 'deferred' && delivery.reason === 'probe-failed' && live.length > 1) {
@@ -192,6 +199,25 @@ export class ParticipantGateway {
         const retryAt = jittered(typeof a === 'number' ? a : Date.now());
         return { kind: 'deferred', reason: 'probe-failed', retryAt, result, instanceId: instance.instanceId };
       }
+      return { kind: 'called', result, instanceId: instance.instanceId };
+    } finally {
+      const left = (this.outstanding.get(k) ?? 1) - 1;
+      if (left > 0) this.outstanding.set(k, left);
+      else this.outstanding.delete(k);
+    }
+  }
+
+  /** Makes an urgent call to `instance` past its open circuit (the breaker neither gates nor counts it). */
+  private async callAnyway(
+    participant: ParticipantEntity,
+    instance: ParticipantInstanceEntity,
+    build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
+  ): Promise<Delivery> {
+    const k = key(participant.name, instance.instanceId);
+    this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
+    try {
+      const result = await callWithin(this.caller, build(participant, instance));
+      this.stats.record(k, result.outcome, result.error, result.durationMs);
       return { kind: 'called', result, instanceId: instance.instanceId };
     } finally {
       const left = (this.outstanding.get(k) ?? 1) - 1;
