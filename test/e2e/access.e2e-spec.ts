@@ -353,6 +353,20 @@ describe('access control: open mode, private metrics and docs', () => {
     }
     const script = await rawRequest(s.coordinator.url, 'GET', '/v1/me', undefined, { host: `txc.example:${port}` });
     expect(script.status).toBe(200);
+    // fetch in Node (the SDKs, the CLI) at a host name: Sec-Fetch-Mode and its own User-Agent
+    const node = await rawRequest(
+      s.coordinator.url,
+      'POST',
+      '/v1/participants',
+      { name: 'by-name', url: 'http://127.0.0.1:9' },
+      {
+        host: `txc.example:${port}`,
+        'sec-fetch-mode': 'cors',
+        'user-agent': 'node',
+        accept: '*/*',
+      },
+    );
+    expect(node.status).toBe(201);
   });
 
   it('METRICS_PUBLIC=false and DOCS_PUBLIC=false need a key of any role', async () => {

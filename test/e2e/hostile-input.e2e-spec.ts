@@ -368,6 +368,8 @@ describe('hostile input', () => {
         forged([at, 'a\ud800']),
         forged([at, 'not an id']),
         forged([12345, 'a']),
+        forged(['-005000-01-01T00:00:00.000Z', 'a']),
+        forged(['+275760-09-13T00:00:00.000Z', 'a']),
         forged(['2026-12-01 12:30', 'a']),
         forged([at, 'a', 'extra']),
         forged({ at, id: 'a' }),

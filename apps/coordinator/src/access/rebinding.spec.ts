@@ -24,6 +24,10 @@ describe('isRebindablePage', () => {
 
   it('serves whatever sends no browser header, whatever its Host', () => {
     expect(isRebindablePage({ host: 'attacker.example' }, '127.0.0.1')).toBe(false);
-    expect(isRebindablePage({ host: 'attacker.example', 'sec-fetch-mode': 'cors' }, '127.0.0.1')).toBe(true);
+    // fetch in Node (the SDKs, the CLI) sends Sec-Fetch-Mode, and a User-Agent of its own
+    expect(isRebindablePage({ host: 'txc:7070', 'sec-fetch-mode': 'cors', 'user-agent': 'node' }, '127.0.0.1')).toBe(
+      false,
+    );
+    expect(isRebindablePage({ host: 'attacker.example', 'sec-fetch-site': 'same-origin' }, '127.0.0.1')).toBe(true);
   });
 });

@@ -8,18 +8,18 @@ import { isIP } from 'node:net';
  * `localhost` (or a name under it) or the address the coordinator listens on, names no attacker can
  * own. With keys configured the name does not matter: such a page has no key.
  *
- * A browser is told by any of `Origin`, `Sec-Fetch-*`, `Referer` or a `Mozilla/` User-Agent: a
+ * A browser is told by any of `Origin`, `Sec-Fetch-Site`, `Referer` or a `Mozilla/` User-Agent: a
  * same-origin GET from a page on plain http carries neither of the first two (Chromium sends
  * `Sec-Fetch-*` only to trustworthy origins, `Origin` only on writes), and a page can drop its
- * `Referer` but cannot change the User-Agent its browser sends. Scripts and servers (curl, the SDK,
- * the CLI, fetch in Node) send none of them.
+ * `Referer` but not (in Chromium) change the User-Agent its browser sends. Scripts and servers send
+ * none of them: curl, and fetch in Node (the SDKs, the CLI), which does send `Sec-Fetch-Mode: cors`,
+ * so that header tells nothing.
  */
 export function isRebindablePage(headers: Record<string, string | string[] | undefined>, listenHost: string): boolean {
   const agent = headers['user-agent'];
   const fromBrowser =
     headers.origin !== undefined ||
     headers['sec-fetch-site'] !== undefined ||
-    headers['sec-fetch-mode'] !== undefined ||
     headers.referer !== undefined ||
     (typeof agent === 'string' && agent.startsWith('Mozilla/'));
   const host = typeof headers.host === 'string' ? headers.host : undefined;

@@ -385,7 +385,10 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     const [at, id] = decoded as unknown[];
     if (typeof at !== 'string' || typeof id !== 'string' || !Limits.idPattern.test(id)) throw new Error('shape');
     const createdAt = new Date(at);
-    if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) throw new Error('shape');
+    // as toISOString writes a time of years 0000-9999 (a year outside is no Postgres timestamptz)
+    if (!/^\d{4}-/.test(at) || Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) {
+      throw new Error('shape');
+    }
     return { createdAt, id };
   } catch {
     throw new ValidationError('cursor is invalid', [
