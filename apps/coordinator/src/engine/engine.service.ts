@@ -101,6 +101,7 @@ export class Engine implements EngineContext {
     this.gateway = new ParticipantGateway(directory, this.caller, circuits, this.stats, {
       limitWaitMs: config.LIMIT_WAIT_MS,
       noInstanceRetryMs: config.NO_INSTANCE_RETRY_MS,
+      callTimeoutMs: config.CALL_TIMEOUT_MS,
     });
     this.claims = new TransactionClaims({
       store,

@@ -56,6 +56,7 @@ function gatewayOver(
   const gateway = new ParticipantGateway(directory, caller, circuits, stats, {
     limitWaitMs: 1_000,
     noInstanceRetryMs: 1_000,
+    callTimeoutMs: 10_000,
   });
   return Object.assign(gateway, { called });
 }
@@ -114,6 +115,21 @@ describe('ParticipantGateway with a recovering instance beside a healthy one', (
       (id) => (id === 'a-2' ? 'probe' : 'closed'),
     );
     expect(await gateway.deliver('accounts', build)).toMatchObject({ kind: 'called', instanceId: 'a-2' });
+  });
+
+  it('a call due by a deadline too near for a probe that hangs and a try after it goes to the healthy instance', async () => {
+    const gateway = gatewayOver(
+      () => two,
+      (id) => (id === 'a-2' ? 'probe' : 'closed'),
+    );
+    expect(await gateway.deliver('accounts', build, Date.now() + 3_000)).toMatchObject({
+      kind: 'called',
+      instanceId: 'a-1',
+    });
+    expect(await gateway.deliver('accounts', build, Date.now() + 60_000)).toMatchObject({
+      kind: 'called',
+      instanceId: 'a-2',
+    });
   });
 
   it('a failed probe sends the call back at once, for the healthy instance to take', async () => {

@@ -27,6 +27,8 @@ export interface GatewayOptions {
   limitWaitMs: number;
   /** How soon a call with no live instance to go to looks again, at first (see {@link noInstanceWaitMs}). */
   noInstanceRetryMs: number;
+  /** The longest a call may take (CALL_TIMEOUT_MS): what a probe of a hung instance costs its call. */
+  callTimeoutMs: number;
 }
 
 /** How soon a call deferred by a coordinator with no share of its participant's limit comes back. */
@@ -134,7 +136,10 @@ export class ParticipantGateway {
         };
       }
       this.withoutInstanceSince.delete(name);
-      const chosen = this.choose(name, live);
+      // a probe of an instance that hangs costs its call up to a call timeout: only a call with time
+      // for another try after that carries a probe while other instances could take it
+      const mayProbe = sendBy === undefined || sendBy - Date.now() > 2 * this.options.callTimeoutMs;
+      const chosen = this.choose(name, live, mayProbe);
       if (typeof chosen === 'number') {
         if (urgent) return await this.callAnyway(entry.participant, live[this.turn++ % live.length], build);
         return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
@@ -151,11 +156,16 @@ export class ParticipantGateway {
   }
 
   /**
-   * Among live instances: one whose open circuit may send its probe (one real call, so an instance
-   * that recovered rejoins, even while others carry the load); else those with a closed circuit, by
-   * fewest outstanding calls, ties in turn; else when the first circuit may probe.
+   * Among live instances: one whose open circuit may send its probe, if `mayProbe` (one real call,
+   * so an instance that recovered rejoins, even while others carry the load); else those with a
+   * closed circuit, by fewest outstanding calls, ties in turn; else one that may probe; else when the
+   * first circuit may probe.
    */
-  private choose(name: string, live: ParticipantInstanceEntity[]): ParticipantInstanceEntity | number {
+  private choose(
+    name: string,
+    live: ParticipantInstanceEntity[],
+    mayProbe: boolean,
+  ): ParticipantInstanceEntity | number {
     const now = Date.now();
     const closed: ParticipantInstanceEntity[] = [];
     let probe: ParticipantInstanceEntity | null = null;
@@ -166,7 +176,7 @@ export class ParticipantGateway {
       else if (a === 'probe') probe ??= i;
       else earliest = Math.min(earliest, a);
     }
-    if (probe) return probe;
+    if (probe && (mayProbe || closed.length === 0)) return probe;
     if (closed.length === 0) return earliest;
     const start = this.turn++ % closed.length;
     let best = closed[start];
