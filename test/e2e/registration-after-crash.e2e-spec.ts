@@ -67,5 +67,12 @@ describe('a keyed registration repeated after its coordinator died', () => {
     });
     // answered from the log, not with 409 idempotency_key_in_flight after waiting for an answer that never comes
     expect(repeat.body.detail).toMatch(/did not say yes/);
+    // that answer is now the key's: every later repeat gets it back as it was
+    const later = await again.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    expect({ status: later.status, body: later.body, replayed: later.headers.get('idempotent-replayed') }).toEqual({
+      status: 409,
+      body: repeat.body,
+      replayed: 'true',
+    });
   });
 });

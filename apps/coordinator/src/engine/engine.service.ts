@@ -343,6 +343,11 @@ export class Engine implements EngineContext {
     this.settleWaiters.notify(driver.id, () => (how.settled ? driver.snapshot() : null));
   }
 
+  /** Shutting down: a request still waiting on a transaction answers now, with what it has. */
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
   /**
    * Stops every driver without writing; the transactions are released for others (or a restart) to
    * take, and the requests waiting on them answer now, with the transaction as the log has it.

@@ -65,7 +65,8 @@ export class IdempotencyService {
    * Runs `work` once per key; repeats get the stored answer. Errors of the request (4xx) are stored
    * too; a retryable error or a provisional answer ("still in progress, retry") frees the key instead.
    * `fromLog` answers a repeat whose first request has held the key elsewhere for a while (its process
-   * may have died) from what the log already says, when it says it (null: wait on).
+   * may have died), or died holding it, from what the log already says, when it says it (null: wait
+   * on, or run `work`); that answer is kept for the key like a first one.
    */
   async run(
     key: string | undefined,
@@ -85,12 +86,18 @@ export class IdempotencyService {
       // free (never claimed, or let go by a first request with no lasting answer: a repeat runs it
       // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died)
       if (await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), STALE_CLAIM_MS)) {
-        return this.hold(key, hash, () => this.runClaimed(key, work));
+        // taken over from a first request that died holding it: the log may already say its answer
+        const first = existing && fromLog ? async () => (await fromLog()) ?? work() : work;
+        return this.hold(key, hash, () => this.runClaimed(key, first));
       }
-      // held elsewhere for a while (its process may have died): the log may already say the answer
+      // held elsewhere for a while (its process may have died): the log may already say the answer,
+      // which is then kept for the key, so that every later repeat gets this same answer
       if (fromLog && existing && existing.ageSeconds * 1000 > ANSWER_FROM_LOG_AFTER_MS) {
-        const built = await fromLog();
-        if (built) return built;
+        const built = await answerOf(fromLog);
+        if (built) {
+          if (!built.provisional) await this.remember(key, built);
+          return built;
+        }
       }
       if (Date.now() > until) throw new IdempotencyKeyInFlightError(key);
       await new Promise((r) => setTimeout(r, delay));
@@ -126,14 +133,12 @@ export class IdempotencyService {
   private async runClaimed(key: string, work: () => Promise<Reply>): Promise<Reply> {
     let reply: Reply;
     try {
-      reply = await work();
+      // a refusal of the request is its answer, kept like any other
+      reply = (await answerOf(work))!;
     } catch (error) {
-      if (!(error instanceof CoordinatorError) || error.retryable) {
-        await settleKey(() => this.store.releaseIdempotencyKey(key));
-        throw error;
-      }
-      const problem = toProblem(error);
-      reply = { status: problem.status, body: problem, headers: { 'content-type': 'application/problem+json' } };
+      // a failure that is not the request's (retryable, or unexpected): the key is freed for a repeat
+      await settleKey(() => this.store.releaseIdempotencyKey(key));
+      throw error;
     }
     // the work is done: its answer is stored (or the key freed) through a dropped connection
     if (reply.provisional) await settleKey(() => this.store.releaseIdempotencyKey(key));
@@ -199,5 +204,16 @@ export class IdempotencyService {
       body: record.responseBody,
       headers: { ...(record.responseHeaders ?? {}), 'idempotent-replayed': 'true' },
     };
+  }
+}
+
+/** What `build` answers, with a refusal of the request (a 4xx error) as its problem answer. */
+async function answerOf(build: () => Promise<Reply | null>): Promise<Reply | null> {
+  try {
+    return await build();
+  } catch (error) {
+    if (!(error instanceof CoordinatorError) || error.retryable) throw error;
+    const problem = toProblem(error);
+    return { status: problem.status, body: problem, headers: { 'content-type': 'application/problem+json' } };
   }
 }

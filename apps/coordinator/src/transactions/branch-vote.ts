@@ -7,22 +7,25 @@ const AFTER_YES: Phase[] = [Phase.Confirm, Phase.Commit];
 /**
  * The vote of interactive branch `branchId` whose first answer did not come in while its
  * registration waited (its try or prepare is being retried, or waits for its participant): read
- * from the log until it is in, the transaction ends, or `untilMs` passes (null: still not in).
- * `succeeded` once it said yes (also when the commit already moved it on), else the status it
- * stopped in (a no, no answer within its attempts, or abandoned by an abort).
+ * from the log until it is in, the transaction ends, `untilMs` passes or the process is `stopping`
+ * (null: still not in). `succeeded` once it said yes (also when the commit already moved it on),
+ * else the status it stopped in (a no, no answer within its attempts, or abandoned by an abort).
  */
 export async function awaitVote(
   load: () => Promise<LoadedTransaction>,
   branchId: string,
   untilMs: number,
-  pause: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  {
+    stopping = () => false,
+    pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  }: { stopping?: () => boolean; pause?: (ms: number) => Promise<void> } = {},
 ): Promise<BranchStatus | null> {
   for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
     const { txn, branches } = await load();
     const branch = branches.find((b) => b.id === branchId);
     const vote = branch ? voteOf(branch) : null;
     if (vote !== null) return vote;
-    if (!branch || SETTLED_STATUSES.includes(txn.status) || Date.now() + delay > untilMs) return null;
+    if (!branch || SETTLED_STATUSES.includes(txn.status) || Date.now() + delay > untilMs || stopping()) return null;
     await pause(delay);
   }
 }

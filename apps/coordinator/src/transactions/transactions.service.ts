@@ -180,7 +180,11 @@ export class TransactionsService {
       // contract answers 200 or 409, for up to `?wait` (default the longest a request may ask for)
       const status =
         registered.status ??
-        (waitMs > 0 ? await awaitVote(() => this.load(id), request.id, Date.now() + waitMs) : null);
+        (waitMs > 0
+          ? await awaitVote(() => this.load(id), request.id, Date.now() + waitMs, {
+              stopping: () => this.engine.isStopping,
+            })
+          : null);
       return this.registrationReply(id, request.id, status);
     };
     return this.idempotency.run(key, requestHash('branch', id, body), run, fromLog);
