@@ -187,15 +187,13 @@ export class ParticipantGateway {
     return best;
   }
 
-  private async callThrough(
+  private callThrough(
     participant: ParticipantEntity,
     instance: ParticipantInstanceEntity,
     build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
   ): Promise<Delivery> {
-    const k = key(participant.name, instance.instanceId);
     const circuit = this.circuits.of(participant.name, instance.instanceId);
-    this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
-    try {
+    return this.outstandingWhile(participant, instance, async (k) => {
       const guarded = await circuit.run(() => callWithin(this.caller, build(participant, instance)));
       if (!guarded.called) {
         const a = circuit.availability();
@@ -210,25 +208,32 @@ export class ParticipantGateway {
         return { kind: 'deferred', reason: 'probe-failed', retryAt, result, instanceId: instance.instanceId };
       }
       return { kind: 'called', result, instanceId: instance.instanceId };
-    } finally {
-      const left = (this.outstanding.get(k) ?? 1) - 1;
-      if (left > 0) this.outstanding.set(k, left);
-      else this.outstanding.delete(k);
-    }
+    });
   }
 
   /** Makes an urgent call to `instance` past its open circuit (the breaker neither gates nor counts it). */
-  private async callAnyway(
+  private callAnyway(
     participant: ParticipantEntity,
     instance: ParticipantInstanceEntity,
     build: (participant: ParticipantEntity, instance: ParticipantInstanceEntity) => CallRequest,
   ): Promise<Delivery> {
-    const k = key(participant.name, instance.instanceId);
-    this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
-    try {
+    return this.outstandingWhile(participant, instance, async (k) => {
       const result = await callWithin(this.caller, build(participant, instance));
       this.stats.record(k, result.outcome, result.error, result.durationMs);
       return { kind: 'called', result, instanceId: instance.instanceId };
+    });
+  }
+
+  /** Runs `call`, counted as outstanding at `instance` (for balancing) while it runs; `call` gets the instance's key. */
+  private async outstandingWhile(
+    participant: ParticipantEntity,
+    instance: ParticipantInstanceEntity,
+    call: (k: string) => Promise<Delivery>,
+  ): Promise<Delivery> {
+    const k = key(participant.name, instance.instanceId);
+    this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
+    try {
+      return await call(k);
     } finally {
       const left = (this.outstanding.get(k) ?? 1) - 1;
       if (left > 0) this.outstanding.set(k, left);
