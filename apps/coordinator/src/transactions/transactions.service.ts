@@ -27,6 +27,7 @@ import { requestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
 import { attemptsOf, toBranchViews, toSummary, toView } from './transaction-views';
 import { awaitVote, voteOf } from './branch-vote';
+import { decodeCursor, encodeCursor } from './list-cursor';
 
 const STATUSES = Object.values(TransactionStatus) as string[];
 
@@ -375,30 +376,6 @@ function viewReplyOf(
     body: toView(loaded, events, staleParticipants),
     headers: { location: `/v1/transactions/${encodeURIComponent(loaded.txn.id)}` },
   };
-}
-
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url');
-}
-
-/** A cursor as {@link encodeCursor} writes it, or 422: a forged one must not reach the query. */
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (!Array.isArray(decoded) || decoded.length !== 2) throw new Error('shape');
-    const [at, id] = decoded as unknown[];
-    if (typeof at !== 'string' || typeof id !== 'string' || !Limits.idPattern.test(id)) throw new Error('shape');
-    const createdAt = new Date(at);
-    // as toISOString writes a time of years 0000-9999 (a year outside is no Postgres timestamptz)
-    if (!/^\d{4}-/.test(at) || Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== at) {
-      throw new Error('shape');
-    }
-    return { createdAt, id };
-  } catch {
-    throw new ValidationError('cursor is invalid', [
-      { field: 'cursor', rule: 'must be a nextCursor from a previous page' },
-    ]);
-  }
 }
 
 /**
