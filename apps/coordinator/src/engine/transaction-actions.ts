@@ -87,19 +87,25 @@ export class TransactionActions {
     id: string,
     request: BranchRequest,
   ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
-    const driver = await this.acquire(id);
-    try {
-      return await this.registerWith(driver, request);
-    } finally {
-      // taken over here for a registration that wrote nothing (a repeat, a refusal): let it go
-      await driver.letGoIfIdle().catch(() => undefined);
+    // registrations sent together each let go after their own: one found the driver it acquired
+    // gone by its turn (nothing decided), and acquires the transaction again
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const driver = await this.acquire(id);
+      try {
+        const registered = await this.registerWith(driver, request);
+        if (registered !== 'let-go') return registered;
+      } finally {
+        // held for nothing more (the branch voted, or the registration wrote nothing): let it go
+        await driver.letGoIfIdle().catch(() => undefined);
+      }
     }
+    throw new TransactionBusyError(id);
   }
 
   private async registerWith(
     driver: TransactionDriver,
     request: BranchRequest,
-  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
+  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord } | 'let-go'> {
     const { id } = driver;
     for (const phase of Object.keys(request.paths ?? {})) {
       if (!PROTOCOL_PHASES[driver.protocol].includes(phase as Phase)) {
@@ -126,7 +132,7 @@ export class TransactionActions {
       const index = driver.branchCount;
       return { record: { ...branchRecord(request, index, PROTOCOL_PHASES[driver.protocol][0]), dependsOn: [] } };
     };
-    let registered: { status: BranchStatus | null; existing?: BranchRecord };
+    let registered: Awaited<ReturnType<TransactionDriver['register']>>;
     try {
       registered = await driver.register(request.id, admit);
     } catch (error) {
@@ -135,7 +141,7 @@ export class TransactionActions {
         { field: 'payload', rule: 'must be storable (Postgres refused it)' },
       ]);
     }
-    if (registered.status === null && !driver.branch(request.id)) {
+    if (registered !== 'let-go' && registered.status === null && !driver.branch(request.id)) {
       throw new TransactionConflictError(`transaction "${id}" is ${driver.status}: the branch was not registered`);
     }
     return registered;

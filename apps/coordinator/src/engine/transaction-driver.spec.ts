@@ -4,6 +4,8 @@ import type { EngineContext } from './engine-context';
 import type { ParticipantGateway } from './participant-gateway';
 import { toMachineState } from './state-mapping';
 import { SettleWaiters, type SettleResponder } from './settle-waiters';
+import { TransactionActions } from './transaction-actions';
+import type { TransactionClaims } from './transaction-claims';
 import { TransactionDriver } from './transaction-driver';
 
 // The driver's ordering of its own queue, with the log and the participants scripted: which
@@ -67,6 +69,17 @@ function tccWithBothTriesInFlight(): LoadedTransaction {
     ...saga,
     txn: { ...saga.txn, protocol: Protocol.Tcc },
     branches: [branch('a', 0, trying), branch('b', 1, trying)],
+  };
+}
+
+/** An interactive TCC transaction with one branch tried (yes) and nothing in flight: idle. */
+function interactiveTccIdle(): LoadedTransaction {
+  const saga = sagaWithFirstStepInFlight();
+  const tried = { status: BranchStatus.Succeeded, phase: Phase.Try, attempt: 1, dependsOn: [] };
+  return {
+    ...saga,
+    txn: { ...saga.txn, protocol: Protocol.Tcc, mode: Mode.Interactive },
+    branches: [branch('a', 0, tried)],
   };
 }
 
@@ -344,6 +357,59 @@ describe('TransactionDriver', () => {
 
       expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: false });
       expect(run.written.map((op) => op.respond)).toEqual([undefined, undefined]);
+    });
+  });
+
+  describe('an interactive registration', () => {
+    it('keeps a let-go queued ahead of it from releasing the transaction; it lets go after its own', async () => {
+      const run = scripted({});
+      const loaded = interactiveTccIdle();
+      const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+
+      const letGo = driver.letGoIfIdle();
+      const registered = driver.register('x', () => ({ record: branch('x', 1, { phase: Phase.Try, dependsOn: [] }) }));
+      await letGo;
+      expect(run.detached()).toBeNull();
+      expect(await registered).toEqual({ status: BranchStatus.Succeeded });
+      await driver.letGoIfIdle();
+      expect(run.detached()).toMatchObject({ settled: false });
+      expect(run.delivered).toEqual(['x:try']);
+    });
+
+    it('is made by the driver that takes the transaction over when the one it found lets go before its turn', async () => {
+      const run = scripted({});
+      const drivers = new Map<string, TransactionDriver>();
+      const ctx: EngineContext = {
+        ...run.ctx,
+        detach: (d, how) => {
+          run.ctx.detach(d, how);
+          if (drivers.get(d.id) === d) drivers.delete(d.id);
+        },
+      };
+      const drive = () => {
+        const loaded = interactiveTccIdle();
+        const driver = new TransactionDriver(ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+        drivers.set(loaded.txn.id, driver);
+        return driver;
+      };
+      const claims = { underWay: () => undefined, takeOver: async () => drive() } as unknown as TransactionClaims;
+      const actions = new TransactionActions({
+        store: { load: async () => interactiveTccIdle() } as unknown as TransactionStore,
+        drives: true,
+        fenced: () => false,
+        drivers,
+        claims,
+        resume: async () => true,
+      });
+      const first = drive();
+
+      // an earlier registration's let-go is queued ahead: the driver found here is gone by its turn
+      void first.letGoIfIdle();
+      const registered = await actions.registerBranch('t1', { id: 'x', participant: 'p1' });
+
+      expect(registered.status).toBe(BranchStatus.Succeeded);
+      expect(run.delivered).toEqual(['x:try']);
+      expect(run.written.filter((op) => op.branches.some((b) => b.id === 'x'))).not.toHaveLength(0);
     });
   });
 });

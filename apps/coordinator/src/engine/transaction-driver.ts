@@ -43,6 +43,8 @@ export class TransactionDriver {
   private chain: Promise<void> = Promise.resolve();
   /** Work queued on the chain and not started yet. */
   private queued = 0;
+  /** Of that, interactive registrations (each lets go after its own: see {@link letGoIfIdle}). */
+  private registrationsQueued = 0;
   /** The step whose write waits for the log and may still take in answers, if any. */
   private open: StagedStep | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -123,16 +125,21 @@ export class TransactionDriver {
    * if the driver let go of the transaction first. `admit` is asked in the registration's turn, after
    * every step queued before it, so registrations sent together see each other (the branch limit,
    * one id registered twice): it answers the record to register, a refusal to throw, or the branch
-   * already registered under that id (then waited for and returned as `existing`).
+   * already registered under that id (then waited for and returned as `existing`). `let-go` when the
+   * driver let go of the transaction before that turn: nothing was decided, the caller acquires the
+   * transaction again.
    */
   async register(
     id: string,
     admit: () => RegistrationTurn,
-  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
+  ): Promise<{ status: BranchStatus | null; existing?: BranchRecord } | 'let-go'> {
     const settled = this.waitForBranch(id);
     let turn: RegistrationTurn | null = null;
+    this.registrationsQueued += 1;
     try {
       await this.enqueue('register', async () => {
+        this.registrationsQueued -= 1;
+        if (!this.active) return;
         turn = admit();
         if ('record' in turn)
           await this.step({ type: 'register', branch: toBranchState(turn.record) }, null, undefined, turn.record);
@@ -142,8 +149,9 @@ export class TransactionDriver {
       if (!this.branches.has(id)) this.branchWaiters.resolve(id, null);
     }
     const taken = turn as RegistrationTurn | null;
-    if (taken && 'refused' in taken) throw taken.refused;
-    return { status: await settled, ...(taken && 'existing' in taken ? { existing: taken.existing } : {}) };
+    if (!taken) return 'let-go';
+    if ('refused' in taken) throw taken.refused;
+    return { status: await settled, ...('existing' in taken ? { existing: taken.existing } : {}) };
   }
 
   /** Resolves once branch `id` has left pending/running (or null if the driver stops first). */
@@ -282,11 +290,13 @@ export class TransactionDriver {
    * Lets go of the transaction when this driver holds it with nothing in flight: one claimed for an
    * action that then wrote nothing (a repeated or refused registration, a retry-now that found
    * nothing waiting). Held, it would keep another instance asked to act on it waiting (or, with an
-   * abort flagged there, never see the flag). One write that only clears the owner.
+   * abort flagged there, never see the flag). One write that only clears the owner. Not while a
+   * registration waits behind it: that one lets go after its own, and registrations sent together
+   * are not made to take the transaction over one by one.
    */
   letGoIfIdle(): Promise<void> {
     return this.enqueue('let-go', async () => {
-      if (!this.active || this.state.branches.some((b) => b.inFlight)) return;
+      if (!this.active || this.registrationsQueued > 0 || this.state.branches.some((b) => b.inFlight)) return;
       const op = releaseOnly(this.id, this.version, this.state);
       const written = await writeStep(
         this.ctx.store,
