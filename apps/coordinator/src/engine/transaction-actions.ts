@@ -68,12 +68,15 @@ export class TransactionActions {
   }
 
   async retryNow(id: string, note: OperatorNote): Promise<'retried' | 'nothing-waits' | 'busy' | 'not-found'> {
-    await this.deps.claims.underWay(id);
-    const driver =
-      this.deps.drivers.get(id) ??
-      (this.deps.drives && !this.deps.fenced() ? await this.deps.claims.takeOver(id) : null);
-    if (driver) {
-      if (await driver.retryNow({ operator: note })) return 'retried';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.deps.claims.underWay(id);
+      const driver =
+        this.deps.drivers.get(id) ??
+        (this.deps.drives && !this.deps.fenced() ? await this.deps.claims.takeOver(id) : null);
+      if (!driver) break;
+      const retried = await driver.retryNow({ operator: note });
+      if (retried === true) return 'retried';
+      if (retried === 'let-go') continue; // it let go first (to wait out that backoff, say): claim it again
       await driver.letGoIfIdle().catch(() => undefined); // claimed here for nothing
       return 'nothing-waits';
     }

@@ -360,6 +360,43 @@ describe('TransactionDriver', () => {
     });
   });
 
+  it("applies an operator's retry-now through the driver that takes over when the one it found lets go first", async () => {
+    const run = scripted({});
+    const drivers = new Map<string, TransactionDriver>();
+    const ctx: EngineContext = {
+      ...run.ctx,
+      detach: (d, how) => {
+        run.ctx.detach(d, how);
+        if (drivers.get(d.id) === d) drivers.delete(d.id);
+      },
+    };
+    // a saga whose first step failed once and waits out a long backoff
+    const backingOff = (): LoadedTransaction => {
+      const saga = sagaWithFirstStepInFlight();
+      const waiting = { status: BranchStatus.Running, attempt: 1, retryAt: new Date(Date.now() + 60_000) };
+      return { ...saga, branches: [branch('a', 0, waiting), branch('b', 1)] };
+    };
+    const drive = () => {
+      const loaded = backingOff();
+      const driver = new TransactionDriver(ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+      drivers.set(loaded.txn.id, driver);
+      return driver;
+    };
+    const actions = new TransactionActions({
+      store: { load: async () => backingOff() } as unknown as TransactionStore,
+      drives: true,
+      fenced: () => false,
+      drivers,
+      claims: { underWay: () => undefined, takeOver: async () => drive() } as unknown as TransactionClaims,
+      resume: async () => true,
+    });
+    const first = drive();
+
+    void first.letGoIfIdle(); // queued ahead of the retry: the driver found is gone by its turn
+    expect(await actions.retryNow('t1', { action: 'retry', actor: 'ops-alice', reason: null })).toBe('retried');
+    expect(run.delivered[0]).toBe('a:action');
+  });
+
   describe('an interactive registration', () => {
     it('keeps a let-go queued ahead of it from releasing the transaction; it lets go after its own', async () => {
       const run = scripted({});

@@ -245,16 +245,18 @@ export class TransactionDriver {
 
   /**
    * Operator's retry now: every branch waiting out a backoff is due at once, and the step that calls
-   * it records the operator's note. False when no branch was waiting (nothing is written then).
+   * it records the operator's note. False when no branch was waiting (nothing is written then),
+   * `let-go` when the driver let go of the transaction before the retry's turn.
    */
-  retryNow(note: Record<string, unknown>): Promise<boolean> {
+  retryNow(note: Record<string, unknown>): Promise<boolean | 'let-go'> {
     return this.enqueue('retry', async () => {
       const now = Date.now();
       // a message's check not yet asked waits for `checkAfterMs`, not a backoff: it is not hurried
       const waiting = this.state.branches.filter(
         (b) => b.retryAt !== null && b.retryAt > now && b.status !== BranchStatus.Pending,
       );
-      if (!this.active || waiting.length === 0) return false;
+      if (!this.active) return 'let-go' as const;
+      if (waiting.length === 0) return false;
       this.state = {
         ...this.state,
         branches: this.state.branches.map((b) => (waiting.includes(b) ? { ...b, retryAt: now } : b)),
