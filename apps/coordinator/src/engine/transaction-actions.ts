@@ -203,8 +203,11 @@ export class TransactionActions {
     }
     if (row.txn.decision === null && UNDECIDED.includes(row.txn.status)) {
       try {
-        const driver = await this.acquire(id);
-        if (driver.decision === null) await driver.post({ type: 'submit' });
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const driver = await this.acquire(id);
+          // not applied when the driver let go before the submit's turn (to wait for the check, say)
+          if (driver.decision !== null || (await driver.offer({ type: 'submit' }))) break;
+        }
       } catch (error) {
         // decided meanwhile (a check answered, the deadline passed): the log says which way
         if (!(error instanceof TransactionConflictError)) throw error;
@@ -213,7 +216,7 @@ export class TransactionActions {
     const now = await this.deps.store.load(id);
     if (now?.txn.decision === 'abort') return 'aborted';
     if (now?.txn.decision === 'commit') return 'submitted';
-    // the submit's step did not land (the log was unreachable, or the driver let go): the caller retries
+    // the submit's step did not land (the log was unreachable, or another instance holds it): the caller retries
     throw new TransactionBusyError(id);
   }
 }

@@ -141,6 +141,37 @@ function scripted(opts: {
   return { ctx, written, delivered, waiters, detached: () => detached };
 }
 
+/**
+ * The actions asked of transaction t1 as the engine applies them, over drivers each started from
+ * `load()`: a driver that lets go leaves the map, and a claim starts a new one. `first` is the one
+ * this instance holds at the start.
+ */
+function actionsOver(run: ReturnType<typeof scripted>, load: () => LoadedTransaction) {
+  const drivers = new Map<string, TransactionDriver>();
+  const ctx: EngineContext = {
+    ...run.ctx,
+    detach: (d, how) => {
+      run.ctx.detach(d, how);
+      if (drivers.get(d.id) === d) drivers.delete(d.id);
+    },
+  };
+  const drive = () => {
+    const loaded = load();
+    const driver = new TransactionDriver(ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+    drivers.set(loaded.txn.id, driver);
+    return driver;
+  };
+  const actions = new TransactionActions({
+    store: { load: async () => load() } as unknown as TransactionStore,
+    drives: true,
+    fenced: () => false,
+    drivers,
+    claims: { underWay: () => undefined, takeOver: async () => drive() } as unknown as TransactionClaims,
+    resume: async () => true,
+  });
+  return { actions, first: drive() };
+}
+
 describe('TransactionDriver', () => {
   it('applies an abort flagged through another instance before the answers of the calls its write announced', async () => {
     let giveNote!: (note: Record<string, unknown>) => void;
@@ -362,38 +393,34 @@ describe('TransactionDriver', () => {
 
   it("applies an operator's retry-now through the driver that takes over when the one it found lets go first", async () => {
     const run = scripted({});
-    const drivers = new Map<string, TransactionDriver>();
-    const ctx: EngineContext = {
-      ...run.ctx,
-      detach: (d, how) => {
-        run.ctx.detach(d, how);
-        if (drivers.get(d.id) === d) drivers.delete(d.id);
-      },
-    };
     // a saga whose first step failed once and waits out a long backoff
-    const backingOff = (): LoadedTransaction => {
+    const { actions, first } = actionsOver(run, () => {
       const saga = sagaWithFirstStepInFlight();
       const waiting = { status: BranchStatus.Running, attempt: 1, retryAt: new Date(Date.now() + 60_000) };
       return { ...saga, branches: [branch('a', 0, waiting), branch('b', 1)] };
-    };
-    const drive = () => {
-      const loaded = backingOff();
-      const driver = new TransactionDriver(ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
-      drivers.set(loaded.txn.id, driver);
-      return driver;
-    };
-    const actions = new TransactionActions({
-      store: { load: async () => backingOff() } as unknown as TransactionStore,
-      drives: true,
-      fenced: () => false,
-      drivers,
-      claims: { underWay: () => undefined, takeOver: async () => drive() } as unknown as TransactionClaims,
-      resume: async () => true,
     });
-    const first = drive();
 
     void first.letGoIfIdle(); // queued ahead of the retry: the driver found is gone by its turn
     expect(await actions.retryNow('t1', { action: 'retry', actor: 'ops-alice', reason: null })).toBe('retried');
+    expect(run.delivered[0]).toBe('a:action');
+  });
+
+  it("applies a message's submit through the driver that takes over when the one it found lets go first", async () => {
+    const run = scripted({});
+    // a prepared message; the log holds the decision of the last write
+    const prepared = (): LoadedTransaction => {
+      const saga = sagaWithFirstStepInFlight();
+      const txn = { ...saga.txn, protocol: Protocol.Msg, mode: Mode.Prepared, status: TransactionStatus.Prepared };
+      return {
+        ...saga,
+        txn: { ...txn, decision: run.written.at(-1)?.txn.decision ?? null },
+        branches: [branch('a', 0)],
+      };
+    };
+    const { actions, first } = actionsOver(run, prepared);
+
+    void first.letGoIfIdle(); // queued ahead of the submit: the driver found is gone by its turn
+    expect(await actions.submit('t1')).toBe('submitted');
     expect(run.delivered[0]).toBe('a:action');
   });
 
@@ -415,30 +442,7 @@ describe('TransactionDriver', () => {
 
     it('is made by the driver that takes the transaction over when the one it found lets go before its turn', async () => {
       const run = scripted({});
-      const drivers = new Map<string, TransactionDriver>();
-      const ctx: EngineContext = {
-        ...run.ctx,
-        detach: (d, how) => {
-          run.ctx.detach(d, how);
-          if (drivers.get(d.id) === d) drivers.delete(d.id);
-        },
-      };
-      const drive = () => {
-        const loaded = interactiveTccIdle();
-        const driver = new TransactionDriver(ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
-        drivers.set(loaded.txn.id, driver);
-        return driver;
-      };
-      const claims = { underWay: () => undefined, takeOver: async () => drive() } as unknown as TransactionClaims;
-      const actions = new TransactionActions({
-        store: { load: async () => interactiveTccIdle() } as unknown as TransactionStore,
-        drives: true,
-        fenced: () => false,
-        drivers,
-        claims,
-        resume: async () => true,
-      });
-      const first = drive();
+      const { actions, first } = actionsOver(run, interactiveTccIdle);
 
       // an earlier registration's let-go is queued ahead: the driver found here is gone by its turn
       void first.letGoIfIdle();
