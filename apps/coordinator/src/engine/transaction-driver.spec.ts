@@ -173,11 +173,11 @@ function actionsOver(run: ReturnType<typeof scripted>, load: () => LoadedTransac
 }
 
 describe('TransactionDriver', () => {
-  it('applies an abort flagged through another instance before the answers of the calls its write announced', async () => {
+  it('applies an abort flagged through another instance before the calls its write announced, which never go out', async () => {
     let giveNote!: (note: Record<string, unknown>) => void;
     const abortNote = new Promise<Record<string, unknown> | null>((resolve) => (giveNote = resolve));
-    // the write of a's yes reports the flag, and announces b's call, which answers at once; the
-    // owner's read of who asked for the abort is still out when b's answer comes back
+    // the write of a's yes reports the flag, and announces b's action; the owner's read of who
+    // asked for the abort is still out
     const run = scripted({ abortNote, firstWrite: 'abort-requested' });
     const loaded = sagaWithFirstStepInFlight();
     const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
@@ -190,8 +190,8 @@ describe('TransactionDriver', () => {
       outcome: Outcome.Yes,
       random01: 0,
     });
-    while (!run.delivered.includes('b:action')) await new Promise((r) => setImmediate(r));
-    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); // b's answer is queued
+    while (run.written.length === 0) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
     giveNote({ operator: { action: 'abort', actor: 'ops-alice', reason: 'customer cancelled' } });
     while (run.detached() === null) await new Promise((r) => setImmediate(r));
 
@@ -203,8 +203,13 @@ describe('TransactionDriver', () => {
       actor: 'ops-alice',
       reason: 'customer cancelled',
     });
-    // both steps ran and were compensated, newest first
-    expect(run.delivered).toEqual(['b:action', 'b:compensate', 'a:compensate']);
+    // b's action was announced before the abort was taken, and never sent after it: recorded as
+    // not made, and b undone like a step whose answer was lost; both undone, newest first
+    const notSent = run.written
+      .flatMap((op) => op.events)
+      .find((e) => e.type === 'call.finished' && e.branchId === 'b')!;
+    expect(notSent).toMatchObject({ phase: Phase.Action, outcome: Outcome.Unknown });
+    expect(run.delivered).toEqual(['b:compensate', 'a:compensate']);
     expect(run.detached()).toEqual({ settled: true, wakeAt: null });
   });
 

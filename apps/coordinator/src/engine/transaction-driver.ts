@@ -1,4 +1,4 @@
-import { BranchStatus, Phase, type Protocol } from '#contracts';
+import { BranchStatus, FORWARD_PHASES, Outcome, Phase, type Protocol } from '#contracts';
 import {
   MACHINES,
   nextWakeAt,
@@ -381,7 +381,10 @@ export class TransactionDriver {
     // the decision is durable from here: a crash must re-drive it, never reverse it
     if (before.decision === null && state.decision !== null) this.ctx.crash.reach('after-decision');
     if (commands.some((c) => c.phase === Phase.Compensate)) this.ctx.crash.reach('during-compensation');
-    for (const c of commands) void this.calls.make(c);
+    // an abort flagged before this write is taken before anything else: the forward calls the write
+    // announced do not go out after it was accepted, they are answered as never made (see below)
+    const held = written === 'abort-requested' && !release && state.decision === null ? forwardCalls(commands) : [];
+    for (const c of commands) if (!held.includes(c)) void this.calls.make(c);
     if (release) {
       this.stop();
       // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
@@ -392,6 +395,7 @@ export class TransactionDriver {
     } else {
       this.armTimer();
       if (written === 'abort-requested') void this.actOnAbortFlag();
+      for (const c of held) void this.post(notMade(c), { error: 'not sent: an abort was requested first' });
     }
     return true;
   }
@@ -467,4 +471,21 @@ export class TransactionDriver {
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
+}
+
+/** The calls of forward phases (what an abort taken first makes pointless) among `commands`. */
+function forwardCalls(commands: CallCommand[]): CallCommand[] {
+  return commands.filter((c) => FORWARD_PHASES.includes(c.phase));
+}
+
+/** The answer of call `c`, never made: unknown (its branch is undone like one whose answer was lost). */
+function notMade(c: CallCommand): MachineEvent {
+  return {
+    type: 'outcome',
+    branchId: c.branchId,
+    phase: c.phase,
+    attempt: c.attempt,
+    outcome: Outcome.Unknown,
+    random01: 0,
+  };
 }
