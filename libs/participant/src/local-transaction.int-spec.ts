@@ -19,6 +19,17 @@ describe('inTransaction of a participant (real Postgres)', () => {
     await db?.drop();
   });
 
+  it('rejects the work, keeping nothing, when one of its statements failed and the error was caught', async () => {
+    await pool.query('CREATE TABLE IF NOT EXISTS effects (name text)');
+    const work = inTransaction(pool, async (client) => {
+      await client.query("INSERT INTO effects VALUES ('swallowed')");
+      await client.query('SELECT 1/0').catch(() => undefined);
+      return 'done';
+    });
+    await expect(work).rejects.toThrow(/rolled back/);
+    expect((await pool.query("SELECT count(*)::int AS n FROM effects WHERE name = 'swallowed'")).rows[0].n).toBe(0);
+  });
+
   it('rejects the work when its connection is terminated while no statement runs', async () => {
     const killer = new Client({ connectionString: db.url });
     await killer.connect();

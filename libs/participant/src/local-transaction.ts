@@ -12,10 +12,43 @@ export async function inTransaction<R>(
   return withPooledClient(pool, async (client) => {
     await client.query('BEGIN');
     const result = await work(client);
-    await client.query('COMMIT');
+    // Postgres answers COMMIT of a transaction a failed statement aborted with ROLLBACK, not an error
+    if ((await client.query('COMMIT')).command !== 'COMMIT') throw new LocalTransactionRolledBack();
     return result;
   });
 }
+
+/**
+ * The local transaction did not commit: one of its statements failed and the error was caught, so
+ * Postgres had aborted it and rolled it back at COMMIT. Nothing it wrote (the barrier rows included)
+ * was kept; the phase answers 500 and the coordinator delivers it again.
+ */
+export class LocalTransactionRolledBack extends Error {
+  constructor() {
+    super(
+      'the local transaction was rolled back: a statement in it failed (its error was caught), so Postgres aborted it; nothing was kept',
+    );
+    this.name = 'LocalTransactionRolledBack';
+  }
+}
+
+/**
+ * Throws {@link LocalTransactionRolledBack} when `client`'s transaction was aborted by a failed
+ * statement, before a COMMIT that would only roll it back: what runs on a client whose COMMIT result
+ * is not seen (TypeORM's `commitTransaction`) checks this first.
+ */
+export async function refuseAbortedTransaction(client: PoolClient): Promise<void> {
+  // a pg client that tracks the server's transaction status ('E': failed) says so for free; an older one asks
+  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
+  if (status === 'E') throw new LocalTransactionRolledBack();
+  if (status !== undefined) return;
+  await client.query('SELECT 1').catch((error: { code?: string }) => {
+    throw error.code === ABORTED_TRANSACTION ? new LocalTransactionRolledBack() : error;
+  });
+}
+
+/** SQLSTATE in_failed_sql_transaction: a statement sent after a failed one in the same transaction. */
+const ABORTED_TRANSACTION = '25P02';
 
 /**
  * Runs `work` on a client of `pool` and gives it back: after a ROLLBACK when `work` throws, and

@@ -44,6 +44,13 @@ describe('PhaseDispatcher (real Postgres, TypeORM)', () => {
       const p = payload as { account: string; amount: number };
       return move(manager, p.account, p.amount);
     })
+    .register({ phase: Phase.Action, name: 'swallow' }, async ({ payload, manager }) => {
+      const p = payload as { account: string; amount: number };
+      await move(manager, p.account, -p.amount);
+      // an error caught and ignored ("a unique violation is fine"): Postgres aborted the transaction all the same
+      await manager.query('SELECT 1/0').catch(() => undefined);
+      return { ok: true };
+    })
     .register({ phase: Phase.Try }, ({ payload, manager }) => {
       const p = payload as { account: string; amount: number };
       return move(manager, p.account, -p.amount);
@@ -177,6 +184,17 @@ describe('PhaseDispatcher (real Postgres, TypeORM)', () => {
     // a handler that returns nothing answers a bare verdict
     expect(cancel).toEqual({ status: 200, headers: { 'content-type': 'application/json' }, body: { kind: 'applied' } });
     expect(await balance(id)).toBe(100);
+  });
+
+  it('answers 500, not applied, when a statement of the handler failed and its error was caught', async () => {
+    const id = await account(100);
+    const tx = randomUUID();
+    const d = dispatcher();
+    const swallow: PhaseKey = { phase: Phase.Action, name: 'swallow' };
+    const answer = await d.dispatch(swallow, delivery(tx, Phase.Action, { account: id, amount: 30 }));
+    expect(answer).toMatchObject({ status: 500, body: { detail: expect.stringMatching(/rolled back/) } });
+    expect(await balance(id)).toBe(100);
+    expect(await barrierRows(tx)).toBe(0);
   });
 
   it('with a secret, refuses a missing or wrong Txn-Signature 401 before touching anything', async () => {

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { Barrier, BarrierCall, BarrierResult } from './barrier';
+import { refuseAbortedTransaction } from './local-transaction';
 
 /**
  * Runs the barrier for `call` and, when it says so, `work`, in one local transaction of `dataSource`
@@ -36,6 +37,7 @@ export async function runWithManager<T>(
     await runner.startTransaction();
     try {
       const result = await work(client, runner.manager);
+      await refuseAbortedTransaction(client);
       await runner.commitTransaction();
       return result;
     } catch (error) {
