@@ -171,6 +171,67 @@ describe('SIGTERM on a coordinator with DATABASE_URL', () => {
   }, 60_000);
 });
 
+describe('SIGTERM with a forward phase still out', () => {
+  let stack: TestStack;
+  let api: ReturnType<typeof apiClient>;
+
+  beforeAll(async () => {
+    stack = await startTestStack('sigterm_forward', { redis: false, env: { CALL_TIMEOUT_MS: '60000' } });
+    api = stack.api;
+  });
+  afterAll(async () => {
+    await stack?.coordinator.kill();
+    await stack?.participant.close();
+    await stack?.db.drop();
+  });
+
+  // A 2PC prepare still out at the stop was left in flight in the log, and the next owner took it for
+  // lost, as after a crash: presumed abort. A rolling restart aborted every transaction about to vote
+  // yes. Now the stop withdraws the call, and the next owner delivers the prepare again.
+  it.each(['2pc', 'tcc'] as const)(
+    'has the next start deliver again a %s forward phase still out at the stop, and the transaction commits',
+    async (protocol) => {
+      const { participant, coordinator } = stack;
+      const forward = protocol === '2pc' ? 'prepare' : 'try';
+      const branch = `slow-${protocol}`;
+      participant.fault({ branchId: branch, phase: forward, status: 200, times: 1, delayMs: 120_000 });
+      const started = await api.post('/v1/transactions', {
+        protocol,
+        branches: [
+          { id: branch, participant: 'p1' },
+          { id: 'quick', participant: 'p1' },
+        ],
+      });
+      expect(started.status).toBe(201);
+      const id = started.body.id as string;
+      await until(() => participant.callsFor(id, forward).length === 2);
+
+      await coordinator.stop();
+      expect(await coordinator.exited).toBe(0);
+      api = apiClient(await coordinator.start());
+      let settled: Record<string, unknown> = {};
+      await until(
+        async () => {
+          settled = (await api.get(`/v1/transactions/${id}`)).body;
+          return ['committed', 'aborted', 'failed'].includes(settled.status as string);
+        },
+        30_000,
+        'the transaction to settle',
+      );
+      expect({ status: settled.status, error: settled.error }).toEqual({ status: 'committed', error: null });
+      // delivered again under the same key; the timeline says why
+      const forwards = participant.callsFor(id, forward).filter((c) => c.body.branchId === branch);
+      expect(forwards).toHaveLength(2);
+      expect(new Set(forwards.map((c) => c.headers['idempotency-key'])).size).toBe(1);
+      const withdrawn = (settled.events as { type: string; branchId: string; detail: { reason?: string } }[]).filter(
+        (e) => e.type === 'call.deferred' && e.branchId === branch,
+      );
+      expect(withdrawn.map((e) => e.detail.reason)).toEqual(['coordinator-stopped']);
+    },
+    60_000,
+  );
+});
+
 async function ownerOf(url: string, id: string): Promise<string | null> {
   const client = new Client({ connectionString: url });
   await client.connect();

@@ -31,6 +31,9 @@ import { SettleWaiters, type SettleOutcome, type SettleResponder, type Snapshot 
 import { TransactionClaims } from './transaction-claims';
 import { TransactionActions } from './transaction-actions';
 
+/** How long a clean stop waits for the calls still out to be withdrawn in the log. */
+const WITHDRAW_MS = 3_000;
+
 export type { Snapshot };
 
 export type BeginResult =
@@ -349,12 +352,22 @@ export class Engine implements EngineContext {
   }
 
   /**
-   * Stops every driver without writing; the transactions are released for others (or a restart) to
-   * take, and the requests waiting on them answer now, with the transaction as the log has it.
+   * Stops every driver; the transactions are released for others (or a restart) to take, and the
+   * requests waiting on them answer now, with the transaction as the log has it. The calls still out
+   * are withdrawn first (see TransactionDriver.withdrawAndStop), so the next owner delivers them
+   * again rather than treating them as lost; for at most {@link WITHDRAW_MS}: what is not written by
+   * then (Postgres unreachable) is released as it stands, as after a crash.
    */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    for (const d of this.drivers.values()) d.stop();
+    const drivers = [...this.drivers.values()];
+    let bounded: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(drivers.map((d) => d.withdrawAndStop())),
+      new Promise((r) => (bounded = setTimeout(r, WITHDRAW_MS))),
+    ]);
+    clearTimeout(bounded);
+    for (const d of drivers) d.stop();
     this.drivers.clear();
     await this.store.releaseAll(this.instanceId).catch(() => undefined);
     this.settleWaiters.releaseAll();

@@ -429,6 +429,33 @@ describe('TransactionDriver', () => {
     expect(run.delivered[0]).toBe('a:action');
   });
 
+  it('withdraws on a clean stop the calls in flight, those announced meanwhile too, and makes none', async () => {
+    const run = scripted({});
+    const loaded = sagaWithFirstStepInFlight();
+    const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
+
+    // a's yes is queued before the stop: its step announces b's action, which must not go out
+    void driver.post({
+      type: 'outcome',
+      branchId: 'a',
+      phase: Phase.Action,
+      attempt: 1,
+      outcome: Outcome.Yes,
+      random01: 0,
+    });
+    await driver.withdrawAndStop();
+
+    expect(run.delivered).toEqual([]);
+    const [answered, withdrawn] = run.written;
+    expect(answered.events.filter((e) => e.type === 'call.started').map((e) => e.branchId)).toEqual(['b']);
+    expect(withdrawn.events.map((e) => [e.type, e.branchId, e.detail])).toEqual([
+      ['call.deferred', 'b', expect.objectContaining({ reason: 'coordinator-stopped' })],
+    ]);
+    expect(withdrawn.txn.owner).toBeNull();
+    expect(withdrawn.txn.wakeAt).not.toBeNull();
+    expect(withdrawn.branches.map((b) => [b.id, b.inFlight])).toEqual([['b', false]]);
+  });
+
   describe('an interactive registration', () => {
     it('keeps a let-go queued ahead of it from releasing the transaction; it lets go after its own', async () => {
       const run = scripted({});

@@ -1,4 +1,4 @@
-import { BranchStatus, FORWARD_PHASES, Outcome, Phase, type Protocol } from '#contracts';
+import { BranchStatus, Phase, type Protocol } from '#contracts';
 import {
   MACHINES,
   nextWakeAt,
@@ -27,6 +27,7 @@ import { toBranchState } from './state-mapping';
 import { BranchWaiters } from './branch-waiters';
 import { CallDelivery } from './call-delivery';
 import { writeStep } from './write-step';
+import { forwardCalls, notMade, withdrawal } from './unsent-calls';
 
 /** What an interactive registration does when its turn comes (see TransactionDriver.register). */
 export type RegistrationTurn = { record: BranchRecord } | { existing: BranchRecord } | { refused: Error };
@@ -52,6 +53,8 @@ export class TransactionDriver {
   private active = true;
   /** A flagged abort is being acted on (see {@link actOnAbortFlag}). */
   private actingOnAbortFlag = false;
+  /** Stopping cleanly (see {@link withdrawAndStop}): no call goes out any more. */
+  private withdrawing = false;
   private readonly machine: ProtocolMachine;
   private readonly trace: TransactionTrace;
   private readonly calls: CallDelivery;
@@ -165,8 +168,13 @@ export class TransactionDriver {
 
   /** Makes the calls of a state that is already durable (a new transaction's first calls). */
   launch(commands: CallCommand[]): void {
-    for (const c of commands) void this.calls.make(c);
+    this.makeCalls(commands);
     this.armTimer();
+  }
+
+  private makeCalls(commands: CallCommand[]): void {
+    if (this.withdrawing) return; // left in flight for the withdrawal to take back
+    for (const c of commands) void this.calls.make(c);
   }
 
   /** Queues an event; resolves once it has been applied, ignored because the driver stopped, or failed (logged). */
@@ -317,6 +325,32 @@ export class TransactionDriver {
     });
   }
 
+  /**
+   * A clean stop: after the steps queued before it, the calls in flight are withdrawn in one write
+   * (each `call.deferred`, due now, its attempt forgiven) that also lets go of the transaction, and
+   * the driver stops. The next owner then delivers those phases again under the same key; a
+   * take-over that found them in flight would treat them as lost, as after a crash (before a
+   * decision: presumed abort). No call goes out from the moment this is asked.
+   */
+  withdrawAndStop(): Promise<void> {
+    this.withdrawing = true;
+    if (this.timer) clearTimeout(this.timer);
+    return this.enqueue('withdraw', async () => {
+      if (!this.active) return;
+      const staged = withdrawal(this.machine, this.state, this.lastSeq, Date.now());
+      const writing = { id: this.id, version: this.version, instanceId: this.ctx.instanceId, protocol: this.protocol };
+      if (staged)
+        await writeStep(
+          this.ctx.store,
+          () => staged.seal(writing).op,
+          this.lastSeq,
+          () => this.active,
+          this.ctx.logger,
+        );
+      this.stop();
+    }).catch(() => this.stop());
+  }
+
   /** Stops driving without writing (shutdown, or another instance took over). */
   stop(): void {
     this.trace.end(this.state.status);
@@ -384,7 +418,7 @@ export class TransactionDriver {
     // an abort flagged before this write is taken before anything else: the forward calls the write
     // announced do not go out after it was accepted, they are answered as never made (see below)
     const held = written === 'abort-requested' && !release && state.decision === null ? forwardCalls(commands) : [];
-    for (const c of commands) if (!held.includes(c)) void this.calls.make(c);
+    this.makeCalls(commands.filter((c) => !held.includes(c)));
     if (release) {
       this.stop();
       // an abort flagged in the log meanwhile is acted on by whoever claims the transaction next:
@@ -467,25 +501,8 @@ export class TransactionDriver {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const wake = nextWakeAt(this.state);
-    if (!this.active || wake === null) return;
+    if (!this.active || this.withdrawing || wake === null) return;
     this.timer = setTimeout(() => void this.post({ type: 'wake' }), Math.max(0, wake - Date.now()));
     this.timer.unref();
   }
-}
-
-/** The calls of forward phases (what an abort taken first makes pointless) among `commands`. */
-function forwardCalls(commands: CallCommand[]): CallCommand[] {
-  return commands.filter((c) => FORWARD_PHASES.includes(c.phase));
-}
-
-/** The answer of call `c`, never made: unknown (its branch is undone like one whose answer was lost). */
-function notMade(c: CallCommand): MachineEvent {
-  return {
-    type: 'outcome',
-    branchId: c.branchId,
-    phase: c.phase,
-    attempt: c.attempt,
-    outcome: Outcome.Unknown,
-    random01: 0,
-  };
 }
