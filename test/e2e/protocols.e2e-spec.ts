@@ -210,6 +210,20 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect(s.participant.callsFor(id, undoPhase as Phase)).toHaveLength(1);
   });
 
+  it('answers 409 naming why to a branch that never answered within its attempts', async () => {
+    const id = `${protocol}-silent-${Date.now()}`;
+    const retry = { maxAttempts: 2, initialBackoffMs: 100, maxBackoffMs: 100 };
+    await s.api.post('/v1/transactions', { id, protocol, mode: 'interactive', timeoutMs: 20000, retry });
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: first as Phase, status: 500, times: 5 });
+    const silent = await s.api.post(`/v1/transactions/${id}/branches`, { id: 'a', participant: 'p1' });
+    expect({ status: silent.status, type: silent.body.type }).toEqual({
+      status: 409,
+      type: '/problems/branch_rejected',
+    });
+    // it said what happened, not the status its undo left it in ("did not say yes (completed)")
+    expect(silent.body.detail).toMatch(new RegExp(`^branch "a" did not say yes: .*${first}.*2 attempts`));
+  });
+
   it('answers 409 to a branch that votes no, aborts at once, and refuses the commit', async () => {
     const id = `${protocol}-no-${Date.now()}`;
     await s.api.post('/v1/transactions', { id, protocol, mode: 'interactive', timeoutMs: 20000 });
@@ -218,6 +232,7 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     const no = await s.api.post(`/v1/transactions/${id}/branches`, { id: 'b', participant: 'p1' });
     expect(no.status).toBe(409);
     expect(no.body.type).toBe('/problems/branch_rejected');
+    expect(no.body.detail).toBe(`branch "b" did not say yes: branch b answered no to ${first}`);
     // a no can never become a commit: the transaction rolls back without waiting for the client
     await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted');
     const refused = await s.api.post(`/v1/transactions/${id}/commit`);

@@ -197,14 +197,14 @@ describe('CoordinatorClient: the interactive helper', () => {
   it('rejects tx.branch with BranchRejectedError on a no, and then aborts', async () => {
     const { client: c, requests } = client([
       { status: 201, body: view('o-3') },
-      { status: 409, body: problem('branch_rejected', 409, 'branch "b" did not say yes (rejected)') },
+      { status: 409, body: problem('branch_rejected', 409, 'branch "b" did not say yes: branch b answered no to try') },
       { status: 200, body: view('o-3', { status: 'aborted' }) },
     ]);
     const failure = c.tcc(async (tx) => {
       await tx.branch({ id: 'b', participant: 'p1' });
     });
     await expect(failure).rejects.toBeInstanceOf(BranchRejectedError);
-    await expect(failure).rejects.toMatchObject({ status: 409, detail: 'branch "b" did not say yes (rejected)' });
+    await expect(failure).rejects.toMatchObject({ status: 409, detail: 'branch "b" did not say yes: branch b answered no to try' });
     expect(requests.map((r) => new URL(r.url).pathname).at(-1)).toBe('/v1/transactions/o-3/abort');
   });
 
@@ -216,7 +216,7 @@ describe('CoordinatorClient: the interactive helper', () => {
       { status: 200, body: view('o-4', { branches: [{ id: 'b', status: 'rejected' }] }) },
     ]);
     await expect(c.tcc((tx) => tx.branch({ id: 'b', participant: 'p1' }))).rejects.toThrow(
-      'branch "b" did not say yes (rejected)',
+      'branch "b" did not say yes: branch b answered no to try',
     );
   });
 

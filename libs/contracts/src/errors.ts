@@ -86,8 +86,9 @@ export class IdempotencyKeyInFlightError extends CoordinatorError {
 
 /** Interactive mode: the branch's try/prepare answered no (or gave no answer within its attempts). */
 export class BranchRejectedError extends CoordinatorError {
-  constructor(branchId: string, status: string) {
-    super('branch_rejected', `branch "${branchId}" did not say yes (${status})`);
+  /** `why`: what happened instead (its no, no answer within its attempts, an abort that came first). */
+  constructor(branchId: string, why: string) {
+    super('branch_rejected', `branch "${branchId}" did not say yes: ${why}`);
   }
 }
 

@@ -206,7 +206,9 @@ export class TransactionsService {
         provisional: true,
       };
     }
-    throw new BranchRejectedError(branchId, status);
+    // the transaction's error says why (the branch's no, its attempts run out, the abort that came
+    // first); the branch's status alone (completed, completing) tells the client nothing
+    throw new BranchRejectedError(branchId, loaded.txn.error ?? view?.lastError ?? `it is ${status}`);
   }
 
   /** A registration's answer from the log (null: not decided yet): its branch's vote, or the end of its transaction. */
