@@ -204,7 +204,10 @@ describe('CoordinatorClient: the interactive helper', () => {
       await tx.branch({ id: 'b', participant: 'p1' });
     });
     await expect(failure).rejects.toBeInstanceOf(BranchRejectedError);
-    await expect(failure).rejects.toMatchObject({ status: 409, detail: 'branch "b" did not say yes: branch b answered no to try' });
+    await expect(failure).rejects.toMatchObject({
+      status: 409,
+      detail: 'branch "b" did not say yes: branch b answered no to try',
+    });
     expect(requests.map((r) => new URL(r.url).pathname).at(-1)).toBe('/v1/transactions/o-3/abort');
   });
 
@@ -213,7 +216,14 @@ describe('CoordinatorClient: the interactive helper', () => {
       { status: 201, body: view('o-4') },
       { status: 202, body: { id: 'b', status: 'running' } },
       { status: 200, body: view('o-4', { branches: [{ id: 'b', status: 'running' }] }) },
-      { status: 200, body: view('o-4', { branches: [{ id: 'b', status: 'rejected' }] }) },
+      {
+        status: 200,
+        body: view('o-4', {
+          status: 'aborting',
+          error: 'branch b answered no to try',
+          branches: [{ id: 'b', status: 'rejected' }],
+        }),
+      },
     ]);
     await expect(c.tcc((tx) => tx.branch({ id: 'b', participant: 'p1' }))).rejects.toThrow(
       'branch "b" did not say yes: branch b answered no to try',

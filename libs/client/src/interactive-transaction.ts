@@ -93,14 +93,19 @@ async function registerAndAwaitVote(
   options: CallOptions,
 ): Promise<BranchView> {
   let view = await api.registerBranch(begun.id, branch, options);
+  let transactionError: string | null = null;
   const deadline = Date.parse(begun.deadline);
   for (let delay = 100; VOTING.includes(view.status); delay = Math.min(delay * 2, 1_000)) {
     if (Date.now() > deadline + 1_000) break;
     await sleep(delay, options.signal);
     const current = await api.getTransaction(begun.id, { signal: options.signal });
     view = current.branches.find((b) => b.id === branch.id) ?? view;
+    transactionError = current.error;
   }
-  if (view.status !== BranchStatus.Succeeded) throw new BranchRejectedError(branch.id, view.status);
+  if (view.status !== BranchStatus.Succeeded) {
+    // as the coordinator words it: why, not the status the branch's undo left it in
+    throw new BranchRejectedError(branch.id, transactionError ?? view.lastError ?? `it is ${view.status}`);
+  }
   return view;
 }
 
