@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Queue, Worker, createPostgresBackend, withBackend } from 'bullmq';
 import IORedis from 'ioredis';
 import type { Config } from '../config/config';
+import { ThrottledWarning } from '../logging/throttled-warning';
 import { queueSchemaOf } from './queue-schema';
 
 const QUEUE = 'wake';
@@ -58,8 +59,11 @@ export class WakeScheduler {
         }) as unknown as Worker;
       }
     }
-    this.worker?.on('error', (e) => this.logger.warn(`wake worker: ${e.message}`));
-    this.queue.on('error', (e) => this.logger.warn(`wake queue: ${e.message}`));
+    // a client reconnecting to a store that is down reports each try: a line a minute is enough
+    const workerErrors = new ThrottledWarning((line) => this.logger.warn(line));
+    const queueErrors = new ThrottledWarning((line) => this.logger.warn(line));
+    this.worker?.on('error', (e) => workerErrors.report(`wake worker: ${e.message}`));
+    this.queue.on('error', (e) => queueErrors.report(`wake queue: ${e.message}`));
     // a store that does not answer yet must not keep the coordinator from starting: the log drives
     // everything, the sweeper stands in for lost wake-ups, and /health/ready says the queue is down
     const ready = this.queue.waitUntilReady().then(
