@@ -105,9 +105,14 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(error: unknown, host: ArgumentsHost): void {
     const problem = toProblem(error);
-    if (problem.status >= 500)
-      this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const http = host.switchToHttp();
+    if (problem.status >= 500) {
+      // the request's method and URL name what it was about (a transaction's id is in its path)
+      const { method, url } = http.getRequest<{ method?: string; url?: string }>() ?? {};
+      const about = method && url ? `${method} ${url}: ` : '';
+      this.logger.error(`${about}${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    const reply = http.getResponse<FastifyReply>();
     if (error instanceof IdempotencyKeyInFlightError) void reply.header('retry-after', '1');
     if (error instanceof UnauthenticatedError) void reply.header('www-authenticate', 'Bearer realm="txc"');
     void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
