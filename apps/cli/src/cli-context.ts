@@ -26,7 +26,7 @@ export function cliContext(command: Command): CliContext {
   return {
     // a CLI call retries briefly: a person is waiting, and a script can run it again
     client: new CoordinatorClient({
-      url: options.url,
+      url: coordinatorUrl(options.url),
       apiKey: options.apiKey ?? process.env.TXC_API_KEY,
       retry: { maxAttempts: 3 },
     }),
@@ -35,4 +35,21 @@ export function cliContext(command: Command): CliContext {
       process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human(value)}\n`);
     },
   };
+}
+
+/** `--url` (or `TXC_URL`) as the client takes it: an http(s) URL of the coordinator, not of its `/v1`. */
+export function coordinatorUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--url must be the coordinator's http(s) URL, such as http://127.0.0.1:7070 (got "${text}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--url must be an http or https URL (got "${text}")`);
+  }
+  if (/\/v1\/?$/.test(url.pathname)) {
+    throw new UsageError(`--url is the coordinator without /v1 (got "${text}"): the commands add it`);
+  }
+  return text;
 }

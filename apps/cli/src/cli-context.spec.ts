@@ -1,0 +1,18 @@
+import { UsageError, coordinatorUrl } from './cli-context';
+
+describe('coordinatorUrl', () => {
+  it('takes an http(s) URL of the coordinator', () => {
+    expect(coordinatorUrl('http://127.0.0.1:7070')).toBe('http://127.0.0.1:7070');
+    expect(coordinatorUrl('https://txc.example.com/base/')).toBe('https://txc.example.com/base/');
+  });
+
+  it.each([
+    ['foo', /http\(s\) URL/],
+    ['ftp://host:7070', /http or https/],
+    ['http://127.0.0.1:7070/v1', /without \/v1/],
+    ['http://127.0.0.1:7070/v1/', /without \/v1/],
+  ])('refuses %s as a usage error (exit 2)', (text, message) => {
+    expect(() => coordinatorUrl(text)).toThrow(UsageError);
+    expect(() => coordinatorUrl(text)).toThrow(message);
+  });
+});
