@@ -33,6 +33,16 @@ function branch(id: string, position: number, fields: Partial<BranchRecord> = {}
   };
 }
 
+/** The first step's yes, in a saga whose first step is in flight. */
+const aSaysYes = {
+  type: 'outcome',
+  branchId: 'a',
+  phase: Phase.Action,
+  attempt: 1,
+  outcome: Outcome.Yes,
+  random01: 0,
+} as const;
+
 /** A running two-step saga whose first step is in flight. */
 function sagaWithFirstStepInFlight(): LoadedTransaction {
   const at = new Date();
@@ -182,14 +192,7 @@ describe('TransactionDriver', () => {
     const loaded = sagaWithFirstStepInFlight();
     const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
 
-    void driver.post({
-      type: 'outcome',
-      branchId: 'a',
-      phase: Phase.Action,
-      attempt: 1,
-      outcome: Outcome.Yes,
-      random01: 0,
-    });
+    void driver.post(aSaysYes);
     while (run.written.length === 0) await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
     giveNote({ operator: { action: 'abort', actor: 'ops-alice', reason: 'customer cancelled' } });
@@ -302,14 +305,6 @@ describe('TransactionDriver', () => {
         headers: { location: `/v1/transactions/${s.loaded.txn.id}` },
       }),
     };
-    const yes = {
-      type: 'outcome',
-      branchId: 'a',
-      phase: Phase.Action,
-      attempt: 1,
-      outcome: Outcome.Yes,
-      random01: 0,
-    } as const;
 
     it('has its answer stored by the settling write, built from the transaction as that write leaves it', async () => {
       const run = scripted({});
@@ -329,7 +324,7 @@ describe('TransactionDriver', () => {
       const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), history);
       const waited = run.waiters.wait('t1', 10_000, responder);
 
-      void driver.post(yes); // a's yes announces b's call, whose yes settles the saga
+      void driver.post(aSaysYes); // a's yes announces b's call, whose yes settles the saga
       const outcome = await waited;
 
       expect(run.written.map((op) => op.txn.status)).toEqual([TransactionStatus.Running, TransactionStatus.Committed]);
@@ -358,7 +353,7 @@ describe('TransactionDriver', () => {
       const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), []);
       const waited = run.waiters.wait('t1', 10_000, responder);
 
-      void driver.post(yes);
+      void driver.post(aSaysYes);
 
       expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: false });
       expect(run.written[1].respond).toMatchObject({ key: 'k1' }); // carried, but the write did not apply
@@ -372,7 +367,7 @@ describe('TransactionDriver', () => {
       const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), []);
       const waited = run.waiters.wait('t1', 10_000, responder);
 
-      void driver.post(yes);
+      void driver.post(aSaysYes);
       while (run.written.length < 2) await new Promise((r) => setImmediate(r));
       expect(run.written[1].respond).toMatchObject({ key: 'k1' });
       // as the engine fences itself: the driver stops and lets go while its write is out
@@ -389,7 +384,7 @@ describe('TransactionDriver', () => {
       const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
       const waited = run.waiters.wait('t1', 10_000, responder);
 
-      void driver.post(yes);
+      void driver.post(aSaysYes);
 
       expect(await waited).toEqual({ snapshot: null, stored: null, answerInFlight: false });
       expect(run.written.map((op) => op.respond)).toEqual([undefined, undefined]);
@@ -435,14 +430,7 @@ describe('TransactionDriver', () => {
     const driver = new TransactionDriver(run.ctx, loaded, toMachineState(loaded.txn, loaded.branches), null);
 
     // a's yes is queued before the stop: its step announces b's action, which must not go out
-    void driver.post({
-      type: 'outcome',
-      branchId: 'a',
-      phase: Phase.Action,
-      attempt: 1,
-      outcome: Outcome.Yes,
-      random01: 0,
-    });
+    void driver.post(aSaysYes);
     await driver.withdrawAndStop();
 
     expect(run.delivered).toEqual([]);
