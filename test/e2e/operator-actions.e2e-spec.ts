@@ -173,6 +173,17 @@ describe('operator actions', () => {
     // nothing was replayed by the dry run
     for (const id of ids) expect((await s.api.get(`/v1/transactions/${id}`)).body.status).toBe('failed');
 
+    // both filters: a failed id without the participant asked for is skipped, and says so
+    const elsewhere = await s.api.post('/v1/transactions/replay', {
+      participant: 'p2',
+      ids: [ids[0]],
+      reason: 'p2 only',
+    });
+    expect(elsewhere.body.results).toEqual([
+      { id: ids[0], outcome: 'skipped', detail: 'failed, but participant "p2" has no branch in it' },
+    ]);
+    expect((await s.api.get(`/v1/transactions/${ids[0]}`)).body.status).toBe('failed');
+
     s.participant.clearFaults();
     const run = await s.api.post('/v1/transactions/replay', { ids: [...ids, 'op-missing'], reason: 'fixed in 1.2.3' });
     expect(run.status).toBe(200);

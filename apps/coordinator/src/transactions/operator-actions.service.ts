@@ -108,11 +108,16 @@ export class OperatorActionsService {
     };
     await Promise.all(Array.from({ length: BULK_PACE }, worker));
     results.sort((a, b) => matched.indexOf(a.id) - matched.indexOf(b.id));
-    // ids asked for by name that are not failed (or do not exist) are answered too
-    for (const id of request.ids ?? []) {
-      if (!matched.includes(id) && !results.some((r) => r.id === id)) {
-        results.push({ id, outcome: 'skipped', detail: 'not a failed transaction' });
-      }
+    // ids asked for by name and left out are answered too, with why: not failed (or no such
+    // transaction), or failed but without the participant asked for
+    const left = (request.ids ?? []).filter((id) => !matched.includes(id) && !results.some((r) => r.id === id));
+    const failedElsewhere =
+      request.participant && left.length > 0 ? await this.store.failedIds({ ids: left }, left.length) : [];
+    for (const id of left) {
+      const detail = failedElsewhere.includes(id)
+        ? `failed, but participant "${request.participant}" has no branch in it`
+        : 'not a failed transaction';
+      results.push({ id, outcome: 'skipped', detail });
     }
     return { status: 200, body: { dryRun: false, matched: matched.length, truncated, results } };
   }
