@@ -152,6 +152,31 @@ describe('operator dashboard', () => {
     }
   });
 
+  // The live stream stopped only on 401: a key whose role may not watch (403) asked again every
+  // 1-5 s for as long as the page stayed open, and the header said "connecting" for good.
+  it('stops the live stream for a key whose role may not watch it, and says it is not live', async () => {
+    const created = await s.api.post('/v1/keys', {
+      name: `svc-${randomBytes(3).toString('hex')}`,
+      role: 'participant',
+    });
+    expect(created.status).toBe(201);
+    const service = await newPage(browser, s.origin);
+    const asked: string[] = [];
+    service.page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/v1/stream') asked.push(r.url());
+    });
+    try {
+      await service.page.goto('/');
+      await signIn(service.page, created.body.key);
+      await service.page.locator('[data-testid=stream-state][data-state=stopped]').waitFor();
+      // the reconnects came 1 s, 2 s and 4 s apart: none within 4 s
+      await service.page.waitForTimeout(4_000);
+      expect(asked).toHaveLength(1);
+    } finally {
+      await service.page.context().close();
+    }
+  });
+
   it('shows the overview, whose failed banner leads to the failed transactions', async () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     await page.getByTestId('throughput-chart').waitFor();

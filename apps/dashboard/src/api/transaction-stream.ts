@@ -8,7 +8,7 @@ export interface TransactionStreamOptions {
   headers: () => Record<string, string>;
   onEvent: (event: StatusEvent) => void;
   onState: (state: StreamState) => void;
-  /** 401: the key is no longer valid; the stream stops. */
+  /** 401: the key is no longer valid; the stream stops. (403, a role that may not watch, stops it too.) */
   onUnauthorized: (problem: Problem) => void;
   /** The coordinator could not replay everything since the last id (`event: reset`): reload views. */
   onReset: () => void;
@@ -46,6 +46,11 @@ export function openTransactionStream(options: TransactionStreamOptions): () => 
         });
         if (response.status === 401) {
           options.onUnauthorized(await readProblem(response, 'GET', '/v1/stream'));
+          break;
+        }
+        if (response.status === 403) {
+          // this key's role may not watch (a participant key): asking again changes nothing
+          options.onDrop?.((await readProblem(response, 'GET', '/v1/stream')).detail ?? 'forbidden');
           break;
         }
         if (!response.ok || !response.body) throw new Error(`GET /v1/stream answered ${response.status}`);
