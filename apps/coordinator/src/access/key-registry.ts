@@ -111,8 +111,11 @@ export class KeyRegistry implements OnApplicationBootstrap {
     );
     if (!rows[0]) throw new TransactionConflictError(`a key named "${name}" exists`);
     this.stored = null;
+    // the log is the keys' audit trail: a revoked key's row is gone
     if (this.configured.size === 0 && (await this.storedKeys()).size === 1) {
       this.logger.log(`access control on: the first key ("${name}", ${role}) was created by ${by}`);
+    } else {
+      this.logger.log(`key "${name}" (${role}) created by ${by}`);
     }
     return {
       view: { name, role, source: 'stored', createdAt: rows[0].created_at.toISOString(), createdBy: by },
@@ -126,10 +129,13 @@ export class KeyRegistry implements OnApplicationBootstrap {
    * configured by `API_KEYS` is refused (409) unless a stored key has it too (the CLI's
    * `keys create --database-url` cannot know API_KEYS): that stored key is deleted.
    */
-  async revoke(name: string): Promise<boolean> {
+  async revoke(name: string, by: string): Promise<boolean> {
     const deleted = await deleteStoredKey(this.pool, name, { keepLast: this.configured.size === 0 });
     this.stored = null;
-    if (deleted) return true;
+    if (deleted) {
+      this.logger.log(`key "${name}" revoked by ${by}`);
+      return true;
+    }
     if ([...this.configured.values()].some((k) => k.name === name)) {
       throw new TransactionConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
     }

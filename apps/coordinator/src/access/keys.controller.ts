@@ -42,11 +42,11 @@ export class KeysController {
   @Delete('keys/:name')
   @Access(Permission.ManageKeys)
   @HttpCode(204)
-  async revoke(@Param('name') name: string): Promise<void> {
+  async revoke(@Param('name') name: string, @CurrentCaller() caller: Caller): Promise<void> {
     if (!keyNamePattern.test(name)) {
       const rule = 'must be 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit';
       throw new ValidationError(`path parameter name is invalid: ${rule}`, [{ field: 'name', rule }]);
     }
-    if (!(await this.keys.revoke(name))) throw new KeyNotFoundError(name);
+    if (!(await this.keys.revoke(name, caller.name))) throw new KeyNotFoundError(name);
   }
 }
