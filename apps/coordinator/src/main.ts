@@ -13,6 +13,9 @@ import { requireKeyBeforeBody, requireKeyForDocs } from './access/docs-access';
 import { PinoNestLogger, createRootLogger } from './logging/pino-logger';
 import { startTracing } from './tracing/otlp-tracing';
 
+/** How long a clean stop may take before the process ends anyway (exit 1). */
+const STOP_DEADLINE_MS = 15_000;
+
 async function bootstrap(): Promise<void> {
   let config: Config;
   try {
@@ -86,6 +89,17 @@ async function bootstrap(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal}: stopping`, 'Bootstrap');
+    // a store that accepts connections and never answers would hold a step of the stop for good:
+    // past this, the process ends anyway, as after a crash (its transactions are taken over after
+    // INSTANCE_TTL_MS), rather than wait for an orchestrator's SIGKILL
+    setTimeout(() => {
+      logger.warn(
+        `${signal}: not stopped within ${STOP_DEADLINE_MS} ms (Postgres or the queue's store does not answer): exiting 1; ` +
+          'the transactions this instance holds are taken over after INSTANCE_TTL_MS',
+        'Bootstrap',
+      );
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     drain();
     await app.close().catch(() => undefined);
     await stopTracing?.();

@@ -99,6 +99,9 @@ export class CallDelivery {
       });
     // the call's span ends with whatever answer came back (a failed probe is an answer too)
     (span as CallSpan | null)?.finish(('result' in delivery && delivery.result) || null);
+    // ended by this coordinator stopping: the log has it withdrawn (see TransactionDriver.withdrawAndStop),
+    // and it is nobody's failure, in the figures or the log
+    if (this.ctx.gateway.stopping) return;
     if (delivery.kind === 'deferred') {
       // a failed probe is forgiven only until the deadline: past it, the probes a broken participant
       // keeps failing use up the attempts, so a completion that can never succeed parks as `failed`

@@ -1,4 +1,4 @@
-import { CircuitBreakers } from './circuit-breakers';
+import { CallEndedByStop, CircuitBreakers } from './circuit-breakers';
 import type { CallResult } from './participant-caller';
 
 const answer = (outcome: CallResult['outcome']) => async (): Promise<CallResult> => ({
@@ -35,6 +35,20 @@ describe('CircuitBreakers', () => {
     expect(breakers.stateOf('svc', 'a')).toBe('closed');
     // its first call tells its state once (closed), replacing whatever an earlier coordinator published
     expect(changes).toEqual(['a:closed', 'a:open', 'a:half-open', 'a:open', 'a:half-open', 'a:closed']);
+  });
+
+  it('counts no call this coordinator ended itself, stopping: the circuit stays closed', async () => {
+    const changes: string[] = [];
+    const breakers = new CircuitBreakers(options, (c) => changes.push(`${c.instanceId}:${c.state}`));
+    const circuit = breakers.of('svc', 'c');
+    const ended = async (): Promise<CallResult> => {
+      throw new CallEndedByStop({ ...(await answer('unknown')()), error: 'UND_ERR_DESTROYED' });
+    };
+    for (let i = 0; i < 10; i++) {
+      expect(await circuit.run(ended)).toMatchObject({ called: true, result: { outcome: 'unknown' } });
+    }
+    expect(breakers.stateOf('svc', 'c')).toBe('closed');
+    expect(changes).toEqual(['c:closed']);
   });
 
   it('counts a definite no as an answer, and opens on the failure rate over the window', async () => {

@@ -5,7 +5,7 @@ import {
   ConsecutiveBreaker,
   CountBreaker,
   circuitBreaker,
-  handleAll,
+  handleWhen,
   type IBreaker,
 } from 'cockatiel';
 import { Outcome, type CircuitState } from '#contracts';
@@ -63,6 +63,16 @@ class FailedCall extends Error {
 }
 
 /**
+ * A call this coordinator ended itself, stopping: not the participant's failure. Its breaker does
+ * not count it (an instance's circuit must not open, and page an operator, because we stopped).
+ */
+export class CallEndedByStop extends Error {
+  constructor(readonly result: CallResult) {
+    super(result.error ?? 'ended by the coordinator stopping');
+  }
+}
+
+/**
  * One instance's breaker, with what cockatiel keeps private: when it opened, and a probe under way.
  * Its state is told on every change, and once after its first call: a breaker starts closed, and
  * the registry may still show the state a coordinator before it published (an `open` left by one
@@ -78,13 +88,16 @@ export class InstanceCircuit {
     private readonly options: CircuitOptions,
     private readonly onChange: (state: CircuitState) => void,
   ) {
-    this.policy = circuitBreaker(handleAll, {
-      halfOpenAfter: options.halfOpenAfterMs,
-      breaker: new EitherBreaker([
-        new ConsecutiveBreaker(options.consecutiveFailures),
-        new CountBreaker({ threshold: options.failureRate, size: options.window }),
-      ]),
-    });
+    this.policy = circuitBreaker(
+      handleWhen((error) => !(error instanceof CallEndedByStop)),
+      {
+        halfOpenAfter: options.halfOpenAfterMs,
+        breaker: new EitherBreaker([
+          new ConsecutiveBreaker(options.consecutiveFailures),
+          new CountBreaker({ threshold: options.failureRate, size: options.window }),
+        ]),
+      },
+    );
     this.policy.onBreak(() => {
       this.openedAt = Date.now();
       this.tell('open');
@@ -122,7 +135,7 @@ export class InstanceCircuit {
 
   /**
    * Makes `call` through the breaker: an unknown outcome counts as a failure, any answer as a
-   * success. Refused without calling when the circuit is open (or another caller's probe is out).
+   * success, and a call that rejects with {@link CallEndedByStop} as neither. Refused without calling when the circuit is open (or another caller's probe is out).
    */
   async run(call: () => Promise<CallResult>): Promise<GuardedCall> {
     const availability = this.availability();
@@ -137,7 +150,8 @@ export class InstanceCircuit {
       });
       return { called: true, result, probe };
     } catch (error) {
-      if (error instanceof FailedCall) return { called: true, result: error.result, probe };
+      if (error instanceof FailedCall || error instanceof CallEndedByStop)
+        return { called: true, result: error.result, probe };
       if (error instanceof BrokenCircuitError) return { called: false };
       throw error;
     } finally {

@@ -371,6 +371,8 @@ export class Engine implements EngineContext {
     this.drivers.clear();
     await this.store.releaseAll(this.instanceId).catch(() => undefined);
     this.settleWaiters.releaseAll();
+    // the calls still out are ended next: their unknown outcomes are ours, not the participants'
+    this.gateway.stopping = true;
     await this.caller.close();
   }
 

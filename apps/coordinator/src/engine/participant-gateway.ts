@@ -1,7 +1,8 @@
+import { Outcome } from '#contracts';
 import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
 import { callWithin } from './bounded-call';
 import { ParticipantLimiter, shareOf } from './call-limiter';
-import type { CircuitBreakers } from './circuit-breakers';
+import { CallEndedByStop, type CircuitBreakers } from './circuit-breakers';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 import { isLive, type ParticipantDirectory } from './participant-directory';
 import type { ParticipantStats } from './participant-stats';
@@ -69,6 +70,11 @@ export class ParticipantGateway {
   private readonly withoutInstanceSince = new Map<string, number>();
   private turn = 0;
   peers: Peers = { count: 1, rank: 0 };
+  /**
+   * Set as the coordinator stops, before it ends the calls still out: an unknown outcome from then
+   * on is ours, not the participant's, and counts in no breaker and no figure.
+   */
+  stopping = false;
 
   constructor(
     private readonly directory: ParticipantDirectory,
@@ -194,12 +200,13 @@ export class ParticipantGateway {
   ): Promise<Delivery> {
     const circuit = this.circuits.of(participant.name, instance.instanceId);
     return this.outstandingWhile(participant, instance, async (k) => {
-      const guarded = await circuit.run(() => callWithin(this.caller, build(participant, instance)));
+      const guarded = await circuit.run(() => this.endedByStop(callWithin(this.caller, build(participant, instance))));
       if (!guarded.called) {
         const a = circuit.availability();
         return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(typeof a === 'number' ? a : Date.now()) };
       }
       const { result } = guarded;
+      if (this.stopping) return { kind: 'called', result, instanceId: instance.instanceId };
       this.stats.record(k, result.outcome, result.error, result.durationMs);
       if (guarded.probe && result.outcome === 'unknown') {
         // the probe found the instance still down: its circuit is open again, and the call waits with it
@@ -219,9 +226,16 @@ export class ParticipantGateway {
   ): Promise<Delivery> {
     return this.outstandingWhile(participant, instance, async (k) => {
       const result = await callWithin(this.caller, build(participant, instance));
-      this.stats.record(k, result.outcome, result.error, result.durationMs);
+      if (!this.stopping) this.stats.record(k, result.outcome, result.error, result.durationMs);
       return { kind: 'called', result, instanceId: instance.instanceId };
     });
+  }
+
+  /** `call`, rejected with {@link CallEndedByStop} when it has no answer because we are stopping. */
+  private async endedByStop(call: Promise<CallResult>): Promise<CallResult> {
+    const result = await call;
+    if (this.stopping && result.outcome === Outcome.Unknown) throw new CallEndedByStop(result);
+    return result;
   }
 
   /** Runs `call`, counted as outstanding at `instance` (for balancing) while it runs; `call` gets the instance's key. */
