@@ -1,7 +1,7 @@
 // the build config (tsconfig.build.json) compiles *.int-spec.ts with types ["node"] only
 import { Client, Pool } from 'pg';
-import { freshDatabase, type FreshDatabase } from '#testing';
-import { inTransaction } from './local-transaction';
+import { freshDatabase, TcpProxy, type FreshDatabase } from '#testing';
+import { inTransaction, LocalTransactionRolledBack, refuseAbortedTransaction } from './local-transaction';
 
 /** A participant's local transaction whose database connection is cut fails; the service lives on. */
 describe('inTransaction of a participant (real Postgres)', () => {
@@ -46,6 +46,27 @@ describe('inTransaction of a participant (real Postgres)', () => {
       expect((await inTransaction(pool, (client) => client.query<{ n: number }>('SELECT 3 AS n'))).rows[0].n).toBe(3);
     } finally {
       await killer.end();
+    }
+  });
+
+  it('refuses a transaction a caught statement failure aborted while the reply saying so is still on its way', async () => {
+    // the failed statement's error reaches the handler before Postgres's "transaction failed" status does
+    const proxy = await TcpProxy.start(
+      { host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) },
+      { splitReplies: true },
+    );
+    const slow = new Pool({ connectionString: proxy.through(db.url), max: 1 });
+    slow.on('error', () => undefined);
+    const client = await slow.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT 1/0').catch(() => undefined);
+      await expect(refuseAbortedTransaction(client)).rejects.toThrow(LocalTransactionRolledBack);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+      await slow.end();
+      await proxy.close();
     }
   });
 });

@@ -38,8 +38,11 @@ export class LocalTransactionRolledBack extends Error {
  * is not seen (TypeORM's `commitTransaction`) checks this first.
  */
 export async function refuseAbortedTransaction(client: PoolClient): Promise<void> {
-  // a pg client that tracks the server's transaction status ('E': failed) says so for free; an older one asks
-  const status = (client as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
+  // a pg client that tracks the server's transaction status ('E': failed) says so for free, but only
+  // once the reply's last message has been read: a failed statement's error reaches its caller before
+  // the ReadyForQuery carrying the status, so a client still waiting for one asks, as an older pg does
+  const tracked = client as { getTransactionStatus?: () => string | null; readyForQuery?: boolean };
+  const status = tracked.readyForQuery === true ? tracked.getTransactionStatus?.() : undefined;
   if (status === 'E') throw new LocalTransactionRolledBack();
   if (status !== undefined) return;
   await client.query('SELECT 1').catch((error: { code?: string }) => {

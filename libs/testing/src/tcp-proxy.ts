@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
  * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through;
  * `down` cuts everything and closes every new connection at once (the target stopped) until `up`;
  * `holdWhenSent` partitions one connection at one statement (it stays open, its bytes held).
+ * Started with `splitReplies`, it hands each reply of the target over in two reads, its last Postgres
+ * message (a ReadyForQuery) 50 ms after the rest, as a slow network does now and then.
  */
 export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
@@ -22,12 +24,16 @@ export class TcpProxy {
   private constructor(
     private readonly server: Server,
     private readonly target: { host: string; port: number },
+    private readonly splitReplies: boolean,
   ) {}
 
-  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+  static async start(
+    target: { host: string; port: number },
+    options: { splitReplies?: boolean } = {},
+  ): Promise<TcpProxy> {
     let proxy!: TcpProxy;
     const server = createServer((client) => proxy.accept(client));
-    proxy = new TcpProxy(server, target);
+    proxy = new TcpProxy(server, target, options.splitReplies ?? false);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return proxy;
   }
@@ -141,7 +147,31 @@ export class TcpProxy {
       }
     });
     client.on('end', () => upstream.end());
-    upstream.pipe(client);
+    if (this.splitReplies) splitEachReply(upstream, client);
+    else upstream.pipe(client);
     client.resume();
   }
+}
+
+/** ReadyForQuery: 'Z', its length (5) and the transaction status; every reply of Postgres ends with one. */
+const READY_FOR_QUERY_BYTES = 6;
+
+/**
+ * Forwards `from` to `to`, each chunk in two writes 50 ms apart, the last message (ReadyForQuery) in
+ * the second: the client reads what came before it (an ErrorResponse, say) in an earlier read.
+ */
+function splitEachReply(from: Socket, to: Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (chunk.length <= READY_FOR_QUERY_BYTES) {
+      to.write(chunk);
+      return;
+    }
+    to.write(chunk.subarray(0, -READY_FOR_QUERY_BYTES));
+    from.pause();
+    setTimeout(() => {
+      to.write(chunk.subarray(-READY_FOR_QUERY_BYTES));
+      from.resume();
+    }, 50);
+  });
+  from.on('end', () => to.end());
 }
