@@ -59,26 +59,11 @@ async function bootstrap(): Promise<void> {
     );
     process.exit(1);
   });
-  const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
-  // printed whatever LOG_LEVEL says: scripts and tests wait for this line (and read the base URL from it)
-  const served = servesApi
-    ? `API ${base}/v1, dashboard ${base}/, docs ${base}/docs`
-    : `API ${base}/v1 not served (a worker serves health and metrics only), metrics ${base}/metrics`;
-  const ready =
-    `coordinator ready: ${served}, health ${base}/health/ready, database ${db.description}, ` +
-    `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`;
-  process.stdout.write(
-    `${JSON.stringify({ level: 'info', time: Date.now(), pid: process.pid, context: 'Bootstrap', msg: ready })}\n`,
-  );
-  if (servesApi && !process.env.CI && process.stdout.isTTY) {
-    process.stdout.write(
-      `\n  Dashboard  ${base}/\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`,
-    );
-  }
   // A clean stop: SIGINT (Ctrl-C) or SIGTERM lets go of owned transactions (others, or the next
   // start, take them at once), closes the pools, then stops an embedded Postgres (which runs in a
   // process group of its own, so a terminal's Ctrl-C does not stop it first). A connection ending
-  // meanwhile (57P01: a server stopped by someone else) is part of stopping, not a crash.
+  // meanwhile (57P01: a server stopped by someone else) is part of stopping, not a crash. Installed
+  // before the ready line: a signal sent the moment it is read must not find Node's default (death by it).
   let stopping = false;
   process.on('uncaughtException', (error) => {
     if (stopping && isConnectionEnding(error)) return;
@@ -108,6 +93,22 @@ async function bootstrap(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  const base = `http://${config.HOST}:${(app.getHttpServer().address() as { port: number }).port}`;
+  // printed whatever LOG_LEVEL says: scripts and tests wait for this line (and read the base URL from it)
+  const served = servesApi
+    ? `API ${base}/v1, dashboard ${base}/, docs ${base}/docs`
+    : `API ${base}/v1 not served (a worker serves health and metrics only), metrics ${base}/metrics`;
+  const ready =
+    `coordinator ready: ${served}, health ${base}/health/ready, database ${db.description}, ` +
+    `queue on ${config.REDIS_URL ? 'Redis' : 'Postgres'}, role ${config.ROLE}`;
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', time: Date.now(), pid: process.pid, context: 'Bootstrap', msg: ready })}\n`,
+  );
+  if (servesApi && !process.env.CI && process.stdout.isTTY) {
+    process.stdout.write(
+      `\n  Dashboard  ${base}/\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`,
+    );
+  }
 }
 
 /** A pg error of a server shutting down or a connection cut: expected while the process stops. */
