@@ -90,19 +90,15 @@ export class TransactionActions {
     id: string,
     request: BranchRequest,
   ): Promise<{ status: BranchStatus | null; existing?: BranchRecord }> {
-    // registrations sent together each let go after their own: one found the driver it acquired
-    // gone by its turn (nothing decided), and acquires the transaction again
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const driver = await this.acquire(id);
+    return this.onDriver(id, 10, async (driver) => {
       try {
-        const registered = await this.registerWith(driver, request);
-        if (registered !== 'let-go') return registered;
+        return await this.registerWith(driver, request);
       } finally {
-        // held for nothing more (the branch voted, or the registration wrote nothing): let it go
+        // held for nothing more (the branch voted, or the registration wrote nothing): let it go; of
+        // registrations sent together, each lets go after its own, so a later one may find it let go
         await driver.letGoIfIdle().catch(() => undefined);
       }
-    }
-    throw new TransactionBusyError(id);
+    });
   }
 
   private async registerWith(
@@ -151,21 +147,36 @@ export class TransactionActions {
   }
 
   async commit(id: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const driver = await this.acquire(id).catch(async (error: unknown) => {
-        // settled with its commit decided: a repeat of a commit whose answer was lost is answered as it was
-        if (error instanceof TransactionConflictError && (await this.deps.store.load(id))?.txn.decision === 'commit') {
-          return null;
-        }
-        throw error;
-      });
-      if (!driver) return true;
-      // a driver that let go before the commit's turn did not apply it: acquire the transaction again
-      if (driver.decision !== null || (await driver.offer({ type: 'commit' }))) {
+    try {
+      return await this.onDriver(id, 3, async (driver) => {
+        if (driver.decision === null && !(await driver.offer({ type: 'commit' }))) return 'let-go';
         // refused (a branch said no or is still trying): nothing was written, and nothing keeps it here
         if (driver.decision === null) await driver.letGoIfIdle().catch(() => undefined);
         return driver.decision === 'commit';
+      });
+    } catch (error) {
+      // settled with its commit decided: a repeat of a commit whose answer was lost is answered as it was
+      if (error instanceof TransactionConflictError && (await this.deps.store.load(id))?.txn.decision === 'commit') {
+        return true;
       }
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `act` on this instance's driver of transaction `id` (see {@link acquire}) until it applies:
+   * `act` answers `let-go` when the driver let go of the transaction before the action's turn (a step
+   * queued ahead of it released the transaction to wait out a backoff, or another action let it go),
+   * having applied nothing, and the transaction is acquired again. Busy after `attempts` such turns.
+   */
+  private async onDriver<T>(
+    id: string,
+    attempts: number,
+    act: (driver: TransactionDriver) => Promise<T | 'let-go'>,
+  ): Promise<T> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const done = await act(await this.acquire(id));
+      if (done !== 'let-go') return done;
     }
     throw new TransactionBusyError(id);
   }
@@ -203,14 +214,13 @@ export class TransactionActions {
     }
     if (row.txn.decision === null && UNDECIDED.includes(row.txn.status)) {
       try {
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const driver = await this.acquire(id);
-          // not applied when the driver let go before the submit's turn (to wait for the check, say)
-          if (driver.decision !== null || (await driver.offer({ type: 'submit' }))) break;
-        }
+        await this.onDriver(id, 3, async (driver) =>
+          driver.decision !== null || (await driver.offer({ type: 'submit' })) ? 'offered' : 'let-go',
+        );
       } catch (error) {
-        // decided meanwhile (a check answered, the deadline passed): the log says which way
-        if (!(error instanceof TransactionConflictError)) throw error;
+        // decided meanwhile (a check answered, the deadline passed): the log says which way; busy
+        // (let go each time) is told below, from the log too
+        if (!(error instanceof TransactionConflictError) && !(error instanceof TransactionBusyError)) throw error;
       }
     }
     const now = await this.deps.store.load(id);
