@@ -14,14 +14,14 @@ import {
   type EventRecord,
   type LoadedTransaction,
   type StoreResult,
-  type TransactionRecord,
 } from '#store';
 import { lineAbout } from '../logging/log-context';
 import { TransactionTrace } from '../tracing/transaction-trace';
 import { abortReason, operatorOf } from './operator-note';
 import type { EngineContext } from './engine-context';
 import type { Snapshot } from './settle-waiters';
-import { rowsAfter, snapshotOf } from './held-rows';
+import { WrittenRows } from './held-rows';
+import { Mailbox } from './mailbox';
 import { StagedStep, releaseOnly, type SealedStep } from './staged-step';
 import { toBranchState } from './state-mapping';
 import { BranchWaiters } from './branch-waiters';
@@ -41,9 +41,7 @@ export type RegistrationTurn = { record: BranchRecord } | { existing: BranchReco
  * same, parallel branches' answers just share a write.
  */
 export class TransactionDriver {
-  private chain: Promise<void> = Promise.resolve();
-  /** Work queued on the chain and not started yet. */
-  private queued = 0;
+  private readonly mailbox = new Mailbox((what, error) => this.stepFailed(what, error));
   /** Of that, interactive registrations (each lets go after its own: see {@link letGoIfIdle}). */
   private registrationsQueued = 0;
   /** The step whose write waits for the log and may still take in answers, if any. */
@@ -59,11 +57,8 @@ export class TransactionDriver {
   private readonly trace: TransactionTrace;
   private readonly calls: CallDelivery;
 
-  private txn: TransactionRecord;
-  private branches: Map<string, BranchRecord>;
   private state: TransactionState;
-  private version: number;
-  private lastSeq: number;
+  private readonly rows: WrittenRows;
 
   /**
    * `history` is the transaction's whole event log when the driver starts with it (a transaction this
@@ -73,36 +68,32 @@ export class TransactionDriver {
     private readonly ctx: EngineContext,
     loaded: LoadedTransaction,
     state: TransactionState,
-    private readonly history: EventRecord[] | null,
+    history: EventRecord[] | null,
   ) {
-    this.txn = { ...loaded.txn };
-    this.branches = new Map(loaded.branches.map((b) => [b.id, { ...b }]));
+    this.rows = new WrittenRows(loaded, history);
     this.state = state;
-    this.version = loaded.txn.version;
-    this.lastSeq = loaded.lastSeq;
     this.machine = MACHINES[loaded.txn.protocol]!;
     this.trace = new TransactionTrace(loaded.txn.id, loaded.txn.protocol);
     this.calls = new CallDelivery(ctx, this.trace, {
       id: loaded.txn.id,
       protocol: loaded.txn.protocol,
       deadline: () => this.state.deadline,
-      branch: (id) => this.branches.get(id),
+      branch: (id) => this.rows.branch(id),
       post: (event, note, result) => this.post(event, note, result),
     });
   }
 
   get id(): string {
-    return this.txn.id;
+    return this.rows.id;
   }
 
   get protocol(): Protocol {
-    return this.txn.protocol;
+    return this.rows.protocol;
   }
 
   /** The transaction as last written, with its whole timeline, or null when the driver does not hold all of it. */
   snapshot(): Snapshot | null {
-    if (!this.history) return null;
-    return snapshotOf({ txn: this.txn, branches: this.branches, events: this.history }, this.lastSeq);
+    return this.rows.snapshot();
   }
 
   get status() {
@@ -114,12 +105,12 @@ export class TransactionDriver {
   }
 
   get branchCount(): number {
-    return this.branches.size;
+    return this.rows.branchCount;
   }
 
   /** The stored record of a branch (interactive registration compares against it). */
   branch(id: string): BranchRecord | undefined {
-    return this.branches.get(id);
+    return this.rows.branch(id);
   }
 
   /**
@@ -149,7 +140,7 @@ export class TransactionDriver {
       });
     } finally {
       // refused here, by the machine (past the deadline, already decided) or by the log: no row, nothing to wait for
-      if (!this.branches.has(id)) this.branchWaiters.resolve(id, null);
+      if (!this.rows.branch(id)) this.branchWaiters.resolve(id, null);
     }
     const taken = turn as RegistrationTurn | null;
     if (!taken) return 'let-go';
@@ -184,9 +175,9 @@ export class TransactionDriver {
     result?: unknown,
     newBranch?: BranchRecord,
   ): Promise<void> {
-    if (!newBranch && this.rideAlong(event, note, result)) return this.chain;
+    if (!newBranch && this.rideAlong(event, note, result)) return this.mailbox.drained;
     void this.submit(event, note, result, newBranch).catch(() => undefined);
-    return this.chain;
+    return this.mailbox.drained;
   }
 
   /**
@@ -196,7 +187,7 @@ export class TransactionDriver {
    */
   private rideAlong(event: MachineEvent, note: Record<string, unknown> | null, result: unknown): boolean {
     const open = this.open;
-    if (!open || open.sealed || this.queued > 0 || !this.active) return false;
+    if (!open || open.sealed || this.mailbox.queued > 0 || !this.active) return false;
     if (event.type !== 'outcome' && event.type !== 'deferred') return false;
     try {
       return open.ride(event, note, result, Date.now());
@@ -276,24 +267,17 @@ export class TransactionDriver {
 
   /** Runs `work` after every step queued before it; a failed step stops the driver (see {@link submit}). */
   private enqueue<T>(what: string, work: () => Promise<T>): Promise<T> {
-    this.queued += 1;
-    const run = this.chain.then(() => {
-      this.queued -= 1;
-      return work();
-    });
-    this.chain = run.then(
-      () => undefined,
-      (error) => {
-        if (error instanceof PermanentStoreError && what === 'register') {
-          this.ctx.logger.warn(`transaction ${this.id}: branch registration refused by the log: ${error.message}`);
-          return;
-        }
-        this.ctx.logger.error(`transaction ${this.id}: ${what} step failed, letting go: ${error}`);
-        this.stop();
-        this.ctx.detach(this, { settled: false, wakeAt: null });
-      },
-    );
-    return run;
+    return this.mailbox.enqueue(what, work);
+  }
+
+  private stepFailed(what: string, error: unknown): void {
+    if (error instanceof PermanentStoreError && what === 'register') {
+      this.ctx.logger.warn(`transaction ${this.id}: branch registration refused by the log: ${error.message}`);
+      return;
+    }
+    this.ctx.logger.error(`transaction ${this.id}: ${what} step failed, letting go: ${String(error)}`);
+    this.stop();
+    this.ctx.detach(this, { settled: false, wakeAt: null });
   }
 
   /**
@@ -307,18 +291,17 @@ export class TransactionDriver {
   letGoIfIdle(): Promise<void> {
     return this.enqueue('let-go', async () => {
       if (!this.active || this.registrationsQueued > 0 || this.state.branches.some((b) => b.inFlight)) return;
-      const op = releaseOnly(this.id, this.version, this.state);
+      const op = releaseOnly(this.id, this.rows.version, this.state);
       const written = await writeStep(
         this.ctx.store,
         () => op,
-        this.lastSeq,
+        this.rows.lastSeq,
         () => this.active,
         this.ctx.logger,
       );
       this.stop();
       if (written === 'stale') return this.ctx.detach(this, { settled: false, wakeAt: null });
-      this.version += 1;
-      this.remember(op);
+      this.rows.remember(op);
       // an abort flagged meanwhile is acted on by whoever claims the transaction next, at once
       const due = written === 'abort-requested' ? Date.now() : (op.txn.wakeAt?.getTime() ?? null);
       this.ctx.detach(this, { settled: false, wakeAt: due === null ? null : new Date(due) });
@@ -337,13 +320,18 @@ export class TransactionDriver {
     if (this.timer) clearTimeout(this.timer);
     return this.enqueue('withdraw', async () => {
       if (!this.active) return;
-      const staged = withdrawal(this.machine, this.state, this.lastSeq, Date.now());
-      const writing = { id: this.id, version: this.version, instanceId: this.ctx.instanceId, protocol: this.protocol };
+      const staged = withdrawal(this.machine, this.state, this.rows.lastSeq, Date.now());
+      const writing = {
+        id: this.id,
+        version: this.rows.version,
+        instanceId: this.ctx.instanceId,
+        protocol: this.protocol,
+      };
       if (staged)
         await writeStep(
           this.ctx.store,
           () => staged.seal(writing).op,
-          this.lastSeq,
+          this.rows.lastSeq,
           () => this.active,
           this.ctx.logger,
         );
@@ -368,23 +356,28 @@ export class TransactionDriver {
   ): Promise<boolean> {
     if (!this.active) return false;
     // a registration the machine ignored (duplicate id, or too late) inserts no row
-    const registering = newBranch && !this.branches.has(newBranch.id) ? newBranch : undefined;
+    const registering = newBranch && !this.rows.branch(newBranch.id) ? newBranch : undefined;
     const before = this.state;
-    const staged = new StagedStep(this.machine, before, this.lastSeq);
+    const staged = new StagedStep(this.machine, before, this.rows.lastSeq);
     if (!staged.take(event, note, result, Date.now())) {
       this.armTimer();
       return true;
     }
     const inserted =
       registering && staged.state.branches.some((b) => b.id === registering.id) ? registering : undefined;
-    const writing = { id: this.id, version: this.version, instanceId: this.ctx.instanceId, protocol: this.protocol };
+    const writing = {
+      id: this.id,
+      version: this.rows.version,
+      instanceId: this.ctx.instanceId,
+      protocol: this.protocol,
+    };
     // answers that come back while this write waits for the log ride in it; not in a registration's,
     // whose refusal by the log leaves the driver running (it fails alone, and must fail nothing else)
     if (!newBranch) this.open = staged;
     let written: StoreResult | undefined;
     try {
       const build = () => this.withResponse(staged.seal(writing, inserted));
-      written = await writeStep(this.ctx.store, build, this.lastSeq, () => this.active, this.ctx.logger);
+      written = await writeStep(this.ctx.store, build, this.rows.lastSeq, () => this.active, this.ctx.logger);
     } finally {
       if (this.open === staged) this.open = null;
       const carried = staged.sealed ? staged.seal(writing, inserted).op.respond : undefined;
@@ -405,12 +398,10 @@ export class TransactionDriver {
     if (written === 'abort-first') return this.abortFirst(staged);
     const { op, settled, release, wakeAt } = staged.seal(writing, inserted);
     const { state, commands } = staged;
-    this.version += 1;
-    this.lastSeq += op.events.length;
     if (before.status !== state.status)
       this.ctx.logger.debug?.(lineAbout({ txId: this.id }, `${before.status} -> ${state.status}`), 'Engine');
     this.state = state;
-    this.remember(op);
+    this.rows.remember(op);
     this.branchWaiters.notify(this.state.branches);
     // the decision is durable from here: a crash must re-drive it, never reverse it
     if (before.decision === null && state.decision !== null) this.ctx.crash.reach('after-decision');
@@ -449,7 +440,7 @@ export class TransactionDriver {
       const note = known !== undefined ? known : await this.ctx.store.abortNote(this.id).catch(() => null);
       await this.step({ type: 'abort', reason: abortReason(operatorOf(note)) }, note, undefined);
     }).catch(() => undefined);
-    return this.chain;
+    return this.mailbox.drained;
   }
 
   /**
@@ -477,24 +468,10 @@ export class TransactionDriver {
    */
   private withResponse(sealed: SealedStep): AdvanceOp {
     const { op } = sealed;
-    if (!sealed.settled || !this.history || op.respond) return op;
-    const history = this.history;
-    const response = this.ctx.respondOnSettle(this.id, () =>
-      snapshotOf(
-        rowsAfter({ txn: this.txn, branches: this.branches, events: history }, op),
-        this.lastSeq + op.events.length,
-      ),
-    );
+    if (!sealed.settled || op.respond || !this.rows.holdsHistory) return op;
+    const response = this.ctx.respondOnSettle(this.id, () => this.rows.snapshotAfter(op));
     if (response) op.respond = response;
     return op;
-  }
-
-  /** Keeps the in-memory copy of the rows equal to what `op` wrote. */
-  private remember(op: AdvanceOp): void {
-    const after = rowsAfter({ txn: this.txn, branches: this.branches, events: [] }, op);
-    this.txn = after.txn;
-    this.branches = after.branches;
-    this.history?.push(...after.events);
   }
 
   private armTimer(): void {
