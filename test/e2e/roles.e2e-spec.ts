@@ -1,3 +1,5 @@
+import { Pool } from 'pg';
+import { Outbox } from '#participant';
 import {
   CoordinatorProcess,
   TEST_REDIS_URL,
@@ -103,5 +105,32 @@ describe('api and worker roles', () => {
     expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
       { actor: 'anonymous', reason: 'changed plans' },
     ]);
+  });
+
+  it("a sender's outbox sends through an api instance: the message it wrote pending is submitted and delivered", async () => {
+    const front = apiClient(api.url);
+    const senderDb = await freshDatabase('roles_sender');
+    const pool = new Pool({ connectionString: senderDb.url, max: 2 });
+    try {
+      const outbox = new Outbox({ coordinatorUrl: api.url, participant: 'p1', db: pool });
+      await outbox.install();
+      const id = 'roles-outbox-1';
+      const sender = await pool.connect();
+      try {
+        await sender.query('BEGIN');
+        // an api instance answers the new message `pending` (a worker prepares it): as good as prepared
+        const sent = await outbox.send(sender, { id, deliveries: [{ id: 'ship', participant: 'p1' }] });
+        await sender.query('COMMIT');
+        await sent.submit();
+      } finally {
+        sender.release();
+      }
+      const done = await front.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 15_000);
+      expect(done.protocol).toBe('msg');
+      expect(participant.callsFor(id, 'action')).toHaveLength(1);
+    } finally {
+      await pool.end();
+      await senderDb.drop();
+    }
   });
 });

@@ -227,7 +227,7 @@ END $d$`;
 
   /**
    * Prepares message `id`. A repeat of an id the coordinator already has is answered with that
-   * message as it is now: anything but `prepared` (aborted by its check, by hand or at its deadline;
+   * message as it is now: anything but `prepared` or `pending` (aborted by its check, by hand or at its deadline;
    * or already submitted) would not be delivered by this transaction's commit, so it is refused
    * and the sender's transaction rolls back instead of committing an order without its message.
    */
@@ -243,7 +243,8 @@ END $d$`;
       branches: message.deliveries.map((d) => ({ ...d, ...(d.paths ? { paths: { ...d.paths } } : {}) })),
     });
     const status = (answer as { status?: unknown } | null)?.status;
-    if (status !== 'prepared') {
+    // `pending`: written by an instance that serves the API only (ROLE=api), prepared by a worker next
+    if (status !== 'prepared' && status !== 'pending') {
       throw new OutboxError(
         `message "${id}" is ${String(status)} at the coordinator, not prepared: this commit would not deliver it (send it under a new id)`,
         409,
