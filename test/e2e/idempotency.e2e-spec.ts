@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { sagaBody, startTestStack, type TestStack } from '#testing';
+import { apiClient, sagaBody, startTestStack, type TestStack } from '#testing';
 
 describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
   let s: TestStack;
@@ -128,6 +128,35 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(repeat.body).toEqual(answer.body);
     expect(answer.headers.get('idempotent-replayed')).toBeNull();
   }, 30_000);
+
+  it('a repeat on another instance waits for the first answer of a start still waiting for its saga', async () => {
+    // four steps of 1.5 s: the first request waits past 5 s, the repeat arrives on another instance
+    const other = s.coordinator.sibling();
+    const elsewhere = apiClient(await other.start({ LOG_LEVEL: 'warn' }));
+    try {
+      const key = `k3d-${Date.now()}`;
+      const body = { ...sagaBody(['a', 'b', 'c', 'd']), id: `idem-elsewhere-${Date.now()}` };
+      s.participant.fault({
+        transactionId: body.id,
+        phase: 'action',
+        status: 200,
+        times: 4,
+        when: 'after',
+        delayMs: 1_500,
+      });
+      const first = s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+      await new Promise((r) => setTimeout(r, 1_000));
+      const repeat = await elsewhere.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+      const answer = await first;
+      expect([answer.status, answer.body.status]).toEqual([200, 'committed']);
+      expect(answer.headers.get('idempotent-replayed')).toBeNull();
+      expect([repeat.status, repeat.body.status]).toEqual([200, 'committed']);
+      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+      expect(repeat.body).toEqual(answer.body);
+    } finally {
+      await other.stop();
+    }
+  }, 40_000);
 
   it('a repeat with a key and a caller-chosen id replays the first answer, not the transaction as it is now', async () => {
     const key = `k4-${Date.now()}`;

@@ -28,6 +28,11 @@ export class CoordinatorProcess {
 
   constructor(private readonly options: CoordinatorProcessOptions) {}
 
+  /** Another instance on the same database and queue (not started). */
+  sibling(): CoordinatorProcess {
+    return new CoordinatorProcess(this.options);
+  }
+
   /** Fast timings so recovery happens within a test's patience. */
   static readonly FAST_ENV = { SWEEP_INTERVAL_MS: '200', INSTANCE_TTL_MS: '1500', CALL_TIMEOUT_MS: '2000' };
 

@@ -16,16 +16,23 @@ const KEY_PATTERN = new RegExp(`^[\\x21-\\x7e]{1,${Limits.maxIdempotencyKeyLengt
 /** How long a repeat waits for the first request's answer before it is told to retry. */
 const WAIT_FOR_FIRST_MS = 30_000;
 /**
- * How old a key with no answer is when a repeat builds the answer from the log itself (the first
- * request's process may have died). A first request still running may then find its key answered.
- */
-const ANSWER_FROM_LOG_AFTER_MS = 5_000;
-/**
  * How old an unanswered claim of a request other than a start is when a repeat of it runs it again:
  * its first request's process died (a live one answers within its longest wait, a minute). The
  * actions keyed this way (commit, abort, replay, ...) are themselves safe to repeat.
  */
 const STALE_CLAIM_MS = 2 * 60_000;
+/**
+ * How old a start's key with no answer is when a repeat builds the answer from the log itself: its
+ * first request's process died (a live one answers within its longest wait, a minute). Sooner, a
+ * first request still waiting for its transaction on another instance would find its answer
+ * replaced by the repeat's view of it half-way (202 running where it was about to answer 200).
+ */
+const START_FROM_LOG_AFTER_MS = STALE_CLAIM_MS;
+/**
+ * How old a key with no answer is when a repeat of {@link IdempotencyService.run} takes an answer the
+ * log holds for good (a registered branch's vote: the first request, alive or not, answers the same).
+ */
+const DECIDED_FROM_LOG_AFTER_MS = 5_000;
 
 /** A keyed request this process is answering now. */
 interface Holding {
@@ -65,8 +72,8 @@ export class IdempotencyService {
    * Runs `work` once per key; repeats get the stored answer. Errors of the request (4xx) are stored
    * too; a retryable error or a provisional answer ("still in progress, retry") frees the key instead.
    * `fromLog` answers a repeat whose first request has held the key elsewhere for a while (its process
-   * may have died), or died holding it, from what the log already says, when it says it (null: wait
-   * on, or run `work`); that answer is kept for the key like a first one.
+   * may have died), or died holding it, from what the log already holds for good, when it does (null:
+   * wait on, or run `work`); that answer is kept for the key like a first one.
    */
   async run(
     key: string | undefined,
@@ -92,7 +99,7 @@ export class IdempotencyService {
       }
       // held elsewhere for a while (its process may have died): the log may already say the answer,
       // which is then kept for the key, so that every later repeat gets this same answer
-      if (fromLog && existing && existing.ageSeconds * 1000 > ANSWER_FROM_LOG_AFTER_MS) {
+      if (fromLog && existing && existing.ageSeconds * 1000 > DECIDED_FROM_LOG_AFTER_MS) {
         const built = await answerOf(fromLog);
         if (built) {
           if (!built.provisional) await this.remember(key, built);
@@ -165,7 +172,7 @@ export class IdempotencyService {
    * from the log first (see {@link waitForFirst}); the stored answer is read back then.
    */
   async firstAnswer(key: string, mine: Reply, startedAt: number): Promise<Reply> {
-    if (Date.now() - startedAt <= ANSWER_FROM_LOG_AFTER_MS) return mine;
+    if (Date.now() - startedAt <= START_FROM_LOG_AFTER_MS) return mine;
     const record = await this.store.findIdempotencyKey(key);
     if (record?.responseStatus == null) return mine;
     return { status: record.responseStatus, body: record.responseBody, headers: record.responseHeaders ?? {} };
@@ -186,7 +193,7 @@ export class IdempotencyService {
       if (record) {
         if (record.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
         if (record.responseStatus !== null) return this.answerOf(record, key, hash);
-        if (fallback && record.ageSeconds * 1000 > ANSWER_FROM_LOG_AFTER_MS) {
+        if (fallback && record.ageSeconds * 1000 > START_FROM_LOG_AFTER_MS) {
           const built = await fallback(record);
           if (built) return built;
         }
