@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import {
@@ -45,6 +45,8 @@ export function httpServerOptions(requestTimeoutMs: number): FastifyServerOption
 function createHttpServer(handler: Parameters<typeof createServer>[1], requestTimeoutMs: number): Server {
   const server = createServer(
     {
+      // Node's bound counts header names and values but not the request line, the ": " or the line
+      // ends, so a request of many small headers passes it: the whole head is measured again below
       maxHeaderSize: Limits.maxHeaderBytes,
       // the whole request (headers and body) must arrive within this; a slow response is not limited
       requestTimeout: requestTimeoutMs,
@@ -52,11 +54,44 @@ function createHttpServer(handler: Parameters<typeof createServer>[1], requestTi
       // how often Node looks for requests past their timeout: a quarter of it, between 100 ms and 1 s
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
     },
-    handler,
+    (request, response) => {
+      if (headBytes(request) > Limits.maxHeaderBytes) refuseHead(response);
+      else handler!(request, response);
+    },
   );
+  // every header is kept, so that all of them are measured (Node drops those past 2 000 unseen);
+  // maxHeaderSize above still bounds how many can come
+  server.maxHeadersCount = 0;
   server.keepAliveTimeout = 72_000;
   return server;
 }
+
+/** The request line and headers as sent, in bytes: what Limits.maxHeaderBytes bounds. */
+function headBytes(request: IncomingMessage): number {
+  // "METHOD target HTTP/1.1\r\n", then "Name: value\r\n" each, then the empty line
+  let bytes = request.method!.length + (request.url ?? '').length + request.httpVersion.length + 9 + 2;
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) bytes += raw[i].length + raw[i + 1].length + 4;
+  return bytes;
+}
+
+/** 431 for a head past the limit, as Node answers one past its own bound: problem+json, connection closed. */
+function refuseHead(response: ServerResponse): void {
+  const body = JSON.stringify(HEADERS_TOO_LARGE);
+  response.writeHead(431, {
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.end(body);
+}
+
+const HEADERS_TOO_LARGE: Problem = {
+  type: '/problems/headers_too_large',
+  title: STATUS_CODES[431]!,
+  status: 431,
+  detail: `the request line and headers are larger than ${Limits.maxHeaderBytes} bytes`,
+};
 
 /** An RFC 9457 body for an error raised below the controllers. */
 function problem(status: number, code: string, detail: string): Problem {
@@ -83,11 +118,7 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? problem(408, 'request_timeout', 'the request did not arrive in full within the request timeout')
       : error.code === 'HPE_HEADER_OVERFLOW'
-        ? problem(
-            431,
-            'headers_too_large',
-            `the request line and headers are larger than ${Limits.maxHeaderBytes} bytes`,
-          )
+        ? HEADERS_TOO_LARGE
         : problem(400, 'bad_request', `the request is not valid HTTP/1.1 (${error.code ?? error.message})`);
   const text = JSON.stringify(body);
   socket.end(
