@@ -114,7 +114,7 @@ describe('access control', () => {
     expect(missing).toEqual([]);
   });
 
-  it('asks for a key before it reads the body: no key or an unknown one is 401 whatever the body', async () => {
+  it('asks for a key and its role before it reads the body: 401 without a known key, 403 without the role, whatever the body', async () => {
     const bodies: [string, Record<string, string>][] = [
       ['{"protocol": "saga",', { 'content-type': 'application/json' }], // malformed: 400 with a key
       ['{"a": 1, "a": 2}', { 'content-type': 'application/json' }], // a repeated key: 422
@@ -135,6 +135,14 @@ describe('access control', () => {
         ]);
         await r.text();
       }
+      // a known key whose role may not start transactions hears that, not what is wrong with the body
+      const r = await fetch(`${s.coordinator.url}/v1/transactions`, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${KEYS.viewer}` },
+        body,
+      });
+      expect([body.slice(0, 20), r.status, r.headers.get('www-authenticate')]).toEqual([body.slice(0, 20), 403, null]);
+      expect(((await r.json()) as { detail: string }).detail).toMatch(/role viewer, which may not start transactions/);
     }
   });
 

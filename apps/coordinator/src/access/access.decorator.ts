@@ -1,4 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { RouteConfig } from '@nestjs/platform-fastify';
 import type { Permission } from './permissions';
 
 export const ACCESS_METADATA = 'txc.access';
@@ -8,4 +9,8 @@ export const ACCESS_METADATA = 'txc.access';
  * HTTP controller without this is refused to everyone, so a new endpoint cannot be left open by
  * forgetting it.
  */
-export const Access = (needs: Permission | 'public' | 'metrics') => SetMetadata(ACCESS_METADATA, needs);
+export const Access = (needs: AccessNeeds) =>
+  // also in the route's fastify config, where the check made before the body is read finds it
+  applyDecorators(SetMetadata(ACCESS_METADATA, needs), RouteConfig({ [ACCESS_METADATA]: needs }));
+
+export type AccessNeeds = Permission | 'public' | 'metrics';

@@ -3,13 +3,11 @@ import { Reflector } from '@nestjs/core';
 import { ForbiddenError, UnauthenticatedError } from '#contracts';
 import type { Config } from '../config/config';
 import { CONFIG } from '../tokens';
-import { ACCESS_METADATA } from './access.decorator';
+import { ACCESS_METADATA, type AccessNeeds } from './access.decorator';
 import type { Caller } from './caller';
 import { isRebindablePage } from './rebinding';
 import { KeyRegistry } from './key-registry';
 import { Permission, may } from './permissions';
-
-type Needs = Permission | 'public' | 'metrics';
 
 /**
  * Every HTTP route passes here. It finds the caller from `Authorization: Bearer <key>` (401 when
@@ -27,7 +25,7 @@ export class AccessGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const needs = this.reflector.getAllAndOverride<Needs | undefined>(ACCESS_METADATA, [
+    const needs = this.reflector.getAllAndOverride<AccessNeeds | undefined>(ACCESS_METADATA, [
       context.getHandler(),
       context.getClass(),
     ]);
@@ -38,12 +36,18 @@ export class AccessGuard implements CanActivate {
     // a `/v1` request was authenticated before its body was read (requireKeyBeforeBody)
     const caller = request.caller ?? (await this.authenticate(request.headers));
     request.caller = caller;
+    if (!needs) throw new ForbiddenError('this route is not open to any key');
+    this.authorize(caller, needs);
+    return true;
+  }
+
+  /** 403 unless `caller`'s role may do what a route marked `needs` does. */
+  authorize(caller: Caller, needs: AccessNeeds): void {
+    if (needs === 'public') return;
     const permission = needs === 'metrics' ? Permission.AnyKey : needs;
-    if (!permission) throw new ForbiddenError('this route is not open to any key');
     if (!may(caller.role, permission)) {
       throw new ForbiddenError(`the key "${caller.name}" has role ${caller.role}, which may not ${DOES[permission]}`);
     }
-    return true;
   }
 
   /**

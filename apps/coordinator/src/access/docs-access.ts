@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { PROBLEM_CONTENT_TYPE } from '#contracts';
 import { toProblem } from '../http/problem.filter';
+import { ACCESS_METADATA, type AccessNeeds } from './access.decorator';
 import { AccessGuard } from './access.guard';
 import type { Caller } from './caller';
 
@@ -18,14 +19,16 @@ function requireKeyOn(app: NestFastifyApplication, covers: (route: string) => bo
       if (!covers(request.routeOptions?.url ?? request.url)) return;
       try {
         // kept for the AccessGuard, which then checks the route's role without hashing the key again
-        (request as FastifyRequest & { caller?: Caller }).caller = await guard.authenticate(request.headers);
+        const caller = await guard.authenticate(request.headers);
+        (request as FastifyRequest & { caller?: Caller }).caller = caller;
+        // a known key whose role may not use the route hears so now, not about the body it sent
+        const config = request.routeOptions?.config as unknown as Record<string, AccessNeeds | undefined> | undefined;
+        const needs = config?.[ACCESS_METADATA];
+        if (needs) guard.authorize(caller, needs);
       } catch (error) {
         const problem = toProblem(error);
-        await reply
-          .status(problem.status)
-          .header('content-type', PROBLEM_CONTENT_TYPE)
-          .header('www-authenticate', 'Bearer realm="txc"')
-          .send(problem);
+        if (problem.status === 401) reply.header('www-authenticate', 'Bearer realm="txc"');
+        await reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
       }
     });
 }
@@ -38,8 +41,9 @@ export function requireKeyForDocs(app: NestFastifyApplication): void {
 /**
  * Asks for a key on every `/v1` route before anything reads the request's body: a request without
  * a known key is answered 401, not 400, 413, 415 or 422 about a body it had no right to send (which
- * would also tell an unknown caller what the parser accepts). The route's role is still checked by
- * the AccessGuard, once the body is read. Registered before the other request checks.
+ * would also tell an unknown caller what the parser accepts); a known key whose role may not use the
+ * route is answered 403 there too. The AccessGuard checks the role again once the body is read (and
+ * alone on routes outside `/v1`). Registered before the other request checks.
  */
 export function requireKeyBeforeBody(app: NestFastifyApplication): void {
   requireKeyOn(app, (route) => route.startsWith('/v1/'));
