@@ -25,7 +25,7 @@ const idParam = (name: string) => ({ name, in: 'path', required: true, schema: {
 export function openApiDocument(): OpenAPIObject {
   const schema = (s: z.ZodType) =>
     z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return {
+  return withCommonAnswers({
     openapi: '3.1.0',
     info: {
       title: 'txc transaction coordinator',
@@ -53,12 +53,16 @@ export function openApiDocument(): OpenAPIObject {
         get: {
           summary: 'A participant',
           parameters: [idParam('name')],
-          responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') },
+          responses: {
+            200: json('the participant', 'Participant'),
+            404: problemResponse('unknown'),
+            422: problemResponse('invalid name'),
+          },
         },
         delete: {
           summary: 'Remove a participant',
           parameters: [idParam('name')],
-          responses: { 204: json('removed'), 404: problemResponse('unknown') },
+          responses: { 204: json('removed'), 404: problemResponse('unknown'), 422: problemResponse('invalid name') },
         },
       },
       '/v1/participants/{name}/heartbeat': {
@@ -146,7 +150,7 @@ export function openApiDocument(): OpenAPIObject {
           requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterBranch' } } } },
           responses: {
             200: json('the branch voted yes'),
-            202: json('the vote is still being retried after `wait`'),
+            202: { ...json('the vote is still being retried after `wait`'), headers: LOCATION },
             404: problemResponse('unknown'),
             409: problemResponse('the branch voted no, or the transaction is past registering'),
             422: problemResponse('invalid branch'),
@@ -217,8 +221,37 @@ export function openApiDocument(): OpenAPIObject {
         },
       },
     },
-  } as OpenAPIObject;
+  } as OpenAPIObject);
 }
+
+/**
+ * The answers every `/v1` operation shares, added where an operation does not list its own: 401 and
+ * 403 (every route needs a key of some role; `/v1/me` any), 415 for a POST whose body is not JSON,
+ * and the `Location` of the transaction on every answer that carries one.
+ */
+function withCommonAnswers(document: OpenAPIObject): OpenAPIObject {
+  for (const [route, operations] of Object.entries(document.paths)) {
+    if (!route.startsWith('/v1/')) continue;
+    for (const [method, operation] of Object.entries(operations as Record<string, OperationObject>)) {
+      const responses = operation.responses;
+      responses[401] ??= problemResponse('no API key, or an unknown one');
+      if (route !== '/v1/me') responses[403] ??= problemResponse('the key’s role may not do this');
+      if (method === 'post') responses[415] ??= problemResponse('a body that is not application/json');
+      for (const answer of Object.values(responses)) {
+        if (JSON.stringify(answer).includes('#/components/schemas/Transaction')) answer.headers ??= LOCATION;
+      }
+    }
+  }
+  return document;
+}
+
+interface OperationObject {
+  responses: Record<string, { description?: string; content?: unknown; headers?: unknown }>;
+}
+
+const LOCATION = {
+  Location: { description: 'the transaction: /v1/transactions/{id}', schema: { type: 'string' } },
+};
 
 /** Serves the OpenAPI UI at /docs and the document at /docs-json. */
 export function setupDocs(app: INestApplication): void {
