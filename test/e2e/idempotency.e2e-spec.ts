@@ -101,10 +101,10 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(again.body).toEqual(first.body);
   });
 
-  it('a start still running when a repeat answered its key from the log gives the answer the key holds', async () => {
-    // four steps of 1.5 s: past the 5 s after which a repeat answers a silent key from the log itself
-    const key = `k3c-${Date.now()}`;
-    const body = { ...sagaBody(['a', 'b', 'c', 'd']), id: `idem-slow-${Date.now()}` };
+  /** A keyed saga of four steps whose actions each answer 1.5 s late: a start with ?wait waits about 6 s. */
+  function slowSaga(label: string) {
+    const key = `${label}-${Date.now()}`;
+    const body = { ...sagaBody(['a', 'b', 'c', 'd']), id: `idem-${label}-${Date.now()}` };
     s.participant.fault({
       transactionId: body.id,
       phase: 'action',
@@ -113,6 +113,11 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
       when: 'after',
       delayMs: 1_500,
     });
+    return { key, body };
+  }
+
+  it('a start still running when a repeat came 5.5 s in gives the answer the key holds', async () => {
+    const { key, body } = slowSaga('slow');
     const first = s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
     await new Promise((r) => setTimeout(r, 5_500));
     const repeat = await s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
@@ -130,20 +135,11 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
   }, 30_000);
 
   it('a repeat on another instance waits for the first answer of a start still waiting for its saga', async () => {
-    // four steps of 1.5 s: the first request waits past 5 s, the repeat arrives on another instance
+    // the first request waits past 5 s; the repeat arrives on another instance
     const other = s.coordinator.sibling();
     const elsewhere = apiClient(await other.start({ LOG_LEVEL: 'warn' }));
     try {
-      const key = `k3d-${Date.now()}`;
-      const body = { ...sagaBody(['a', 'b', 'c', 'd']), id: `idem-elsewhere-${Date.now()}` };
-      s.participant.fault({
-        transactionId: body.id,
-        phase: 'action',
-        status: 200,
-        times: 4,
-        when: 'after',
-        delayMs: 1_500,
-      });
+      const { key, body } = slowSaga('elsewhere');
       const first = s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
       await new Promise((r) => setTimeout(r, 1_000));
       const repeat = await elsewhere.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
