@@ -170,3 +170,41 @@ describe('HttpParticipantCaller reply bodies as stored', () => {
     expect(replies['/emoji-past-limit'].body.startsWith(cut.text)).toBe(true);
   });
 });
+
+describe('HttpParticipantCaller call timeout', () => {
+  let server: Server;
+  let base: string;
+  const caller = new HttpParticipantCaller();
+  /** The participant is still sending when this is set: the call must have ended first. */
+  let trickling = false;
+
+  beforeAll(async () => {
+    // headers at once, then a byte every 100 ms for 10 s: no wait between bytes is ever long
+    server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      trickling = true;
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (++sent === 100) {
+          clearInterval(timer);
+          trickling = false;
+          res.end();
+        } else res.write(' ');
+      }, 100);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await caller.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('bounds the whole call, not each wait: a body trickled past the timeout ends it as a timeout', async () => {
+    const result = await caller.call({ ...callTo(`${base}/saga/action`), timeoutMs: 1_000 });
+    expect(trickling).toBe(true); // ended while the participant was still sending
+    expect(result).toMatchObject({ outcome: Outcome.Unknown, httpStatus: null, error: 'timeout' });
+  }, 15_000);
+});

@@ -47,9 +47,10 @@ export class HttpParticipantCaller implements ParticipantCaller {
         method: 'POST',
         headers,
         body: raw,
-        // undici's own timers bound the wait for the answer; no AbortSignal (a timer per call) needed
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
+        // the whole call, reading the body included: undici's own timeouts bound each wait alone (a
+        // body trickled a byte at a time never ends them) and fire up to a second late (its timers
+        // tick twice a second, to a whole second for short ones)
+        signal: AbortSignal.timeout(req.timeoutMs),
       });
       const body = await readLimited(res.body, Limits.maxResultBytes);
       return {
@@ -158,13 +159,18 @@ function parseResult({ text, cut }: { text: string; cut: boolean }): unknown {
 
 function describe(error: unknown): string {
   if (error instanceof ParticipantAddressRefusedError) return error.message;
+  const { name, code, message, cause } = (error ?? {}) as {
+    name?: string;
+    code?: unknown;
+    message?: string;
+    cause?: { code?: string; name?: string };
+  };
+  // the call's signal fired: its reason (a DOMException, not always an Error of this realm) is thrown
+  // before the answer, or while the body is read, or is the cause of undici's abort error
+  if (name === 'TimeoutError' || cause?.name === 'TimeoutError') return 'timeout';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   if (error instanceof Error) {
-    const code = (error as { code?: string }).code;
-    if (error.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return 'timeout';
-    }
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return cause?.code ?? code ?? error.message;
+    return cause?.code ?? (typeof code === 'string' ? code : undefined) ?? message ?? String(error);
   }
   return String(error);
 }
