@@ -143,6 +143,16 @@ describe('txc CLI', () => {
     expect((await asBot(['tx', 'list'])).code).toBe(1);
   });
 
+  it('keys create with a name the coordinator would refuse is a misuse (exit 2), with or without --database-url', async () => {
+    for (const name of ['bad name!', 'anonymous']) {
+      const overApi = await txc(['keys', 'create', name, '--role', 'viewer']);
+      expect(overApi).toMatchObject({ code: 2, stdout: '' });
+      expect(overApi.stderr).toMatch(/^txc: .+\n$/);
+      const direct = await txc(['keys', 'create', name, '--role', 'viewer', '--database-url', s.db.url]);
+      expect(direct).toMatchObject({ code: 2, stderr: overApi.stderr });
+    }
+  });
+
   it('keys create --database-url writes the first admin key straight to the database; the coordinator accepts it', async () => {
     const created = await txc(
       ['keys', 'create', 'first-admin', '--role', 'admin', '--database-url', s.db.url, '--json'],

@@ -5,6 +5,12 @@ import { UsageError } from '../cli-context';
 /** Recorded as the creator of a key written straight to the database. */
 export const FIRST_KEY_CREATOR = 'txc-cli';
 
+/** A name the coordinator would refuse for a key is a misuse of the command (exit 2), told before any call. */
+export function assertKeyName(name: string): void {
+  if (!keyNamePattern.test(name)) throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-]');
+  if (name === 'anonymous') throw new UsageError('"anonymous" is the actor of open mode, not a key name');
+}
+
 /**
  * Writes a key straight into `txc_api_keys`, for the first admin key of a coordinator that requires
  * keys before anyone holds one. Secret and hash come from the functions the coordinator uses
@@ -15,8 +21,7 @@ export const FIRST_KEY_CREATOR = 'txc-cli';
  * Precondition: the migrations have run. Writes one row, or none if the name is taken (then throws).
  */
 export async function createKeyInDatabase(databaseUrl: string, request: CreateKeyRequest): Promise<CreatedApiKey> {
-  if (!keyNamePattern.test(request.name)) throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-]');
-  if (request.name === 'anonymous') throw new UsageError('"anonymous" is the actor of open mode, not a key name');
+  assertKeyName(request.name);
   const secret = generateSecret();
   const hash = hashSecret(secret);
   // loaded here only: every other key command goes through the API

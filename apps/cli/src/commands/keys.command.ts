@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { ApiKeyView, CreateKeyRequest } from '#client';
 import { cliContext } from '../cli-context';
 import { formatTable } from '../table';
-import { createKeyInDatabase } from './first-key';
+import { assertKeyName, createKeyInDatabase } from './first-key';
 
 type Role = CreateKeyRequest['role'];
 // a Record, so that a role added to the contracts fails to compile here until it is listed
@@ -28,6 +28,7 @@ export function keysCommand(): Command {
     .option('--database-url <url>', 'write it to this database instead of calling the API (the first admin key)')
     .action(async (name: string, opts: { role: Role; databaseUrl?: string }, command: Command) => {
       const ctx = cliContext(command);
+      assertKeyName(name);
       const created = opts.databaseUrl
         ? await createKeyInDatabase(opts.databaseUrl, { name, role: opts.role })
         : await ctx.client.createKey({ name, role: opts.role });
