@@ -26,6 +26,18 @@ describe('loadConfig', () => {
       /INSTANCE_TTL_MS: must be at least twice SWEEP_INTERVAL_MS/,
     );
     expect(loadConfig({ SWEEP_INTERVAL_MS: '5000', INSTANCE_TTL_MS: '10000' }).INSTANCE_TTL_MS).toBe(10000);
+    // a bad value of one is named alone: the other, unset or fine, is not compared with it
+    for (const env of [{ SWEEP_INTERVAL_MS: '2000x' }, { INSTANCE_TTL_MS: 'soon' }]) {
+      const lines = (() => {
+        try {
+          loadConfig(env);
+          return [];
+        } catch (error) {
+          return (error as Error).message.split('\n').slice(1);
+        }
+      })();
+      expect(lines).toEqual([`  ${Object.keys(env)[0]}: must be a decimal integer`]);
+    }
   });
 
   it('takes numbers in decimal digits only', () => {

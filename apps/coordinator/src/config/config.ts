@@ -126,12 +126,18 @@ const envSchema = z
       )
       .optional(),
   })
-  .refine((c) => c.INSTANCE_TTL_MS >= 2 * c.SWEEP_INTERVAL_MS, {
+  // compared only when both are numbers: a bad value of either is its own line, not this one's too
+  .refine((c) => !bothNumbers(c.INSTANCE_TTL_MS, c.SWEEP_INTERVAL_MS) || c.INSTANCE_TTL_MS >= 2 * c.SWEEP_INTERVAL_MS, {
     path: ['INSTANCE_TTL_MS'],
     message: 'must be at least twice SWEEP_INTERVAL_MS (an instance is called dead only after missing two sweeps)',
   });
 
 export type Config = z.output<typeof envSchema>;
+
+/** Whether both values parsed (an object's refinement still runs when one of its fields failed). */
+function bothNumbers(a: unknown, b: unknown): boolean {
+  return typeof a === 'number' && typeof b === 'number';
+}
 
 /** Reads and validates the environment; throws one error naming every bad variable and its rule. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
