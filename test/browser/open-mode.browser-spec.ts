@@ -67,6 +67,9 @@ describe('dashboard in open mode', () => {
     await page.getByTestId('sign-in-with-new-key').click();
     await page.getByTestId('identity').filter({ hasText: 'first-admin' }).waitFor();
     expect(await page.getByTestId('open-mode-banner').count()).toBe(0);
+    // the page it stays on reads the keys again with the new key, and offers the sign-in no more
+    await page.locator('[data-testid=key-row][data-name=first-admin]').waitFor();
+    expect(await page.getByTestId('sign-in-with-new-key').count()).toBe(0);
     await page.getByRole('link', { name: 'Keys', exact: true }).click();
     await page.locator('[data-testid=key-row][data-name=first-admin]').waitFor();
 
@@ -117,6 +120,10 @@ describe('dashboard in open mode, reached by a name an attacker could point at i
     }, id);
     expect(statuses).toEqual([403, 403, 403]);
     expect((await s.api.get('/v1/me')).body.open).toBe(true);
+    // the dashboard there says why it cannot be used, not only that it wants a key nobody has yet
+    await page.goto('/');
+    await page.getByTestId('sign-in-form').waitFor();
+    expect(await page.getByTestId('sign-in-problem').textContent()).toMatch(/open mode serves browsers only at/);
     await page.context().close();
   });
 });

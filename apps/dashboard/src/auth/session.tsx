@@ -62,7 +62,9 @@ export function SessionGate({ children }: { children: ReactNode }) {
     setState({ phase: 'loading' });
     const result = await whoIs(apiKeyStorage.read());
     if (result.kind === 'known') setState({ phase: 'signed-in', me: result.me });
-    else if (result.kind === 'unknown') endSession(apiKeyStorage.read() ? result.detail : null);
+    // without a key, a 401 just asks for one; a 403 (open mode refusing this page's host) says why
+    else if (result.kind === 'unknown')
+      endSession(apiKeyStorage.read() || result.status === 403 ? result.detail : null);
     else setState({ phase: 'unreachable', detail: result.detail });
   }, [endSession]);
 
@@ -119,7 +121,10 @@ export function SessionGate({ children }: { children: ReactNode }) {
   }
 }
 
-type WhoIsResult = { kind: 'known'; me: WhoAmI } | { kind: 'unknown' | 'error'; detail: string };
+type WhoIsResult =
+  | { kind: 'known'; me: WhoAmI }
+  | { kind: 'unknown'; detail: string; status: number }
+  | { kind: 'error'; detail: string };
 
 /** `GET /v1/me` with `key`. */
 async function whoIs(key: string | null): Promise<WhoIsResult> {
@@ -128,7 +133,8 @@ async function whoIs(key: string | null): Promise<WhoIsResult> {
     return { kind: 'known', me };
   } catch (error) {
     if (!(error instanceof ProblemError)) return { kind: 'error', detail: String(error) };
-    if (error.status === 401 || error.status === 403) return { kind: 'unknown', detail: error.message };
+    if (error.status === 401 || error.status === 403)
+      return { kind: 'unknown', detail: error.message, status: error.status };
     return { kind: 'error', detail: error.message };
   }
 }

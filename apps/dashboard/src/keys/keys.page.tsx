@@ -7,10 +7,11 @@ import { ProblemMessage } from '../components/problem-message';
 
 /** `/keys` (admin): the keys, a new key (its secret shown once), revocation of stored keys. */
 export function KeysPage() {
-  const { api } = useSession();
+  const { api, me } = useSession();
   const queryClient = useQueryClient();
   const keys = useQuery({
-    queryKey: ['keys'],
+    // whose list: signing in with the first key (which ends open mode) reads it again with that key
+    queryKey: ['keys', me.open ? null : me.name],
     queryFn: ({ signal }) => api.get<{ items: ApiKeyView[] }>('/v1/keys', signal),
   });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ['keys'] });
@@ -71,13 +72,14 @@ export function KeysPage() {
 }
 
 function CreateKeyForm({ onCreated }: { onCreated: () => void }) {
-  const { api, me, signIn, endOpenMode } = useSession();
+  const { api, me, signIn, openModeEnded, endOpenMode } = useSession();
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
   const [signInProblem, setSignInProblem] = useState<string | null>(null);
   // the first key ends open mode: from then on this tab's key-less calls are refused, so the list is
-  // not fetched again (that would end the session before the secret is seen)
-  const [endsOpenMode] = useState(me.open);
+  // not fetched again (that would end the session before the secret is seen) until the tab signs in
+  // with a key, which ends this too
+  const endsOpenMode = me.open || openModeEnded;
   const create = useMutation({
     mutationFn: () => api.post<CreatedApiKey>('/v1/keys', { name: name.trim(), role }),
     onSuccess: () => {

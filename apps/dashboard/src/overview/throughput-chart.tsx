@@ -24,7 +24,7 @@ export function ThroughputChart({ series, bucketSeconds }: { series: Stats['seri
     const element = container.current;
     if (!element) return;
     const options: uPlot.Options = {
-      width: Math.max(320, element.clientWidth),
+      width: Math.max(320, contentWidth(element)),
       height: 240,
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       axes: [{}, { label: `per ${bucketSeconds >= 60 ? `${bucketSeconds / 60} min` : `${bucketSeconds} s`}` }],
@@ -32,7 +32,7 @@ export function ThroughputChart({ series, bucketSeconds }: { series: Stats['seri
     };
     plot.current = new uPlot(options, data, element);
     const resize = new ResizeObserver(() =>
-      plot.current?.setSize({ width: Math.max(320, element.clientWidth), height: 240 }),
+      plot.current?.setSize({ width: Math.max(320, contentWidth(element)), height: 240 }),
     );
     resize.observe(element);
     return () => {
@@ -48,4 +48,10 @@ export function ThroughputChart({ series, bucketSeconds }: { series: Stats['seri
   });
 
   return <div ref={container} className="chart" data-testid="throughput-chart" />;
+}
+
+/** The width inside `element`'s padding: what the plot may fill without spilling over its card. */
+function contentWidth(element: HTMLElement): number {
+  const style = getComputedStyle(element);
+  return element.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
 }

@@ -28,86 +28,88 @@ export function ParticipantsPage() {
       <ProblemMessage error={participants.error} />
       {participants.data && participants.data.items.length === 0 && <p className="muted">No participant registered.</p>}
       {participants.data && participants.data.items.length > 0 && (
-        <table data-testid="participants-table">
-          <thead>
-            <tr>
-              <th>name</th>
-              <th>url</th>
-              <th>status</th>
-              <th>circuit</th>
-              <th>protection</th>
-              <th className="number">calls/min</th>
-              <th className="number">error rate</th>
-              <th className="number">p50</th>
-              <th className="number">p99</th>
-              <th>last error</th>
-              <th className="number">in flight</th>
-              <th className="number">failed</th>
-              {permissions.operate && <th />}
-            </tr>
-          </thead>
-          <tbody>
-            {participants.data.items.map((p) => (
-              <Fragment key={p.name}>
-                <tr data-testid="participant-row" data-name={p.name}>
-                  <td>
-                    <Link to={`/transactions?participant=${encodeURIComponent(p.name)}`}>{p.name}</Link>
-                  </td>
-                  <td className="mono small">{p.url}</td>
-                  <td>
-                    <span className={`badge participant-${p.status}`} title={`last seen ${formatTime(p.lastSeenAt)}`}>
-                      {p.status}
-                    </span>
-                  </td>
-                  <td>
-                    <span className={`badge circuit-${p.circuit}`}>{p.circuit}</span>
-                  </td>
-                  <td className="small">{protection(p)}</td>
-                  <td className="number">{p.calls ?? '—'}</td>
-                  <td className="number">{formatPercent(p.errorRate)}</td>
-                  <td className="number">{millis(p.latencyP50Ms)}</td>
-                  <td className="number">{millis(p.latencyP99Ms)}</td>
-                  <td className="error-text">{p.lastError ?? ''}</td>
-                  <td className="number">
-                    <Link
-                      to={`/transactions?participant=${encodeURIComponent(p.name)}&status=pending,prepared,running,committing,aborting`}
-                    >
-                      {p.inFlightTransactions ?? '—'}
-                    </Link>
-                  </td>
-                  <td className="number">
-                    <Link
-                      to={`/transactions?participant=${encodeURIComponent(p.name)}&attention=failed`}
-                      className={p.failedTransactions ? 'failed-count' : undefined}
-                      data-testid="failed-transactions-link"
-                    >
-                      {p.failedTransactions ?? '—'}
-                    </Link>
-                  </td>
-                  {permissions.operate && (
+        <div className="scroll-x">
+          <table className="participants" data-testid="participants-table">
+            <thead>
+              <tr>
+                <th>name</th>
+                <th>url</th>
+                <th>status</th>
+                <th>circuit</th>
+                <th>protection</th>
+                <th className="number">calls/min</th>
+                <th className="number">error rate</th>
+                <th className="number">p50</th>
+                <th className="number">p99</th>
+                <th>last error</th>
+                <th className="number">in flight</th>
+                <th className="number">failed</th>
+                {permissions.operate && <th />}
+              </tr>
+            </thead>
+            <tbody>
+              {participants.data.items.map((p) => (
+                <Fragment key={p.name}>
+                  <tr data-testid="participant-row" data-name={p.name}>
                     <td>
-                      <button
-                        onClick={() => setReplaying(p.name)}
-                        disabled={p.failedTransactions === 0}
-                        data-testid="bulk-replay-button"
+                      <Link to={`/transactions?participant=${encodeURIComponent(p.name)}`}>{p.name}</Link>
+                    </td>
+                    <td className="mono small">{p.url}</td>
+                    <td>
+                      <span className={`badge participant-${p.status}`} title={`last seen ${formatTime(p.lastSeenAt)}`}>
+                        {p.status}
+                      </span>
+                    </td>
+                    <td>
+                      <span className={`badge circuit-${p.circuit}`}>{p.circuit}</span>
+                    </td>
+                    <td className="small">{protection(p)}</td>
+                    <td className="number">{p.calls ?? '—'}</td>
+                    <td className="number">{formatPercent(p.errorRate)}</td>
+                    <td className="number">{millis(p.latencyP50Ms)}</td>
+                    <td className="number">{millis(p.latencyP99Ms)}</td>
+                    <td className="error-text">{p.lastError ?? ''}</td>
+                    <td className="number">
+                      <Link
+                        to={`/transactions?participant=${encodeURIComponent(p.name)}&status=pending,prepared,running,committing,aborting`}
                       >
-                        Replay failed…
-                      </button>
+                        {p.inFlightTransactions ?? '—'}
+                      </Link>
                     </td>
-                  )}
-                </tr>
-                {(p.instances ?? []).length > 0 && (
-                  <tr data-testid="participant-instances" data-name={p.name}>
-                    <td />
-                    <td colSpan={permissions.operate ? 12 : 11}>
-                      <InstancesTable instances={p.instances} />
+                    <td className="number">
+                      <Link
+                        to={`/transactions?participant=${encodeURIComponent(p.name)}&attention=failed`}
+                        className={p.failedTransactions ? 'failed-count' : undefined}
+                        data-testid="failed-transactions-link"
+                      >
+                        {p.failedTransactions ?? '—'}
+                      </Link>
                     </td>
+                    {permissions.operate && (
+                      <td>
+                        <button
+                          onClick={() => setReplaying(p.name)}
+                          disabled={p.failedTransactions === 0}
+                          data-testid="bulk-replay-button"
+                        >
+                          Replay failed…
+                        </button>
+                      </td>
+                    )}
                   </tr>
-                )}
-              </Fragment>
-            ))}
-          </tbody>
-        </table>
+                  {(p.instances ?? []).length > 0 && (
+                    <tr data-testid="participant-instances" data-name={p.name}>
+                      <td />
+                      <td colSpan={permissions.operate ? 12 : 11}>
+                        <InstancesTable instances={p.instances} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {replaying && <BulkReplayDialog participant={replaying} onClose={() => setReplaying(null)} />}
     </div>

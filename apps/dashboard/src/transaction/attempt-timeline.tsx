@@ -44,20 +44,22 @@ export function AttemptTimeline({ view }: { view: TransactionView }) {
               .map((phase) => (
                 <div className="timeline-phase" key={phase}>
                   <div className="phase-name">{phase}</div>
-                  <table className="attempts">
-                    <tbody>
-                      {attempts
-                        .filter((a) => a.phase === phase)
-                        .map((a) => (
-                          <AttemptRow
-                            key={attemptKey(a)}
-                            attempt={a}
-                            first={attemptKey(a) === firstKey}
-                            bar={barOf(a, start, span)}
-                          />
-                        ))}
-                    </tbody>
-                  </table>
+                  <div className="scroll-x">
+                    <table className="attempts">
+                      <tbody>
+                        {attempts
+                          .filter((a) => a.phase === phase)
+                          .map((a) => (
+                            <AttemptRow
+                              key={attemptKey(a)}
+                              attempt={a}
+                              first={attemptKey(a) === firstKey}
+                              bar={barOf(a, start, span)}
+                            />
+                          ))}
+                      </tbody>
+                    </table>
+                  </div>
                 </div>
               ))}
           </div>

@@ -6,41 +6,43 @@ export function EventLog({ events }: { events: EventView[] }) {
   return (
     <section data-testid="event-log">
       <h2>Event log</h2>
-      <table className="event-log">
-        <thead>
-          <tr>
-            <th className="number">seq</th>
-            <th>at</th>
-            <th>type</th>
-            <th>branch</th>
-            <th>phase</th>
-            <th className="number">attempt</th>
-            <th>outcome</th>
-            <th>detail</th>
-          </tr>
-        </thead>
-        <tbody>
-          {events.map((e) => (
-            <tr
-              key={e.seq}
-              data-testid="event-row"
-              data-type={e.type}
-              className={e.type.startsWith('operator.') ? 'operator-event' : undefined}
-            >
-              <td className="number">{e.seq}</td>
-              <td className="nowrap">{formatTime(e.at)}</td>
-              <td className="mono">{e.type}</td>
-              <td>{e.branchId ?? ''}</td>
-              <td>{e.phase ?? ''}</td>
-              <td className="number">{e.attempt ?? ''}</td>
-              <td>{e.outcome ?? ''}</td>
-              <td>
-                <EventDetail event={e} />
-              </td>
+      <div className="scroll-x">
+        <table className="event-log">
+          <thead>
+            <tr>
+              <th className="number">seq</th>
+              <th>at</th>
+              <th>type</th>
+              <th>branch</th>
+              <th>phase</th>
+              <th className="number">attempt</th>
+              <th>outcome</th>
+              <th>detail</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr
+                key={e.seq}
+                data-testid="event-row"
+                data-type={e.type}
+                className={e.type.startsWith('operator.') ? 'operator-event' : undefined}
+              >
+                <td className="number">{e.seq}</td>
+                <td className="nowrap">{formatTime(e.at)}</td>
+                <td className="mono">{e.type}</td>
+                <td>{e.branchId ?? ''}</td>
+                <td>{e.phase ?? ''}</td>
+                <td className="number">{e.attempt ?? ''}</td>
+                <td>{e.outcome ?? ''}</td>
+                <td>
+                  <EventDetail event={e} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }

@@ -69,9 +69,16 @@ export function TransactionHeader({ view }: { view: TransactionView }) {
       )}
       {view.error && (
         <p className="end-error" data-testid="transaction-error">
-          <strong>{view.status === 'failed' ? 'Failed' : 'Ended'} because:</strong> {view.error}
+          <strong>{errorLabel(view)}</strong> {view.error}
         </p>
       )}
     </section>
   );
+}
+
+/** What the transaction's error is to it: why it failed or ended, or why it is being undone now. */
+function errorLabel(view: TransactionView): string {
+  if (view.status === 'failed') return 'Failed because:';
+  if (SETTLED_STATUSES.includes(view.status)) return 'Ended because:';
+  return view.decision === 'abort' ? 'Aborting because:' : 'Error:';
 }

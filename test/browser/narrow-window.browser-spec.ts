@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, newPage, screenshot } from './support/browser';
+import { paySaga, startDashboardStack, type DashboardStack } from './support/dashboard-stack';
+
+/**
+ * The pages at a narrow window (760 px) and the overview's chart: wide tables scroll in place instead
+ * of squeezing an error to a letter a line or running past the window, and the chart stays in its card.
+ */
+describe('dashboard in a narrow window', () => {
+  let s: DashboardStack;
+  let browser: Browser;
+  let page: Page;
+  const failedId = `narrow-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    s = await startDashboardStack('dash_narrow');
+    browser = await launchChromium();
+    ({ page } = await newPage(browser, s.origin));
+    await page.goto('/');
+    await page.getByTestId('api-key-input').fill(s.keys.operator);
+    await page.getByTestId('sign-in-button').click();
+    await page.getByTestId('identity').waitFor();
+    await s.breakInventory();
+    expect([201, 202]).toContain((await s.api.post('/v1/transactions', paySaga(failedId))).status);
+    await s.api.until(`/v1/transactions/${failedId}`, (t) => t.status === 'failed', 20_000);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+
+  /** How far the page runs past the window's right edge, in CSS pixels (0: it fits). */
+  const overflow = (target: Page) =>
+    target.evaluate(() => {
+      // the test's own types know no DOM: the page's root element, as far as this needs it
+      const root = (
+        globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+      ).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+
+  it("keeps a failed transaction's timeline and event log readable, scrolling them in place", async () => {
+    await page.setViewportSize({ width: 760, height: 900 });
+    await page.goto(`/transactions/${failedId}`);
+    const error = page.locator('[data-testid=attempt][data-first-failed=true]').getByTestId('attempt-error');
+    await error.waitFor({ state: 'attached' });
+    await page.getByTestId('event-log').waitFor();
+    await screenshot(page, 'narrow-transaction');
+    expect(await overflow(page)).toBe(0);
+    // "HTTP 500: …" on a line or two, not one letter a line
+    expect((await error.boundingBox())!.width).toBeGreaterThan(100);
+    expect(await page.getByTestId('transaction-error').textContent()).toMatch(/^Failed because:/);
+  });
+
+  it('keeps the participants page within the window', async () => {
+    await page.goto('/participants');
+    await page.locator('[data-testid=participant-row][data-name=inventory]').waitFor();
+    await screenshot(page, 'narrow-participants');
+    expect(await overflow(page)).toBe(0);
+  });
+
+  it("draws the overview's chart inside its card", async () => {
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.goto('/');
+    const chart = page.getByTestId('throughput-chart');
+    await chart.locator('.uplot').waitFor();
+    const card = (await chart.boundingBox())!;
+    const plot = (await chart.locator('.uplot').boundingBox())!;
+    expect(plot.x + plot.width).toBeLessThanOrEqual(card.x + card.width);
+  });
+});
