@@ -313,7 +313,7 @@ describe('client SDK', () => {
       await saga(b);
 
       const again: StreamedStatusChange[] = [];
-      for await (const change of w.client.stream({ lastEventId: last.eventId! })) {
+      for await (const change of w.client.stream({ lastEventId: last.eventId })) {
         again.push(change);
         if (change.id === b && change.status === 'committed') break;
       }

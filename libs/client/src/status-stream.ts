@@ -7,7 +7,7 @@ import { SseParser } from './sse-parser';
 /** Options of {@link CoordinatorClient.stream}. */
 export interface StreamOptions {
   /** Resume after this event (an `eventId` seen before): the changes since then come first. */
-  lastEventId?: string;
+  lastEventId?: string | null;
   /** Ends the iteration (as breaking out of the loop does). */
   signal?: AbortSignal;
   /** Reconnects in a row that may fail before the iterator throws (default: no limit). */
