@@ -1,4 +1,5 @@
 import { freePort, TEST_PG_ADMIN_URL } from '#testing';
+import { createServer, type AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import { createDatabaseOnce, waitForDatabase } from './database-reachable';
 
@@ -20,8 +21,30 @@ describe('waitForDatabase (real Postgres)', () => {
     ).rejects.toThrow(/ECONNREFUSED/);
     expect(warned).toHaveLength(2);
     expect(warned[0]).toMatch(
-      /^cannot connect to Postgres yet \(try 1 of 3\): .*ECONNREFUSED.*; trying again in 100 ms$/,
+      /^cannot connect to Postgres yet \(try 1 of 3\): .*ECONNREFUSED.*; trying again in \d+ ms$/,
     );
+  });
+
+  it("counts a silent server's connect timeout in the wait between tries (the whole wait stays attempts × delay)", async () => {
+    // accepts connections and never answers: each try runs to its timeout
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const warned: string[] = [];
+    try {
+      await expect(
+        waitForDatabase(`postgres://postgres@127.0.0.1:${port}/x`, (line) => warned.push(line), {
+          attempts: 2,
+          delayMs: 1_000,
+        }),
+      ).rejects.toThrow(/timeout/);
+    } finally {
+      silent.close();
+    }
+    expect(warned).toHaveLength(1);
+    // the try took its whole second: the next starts at once, not a second later
+    const wait = Number(/trying again in (\d+) ms$/.exec(warned[0])![1]);
+    expect(wait).toBeLessThan(500);
   });
 
   it('rejects at once when no retry can mend it (the database does not exist)', async () => {

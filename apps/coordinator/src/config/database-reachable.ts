@@ -5,9 +5,11 @@ const PERMANENT = new Set(['3D000', '28P01', '28000', '42501']);
 
 /**
  * Connects to `url` once, trying every `delayMs` up to `attempts` times (Postgres may still be
- * starting), and reports each failed try in one line. Rejects with one line saying why: at once
- * for an error that retrying cannot mend (no such database, authentication refused), else after
- * the last try.
+ * starting), and reports each failed try in one line. A try takes at most `delayMs` and the next
+ * one starts `delayMs` after it began, so the whole wait is `attempts × delayMs` whether the server
+ * refuses at once or accepts and stays silent (each try then runs to its timeout). Rejects with one
+ * line saying why: at once for an error that retrying cannot mend (no such database,
+ * authentication refused), else after the last try.
  */
 export async function waitForDatabase(
   url: string,
@@ -15,7 +17,8 @@ export async function waitForDatabase(
   { attempts = 10, delayMs = 3_000 }: { attempts?: number; delayMs?: number } = {},
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
-    const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+    const began = Date.now();
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: delayMs });
     // a connection that fails after the connect resolved must not crash the process
     client.on('error', () => undefined);
     try {
@@ -27,8 +30,9 @@ export async function waitForDatabase(
       const code = (error as { code?: string }).code;
       const why = `${(error as Error).message || code || String(error)}`;
       if ((code && PERMANENT.has(code)) || attempt >= attempts) throw new Error(why);
-      warn(`cannot connect to Postgres yet (try ${attempt} of ${attempts}): ${why}; trying again in ${delayMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      const wait = Math.max(0, began + delayMs - Date.now());
+      warn(`cannot connect to Postgres yet (try ${attempt} of ${attempts}): ${why}; trying again in ${wait} ms`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
