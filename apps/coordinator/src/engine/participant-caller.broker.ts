@@ -53,6 +53,11 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
   /** A client for the broker at `url`, whose host may have been replaced by the address the guard checked. */
   protected abstract createClient(url: URL): BrokerClient;
 
+  /** The request as the client sends it: a broker that can bound its life to the call's timeout wraps it so. */
+  protected outgoing(message: BrokerCallMessage, _timeoutMs: number): unknown {
+    return message;
+  }
+
   async call(req: CallRequest): Promise<CallResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -68,7 +73,9 @@ export abstract class BrokerParticipantCaller implements ParticipantCaller {
       if (!req.participant) throw new Error('a broker call needs the participant name');
       const client = await this.clientFor(req.url);
       const reply: unknown = await firstValueFrom(
-        client.send(brokerPattern(req.participant, req.body.phase), message).pipe(timeout(req.timeoutMs)),
+        client
+          .send(brokerPattern(req.participant, req.body.phase), this.outgoing(message, req.timeoutMs))
+          .pipe(timeout(req.timeoutMs)),
       );
       return resultOfReply(reply, req.body.phase, elapsed());
     } catch (error) {
