@@ -8,6 +8,7 @@ import {
   type BankProcess,
   type FreshDatabase,
   type TestStack,
+  until,
 } from '#testing';
 
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -15,7 +16,8 @@ const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 /**
  * Two processes of one participant on one broker (the SDK's Nest module, over NATS): each is an
  * instance of its own, with its own lease, although both register the broker's URL; an operator
- * removing one leaves the other serving.
+ * removing one leaves the other serving, and the removed one stops taking calls: over a broker the
+ * coordinator cannot route around it, the broker hands a request to whichever process consumes it.
  */
 describe('two processes of a participant over one broker', () => {
   const name = `bank-two-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -34,6 +36,8 @@ describe('two processes of a participant over one broker', () => {
       COORDINATOR_URL: s.api.base,
       PARTICIPANT_NAME: name,
       TTL_SECONDS: '30',
+      // a drained instance hears of it at its next heartbeat
+      HEARTBEAT_MS: '500',
     };
     banks.push(await startBank(env));
     banks.push(await startBank(env));
@@ -48,12 +52,15 @@ describe('two processes of a participant over one broker', () => {
     await bankDb?.drop();
   });
 
+  let drained: BankProcess;
+
   it('registers one instance per process, and removing one leaves the other serving', async () => {
     const view = (await s.api.get(`/v1/participants/${name}`)).body;
     expect(view.instances).toHaveLength(2);
     expect(view.instances.map((i: any) => i.status)).toEqual(['up', 'up']);
     const [gone] = view.instances.map((i: any) => i.instanceId);
     expect(gone).toMatch(/:\d+$/); // <host>:<pid>
+    drained = banks.find((b) => gone.endsWith(`:${b.child.pid}`))!;
 
     const removed = await s.api.delete(`/v1/participants/${name}/instances/${encodeURIComponent(gone)}`);
     expect(removed.status).toBe(200);
@@ -70,5 +77,32 @@ describe('two processes of a participant over one broker', () => {
       ],
     });
     expect(r.body.status).toBe('committed');
+  });
+
+  it('a removed process takes no call once it heard it was drained, even with no other process left', async () => {
+    await until(() => drained.output().includes('stopped taking calls'), 10_000, 'the drain to be heard');
+    // the other process dies without leaving: its lease still says up, so the coordinator sends the
+    // call, and only the drained process could take it from the broker
+    const other = banks.find((b) => b !== drained)!;
+    other.child.kill('SIGKILL');
+    await new Promise((resolve) => other.child.once('exit', resolve));
+
+    await db.query(`INSERT INTO accounts (id, balance) VALUES ('z', 0)`);
+    const r = await s.api.post('/v1/transactions?wait=10000', {
+      protocol: 'saga',
+      timeoutMs: 3_000,
+      retry: { maxAttempts: 2, initialBackoffMs: 100, maxBackoffMs: 100 },
+      branches: [
+        {
+          id: 'credit',
+          participant: name,
+          payload: { account: 'z', amount: 5 },
+          paths: { action: phasePaths('saga', 'credit').action, compensate: null },
+        },
+      ],
+    });
+    expect(r.body.status).toBe('aborted');
+    const { rows } = await db.query('SELECT phase FROM ops WHERE transaction_id = $1', [r.body.id]);
+    expect(rows).toEqual([]);
   });
 });

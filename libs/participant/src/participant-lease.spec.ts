@@ -86,6 +86,7 @@ describe('ParticipantLease', () => {
 
   it('stops renewing, and does not register again, when the coordinator says the instance was drained (409)', async () => {
     let drained = false;
+    let toldDrained = 0;
     const coordinator = await fakeCoordinator((_m, path) => {
       if (path === '/v1/participants') return 201;
       return drained ? 409 : 200;
@@ -99,9 +100,11 @@ describe('ParticipantLease', () => {
       ttlSeconds: 3,
       heartbeatMs: 30,
       onError: (e) => errors.push(e),
+      onDrained: () => (toldDrained += 1),
     });
     await lease.start();
     await until(() => coordinator.calls.some((c) => c.path.endsWith('/heartbeat')));
+    expect(toldDrained).toBe(0);
     drained = true;
     await until(() => errors.length === 1);
     const seen = coordinator.calls.length;
@@ -109,6 +112,7 @@ describe('ParticipantLease', () => {
     expect(coordinator.calls.length).toBe(seen);
     expect(coordinator.calls.filter((c) => c.path === '/v1/participants')).toHaveLength(1);
     expect(errors[0].message).toMatch(/drained/);
+    expect(toldDrained).toBe(1);
     await lease.stop();
     await coordinator.close();
   });

@@ -33,6 +33,12 @@ export interface ParticipantLeaseOptions {
   heartbeatMs: number;
   /** Told about every failed registration or heartbeat (the lease keeps trying). */
   onError?: (error: Error) => void;
+  /**
+   * Told once the coordinator answers that this instance was drained (an operator removed it): the
+   * lease stops renewing. Over a broker the coordinator cannot keep calls from reaching a process,
+   * the broker picks it; the SDK's Nest module stops consuming then.
+   */
+  onDrained?: () => void;
 }
 
 /** A refusal that retrying cannot fix (bad name, URL, secret or key): start-up should fail on it. */
@@ -99,6 +105,7 @@ export class ParticipantLease {
       this.stopped = true;
       this.registered = false;
       clearTimeout(this.timer);
+      this.options.onDrained?.();
       throw new Error(`the coordinator drained this instance, so the lease stops renewing: ${await res.text()}`);
     }
     if (!res.ok) throw new Error(`heartbeat answered HTTP ${res.status}: ${await res.text()}`);

@@ -113,8 +113,27 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
       ttlSeconds,
       heartbeatMs: this.options.heartbeatMs ?? Math.round((ttlSeconds * 1000) / 3),
       onError: (error) => this.logger.warn(`lease of ${this.options.name}: ${error.message}`),
+      onDrained: () => void this.stopConsuming(),
     });
     await this.lease.start();
+  }
+
+  /**
+   * A drained instance takes no new call. Over HTTP the coordinator sees to that; over a broker the
+   * broker hands a request to whichever process consumes it, so this process stops consuming. A
+   * reply still being worked on when the connection closes is lost: the coordinator asks again, and
+   * another instance's barrier answers as this one's would.
+   */
+  private async stopConsuming(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    try {
+      await server.close();
+      this.logger.warn(`drained by the coordinator: stopped taking calls over ${this.options.transport?.kind}`);
+    } catch (error) {
+      this.logger.warn(`drained by the coordinator, but closing the broker server failed: ${describe(error)}`);
+    }
   }
 
   /** The 3PC handlers' timers, with the branches left pending by the last run armed again (or resolved, when past due). */
