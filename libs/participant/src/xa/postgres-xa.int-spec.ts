@@ -141,6 +141,24 @@ describe('PostgresXa (embedded Postgres with max_prepared_transactions)', () => 
     expect(await lockState(bankA, from)).toBe('free');
   });
 
+  it('prepares nothing and says so when a statement failed inside the work, its error caught', async () => {
+    const from = await account(bankA, 100);
+    const { debit } = branches();
+    // Postgres answers PREPARE TRANSACTION of a failed transaction with ROLLBACK, not an error
+    const caught = xaA.prepare(debit, async (client) => {
+      await client.query('UPDATE accounts SET balance = balance - 30 WHERE id = $1', [from]);
+      await client.query('INSERT INTO accounts (id, balance) VALUES ($1, 0)', [from]).catch(() => undefined);
+      return 'done';
+    });
+    await expect(caught).rejects.toThrow(/rolled back/);
+    expect(await xaA.inDoubt()).toEqual([]);
+    expect(await balanceOf(bankA, from)).toBe(100);
+    // nothing was recorded: the retry runs the work again and prepares it
+    expect(await move(xaA, debit, from, -30)).toEqual({ kind: 'applied', value: 70 });
+    expect(await xaA.commit(debit)).toEqual({ kind: 'applied', value: undefined });
+    expect(await balanceOf(bankA, from)).toBe(70);
+  });
+
   it('serializes concurrent deliveries: one prepare applies, a racing rollback wins or rolls it back', async () => {
     const from = await account(bankA, 100);
     const { debit } = branches();
@@ -169,18 +187,26 @@ describe('PostgresXa (embedded Postgres with max_prepared_transactions)', () => 
     await dataSource.initialize();
     try {
       const registry = registerXaTwoPhase(new HandlerRegistry(), xaA, async ({ payload }, client) => {
-        const p = payload as { id: string; delta: number };
+        const p = payload as { id: string; delta: number; failCaught?: boolean };
         await client.query('UPDATE accounts SET balance = balance + $2 WHERE id = $1', [p.id, p.delta]);
+        if (p.failCaught) await client.query('SELECT 1/0').catch(() => undefined);
       });
       const dispatcher = new PhaseDispatcher({ registry, dataSource, barrier: new Barrier('xa_barrier') });
       await new Barrier('xa_barrier').install(dataSource);
       const from = await account(bankA, 100);
-      const send = (phase: Phase, transactionId: string) =>
+      const send = (phase: Phase, transactionId: string, failCaught = false) =>
         dispatcher.dispatch(
           { phase },
-          { body: { transactionId, branchId: 'debit', payload: { id: from, delta: -25 } }, rawBody: '', headers: {} },
+          {
+            body: { transactionId, branchId: 'debit', payload: { id: from, delta: -25, failCaught } },
+            rawBody: '',
+            headers: {},
+          },
         );
       const committed = randomUUID();
+      // nothing prepared: not a yes, and nothing kept by the barrier, so the retry prepares
+      expect((await send(Phase.Prepare, committed, true)).status).toBe(500);
+      expect(await lockState(bankA, from)).toBe('free');
       expect((await send(Phase.Prepare, committed)).status).toBe(200);
       expect(await lockState(bankA, from)).toBe('locked');
       expect((await send(Phase.Commit, committed)).status).toBe(200);

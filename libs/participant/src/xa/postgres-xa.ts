@@ -110,7 +110,8 @@ export class PostgresXa {
    * Prepare: runs `work` on a dedicated client inside a transaction that it then PREPAREs. The
    * client goes back to the pool afterwards; the prepared transaction (and its locks) no longer
    * belong to it. A {@link BusinessRejection} from `work` rolls it back and is recorded as final.
-   * Anything else thrown rolls back, records nothing and propagates (retry it).
+   * Anything else thrown rolls back, records nothing and propagates (retry it); so does a statement
+   * that failed inside `work` even if `work` caught its error (the transaction cannot be prepared).
    */
   async prepare<T>(branch: XaBranch, work: (client: PoolClient) => Promise<T>): Promise<XaResult<T>> {
     const gid = this.gidOf(branch);
@@ -138,7 +139,12 @@ export class PostgresXa {
           );
           return { kind: 'rejected' as const, reason: error.message, details: error.details };
         }
-        await client.query(`PREPARE TRANSACTION '${gid}'`);
+        // a statement that failed inside `work`, its error caught, left the transaction aborted:
+        // Postgres then answers PREPARE TRANSACTION with ROLLBACK, no error, and nothing is prepared
+        const prepared = await client.query(`PREPARE TRANSACTION '${gid}'`);
+        if (prepared.command !== 'PREPARE') {
+          throw new Error(`prepare of ${gid}: the transaction was rolled back (a statement failed inside the work)`);
+        }
         return { kind: 'applied' as const, value };
       });
       switch (result) {
