@@ -405,6 +405,20 @@ describe('TransactionDriver', () => {
     expect(run.delivered[0]).toBe('a:action');
   });
 
+  it("does not answer an operator's retry-now as done when its write found another owner", async () => {
+    // every write is fenced: another instance took the transaction over each time
+    const run = scripted({ firstWrite: 'stale', writes: ['stale', 'stale', 'stale'] });
+    const { actions } = actionsOver(run, () => {
+      const saga = sagaWithFirstStepInFlight();
+      const waiting = { status: BranchStatus.Running, attempt: 1, retryAt: new Date(Date.now() + 60_000) };
+      return { ...saga, branches: [branch('a', 0, waiting), branch('b', 1)] };
+    });
+
+    expect(await actions.retryNow('t1', { action: 'retry', actor: 'ops-alice', reason: null })).toBe('busy');
+    expect(run.written).toHaveLength(3); // tried on a fresh claim each time, then told busy
+    expect(run.delivered).toEqual([]);
+  });
+
   it("applies a message's submit through the driver that takes over when the one it found lets go first", async () => {
     const run = scripted({});
     // a prepared message; the log holds the decision of the last write

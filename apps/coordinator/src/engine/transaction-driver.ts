@@ -245,7 +245,8 @@ export class TransactionDriver {
   /**
    * Operator's retry now: every branch waiting out a backoff is due at once, and the step that calls
    * it records the operator's note. False when no branch was waiting (nothing is written then),
-   * `let-go` when the driver let go of the transaction before the retry's turn.
+   * `let-go` when the driver let go of the transaction before the retry's turn or its write found
+   * another owner (nothing was done: the caller claims the transaction again).
    */
   retryNow(note: Record<string, unknown>): Promise<boolean | 'let-go'> {
     return this.enqueue('retry', async () => {
@@ -260,8 +261,7 @@ export class TransactionDriver {
         ...this.state,
         branches: this.state.branches.map((b) => (waiting.includes(b) ? { ...b, retryAt: now } : b)),
       };
-      await this.step({ type: 'wake' }, note, undefined);
-      return true;
+      return (await this.step({ type: 'wake' }, note, undefined)) || ('let-go' as const);
     });
   }
 
