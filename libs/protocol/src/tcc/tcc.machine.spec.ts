@@ -95,6 +95,16 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "an operator's abort processed after the deadline aborts with the operator's reason (it was asked first)",
+    branches: 2,
+    opts: { deadline: 500 },
+    steps: [
+      started,
+      ['b0 try yes', {}],
+      ['abort@500', { status: 'aborting', decision: 'abort', error: 'client', calls: ['b0:cancel#1', 'b1:cancel#1'] }],
+    ],
+  },
+  {
     name: 'interactive: a commit asked after the deadline aborts',
     branches: 0,
     opts: { mode: 'interactive', deadline: 500 },

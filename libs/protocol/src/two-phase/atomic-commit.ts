@@ -37,8 +37,10 @@ export function atomicCommitMachine(phases: AtomicCommitPhases): ProtocolMachine
       // the previous owner's deliveries are lost before anything else is decided, so none is sent twice
       if (event.type === 'recover') forgetDeliveries(run);
       // the deadline holds whatever the event: nothing advances a forward round or decides commit after it
-      // (3PC participants act on their own from that instant)
-      if (isUndecided(state) && now >= state.deadline) beginAbort(run, 'transaction timed out');
+      // (3PC participants act on their own from that instant). An abort asked for is one all the
+      // same; its reason is kept: it was asked before this step, whose turn came at the deadline
+      if (isUndecided(state) && now >= state.deadline)
+        beginAbort(run, event.type === 'abort' ? event.reason : 'transaction timed out');
       switch (event.type) {
         case 'start':
           if (state.status === TransactionStatus.Pending) {
