@@ -354,6 +354,20 @@ describe('hostile input', () => {
         /decimal/,
       );
     });
+    it('a decimal integer is read whatever its length: zero-padded in range is taken, a long one is out of range', async () => {
+      const page = await send(base, 'GET', '/v1/transactions?limit=00000000001');
+      expect(page.status).toBe(200);
+      expect(page.body.items.length).toBeLessThanOrEqual(1);
+      const waited = await send(base, 'POST', '/v1/transactions?wait=00000000000', startText('1'));
+      expect([200, 202]).toContain(waited.status);
+      await refused(() => send(base, 'GET', `/v1/transactions?limit=${'9'.repeat(20)}`), 422, 'limit', /at most/);
+      await refused(
+        () => send(base, 'POST', `/v1/transactions?wait=${'9'.repeat(20)}`, startText('1')),
+        422,
+        'wait',
+        /from 0 to/,
+      );
+    });
     it('%00 in a query value is 422 naming the field', async () => {
       await refused(() => send(base, 'GET', '/v1/transactions?q=a%00'), 422, 'q', /NUL/);
       await refused(() => send(base, 'GET', '/v1/transactions?participant=%00'), 422, 'participant');

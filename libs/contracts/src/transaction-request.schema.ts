@@ -30,11 +30,14 @@ export const storableString = z.string().superRefine((s, ctx) => {
   if (rule) ctx.addIssue({ code: 'custom', message: rule });
 });
 
-/** A query number: decimal digits only (no sign, exponent, hex, fraction or spaces, which Number() would take). */
+/**
+ * A query number: decimal digits only (no sign, exponent, hex, fraction or spaces, which Number()
+ * would take), of any length: zero-padded is read as its value, a long one fails the range.
+ */
 function decimalInteger(min: number, max: number) {
   return z
     .string()
-    .regex(/^\d{1,9}$/, 'must be a decimal integer')
+    .regex(/^\d+$/, 'must be a decimal integer')
     .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }

@@ -386,7 +386,7 @@ function viewReplyOf(
  */
 export function parseWait(raw: unknown): number | undefined {
   if (raw === undefined) return undefined;
-  const n = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
   if (!(n <= Limits.maxWaitMs)) {
     throw new ValidationError('wait is invalid', [
       { field: 'wait', rule: `must be a decimal integer number of milliseconds from 0 to ${Limits.maxWaitMs}` },
