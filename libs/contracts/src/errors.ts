@@ -58,8 +58,8 @@ export class TransactionConflictError extends CoordinatorError {
 
 /** Another live instance holds the transaction right now; the same request may succeed shortly. */
 export class TransactionBusyError extends CoordinatorError {
-  constructor(id: string) {
-    super('transaction_busy', `transaction "${id}" is busy on another instance; retry`, true);
+  constructor(id: string, detail = `transaction "${id}" is busy on another instance; retry`) {
+    super('transaction_busy', detail, true);
   }
 }
 

@@ -65,6 +65,11 @@ export class Engine implements EngineContext {
   readonly stuckAfterMs: number;
   /** Set while this instance's own heartbeat is overdue: it drives nothing, since others may take its work. */
   private fenced = false;
+
+  /** Whether this instance has paused driving because its own heartbeat is overdue (see {@link fence}). */
+  get paused(): boolean {
+    return this.fenced;
+  }
   private readonly drivers = new Map<string, TransactionDriver>();
   /** Take-overs under way in this instance, by transaction id. */
   private readonly claims: TransactionClaims;

@@ -67,7 +67,7 @@ export class OperatorActionsService {
     return this.idempotency.run(key, requestHash('retry', id, body ?? null), async () => {
       const outcome = await this.engine.retryNow(id, note);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
-      if (outcome === 'busy') throw new TransactionBusyError(id);
+      if (outcome === 'busy') throw new TransactionBusyError(id, this.engine.paused ? pausedDetail(id) : undefined);
       if (outcome === 'nothing-waits') {
         throw new TransactionConflictError(`transaction "${id}" has no branch waiting to be retried`);
       }
@@ -141,9 +141,16 @@ export class OperatorActionsService {
       );
     }
     if (!(await this.engine.replay(id, note))) {
+      // nothing done either way; only a paused instance's refusal is worth sending again
+      if (this.engine.paused) throw new TransactionBusyError(id, pausedDetail(id));
       throw new TransactionConflictError(`transaction "${id}" is already being replayed`);
     }
   }
+}
+
+/** Why a paused instance did nothing (see EngineService.fence). */
+function pausedDetail(id: string): string {
+  return `transaction "${id}": this instance has paused driving while its heartbeat to the log is overdue; nothing was done, send it again`;
 }
 
 function noteOf(action: OperatorNote['action'], body: unknown, caller: Caller): OperatorNote {
