@@ -426,6 +426,34 @@ describe('access control: a key created through one instance, used on another', 
   });
 });
 
+describe('access control: the first key, created through one instance, ends open mode on another', () => {
+  let s: TestStack;
+  const second = { process: null as CoordinatorProcess | null };
+  afterAll(async () => {
+    await second.process?.stop();
+    await s?.close();
+  });
+
+  it('within about a second there, not after KEY_CACHE_MS (30 s here)', async () => {
+    const env = { KEY_CACHE_MS: '30000' };
+    s = await startTestStack('access-open-two', { env });
+    second.process = new CoordinatorProcess({
+      databaseUrl: s.db.url,
+      redisUrl: TEST_REDIS_URL,
+      redisPrefix: freshRedisPrefix('access-open-two-b'),
+      env: { LOG_LEVEL: 'warn', ...env },
+    });
+    const b = apiClient(await second.process.start());
+    expect((await b.get('/v1/me')).body).toMatchObject({ open: true }); // b has read the stored keys: none
+    const created = await s.api.post('/v1/keys', { name: 'first', role: 'admin' });
+    expect(created.status).toBe(201);
+    // while b still believed it was open, anyone could act there as admin, a new key included
+    await until(async () => (await b.get('/v1/me')).status === 401, 5_000, 'open mode to end on b');
+    expect((await b.post('/v1/keys', { name: 'sneaky', role: 'admin' })).status).toBe(401);
+    expect((await b.as(created.body.key).get('/v1/me')).body).toMatchObject({ name: 'first', open: false });
+  });
+});
+
 /** A request with exactly these headers (fetch will not send another `Host`). */
 function rawRequest(
   base: string,

@@ -47,9 +47,20 @@ export class KeyRegistry implements OnApplicationBootstrap {
     }
   }
 
-  /** Open mode: no key configured at all, in `API_KEYS` or in the table. */
+  /**
+   * Open mode: no key configured at all, in `API_KEYS` or in the table. While it seems open, the
+   * table is read again at most once per MISS_REREAD_MS rather than per KEY_CACHE_MS: the first key
+   * created through another instance ends open mode here within about a second, as a new key
+   * starts working. (Until then everyone acts here as admin, and may create keys.)
+   */
   async isOpen(): Promise<boolean> {
-    return this.configured.size === 0 && (await this.storedKeys()).size === 0;
+    if (this.configured.size > 0) return false;
+    if ((await this.storedKeys()).size > 0) return false;
+    if (this.stored && Date.now() - this.stored.readAt >= MISS_REREAD_MS) {
+      this.stored = null;
+      return (await this.storedKeys()).size === 0;
+    }
+    return true;
   }
 
   /**
