@@ -1,3 +1,4 @@
+import { Limits } from '#contracts';
 import { ParticipantUrlGuard, forbiddenAddress, normaliseParticipantUrl, type Resolver } from './url-safety';
 
 /** A resolver with fixed answers, so no test depends on the machine's DNS. */
@@ -163,6 +164,18 @@ describe('normaliseParticipantUrl', () => {
       url: 'http://127.0.0.1:8080/a/b',
       host: '127.0.0.1',
       refusal: null,
+    });
+  });
+
+  it('holds the length limit to the URL as stored (and as an instance is named by it), not as sent', () => {
+    const base = 'http://127.0.0.1:7601/';
+    const plain = base + 'a'.repeat(Limits.maxParticipantUrlLength - base.length);
+    expect(normaliseParticipantUrl(plain).url).toBe(plain);
+    // each `{` is stored as %7B: within the limit as sent, three times longer as stored
+    const escaped = base + '{'.repeat(Limits.maxParticipantUrlLength - base.length);
+    expect(normaliseParticipantUrl(escaped)).toMatchObject({
+      url: null,
+      refusal: `must be at most ${Limits.maxParticipantUrlLength} characters as stored (percent-encoded: ${base.length + 3 * (Limits.maxParticipantUrlLength - base.length)})`,
     });
   });
 });

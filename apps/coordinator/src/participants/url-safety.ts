@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
-import { Transport, TRANSPORT_SCHEMES } from '#contracts';
+import { Limits, Transport, TRANSPORT_SCHEMES } from '#contracts';
 
 /** Host names that answer as a cloud metadata service wherever they resolve. */
 const METADATA_HOSTS = new Set([
@@ -216,6 +216,12 @@ export function normaliseParticipantUrl(raw: string, transport: Transport = Tran
   }
   if (url.username || url.password) return refuse('must not carry credentials');
   if (!url.hostname) return refuse('must name a host');
+  // the limit holds for what is stored, shown, called and names an instance: the serialisation
+  if (url.href.length > Limits.maxParticipantUrlLength) {
+    return refuse(
+      `must be at most ${Limits.maxParticipantUrlLength} characters as stored (percent-encoded: ${url.href.length})`,
+    );
+  }
   return { url: url.href, host: bareHost(url.hostname), refusal: null };
 }
 
