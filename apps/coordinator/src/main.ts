@@ -104,8 +104,9 @@ async function bootstrap(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ level: 'info', time: Date.now(), pid: process.pid, context: 'Bootstrap', msg: ready })}\n`,
   );
-  if (servesApi && !process.env.CI && process.stdout.isTTY) {
-    process.stdout.write(
+  // for a person at a terminal; on stderr, so stdout stays JSON lines (a container given a TTY)
+  if (servesApi && !process.env.CI && process.stderr.isTTY) {
+    process.stderr.write(
       `\n  Dashboard  ${base}/\n  API        ${base}/v1\n  Docs       ${base}/docs\n  Database   ${db.description}\n\n`,
     );
   }

