@@ -164,4 +164,16 @@ describe('tracing: one trace across the coordinator and SDK participants (OTLP/H
       });
     }
   });
+
+  it('an activation that makes no call has its transaction span too (an interactive transaction aborted empty)', async () => {
+    const id = `trace-empty-${Date.now()}`;
+    expect((await s.api.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive' })).status).toBe(201);
+    expect((await s.api.post(`/v1/transactions/${id}/abort`, { reason: 'nothing to do' })).status).toBe(202);
+    const spans = await spansOf(id, (x) =>
+      x.some((s) => s.name === 'txc.transaction' && s.attributes['txc.outcome'] === 'aborted'),
+    );
+    const roots = spans.filter((x) => x.name === 'txc.transaction');
+    expect(roots.map((x) => x.attributes['txc.outcome'])).toContain('aborted');
+    expect(roots[0]).toMatchObject({ attributes: { 'txc.transaction.id': id, 'txc.protocol': 'tcc' } });
+  });
 });

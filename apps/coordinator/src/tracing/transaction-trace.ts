@@ -33,11 +33,14 @@ interface TracedCall {
 
 /**
  * The spans of one transaction while this instance drives it: `txc.transaction` for the activation
- * (started on first use, ended by {@link end}), and a `txc.call <phase>` child per participant call,
+ * (made at its first call, or at its end when it made none, and starting when the activation began), and a `txc.call <phase>` child per participant call,
  * whose context is sent to the participant as `traceparent`. With tracing off it does nothing.
  */
 export class TransactionTrace {
   private span: Span | null = null;
+  /** When the activation began: its span starts there, made at its first call or at its end. */
+  private readonly startedAt = Date.now();
+  private ended = false;
 
   constructor(
     private readonly id: string,
@@ -82,9 +85,14 @@ export class TransactionTrace {
     };
   }
 
-  /** Ends the activation's span with the status the transaction has now (its outcome once settled). */
+  /**
+   * Ends the activation's span with the status the transaction has now (its outcome once settled).
+   * An activation that made no call gets its span here: every activation has one.
+   */
   end(status: string): void {
-    if (!this.span) return;
+    if (this.ended || !tracingEnabled()) return;
+    this.ended = true;
+    this.span ??= this.root();
     this.span.setAttribute(TraceAttributes.status, status);
     this.span.setAttribute(TraceAttributes.outcome, status);
     this.span.end();
@@ -96,6 +104,7 @@ export class TransactionTrace {
     this.span ??= startingRootOf(this.id, () =>
       tracer().startSpan('txc.transaction', {
         kind: SpanKind.INTERNAL,
+        startTime: this.startedAt,
         attributes: { [TraceAttributes.transactionId]: this.id, [TraceAttributes.protocol]: this.protocol },
       }),
     );
