@@ -78,7 +78,10 @@ export type RetryPolicy = z.output<typeof retryPolicySchema>;
 const path = z
   .string()
   .max(512)
-  .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'must be an absolute path starting with "/"');
+  .regex(
+    /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/,
+    'must be an absolute path starting with "/", without a query or fragment',
+  );
 
 export const branchRequestSchema = z
   .object({
