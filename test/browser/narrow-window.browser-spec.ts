@@ -53,6 +53,37 @@ describe('dashboard in a narrow window', () => {
     expect(await page.getByTestId('transaction-error').textContent()).toMatch(/^Failed because:/);
   });
 
+  it("wraps a long error that has no spaces inside its banner, and scrolls a long saga's graph at its natural size", async () => {
+    // a debit of an account no one has, named by 400 letters: the no names it, and the saga aborts
+    const id = `narrow-long-${randomBytes(4).toString('hex')}`;
+    const steps = Array.from({ length: 30 }, (_, i) => ({
+      id: `step-${i}`,
+      participant: 'accounts',
+      payload: { account: 'A', delta: 1 },
+    }));
+    const started = await s.api.post('/v1/transactions?wait=20000', {
+      id,
+      protocol: 'saga',
+      branches: [...steps, { id: 'nobody', participant: 'accounts', payload: { account: 'X'.repeat(400), delta: -1 } }],
+    });
+    expect(started.body.status).toBe('aborted');
+    await page.setViewportSize({ width: 760, height: 900 });
+    await page.goto(`/transactions/${id}`);
+    const banner = page.getByTestId('first-error');
+    await banner.waitFor();
+    await page.getByTestId('saga-dag').waitFor();
+    await screenshot(page, 'narrow-long-error');
+    expect(await overflow(page)).toBe(0);
+    const box = (await banner.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(760);
+    // the graph keeps its own size (its labels readable) and its frame scrolls instead
+    const svg = page.getByTestId('saga-dag').locator('svg.dag');
+    const drawn = (await svg.boundingBox())!;
+    expect(drawn.width).toBe(Number(await svg.getAttribute('width')));
+    const frame = (await page.getByTestId('saga-dag-frame').boundingBox())!;
+    expect(frame.width).toBeLessThan(drawn.width);
+  });
+
   it('keeps the participants page within the window', async () => {
     await page.goto('/participants');
     await page.locator('[data-testid=participant-row][data-name=inventory]').waitFor();

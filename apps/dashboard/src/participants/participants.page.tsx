@@ -90,6 +90,7 @@ export function ParticipantsPage() {
                         <button
                           onClick={() => setReplaying(p.name)}
                           disabled={p.failedTransactions === 0}
+                          aria-label={`Replay the failed transactions of ${p.name}…`}
                           data-testid="bulk-replay-button"
                         >
                           Replay failed…

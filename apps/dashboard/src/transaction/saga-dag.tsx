@@ -18,74 +18,78 @@ export function SagaDag({ branches }: { branches: BranchView[] }) {
         <span className="legend forward">forward (action)</span>
         <span className="legend compensation">compensation path</span>
       </div>
-      <svg
-        className="dag"
-        width={layout.width}
-        height={layout.height}
-        viewBox={`0 0 ${layout.width} ${layout.height}`}
-        role="img"
-        aria-label="saga dependency graph"
-      >
-        <defs>
-          <marker
-            id="arrow"
-            viewBox="0 0 10 10"
-            refX="9"
-            refY="5"
-            markerWidth="7"
-            markerHeight="7"
-            orient="auto-start-reverse"
-          >
-            <path d="M0,0 L10,5 L0,10 z" className="arrow-head" />
-          </marker>
-          <marker
-            id="arrow-back"
-            viewBox="0 0 10 10"
-            refX="9"
-            refY="5"
-            markerWidth="7"
-            markerHeight="7"
-            orient="auto-start-reverse"
-          >
-            <path d="M0,0 L10,5 L0,10 z" className="arrow-head-compensation" />
-          </marker>
-        </defs>
-        {layout.edges.map((edge) => (
-          <g key={`${edge.from}->${edge.to}`}>
-            <path d={path(edge.points)} className="dag-edge" markerEnd="url(#arrow)" />
-            {edge.compensation && (
-              <path
-                d={path([...edge.points].reverse())}
-                className="dag-edge-compensation"
-                markerEnd="url(#arrow-back)"
-                transform="translate(0,6)"
-                data-testid="compensation-edge"
-              />
-            )}
-          </g>
-        ))}
-        {layout.nodes.map(({ branch, x, y, compensation }) => (
-          <g
-            key={branch.id}
-            transform={`translate(${x - NODE_WIDTH / 2},${y - NODE_HEIGHT / 2})`}
-            className={`dag-node branch-${branch.status} ${compensation ? 'on-compensation-path' : ''}`}
-            data-testid="dag-node"
-            data-branch={branch.id}
-            data-compensation={compensation ? 'true' : 'false'}
-          >
-            <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={6} />
-            <text x={10} y={20} className="dag-node-title">
-              {truncate(branch.id, 20)}
-            </text>
-            <text x={10} y={36} className="dag-node-sub">
-              {truncate(branch.participant, 22)}
-            </text>
-            <text x={10} y={51} className="dag-node-sub">
-              {branchLabel(branch)}
-            </text>
-          </g>
-        ))}
-      </svg>
+      {/* drawn at its natural size, scrolled sideways when wider than the page: scaled down to fit, a
+          long saga's labels were a couple of pixels tall */}
+      <div className="scroll-x dag-frame" data-testid="saga-dag-frame">
+        <svg
+          className="dag"
+          width={layout.width}
+          height={layout.height}
+          viewBox={`0 0 ${layout.width} ${layout.height}`}
+          role="img"
+          aria-label="saga dependency graph"
+        >
+          <defs>
+            <marker
+              id="arrow"
+              viewBox="0 0 10 10"
+              refX="9"
+              refY="5"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto-start-reverse"
+            >
+              <path d="M0,0 L10,5 L0,10 z" className="arrow-head" />
+            </marker>
+            <marker
+              id="arrow-back"
+              viewBox="0 0 10 10"
+              refX="9"
+              refY="5"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto-start-reverse"
+            >
+              <path d="M0,0 L10,5 L0,10 z" className="arrow-head-compensation" />
+            </marker>
+          </defs>
+          {layout.edges.map((edge) => (
+            <g key={`${edge.from}->${edge.to}`}>
+              <path d={path(edge.points)} className="dag-edge" markerEnd="url(#arrow)" />
+              {edge.compensation && (
+                <path
+                  d={path([...edge.points].reverse())}
+                  className="dag-edge-compensation"
+                  markerEnd="url(#arrow-back)"
+                  transform="translate(0,6)"
+                  data-testid="compensation-edge"
+                />
+              )}
+            </g>
+          ))}
+          {layout.nodes.map(({ branch, x, y, compensation }) => (
+            <g
+              key={branch.id}
+              transform={`translate(${x - NODE_WIDTH / 2},${y - NODE_HEIGHT / 2})`}
+              className={`dag-node branch-${branch.status} ${compensation ? 'on-compensation-path' : ''}`}
+              data-testid="dag-node"
+              data-branch={branch.id}
+              data-compensation={compensation ? 'true' : 'false'}
+            >
+              <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={6} />
+              <text x={10} y={20} className="dag-node-title">
+                {truncate(branch.id, 20)}
+              </text>
+              <text x={10} y={36} className="dag-node-sub">
+                {truncate(branch.participant, 22)}
+              </text>
+              <text x={10} y={51} className="dag-node-sub">
+                {branchLabel(branch)}
+              </text>
+            </g>
+          ))}
+        </svg>
+      </div>
     </section>
   );
 }
