@@ -67,11 +67,14 @@ describe('3PC vs 2PC on the demo bank (docs/protocols/3pc-vs-2pc.md)', () => {
 
   // ---------------------------------------------------------------- helpers
 
-  async function coordinator(env: Record<string, string> = {}): Promise<{ proc: CoordinatorProcess; api: ApiClient }> {
+  async function coordinator(
+    env: Record<string, string> = {},
+    redisPrefix = prefix,
+  ): Promise<{ proc: CoordinatorProcess; api: ApiClient }> {
     const proc = new CoordinatorProcess({
       databaseUrl: coordinatorDb.url,
       redisUrl: TEST_REDIS_URL,
-      redisPrefix: prefix,
+      redisPrefix,
     });
     started.push(proc);
     const api = apiClient(await proc.start({ LOG_LEVEL: 'warn', ...env }));
@@ -177,12 +180,18 @@ describe('3PC vs 2PC on the demo bank (docs/protocols/3pc-vs-2pc.md)', () => {
   const sleepUntil = (at: number) => sleep(Math.max(0, at - Date.now()));
 
   /**
-   * One coordinator per run, each started with its own CRASH_AT, each sent its transaction at the
-   * same moment; resolves once all of them died (SIGKILL) at their crash points, with each
+   * One coordinator per run, each started with its own CRASH_AT (and its own queue, and no sweep
+   * while it lives), each sent its transaction at the same moment; resolves once all of them died (SIGKILL) at their crash points, with each
    * transaction's row in the log.
    */
   async function crash(...runs: { crashAt: string; body: { id: string } }[]) {
-    const coordinators = await Promise.all(runs.map((r) => coordinator({ CRASH_AT: r.crashAt })));
+    // each sees only its own transaction: on a loaded machine one may die well before the other,
+    // which must not take the dead one's transaction over (by its sweep, or by a wake-up it was
+    // queued) and drive it on before the test looks
+    const alone = { SWEEP_INTERVAL_MS: '600000', INSTANCE_TTL_MS: '1200000' };
+    const coordinators = await Promise.all(
+      runs.map((r) => coordinator({ CRASH_AT: r.crashAt, ...alone }, freshRedisPrefix('threepc_crash'))),
+    );
     // a request may be answered or cut by the crash; either way the log decides what happens next
     await Promise.all(runs.map((r, i) => coordinators[i].api.post('/v1/transactions', r.body).catch(() => null)));
     for (const [i, { proc }] of coordinators.entries()) {
