@@ -29,8 +29,9 @@ export interface PhaseHandlerContext<P = unknown> {
 
 /**
  * The business work of one phase. Its JSON-serialisable result is sent back to the coordinator as
- * `{kind: 'applied', result}`, the reply the coordinator keeps as the branch's result. Throw {@link BusinessRejection} from a forward phase for a definite
- * no; anything else thrown is answered 500 and the coordinator retries.
+ * `{kind: 'applied', result}`, the reply the coordinator keeps as the branch's result. Throw
+ * {@link BusinessRejection} from a forward phase for a definite no; anything else thrown is
+ * answered 500 and the coordinator retries.
  */
 export type PhaseHandler<P = unknown, R = unknown> = (context: PhaseHandlerContext<P>) => Promise<R> | R;
 

@@ -33,8 +33,9 @@ interface TracedCall {
 
 /**
  * The spans of one transaction while this instance drives it: `txc.transaction` for the activation
- * (made at its first call, or at its end when it made none, and starting when the activation began), and a `txc.call <phase>` child per participant call,
- * whose context is sent to the participant as `traceparent`. With tracing off it does nothing.
+ * (made at its first call, or at its end when it made none, and starting when the activation
+ * began), and a `txc.call <phase>` child per participant call, whose context is sent to the
+ * participant as `traceparent`. With tracing off it does nothing.
  */
 export class TransactionTrace {
   private span: Span | null = null;

@@ -30,28 +30,8 @@ export function SagaDag({ branches }: { branches: BranchView[] }) {
           aria-label="saga dependency graph"
         >
           <defs>
-            <marker
-              id="arrow"
-              viewBox="0 0 10 10"
-              refX="9"
-              refY="5"
-              markerWidth="7"
-              markerHeight="7"
-              orient="auto-start-reverse"
-            >
-              <path d="M0,0 L10,5 L0,10 z" className="arrow-head" />
-            </marker>
-            <marker
-              id="arrow-back"
-              viewBox="0 0 10 10"
-              refX="9"
-              refY="5"
-              markerWidth="7"
-              markerHeight="7"
-              orient="auto-start-reverse"
-            >
-              <path d="M0,0 L10,5 L0,10 z" className="arrow-head-compensation" />
-            </marker>
+            <ArrowHead id="arrow" className="arrow-head" />
+            <ArrowHead id="arrow-back" className="arrow-head-compensation" />
           </defs>
           {layout.edges.map((edge) => (
             <g key={`${edge.from}->${edge.to}`}>
@@ -91,6 +71,15 @@ export function SagaDag({ branches }: { branches: BranchView[] }) {
         </svg>
       </div>
     </section>
+  );
+}
+
+/** An edge's arrow head, referenced by `markerEnd="url(#id)"`. */
+function ArrowHead({ id, className }: { id: string; className: string }) {
+  return (
+    <marker id={id} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+      <path d="M0,0 L10,5 L0,10 z" className={className} />
+    </marker>
   );
 }
 
