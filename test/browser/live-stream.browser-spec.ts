@@ -68,4 +68,38 @@ describe('dashboard live stream', () => {
     expect(resumed.length).toBeGreaterThan(0);
     expect(resumed.every((r) => r.lastEventId && /^\d+\.[0-9a-f]+\.\d+$/.test(r.lastEventId))).toBe(true);
   });
+
+  it('fetches a list that failed to load again until it loads, and says how old the rows shown are', async () => {
+    await page.goto('/transactions');
+    if (await page.getByTestId('api-key-input').isVisible()) {
+      await page.getByTestId('api-key-input').fill(s.keys.viewer);
+      await page.getByTestId('sign-in-button').click();
+    }
+    await page.locator('[data-testid=stream-state][data-state=live]').waitFor();
+    const first = `first-${tag}`;
+    await s.api.post('/v1/transactions?wait=10000', paySaga(first));
+    await committedRow(first).waitFor();
+    await markDocument(page);
+
+    // the list answers 503 (a coordinator whose database is away) while the stream stays up
+    const isList = (url: URL) => url.pathname === '/v1/transactions';
+    await page.route(isList, (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'log away' }),
+      }),
+    );
+    const meanwhile = `meanwhile-${tag}`;
+    expect((await s.api.post('/v1/transactions?wait=10000', paySaga(meanwhile))).body.status).toBe('committed');
+    await page.getByTestId('problem').waitFor();
+    await page.getByTestId('shown-since').waitFor();
+    await committedRow(first).waitFor();
+
+    // the database is back; nothing happens on the stream, so only fetching again shows it
+    await page.unroute(isList);
+    await committedRow(meanwhile).waitFor({ timeout: 20_000 });
+    await page.getByTestId('problem').waitFor({ state: 'detached' });
+    expect(await stillSameDocument(page)).toBe(true);
+  });
 });

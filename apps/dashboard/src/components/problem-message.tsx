@@ -1,7 +1,12 @@
 import { ProblemError } from '../api/api-client';
+import { formatTime } from './format';
 
-/** An error as the operator should read it: the problem's detail, and its field errors. */
-export function ProblemMessage({ error }: { error: unknown }) {
+/**
+ * An error as the operator should read it: the problem's detail, and its field errors. A page that
+ * still shows what an earlier fetch loaded passes when (`shownSince`, ms since the epoch), so the
+ * operator knows those figures may be out of date while the page keeps trying.
+ */
+export function ProblemMessage({ error, shownSince }: { error: unknown; shownSince?: number }) {
   if (!error) return null;
   const problem = error instanceof ProblemError ? error.problem : null;
   return (
@@ -17,6 +22,11 @@ export function ProblemMessage({ error }: { error: unknown }) {
           ))}
         </ul>
       )}
+      {shownSince ? (
+        <p className="muted" data-testid="shown-since">
+          Below is what was loaded at {formatTime(new Date(shownSince).toISOString())}; trying again every few seconds.
+        </p>
+      ) : null}
     </div>
   );
 }

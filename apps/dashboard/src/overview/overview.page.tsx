@@ -39,7 +39,7 @@ export function OverviewPage() {
           </select>
         </label>
       </div>
-      <ProblemMessage error={stats.error} />
+      <ProblemMessage error={stats.error} shownSince={stats.data && stats.dataUpdatedAt} />
       {stats.data && <OverviewBody stats={stats.data} />}
       {stats.isPending && <p className="muted">Loading…</p>}
     </div>

@@ -25,7 +25,7 @@ export function ParticipantsPage() {
       <div className="page-title">
         <h1>Participants</h1>
       </div>
-      <ProblemMessage error={participants.error} />
+      <ProblemMessage error={participants.error} shownSince={participants.data && participants.dataUpdatedAt} />
       {participants.data && participants.data.items.length === 0 && <p className="muted">No participant registered.</p>}
       {participants.data && participants.data.items.length > 0 && (
         <div className="scroll-x">

@@ -24,7 +24,8 @@ export function TransactionPage() {
   const transaction = useQuery({
     queryKey: ['transaction', id],
     queryFn: ({ signal }) => api.get<TransactionView>(`/v1/transactions/${encodeURIComponent(id)}`, signal),
-    refetchInterval: (query) => refreshWhileInFlight(query.state.data && [query.state.data.status]),
+    refetchInterval: (query) =>
+      refreshWhileInFlight(query.state.data && [query.state.data.status], query.state.status === 'error'),
     refetchIntervalInBackground: true,
   });
   useTransactionEvents((event) => {
@@ -37,7 +38,7 @@ export function TransactionPage() {
       <p className="breadcrumb">
         <Link to="/transactions">← Transactions</Link>
       </p>
-      <ProblemMessage error={transaction.error} />
+      <ProblemMessage error={transaction.error} shownSince={view && transaction.dataUpdatedAt} />
       {transaction.isPending && <p className="muted">Loading…</p>}
       {view && (
         <>

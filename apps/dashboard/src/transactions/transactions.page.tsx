@@ -25,7 +25,11 @@ export function TransactionsPage() {
     queryKey: ['transactions', path],
     queryFn: ({ signal }) => api.get<TransactionPage>(path, signal),
     placeholderData: keepPreviousData,
-    refetchInterval: (query) => refreshWhileInFlight(query.state.data?.items.map((t) => t.status)),
+    refetchInterval: (query) =>
+      refreshWhileInFlight(
+        query.state.data?.items.map((t) => t.status),
+        query.state.status === 'error',
+      ),
     refetchIntervalInBackground: true,
   });
   useLiveList(cursor === null ? path : null);
@@ -40,7 +44,7 @@ export function TransactionsPage() {
         {cursor && <span className="muted">older page</span>}
       </div>
       <TransactionFilters filters={filters} onChange={(next) => show(next)} />
-      <ProblemMessage error={page.error} />
+      <ProblemMessage error={page.error} shownSince={page.data && page.dataUpdatedAt} />
       {page.isPending && <p className="muted">Loading…</p>}
       {page.data && <TransactionsTable items={page.data.items} busy={page.isPlaceholderData} />}
       <div className="pager">
