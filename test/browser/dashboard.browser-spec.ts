@@ -84,6 +84,12 @@ describe('operator dashboard', () => {
   it('replays it with a reason once the inventory is healed, and shows it reach aborted without a reload', async () => {
     await s.healInventory();
     await markDocument(page);
+    // cancelled, the dialog gives the focus back to the button that opened it
+    await page.getByTestId('replay-button').click();
+    await page.getByTestId('reason-dialog').getByRole('button', { name: 'Cancel' }).click();
+    await page.getByTestId('reason-dialog').waitFor({ state: 'detached' });
+    expect(await page.getByTestId('replay-button').evaluate((button) => button === document.activeElement)).toBe(true);
+
     await page.getByTestId('replay-button').click();
     const confirm = page.getByTestId('confirm-button');
     expect(await confirm.isDisabled()).toBe(true); // the reason is required

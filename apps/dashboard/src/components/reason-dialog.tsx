@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { ProblemMessage } from './problem-message';
+import { useModal } from './use-modal';
 
 export interface ReasonDialogProps {
   title: string;
@@ -21,11 +22,7 @@ export function ReasonDialog(props: ReasonDialogProps) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
+  useModal(dialog);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

@@ -1,9 +1,10 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import { Link } from 'react-router';
 import type { BulkReplayResult } from '../api/wire-types';
 import { useSession } from '../auth/session';
 import { ProblemMessage } from '../components/problem-message';
+import { useModal } from '../components/use-modal';
 
 type ItemResult = NonNullable<BulkReplayResult['results']>[number];
 
@@ -26,11 +27,7 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
+  useModal(dialog);
 
   const call = async (body: object, next: (answer: BulkReplayResult) => Step) => {
     setBusy(true);
