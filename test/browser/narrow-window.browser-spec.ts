@@ -99,5 +99,7 @@ describe('dashboard in a narrow window', () => {
     const card = (await chart.boundingBox())!;
     const plot = (await chart.locator('.uplot').boundingBox())!;
     expect(plot.x + plot.width).toBeLessThanOrEqual(card.x + card.width);
+    await page.setViewportSize({ width: 760, height: 900 });
+    await screenshot(page, 'narrow-overview');
   });
 });

@@ -27,7 +27,11 @@ export function ThroughputChart({ series, bucketSeconds }: { series: Stats['seri
       width: Math.max(320, contentWidth(element)),
       height: 240,
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-      axes: [{}, { label: `per ${bucketSeconds >= 60 ? `${bucketSeconds / 60} min` : `${bucketSeconds} s`}` }],
+      // 80 px between time ticks: at uPlot's default, a narrow card's labels ran into each other
+      axes: [
+        { space: 80 },
+        { label: `per ${bucketSeconds >= 60 ? `${bucketSeconds / 60} min` : `${bucketSeconds} s`}` },
+      ],
       series: [{}, ...SERIES.map(({ label, stroke }) => ({ label, stroke, width: 2, points: { show: false } }))],
     };
     plot.current = new uPlot(options, data, element);
