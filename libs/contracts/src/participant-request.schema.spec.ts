@@ -32,3 +32,24 @@ describe('registerParticipantSchema: a URL over the length limit', () => {
     expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([['url', 'must be at most 2048 characters']]);
   });
 });
+
+describe('registerParticipantSchema: the limits a participant shows as null', () => {
+  const base = { name: 'p', url: 'http://127.0.0.1:7000' };
+
+  it('takes null for none, as GET /v1/participants shows it, so a registration read back can be sent again', () => {
+    const parsed = registerParticipantSchema.parse({
+      ...base,
+      ttlSeconds: null,
+      maxConcurrency: null,
+      ratePerSecond: null,
+    });
+    expect([parsed.ttlSeconds, parsed.maxConcurrency, parsed.ratePerSecond]).toEqual([null, null, null]);
+  });
+
+  it('still refuses zero, naming the field', () => {
+    for (const field of ['ttlSeconds', 'maxConcurrency', 'ratePerSecond']) {
+      const issues = registerParticipantSchema.safeParse({ ...base, [field]: 0 }).error?.issues ?? [];
+      expect(issues.map((i) => i.path.join('.'))).toEqual([field]);
+    }
+  });
+});

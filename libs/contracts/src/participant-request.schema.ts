@@ -43,6 +43,7 @@ export const registerParticipantSchema = z
       .int()
       .min(1)
       .max(7 * 24 * 3600)
+      .nullable() // none, as the registry shows it: the instance never expires
       .optional(),
     secret: storableString.pipe(z.string().min(16, 'must be at least 16 characters').max(256)).optional(),
     /**
@@ -51,12 +52,13 @@ export const registerParticipantSchema = z
      */
     instanceId: z.string().regex(Limits.instanceIdPattern, 'must be 1-128 of [A-Za-z0-9._:/@-]').optional(),
     /** At most this many calls in flight to the participant, from all coordinators together. */
-    maxConcurrency: z.number().int().min(1).max(Limits.maxParticipantConcurrency).optional(),
+    maxConcurrency: z.number().int().min(1).max(Limits.maxParticipantConcurrency).nullable().optional(),
     /** At most this many calls per second to the participant, from all coordinators together. */
     ratePerSecond: z
       .number()
       .min(Limits.minParticipantRatePerSecond)
       .max(Limits.maxParticipantRatePerSecond)
+      .nullable()
       .optional(),
     /** Replay its `failed` transactions on its own once it is healthy again. */
     autoReplay: z.boolean().optional(),
