@@ -52,6 +52,7 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'DELETE /v1/participants/:name': OPERATORS,
   // an instance leaving as it stops, or an operator taking it out of rotation
   'DELETE /v1/participants/:name/instances/:instanceId': ['participant', 'operator', 'admin'],
+  'GET /v1': ROLES,
   'GET /v1/me': ROLES,
   'GET /v1/keys': ['admin'],
   'POST /v1/keys': ['admin'],
@@ -318,6 +319,11 @@ describe('access control: open mode, private metrics and docs', () => {
   it('runs open with no key configured, until the first key is created', async () => {
     s = await startTestStack('access-open', { env: { KEY_CACHE_MS: '0' } });
     expect((await s.api.get('/v1/me')).body).toEqual({ open: true, name: 'anonymous', role: 'admin' });
+    // the API's address printed at start answers who the caller is and where everything is
+    expect((await s.api.get('/v1')).body).toMatchObject({
+      open: true,
+      links: { transactions: '/v1/transactions', docs: '/docs' },
+    });
     expect(s.coordinator.log).toMatch(/open mode/);
     const first = await s.api.post('/v1/keys', { name: 'root', role: 'admin' });
     expect(first.status).toBe(201);

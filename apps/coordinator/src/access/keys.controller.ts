@@ -13,10 +13,29 @@ import { CurrentCaller, type Caller } from './caller';
 import { KeyRegistry } from './key-registry';
 import { Permission } from './permissions';
 
-/** `/v1/me` for every key; `/v1/keys` for admins. */
+/** Where the API's resources are: what `GET /v1` answers (the address the coordinator prints at start). */
+const API_LINKS = {
+  transactions: '/v1/transactions',
+  participants: '/v1/participants',
+  stream: '/v1/stream',
+  stats: '/v1/stats',
+  me: '/v1/me',
+  keys: '/v1/keys',
+  docs: '/docs',
+  openapi: '/docs-json',
+  dashboard: '/',
+} as const;
+
+/** `/v1` and `/v1/me` for every key; `/v1/keys` for admins. */
 @Controller('v1')
 export class KeysController {
   constructor(private readonly keys: KeyRegistry) {}
+
+  @Get()
+  @Access(Permission.AnyKey)
+  index(@CurrentCaller() caller: Caller): WhoAmI & { links: typeof API_LINKS } {
+    return { ...this.me(caller), links: API_LINKS };
+  }
 
   @Get('me')
   @Access(Permission.AnyKey)

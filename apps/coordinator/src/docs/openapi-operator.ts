@@ -43,6 +43,12 @@ const action = (summary: string, conflict: string, extra: Record<number, unknown
 
 /** The operator surface (docs/operator-api.md): access, stream, stats, operator actions. */
 export const OPERATOR_PATHS = {
+  '/v1': {
+    get: {
+      summary: 'Who the API key is, and where the API’s resources are: {open, name, role, links}',
+      responses: { 200: ok('the caller and the links'), 401: problem('no API key, or an unknown one') },
+    },
+  },
   '/v1/me': {
     get: {
       summary: 'Who the API key is: {open, name, role}',

@@ -226,16 +226,16 @@ export function openApiDocument(): OpenAPIObject {
 
 /**
  * The answers every `/v1` operation shares, added where an operation does not list its own: 401 and
- * 403 (every route needs a key of some role; `/v1/me` any), 415 for a POST whose body is not JSON,
+ * 403 (every route needs a key of some role; `/v1` and `/v1/me` any), 415 for a POST whose body is not JSON,
  * and the `Location` of the transaction on every answer that carries one.
  */
 function withCommonAnswers(document: OpenAPIObject): OpenAPIObject {
   for (const [route, operations] of Object.entries(document.paths)) {
-    if (!route.startsWith('/v1/')) continue;
+    if (route !== '/v1' && !route.startsWith('/v1/')) continue;
     for (const [method, operation] of Object.entries(operations as Record<string, OperationObject>)) {
       const responses = operation.responses;
       responses[401] ??= problemResponse('no API key, or an unknown one');
-      if (route !== '/v1/me') responses[403] ??= problemResponse('the key’s role may not do this');
+      if (route !== '/v1/me' && route !== '/v1') responses[403] ??= problemResponse('the key’s role may not do this');
       if (method === 'post') responses[415] ??= problemResponse('a body that is not application/json');
       for (const answer of Object.values(responses)) {
         if (JSON.stringify(answer).includes('#/components/schemas/Transaction')) answer.headers ??= LOCATION;
