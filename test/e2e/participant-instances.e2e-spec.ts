@@ -168,6 +168,30 @@ describe('participant instances: leases and circuits', () => {
     expect(instance((await s.api.get('/v1/participants/svc-bare')).body, `${bare}/`).status).toBe('draining');
   });
 
+  it('refuses a heartbeat that names no instance when several are named by their URL, and a refused one moves nothing', async () => {
+    for (const url of [instances.one.url, instances.two.url]) {
+      expect((await s.api.post('/v1/participants', { name: 'svc-urls', url, ttlSeconds: 60 })).status).toBeLessThan(
+        300,
+      );
+    }
+    const before = (await s.api.get('/v1/participants/svc-urls')).body;
+    await new Promise((r) => setTimeout(r, 20)); // a renewal would show a later lastSeenAt
+    const unnamed = await s.api.post('/v1/participants/svc-urls/heartbeat', {});
+    expect([unnamed.status, unnamed.body.errors?.[0]?.field]).toEqual([422, 'instanceId']);
+    expect(unnamed.body.detail).toMatch(/2 instances registered without an instanceId/);
+    expect((await s.api.post('/v1/participants/svc-urls/heartbeat', { instanceId: 'nope' })).status).toBe(404);
+    const after = (await s.api.get('/v1/participants/svc-urls')).body;
+    expect(after.lastSeenAt).toBe(before.lastSeenAt);
+    expect(after.instances.map((i: any) => i.lastSeenAt)).toEqual(before.instances.map((i: any) => i.lastSeenAt));
+
+    const named = await s.api.post('/v1/participants/svc-urls/heartbeat', {
+      instanceId: before.instances[0].instanceId,
+    });
+    expect(named.status).toBe(200);
+    expect(named.body.lastSeenAt > before.lastSeenAt).toBe(true);
+    expect(instance(named.body, before.instances[1].instanceId).lastSeenAt).toBe(before.instances[1].lastSeenAt);
+  });
+
   it('removes an instance named by a long URL through its path (an id longer than any other path segment)', async () => {
     const registered = await s.api.post('/v1/participants', {
       name: 'svc-long-url',

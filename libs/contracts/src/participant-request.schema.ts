@@ -95,7 +95,10 @@ function redisPath(url: string): string {
 }
 export type RegisterParticipantRequest = z.output<typeof registerParticipantSchema>;
 
-/** Body of `POST /v1/participants/{name}/heartbeat`: without `instanceId`, the instances registered without one. */
+/**
+ * Body of `POST /v1/participants/{name}/heartbeat`: without `instanceId`, the instance registered without
+ * one (refused when several are: each is then named by its URL).
+ */
 export const heartbeatSchema = z
   .object({
     instanceId: z

@@ -73,26 +73,38 @@ export class PgParticipantRegistry {
   }
 
   /**
-   * Renews the lease of instance `instanceId`, or without one of every instance registered without
+   * Renews the lease of instance `instanceId`, or without one of the one instance registered without
    * one (named by its URL). A draining instance is not renewed. `participant` when the participant
    * is unknown, `instance` when no instance matched (the caller should register again), `left` when
-   * the instance left or was removed (it stays out until it registers again), else `ok`.
+   * the instance left or was removed (it stays out until it registers again), `ambiguous` (with how
+   * many) when no `instanceId` is given and several instances are named by their URLs: renewing them
+   * all would keep a dead one's lease alive with a live one's heartbeat. Only a renewal writes
+   * anything, the participant's `lastSeenAt` included.
    */
-  async heartbeat(name: string, instanceId: string | undefined): Promise<'ok' | 'participant' | 'instance' | 'left'> {
-    const { rows } = await this.pool.query<{ renewed: boolean; matched: boolean }>(
+  async heartbeat(
+    name: string,
+    instanceId: string | undefined,
+  ): Promise<'ok' | 'participant' | 'instance' | 'left' | { ambiguous: number }> {
+    const { rows } = await this.pool.query<{ known: boolean; renewed: boolean; matched: number }>(
       `WITH matched AS (
          SELECT instance_id, left_at FROM txc_participant_instances
           WHERE participant = $1 AND (instance_id = $2 OR ($2 IS NULL AND instance_id = url))),
        renewed AS (
          UPDATE txc_participant_instances i SET last_seen_at = now() FROM matched m
-          WHERE i.participant = $1 AND i.instance_id = m.instance_id AND m.left_at IS NULL RETURNING 1)
-       SELECT (SELECT count(*) FROM renewed) > 0 AS renewed, (SELECT count(*) FROM matched) > 0 AS matched`,
+          WHERE i.participant = $1 AND i.instance_id = m.instance_id AND m.left_at IS NULL
+            AND (SELECT count(*) FROM matched) = 1
+         RETURNING 1),
+       seen AS (
+         UPDATE txc_participants SET last_seen_at = now() WHERE name = $1 AND EXISTS (SELECT 1 FROM renewed) RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM txc_participants WHERE name = $1) AS known,
+              EXISTS (SELECT 1 FROM renewed) AS renewed, (SELECT count(*)::int FROM matched) AS matched`,
       [name, instanceId ?? null],
     );
-    const known = await this.pool.query(`UPDATE txc_participants SET last_seen_at = now() WHERE name = $1`, [name]);
-    if (!known.rowCount) return 'participant';
-    const { renewed, matched } = rows[0];
-    return renewed ? 'ok' : matched ? 'left' : 'instance';
+    const { known, renewed, matched } = rows[0];
+    if (!known) return 'participant';
+    if (renewed) return 'ok';
+    if (matched > 1) return { ambiguous: matched };
+    return matched ? 'left' : 'instance';
   }
 
   /** Marks an instance as leaving (draining); false when there is no such instance. */

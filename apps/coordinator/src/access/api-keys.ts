@@ -19,7 +19,10 @@ export { generateSecret, hashSecret } from '#contracts';
 export function parseApiKeys(raw: string | undefined): { keys: ConfiguredKey[]; problems: string[] } {
   const keys: ConfiguredKey[] = [];
   const problems: string[] = [];
-  if (!raw?.trim()) return { keys, problems };
+  if (!raw) return { keys, problems };
+  // set but blank: it would leave the coordinator open, the opposite of what setting it asks for
+  if (raw.split(',').every((entry) => entry.trim() === ''))
+    return { keys, problems: ['names no key (unset it to run open on purpose)'] };
   raw.split(',').forEach((entry, i) => {
     const [name, role, ...rest] = entry.trim().split(':');
     const secret = rest.join(':');

@@ -56,6 +56,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it.each([
+    ['300.1.1.1', /"300.1.1.1" is not a host name/],
+    ['1.2.3.4.5', /"1.2.3.4.5" is not a host name/],
+    ['10.1', /"10.1" is read by a URL as 10.0.0.1/],
+    ['0x7f.1', /"0x7f.1" is read by a URL as 127.0.0.1/],
+  ])('refuses the allow-list entry %s, which no participant URL could match', (raw, problem) => {
+    expect(() => loadConfig({ PARTICIPANT_URL_ALLOWLIST: raw })).toThrow(problem);
+  });
+
+  it.each([' ', '  ,  '])('refuses an API_KEYS of %j: set, it names no key, and would leave the coordinator open', (raw) => {
+    expect(() => loadConfig({ API_KEYS: raw })).toThrow(/API_KEYS: names no key/);
+  });
+
   it.each([' ', ',', ' , '])(
     'refuses a PARTICIPANT_URL_ALLOWLIST of %j: it names nothing, and would allow every host',
     (raw) => {

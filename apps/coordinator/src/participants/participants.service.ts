@@ -5,6 +5,7 @@ import {
   ParticipantNotFoundError,
   TransactionConflictError,
   UnsafeParticipantUrlError,
+  ValidationError,
   heartbeatSchema,
   registerParticipantSchema,
   type ParticipantView,
@@ -69,6 +70,12 @@ export class ParticipantsService {
     let renewed = await this.registry.heartbeat(name, instanceId);
     const asStored = instanceId === undefined ? null : storedUrlOf(instanceId);
     if (renewed === 'instance' && asStored) renewed = await this.registry.heartbeat(name, asStored);
+    if (typeof renewed === 'object') {
+      const rule =
+        `required: participant "${name}" has ${renewed.ambiguous} instances registered without an instanceId; ` +
+        'name the one renewing its lease by its URL';
+      throw new ValidationError(`heartbeat is invalid: instanceId ${rule}`, [{ field: 'instanceId', rule }]);
+    }
     if (renewed === 'participant') throw new ParticipantNotFoundError(name);
     if (renewed === 'instance')
       throw new ParticipantNotFoundError(name, instanceId ?? '(registered without instanceId)');

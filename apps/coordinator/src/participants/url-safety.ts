@@ -135,7 +135,11 @@ function allowListEntry(e: string): AllowListEntry {
   const family = version === 6 ? 'ipv6' : 'ipv4';
   if (bits === undefined) {
     if (version) return { kind: 'address', address, family };
-    if (HOST_NAME.test(e)) return { kind: 'host', host: bareHost(e) };
+    const asUrlReadsIt = HOST_NAME.test(e) ? hostAsUrlReadsIt(e) : null;
+    if (asUrlReadsIt === bareHost(e)) return { kind: 'host', host: asUrlReadsIt };
+    // a URL reads some names as IPv4 addresses (`10.1`, `0x7f.1`): the entry, as written, would match nothing
+    if (asUrlReadsIt !== null)
+      return { kind: 'bad', problem: `"${e}" is read by a URL as ${asUrlReadsIt}: write that address instead` };
     return { kind: 'bad', problem: `"${e}" is not a host name, an IP address or a CIDR block` };
   }
   if (!version || extra !== undefined) {
@@ -146,6 +150,15 @@ function allowListEntry(e: string): AllowListEntry {
     return { kind: 'bad', problem: `"${e}": the prefix length must be 0-${max}` };
   }
   return { kind: 'net', address, family, bits: Number(bits) };
+}
+
+/** The host of `http://<name>/` as a URL reads it, or null when no URL can carry the name. */
+function hostAsUrlReadsIt(name: string): string | null {
+  try {
+    return bareHost(new URL(`http://${name}/`).hostname);
+  } catch {
+    return null;
+  }
 }
 
 /** What is wrong with a PARTICIPANT_URL_ALLOWLIST, one line per bad entry: checked at start. */
