@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -154,6 +154,28 @@ describe('zero-config modes', () => {
     } finally {
       await coordinator.kill();
       for (const h of holders) h.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('exits naming DATA_DIR, without a stack trace, when its Postgres folder is half-made', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'txc-embedded-half-'));
+    // a folder whose initialisation stopped part-way: files, but no PG_VERSION
+    await mkdir(join(dataDir, 'pg'));
+    await writeFile(join(dataDir, 'pg', 'postgresql.conf'), '');
+    const coordinator = new CoordinatorProcess({
+      databaseUrl: '',
+      env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+    });
+    try {
+      const failed = await coordinator.start().then(
+        () => null,
+        (error: Error) => error.message,
+      );
+      expect(failed).toMatch(/DATA_DIR: could not initialise an embedded Postgres in .*txc-embedded-half-/);
+      expect(coordinator.log).not.toMatch(/^\s+at .*\.js:\d+/m);
+    } finally {
+      await coordinator.kill();
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 120_000);

@@ -60,7 +60,15 @@ export async function openDatabase(config: Config, logger: LoggerService): Promi
   });
   if (!existsSync(resolve(dir, 'PG_VERSION'))) {
     logger.log(`initialising an embedded Postgres in ${dir}`);
-    await pg.initialise();
+    await pg.initialise().catch((error: unknown) => {
+      // most often a folder left half-made (PG_VERSION missing): initdb refuses a folder that is not empty
+      const why = error instanceof Error ? `: ${error.message}` : '';
+      throw new DatabaseStartError(
+        `DATA_DIR: could not initialise an embedded Postgres in ${dir}${why}. If the folder holds no data ` +
+          `you need, move it away and start again; or set DATA_DIR to another folder, or DATABASE_URL.` +
+          (output.length ? ` Its last output:\n${output.join('\n')}` : ''),
+      );
+    });
   }
   await stopOrphanedServer(dir, logger);
   await inOwnProcessGroup(() => pg.start()).catch((error: unknown) => {
