@@ -31,6 +31,14 @@ const CONFIG = {
 assertLoopback(CONFIG.redisUrl);
 assertLoopback(TEST_PG_ADMIN_URL);
 
+/** `BENCH_PROFILE=1`: the restarted coordinator runs under `node --cpu-prof`, one profile per run. */
+function profileFlags(run: number): string[] {
+  if (process.env.BENCH_PROFILE !== '1') return [];
+  const dir = resolve(OUT, 'profile-recovery');
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `recovery-${run}.cpuprofile`];
+}
+
 interface RunResult {
   run: number;
   inFlightAtKill: number;
@@ -132,7 +140,7 @@ async function oneRun(run: number): Promise<RunResult> {
     p.release();
 
     const t0 = performance.now();
-    const second = await startCoordinator(db.url, CONFIG.redisUrl, redisPrefix);
+    const second = await startCoordinator(db.url, CONFIG.redisUrl, redisPrefix, profileFlags(run));
     stack.started.push(second.child);
     const restartToReadyMs = performance.now() - t0;
     let restartToAllFinalMs: number | null = null;

@@ -21,12 +21,13 @@ export async function startCoordinator(
   databaseUrl: string,
   redisUrl: string,
   redisPrefix: string,
+  nodeFlags: string[] = [],
 ): Promise<{ child: Child; url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = await spawnNode(
     'coordinator',
-    [COORDINATOR_MAIN],
+    [...nodeFlags, COORDINATOR_MAIN],
     {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
