@@ -89,7 +89,7 @@ export class CallDelivery {
         },
         bounded ? this.driver.deadline() : undefined,
         // a 3PC participant takes its decision on its own timer just past the deadline: the
-        // coordinator's own breaker must not hold back the decision it could still deliver
+        // coordinator's own breaker and limits must not hold back the decision it could still deliver
         this.driver.protocol === Protocol.ThreePhase && (c.phase === Phase.Abort || c.phase === Phase.DoCommit),
       )
       .catch((error: unknown): Delivery => {

@@ -182,3 +182,30 @@ describe('ParticipantGateway with every circuit open', () => {
     expect(gateway.called).toEqual(['a-1']);
   });
 });
+
+describe('ParticipantGateway at its participant’s limit', () => {
+  it('holds an ordinary call back, but sends an urgent one (a 3PC decision) at once', async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const gateway = gatewayOver(() => [instance]);
+    // the one call maxConcurrency allows hangs until released
+    const caller = (gateway as unknown as { caller: { call: (r: unknown) => Promise<unknown> } }).caller;
+    const answer = caller.call.bind(caller);
+    caller.call = async (request) => (await held, answer(request));
+    participant.maxConcurrency = 1;
+    gateway.peers = { count: 1, rank: 0 };
+    try {
+      const slow = (_: ParticipantEntity, i: ParticipantInstanceEntity) =>
+        ({ url: i.instanceId, transport: 'http', body: {}, timeoutMs: 10_000 }) as never;
+      const first = gateway.deliver('accounts', slow);
+      const ordinary = await gateway.deliver('accounts', slow);
+      expect(ordinary).toMatchObject({ kind: 'deferred', reason: 'limit' });
+      caller.call = answer;
+      expect(await gateway.deliver('accounts', slow, undefined, true)).toMatchObject({ kind: 'called' });
+      release();
+      expect(await first).toMatchObject({ kind: 'called' });
+    } finally {
+      participant.maxConcurrency = null;
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { Outcome } from '#contracts';
 import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
 import { callWithin } from './bounded-call';
-import { ParticipantLimiter, shareOf } from './call-limiter';
+import { ParticipantLimiter, shareOf, type Permit } from './call-limiter';
 import { CallEndedByStop, type CircuitBreakers } from './circuit-breakers';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 import { isLive, type ParticipantDirectory } from './participant-directory';
@@ -95,7 +95,8 @@ export class ParticipantGateway {
    * turn at that instant is not sent: it is deferred, never delivered, and the deadline decides.
    * An `urgent` call (a 3PC decision, which the participant otherwise takes on its own timer soon
    * after the deadline) is not held back by open circuits: with no closed one, it goes to a live
-   * instance anyway, outside its breaker.
+   * instance anyway, outside its breaker. Nor by the participant's limits: an abort held past a
+   * pre-committed participant's timer would let it commit on its own while the others abort.
    */
   async deliver(
     name: string,
@@ -105,24 +106,8 @@ export class ParticipantGateway {
   ): Promise<Delivery> {
     const entry = await this.directory.entry(name);
     if (!entry) return { kind: 'unregistered' };
-    const limiter = this.limiterOf(entry.participant);
-    if (limiter.hasNoShare) {
-      // more coordinators than the participant's limit allows calls: the ones holding a share make
-      // them. Waiting here would only make this call late; its wake-up lands on any coordinator, so
-      // come back soon and often enough to reach one that holds a share before the deadline
-      return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + NO_SHARE_RETRY_MS) };
-    }
-    const expected = limiter.expectedWaitMs();
-    if (expected > this.options.limitWaitMs) {
-      // a backlog longer than a call may wait here: come back about when its turn comes, not to queue again and again
-      return {
-        kind: 'deferred',
-        reason: 'limit',
-        retryAt: jittered(Date.now() + expected - this.options.limitWaitMs / 2),
-      };
-    }
-    const release = await limiter.acquire(this.options.limitWaitMs);
-    if (!release) return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
+    const release = urgent ? () => undefined : await this.permit(entry.participant);
+    if (typeof release !== 'function') return release;
     try {
       if (sendBy !== undefined && Date.now() >= sendBy) {
         return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
@@ -159,6 +144,32 @@ export class ParticipantGateway {
     } finally {
       release();
     }
+  }
+
+  /**
+   * A permit to call `participant` within its limits, or the deferral to answer when none comes in
+   * time (this coordinator holds no share of the limit, a backlog longer than a call may wait here,
+   * or LIMIT_WAIT_MS went by).
+   */
+  private async permit(participant: ParticipantEntity): Promise<Permit | Delivery> {
+    const limiter = this.limiterOf(participant);
+    if (limiter.hasNoShare) {
+      // more coordinators than the participant's limit allows calls: the ones holding a share make
+      // them. Waiting here would only make this call late; its wake-up lands on any coordinator, so
+      // come back soon and often enough to reach one that holds a share before the deadline
+      return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + NO_SHARE_RETRY_MS) };
+    }
+    const expected = limiter.expectedWaitMs();
+    if (expected > this.options.limitWaitMs) {
+      // a backlog longer than a call may wait here: come back about when its turn comes, not to queue again and again
+      return {
+        kind: 'deferred',
+        reason: 'limit',
+        retryAt: jittered(Date.now() + expected - this.options.limitWaitMs / 2),
+      };
+    }
+    const permit = await limiter.acquire(this.options.limitWaitMs);
+    return permit ?? { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
   }
 
   /**
