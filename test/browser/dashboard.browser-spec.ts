@@ -88,7 +88,9 @@ describe('operator dashboard', () => {
     await page.getByTestId('replay-button').click();
     await page.getByTestId('reason-dialog').getByRole('button', { name: 'Cancel' }).click();
     await page.getByTestId('reason-dialog').waitFor({ state: 'detached' });
-    expect(await page.getByTestId('replay-button').evaluate((button) => button === document.activeElement)).toBe(true);
+    expect(
+      await page.getByTestId('replay-button').evaluate((button: any) => button === button.ownerDocument.activeElement),
+    ).toBe(true);
 
     await page.getByTestId('replay-button').click();
     const confirm = page.getByTestId('confirm-button');
