@@ -284,6 +284,45 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     expect(await count(`SELECT count(*) AS n FROM txc_transactions WHERE id = $1`, [`${id}-2`])).toBe(0);
   });
 
+  /**
+   * A key claimed by a start whose process died before it stored the answer, planted as that start
+   * left it 3 min ago (a repeat runs such a request again after 2 min): `transactionId` as the create
+   * recorded it, or null when the id existed before the key was claimed. The request hash is the one
+   * the coordinator computed for the same body under another key.
+   */
+  async function keyOfDeadStart(body: object, transactionId: string | null): Promise<string> {
+    const probe = `probe-${Date.now()}`;
+    expect((await s.api.post('/v1/transactions', body, { 'idempotency-key': probe })).status).toBeLessThan(300);
+    const key = `dead-${Date.now()}`;
+    await pg.query(
+      `INSERT INTO txc_idempotency_keys (key, request_hash, expires_at, created_at, transaction_id)
+       SELECT $1, request_hash, expires_at, now() - interval '3 minutes', $2 FROM txc_idempotency_keys WHERE key = $3`,
+      [key, transactionId, probe],
+    );
+    return key;
+  }
+
+  it('a repeat of a start whose process died waits as its own ?wait says, and keeps the settled answer', async () => {
+    const { body } = slowSaga('died');
+    const key = await keyOfDeadStart(body, body.id);
+    const repeat = await s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+    expect([repeat.status, repeat.body.status]).toEqual([200, 'committed']);
+    const again = await s.api.post('/v1/transactions?wait=20000', body, { 'idempotency-key': key });
+    expect([again.status, again.body.status, again.headers.get('idempotent-replayed')]).toEqual([
+      200,
+      'committed',
+      'true',
+    ]);
+  }, 30_000);
+
+  it('a repeat of a start that died between claiming its key and answering is answered from its id', async () => {
+    const body = { ...sagaBody(['a']), id: `idem-died-early-${Date.now()}` };
+    const key = await keyOfDeadStart(body, null);
+    const repeat = await s.api.post('/v1/transactions', body, { 'idempotency-key': key });
+    // as the first request answered: its id was taken already, so 200 with the transaction
+    expect([repeat.status, repeat.body.id]).toEqual([200, body.id]);
+  }, 45_000);
+
   it('refuses a malformed key', async () => {
     const r = await s.api.post('/v1/transactions', sagaBody(['a']), { 'idempotency-key': 'x'.repeat(300) });
     expect(r.status).toBe(422);

@@ -85,7 +85,7 @@ export class TransactionsService {
     waitMs: number | undefined,
     actor: string,
   ): Promise<Reply> {
-    const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!, waitMs);
+    const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!, hash, request.id, waitMs);
     // a repeat of a key is told by the create's own claim of the key (`key-taken`, below), with no
     // read first; but a client-chosen id is checked before the key there (`exists`), and a repeat must
     // get the first answer, not the transaction as it is now: that case looks the key up first
@@ -336,20 +336,32 @@ export class TransactionsService {
   }
 
   /**
-   * The answer for a key whose first request created its transaction but died before storing the
-   * answer (or runs on another instance past the wait for it): the transaction as the log has it,
-   * answered as a start of this request's kind would be (201; with a wait, 200 once settled, else 202).
+   * The answer for a key whose first request died before storing it (or runs on another instance
+   * past the wait for it), given as that request would have answered, and kept for the key. A key
+   * its start created the transaction under: the transaction as the log has it (201; with a wait,
+   * 200 once it settles within the wait, else 202). A key claimed for a caller-chosen id that was
+   * taken already (no transaction recorded with the key): answered as a repeat of the id is.
    */
   private async replyFromLog(
     record: IdempotencyRecord,
     key: string,
+    hash: string,
+    requestedId: string | undefined,
     waitMs: number | undefined,
   ): Promise<Reply | null> {
-    if (!record.transactionId) return null;
-    const loaded = await this.store.load(record.transactionId);
-    if (!loaded) return null;
-    const status = waitMs === undefined ? 201 : SETTLED_STATUSES.includes(loaded.txn.status) ? 200 : 202;
-    const reply = await this.viewReply(status, loaded, await this.store.events(loaded.txn.id));
+    let reply: Reply;
+    if (record.transactionId) {
+      const id = record.transactionId;
+      const settled = waitMs !== undefined && (await this.engine.waitSettled(id, waitMs)).settled;
+      const loaded = await this.store.load(id);
+      if (!loaded) return null;
+      const status = waitMs === undefined ? 201 : settled || SETTLED_STATUSES.includes(loaded.txn.status) ? 200 : 202;
+      reply = await this.viewReply(status, loaded, await this.store.events(id));
+    } else if (requestedId) {
+      reply = await this.existingReply(requestedId, hash, waitMs);
+    } else {
+      return null;
+    }
     await this.idempotency.remember(key, reply);
     const stored = await this.store.findIdempotencyKey(key);
     return stored?.responseStatus
