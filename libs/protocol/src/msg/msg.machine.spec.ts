@@ -158,6 +158,24 @@ describe('msgMachine', () => {
     expect(d.state.error).toMatch(/could not be asked/);
   });
 
+  it('brings a last ask held back for long (no live instance, 30 s) back by a minute past the deadline, and aborts then', () => {
+    let d = decide(prepared().state, { type: 'wake' }, CHECK_AT);
+    d = decide(
+      d.state,
+      { type: 'deferred', branchId: CHECK, phase: 'check', attempt: 1, retryAt: DEADLINE + 88_500, delivered: false },
+      DEADLINE + 58_500,
+    );
+    expect(d.state.status).toBe('prepared');
+    expect(nextWakeAt(d.state)).toBe(DEADLINE + 60_000);
+    d = decide(d.state, { type: 'wake' }, DEADLINE + 60_000);
+    d = decide(
+      d.state,
+      { type: 'deferred', branchId: CHECK, phase: 'check', attempt: 1, retryAt: DEADLINE + 90_000, delivered: false },
+      DEADLINE + 60_001,
+    );
+    expect(d.state.status).toBe('aborted');
+  });
+
   it('sets no wake-up at a deadline already passed while the check is in flight (no busy loop)', () => {
     const d = decide(prepared().state, { type: 'wake' }, CHECK_AT);
     expect(nextWakeAt(d.state)).toBeNull();

@@ -86,8 +86,13 @@ export const msgMachine: ProtocolMachine = {
         deferDelivery(state, event);
         if (event.branchId === MSG_CHECK_ID && state.status === TransactionStatus.Prepared) {
           // held back by the sender's protections (circuit, limits, no live instance) past the deadline
-          if (now >= state.deadline + FINAL_CHECK_GRACE_MS) {
+          const lastChance = state.deadline + FINAL_CHECK_GRACE_MS;
+          if (now >= lastChance) {
             abortMessage(state, 'not submitted, and the check could not be asked within a minute of the deadline');
+          } else {
+            // a long wait (no live instance: up to 30 s) must not carry it past the minute's end
+            const check = checkOf(state)!;
+            if (check.retryAt !== null && check.retryAt > lastChance) check.retryAt = lastChance;
           }
         }
         break;
