@@ -36,7 +36,8 @@ describe('loadConfig', () => {
           return (error as Error).message.split('\n').slice(1);
         }
       })();
-      expect(lines).toEqual([`  ${Object.keys(env)[0]}: must be a decimal integer`]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^  ${Object.keys(env)[0]}: must be a decimal integer from \\d+ to \\d+$`));
     }
   });
 
@@ -45,7 +46,7 @@ describe('loadConfig', () => {
     for (const bad of ['0x50', '1e3', '-1', '80.5']) {
       expect(() => loadConfig({ PORT: bad })).toThrow(/PORT: must be a decimal integer/);
     }
-    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: /);
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: must be from 0 to 65535/);
   });
 
   it('checks every entry of PARTICIPANT_URL_ALLOWLIST at start', () => {

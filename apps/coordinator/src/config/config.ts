@@ -12,9 +12,9 @@ const decimal = (min: number, max: number) =>
   z
     .string()
     .trim()
-    .regex(/^\d{1,10}$/, 'must be a decimal integer')
+    .regex(/^\d{1,10}$/, `must be a decimal integer from ${min} to ${max}`)
     .transform(Number)
-    .pipe(z.number().min(min).max(max));
+    .pipe(z.number().min(min, `must be from ${min} to ${max}`).max(max, `must be from ${min} to ${max}`));
 const int = (def: number, min: number, max: number) => decimal(min, max).default(def);
 
 /** An http(s) URL that fetch can use: a bad one would fail every delivery, long after the start. */
