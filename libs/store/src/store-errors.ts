@@ -10,6 +10,12 @@ const TRANSIENT_SQLSTATE = /^(08|53|57P|40001|40P01|55P03|58)/;
 const CONNECTION_MESSAGES =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up/i;
 
+/**
+ * A database closed to new connections for a while (`ALTER DATABASE ... ALLOW_CONNECTIONS false`,
+ * during maintenance): its SQLSTATE, 55000, also names errors that retrying cannot fix.
+ */
+const CLOSED_DATABASE = /is not currently accepting connections/;
+
 function sqlState(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
@@ -18,6 +24,7 @@ function sqlState(error: unknown): string | undefined {
 /** True when retrying the same write later may succeed (connection lost, server restarting, overloaded, deadlock). */
 export function isTransientStoreError(error: unknown): boolean {
   const state = sqlState(error);
+  if (state === '55000') return CLOSED_DATABASE.test(String((error as Error).message));
   if (state) return TRANSIENT_SQLSTATE.test(state);
   return CONNECTION_MESSAGES.test(String((error as Error | null)?.message ?? error));
 }
