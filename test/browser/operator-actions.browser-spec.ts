@@ -95,6 +95,34 @@ describe('dashboard operator actions', () => {
     await page.getByTestId('retry-button').waitFor();
   });
 
+  it('keeps an open reason dialog, and what was typed, while another operator acts; says the action waits', async () => {
+    await s.breakInventory();
+    const id = `contested-${tag}`;
+    // each failing attempt a second apart: the replay below keeps it aborting for a few seconds
+    await s.api.post('/v1/transactions', {
+      ...paySaga(id),
+      retry: { maxAttempts: 3, initialBackoffMs: 1_000, maxBackoffMs: 1_000 },
+    });
+    await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'failed', 20_000);
+    await page.goto(`/transactions/${id}`);
+    await page.getByTestId('replay-button').click();
+    await page.getByTestId('reason-input').fill('INC-12: inventory back');
+
+    // someone else replays it meanwhile; inventory still fails, so it is aborting, then failed again
+    expect((await s.api.post(`/v1/transactions/${id}/replay`, { reason: 'elsewhere' })).status).toBeLessThan(300);
+    await page.getByTestId('action-unavailable').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('confirm-button').isDisabled()).toBe(true);
+    await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'failed', 20_000);
+    await page.getByTestId('action-unavailable').waitFor({ state: 'detached', timeout: 15_000 });
+    expect(await page.getByTestId('reason-input').inputValue()).toBe('INC-12: inventory back');
+    expect(await page.getByTestId('confirm-button').isDisabled()).toBe(false);
+    await page.getByTestId('reason-dialog').getByRole('button', { name: 'Cancel' }).click();
+    // leaves no failed transaction behind for the bulk replay below
+    await s.healInventory();
+    expect((await s.api.post(`/v1/transactions/${id}/replay`, { reason: 'cleanup' })).status).toBeLessThan(300);
+    await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'aborted', 20_000);
+  });
+
   it('bulk-replays the failed transactions of a participant: dry run, the frozen list, then each outcome', async () => {
     await s.breakInventory();
     const ids = [`bulk-a-${tag}`, `bulk-b-${tag}`];

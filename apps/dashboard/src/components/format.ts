@@ -28,3 +28,9 @@ export function millisBetween(from: string, to?: string | null): number {
 export function formatPercent(share: number | null | undefined): string {
   return share === null || share === undefined ? '—' : `${(share * 100).toFixed(share < 0.1 ? 1 : 0)} %`;
 }
+
+/** A bucket's length as the chart's axis says it: `minute`, `5 min`, `15 min` (seconds below a minute). */
+export function bucketName(seconds: number): string {
+  if (seconds === 60) return 'minute';
+  return seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
+}

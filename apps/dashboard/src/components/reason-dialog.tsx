@@ -10,6 +10,8 @@ export interface ReasonDialogProps {
   /** Does the action; a rejection is shown in the dialog, which stays open. */
   onConfirm: (reason: string) => Promise<void>;
   onClose: () => void;
+  /** Why the action cannot be taken now (the transaction moved on meanwhile): shown, and confirming waits. */
+  unavailable?: string | null;
 }
 
 /**
@@ -26,6 +28,7 @@ export function ReasonDialog(props: ReasonDialogProps) {
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    if (props.unavailable) return;
     setBusy(true);
     setError(null);
     try {
@@ -38,9 +41,15 @@ export function ReasonDialog(props: ReasonDialogProps) {
   };
 
   return (
-    <dialog ref={dialog} className="dialog" onCancel={props.onClose} data-testid="reason-dialog">
+    <dialog
+      ref={dialog}
+      className="dialog"
+      onCancel={props.onClose}
+      aria-labelledby="reason-dialog-title"
+      data-testid="reason-dialog"
+    >
       <form onSubmit={(e) => void submit(e)}>
-        <h2>{props.title}</h2>
+        <h2 id="reason-dialog-title">{props.title}</h2>
         {props.children}
         <label htmlFor="operator-reason">Reason (required, written to the log)</label>
         <textarea
@@ -53,6 +62,11 @@ export function ReasonDialog(props: ReasonDialogProps) {
           required
           autoFocus
         />
+        {props.unavailable && (
+          <p className="notice" role="status" data-testid="action-unavailable">
+            {props.unavailable}
+          </p>
+        )}
         <ProblemMessage error={error} />
         <div className="dialog-buttons">
           <button type="button" onClick={props.onClose}>
@@ -61,7 +75,7 @@ export function ReasonDialog(props: ReasonDialogProps) {
           <button
             type="submit"
             className="primary"
-            disabled={busy || reason.trim() === ''}
+            disabled={busy || reason.trim() === '' || !!props.unavailable}
             data-testid="confirm-button"
           >
             {busy ? 'Working…' : props.confirmLabel}

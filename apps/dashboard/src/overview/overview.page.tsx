@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import type { Stats, StatsWindow } from '../api/wire-types';
 import { useSession } from '../auth/session';
 import { ATTENTION_MEANING } from '../components/badges';
-import { formatDuration } from '../components/format';
+import { bucketName, formatDuration } from '../components/format';
 import { ProblemMessage } from '../components/problem-message';
 import { StatsTables } from './stats-tables';
 import { ThroughputChart } from './throughput-chart';
@@ -79,7 +79,7 @@ function OverviewBody({ stats }: { stats: Stats }) {
         </div>
       </section>
       <section>
-        <h2>Transactions per {stats.bucketSeconds === 60 ? 'minute' : `${stats.bucketSeconds} s`}</h2>
+        <h2>Transactions per {bucketName(stats.bucketSeconds)}</h2>
         <ThroughputChart series={stats.series} bucketSeconds={stats.bucketSeconds} />
       </section>
       <StatsTables stats={stats} />

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import type { Stats } from '../api/wire-types';
+import { bucketName } from '../components/format';
 
 const SERIES = [
   { key: 'started', label: 'started', stroke: '#3b6fd8' },
@@ -28,10 +29,7 @@ export function ThroughputChart({ series, bucketSeconds }: { series: Stats['seri
       height: 240,
       scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
       // 80 px between time ticks: at uPlot's default, a narrow card's labels ran into each other
-      axes: [
-        { space: 80 },
-        { label: `per ${bucketSeconds >= 60 ? `${bucketSeconds / 60} min` : `${bucketSeconds} s`}` },
-      ],
+      axes: [{ space: 80 }, { label: `per ${bucketName(bucketSeconds)}` }],
       series: [{}, ...SERIES.map(({ label, stroke }) => ({ label, stroke, width: 2, points: { show: false } }))],
     };
     plot.current = new uPlot(options, data, element);

@@ -56,8 +56,14 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
     });
 
   return (
-    <dialog ref={dialog} className="dialog wide-dialog" onCancel={onClose} data-testid="bulk-replay-dialog">
-      <h2>Replay the failed transactions of {participant}</h2>
+    <dialog
+      ref={dialog}
+      className="dialog wide-dialog"
+      onCancel={onClose}
+      aria-labelledby="bulk-replay-title"
+      data-testid="bulk-replay-dialog"
+    >
+      <h2 id="bulk-replay-title">Replay the failed transactions of {participant}</h2>
       <label htmlFor="bulk-reason">Reason (required, written to each transaction's log)</label>
       <textarea
         id="bulk-reason"
@@ -90,7 +96,10 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
       {step.kind === 'done' && <BulkResults results={step.results} />}
       <ProblemMessage error={error} />
       <div className="dialog-buttons">
-        <button onClick={onClose}>{step.kind === 'done' ? 'Close' : 'Cancel'}</button>
+        {/* each step's own buttons take the focus from the one that was pressed and went away */}
+        <button key={step.kind === 'done' ? 'close' : 'cancel'} onClick={onClose} autoFocus={step.kind === 'done'}>
+          {step.kind === 'done' ? 'Close' : 'Cancel'}
+        </button>
         {step.kind === 'ask' && (
           <button
             className="primary"
@@ -106,6 +115,7 @@ export function BulkReplayDialog({ participant, onClose }: { participant: string
             className="primary"
             disabled={busy || step.ids.length === 0}
             onClick={() => void replay(step.ids)}
+            autoFocus
             data-testid="bulk-confirm-button"
           >
             Replay {step.ids.length}

@@ -27,7 +27,9 @@ export function OperatorActions({ view }: { view: TransactionView }) {
   const visible = (Object.keys(ACTIONS) as OperatorAction[]).filter(
     (a) => allowed[a] && (permissions.operate || (a === 'abort' && mayAbort)),
   );
-  if (visible.length === 0 && !done) return null;
+  // an open dialog stays while the transaction moves on (another operator acted meanwhile): what was
+  // typed is kept, and the dialog says when its action cannot be taken now
+  if (visible.length === 0 && !done && !open) return null;
 
   const run = async (action: OperatorAction, reason: string) => {
     await api.post(`/v1/transactions/${encodeURIComponent(view.id)}/${action}`, { reason });
@@ -61,6 +63,11 @@ export function OperatorActions({ view }: { view: TransactionView }) {
           confirmLabel={ACTIONS[open].label}
           onConfirm={(reason) => run(open, reason)}
           onClose={() => setOpen(null)}
+          unavailable={
+            visible.includes(open)
+              ? null
+              : `The transaction is ${view.status} now: ${ACTIONS[open].label.toLowerCase()} cannot be taken until that changes.`
+          }
         >
           <p>{ACTIONS[open].explain}</p>
         </ReasonDialog>
