@@ -415,12 +415,7 @@ describe('access control: a key created through one instance, used on another', 
   it('works there within about a second, not after KEY_CACHE_MS (30 s here)', async () => {
     const env = { API_KEYS: `root:admin:${KEYS.admin}`, KEY_CACHE_MS: '30000' };
     s = await startTestStack('access-two', { env, apiKey: KEYS.admin });
-    second.process = new CoordinatorProcess({
-      databaseUrl: s.db.url,
-      redisUrl: TEST_REDIS_URL,
-      redisPrefix: freshRedisPrefix('access-two-b'),
-      env: { LOG_LEVEL: 'warn', ...env },
-    });
+    second.process = sibling(s, 'access-two-b', env);
     const b = apiClient(await second.process.start());
     expect((await b.as(KEYS.admin).get('/v1/keys')).status).toBe(200); // b has read the stored keys: none
     const created = await s.api.post('/v1/keys', { name: 'new-client', role: 'client' });
@@ -443,12 +438,7 @@ describe('access control: the first key, created through one instance, ends open
   it('within about a second there, not after KEY_CACHE_MS (30 s here)', async () => {
     const env = { KEY_CACHE_MS: '30000' };
     s = await startTestStack('access-open-two', { env });
-    second.process = new CoordinatorProcess({
-      databaseUrl: s.db.url,
-      redisUrl: TEST_REDIS_URL,
-      redisPrefix: freshRedisPrefix('access-open-two-b'),
-      env: { LOG_LEVEL: 'warn', ...env },
-    });
+    second.process = sibling(s, 'access-open-two-b', env);
     const b = apiClient(await second.process.start());
     expect((await b.get('/v1/me')).body).toMatchObject({ open: true }); // b has read the stored keys: none
     const created = await s.api.post('/v1/keys', { name: 'first', role: 'admin' });
@@ -459,6 +449,16 @@ describe('access control: the first key, created through one instance, ends open
     expect((await b.as(created.body.key).get('/v1/me')).body).toMatchObject({ name: 'first', open: false });
   });
 });
+
+/** A second coordinator on `s`'s log, with its own queue prefix and the same `env`. */
+function sibling(s: TestStack, label: string, env: Record<string, string>): CoordinatorProcess {
+  return new CoordinatorProcess({
+    databaseUrl: s.db.url,
+    redisUrl: TEST_REDIS_URL,
+    redisPrefix: freshRedisPrefix(label),
+    env: { LOG_LEVEL: 'warn', ...env },
+  });
+}
 
 /** A request with exactly these headers (fetch will not send another `Host`). */
 function rawRequest(
