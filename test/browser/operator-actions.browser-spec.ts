@@ -112,6 +112,7 @@ describe('dashboard operator actions', () => {
     expect((await s.api.post(`/v1/transactions/${id}/replay`, { reason: 'elsewhere' })).status).toBeLessThan(300);
     await page.getByTestId('action-unavailable').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('confirm-button').isDisabled()).toBe(true);
+    await screenshot(page, 'reason-dialog-unavailable');
     await s.api.until(`/v1/transactions/${id}`, (t) => t.status === 'failed', 20_000);
     await page.getByTestId('action-unavailable').waitFor({ state: 'detached', timeout: 15_000 });
     expect(await page.getByTestId('reason-input').inputValue()).toBe('INC-12: inventory back');

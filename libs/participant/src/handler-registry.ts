@@ -29,7 +29,7 @@ export interface PhaseHandlerContext<P = unknown> {
 
 /**
  * The business work of one phase. Its JSON-serialisable result is sent back to the coordinator as
- * `{kind: 'applied', result}`, the reply the coordinator keeps as the branch's result. Throw
+ * `{kind: 'applied', result}`, the reply the coordinator keeps as the branch's result (a forward phase's). Throw
  * {@link BusinessRejection} from a forward phase for a definite no; anything else thrown is
  * answered 500 and the coordinator retries.
  */
