@@ -12,6 +12,7 @@ import { RespondWithAdvance1766000000000 } from '../../../migrations/17660000000
 import { AbortBeforeCommit1766100000000 } from '../../../migrations/1766100000000-abort-before-commit';
 import { InstanceDrives1766200000000 } from '../../../migrations/1766200000000-instance-drives';
 import { AbortBeforeAnyDecision1766300000000 } from '../../../migrations/1766300000000-abort-before-any-decision';
+import { KeyHolder1766400000000 } from '../../../migrations/1766400000000-key-holder';
 import { AlertEntity } from './entities/alert.entity';
 import { ParticipantInstanceEntity } from './entities/participant-instance.entity';
 import { ApiKeyEntity } from './entities/api-key.entity';
@@ -47,6 +48,7 @@ export const MIGRATIONS = [
   AbortBeforeCommit1766100000000,
   InstanceDrives1766200000000,
   AbortBeforeAnyDecision1766300000000,
+  KeyHolder1766400000000,
 ];
 
 /**

@@ -13,4 +13,6 @@ export class IdempotencyKeyEntity {
   @Column('jsonb', { name: 'response_headers', nullable: true }) responseHeaders: Record<string, string> | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt: Date;
+  /** The coordinator instance whose request claimed the key (null: claimed before instances were recorded). */
+  @Column('text', { nullable: true }) holder: string | null;
 }
