@@ -89,6 +89,7 @@ export function toWire(op: StoreOp): unknown {
                 key: op.idempotency.key,
                 hash: op.idempotency.requestHash,
                 expires_at: op.idempotency.expiresAt.toISOString(),
+                holder: op.idempotency.holder ?? null,
               },
             }
           : {}),

@@ -86,6 +86,7 @@ describe('txc_apply: claiming an Idempotency-Key (real Postgres)', () => {
 
   describe('claimIdempotencyKey (a request other than a start)', () => {
     const expiry = () => new Date(Date.now() + 86_400_000);
+    const stale = { staleAfterMs: 120_000 };
     const age = (key: string, seconds: number) =>
       pool.query(`UPDATE txc_idempotency_keys SET created_at = now() - make_interval(secs => $2) WHERE key = $1`, [
         key,
@@ -94,21 +95,46 @@ describe('txc_apply: claiming an Idempotency-Key (real Postgres)', () => {
 
     it('takes over a claim of the same request left unanswered past staleAfterMs (its request died)', async () => {
       const key = `stale-${randomUUID()}`;
-      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(true);
-      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(false); // live: waited for
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), stale)).toBe(true);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), stale)).toBe(false); // live: waited for
       await age(key, 121);
-      expect(await store.claimIdempotencyKey(key, 'h2', expiry(), 120_000)).toBe(false); // another request: never
+      expect(await store.claimIdempotencyKey(key, 'h2', expiry(), stale)).toBe(false); // another request: never
       expect(await store.claimIdempotencyKey(key, 'h1', expiry())).toBe(false); // no staleAfterMs: never
-      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(true);
-      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(false); // claimed afresh
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), stale)).toBe(true);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), stale)).toBe(false); // claimed afresh
+    });
+
+    it('takes over an unanswered claim of the same request at once when its holder is dead', async () => {
+      const key = `dead-holder-${randomUUID()}`;
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), { ...stale, holder: 'gone' })).toBe(true);
+      expect((await store.findIdempotencyKey(key))!.holder).toBe('gone');
+      // its holder alive (not among the dead): waited for
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), { ...stale, holder: 'b', deadHolders: ['c'] })).toBe(
+        false,
+      );
+      // another request: never
+      expect(
+        await store.claimIdempotencyKey(key, 'h2', expiry(), { ...stale, holder: 'b', deadHolders: ['gone'] }),
+      ).toBe(false);
+      // without staleAfterMs (a claim of a start's key for an id taken first): never
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), { holder: 'b', deadHolders: ['gone'] })).toBe(false);
+      expect(
+        await store.claimIdempotencyKey(key, 'h1', expiry(), { ...stale, holder: 'b', deadHolders: ['gone'] }),
+      ).toBe(true);
+      expect((await store.findIdempotencyKey(key))!.holder).toBe('b');
+      // an answered key is never taken over, its holder dead or not
+      await pool.query(`UPDATE txc_idempotency_keys SET response_status = 200 WHERE key = $1`, [key]);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), { ...stale, holder: 'c', deadHolders: ['b'] })).toBe(
+        false,
+      );
     });
 
     it('never takes over an answered key, however old', async () => {
       const key = `answered-${randomUUID()}`;
-      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(true);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), stale)).toBe(true);
       await pool.query(`UPDATE txc_idempotency_keys SET response_status = 202 WHERE key = $1`, [key]);
       await age(key, 3600);
-      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), 120_000)).toBe(false);
+      expect(await store.claimIdempotencyKey(key, 'h1', expiry(), stale)).toBe(false);
     });
   });
 });

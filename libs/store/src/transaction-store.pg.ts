@@ -12,6 +12,7 @@ import type {
   BranchRecord,
   EventRecord,
   IdempotencyRecord,
+  KeyClaimOptions,
   ListFilter,
   LoadedTransaction,
   StoreOp,
@@ -313,7 +314,7 @@ export class PgTransactionStore implements TransactionStore {
   async findIdempotencyKey(key: string): Promise<IdempotencyRecord | null> {
     const { rows } = await this.pool.query(
       `SELECT key, request_hash, transaction_id, extract(epoch FROM now() - created_at)::float8 AS age,
-          response_status, response_body, response_headers FROM txc_idempotency_keys
+          holder, response_status, response_body, response_headers FROM txc_idempotency_keys
         WHERE key = $1 AND expires_at > now()`,
       [key],
     );
@@ -324,6 +325,7 @@ export class PgTransactionStore implements TransactionStore {
       requestHash: r.request_hash,
       transactionId: r.transaction_id,
       ageSeconds: r.age,
+      holder: r.holder,
       responseStatus: r.response_status,
       responseBody: bodyOfStored(r.response_body),
       responseHeaders: r.response_headers,
@@ -334,21 +336,23 @@ export class PgTransactionStore implements TransactionStore {
     key: string,
     requestHash: string,
     expiresAt: Date,
-    staleAfterMs?: number,
+    options: KeyClaimOptions = {},
   ): Promise<boolean> {
     // an expired row still in place (the sweeper has not dropped it yet) is taken over, and so is a
-    // stale claim of the same request that never got its answer (a start's is answered from the log)
+    // claim of the same request that never got its answer and never will: stale, or its holder dead
+    // (a start's is answered from the log instead)
     const { rowCount } = await this.pool.query(
-      `INSERT INTO txc_idempotency_keys (key, request_hash, expires_at) VALUES ($1, $2, $3)
+      `INSERT INTO txc_idempotency_keys (key, request_hash, expires_at, holder) VALUES ($1, $2, $3, $5)
         ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, expires_at = EXCLUDED.expires_at,
           created_at = now(), response_status = NULL, response_body = NULL, response_headers = NULL,
-          transaction_id = NULL
+          transaction_id = NULL, holder = EXCLUDED.holder
         WHERE txc_idempotency_keys.expires_at <= now()
            OR ($4::float8 IS NOT NULL AND txc_idempotency_keys.response_status IS NULL
                AND txc_idempotency_keys.transaction_id IS NULL
                AND txc_idempotency_keys.request_hash = EXCLUDED.request_hash
-               AND txc_idempotency_keys.created_at < now() - make_interval(secs => $4::float8 / 1000))`,
-      [key, requestHash, expiresAt, staleAfterMs ?? null],
+               AND (txc_idempotency_keys.created_at < now() - make_interval(secs => $4::float8 / 1000)
+                    OR txc_idempotency_keys.holder = ANY($6::text[])))`,
+      [key, requestHash, expiresAt, options.staleAfterMs ?? null, options.holder ?? null, options.deadHolders ?? []],
     );
     return rowCount === 1;
   }

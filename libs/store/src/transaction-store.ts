@@ -88,7 +88,8 @@ export interface CreateOp {
   branches: BranchRecord[];
   events: NewEvent[];
   /** Claim this Idempotency-Key in the same step; nothing is written if it is taken. */
-  idempotency?: { key: string; requestHash: string; expiresAt: Date };
+  /** `holder`: the instance whose request claims the key (see {@link IdempotencyRecord.holder}). */
+  idempotency?: { key: string; requestHash: string; expiresAt: Date; holder?: string };
 }
 
 /** A guarded state change of a transaction the writer owns at `version`. */
@@ -147,6 +148,16 @@ export interface ListFilter {
   after?: { createdAt: Date; id: string };
 }
 
+/** How {@link TransactionStore.claimIdempotencyKey} claims a key, and when it takes another's claim over. */
+export interface KeyClaimOptions {
+  /** The instance claiming the key (recorded as the key's holder). */
+  holder?: string;
+  /** Age at which an unanswered claim of the same request is taken over; unset: never. */
+  staleAfterMs?: number;
+  /** Instances known dead: their unanswered claims of the same request are taken over at once (with `staleAfterMs`). */
+  deadHolders?: readonly string[];
+}
+
 export interface IdempotencyRecord {
   key: string;
   requestHash: string;
@@ -154,6 +165,11 @@ export interface IdempotencyRecord {
   transactionId: string | null;
   /** Seconds since the key was claimed. */
   ageSeconds: number;
+  /**
+   * The coordinator instance whose request claimed the key: once that instance is known dead, an
+   * unanswered claim will never be answered by its request. Null for a key claimed without one.
+   */
+  holder: string | null;
   responseStatus: number | null;
   responseBody: unknown;
   responseHeaders: Record<string, string> | null;
@@ -242,10 +258,11 @@ export interface TransactionStore {
   failedIds(filter: { participant?: string; ids?: string[] }, limit: number): Promise<string[]>;
   findIdempotencyKey(key: string): Promise<IdempotencyRecord | null>;
   /**
-   * Claims a key for a request that is not a transaction start; false if it is taken. A claim of
-   * the same request left unanswered for `staleAfterMs` (its request's process died) is taken over.
+   * Claims a key for a request that is not a transaction start; false if it is taken. With
+   * `staleAfterMs`, an unanswered claim of the same request is taken over once it is that old, or
+   * at once when its holder is one of `deadHolders`: its request's process died.
    */
-  claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date, staleAfterMs?: number): Promise<boolean>;
+  claimIdempotencyKey(key: string, requestHash: string, expiresAt: Date, options?: KeyClaimOptions): Promise<boolean>;
   /** Forgets a claimed key whose request failed without an answer worth repeating. */
   releaseIdempotencyKey(key: string): Promise<void>;
   /** Drops expired Idempotency-Keys; returns how many. */

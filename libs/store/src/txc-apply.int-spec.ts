@@ -144,14 +144,16 @@ describe('PgTransactionStore.apply / txc_apply (real Postgres)', () => {
       expect(await rows(op.txn.id)).toEqual(before);
     });
 
-    it('claims its Idempotency-Key with the transaction', async () => {
+    it('claims its Idempotency-Key with the transaction, for the instance whose request it is', async () => {
       const op = create();
-      op.idempotency = { key: `k-${randomUUID()}`, requestHash: 'h1', expiresAt: new Date(Date.now() + 3_600_000) };
+      const expiresAt = new Date(Date.now() + 3_600_000);
+      op.idempotency = { key: `k-${randomUUID()}`, requestHash: 'h1', expiresAt, holder: 'instance-a' };
       expect(await store.apply(op)).toBe('ok');
       expect(await store.findIdempotencyKey(op.idempotency.key)).toMatchObject({
         requestHash: 'h1',
         transactionId: op.txn.id,
         responseStatus: null,
+        holder: 'instance-a',
       });
     });
 

@@ -137,14 +137,15 @@ BEGIN
         -- a live key is only read (DO NOTHING locks nothing: DO UPDATE would lock its row even when its
         -- WHERE is false, and the first request's respond would wait for this batch); an expired one is
         -- taken over by an update guarded on the expiry, which a concurrent take-over re-checks
-        INSERT INTO txc_idempotency_keys (key, request_hash, transaction_id, expires_at)
-          VALUES (op->'idem'->>'key', op->'idem'->>'hash', t->>'id', (op->'idem'->>'expires_at')::timestamptz)
+        INSERT INTO txc_idempotency_keys (key, request_hash, transaction_id, expires_at, holder)
+          VALUES (op->'idem'->>'key', op->'idem'->>'hash', t->>'id', (op->'idem'->>'expires_at')::timestamptz,
+            op->'idem'->>'holder')
           ON CONFLICT (key) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 0 THEN
           UPDATE txc_idempotency_keys SET request_hash = op->'idem'->>'hash', transaction_id = t->>'id',
               expires_at = (op->'idem'->>'expires_at')::timestamptz, created_at = now(),
-              response_status = NULL, response_body = NULL, response_headers = NULL
+              response_status = NULL, response_body = NULL, response_headers = NULL, holder = op->'idem'->>'holder'
             WHERE key = op->'idem'->>'key' AND expires_at <= now();
           GET DIAGNOSTICS n = ROW_COUNT;
         END IF;

@@ -9,7 +9,15 @@ import {
   type StartTransactionRequest,
 } from '#contracts';
 import type { TransactionState } from '#protocol';
-import type { BranchRecord, EventRecord, LoadedTransaction, NewEvent, StoredResponse, TransactionStore } from '#store';
+import type {
+  BranchRecord,
+  CreateOp,
+  EventRecord,
+  LoadedTransaction,
+  NewEvent,
+  StoredResponse,
+  TransactionStore,
+} from '#store';
 import { CONFIG, STORE } from '../tokens';
 import type { Config } from '../config/config';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics';
@@ -65,11 +73,22 @@ export class Engine implements EngineContext {
   readonly stuckAfterMs: number;
   /** Set while this instance's own heartbeat is overdue: it drives nothing, since others may take its work. */
   private fenced = false;
+  /** When this instance was last fenced (ms since the epoch; 0: never). */
+  private lastFencedAt = 0;
 
   /** Whether this instance has paused driving because its own heartbeat is overdue (see {@link fence}). */
   get paused(): boolean {
     return this.fenced;
   }
+
+  /**
+   * Whether this instance has been fenced at any moment since `at` (ms): others may have taken it
+   * for dead meanwhile, and acted on what it held (its transactions, its requests' keys).
+   */
+  fencedSince(at: number): boolean {
+    return this.fenced || this.lastFencedAt >= at;
+  }
+
   private readonly drivers = new Map<string, TransactionDriver>();
   /** Take-overs under way in this instance, by transaction id. */
   private readonly claims: TransactionClaims;
@@ -136,7 +155,7 @@ export class Engine implements EngineContext {
   async begin(
     request: StartTransactionRequest,
     requestHash: string,
-    idempotency?: { key: string; requestHash: string; expiresAt: Date },
+    idempotency?: CreateOp['idempotency'],
     actor: string | null = null,
   ): Promise<BeginResult> {
     const { id, at, state, commands, events, settled, owned, wake, op } = planNewTransaction(
@@ -236,6 +255,7 @@ export class Engine implements EngineContext {
   fence(): void {
     if (this.fenced) return;
     this.fenced = true;
+    this.lastFencedAt = Date.now();
     this.logger.error(`heartbeat overdue: this instance stops driving ${this.drivers.size} transaction(s)`);
     for (const d of [...this.drivers.values()]) {
       d.stop();

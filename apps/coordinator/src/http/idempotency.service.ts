@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '#contracts';
 import type { IdempotencyRecord, TransactionStore } from '#store';
+import { Engine } from '../engine/engine.service';
 import { STORE } from '../tokens';
 import { toProblem } from './problem.filter';
 import type { Reply } from './reply';
@@ -18,7 +19,8 @@ const WAIT_FOR_FIRST_MS = 30_000;
 /**
  * How old an unanswered claim of a request other than a start is when a repeat of it runs it again:
  * its first request's process died (a live one answers within its longest wait, a minute). The
- * actions keyed this way (commit, abort, replay, ...) are themselves safe to repeat.
+ * actions keyed this way (commit, abort, replay, ...) are themselves safe to repeat. A claim whose
+ * holder is known dead (see {@link IdempotencyService.holderDead}) is run again at once.
  */
 const STALE_CLAIM_MS = 2 * 60_000;
 /**
@@ -26,6 +28,7 @@ const STALE_CLAIM_MS = 2 * 60_000;
  * first request's process died (a live one answers within its longest wait, a minute). Sooner, a
  * first request still waiting for its transaction on another instance would find its answer
  * replaced by the repeat's view of it half-way (202 running where it was about to answer 200).
+ * A key whose holder is known dead is answered from the log at once.
  */
 const START_FROM_LOG_AFTER_MS = STALE_CLAIM_MS;
 /**
@@ -50,7 +53,15 @@ export class IdempotencyService {
   /** The keyed requests this process is answering now: a repeat arriving here waits for that very answer. */
   private readonly holding = new Map<string, Holding>();
 
-  constructor(@Inject(STORE) private readonly store: TransactionStore) {}
+  constructor(
+    @Inject(STORE) private readonly store: TransactionStore,
+    private readonly engine: Engine,
+  ) {}
+
+  /** The instance this process's requests claim keys as (the key's holder). */
+  get holder(): string {
+    return this.engine.instanceId;
+  }
 
   /** Checks the header's shape; returns the key or undefined. */
   static key(header: string | string[] | undefined): string | undefined {
@@ -92,7 +103,8 @@ export class IdempotencyService {
       }
       // free (never claimed, or let go by a first request with no lasting answer: a repeat runs it
       // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died)
-      if (await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), STALE_CLAIM_MS)) {
+      const claim = { holder: this.holder, staleAfterMs: STALE_CLAIM_MS, deadHolders: this.engine.deadOwners };
+      if (await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim)) {
         // taken over from a first request that died holding it: the log may already say its answer
         const first = existing && fromLog ? async () => (await fromLog()) ?? work() : work;
         return this.hold(key, hash, () => this.runClaimed(key, first));
@@ -172,7 +184,9 @@ export class IdempotencyService {
    * from the log first (see {@link waitForFirst}); the stored answer is read back then.
    */
   async firstAnswer(key: string, mine: Reply, startedAt: number): Promise<Reply> {
-    if (Date.now() - startedAt <= START_FROM_LOG_AFTER_MS) return mine;
+    // a repeat answers from the log first only once the key is that old, or this instance was fenced
+    // meanwhile (its heartbeat lapsed: others may have taken it for dead, the key's holder with it)
+    if (Date.now() - startedAt <= START_FROM_LOG_AFTER_MS && !this.engine.fencedSince(startedAt)) return mine;
     const record = await this.store.findIdempotencyKey(key);
     if (record?.responseStatus == null) return mine;
     return { status: record.responseStatus, body: record.responseBody, headers: record.responseHeaders ?? {} };
@@ -193,7 +207,7 @@ export class IdempotencyService {
       if (record) {
         if (record.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
         if (record.responseStatus !== null) return this.answerOf(record, key, hash);
-        if (fallback && record.ageSeconds * 1000 > START_FROM_LOG_AFTER_MS) {
+        if (fallback && (record.ageSeconds * 1000 > START_FROM_LOG_AFTER_MS || this.holderDead(record))) {
           const built = await fallback(record);
           if (built) return built;
         }
@@ -201,6 +215,14 @@ export class IdempotencyService {
       if (Date.now() > until) throw new IdempotencyKeyInFlightError(key);
       await new Promise((r) => setTimeout(r, delay));
     }
+  }
+
+  /**
+   * Whether the request holding `record`'s key can no longer answer it: the instance that claimed
+   * the key is dead (its heartbeat lapsed, so it fenced itself first, or its process is gone).
+   */
+  private holderDead(record: IdempotencyRecord): boolean {
+    return record.holder !== null && this.engine.deadOwners.includes(record.holder);
   }
 
   private answerOf(record: IdempotencyRecord, key: string, hash: string): Promise<Reply> | Reply {

@@ -97,7 +97,9 @@ export class TransactionsService {
     const begun = await this.engine.begin(
       request,
       hash,
-      key ? { key, requestHash: hash, expiresAt: IdempotencyService.expiry() } : undefined,
+      key
+        ? { key, requestHash: hash, expiresAt: IdempotencyService.expiry(), holder: this.idempotency.holder }
+        : undefined,
       actor,
     );
     if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback);
@@ -105,7 +107,8 @@ export class TransactionsService {
       const reply = await this.existingReply(begun.id, hash, waitMs);
       if (!key) return reply;
       // the id was taken before the key was claimed: the key answers this request from now on
-      if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry()))) {
+      const claim = { holder: this.idempotency.holder };
+      if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim))) {
         return this.idempotency.waitForFirst(key, hash, fallback);
       }
       await this.idempotency.remember(key, reply);
