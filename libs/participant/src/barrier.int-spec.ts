@@ -83,7 +83,25 @@ describe('Barrier (real Postgres)', () => {
     for (let i = 0; i < 3; i++) results.push(await deliver(compensate, id, -7));
     expect(results.map((r) => r.kind)).toEqual(['applied', 'duplicate', 'duplicate']);
     expect(await valueOf(id)).toBe(0);
+  });
+
+  it('refuses a forward phase delivered again after its undo ran, as one delivered first after it', async () => {
+    const id = await counter();
+    const { action, compensate } = calls();
+    expect((await deliver(action, id, 7)).kind).toBe('applied');
     expect(await deliver(action, id, 7)).toEqual({ kind: 'duplicate' });
+    expect((await deliver(compensate, id, -7)).kind).toBe('applied');
+    // a late repeat of the action (its first answer was lost) is a no now: the branch is undone
+    expect(await deliver(action, id, 7)).toEqual({ kind: 'refused' });
+    expect(await valueOf(id)).toBe(0);
+    // 3PC: a can-commit or pre-commit repeated after the abort (the coordinator's or the timer's) is a no
+    const transactionId = randomUUID();
+    const three = (phase: BarrierCall['phase']): BarrierCall => ({ transactionId, branchId: 'b1', phase });
+    expect((await deliver(three('can-commit'), id, 1)).kind).toBe('applied');
+    expect((await deliver(three('pre-commit'), id, 1)).kind).toBe('applied');
+    expect((await deliver(three('abort'), id, -2)).kind).toBe('applied');
+    expect(await deliver(three('can-commit'), id, 1)).toEqual({ kind: 'refused' });
+    expect(await deliver(three('pre-commit'), id, 1)).toEqual({ kind: 'refused' });
     expect(await valueOf(id)).toBe(0);
   });
 

@@ -21,8 +21,8 @@ export interface BarrierCall {
  * - `duplicate`: this phase already committed for this branch; no work done.
  * - `null-compensation`: an undo phase arrived before its forward phase ever ran; no work done, and
  *   the forward phase is now fenced off.
- * - `refused`: a forward phase arriving after its undo phase (late, reordered delivery); no work done,
- *   so no resource is left hanging. Participants answer it with 409.
+ * - `refused`: a forward phase arriving after its undo phase (late, reordered delivery), whether or not
+ *   it applied before the undo; no work done, so no resource is left hanging. Participants answer it with 409.
  * - `rejected`: the forward phase said no ({@link BusinessRejection}), now or at an earlier delivery.
  *   Its work was rolled back but the refusal is recorded, so every later delivery of that phase is
  *   refused too and its undo is a null compensation. Participants answer it with 409.
@@ -53,6 +53,16 @@ export const UNDO_ORIGIN: Readonly<Partial<Record<Phase, Phase>>> = {
 export const ALSO_FENCES: Readonly<Partial<Record<Phase, readonly Phase[]>>> = {
   [Phase.Abort]: [Phase.PreCommit],
 };
+
+/** Forward phase → the undo phases whose rows say it was undone ({@link UNDO_ORIGIN} and {@link ALSO_FENCES} turned round). */
+const UNDONE_BY: Readonly<Partial<Record<Phase, readonly Phase[]>>> = (() => {
+  const undone: Partial<Record<Phase, Phase[]>> = {};
+  for (const [undo, origin] of Object.entries(UNDO_ORIGIN) as [Phase, Phase][]) (undone[origin] ??= []).push(undo);
+  for (const [undo, fenced] of Object.entries(ALSO_FENCES) as [Phase, readonly Phase[]][]) {
+    for (const phase of fenced) (undone[phase] ??= []).push(undo);
+  }
+  return undone;
+})();
 
 /**
  * The completion phases that exclude each other: a branch is confirmed or cancelled (committed or
@@ -171,7 +181,9 @@ export class Barrier {
     if (!currentInserted) {
       const reason = await this.reasonOf(client, call, call.phase);
       if (reason === REJECTED) return { kind: 'rejected', reason: `${call.phase} was refused at an earlier delivery` };
-      return reason === call.phase ? { kind: 'duplicate' } : { kind: 'refused' };
+      if (reason !== call.phase) return { kind: 'refused' };
+      // a repeat of a forward phase that applied, and was undone since: a no, as a first delivery after the undo is
+      return (await this.undone(client, call)) ? { kind: 'refused' } : { kind: 'duplicate' };
     }
     if (originInserted) return { kind: 'null-compensation' };
     // the forward phase said no: it holds nothing, so its undo has nothing to do
@@ -240,6 +252,17 @@ export class Barrier {
       [call.transactionId, call.branchId, op, reason],
     );
     return result.rowCount === 1;
+  }
+
+  /** Whether an undo of `call`'s (forward) phase has run for its branch. */
+  private async undone(client: PoolClient, call: BarrierCall): Promise<boolean> {
+    const undos = UNDONE_BY[call.phase];
+    if (!undos) return false;
+    const result = await client.query(
+      `SELECT 1 FROM ${this.table} WHERE transaction_id = $1 AND branch_id = $2 AND op = ANY($3::text[])`,
+      [call.transactionId, call.branchId, undos],
+    );
+    return result.rows.length > 0;
   }
 
   private async reasonOf(client: PoolClient, call: BarrierCall, op: string): Promise<string> {

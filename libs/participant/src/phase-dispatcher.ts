@@ -98,10 +98,11 @@ export class PhaseDispatcher {
         case 'null-compensation':
           return success({ kind: result.kind });
         case 'refused': {
-          // a definite no: the undo already ran (this late forward phase must never apply), or the
-          // branch was completed the other way (a confirm after its cancel, a cancel after its confirm)
+          // a definite no: the undo already ran (this late forward phase must never apply, or apply
+          // again), a confirm or commit arrived first (reordered), or the branch was completed the
+          // other way (a confirm after its cancel, a cancel after its confirm)
           const why = FORWARD_PHASES.includes(key.phase)
-            ? 'its undo phase already ran'
+            ? 'the branch was already undone, or completed before it'
             : 'the branch was already completed the other way';
           return problem(409, 'phase_refused', 'Conflict', `${key.phase} refused: ${why}`, { kind: result.kind });
         }
