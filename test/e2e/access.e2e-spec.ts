@@ -145,6 +145,16 @@ describe('access control', () => {
       expect([body.slice(0, 20), r.status, r.headers.get('www-authenticate')]).toEqual([body.slice(0, 20), 403, null]);
       expect(((await r.json()) as { detail: string }).detail).toMatch(/role viewer, which may not start transactions/);
     }
+    // the interactive calls share the right to start: the refusal names them too, not only starting
+    for (const call of ['branches', 'commit']) {
+      const r = await fetch(`${s.coordinator.url}/v1/transactions/any-id/${call}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.viewer}` },
+        body: '{}',
+      });
+      expect([call, r.status]).toEqual([call, 403]);
+      expect(((await r.json()) as { detail: string }).detail).toMatch(/register their branches or commit them/);
+    }
   });
 
   /** The status of one call; a stream is cut as soon as its headers arrive. */

@@ -75,7 +75,7 @@ export class AccessGuard implements CanActivate {
 
 const DOES: Record<Permission, string> = {
   [Permission.Read]: 'read transactions, participants and stats',
-  [Permission.Start]: 'start transactions',
+  [Permission.Start]: 'start transactions, register their branches or commit them',
   [Permission.Abort]: 'abort transactions',
   [Permission.Operate]:
     'take operator actions: replay, retry or abort any transaction, delete a participant (operator or admin)',
