@@ -1,4 +1,5 @@
-import { UsageError, coordinatorUrl } from './cli-context';
+import { Command } from 'commander';
+import { UsageError, cliContext, coordinatorUrl } from './cli-context';
 
 describe('coordinatorUrl', () => {
   it('takes an http(s) URL of the coordinator', () => {
@@ -14,5 +15,15 @@ describe('coordinatorUrl', () => {
   ])('refuses %s as a usage error (exit 2)', (text, message) => {
     expect(() => coordinatorUrl(text)).toThrow(UsageError);
     expect(() => coordinatorUrl(text)).toThrow(message);
+  });
+});
+
+describe('cliContext', () => {
+  it('refuses an API key no header can carry as a usage error (exit 2), without printing the key', () => {
+    const command = new Command().option('--url <url>').option('--api-key <key>');
+    command.parse(['--url', 'http://127.0.0.1:7070', '--api-key', 'txc_topsecret\r\nnext'], { from: 'user' });
+    expect(() => cliContext(command)).toThrow(UsageError);
+    expect(() => cliContext(command)).toThrow(/--api-key \(or TXC_API_KEY\).*header cannot carry/);
+    expect(() => cliContext(command)).not.toThrow(/topsecret/);
   });
 });

@@ -24,17 +24,24 @@ export function cliContext(command: Command): CliContext {
   const options = command.optsWithGlobals<GlobalOptions>();
   const json = options.json === true;
   return {
-    // a CLI call retries briefly: a person is waiting, and a script can run it again
-    client: new CoordinatorClient({
-      url: coordinatorUrl(options.url),
-      apiKey: options.apiKey ?? process.env.TXC_API_KEY,
-      retry: { maxAttempts: 3 },
-    }),
+    client: clientOf(options),
     json,
     print(value, human) {
       process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human(value)}\n`);
     },
   };
+}
+
+/** The client of the global options; a key no header can carry is a misuse (exit 2), told without the key. */
+function clientOf(options: GlobalOptions): CoordinatorClient {
+  const url = coordinatorUrl(options.url);
+  try {
+    // a CLI call retries briefly: a person is waiting, and a script can run it again
+    return new CoordinatorClient({ url, apiKey: options.apiKey ?? process.env.TXC_API_KEY, retry: { maxAttempts: 3 } });
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`--api-key (or TXC_API_KEY): ${error.message}`);
+    throw error;
+  }
 }
 
 /** `--url` (or `TXC_URL`) as the client takes it: an http(s) URL of the coordinator, not of its `/v1`. */

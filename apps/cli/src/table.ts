@@ -3,10 +3,23 @@ export type Cell = string | number | boolean | null | undefined;
 
 const MAX_CELL = 60;
 
-/** One cell as text: `-` for nothing, one line, at most `max` characters. */
+/**
+ * Control characters (C0, DEL, C1) and the bidirectional overrides: a reason or error comes from a
+ * client or a participant, and printed raw it could move the cursor, clear the screen, retitle the
+ * terminal or reorder what the operator reads.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `\x1b` for ESC, `\u202e` for a bidi override: seen, not acted on. */
+function escaped(char: string): string {
+  const code = char.charCodeAt(0);
+  return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** One cell as text: `-` for nothing, one line with control characters escaped, at most `max` characters. */
 export function cellText(value: Cell, max = MAX_CELL): string {
   if (value === null || value === undefined || value === '') return '-';
-  const text = String(value).replace(/\s+/g, ' ');
+  const text = String(value).replace(/\s+/g, ' ').replace(UNPRINTABLE, escaped);
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 

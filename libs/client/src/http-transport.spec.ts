@@ -1,7 +1,7 @@
 import { IdempotencyKeyReusedError, TransactionConflictError, ValidationError } from './contracts';
 import { networkError, problem, scriptedFetch, type FakeAnswer } from './fetch-fixtures';
 import { HttpTransport, type HttpRequest } from './http-transport';
-import { CoordinatorUnreachableError } from './problem-errors';
+import { CoordinatorUnreachableError, isProblemError } from './problem-errors';
 
 const FAST = { maxAttempts: 4, initialBackoffMs: 1, maxBackoffMs: 5 };
 const START: HttpRequest = { method: 'POST', path: '/v1/transactions', body: { protocol: 'saga' }, repeat: 'keyed' };
@@ -36,8 +36,28 @@ describe('HttpTransport', () => {
         wait,
         'wait',
       ]);
+      // the whole problem, as the coordinator's 422 would carry it
+      expect(isProblemError(error)).toBe(true);
+      expect(error).toMatchObject({ status: 422, detail: expect.stringMatching(/^wait is invalid/) });
       expect(requests).toHaveLength(0);
     }
+  });
+
+  it('refuses an API key no header can carry, without repeating it', () => {
+    for (const apiKey of ['txc_secret\r\nnext', 'txc_secret\nX', 'txc_se\u0000cret', 'txc_sécret']) {
+      const made = (() => {
+        try {
+          return new HttpTransport({ url: 'http://coordinator.test', apiKey });
+        } catch (error) {
+          return error as Error;
+        }
+      })();
+      expect(made).toBeInstanceOf(TypeError);
+      expect((made as Error).message).toMatch(/apiKey/);
+      expect((made as Error).message).not.toMatch(/secret|cret/);
+    }
+    // surrounding whitespace (a key read from a file) is trimmed, as fetch trims a header value
+    expect(() => new HttpTransport({ url: 'http://coordinator.test', apiKey: ' txc_secret\n' })).not.toThrow();
   });
 
   it('takes only a whole number of milliseconds as its try timeout', () => {

@@ -6,13 +6,16 @@ import {
   type CoordinatorClientOptions,
   type RetryPolicyOptions,
 } from './client-options';
-import { Limits, ValidationError, type CoordinatorError } from './contracts';
+import { Limits, type CoordinatorError } from './contracts';
 
 /** The longest `wait` the coordinator takes. */
 const MAX_WAIT_MS = Limits.maxWaitMs;
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2_147_483_647;
-import { CoordinatorUnreachableError, errorFromAnswer } from './problem-errors';
+import { CoordinatorUnreachableError, errorFromAnswer, errorFromProblem } from './problem-errors';
+
+/** What an API key may hold: visible ASCII, as a bearer token does (a line break would break the header). */
+const API_KEY_SHAPE = /^[\x21-\x7e]+$/;
 
 /**
  * Whether a call may be sent again after a failure that leaves its effect unknown (the connection
@@ -58,15 +61,26 @@ export class HttpTransport {
   /** The retry policy in force. */
   readonly retry: RetryPolicyOptions;
   private readonly tryTimeoutMs: number;
+  private readonly apiKey: string | undefined;
 
   constructor(
-    private readonly options: CoordinatorClientOptions,
+    options: CoordinatorClientOptions,
     private readonly random: () => number = Math.random,
   ) {
     this.base = new URL(options.url).toString().replace(/\/+$/, '');
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.retry = resolveRetry(options.retry);
     this.tryTimeoutMs = options.timeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;
+    // trimmed as fetch trims a header value (a key read from a file ends with a line break); anything
+    // else a header cannot carry is refused here, once, and without the key in the message: fetch's
+    // own error quotes the whole header, secret included, and would be retried as a network failure
+    this.apiKey = options.apiKey?.trim() || undefined;
+    if (this.apiKey !== undefined && !API_KEY_SHAPE.test(this.apiKey)) {
+      throw new TypeError(
+        'apiKey holds a character an HTTP header cannot carry (a line break, a space, a control character ' +
+          'or a non-ASCII letter): check how the key was read',
+      );
+    }
     if (!(Number.isInteger(this.tryTimeoutMs) && this.tryTimeoutMs > 0 && this.tryTimeoutMs <= MAX_TIMER_MS)) {
       throw new RangeError('timeoutMs must be a whole, positive number of milliseconds');
     }
@@ -93,7 +107,13 @@ export class HttpTransport {
     if (wait !== undefined && !(Number.isInteger(wait) && Number(wait) >= 0 && Number(wait) <= MAX_WAIT_MS)) {
       // refused here as the coordinator would refuse it, before anything is sent
       const rule = `must be a whole number of milliseconds from 0 to ${MAX_WAIT_MS}`;
-      throw new ValidationError(`wait is invalid: ${rule}`, [{ field: 'wait', rule }]);
+      throw errorFromProblem({
+        type: '/problems/validation_failed',
+        title: 'Unprocessable Entity',
+        status: 422,
+        detail: `wait is invalid: ${rule}`,
+        errors: [{ field: 'wait', rule }],
+      });
     }
     const tryTimeoutMs = Math.min(this.tryTimeoutMs + Number(wait ?? 0), MAX_TIMER_MS);
     // an earlier try may have reached the coordinator and done its work, its answer lost on the way
@@ -150,7 +170,7 @@ export class HttpTransport {
   }
 
   private headers(extra: Record<string, string>): Record<string, string> {
-    return { ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}), ...extra };
+    return { ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}), ...extra };
   }
 }
 

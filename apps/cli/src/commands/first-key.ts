@@ -7,7 +7,8 @@ export const FIRST_KEY_CREATOR = 'txc-cli';
 
 /** A name the coordinator would refuse for a key is a misuse of the command (exit 2), told before any call. */
 export function assertKeyName(name: string): void {
-  if (!keyNamePattern.test(name)) throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-]');
+  if (!keyNamePattern.test(name))
+    throw new UsageError('a key name is 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit');
   if (name === 'anonymous') throw new UsageError('"anonymous" is the actor of open mode, not a key name');
 }
 
