@@ -114,6 +114,25 @@ describe('interactive transactions across two instances', () => {
     expect(asked).toEqual(['first']);
   });
 
+  it('an abort accepted by the non-owner stays the accepted one when a second abort reaches the owner: 200, first reason kept', async () => {
+    const id = 'two-aborts-owner-second';
+    // the owner (a) waits 2 s for a try that then says yes
+    participant.fault({ transactionId: id, branchId: 'b1', phase: Phase.Try, status: 200, times: 1, delayMs: 2_000 });
+    const started = await a.post('/v1/transactions', {
+      id,
+      protocol: 'tcc',
+      branches: [{ id: 'b1', participant: 'p1', payload: {} }],
+    });
+    expect(started.status).toBe(201);
+    await until(() => participant.callsFor(id).length === 1, 10_000, 'the try');
+    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'first' })).status).toBe(202);
+    expect((await a.post(`/v1/transactions/${id}/abort`, { reason: 'second' })).status).toBe(200);
+    const done = await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+    const asked = done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail.reason);
+    expect(asked).toEqual(['first']);
+    expect(done.error).toMatch(/first/);
+  });
+
   it('a branch registered at the owner after the other instance accepted an abort is refused, and never called', async () => {
     const id = 'two-abort-then-register';
     expect(

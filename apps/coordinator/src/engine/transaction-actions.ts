@@ -46,6 +46,13 @@ export class TransactionActions {
   async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
     const local = this.deps.drivers.get(id);
     if (local) {
+      // an abort flagged through another instance, which this driver has not met yet (it learns of
+      // it with its next write), came first: that one is the abort accepted, acted on now with its note
+      const row = (await this.deps.store.load(id))?.txn;
+      if (row?.abortRequested && row.decision === null) {
+        await local.actOnAbortFlag(row.abortNote ?? null);
+        return 'already';
+      }
       // decided in the abort's turn, so of two concurrent aborts only the first is the one accepted;
       // a driver that let go first (to wait out a backoff, say) leaves it to the log below
       const undecided = (state: TransactionState) => state.decision === null && UNDECIDED.includes(state.status);
