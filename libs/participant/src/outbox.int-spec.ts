@@ -94,6 +94,41 @@ describe('Outbox (real Postgres)', () => {
     expect(await outbox.check(id)).toEqual({ state: 'rolledback' }); // and stays so
   });
 
+  it('a check while the sender is open waits only until its caller gives up: pending, its connection back in the pool', async () => {
+    const id = randomUUID();
+    const sender = await begin();
+    await outbox.send(sender, message(id));
+    // the coordinator stops waiting for this check in 500 ms (the call's deadline)
+    const deadline = new Date(Date.now() + 500).toISOString();
+    expect(await outbox.check(id, { deadline })).toEqual({ state: 'pending' });
+    // nothing of the check is left waiting on the sender's marker
+    const waiting = await pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH bound%'`,
+    );
+    expect(waiting.rows[0].n).toBe(0);
+    await sender.query('COMMIT');
+    sender.release();
+    expect(await outbox.check(id, { deadline: new Date(Date.now() + 500).toISOString() })).toEqual({
+      state: 'committed',
+    });
+  });
+
+  it('a send reusing the id of a message this service already sent throws OutboxError 409, not lost to a check', async () => {
+    const id = randomUUID();
+    const first = await begin();
+    await outbox.send(first, message(id));
+    await first.query('COMMIT');
+    first.release();
+    const again = await begin();
+    const reused = await outbox.send(again, message(id)).catch((e: unknown) => e);
+    await again.query('ROLLBACK');
+    again.release();
+    expect(reused).toBeInstanceOf(OutboxError);
+    expect(reused).toMatchObject({ status: 409, message: expect.stringMatching(/already sent/) });
+    expect(Outbox.isLostToCheck(reused)).toBe(false);
+    expect(await outbox.check(id)).toEqual({ state: 'committed' });
+  });
+
   it('a check before the sender wrote its marker answers rolledback, and the late sender fails on it', async () => {
     const id = randomUUID();
     expect(await outbox.check(id)).toEqual({ state: 'rolledback' });

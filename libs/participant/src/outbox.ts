@@ -21,8 +21,23 @@ export interface SqlRunner {
 
 /** What answers a message's check (the outbox; the dispatcher and broker routes use it). */
 export interface CheckResponder {
-  check(transactionId: string): Promise<CheckReply>;
+  check(transactionId: string, call?: CheckCall): Promise<CheckReply>;
 }
+
+/** The check call as the coordinator sent it. */
+export interface CheckCall {
+  /** When the coordinator stops waiting for this answer (the envelope's `deadline`, ISO time). */
+  deadline?: string;
+}
+
+/** The longest a check waits for an open sender transaction when its call names no deadline. */
+const CHECK_WAIT_DEFAULT_MS = 5_000;
+/** The longest a check waits for an open sender transaction, whatever its deadline. */
+const CHECK_WAIT_MAX_MS = 30_000;
+/** How much sooner than its call's deadline a check gives up waiting: its answer must still get there. */
+const CHECK_ANSWER_MARGIN_MS = 250;
+/** Postgres `lock_not_available`: the wait for the sender's marker ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /** One consumer delivery of a message (a branch of the `msg` transaction). */
 export interface MessageDelivery {
@@ -161,11 +176,15 @@ END $d$`;
     // its deadline as this database tells time, from this transaction's start: a little before the
     // coordinator's, which counts from the prepare below
     const timeoutMs = message.timeoutMs ?? Limits.defaultTimeoutMs;
-    await manager.query(
-      `INSERT INTO ${this.table} (transaction_id, state, commit_before)
-         VALUES ($1, $2, now() + $3 * interval '1 millisecond')`,
-      [id, CheckState.Committed, timeoutMs],
-    );
+    try {
+      await manager.query(
+        `INSERT INTO ${this.table} (transaction_id, state, commit_before)
+           VALUES ($1, $2, now() + $3 * interval '1 millisecond')`,
+        [id, CheckState.Committed, timeoutMs],
+      );
+    } catch (error) {
+      throw await this.alreadySent(id, error);
+    }
     await this.prepare(id, message);
     return { id, submit: () => this.submit(id) };
   }
@@ -202,13 +221,23 @@ END $d$`;
    * committed its marker; otherwise `rolledback`, written now so that the sender's transaction, if it
    * is still open and ever tries to commit its marker, fails instead.
    */
-  async check(transactionId: string): Promise<CheckReply> {
+  async check(transactionId: string, call: CheckCall = {}): Promise<CheckReply> {
     // waits while a sender transaction holding this marker uncommitted is open; then conflicts (it
-    // committed) or inserts (it rolled back, or never wrote one)
-    await this.options.db.query(
-      `INSERT INTO ${this.table} (transaction_id, state) VALUES ($1, $2) ON CONFLICT (transaction_id) DO NOTHING`,
-      [transactionId, CheckState.RolledBack],
-    );
+    // committed) or inserts (it rolled back, or never wrote one). The wait ends when the coordinator
+    // stops waiting for the answer (`lock_timeout`, set for this statement's own transaction): a
+    // sender left open would otherwise keep every retried check on a connection of the pool, until
+    // the participant had none left for anything else. Still open then: `pending`, asked again later.
+    try {
+      await this.options.db.query(
+        `WITH bound AS (SELECT set_config('lock_timeout', $3, true))
+         INSERT INTO ${this.table} (transaction_id, state) SELECT $1, $2 FROM bound
+           ON CONFLICT (transaction_id) DO NOTHING`,
+        [transactionId, CheckState.RolledBack, `${checkWaitMs(call)}ms`],
+      );
+    } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) return { state: CheckState.Pending };
+      throw error;
+    }
     const found = await this.options.db.query(`SELECT state FROM ${this.table} WHERE transaction_id = $1`, [
       transactionId,
     ]);
@@ -223,6 +252,25 @@ END $d$`;
   static isLostToCheck(error: unknown): boolean {
     const code = (error as { code?: unknown } | null)?.code;
     return code === UNIQUE_VIOLATION || code === LATE_COMMIT;
+  }
+
+  /**
+   * What a marker insert that failed with `error` means: a committed marker of the same id is a
+   * message this service already sent (an order retried with its message id), refused as the
+   * coordinator's `committed` or `running` would be; anything else (the check's `rolledback` marker
+   * first: lost to the check) is `error` itself.
+   */
+  private async alreadySent(id: string, error: unknown): Promise<unknown> {
+    if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) return error;
+    // read on a connection of its own: the sender's transaction is aborted by the failed insert
+    const found = await this.options.db
+      .query(`SELECT state FROM ${this.table} WHERE transaction_id = $1`, [id])
+      .catch(() => null);
+    const rows = (Array.isArray(found) ? found : ((found as { rows?: { state: string }[] } | null)?.rows ?? [])) as {
+      state: string;
+    }[];
+    if (rows[0]?.state !== CheckState.Committed) return error;
+    return new OutboxError(`message "${id}" was already sent: its marker is committed (send it under a new id)`, 409);
   }
 
   /**
@@ -283,4 +331,11 @@ END $d$`;
 
 function reportFailedSubmit(error: unknown, messageId: string): void {
   console.error(`txc outbox: message "${messageId}" was committed but its submit failed: ${String(error)}`);
+}
+
+/** How long a check may wait for an open sender: until just before its call's deadline, within bounds. */
+function checkWaitMs(call: CheckCall): number {
+  const deadline = call.deadline === undefined ? Number.NaN : Date.parse(call.deadline);
+  if (Number.isNaN(deadline)) return CHECK_WAIT_DEFAULT_MS;
+  return Math.max(1, Math.min(CHECK_WAIT_MAX_MS, deadline - Date.now() - CHECK_ANSWER_MARGIN_MS));
 }

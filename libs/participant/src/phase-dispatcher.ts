@@ -165,7 +165,9 @@ export class PhaseDispatcher {
       return {
         status: 200,
         headers: { 'content-type': 'application/json' },
-        body: await this.options.outbox!.check(id),
+        body: await this.options.outbox!.check(id, {
+          deadline: typeof b.deadline === 'string' ? b.deadline : undefined,
+        }),
       };
     } catch (error) {
       this.options.onError?.(error, 'check');
