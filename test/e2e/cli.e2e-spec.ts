@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
@@ -217,6 +218,31 @@ describe('txc CLI', () => {
     } finally {
       await new Promise((r) => cutter.close(r));
     }
+  });
+
+  it('keys create whose answer is lost says the key may exist without its secret; a refused connection does not', async () => {
+    // the request is read whole, then the connection is cut before any answer: it may have been done
+    const lost = createHttpServer((req) => req.on('data', () => undefined).on('end', () => req.socket.destroy()));
+    await new Promise<void>((r) => lost.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(lost.address() as AddressInfo).port}`;
+      const r = await txc(['keys', 'create', 'lost-key', '--role', 'viewer'], { TXC_URL: url });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/key "lost-key" exists and its secret is lost: `txc keys list` shows it then/);
+    } finally {
+      await new Promise((r) => lost.close(r));
+    }
+    const nobody = `http://127.0.0.1:${await freePort()}`; // nothing listens: the connection is refused
+    const refused = await txc(['keys', 'create', 'lost-key', '--role', 'viewer'], { TXC_URL: nobody });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).not.toMatch(/secret is lost/);
+  });
+
+  it('an API key holding a line break is a misuse (exit 2), told without the key', async () => {
+    const r = await txc(['tx', 'list'], { TXC_API_KEY: `${ADMIN_KEY}\r\nX-Other: 1` });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^txc: --api-key \(or TXC_API_KEY\): .*header cannot carry/);
+    expect(r.stderr).not.toContain(ADMIN_KEY);
   });
 
   it('a wrong --api-key gets the 401 detail and exit 1; a bad --limit is a misuse (exit 2)', async () => {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { ApiKeyView, CreateKeyRequest } from '#client';
+import { CoordinatorUnreachableError, type ApiKeyView, type CreateKeyRequest } from '#client';
 import { cliContext } from '../cli-context';
 import { formatTable } from '../table';
 import { assertKeyName, createKeyInDatabase } from './first-key';
@@ -31,7 +31,16 @@ export function keysCommand(): Command {
       assertKeyName(name);
       const created = opts.databaseUrl
         ? await createKeyInDatabase(opts.databaseUrl, { name, role: opts.role })
-        : await ctx.client.createKey({ name, role: opts.role });
+        : await ctx.client.createKey({ name, role: opts.role }).catch((error: unknown) => {
+            // never repeated (its answer holds the only copy of the secret): say what a lost answer leaves
+            if (!(error instanceof CoordinatorUnreachableError) || wasRefused(error)) throw error;
+            const detail = error.message.replace(/^the coordinator did not answer: /, '');
+            throw new CoordinatorUnreachableError(
+              `${detail}; if the request got through, the key "${name}" exists and its secret is lost: ` +
+                `\`txc keys list\` shows it then; revoke it and create it again`,
+              error,
+            );
+          });
       ctx.print(created, (k) => `${formatKeys([k])}\n\nsecret (shown this once, keep it now): ${k.key}`);
     });
 
@@ -52,4 +61,10 @@ function formatKeys(items: ApiKeyView[]): string {
     ['NAME', 'ROLE', 'SOURCE', 'CREATED', 'CREATED BY'],
     items.map((k) => [k.name, k.role, k.source, k.createdAt, k.createdBy]),
   );
+}
+
+/** The connection was refused: the request never left, so nothing was created. */
+function wasRefused(error: CoordinatorUnreachableError): boolean {
+  const thrown = (error as { cause?: { cause?: { code?: string } } }).cause;
+  return thrown?.cause?.code === 'ECONNREFUSED';
 }
