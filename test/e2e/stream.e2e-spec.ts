@@ -107,6 +107,44 @@ describe('live stream', () => {
     }
   });
 
+  it('a resume elsewhere hears a change whose commit came seconds after it was made (a row lock, a stall)', async () => {
+    const client = await SseClient.open(`${s.coordinator.url}/v1/stream`);
+    const slow = 'late-commit-L';
+    // its action answers after 1 s; its write, stamped then, waits on a row lock for 2-3 s more
+    s.participant.fault({
+      transactionId: slow,
+      branchId: 'a',
+      phase: 'action',
+      status: 200,
+      times: 1,
+      when: 'after',
+      delayMs: 1_000,
+    });
+    expect((await s.api.post('/v1/transactions', sagaBody(['a'], { id: slow }))).status).toBe(201);
+    const locker = new Client({ connectionString: s.db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM txc_transactions WHERE id = $1 FOR UPDATE', [slow]);
+      await until(async () => s.participant.callsFor(slow).some((c) => c.answeredAt !== null), 10_000, 'the answer');
+      await new Promise((r) => setTimeout(r, 1_500));
+      // a change made and committed well after the slow one was stamped: the client's last event
+      await run('late-commit-M');
+      await client.waitFor(statusOf('late-commit-M', 'committed'));
+      const lastId = client.lastId!;
+      client.close();
+      await locker.query('COMMIT');
+      await s.api.until(`/v1/transactions/${slow}`, (t: any) => t.status === 'committed', 10_000);
+      // resumed by time, as on another instance (another boot in the id)
+      const elsewhere = lastId.replace(/^(\d+)\.[0-9a-f]+\./, '$1.abcdef.');
+      const resumed = await SseClient.open(`${s.coordinator.url}/v1/stream`, { 'last-event-id': elsewhere });
+      await resumed.waitFor(statusOf(slow, 'committed'), 10_000);
+      resumed.close();
+    } finally {
+      await locker.end().catch(() => undefined);
+    }
+  });
+
   it('loses nothing when the connection it listens on is cut', async () => {
     const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`);
     const pg = new Client({ connectionString: s.db.url });

@@ -14,8 +14,14 @@ export interface FeedEvent {
 }
 
 const BUFFER = 10_000;
-/** A resume from elsewhere re-reads this much before the id's time, so nothing committed out of order is missed. */
-const OVERLAP_MS = 1_000;
+/**
+ * A resume from elsewhere (and the catch-up after the listening connection dropped) re-reads this
+ * much before the id's time. A row's `updated_at` is when its step was made, not when it committed:
+ * a write that waited in the log's queue, on a row lock or on a stalled Postgres commits later than
+ * changes made after it, which a client may have heard first. The overlap is the longest such delay
+ * a resume by time covers; what it re-reads is sent again (a client may see an event twice).
+ */
+const RESUME_OVERLAP_MS = 15_000;
 /** Catch-up reads the log in pages of this many changes... */
 const CATCH_UP_PAGE = 1_000;
 /** ...up to this many; when more changed, a client is told to reload instead (`event: reset`). */
@@ -90,7 +96,7 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
    * reloads instead of going through changes it would reload anyway.
    */
   async *resume(ms: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
-    const since = new Date(ms - OVERLAP_MS);
+    const since = new Date(ms - RESUME_OVERLAP_MS);
     if ((await this.store.countChangedSince(since, CATCH_UP_LIMIT + 1)) > CATCH_UP_LIMIT) return { truncated: true };
     // what changes while the pages are read comes too; past twice the limit the client reloads after all
     return yield* this.pages(since, 2 * CATCH_UP_LIMIT);
@@ -98,7 +104,7 @@ export class StatusFeed implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** The changes since `ms` (less an overlap), page by page, at most CATCH_UP_LIMIT of them. */
   catchUp(ms: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
-    return this.pages(new Date(ms - OVERLAP_MS), CATCH_UP_LIMIT);
+    return this.pages(new Date(ms - RESUME_OVERLAP_MS), CATCH_UP_LIMIT);
   }
 
   private async *pages(since: Date, limit: number): AsyncGenerator<FeedEvent[], { truncated: boolean }> {
