@@ -53,6 +53,11 @@ describe('operator actions', () => {
     const listed = await s.api.get('/v1/transactions?attention=failed');
     expect(listed.body.items.map((t: any) => t.id)).toContain('op-replay-1');
     expect((await s.api.get('/v1/stats')).body.attention.failed).toBeGreaterThanOrEqual(1);
+    // an abort cannot finish it (it was aborting when it failed): 409 says so and what will, and writes nothing
+    const abort = await s.api.post('/v1/transactions/op-replay-1/abort', { reason: 'stop it' });
+    expect([abort.status, abort.body.detail]).toEqual([409, expect.stringMatching(/is failed.*replay/)]);
+    const after = (await s.api.get('/v1/transactions/op-replay-1')).body;
+    expect(after.events.some((e: any) => e.type === 'operator.abort')).toBe(false);
 
     s.participant.clearFaults();
     const replayed = await s.api.post('/v1/transactions/op-replay-1/replay', { reason: 'inventory fixed' });

@@ -272,9 +272,10 @@ export class Engine implements EngineContext {
 
   /**
    * Aborts a transaction before its decision. `accepted`: aborting now (or flagged for its owner);
-   * `already`: it is aborting or aborted; `decided`: too late (committed or committing).
+   * `already`: it is aborting or aborted; `decided`: too late (committed or committing); `failed`:
+   * parked while aborting, for a replay to finish.
    */
-  abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
+  abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'failed' | 'not-found'> {
     return this.actions.abort(id, note);
   }
 

@@ -43,7 +43,7 @@ export interface ActionDeps {
 export class TransactionActions {
   constructor(private readonly deps: ActionDeps) {}
 
-  async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'not-found'> {
+  async abort(id: string, note?: OperatorNote): Promise<'accepted' | 'already' | 'decided' | 'failed' | 'not-found'> {
     const local = this.deps.drivers.get(id);
     if (local) {
       // an abort flagged through another instance, which this driver has not met yet (it learns of
@@ -71,7 +71,9 @@ export class TransactionActions {
       await this.deps.resume(id);
       return 'accepted';
     }
-    return decision === 'abort' ? 'already' : 'decided';
+    if (decision !== 'abort') return 'decided';
+    // parked while aborting: nothing an abort does moves it on (a replay does)
+    return status === TransactionStatus.Failed ? 'failed' : 'already';
   }
 
   async retryNow(id: string, note: OperatorNote): Promise<'retried' | 'nothing-waits' | 'busy' | 'not-found'> {

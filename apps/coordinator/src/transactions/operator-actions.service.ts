@@ -38,7 +38,10 @@ export class OperatorActionsService {
     private readonly idempotency: IdempotencyService,
   ) {}
 
-  /** 202 while aborting, 200 when it already was; 409 once committed or committing. A client may abort only its own. */
+  /**
+   * 202 while aborting, 200 when it already was; 409 once committed or committing, or failed (a
+   * replay finishes it). A client may abort only its own.
+   */
   async abort(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('abort', body, caller);
     await assertMayActOn(this.store, id, caller, 'abort');
@@ -47,6 +50,11 @@ export class OperatorActionsService {
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
       if (outcome === 'decided')
         throw new TransactionConflictError(`transaction "${id}" is past its decision to commit`);
+      if (outcome === 'failed') {
+        throw new TransactionConflictError(
+          `transaction "${id}" is failed: it was aborting when its undo calls ran out of attempts; replay it to finish the abort`,
+        );
+      }
       return this.transactions.current(outcome === 'accepted' ? 202 : 200, id);
     });
   }
