@@ -1,10 +1,19 @@
 import { z } from 'zod';
+import { unstorableString } from './json-safety';
 import { Limits } from './limits';
-import { storableString } from './transaction-request.schema';
 
-const reason = storableString.pipe(
-  z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
-);
+/**
+ * `schema`, refusing what Postgres cannot store (see `storableString`), as a refinement after its
+ * own checks rather than a pipe before them: a pipe's input is all the OpenAPI document shows, and
+ * the lengths and patterns below are what a client generated from it should check.
+ */
+const storable = (schema: z.ZodString) =>
+  schema.superRefine((s, ctx) => {
+    const rule = unstorableString(s);
+    if (rule) ctx.addIssue({ code: 'custom', message: rule });
+  });
+
+const reason = storable(z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters'));
 
 /** Body of replay, retry and abort of one transaction: why (recorded with the actor). */
 export const operatorActionSchema = z.strictObject({ reason: reason.optional() });
@@ -18,11 +27,9 @@ export const MAX_BULK_IDS = 1000;
 /** `POST /v1/transactions/replay`: the failed transactions of a participant and/or a list of ids. */
 export const bulkReplaySchema = z
   .strictObject({
-    participant: storableString
-      .pipe(z.string().regex(Limits.participantNamePattern, 'must be a participant name'))
-      .optional(),
+    participant: storable(z.string().regex(Limits.participantNamePattern, 'must be a participant name')).optional(),
     ids: z
-      .array(storableString.pipe(z.string().regex(Limits.idPattern, 'must be a transaction id')))
+      .array(storable(z.string().regex(Limits.idPattern, 'must be a transaction id')))
       .min(1)
       .max(MAX_BULK_IDS, `at most ${MAX_BULK_IDS} ids`)
       .optional(),

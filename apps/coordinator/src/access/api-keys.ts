@@ -19,7 +19,7 @@ export { generateSecret, hashSecret } from '#contracts';
 export function parseApiKeys(raw: string | undefined): { keys: ConfiguredKey[]; problems: string[] } {
   const keys: ConfiguredKey[] = [];
   const problems: string[] = [];
-  if (!raw) return { keys, problems };
+  if (raw === undefined) return { keys, problems };
   // set but blank: it would leave the coordinator open, the opposite of what setting it asks for
   if (raw.split(',').every((entry) => entry.trim() === ''))
     return { keys, problems: ['names no key (unset it to run open on purpose)'] };

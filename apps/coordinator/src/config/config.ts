@@ -134,6 +134,9 @@ const envSchema = z
 
 export type Config = z.output<typeof envSchema>;
 
+/** Variables whose mere presence asks for protection: blank, they are refused, not read as unset. */
+const SET_MEANS_PROTECT = new Set(['API_KEYS', 'PARTICIPANT_URL_ALLOWLIST']);
+
 /** Whether both values parsed (an object's refinement still runs when one of its fields failed). */
 function bothNumbers(a: unknown, b: unknown): boolean {
   return typeof a === 'number' && typeof b === 'number';
@@ -141,7 +144,11 @@ function bothNumbers(a: unknown, b: unknown): boolean {
 
 /** Reads and validates the environment; throws one error naming every bad variable and its rule. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  // an empty value reads as unset (`PORT=${PORT}` with nothing behind it), except where setting the
+  // variable at all asks for protection that an empty value would silently leave off
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([name, v]) => v !== undefined && (v !== '' || SET_MEANS_PROTECT.has(name))),
+  );
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
