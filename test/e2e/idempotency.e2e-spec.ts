@@ -203,6 +203,37 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     ).toBe(422);
   });
 
+  it('a request refused as invalid keeps nothing under its key: the corrected request with the key goes through', async () => {
+    const key = `k-invalid-${Date.now()}`;
+    const bad = await s.api.post(
+      '/v1/participants',
+      { name: 'Bad Name', url: s.participant.url },
+      { 'idempotency-key': key },
+    );
+    expect([bad.status, bad.body.errors?.[0]?.field]).toEqual([422, 'name']);
+    expect(await count('SELECT count(*) AS n FROM txc_idempotency_keys WHERE key = $1', [key])).toBe(0);
+    const good = await s.api.post(
+      '/v1/participants',
+      { name: 'p-fixed', url: s.participant.url },
+      { 'idempotency-key': key },
+    );
+    expect(good.status).toBe(201);
+    // a refusal about the transaction, not the request, is its answer: kept, and replayed
+    const replayKey = `k-replay-${Date.now()}`;
+    const refused = await s.api.post(
+      '/v1/transactions/no-such-txn/replay',
+      { reason: 'r' },
+      { 'idempotency-key': replayKey },
+    );
+    expect(refused.status).toBe(404);
+    const again = await s.api.post(
+      '/v1/transactions/no-such-txn/replay',
+      { reason: 'r' },
+      { 'idempotency-key': replayKey },
+    );
+    expect([again.status, again.headers.get('idempotent-replayed')]).toEqual([404, 'true']);
+  });
+
   it('a provisional answer ("not in yet, retry") is not kept under its key: the repeat gets the outcome', async () => {
     const id = `idem-provisional-${Date.now()}`;
     const key = `k5-${Date.now()}`;

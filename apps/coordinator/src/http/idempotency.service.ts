@@ -236,13 +236,19 @@ export class IdempotencyService {
   }
 }
 
-/** What `build` answers, with a refusal of the request (a 4xx error) as its problem answer. */
+/**
+ * What `build` answers, with a refusal of the request (a 4xx error) as its problem answer. A request
+ * refused as invalid did not start: its answer is not kept for the key (`provisional`), so the
+ * corrected request may use the key, and the refusal writes nothing. A refusal about the state of
+ * things (404, 409) is the request's answer, kept like any other.
+ */
 async function answerOf(build: () => Promise<Reply | null>): Promise<Reply | null> {
   try {
     return await build();
   } catch (error) {
     if (!(error instanceof CoordinatorError) || error.retryable) throw error;
     const problem = toProblem(error);
-    return { status: problem.status, body: problem, headers: { 'content-type': 'application/problem+json' } };
+    const headers = { 'content-type': 'application/problem+json' };
+    return { status: problem.status, body: problem, headers, provisional: error instanceof ValidationError };
   }
 }
