@@ -408,6 +408,13 @@ describe('hostile input', () => {
         400,
       );
     });
+    it('an empty Content-Type header on a write is the same 415 problem as any other type', async () => {
+      const answer = await refused(
+        () => rawRequest(base, head('/v1/transactions/x/commit', 'Content-Type:\r\nContent-Length: 0\r\n\r\n')),
+        415,
+      );
+      expect(answer.body.type).toBe('/problems/unsupported_media_type');
+    });
     it('two Content-Lengths are 400 problem+json', async () => {
       const body = startText('{"n":1}');
       await refused(

@@ -17,7 +17,7 @@ describe('API_KEYS', () => {
     );
     expect(problems).toEqual([
       'entry 1: role must be one of viewer, client, participant, operator, admin',
-      'entry 2: name must be 1-63 characters of [A-Za-z0-9._-] (format name:role:secret)',
+      'entry 2: name must be 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit (format name:role:secret)',
       'entry 3: secret must be at least 16 characters',
       'entry 4: name "ops" is used twice',
       'entry 4: secret is used by another key',

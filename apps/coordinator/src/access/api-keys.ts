@@ -28,7 +28,9 @@ export function parseApiKeys(raw: string | undefined): { keys: ConfiguredKey[]; 
     const secret = rest.join(':');
     const where = `entry ${i + 1}`;
     if (!name || !keyNamePattern.test(name)) {
-      problems.push(`${where}: name must be 1-63 characters of [A-Za-z0-9._-] (format name:role:secret)`);
+      problems.push(
+        `${where}: name must be 1-63 characters of [A-Za-z0-9._-], starting with a letter or digit (format name:role:secret)`,
+      );
     } else if (name === 'anonymous') {
       problems.push(`${where}: name "anonymous" is reserved (the actor of open mode)`);
     } else if (keys.some((k) => k.name === name)) {

@@ -74,12 +74,15 @@ export function toProblem(error: unknown): Problem {
     // fastify's body-parsing failures reach here wrapped by Nest
     if (status === 400 && /JSON/i.test(error.message)) return toProblem(new MalformedJsonError(error.message));
     if (status === 413) return toProblem(new PayloadTooLargeError(Limits.maxBodyBytes));
+    // a media type fastify could not read (an empty Content-Type header): the same problem as any other
+    if (status === 415) return toProblem(new UnsupportedMediaTypeError());
     return { type: `/problems/http-${status}`, title: TITLES[status] ?? error.name, status, detail: error.message };
   }
   // fastify's own errors (body parsing, size, media type) carry a statusCode and a code
   const e = error as { statusCode?: number; code?: string; message?: string };
   if (e?.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return toProblem(new PayloadTooLargeError(Limits.maxBodyBytes));
+    if (e.statusCode === 415) return toProblem(new UnsupportedMediaTypeError());
     if (
       e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
       e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
