@@ -3,6 +3,7 @@ import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { OPERATOR_PATHS, idempotencyKey } from './openapi-operator';
 import { z } from 'zod';
 import {
+  Limits,
   interactiveBranchSchema,
   listTransactionsQuerySchema,
   heartbeatSchema,
@@ -20,6 +21,15 @@ const json = (description: string, ref?: string) => ({
   ...(ref ? { content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } } : {}),
 });
 const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+/** What the list's query schema checks in code and its JSON Schema cannot say (docs/limits.md). */
+const LIST_QUERY_RULES: Record<string, object> = {
+  status: { description: 'one status, or several separated by commas' },
+  participant: { maxLength: 63 },
+  q: { maxLength: Limits.maxIdempotencyKeyLength, description: 'an id, an id prefix or an Idempotency-Key' },
+  limit: { description: `decimal digits, 1-${Limits.maxPageSize}`, default: String(Limits.defaultPageSize) },
+  cursor: { maxLength: 512, description: 'the nextCursor of the page before' },
+};
 
 /** The OpenAPI document of the client API, its request schemas generated from the zod schemas in #contracts. */
 export function openApiDocument(): OpenAPIObject {
@@ -113,11 +123,13 @@ export function openApiDocument(): OpenAPIObject {
         },
         get: {
           summary: 'List transactions, newest first',
-          parameters: Object.keys((schema(listTransactionsQuerySchema).properties as object) ?? {}).map((name) => ({
+          parameters: Object.entries(
+            (schema(listTransactionsQuerySchema).properties as Record<string, object> | undefined) ?? {},
+          ).map(([name, generated]) => ({
             name,
             in: 'query',
             required: false,
-            schema: { type: 'string' },
+            schema: { ...generated, ...LIST_QUERY_RULES[name] },
           })),
           responses: { 200: json('a page: {items, nextCursor}'), 422: problemResponse('invalid query') },
         },
