@@ -194,7 +194,7 @@ describe('operator actions', () => {
     expect(run.status).toBe(200);
     expect(run.body.results).toEqual([
       ...ids.map((id) => ({ id, outcome: 'replayed', detail: null })),
-      { id: 'op-missing', outcome: 'skipped', detail: 'not a failed transaction' },
+      { id: 'op-missing', outcome: 'skipped', detail: 'no transaction with this id' },
     ]);
     for (const id of ids) {
       const t = await s.api.until(`/v1/transactions/${id}`, (v: any) => v.status === 'aborted');
@@ -203,7 +203,7 @@ describe('operator actions', () => {
     const again = await s.api.post('/v1/transactions/replay', { ids, reason: 'twice' });
     expect(again.body).toMatchObject({
       matched: 0,
-      results: ids.map((id) => ({ id, outcome: 'skipped', detail: 'not a failed transaction' })),
+      results: ids.map((id) => ({ id, outcome: 'skipped', detail: 'not a failed transaction: it is aborted' })),
     });
   });
 

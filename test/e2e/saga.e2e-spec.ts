@@ -179,7 +179,8 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     });
     expect(r.body.status).toBe('failed');
     expect(r.body.error).toMatch(/compensation not acknowledged after 2 attempts/);
-    expect((await s.api.post(`/v1/transactions/${id}/abort`)).status).toBe(200); // already decided: abort
+    // decided (abort) and parked: an abort cannot move it on, a replay does
+    expect((await s.api.post(`/v1/transactions/${id}/abort`)).status).toBe(409);
     const listed = await s.api.get(`/v1/transactions?status=failed`);
     expect(listed.body.items.map((t: any) => t.id)).toContain(id);
 

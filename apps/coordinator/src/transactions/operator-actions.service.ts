@@ -121,12 +121,21 @@ export class OperatorActionsService {
     const left = (request.ids ?? []).filter((id) => !matched.includes(id) && !results.some((r) => r.id === id));
     const failedElsewhere =
       request.participant && left.length > 0 ? await this.store.failedIds({ ids: left }, left.length) : [];
-    for (const id of left) {
-      const detail = failedElsewhere.includes(id)
-        ? `failed, but participant "${request.participant}" has no branch in it`
-        : 'not a failed transaction';
+    const statuses = await Promise.all(
+      left.map(async (id) =>
+        failedElsewhere.includes(id) ? null : ((await this.store.load(id))?.txn.status ?? 'missing'),
+      ),
+    );
+    left.forEach((id, i) => {
+      const status = statuses[i];
+      const detail =
+        status === null
+          ? `failed, but participant "${request.participant}" has no branch in it`
+          : status === 'missing'
+            ? 'no transaction with this id'
+            : `not a failed transaction: it is ${status}`;
       results.push({ id, outcome: 'skipped', detail });
-    }
+    });
     return { status: 200, body: { dryRun: false, matched: matched.length, truncated, results } };
   }
 
