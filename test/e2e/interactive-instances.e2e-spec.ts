@@ -96,42 +96,38 @@ describe('interactive transactions across two instances', () => {
     expect(participant.callsFor(id).map((c) => c.body.phase)).toEqual(['try', 'cancel']);
   });
 
-  it('an abort accepted by the non-owner is recorded even when a branch saying no aborts it first; a second is 200', async () => {
-    const id = 'two-abort-and-no';
-    // the owner (a) waits 1.5 s for a try that then says no
-    participant.fault({ transactionId: id, branchId: 'b1', phase: Phase.Try, status: 409, times: 1, delayMs: 1_500 });
-    const started = await a.post('/v1/transactions', {
-      id,
-      protocol: 'tcc',
-      branches: [{ id: 'b1', participant: 'p1', payload: {} }],
-    });
-    expect(started.status).toBe(201);
-    await until(() => participant.callsFor(id).length === 1, 10_000, 'the try');
-    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'first' })).status).toBe(202);
-    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'second' })).status).toBe(200);
-    const done = await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
-    const asked = done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail.reason);
-    expect(asked).toEqual(['first']);
-  });
-
-  it('an abort accepted by the non-owner stays the accepted one when a second abort reaches the owner: 200, first reason kept', async () => {
-    const id = 'two-aborts-owner-second';
-    // the owner (a) waits 2 s for a try that then says yes
-    participant.fault({ transactionId: id, branchId: 'b1', phase: Phase.Try, status: 200, times: 1, delayMs: 2_000 });
-    const started = await a.post('/v1/transactions', {
-      id,
-      protocol: 'tcc',
-      branches: [{ id: 'b1', participant: 'p1', payload: {} }],
-    });
-    expect(started.status).toBe(201);
-    await until(() => participant.callsFor(id).length === 1, 10_000, 'the try');
-    expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'first' })).status).toBe(202);
-    expect((await a.post(`/v1/transactions/${id}/abort`, { reason: 'second' })).status).toBe(200);
-    const done = await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
-    const asked = done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail.reason);
-    expect(asked).toEqual(['first']);
-    expect(done.error).toMatch(/first/);
-  });
+  // the owner (a) waits 1.5 s for a try; the first abort reaches the other instance (b), which flags it
+  it.each([
+    ['the non-owner again, while a branch saying no aborts it first', 'b', 409],
+    ['the owner, before its driver met the flag', 'a', 200],
+  ] as const)(
+    'an abort accepted by the non-owner is the one recorded; a second, at %s, is 200',
+    async (_where, second, tryAnswer) => {
+      const id = `two-aborts-${second}`;
+      participant.fault({
+        transactionId: id,
+        branchId: 'b1',
+        phase: Phase.Try,
+        status: tryAnswer,
+        times: 1,
+        delayMs: 1_500,
+      });
+      const started = await a.post('/v1/transactions', {
+        id,
+        protocol: 'tcc',
+        branches: [{ id: 'b1', participant: 'p1', payload: {} }],
+      });
+      expect(started.status).toBe(201);
+      await until(() => participant.callsFor(id).length === 1, 10_000, 'the try');
+      expect((await b.post(`/v1/transactions/${id}/abort`, { reason: 'first' })).status).toBe(202);
+      const again = second === 'a' ? a : b;
+      expect((await again.post(`/v1/transactions/${id}/abort`, { reason: 'second' })).status).toBe(200);
+      const done = await a.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 15_000);
+      const asked = done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail.reason);
+      expect(asked).toEqual(['first']);
+      expect(done.error).toMatch(/first/);
+    },
+  );
 
   it('a branch registered at the owner after the other instance accepted an abort is refused, and never called', async () => {
     const id = 'two-abort-then-register';

@@ -12,33 +12,40 @@ import {
 /**
  * A keyed request whose coordinator was killed before it answered: its key stays claimed by a
  * process that is gone. A repeat of the request on the restarted coordinator is answered at once
- * from the log (a start) or run again (a commit), because the key names the process that claimed
- * it and that process is known to be dead: not after the two minutes a claim of a live process
- * may take, during which every repeat waited 30 s and got 409 `idempotency_key_in_flight`.
+ * from the log (a start, a branch registration the log has decided) or run again (a commit),
+ * because the key names the process that claimed it and that process is known to be dead: not
+ * after the two minutes a claim of a live process may take, during which every repeat waited 30 s
+ * and got 409 `idempotency_key_in_flight`.
  */
 describe('a keyed request repeated after its coordinator died', () => {
   let db: FreshDatabase;
   let participant: TestParticipant;
-  let first: CoordinatorProcess;
-  let second: CoordinatorProcess;
+  const started: CoordinatorProcess[] = [];
   const prefix = freshRedisPrefix('keyed_crash');
+  /** Two coordinators on the test's log: the first is killed mid-request, the second takes over. */
+  const pair = () => {
+    const make = () => new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix });
+    const [first, second] = [make(), make()];
+    started.push(first, second);
+    return { first, second };
+  };
   // the kill lands while the hanging calls are in flight, however slow the machine (no failover to a retry first)
   const env = { CALL_TIMEOUT_MS: '60000', LOG_LEVEL: 'warn' };
 
   beforeAll(async () => {
     db = await freshDatabase('keyed_crash');
     participant = await TestParticipant.start();
-    first = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix });
-    second = new CoordinatorProcess({ databaseUrl: db.url, redisUrl: TEST_REDIS_URL, redisPrefix: prefix });
+  });
+  afterEach(async () => {
+    for (const c of started.splice(0)) await c.stop();
   });
   afterAll(async () => {
-    await first?.kill();
-    await second?.stop();
     await participant?.close();
     await db?.drop();
   });
 
   it('a start waiting for its saga, and an interactive commit, are answered by the restarted coordinator', async () => {
+    const { first, second } = pair();
     const api = apiClient(await first.start(env));
     expect((await api.post('/v1/participants', { name: 'p1', url: participant.url })).status).toBe(201);
 
@@ -89,6 +96,49 @@ describe('a keyed request repeated after its coordinator died', () => {
     expect({ status: later.status, id: later.body.id, replayed: later.headers.get('idempotent-replayed') }).toEqual({
       status: 200,
       id: repeat.body.id,
+      replayed: 'true',
+    });
+  });
+
+  it('a registration is answered as the log has it: the branch, abandoned by the abort, did not say yes', async () => {
+    const { first, second } = pair();
+    const api = apiClient(await first.start());
+    // registered by the test before: updated
+    expect((await api.post('/v1/participants', { name: 'p1', url: participant.url })).status).toBe(200);
+    const id = `reg-crash-${Date.now()}`;
+    expect(
+      (await api.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive', timeoutMs: 60_000 })).status,
+    ).toBe(201);
+    participant.fault({
+      transactionId: id,
+      branchId: 'a',
+      phase: 'try',
+      status: 200,
+      times: 1,
+      when: 'after',
+      delayMs: 30_000,
+    });
+    const key = `reg-${id}`;
+    const branch = { id: 'a', participant: 'p1', payload: {} };
+    void api.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key }).catch(() => undefined);
+    await until(async () => participant.callsFor(id).length > 0, 10_000);
+    await first.kill();
+
+    const again = apiClient(await second.start());
+    // the restarted coordinator takes the orphan over: presumed abort before the decision
+    await again.until(`/v1/transactions/${id}`, (t: any) => t.status === 'aborted', 20_000);
+    const repeat = await again.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    expect({ status: repeat.status, type: repeat.body.type }).toEqual({
+      status: 409,
+      type: '/problems/branch_rejected',
+    });
+    // answered from the log, not with 409 idempotency_key_in_flight after waiting for an answer that never comes
+    expect(repeat.body.detail).toMatch(/did not say yes/);
+    // that answer is now the key's: every later repeat gets it back as it was
+    const later = await again.post(`/v1/transactions/${id}/branches`, branch, { 'idempotency-key': key });
+    expect({ status: later.status, body: later.body, replayed: later.headers.get('idempotent-replayed') }).toEqual({
+      status: 409,
+      body: repeat.body,
       replayed: 'true',
     });
   });
