@@ -12,7 +12,7 @@ import { Limits, type CoordinatorError } from './contracts';
 const MAX_WAIT_MS = Limits.maxWaitMs;
 /** The longest delay a Node timer takes. */
 const MAX_TIMER_MS = 2_147_483_647;
-import { CoordinatorUnreachableError, errorFromAnswer, errorFromProblem } from './problem-errors';
+import { CoordinatorUnreachableError, errorFromAnswer, errorFromProblem, wasRefused } from './problem-errors';
 
 /** What an API key may hold: visible ASCII, as a bearer token does (a line break would break the header). */
 const API_KEY_SHAPE = /^[\x21-\x7e]+$/;
@@ -183,12 +183,6 @@ function parseBody(text: string, contentType: string | null): unknown {
   } catch {
     return text;
   }
-}
-
-/** The connection was refused: the request never left, so any call may be sent again. */
-function wasRefused(thrown: unknown): boolean {
-  const cause = (thrown as { cause?: { code?: string } })?.cause;
-  return cause?.code === 'ECONNREFUSED';
 }
 
 function describe(thrown: unknown): string {

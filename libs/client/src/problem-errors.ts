@@ -48,6 +48,17 @@ export class CoordinatorUnreachableError extends CoordinatorError {
     super('unreachable', `the coordinator did not answer: ${detail}`, true);
     if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, enumerable: false });
   }
+
+  /** Whether the connection was refused: the request never left, so it did nothing. */
+  get neverSent(): boolean {
+    return wasRefused((this as { cause?: unknown }).cause);
+  }
+}
+
+/** Whether fetch's error `thrown` is a refused connection (the request never left). */
+export function wasRefused(thrown: unknown): boolean {
+  const cause = (thrown as { cause?: { code?: string } } | undefined)?.cause;
+  return cause?.code === 'ECONNREFUSED';
 }
 
 /**

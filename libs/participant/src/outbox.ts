@@ -238,11 +238,16 @@ END $d$`;
       if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) return { state: CheckState.Pending };
       throw error;
     }
-    const found = await this.options.db.query(`SELECT state FROM ${this.table} WHERE transaction_id = $1`, [
-      transactionId,
-    ]);
-    const rows = (Array.isArray(found) ? found : (found as { rows: { state: string }[] }).rows) as { state: string }[];
-    return { state: rows[0].state === CheckState.Committed ? CheckState.Committed : CheckState.RolledBack };
+    const state = await this.markerState(transactionId);
+    return { state: state === CheckState.Committed ? CheckState.Committed : CheckState.RolledBack };
+  }
+
+  /** The committed marker's state for message `id` (null: none), read outside any sender's transaction. */
+  private async markerState(id: string): Promise<string | null> {
+    const found = await this.options.db.query(`SELECT state FROM ${this.table} WHERE transaction_id = $1`, [id]);
+    // a pg Pool answers { rows }, a TypeORM DataSource the rows themselves
+    const rows = (Array.isArray(found) ? found : (found as { rows: unknown[] }).rows) as { state: string }[];
+    return rows[0]?.state ?? null;
   }
 
   /**
@@ -263,13 +268,7 @@ END $d$`;
   private async alreadySent(id: string, error: unknown): Promise<unknown> {
     if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) return error;
     // read on a connection of its own: the sender's transaction is aborted by the failed insert
-    const found = await this.options.db
-      .query(`SELECT state FROM ${this.table} WHERE transaction_id = $1`, [id])
-      .catch(() => null);
-    const rows = (Array.isArray(found) ? found : ((found as { rows?: { state: string }[] } | null)?.rows ?? [])) as {
-      state: string;
-    }[];
-    if (rows[0]?.state !== CheckState.Committed) return error;
+    if ((await this.markerState(id).catch(() => null)) !== CheckState.Committed) return error;
     return new OutboxError(`message "${id}" was already sent: its marker is committed (send it under a new id)`, 409);
   }
 

@@ -33,7 +33,7 @@ export function keysCommand(): Command {
         ? await createKeyInDatabase(opts.databaseUrl, { name, role: opts.role })
         : await ctx.client.createKey({ name, role: opts.role }).catch((error: unknown) => {
             // never repeated (its answer holds the only copy of the secret): say what a lost answer leaves
-            if (!(error instanceof CoordinatorUnreachableError) || wasRefused(error)) throw error;
+            if (!(error instanceof CoordinatorUnreachableError) || error.neverSent) throw error;
             const detail = error.message.replace(/^the coordinator did not answer: /, '');
             throw new CoordinatorUnreachableError(
               `${detail}; if the request got through, the key "${name}" exists and its secret is lost: ` +
@@ -61,10 +61,4 @@ function formatKeys(items: ApiKeyView[]): string {
     ['NAME', 'ROLE', 'SOURCE', 'CREATED', 'CREATED BY'],
     items.map((k) => [k.name, k.role, k.source, k.createdAt, k.createdBy]),
   );
-}
-
-/** The connection was refused: the request never left, so nothing was created. */
-function wasRefused(error: CoordinatorUnreachableError): boolean {
-  const thrown = (error as { cause?: { cause?: { code?: string } } }).cause;
-  return thrown?.cause?.code === 'ECONNREFUSED';
 }
