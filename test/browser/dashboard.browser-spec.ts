@@ -162,7 +162,7 @@ describe('operator dashboard', () => {
 
   // The live stream stopped only on 401: a key whose role may not watch (403) asked again every
   // 1-5 s for as long as the page stayed open, and the header said "connecting" for good.
-  it('stops the live stream for a key whose role may not watch it, and says it is not live', async () => {
+  it('stops the live stream for a key whose role may not watch it, says it is not live, and offers no page', async () => {
     const created = await s.api.post('/v1/keys', {
       name: `svc-${randomBytes(3).toString('hex')}`,
       role: 'participant',
@@ -177,6 +177,10 @@ describe('operator dashboard', () => {
       await service.page.goto('/');
       await signIn(service.page, created.body.key);
       await service.page.locator('[data-testid=stream-state][data-state=stopped]').waitFor();
+      // the pages it may not read are not offered: one message says what the key is for
+      await service.page.getByTestId('no-read-access').waitFor();
+      expect(await service.page.getByTestId('no-read-access').textContent()).toMatch(/role participant/);
+      expect(await service.page.locator('nav a').count()).toBe(0);
       // the reconnects came 1 s, 2 s and 4 s apart: none within 4 s
       await service.page.waitForTimeout(4_000);
       expect(asked).toHaveLength(1);

@@ -306,11 +306,19 @@ describe('access control', () => {
     const list = await s.api.get('/v1/keys');
     expect(list.body.items.map((k: any) => [k.name, k.role, k.source])).toContainEqual(['ci-bot', 'viewer', 'stored']);
     expect(JSON.stringify(list.body)).not.toContain(created.body.key);
-    expect((await s.api.post('/v1/keys', { name: 'ci-bot', role: 'admin' })).status).toBe(409);
-    expect((await s.api.post('/v1/keys', { name: 'admin-key', role: 'admin' })).status).toBe(409);
+    const taken = [
+      await s.api.post('/v1/keys', { name: 'ci-bot', role: 'admin' }),
+      await s.api.post('/v1/keys', { name: 'admin-key', role: 'admin' }),
+    ];
+    // a key's conflict is a key's problem type, not a transaction's
+    expect(taken.map((r) => [r.status, r.body.type])).toEqual([
+      [409, '/problems/key_conflict'],
+      [409, '/problems/key_conflict'],
+    ]);
     expect((await s.api.post('/v1/keys', { name: 'x y', role: 'boss' })).status).toBe(422);
     expect((await s.api.delete('/v1/keys/ci-bot')).status).toBe(204);
-    expect((await s.api.delete('/v1/keys/admin-key')).status).toBe(409);
+    const configured = await s.api.delete('/v1/keys/admin-key');
+    expect([configured.status, configured.body.type]).toEqual([409, '/problems/key_conflict']);
     // revoked: refused at once here, on other instances once their lookup cache (KEY_CACHE_MS) lets go
     const deadline = Date.now() + 10_000;
     let status = 200;
@@ -341,7 +349,8 @@ describe('access control: open mode, private metrics and docs', () => {
     const root = s.api.as(first.body.key);
     expect((await root.get('/v1/me')).body).toEqual({ open: false, name: 'root', role: 'admin' });
     // the last key cannot be revoked: that would open the coordinator to everyone again
-    expect((await root.delete('/v1/keys/root')).status).toBe(409);
+    const last = await root.delete('/v1/keys/root');
+    expect([last.status, last.body.type]).toEqual([409, '/problems/key_conflict']);
     expect((await root.get('/v1/me')).status).toBe(200);
     expect((await root.post('/v1/keys', { name: 'anonymous', role: 'viewer' })).status).toBe(422);
   });

@@ -144,7 +144,7 @@ describe('participant instances: leases and circuits', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(instance((await s.api.get('/v1/participants/svc')).body, 'two').status).toBe('draining');
     const beat = await s.api.post('/v1/participants/svc/heartbeat', { instanceId: 'two' });
-    expect([beat.status, beat.body.type]).toEqual([409, '/problems/transaction_conflict']);
+    expect([beat.status, beat.body.type]).toEqual([409, '/problems/participant_conflict']);
     await leases.two.start(); // registering again brings it back
     expect(instance((await s.api.get('/v1/participants/svc')).body, 'two').status).toBe('up');
     await leases.two.stop({ leave: true });

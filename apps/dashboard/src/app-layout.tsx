@@ -12,11 +12,15 @@ export function AppLayout({ children }: { children: ReactNode }) {
       <header className="app-header">
         <span className="brand">txc</span>
         <nav>
-          <NavLink to="/" end>
-            Overview
-          </NavLink>
-          <NavLink to="/transactions">Transactions</NavLink>
-          <NavLink to="/participants">Participants</NavLink>
+          {permissions.read && (
+            <>
+              <NavLink to="/" end>
+                Overview
+              </NavLink>
+              <NavLink to="/transactions">Transactions</NavLink>
+              <NavLink to="/participants">Participants</NavLink>
+            </>
+          )}
           {permissions.manageKeys && <NavLink to="/keys">Keys</NavLink>}
         </nav>
         <span className={`stream-state stream-${stream}`} data-testid="stream-state" data-state={stream}>

@@ -22,7 +22,16 @@ export function App() {
 }
 
 function AppRoutes() {
-  const { permissions } = useSession();
+  const { me, permissions } = useSession();
+  // a key that reads nothing (a participant's) has no page here: one message instead of a 403 on each
+  if (!permissions.read) {
+    return (
+      <p className="page-message" role="status" data-testid="no-read-access">
+        The key "{me.name}" has role {me.role}: it registers participants and renews their leases, and may not read
+        transactions, participants or stats. Sign out, then sign in with a viewer&apos;s key or above.
+      </p>
+    );
+  }
   return (
     <Routes>
       <Route path="/" element={<OverviewPage />} />

@@ -1,4 +1,10 @@
-import { IdempotencyKeyReusedError, TransactionConflictError, ValidationError } from './contracts';
+import {
+  IdempotencyKeyReusedError,
+  KeyConflictError,
+  ParticipantConflictError,
+  TransactionConflictError,
+  ValidationError,
+} from './contracts';
 import { networkError, problem, scriptedFetch, type FakeAnswer } from './fetch-fixtures';
 import { HttpTransport, type HttpRequest } from './http-transport';
 import { CoordinatorUnreachableError, isProblemError } from './problem-errors';
@@ -109,6 +115,8 @@ describe('HttpTransport', () => {
       ],
       [{ status: 409, body: problem('transaction_conflict', 409) }, TransactionConflictError],
       [{ status: 422, body: problem('idempotency_key_reused', 422) }, IdempotencyKeyReusedError],
+      [{ status: 409, body: problem('key_conflict', 409) }, KeyConflictError],
+      [{ status: 409, body: problem('participant_conflict', 409) }, ParticipantConflictError],
     ] as const) {
       const { http, requests } = transport([answer, { status: 201, body: {} }]);
       await expect(http.request(START)).rejects.toBeInstanceOf(Class);

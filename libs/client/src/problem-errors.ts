@@ -4,8 +4,10 @@ import {
   ForbiddenError,
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
+  KeyConflictError,
   KeyNotFoundError,
   MalformedJsonError,
+  ParticipantConflictError,
   ParticipantNotFoundError,
   PayloadTooLargeError,
   StoreUnavailableError,
@@ -83,6 +85,8 @@ const BY_CODE: Record<string, (p: Problem) => CoordinatorError> = {
   unauthenticated: (p) => new UnauthenticatedError(p.detail),
   forbidden: (p) => new ForbiddenError(p.detail),
   key_not_found: () => new KeyNotFoundError(''),
+  key_conflict: (p) => new KeyConflictError(p.detail),
+  participant_conflict: (p) => new ParticipantConflictError(p.detail),
 };
 
 /** Statuses of answers that say "not now" rather than "no": nothing was written, a repeat may succeed. */

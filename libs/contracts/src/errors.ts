@@ -109,6 +109,13 @@ export class ParticipantNotFoundError extends CoordinatorError {
   }
 }
 
+/** A participant request that the registry as it is forbids: a heartbeat of an instance that left (409). */
+export class ParticipantConflictError extends CoordinatorError {
+  constructor(message: string) {
+    super('participant_conflict', message);
+  }
+}
+
 /** A participant URL that the coordinator refuses to call (link-local, metadata, outside the allow-list). */
 export class UnsafeParticipantUrlError extends ValidationError {
   constructor(reason: string) {
@@ -140,5 +147,12 @@ export class ForbiddenError extends CoordinatorError {
 export class KeyNotFoundError extends CoordinatorError {
   constructor(name: string) {
     super('key_not_found', `no stored API key named "${name}"`);
+  }
+}
+
+/** An API key request that the keys as they are forbid: a name taken, a key of API_KEYS, the last key (409). */
+export class KeyConflictError extends CoordinatorError {
+  constructor(message: string) {
+    super('key_conflict', message);
   }
 }

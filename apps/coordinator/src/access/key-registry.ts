@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Pool } from 'pg';
-import { TransactionConflictError, ValidationError, type ApiKeyView, type Role } from '#contracts';
+import { KeyConflictError, ValidationError, type ApiKeyView, type Role } from '#contracts';
 import type { Config } from '../config/config';
 import { CONFIG, PG_POOL } from '../tokens';
 import { generateSecret, hashSecret, parseApiKeys } from './api-keys';
@@ -112,7 +112,7 @@ export class KeyRegistry implements OnApplicationBootstrap {
       throw new ValidationError(`key name "${name}" is reserved`, [{ field: 'name', rule }]);
     }
     if ([...this.configured.values()].some((k) => k.name === name)) {
-      throw new TransactionConflictError(`a key named "${name}" is configured by API_KEYS`);
+      throw new KeyConflictError(`a key named "${name}" is configured by API_KEYS`);
     }
     const secret = generateSecret();
     const { rows } = await this.pool.query<{ created_at: Date }>(
@@ -120,7 +120,7 @@ export class KeyRegistry implements OnApplicationBootstrap {
          ON CONFLICT (name) DO NOTHING RETURNING created_at`,
       [name, role, hashSecret(secret), by],
     );
-    if (!rows[0]) throw new TransactionConflictError(`a key named "${name}" exists`);
+    if (!rows[0]) throw new KeyConflictError(`a key named "${name}" exists`);
     this.stored = null;
     // the log is the keys' audit trail: a revoked key's row is gone
     if (this.configured.size === 0 && (await this.storedKeys()).size === 1) {
@@ -148,11 +148,11 @@ export class KeyRegistry implements OnApplicationBootstrap {
       return true;
     }
     if ([...this.configured.values()].some((k) => k.name === name)) {
-      throw new TransactionConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
+      throw new KeyConflictError(`the key "${name}" is configured by API_KEYS: remove it there`);
     }
     const { rows } = await this.pool.query('SELECT 1 FROM txc_api_keys WHERE name = $1', [name]);
     if (rows.length) {
-      throw new TransactionConflictError(
+      throw new KeyConflictError(
         `"${name}" is the last API key: revoking it would turn access control off. Create another key first`,
       );
     }

@@ -18,7 +18,9 @@ import {
   ValidationError,
   UnauthenticatedError,
   ForbiddenError,
+  KeyConflictError,
   KeyNotFoundError,
+  ParticipantConflictError,
   type Problem,
 } from '#contracts';
 import { isTransientStoreError } from '#store';
@@ -50,6 +52,7 @@ export function statusOf(error: CoordinatorError): number {
   )
     return 404;
   if (error instanceof TransactionConflictError || error instanceof IdempotencyKeyInFlightError) return 409;
+  if (error instanceof KeyConflictError || error instanceof ParticipantConflictError) return 409;
   if (error instanceof BranchRejectedError || error instanceof TransactionBusyError) return 409;
   if (error instanceof StoreUnavailableError) return 503;
   if (error instanceof UnauthenticatedError) return 401;

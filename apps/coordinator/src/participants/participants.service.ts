@@ -2,8 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import {
+  ParticipantConflictError,
   ParticipantNotFoundError,
-  TransactionConflictError,
   UnsafeParticipantUrlError,
   ValidationError,
   heartbeatSchema,
@@ -81,7 +81,7 @@ export class ParticipantsService {
       throw new ParticipantNotFoundError(name, instanceId ?? '(registered without instanceId)');
     // left, or removed by an operator: a heartbeat does not bring it back (a 404 would: the SDK registers again)
     if (renewed === 'left') {
-      throw new TransactionConflictError(
+      throw new ParticipantConflictError(
         `instance "${instanceId ?? '(registered without instanceId)'}" of participant "${name}" left (draining): ` +
           'a heartbeat does not renew it; register it again to bring it back',
       );
