@@ -90,6 +90,11 @@ export class TcpProxy {
     this.holdOn = text;
   }
 
+  /** Whether the hold set by {@link holdWhenSent} still waits for its statement (false once it holds one). */
+  get holdArmed(): boolean {
+    return this.holdOn !== null;
+  }
+
   /**
    * The target goes away, as a server that stopped: every connection is cut and new ones are closed
    * at once, until {@link up}. (`pause` is the other failure: a partition, where nothing is refused.)

@@ -52,6 +52,8 @@ interface Holding {
 export class IdempotencyService {
   /** The keyed requests this process is answering now: a repeat arriving here waits for that very answer. */
   private readonly holding = new Map<string, Holding>();
+  /** Keys a repeat here is taking back from a request of this process that ended without settling them. */
+  private readonly retaking = new Set<string>();
 
   constructor(
     @Inject(STORE) private readonly store: TransactionStore,
@@ -102,9 +104,21 @@ export class IdempotencyService {
         return this.answerOf(existing, key, hash);
       }
       // free (never claimed, or let go by a first request with no lasting answer: a repeat runs it
-      // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died)
-      const claim = { holder: this.holder, staleAfterMs: STALE_CLAIM_MS, deadHolders: this.engine.deadOwners };
-      if (await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim)) {
+      // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died).
+      // Claimed by this process, with no request here holding it (a claim is held from the moment it
+      // is made): its request ended without storing an answer (the log was away too long), and no
+      // answer will come; taken over at once, by one repeat at a time
+      const abandonedHere = existing?.holder === this.holder && !this.holding.has(key) && !this.retaking.has(key);
+      const deadHolders = abandonedHere ? [...this.engine.deadOwners, this.holder] : this.engine.deadOwners;
+      const claim = { holder: this.holder, staleAfterMs: STALE_CLAIM_MS, deadHolders };
+      if (abandonedHere) this.retaking.add(key);
+      let claimed: boolean;
+      try {
+        claimed = await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim);
+      } finally {
+        if (abandonedHere) this.retaking.delete(key);
+      }
+      if (claimed) {
         // taken over from a first request that died holding it: the log may already say its answer
         const first = existing && fromLog ? async () => (await fromLog()) ?? work() : work;
         return this.hold(key, hash, () => this.runClaimed(key, first));
@@ -195,11 +209,16 @@ export class IdempotencyService {
   /**
    * The stored answer for `key`, waiting while the first request is still in flight. `fallback`
    * builds the answer when the first request's process died after its work but before storing it.
+   * `claimedBefore`: the key was claimed before the calling request began (a repeat's start, which is
+   * held from before it reads the key): a claim of this process then has no request answering it
+   * (one held here would have been waited for instead, by {@link repeatHere}); it ended without
+   * storing its answer (the log was away too long), and the fallback answers at once.
    */
   async waitForFirst(
     key: string,
     hash: string,
     fallback?: (r: IdempotencyRecord) => Promise<Reply | null>,
+    claimedBefore = false,
   ): Promise<Reply> {
     const until = Date.now() + WAIT_FOR_FIRST_MS;
     for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
@@ -207,7 +226,9 @@ export class IdempotencyService {
       if (record) {
         if (record.requestHash !== hash) throw new IdempotencyKeyReusedError(key);
         if (record.responseStatus !== null) return this.answerOf(record, key, hash);
-        if (fallback && (record.ageSeconds * 1000 > START_FROM_LOG_AFTER_MS || this.holderDead(record))) {
+        const abandonedHere = claimedBefore && record.holder === this.holder;
+        const dead = abandonedHere || this.holderDead(record);
+        if (fallback && (record.ageSeconds * 1000 > START_FROM_LOG_AFTER_MS || dead)) {
           const built = await fallback(record);
           if (built) return built;
         }

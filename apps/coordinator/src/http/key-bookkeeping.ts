@@ -1,8 +1,12 @@
 import { CoordinatorError } from '#contracts';
 import { isTransientStoreError } from '#store';
 
-/** Pauses between the tries of one key write: about 1.5 s in all, time for the pool to reconnect. */
-const PAUSES_MS = [100, 300, 1_000];
+/**
+ * Pauses between the tries of one key write: about 15 s in all, long enough for a Postgres restart.
+ * The client waits meanwhile, and gets the real answer rather than a 503 whose repeat must then find
+ * the key claimed with no answer.
+ */
+const PAUSES_MS = [100, 300, 1_000, 2_000, 4_000, 8_000];
 
 /**
  * Runs a write that settles an Idempotency-Key (storing its first answer, or freeing it), trying

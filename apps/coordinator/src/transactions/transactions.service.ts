@@ -90,7 +90,7 @@ export class TransactionsService {
     // read first; but a client-chosen id is checked before the key there (`exists`), and a repeat must
     // get the first answer, not the transaction as it is now: that case looks the key up first
     if (key && request.id && (await this.store.findIdempotencyKey(key))) {
-      return this.idempotency.waitForFirst(key, hash, fallback);
+      return this.idempotency.waitForFirst(key, hash, fallback, true);
     }
 
     const startedAt = Date.now();
@@ -102,14 +102,14 @@ export class TransactionsService {
         : undefined,
       actor,
     );
-    if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback);
+    if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback, true);
     if (begun.result === 'exists') {
       const reply = await this.existingReply(begun.id, hash, waitMs);
       if (!key) return reply;
       // the id was taken before the key was claimed: the key answers this request from now on
       const claim = { holder: this.idempotency.holder };
       if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim))) {
-        return this.idempotency.waitForFirst(key, hash, fallback);
+        return this.idempotency.waitForFirst(key, hash, fallback, true);
       }
       await this.idempotency.remember(key, reply);
       return reply;
