@@ -16,8 +16,19 @@ describe('a compensation against a participant that stays broken', () => {
   });
   afterAll(() => s.close());
 
-  it('parks as failed once the deadline has passed, and a replay after the heal aborts it', async () => {
-    const id = `broken-${Date.now()}`;
+  // with two instances both failing, a failed probe was never counted: another instance was live
+  // (by its lease), although its circuit was open too, and the saga stayed aborting for good
+  it.each([
+    ['one instance', 'p1'],
+    ['two instances, both broken', 'two'],
+  ])('parks as failed once the deadline has passed (%s), and a replay after the heal aborts it', async (_, name) => {
+    if (name === 'two') {
+      for (const instanceId of ['two-a', 'two-b']) {
+        const registered = await s.api.post('/v1/participants', { name, url: s.participant.url, instanceId });
+        expect(registered.status).toBeLessThan(300);
+      }
+    }
+    const id = `broken-${name}-${Date.now()}`;
     // b says no, so a is compensated; a's compensation answers 500 until healed
     s.participant.fault({ transactionId: id, branchId: 'b', phase: 'action', status: 409, times: 1, when: 'before' });
     s.participant.fault({ transactionId: id, branchId: 'a', phase: 'compensate', status: 500, times: 1_000 });
@@ -27,8 +38,8 @@ describe('a compensation against a participant that stays broken', () => {
       timeoutMs: 3_000,
       retry: { maxAttempts: 6, initialBackoffMs: 100, maxBackoffMs: 200 },
       branches: [
-        { id: 'a', participant: 'p1', payload: {} },
-        { id: 'b', participant: 'p1', payload: {}, dependsOn: ['a'] },
+        { id: 'a', participant: name, payload: {} },
+        { id: 'b', participant: name, payload: {}, dependsOn: ['a'] },
       ],
     });
     expect(started.status).toBeLessThan(300);

@@ -136,14 +136,26 @@ export class ParticipantGateway {
         return { kind: 'deferred', reason: 'circuit-open', retryAt: jittered(chosen) };
       }
       const delivery = await this.callThrough(entry.participant, chosen, build);
-      // a recovering instance's probe failed while others may carry the load: go to them at once
-      if (delivery.kind === 'deferred' && delivery.reason === 'probe-failed' && live.length > 1) {
+      // a recovering instance's probe failed while others may carry the load (a live instance whose
+      // circuit is closed, or may probe): go to them at once. Instances live by their lease whose
+      // circuits are all open carry nothing: the failed probe was the call's own fate then
+      if (
+        delivery.kind === 'deferred' &&
+        delivery.reason === 'probe-failed' &&
+        this.othersMayCarry(name, live, chosen)
+      ) {
         return { ...delivery, retryAt: jittered(Date.now()), othersLive: true };
       }
       return delivery;
     } finally {
       release();
     }
+  }
+
+  /** Whether a live instance other than `tried` could take a call now: its circuit closed, or due for its probe. */
+  private othersMayCarry(name: string, live: ParticipantInstanceEntity[], tried: ParticipantInstanceEntity): boolean {
+    const now = Date.now();
+    return live.some((i) => i !== tried && typeof this.circuits.of(name, i.instanceId).availability(now) !== 'number');
   }
 
   /**
