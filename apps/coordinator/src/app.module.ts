@@ -10,6 +10,7 @@ import {
   ParticipantInstanceEntity,
   PgParticipantRegistry,
   PgTransactionStore,
+  answerTimeouts,
   connectionLimits,
   dataSourceOptions,
 } from '#store';
@@ -49,7 +50,12 @@ export class AppModule {
       {
         provide: PG_POOL,
         useFactory: () => {
-          const pool = new Pool({ connectionString: databaseUrl, max: config.DB_POOL_SIZE, ...connectionLimits });
+          const pool = new Pool({
+            connectionString: databaseUrl,
+            max: config.DB_POOL_SIZE,
+            ...connectionLimits,
+            ...answerTimeouts(config.DB_QUERY_TIMEOUT_MS),
+          });
           // an idle connection cut by a Postgres restart is dropped and replaced, not fatal
           pool.on('error', (e) => new Logger('Postgres').warn(`idle connection lost: ${e.message}`));
           return pool;

@@ -63,6 +63,17 @@ export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 /** Session settings for every connection the coordinator opens to its log database. */
 export const connectionLimits = { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS } as const;
 
+/**
+ * How long a pool's client waits for Postgres: to answer a statement, and to hand out a connection
+ * (opening one included). A partition that drops packets leaves a connection open and silent, which
+ * TCP alone notices only after a quarter of an hour or more; a statement past this fails as a lost
+ * connection (its outcome unknown: it may have committed) and its connection is dropped. Not for
+ * the migrations, which may rightly run longer.
+ */
+export function answerTimeouts(ms: number) {
+  return { query_timeout: ms, connectionTimeoutMillis: ms } as const;
+}
+
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
 export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {
   return {

@@ -6,9 +6,9 @@
 
 /** SQLSTATE classes and codes that say "try again later": nothing about the op itself is wrong. */
 const TRANSIENT_SQLSTATE = /^(08|53|57P|40001|40P01|55P03|58)/;
-/** Node and pg errors of a connection that broke or never came up. */
+/** Node and pg errors of a connection that broke, never came up, or went silent (pg's `query_timeout`). */
 const CONNECTION_MESSAGES =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up/i;
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up/i;
 
 /**
  * A database closed to new connections for a while (`ALTER DATABASE ... ALLOW_CONNECTIONS false`,

@@ -55,6 +55,8 @@ const envSchema = z
         for (const problem of allowListProblems(raw)) ctx.addIssue({ code: 'custom', message: problem });
       }),
     DB_POOL_SIZE: int(10, 2, 200),
+    /** Longest the coordinator waits for Postgres to answer one statement, or to open a connection; then 503. */
+    DB_QUERY_TIMEOUT_MS: int(30_000, 1_000, 600_000),
     /** Per-call timeout for participant calls (capped by the transaction deadline in forward phases). */
     CALL_TIMEOUT_MS: int(10_000, 100, 600_000),
     /** A client must send its whole request (headers and body) within this; a slower one gets 408 and is disconnected. */
