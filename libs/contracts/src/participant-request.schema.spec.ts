@@ -53,3 +53,18 @@ describe('registerParticipantSchema: the limits a participant shows as null', ()
     }
   });
 });
+
+describe('registerParticipantSchema: a secret', () => {
+  const issues = (secret: string) =>
+    (registerParticipantSchema.safeParse({ name: 'p', url: 'http://127.0.0.1:1', secret }).error?.issues ?? []).map(
+      (i) => [i.path.join('.'), i.message],
+    );
+
+  it('is 16-256 characters that the log can store', () => {
+    expect(issues('s'.repeat(16))).toEqual([]);
+    expect(issues('s'.repeat(256))).toEqual([]);
+    expect(issues('short')).toEqual([['secret', 'must be at least 16 characters']]);
+    expect(issues('s'.repeat(257))).toMatchObject([['secret', expect.stringMatching(/256/)]]);
+    expect(issues(`${'s'.repeat(16)}\u0000`)).toMatchObject([['secret', expect.stringMatching(/NUL|U\+0000/i)]]);
+  });
+});

@@ -45,7 +45,8 @@ export const registerParticipantSchema = z
       .max(7 * 24 * 3600)
       .nullable() // none, as the registry shows it: the instance never expires
       .optional(),
-    secret: storableString.pipe(z.string().min(16, 'must be at least 16 characters').max(256)).optional(),
+    // the bounds first: the API document shows the first of a pipe
+    secret: z.string().min(16, 'must be at least 16 characters').max(256).pipe(storableString).optional(),
     /**
      * Names this instance among the participant's instances; without it the URL is the instance. Each
      * instance has its own lease, circuit and address.

@@ -4,6 +4,7 @@ import { OPERATOR_PATHS, idempotencyKey } from './openapi-operator';
 import { z } from 'zod';
 import {
   Limits,
+  Transport,
   interactiveBranchSchema,
   listTransactionsQuerySchema,
   heartbeatSchema,
@@ -92,7 +93,12 @@ export function openApiDocument(): OpenAPIObject {
         delete: {
           summary: 'Deregister an instance: it drains (no new calls) until it registers again',
           parameters: [idParam('name'), idParam('instanceId')],
-          responses: { 200: json('the participant', 'Participant'), 404: problemResponse('unknown') },
+          responses: {
+            200: json('the participant', 'Participant'),
+            404: problemResponse('unknown'),
+            414: problemResponse('the instanceId is longer than 6,144 bytes as sent (docs/limits.md)'),
+            422: problemResponse('invalid name'),
+          },
         },
       },
       '/v1/transactions': {
@@ -216,7 +222,7 @@ export function openApiDocument(): OpenAPIObject {
         Heartbeat: schema(heartbeatSchema),
         RegisterBranch: schema(interactiveBranchSchema),
         Transaction: { type: 'object', description: 'TransactionView in libs/contracts/src/transaction-view.ts' },
-        Participant: { type: 'object', description: 'ParticipantView in libs/contracts/src/transaction-view.ts' },
+        Participant: PARTICIPANT_SCHEMA,
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail'],
@@ -235,6 +241,63 @@ export function openApiDocument(): OpenAPIObject {
     },
   } as OpenAPIObject);
 }
+
+const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
+const CIRCUIT = { type: 'string', enum: ['closed', 'open', 'half-open'] };
+/** What every registry answer carries for an instance and for its participant: the last minute's calls from this coordinator. */
+const CALL_FIGURES = {
+  errorRate: nullable('number', { description: 'share of the last 100 calls that failed; null before any call' }),
+  calls: { type: 'integer', description: 'calls in the last minute' },
+  latencyP50Ms: nullable('number'),
+  latencyP99Ms: nullable('number'),
+};
+
+/** ParticipantView (libs/contracts/src/transaction-view.ts). */
+const PARTICIPANT_SCHEMA = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    url: { type: 'string', description: "the most recent registration's address" },
+    transport: { type: 'string', enum: Object.values(Transport) },
+    ttlSeconds: nullable('integer'),
+    hasSecret: { type: 'boolean' },
+    metadata: { type: 'object' },
+    maxConcurrency: nullable('integer'),
+    ratePerSecond: nullable('number'),
+    autoReplay: { type: 'boolean' },
+    healthySince: nullable('string', { format: 'date-time' }),
+    status: { type: 'string', enum: ['up', 'stale'], description: 'up while at least one instance is up' },
+    circuit: CIRCUIT,
+    lastSeenAt: { type: 'string', format: 'date-time' },
+    lastError: nullable('string'),
+    ...CALL_FIGURES,
+    inFlightTransactions: { type: 'integer' },
+    failedTransactions: { type: 'integer' },
+    instances: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          instanceId: { type: 'string' },
+          url: { type: 'string' },
+          transport: { type: 'string' },
+          ttlSeconds: nullable('integer'),
+          metadata: { type: 'object' },
+          status: { type: 'string', enum: ['up', 'expired', 'draining'] },
+          circuit: CIRCUIT,
+          circuitChangedAt: nullable('string', { format: 'date-time' }),
+          expiresAt: nullable('string', { format: 'date-time', description: 'null: the lease never expires' }),
+          lastSeenAt: { type: 'string', format: 'date-time' },
+          registeredAt: { type: 'string', format: 'date-time' },
+          ...CALL_FIGURES,
+          inFlightCalls: { type: 'integer' },
+        },
+      },
+    },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+};
 
 /**
  * The answers every `/v1` operation shares, added where an operation does not list its own: 401 and
