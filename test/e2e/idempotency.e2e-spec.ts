@@ -203,6 +203,21 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     ).toBe(422);
   });
 
+  it('20 concurrent identical aborts with one key act once and answer alike', async () => {
+    const id = `abort-once-${Date.now()}`;
+    const started = await s.api.post('/v1/transactions', { id, protocol: 'tcc', mode: 'interactive' });
+    expect(started.status).toBe(201);
+    const key = `k-abort-${Date.now()}`;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        s.api.post(`/v1/transactions/${id}/abort`, { reason: 'once' }, { 'idempotency-key': key }),
+      ),
+    );
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set([202]));
+    const events = (await s.api.get(`/v1/transactions/${id}`)).body.events;
+    expect(events.filter((e: { type: string }) => e.type === 'operator.abort')).toHaveLength(1);
+  });
+
   it('a request refused as invalid keeps nothing under its key: the corrected request with the key goes through', async () => {
     const key = `k-invalid-${Date.now()}`;
     const bad = await s.api.post(

@@ -52,8 +52,8 @@ interface Holding {
 export class IdempotencyService {
   /** The keyed requests this process is answering now: a repeat arriving here waits for that very answer. */
   private readonly holding = new Map<string, Holding>();
-  /** Keys a repeat here is taking back from a request of this process that ended without settling them. */
-  private readonly retaking = new Set<string>();
+  /** Keys a request of this process is claiming now (sent, not yet held): not abandoned, although not held yet. */
+  private readonly claiming = new Set<string>();
 
   constructor(
     @Inject(STORE) private readonly store: TransactionStore,
@@ -105,18 +105,22 @@ export class IdempotencyService {
       }
       // free (never claimed, or let go by a first request with no lasting answer: a repeat runs it
       // then), or claimed by a request elsewhere: waited for, or taken over once stale (it died).
-      // Claimed by this process, with no request here holding it (a claim is held from the moment it
-      // is made): its request ended without storing an answer (the log was away too long), and no
-      // answer will come; taken over at once, by one repeat at a time
-      const abandonedHere = existing?.holder === this.holder && !this.holding.has(key) && !this.retaking.has(key);
+      // Claimed by this process, with no request here claiming or holding it (a claim is held from the
+      // moment it is made): its request ended without storing an answer (the log was away too long),
+      // and no answer will come; taken over at once, by one request at a time
+      if (this.claiming.has(key)) {
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      const abandonedHere = existing?.holder === this.holder && !this.holding.has(key);
       const deadHolders = abandonedHere ? [...this.engine.deadOwners, this.holder] : this.engine.deadOwners;
       const claim = { holder: this.holder, staleAfterMs: STALE_CLAIM_MS, deadHolders };
-      if (abandonedHere) this.retaking.add(key);
+      this.claiming.add(key);
       let claimed: boolean;
       try {
         claimed = await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim);
       } finally {
-        if (abandonedHere) this.retaking.delete(key);
+        this.claiming.delete(key);
       }
       if (claimed) {
         // taken over from a first request that died holding it: the log may already say its answer
