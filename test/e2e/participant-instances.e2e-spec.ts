@@ -205,6 +205,31 @@ describe('participant instances: leases and circuits', () => {
     // any other segment keeps its bound: a transaction id is at most 128 characters, encoded 384 bytes
     expect((await s.api.get(`/v1/transactions/${'%41'.repeat(129)}`)).status).toBe(414);
   });
+
+  // an instance's series (its calls, its circuit) stayed in /metrics for good once it was gone: one
+  // more per pod that ever ran, as instance ids are the participant's to choose
+  it('forgets the metrics of an instance once it is no longer registered', async () => {
+    const registered = await s.api.post('/v1/participants', {
+      name: 'svc-gone',
+      url: instances.one.url,
+      instanceId: 'pod-gone',
+    });
+    expect(registered.status).toBe(201);
+    const done = await s.api.post('/v1/transactions?wait=10000', saga(`gone-${Date.now()}`, 'svc-gone'));
+    expect(done.body.status).toBe('committed');
+    const series = async () =>
+      (await fetch(`${s.api.base}/metrics`).then((r) => r.text()))
+        .split('\n')
+        .filter((line) => line.includes('instance="pod-gone"'));
+    expect(await series()).not.toEqual([]);
+    expect((await s.api.delete('/v1/participants/svc-gone')).status).toBe(204);
+    let left = await series();
+    for (let i = 0; i < 150 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await series();
+    }
+    expect(left).toEqual([]);
+  });
 });
 
 describe('participant instances: all down longer than the retry budget', () => {

@@ -246,6 +246,14 @@ export class PgParticipantRegistry {
     return rowCount ?? 0;
   }
 
+  /** Every registered instance (up, expired or draining, until pruned): its participant and instance id. */
+  async instanceIds(): Promise<{ participant: string; instanceId: string }[]> {
+    const { rows } = await this.pool.query<{ participant: string; instance_id: string }>(
+      'SELECT participant, instance_id FROM txc_participant_instances',
+    );
+    return rows.map((r) => ({ participant: r.participant, instanceId: r.instance_id }));
+  }
+
   /** The ids of coordinators that drive transactions and whose heartbeat is younger than `ttlMs`, sorted. */
   async liveCoordinators(ttlMs: number): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(

@@ -180,7 +180,7 @@ export class CircuitBreakers {
   ) {}
 
   of(participant: string, instanceId: string): InstanceCircuit {
-    const key = `${participant}\u0000${instanceId}`;
+    const key = instanceKey(participant, instanceId);
     let circuit = this.circuits.get(key);
     if (!circuit) {
       circuit = new InstanceCircuit(this.options, (state) =>
@@ -193,14 +193,24 @@ export class CircuitBreakers {
 
   /** The state of an instance's breaker on this coordinator, or null when it never called it. */
   stateOf(participant: string, instanceId: string): CircuitState | null {
-    return this.circuits.get(`${participant}\u0000${instanceId}`)?.state ?? null;
+    return this.circuits.get(instanceKey(participant, instanceId))?.state ?? null;
   }
 
-  /** Drops the breakers of instances no longer registered. */
-  retain(participant: string, instanceIds: Set<string>): void {
-    for (const key of this.circuits.keys()) {
-      const [p, id] = key.split('\u0000');
-      if (p === participant && !instanceIds.has(id)) this.circuits.delete(key);
-    }
+  /** The instances with a breaker here, as `participant\0instanceId`. */
+  keys(): IterableIterator<string> {
+    return this.circuits.keys();
   }
+
+  /** Drops the breaker of an instance (`participant\0instanceId`) no longer registered. */
+  forget(key: string): void {
+    this.circuits.delete(key);
+  }
+}
+
+/** What separates a participant's name from an instance id in {@link instanceKey}: neither may hold it. */
+export const KEY_SEPARATOR = '\u0000';
+
+/** The key of an instance in the maps kept per instance (breakers, recent calls, calls in flight). */
+export function instanceKey(participant: string, instanceId: string): string {
+  return `${participant}${KEY_SEPARATOR}${instanceId}`;
 }

@@ -2,7 +2,7 @@ import { Outcome } from '#contracts';
 import type { ParticipantEntity, ParticipantInstanceEntity } from '#store';
 import { callWithin } from './bounded-call';
 import { ParticipantLimiter, shareOf, type Permit } from './call-limiter';
-import { CallEndedByStop, type CircuitBreakers } from './circuit-breakers';
+import { CallEndedByStop, KEY_SEPARATOR, instanceKey, type CircuitBreakers } from './circuit-breakers';
 import type { CallRequest, CallResult, ParticipantCaller } from './participant-caller';
 import { isLive, type ParticipantDirectory } from './participant-directory';
 import type { ParticipantStats } from './participant-stats';
@@ -84,9 +84,28 @@ export class ParticipantGateway {
     private readonly options: GatewayOptions,
   ) {}
 
+  /**
+   * Forgets what this coordinator keeps per instance (its breaker, its recent calls) for every
+   * instance not in `registered` (`participant\0instanceId` keys); answers the instances forgotten.
+   * Instance ids are the participants' to choose (a pod's address, say): kept for good, they would
+   * grow with every instance that ever ran.
+   */
+  forgetInstancesExcept(registered: ReadonlySet<string>): { participant: string; instanceId: string }[] {
+    const gone = new Set<string>();
+    for (const k of [...this.circuits.keys(), ...this.stats.keys()]) {
+      if (k.includes(KEY_SEPARATOR) && !registered.has(k) && !this.outstanding.has(k)) gone.add(k);
+    }
+    return [...gone].map((k) => {
+      this.circuits.forget(k);
+      this.stats.forget(k);
+      const [participant, instanceId] = k.split(KEY_SEPARATOR);
+      return { participant, instanceId };
+    });
+  }
+
   /** Calls in flight from this coordinator to an instance now. */
   inFlight(participant: string, instanceId: string): number {
-    return this.outstanding.get(key(participant, instanceId)) ?? 0;
+    return this.outstanding.get(instanceKey(participant, instanceId)) ?? 0;
   }
 
   /**
@@ -267,7 +286,7 @@ export class ParticipantGateway {
     instance: ParticipantInstanceEntity,
     call: (k: string) => Promise<Delivery>,
   ): Promise<Delivery> {
-    const k = key(participant.name, instance.instanceId);
+    const k = instanceKey(participant.name, instance.instanceId);
     this.outstanding.set(k, (this.outstanding.get(k) ?? 0) + 1);
     try {
       return await call(k);
@@ -289,10 +308,6 @@ export class ParticipantGateway {
     }
     return limiter;
   }
-}
-
-function key(participant: string, instanceId: string): string {
-  return `${participant}\u0000${instanceId}`;
 }
 
 /** Spreads the calls deferred together over a quarter second, so they do not all come back at once. */

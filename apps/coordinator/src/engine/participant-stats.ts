@@ -29,6 +29,15 @@ export class ParticipantStats {
     this.windows.set(participant, w);
   }
 
+  /** Whose calls are kept: participant names, and instances as `participant\0instanceId`. */
+  keys(): IterableIterator<string> {
+    return this.windows.keys();
+  }
+
+  forget(key: string): void {
+    this.windows.delete(key);
+  }
+
   /** Share of recent calls that failed, or null when there were none. */
   errorRate(participant: string): number | null {
     const w = this.windows.get(participant);

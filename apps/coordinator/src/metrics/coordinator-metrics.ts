@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Outcome } from '#contracts';
 
 /** What the gauges read when Prometheus scrapes: wired once the store, pool and queue exist. */
 export interface MetricSources {
@@ -120,6 +121,12 @@ export class CoordinatorMetrics {
       for (const [state, n] of Object.entries(depth ?? {})) this.queueDepth.set({ state }, n);
     },
   });
+
+  /** Drops the series of an instance no longer registered (its calls, its circuit): instance ids are unbounded. */
+  forgetInstance(participant: string, instance: string): void {
+    this.circuit.remove({ participant, instance });
+    for (const outcome of Object.values(Outcome)) this.instanceCalls.remove({ participant, instance, outcome });
+  }
 
   /** Connects the gauges to what they read. */
   observe(sources: MetricSources): void {

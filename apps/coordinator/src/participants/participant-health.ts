@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { PgParticipantRegistry } from '#store';
 import { AlertDispatcher } from '../alerts/alert-dispatcher';
 import type { Config } from '../config/config';
-import type { CircuitChange } from '../engine/circuit-breakers';
+import { instanceKey, type CircuitChange } from '../engine/circuit-breakers';
 import { Engine } from '../engine/engine.service';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics';
 import { CONFIG } from '../tokens';
@@ -51,7 +51,7 @@ export class ParticipantHealth implements OnModuleInit {
       ['auto-replay', () => this.autoReplay()],
       ['alerts', () => this.findAlerts()],
     ];
-    if (this.ticks++ % 30 === 0) steps.push(['prune', async () => void (await this.registry.pruneInstances())]);
+    if (this.ticks++ % 30 === 0) steps.push(['prune', () => this.prune()]);
     for (const [what, step] of steps) {
       await step().catch((e) => this.logger.warn(`${what} failed: ${e}`));
     }
@@ -75,6 +75,20 @@ export class ParticipantHealth implements OnModuleInit {
       }
     } catch (error) {
       this.logger.warn(`publishing circuit ${c.participant}/${c.instanceId} ${c.state}: ${error}`);
+    }
+  }
+
+  /**
+   * Forgets instances gone for an hour (expired or left), then what this coordinator keeps about
+   * instances no longer registered: their breakers, recent calls and metric series.
+   */
+  private async prune(): Promise<void> {
+    await this.registry.pruneInstances();
+    const registered = new Set(
+      (await this.registry.instanceIds()).map((i) => instanceKey(i.participant, i.instanceId)),
+    );
+    for (const gone of this.engine.gateway.forgetInstancesExcept(registered)) {
+      this.metrics.forgetInstance(gone.participant, gone.instanceId);
     }
   }
 
