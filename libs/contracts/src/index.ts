@@ -3,6 +3,7 @@ export * from './limits';
 export * from './json-safety';
 export * from './transaction-request.schema';
 export * from './participant-request.schema';
+export * from './transports';
 export * from './participant-call';
 export * from './transaction-view';
 export * from './problem';

@@ -1,26 +1,7 @@
 import { z } from 'zod';
 import { Limits } from './limits';
 import { checkStorableJson, storableString } from './transaction-request.schema';
-
-/**
- * How the coordinator reaches a participant: HTTP, or request/reply over a broker (docs/transports.md).
- * RabbitMQ answers to two names, `rabbitmq` and `rmq` (Nest's own), and is registered under the one given.
- */
-export const Transport = { Http: 'http', Nats: 'nats', Redis: 'redis', RabbitMq: 'rabbitmq', Rmq: 'rmq' } as const;
-export type Transport = (typeof Transport)[keyof typeof Transport];
-
-/** Whether `transport` is RabbitMQ, by either of its names. */
-export const isRabbitMq = (transport: string | null | undefined): boolean =>
-  transport === Transport.RabbitMq || transport === Transport.Rmq;
-
-/** The URL schemes each transport accepts (the broker's own: `nats://`, `redis://`, `amqp://`, and their TLS forms). */
-export const TRANSPORT_SCHEMES: Readonly<Record<Transport, readonly string[]>> = {
-  [Transport.Http]: ['http', 'https'],
-  [Transport.Nats]: ['nats', 'tls'],
-  [Transport.Redis]: ['redis', 'rediss'],
-  [Transport.RabbitMq]: ['amqp', 'amqps'],
-  [Transport.Rmq]: ['amqp', 'amqps'],
-};
+import { TRANSPORT_SCHEMES, Transport } from './transports';
 
 const ANY_SCHEME = new RegExp(`^(${Object.values(TRANSPORT_SCHEMES).flat().join('|')})$`);
 

@@ -2,6 +2,7 @@ import type { MessageHandler, Server } from '@nestjs/microservices';
 import { ServerNats, ServerRMQ, ServerRedis } from '@nestjs/microservices';
 import { RABBITMQ_EXCHANGE, brokerPattern } from '#contracts';
 import { answerBrokerMessage } from '../broker-delivery';
+import { checkBrokerTransport } from '../broker-transport';
 import type { PhaseDispatcher } from '../phase-dispatcher';
 import type { PhaseKey } from '../phase-route';
 import type { ParticipantTransportOptions } from './participant-options';
@@ -31,6 +32,7 @@ export function phaseServer(
 }
 
 function createServer(transport: ParticipantTransportOptions, name: string): PhaseServer {
+  checkBrokerTransport(transport); // before the broker's client gets a URL it cannot use
   const url = new URL(transport.url);
   switch (transport.kind) {
     case 'nats':
