@@ -254,10 +254,13 @@ export class ThreePhaseParticipant<T> {
   /** do-commit or abort, from the coordinator. */
   private async complete(call: ThreePhaseCall, decision: OwnDecision, by: ResolvedBy): Promise<ThreePhaseResult<T>> {
     const result = await this.inTransaction(async (client) => {
-      const row = await this.lock(client, call);
-      return this.options.barrier.runInTransaction(client, call, (c) =>
-        this.resolve(c, branchCall(call, row, by), row, decision),
-      );
+      const seen = await this.lock(client, call);
+      return this.options.barrier.runInTransaction(client, call, async (c) => {
+        // none seen: the can-commit may have been in its transaction then, and the barrier has
+        // waited for it since: its row is there now, and is the one this decision resolves
+        const row = seen ?? (await this.lock(c, call));
+        return this.resolve(c, branchCall(call, row, by), row, decision);
+      });
     });
     if (result.kind !== 'applied') return result;
     const outcome = result.value;

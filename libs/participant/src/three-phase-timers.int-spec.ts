@@ -54,10 +54,11 @@ describe('ThreePhaseParticipant (real Postgres)', () => {
     await db?.drop();
   });
 
-  function participant(clock: TimerClock, marginMs = 0) {
+  function participant(clock: TimerClock, marginMs = 0, beforeReserve?: () => Promise<void>) {
     const events: ThreePhaseEvent[] = [];
     const errors: unknown[] = [];
     const effect = (what: string) => async (client: PoolClient, key: BranchKey) => {
+      if (what === 'reserve') await beforeReserve?.();
       await client.query('INSERT INTO tp_effects VALUES ($1, $2, $3)', [key.transactionId, key.branchId, what]);
       return { what };
     };
@@ -129,6 +130,40 @@ describe('ThreePhaseParticipant (real Postgres)', () => {
         .sort(),
     ).toEqual([...committed].sort());
   });
+
+  // the abort read the state row before the can-commit had committed it (none yet), waited on the
+  // barrier for the can-commit, released the reservation, and left the row `voted` for good
+  it('an abort arriving while its can-commit is still in its transaction leaves the branch aborted', async () => {
+    const clock = new ManualClock();
+    let inReserve!: () => void;
+    const reserving = new Promise<void>((r) => (inReserve = r));
+    let go!: () => void;
+    const gate = new Promise<void>((r) => (go = r));
+    const { p, errors } = participant(clock, 0, async () => {
+      inReserve();
+      await gate;
+    });
+    const tx = randomUUID();
+    const canCommit = p.handle(call(tx, 'b', 'can-commit', clock.time + 60_000));
+    await reserving; // the can-commit holds its barrier row, not committed yet
+    const abort = p.handle(call(tx, 'b', 'abort'));
+    // the abort has read the state row (none) and waits on the can-commit's barrier row
+    for (let i = 0; i < 200 && !(await waitingOnALock()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await waitingOnALock()).toBe(true);
+    go();
+    expect([(await canCommit).kind, (await abort).kind]).toEqual(['applied', 'applied']);
+    await p.close();
+    expect(errors).toEqual([]);
+    expect(await effects(tx)).toEqual({ b: ['release', 'reserve'] });
+    expect((await p.branch({ transactionId: tx, branchId: 'b' }))?.status).toBe('aborted');
+  });
+
+  async function waitingOnALock(): Promise<boolean> {
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    return rows[0].n > 0;
+  }
 
   it('duplicate deliveries of every phase apply once; the timer after a do-commit does nothing', async () => {
     const clock = new ManualClock();
