@@ -84,6 +84,17 @@ describe('dashboard in a narrow window', () => {
     expect(frame.width).toBeLessThan(drawn.width);
   });
 
+  // the list's table had no scrolling frame: a long id made the whole page run 900 px past the window
+  it('keeps the transactions list within the window, its table scrolling in place, with the longest id', async () => {
+    const longId = `n${'x'.repeat(127)}`;
+    expect((await s.api.post('/v1/transactions', paySaga(longId))).status).toBe(201);
+    await page.setViewportSize({ width: 760, height: 900 });
+    await page.goto('/transactions');
+    await page.locator(`[data-testid=transaction-row][data-id="${longId}"]`).waitFor();
+    await screenshot(page, 'narrow-transactions');
+    expect(await overflow(page)).toBe(0);
+  });
+
   it('keeps the participants page within the window', async () => {
     await page.goto('/participants');
     await page.locator('[data-testid=participant-row][data-name=inventory]').waitFor();
