@@ -27,6 +27,26 @@ const until = async (check: () => boolean) => {
 };
 
 describe('ParticipantLease', () => {
+  // the log said only "fetch failed": neither the coordinator's address nor why
+  it('names the coordinator it could not reach, and why', async () => {
+    const gone = await fakeCoordinator(() => 200);
+    await gone.close(); // nothing listens there now
+    const errors: Error[] = [];
+    const lease = new ParticipantLease({
+      coordinatorUrl: gone.url,
+      name: 'bank',
+      url: 'http://127.0.0.1:1',
+      ttlSeconds: 180,
+      heartbeatMs: 60_000,
+      onError: (e) => void errors.push(e),
+    });
+    await lease.start();
+    await lease.stop();
+    expect(errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(new RegExp(`^cannot reach the coordinator at ${gone.url}: .*ECONNREFUSED`)),
+    ]);
+  });
+
   it('takes a heartbeat period that is not a whole number of milliseconds (a third of a 5 s lease)', async () => {
     const coordinator = await fakeCoordinator((_m, path) => (path === '/v1/participants' ? 201 : 200));
     const errors: Error[] = [];

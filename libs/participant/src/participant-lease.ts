@@ -191,8 +191,24 @@ export class ParticipantLease {
       // a hung coordinator must not stall the heartbeat chain past its own period
       // (a whole number of ms: AbortSignal.timeout throws on a third of a 5 s lease)
       signal: AbortSignal.timeout(Math.max(1000, Math.ceil(this.options.heartbeatMs))),
+    }).catch((error: unknown) => {
+      // fetch says only "fetch failed": the address and the reason are what a log reader needs
+      throw new Error(`cannot reach the coordinator at ${base}: ${unreachableBecause(error)}`, { cause: error });
     });
   }
+}
+
+/** Why a request got no answer: the network error under fetch's own, or a timeout. */
+function unreachableBecause(error: unknown): string {
+  // read by shape: fetch's errors may come from another realm, where `instanceof Error` fails
+  const asError = (e: unknown) =>
+    typeof e === 'object' && e !== null && typeof (e as Error).message === 'string' ? (e as Error) : null;
+  const outer = asError(error);
+  if (outer?.name === 'TimeoutError') return 'no answer in time';
+  const inner = asError((error as { cause?: unknown } | null)?.cause) ?? outer;
+  if (!inner) return String(error);
+  const code = (inner as { code?: unknown }).code;
+  return typeof code === 'string' && !inner.message.includes(code) ? `${code}: ${inner.message}` : inner.message;
 }
 
 /**
