@@ -68,6 +68,13 @@ describe('a Postgres that stops answering', () => {
     expect([during.status, during.type]).toEqual([503, '/problems/store_unavailable']);
     const read = await within(20_000, api.base + '/v1/transactions/before');
     expect([read.status, read.type]).toEqual([503, '/problems/store_unavailable']);
+    // the participant registry (its own pool) is bounded the same way
+    const registered = await within(20_000, api.base + '/v1/participants', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'p2', url: participant.url }),
+    });
+    expect([registered.status, registered.type]).toEqual([503, '/problems/store_unavailable']);
 
     proxy.resume();
     const settled = await api.until(

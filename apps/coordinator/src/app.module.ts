@@ -102,7 +102,12 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl, 4), migrationsRun: true }),
+        // migrated before (main.ts, with no statement timeout): the registry's reads and writes
+        // here are bounded by DB_QUERY_TIMEOUT_MS like the log's
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(databaseUrl, 4),
+          extra: { max: 4, ...connectionLimits, ...answerTimeouts(config.DB_QUERY_TIMEOUT_MS) },
+        }),
         TypeOrmModule.forFeature(ENTITIES),
         TerminusModule,
       ],

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Limits } from '#contracts';
+import { migrateDatabase } from '#store';
 import { AppModule } from './app.module';
 import { loadConfig, type Config } from './config/config';
 import { DatabaseStartError, openDatabase } from './config/database';
@@ -28,6 +29,7 @@ async function bootstrap(): Promise<void> {
   const stopTracing = await startTracing();
   if (stopTracing) logger.log('tracing on: spans exported over OTLP/HTTP', 'Bootstrap');
   const db = await openDatabase(config, logger);
+  await migrateDatabase(db.url);
   const adapter = new FastifyAdapter(httpServerOptions(config.REQUEST_TIMEOUT_MS));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, db.url), adapter, {
     logger,

@@ -74,6 +74,20 @@ export function answerTimeouts(ms: number) {
   return { query_timeout: ms, connectionTimeoutMillis: ms } as const;
 }
 
+/**
+ * Applies the log database's pending migrations on a connection of its own, with no statement
+ * timeout (a migration on a large log may rightly run long); answers the names applied.
+ */
+export async function migrateDatabase(url: string, transaction: 'all' | 'each' = 'all'): Promise<string[]> {
+  const { DataSource } = await import('typeorm'); // loaded when migrating only
+  const source = await new DataSource(dataSourceOptions(url, 1)).initialize();
+  try {
+    return (await source.runMigrations({ transaction })).map((m) => m.name);
+  } finally {
+    await source.destroy();
+  }
+}
+
 /** TypeORM options for the log database. Schema changes only through migrations, never `synchronize`. */
 export function dataSourceOptions(url: string, poolSize: number): DataSourceOptions {
   return {

@@ -33,17 +33,11 @@ export function serverCommands(): Command[] {
       const url = opts.databaseUrl ?? process.env.DATABASE_URL;
       if (!url) throw new UsageError('migrate needs DATABASE_URL (or --database-url)');
       // loaded here only: the other commands never touch the database
-      const { DataSource } = await import('typeorm');
-      const { dataSourceOptions } = await import('#store');
-      const dataSource = await new DataSource(dataSourceOptions(url, 1)).initialize();
-      try {
-        const applied = await dataSource.runMigrations({ transaction: 'each' });
-        process.stdout.write(
-          applied.length ? applied.map((m) => `applied ${m.name}`).join('\n') + '\n' : 'already up to date\n',
-        );
-      } finally {
-        await dataSource.destroy();
-      }
+      const { migrateDatabase } = await import('#store');
+      const applied = await migrateDatabase(url, 'each');
+      process.stdout.write(
+        applied.length ? applied.map((name) => `applied ${name}`).join('\n') + '\n' : 'already up to date\n',
+      );
     });
 
   return [start, migrate];
