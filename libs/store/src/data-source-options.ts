@@ -74,17 +74,24 @@ export function answerTimeouts(ms: number) {
   return { query_timeout: ms, connectionTimeoutMillis: ms } as const;
 }
 
+/** The advisory lock that makes instances starting together on a new database migrate one at a time. */
+const MIGRATION_LOCK = 7_412_086_001;
+
 /**
  * Applies the log database's pending migrations on a connection of its own, with no statement
- * timeout (a migration on a large log may rightly run long); answers the names applied.
+ * timeout (a migration on a large log may rightly run long); answers the names applied. Instances
+ * started together take turns (a session advisory lock on the one connection): the second finds
+ * the work done, instead of failing on the first one's half-made types and tables.
  */
 export async function migrateDatabase(url: string, transaction: 'all' | 'each' = 'all'): Promise<string[]> {
   const { DataSource } = await import('typeorm'); // loaded when migrating only
+  // one connection: the lock and the migrations share its session
   const source = await new DataSource(dataSourceOptions(url, 1)).initialize();
   try {
+    await source.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     return (await source.runMigrations({ transaction })).map((m) => m.name);
   } finally {
-    await source.destroy();
+    await source.destroy(); // ends the session, and the lock with it
   }
 }
 
