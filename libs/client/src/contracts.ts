@@ -38,6 +38,7 @@ export * from '../../contracts/src/errors';
 export * from '../../contracts/src/vocabulary';
 export { PROBLEM_CONTENT_TYPE } from '../../contracts/src/problem';
 export { Limits } from '../../contracts/src/limits';
+export { coordinatorBaseUrl } from '../../contracts/src/coordinator-url';
 
 /** Body of `POST /v1/transactions` as a caller writes it: defaults (mode, timeout, retry) may be left out. */
 export type StartTransactionInput = z.input<typeof startTransactionSchema>;

@@ -312,3 +312,14 @@ describe('CoordinatorClient: the live stream', () => {
     expect(down.requests).toHaveLength(3);
   });
 });
+
+describe('CoordinatorClient: its base URL', () => {
+  // a base given with the API's /v1 sent every call to /v1/v1/..., a 404 read as "no such transaction"
+  it('takes a base given with /v1, and refuses one that is no http(s) URL', async () => {
+    const fake = scriptedFetch([{ status: 200, body: view('t1') }]);
+    const c = new CoordinatorClient({ url: 'http://coord/v1/', fetch: fake.fetch });
+    await c.getTransaction('t1');
+    expect(fake.requests.map((r) => r.url)).toEqual(['http://coord/v1/transactions/t1']);
+    expect(() => new CoordinatorClient({ url: 'coord:7070' })).toThrow(/^url must/);
+  });
+});

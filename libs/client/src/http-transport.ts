@@ -6,7 +6,7 @@ import {
   type CoordinatorClientOptions,
   type RetryPolicyOptions,
 } from './client-options';
-import { Limits, type CoordinatorError } from './contracts';
+import { coordinatorBaseUrl, Limits, type CoordinatorError } from './contracts';
 
 /** The longest `wait` the coordinator takes. */
 const MAX_WAIT_MS = Limits.maxWaitMs;
@@ -67,7 +67,7 @@ export class HttpTransport {
     options: CoordinatorClientOptions,
     private readonly random: () => number = Math.random,
   ) {
-    this.base = new URL(options.url).toString().replace(/\/+$/, '');
+    this.base = coordinatorBaseUrl(options.url, 'url');
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.retry = resolveRetry(options.retry);
     this.tryTimeoutMs = options.timeoutMs ?? DEFAULT_TRY_TIMEOUT_MS;

@@ -4,6 +4,7 @@ export * from './json-safety';
 export * from './transaction-request.schema';
 export * from './participant-request.schema';
 export * from './transports';
+export * from './coordinator-url';
 export * from './participant-call';
 export * from './transaction-view';
 export * from './problem';

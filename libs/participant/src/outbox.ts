@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
-import { CheckState, Limits, Phase, type CheckReply } from '#contracts';
+import { CheckState, coordinatorBaseUrl, Limits, Phase, type CheckReply } from '#contracts';
 import { phasePath } from './phase-route';
 
 /** The default table of the outbox's markers. */
@@ -117,12 +117,15 @@ export class Outbox implements CheckResponder {
   readonly table: string;
   readonly checkPath: string;
   private readonly fetch: typeof fetch;
+  /** The coordinator's base URL, checked once at construction. */
+  private readonly coordinator: string;
 
   constructor(private readonly options: OutboxOptions) {
     this.table = options.table ?? DEFAULT_OUTBOX_TABLE;
     if (!IDENTIFIER.test(this.table)) throw new TypeError(`invalid outbox table name: ${JSON.stringify(this.table)}`);
     this.checkPath = options.checkPath ?? DEFAULT_CHECK_PATH;
     this.fetch = options.fetch ?? fetch;
+    this.coordinator = coordinatorBaseUrl(options.coordinatorUrl);
   }
 
   /**
@@ -303,7 +306,7 @@ END $d$`;
   private async post(path: string, body: unknown): Promise<unknown> {
     let res: Response;
     try {
-      res = await this.fetch(this.options.coordinatorUrl.replace(/\/+$/, '') + path, {
+      res = await this.fetch(this.coordinator + path, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',

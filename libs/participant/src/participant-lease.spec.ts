@@ -186,6 +186,38 @@ describe('ParticipantLease', () => {
     await lease.stop();
     await flaky.close();
   });
+
+  // a base given with the API's /v1 sent every request to /v1/v1/..., whose 404 read as "register
+  // again": the lease retried for good and the participant never got a call
+  it('takes a coordinator URL given with /v1, and fails at once on one that is no http(s) URL', async () => {
+    const coordinator = await fakeCoordinator((_m, path) => (path === '/v1/participants' ? 201 : 404));
+    const errors: Error[] = [];
+    const lease = new ParticipantLease({
+      coordinatorUrl: `${coordinator.url}/v1/`,
+      name: 'bank',
+      url: 'http://127.0.0.1:1',
+      ttlSeconds: 180,
+      heartbeatMs: 60_000,
+      onError: (e) => errors.push(e),
+    });
+    await lease.start();
+    await lease.stop();
+    await coordinator.close();
+    expect(errors).toEqual([]);
+    expect(coordinator.calls.map((c) => c.path)).toEqual(['/v1/participants']);
+    for (const bad of ['127.0.0.1:7070', 'nats://127.0.0.1:4222', 'http://127.0.0.1:7070?x=1']) {
+      expect(
+        () =>
+          new ParticipantLease({
+            coordinatorUrl: bad,
+            name: 'bank',
+            url: 'http://127.0.0.1:1',
+            ttlSeconds: 180,
+            heartbeatMs: 60_000,
+          }),
+      ).toThrow(/^coordinatorUrl must/);
+    }
+  });
 });
 
 describe('processInstanceId', () => {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { coordinatorBaseUrl } from '#contracts';
 
 /** What a {@link ParticipantLease} registers and how often it renews. */
 export interface ParticipantLeaseOptions {
@@ -69,7 +70,12 @@ export class ParticipantLease {
   private registered = false;
   private stopped = false;
 
-  constructor(private readonly options: ParticipantLeaseOptions) {}
+  /** The coordinator's base URL, checked once: a start with a malformed one fails rather than retrying. */
+  private readonly base: string;
+
+  constructor(private readonly options: ParticipantLeaseOptions) {
+    this.base = coordinatorBaseUrl(options.coordinatorUrl);
+  }
 
   /**
    * Registers, then schedules the heartbeats. Rejects with {@link ParticipantRegistrationError} when
@@ -183,7 +189,7 @@ export class ParticipantLease {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    const base = this.options.coordinatorUrl.replace(/\/+$/, '');
+    const base = this.base;
     return fetch(base + path, {
       method,
       headers,

@@ -1,3 +1,4 @@
+import { coordinatorBaseUrl } from '#contracts';
 import type { PostgresXa } from './postgres-xa';
 import { parseXaGid } from './xa-gid';
 
@@ -69,7 +70,7 @@ export function coordinatorDecisions(
   options: CoordinatorDecisionOptions = {},
 ): (transactionId: string) => Promise<XaDecision> {
   const doFetch = options.fetch ?? fetch;
-  const base = coordinatorUrl.replace(/\/+$/, '');
+  const base = coordinatorBaseUrl(coordinatorUrl);
   return async (transactionId) => {
     const response = await doFetch(`${base}/v1/transactions/${encodeURIComponent(transactionId)}`, {
       headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
