@@ -254,7 +254,7 @@ describe('txc CLI', () => {
 
     const badLimit = await txc(['tx', 'list', '--limit', 'lots']);
     expect(badLimit.code).toBe(2);
-    expect(badLimit.stderr).toMatch(/--limit <n>.*invalid/);
+    expect(badLimit.stderr).toMatch(/--limit <n>.*invalid.*must be a whole number, 1 or more/);
   });
 
   it('participants list and stats print tables; --json prints the answers', async () => {

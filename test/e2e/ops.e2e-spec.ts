@@ -36,6 +36,10 @@ describe('operations surface', () => {
     expect(text).toMatch(/txc_transactions_started_total\{protocol="saga"\} [1-9]/);
     expect(text).toMatch(/txc_transactions_settled_total\{protocol="saga",status="committed"\} [1-9]/);
     expect(text).toMatch(/txc_participant_calls_total\{participant="p1",phase="action",outcome="yes"\} [2-9]/);
+    // every series of the retention counter is there at 0, retention off or nothing deleted yet
+    for (const table of ['transactions', 'branches', 'events', 'idempotency_keys', 'alerts']) {
+      expect(text).toMatch(new RegExp(`^txc_retention_deleted_rows_total\\{table="${table}"\\} 0$`, 'm'));
+    }
   });
 
   it('serves the OpenAPI document and UI', async () => {

@@ -14,7 +14,7 @@ import { formatFields, formatTable } from '../table';
 /** `--limit`: a whole number from 1 up (the coordinator enforces its own ceiling). */
 export function parseLimit(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('must be a whole number from 1');
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('must be a whole number, 1 or more');
   return n;
 }
 

@@ -80,12 +80,17 @@ export class CoordinatorMetrics {
     registers: [this.registry],
   });
 
-  readonly retentionDeleted = new Counter({
-    name: 'txc_retention_deleted_rows_total',
-    help: 'Rows deleted by retention (RETENTION_DAYS), by table',
-    labelNames: ['table'],
-    registers: [this.registry],
-  });
+  readonly retentionDeleted = zeroed(
+    new Counter({
+      name: 'txc_retention_deleted_rows_total',
+      help: 'Rows deleted by retention (RETENTION_DAYS), by table',
+      labelNames: ['table'],
+      registers: [this.registry],
+    }),
+    'table',
+    // every table retention deletes from, so each series reads 0 before its first deletion (or without retention)
+    ['transactions', 'branches', 'events', 'idempotency_keys', 'alerts'],
+  );
   readonly logBatchSize = new Histogram({
     name: 'txc_log_writer_batch_size',
     help: 'Ops per group-commit flush of the transaction log (one txc_apply call, one commit)',
@@ -153,4 +158,10 @@ function within<T>(read: Promise<T> | undefined): Promise<T | null> {
     timer.unref();
   });
   return Promise.race([read.catch(() => null), late]).finally(() => clearTimeout(timer));
+}
+
+/** `counter` with a series at 0 for each of `values` of `label`: a labelled counter shows none until its first increment. */
+function zeroed<L extends string>(counter: Counter<L>, label: L, values: string[]): Counter<L> {
+  for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0);
+  return counter;
 }
