@@ -1,12 +1,14 @@
 import type { ReactNode } from 'react';
 import { NavLink } from 'react-router';
 import { useSession } from './auth/session';
+import { CoordinatorHealthBanner, useCoordinatorHealth } from './live/coordinator-health';
 import { useStreamState } from './live/transaction-events';
 
-/** Header (navigation, who is signed in, live-stream state), the open-mode banner, then the page. */
+/** Header (navigation, who is signed in, live-stream state), the open-mode and health banners, then the page. */
 export function AppLayout({ children }: { children: ReactNode }) {
   const { me, permissions, signOut, openModeEnded } = useSession();
   const stream = useStreamState();
+  const health = useCoordinatorHealth();
   return (
     <>
       <header className="app-header">
@@ -49,6 +51,7 @@ export function AppLayout({ children }: { children: ReactNode }) {
           Open mode has ended: every call now needs a key. Sign in with the one you created.
         </div>
       )}
+      <CoordinatorHealthBanner health={health} />
       <main className="page">{children}</main>
     </>
   );
