@@ -233,6 +233,41 @@ describe('access control', () => {
     });
   });
 
+  // a key was one namespace for every caller: a second service sending the same key (an order
+  // number, say) was answered 201 with the first one's transaction, which it then could not abort
+  it('an Idempotency-Key belongs to the caller that first sent it: another key gets 422, not its answer', async () => {
+    // its action answers late, so that it can still be aborted below
+    s.participant.fault({ transactionId: 'order-42', phase: 'action', status: 200, times: 1, delayMs: 1_500 });
+    const body = {
+      id: 'order-42',
+      protocol: 'saga',
+      branches: [{ id: 'a', participant: 'p1', payload: { order: 42 } }],
+    };
+    const key = { 'idempotency-key': 'key-42' };
+    const first = await s.api.as(KEYS.client).post('/v1/transactions', body, key);
+    expect(first.status).toBe(201);
+    const again = await s.api.as(KEYS.client).post('/v1/transactions', body, key);
+    expect([again.status, again.body.id, again.headers.get('idempotent-replayed')]).toEqual([
+      201,
+      first.body.id,
+      'true',
+    ]);
+
+    const other = await s.api.as(KEYS.operator).post('/v1/transactions', body, key);
+    expect([other.status, other.body.type]).toEqual([422, '/problems/idempotency_key_reused']);
+    expect(other.body.detail).toMatch(/another API key/);
+    const started = await s.api.get(`/v1/transactions?q=key-42`);
+    expect(started.body.items.map((t: any) => t.id)).toEqual(['order-42']);
+
+    // operator actions too: a second operator's replay under the first one's key is its own request
+    const abort = await s.api
+      .as(KEYS.operator)
+      .post(`/v1/transactions/${first.body.id}/abort`, {}, { 'idempotency-key': 'abort-42' });
+    expect(abort.status).toBeLessThan(300);
+    const byAdmin = await s.api.post(`/v1/transactions/${first.body.id}/abort`, {}, { 'idempotency-key': 'abort-42' });
+    expect([byAdmin.status, byAdmin.body.type]).toEqual([422, '/problems/idempotency_key_reused']);
+  });
+
   it("a client may submit only the messages it prepared; an operator may submit anyone's", async () => {
     const client = s.api.as(KEYS.client);
     const operator = s.api.as(KEYS.operator);

@@ -73,7 +73,10 @@ export class StoreUnavailableError extends CoordinatorError {
 /** The Idempotency-Key was used before with a different request. */
 export class IdempotencyKeyReusedError extends CoordinatorError {
   constructor(key: string) {
-    super('idempotency_key_reused', `Idempotency-Key "${key}" was used with a different request`);
+    super(
+      'idempotency_key_reused',
+      `Idempotency-Key "${key}" was used with a different request (or by another API key: a key belongs to the caller that first sent it)`,
+    );
   }
 }
 

@@ -2,10 +2,11 @@ import { Body, Controller, Delete, Get, Headers, Param, Post, Res } from '@nestj
 import type { FastifyReply } from 'fastify';
 import { IdempotencyService } from '../http/idempotency.service';
 import { InstanceIdParam, ParticipantNameParam } from '../http/path-params';
-import { requestHash } from '../http/request-hash';
+import { keyedRequestHash } from '../http/request-hash';
 import { send } from '../transactions/transactions.controller';
 import { ParticipantsService } from './participants.service';
 import { Access } from '../access/access.decorator';
+import { CurrentCaller, type Caller } from '../access/caller';
 import { Permission } from '../access/permissions';
 
 @Controller('v1/participants')
@@ -20,11 +21,11 @@ export class ParticipantsController {
   async register(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) res: FastifyReply,
   ): Promise<unknown> {
-    const reply = await this.idempotency.run(IdempotencyService.key(key), requestHash('participant', body), () =>
-      this.participants.register(body),
-    );
+    const hash = keyedRequestHash(caller.name, 'participant', body);
+    const reply = await this.idempotency.run(IdempotencyService.key(key), hash, () => this.participants.register(body));
     return send(res, reply);
   }
 

@@ -18,7 +18,7 @@ import type { OperatorNote } from '../engine/operator-note';
 import { IdempotencyService } from '../http/idempotency.service';
 import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
-import { requestHash } from '../http/request-hash';
+import { keyedRequestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
 import { TransactionsService } from './transactions.service';
 
@@ -45,7 +45,7 @@ export class OperatorActionsService {
   async abort(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('abort', body, caller);
     await assertMayActOn(this.store, id, caller, 'abort');
-    return this.idempotency.run(key, requestHash('abort', id, body ?? null), async () => {
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'abort', id, body ?? null), async () => {
       const outcome = await this.engine.abort(id, note);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
       if (outcome === 'decided')
@@ -62,7 +62,7 @@ export class OperatorActionsService {
   /** Re-drives a `failed` transaction with a fresh retry budget; 409 unless it is failed. */
   async replay(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('replay', body, caller);
-    return this.idempotency.run(key, requestHash('replay', id, body ?? null), async () => {
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'replay', id, body ?? null), async () => {
       await this.replayOne(id, note);
       return this.transactions.current(202, id);
     });
@@ -72,7 +72,7 @@ export class OperatorActionsService {
   async retry(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('retry', body, caller);
     this.assertDrives('retry');
-    return this.idempotency.run(key, requestHash('retry', id, body ?? null), async () => {
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'retry', id, body ?? null), async () => {
       const outcome = await this.engine.retryNow(id, note);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
       if (outcome === 'busy') throw new TransactionBusyError(id, this.engine.paused ? pausedDetail(id) : undefined);
@@ -89,7 +89,9 @@ export class OperatorActionsService {
    */
   async bulkReplay(body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const request = parse(bulkReplaySchema, body, 'replay');
-    return this.idempotency.run(key, requestHash('bulk-replay', body), () => this.replayAll(request, caller));
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'bulk-replay', body), () =>
+      this.replayAll(request, caller),
+    );
   }
 
   private async replayAll(request: BulkReplayRequest, caller: Caller): Promise<Reply<BulkReplayResult>> {

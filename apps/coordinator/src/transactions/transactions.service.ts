@@ -23,7 +23,7 @@ import type { Snapshot } from '../engine/settle-waiters';
 import { IdempotencyService } from '../http/idempotency.service';
 import { parse } from '../http/parse';
 import type { Reply } from '../http/reply';
-import { requestHash } from '../http/request-hash';
+import { keyedRequestHash, requestHash } from '../http/request-hash';
 import { STORE } from '../tokens';
 import { attemptsOf, toBranchViews, toSummary, toView } from './transaction-views';
 import { awaitVote, voteOf } from './branch-vote';
@@ -70,27 +70,34 @@ export class TransactionsService {
     // an id the engine chose cannot be repeated, so it gets none (hashing costs more than the row)
     const hash = key || request.id ? requestHash(body) : '';
     if (!key) return this.startOnce(request, hash, undefined, waitMs, actor);
+    // the key is claimed with the caller in its hash; the transaction keeps the body's alone (an id is one namespace)
+    const keyed = { key, hash: keyedRequestHash(actor, hash) };
     // a repeat in this process waits for the first request's very answer, whatever its wait
     return (
-      this.idempotency.repeatHere(key, hash) ??
-      this.idempotency.hold(key, hash, () => this.startOnce(request, hash, key, waitMs, actor))
+      this.idempotency.repeatHere(key, keyed.hash) ??
+      this.idempotency.hold(key, keyed.hash, () => this.startOnce(request, hash, keyed, waitMs, actor))
     );
   }
 
-  /** {@link start} of a parsed request (`hash` its body's, `key` its Idempotency-Key if any). */
+  /**
+   * {@link start} of a parsed request: `hash` its body's, `keyed` its Idempotency-Key if any and the
+   * hash the key is claimed with.
+   */
   private async startOnce(
     request: StartTransactionRequest,
     hash: string,
-    key: string | undefined,
+    keyed: { key: string; hash: string } | undefined,
     waitMs: number | undefined,
     actor: string,
   ): Promise<Reply> {
+    const key = keyed?.key;
+    const keyHash = keyed?.hash ?? '';
     const fallback = (record: IdempotencyRecord) => this.replyFromLog(record, key!, hash, request.id, waitMs);
     // a repeat of a key is told by the create's own claim of the key (`key-taken`, below), with no
     // read first; but a client-chosen id is checked before the key there (`exists`), and a repeat must
     // get the first answer, not the transaction as it is now: that case looks the key up first
     if (key && request.id && (await this.store.findIdempotencyKey(key))) {
-      return this.idempotency.waitForFirst(key, hash, fallback, true);
+      return this.idempotency.waitForFirst(key, keyHash, fallback, true);
     }
 
     const startedAt = Date.now();
@@ -98,18 +105,18 @@ export class TransactionsService {
       request,
       hash,
       key
-        ? { key, requestHash: hash, expiresAt: IdempotencyService.expiry(), holder: this.idempotency.holder }
+        ? { key, requestHash: keyHash, expiresAt: IdempotencyService.expiry(), holder: this.idempotency.holder }
         : undefined,
       actor,
     );
-    if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, hash, fallback, true);
+    if (begun.result === 'key-taken') return this.idempotency.waitForFirst(key!, keyHash, fallback, true);
     if (begun.result === 'exists') {
       const reply = await this.existingReply(begun.id, hash, waitMs);
       if (!key) return reply;
       // the id was taken before the key was claimed: the key answers this request from now on
       const claim = { holder: this.idempotency.holder };
-      if (!(await this.store.claimIdempotencyKey(key, hash, IdempotencyService.expiry(), claim))) {
-        return this.idempotency.waitForFirst(key, hash, fallback, true);
+      if (!(await this.store.claimIdempotencyKey(key, keyHash, IdempotencyService.expiry(), claim))) {
+        return this.idempotency.waitForFirst(key, keyHash, fallback, true);
       }
       await this.idempotency.remember(key, reply);
       return reply;
@@ -127,7 +134,7 @@ export class TransactionsService {
         return this.idempotency.firstAnswer(key!, mine, startedAt);
       }
       // the write carrying this request's answer was still out: the key's answer is what it stored, or not
-      if (answerInFlight) return firstOf(await this.idempotency.waitForFirst(key!, hash, fallback));
+      if (answerInFlight) return firstOf(await this.idempotency.waitForFirst(key!, keyHash, fallback));
       reply = snapshot
         ? await this.viewReply(200, snapshot.loaded, snapshot.events)
         : await this.viewReply(settled ? 200 : 202, await this.load(begun.id), await this.store.events(begun.id));
@@ -191,7 +198,7 @@ export class TransactionsService {
           : null);
       return this.registrationReply(id, request.id, status);
     };
-    return this.idempotency.run(key, requestHash('branch', id, body), run, fromLog);
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'branch', id, body), run, fromLog);
   }
 
   /** A registration's answer once its branch's vote is `status` (null: not in yet). */
@@ -229,7 +236,7 @@ export class TransactionsService {
   /** Interactive mode: decides commit (409 unless every branch said yes); `waitMs` as for start. */
   async commit(id: string, key: string | undefined, waitMs: number | undefined, caller: Caller): Promise<Reply> {
     await assertMayActOn(this.store, id, caller, 'commit');
-    return this.idempotency.run(key, requestHash('commit', id), async () => {
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'commit', id), async () => {
       const before = await this.load(id);
       if (before.txn.mode !== 'interactive') {
         throw new TransactionConflictError(`transaction "${id}" is not interactive: it commits on its own`);
@@ -258,7 +265,7 @@ export class TransactionsService {
    */
   async submit(id: string, key: string | undefined, waitMs: number | undefined, caller: Caller): Promise<Reply> {
     await assertMayActOn(this.store, id, caller, 'submit');
-    return this.idempotency.run(key, requestHash('submit', id), async () => {
+    return this.idempotency.run(key, keyedRequestHash(caller.name, 'submit', id), async () => {
       const outcome = await this.engine.submit(id);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
       if (outcome === 'aborted') {
