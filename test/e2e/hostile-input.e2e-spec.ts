@@ -338,6 +338,23 @@ describe('hostile input', () => {
       const request = Buffer.concat([Buffer.from(`POST /v1/transactions HTTP/1.1\r\nHost: x\r\n${headers}`), body]);
       await refused(() => rawRequest(base, request), 400);
     });
+    // both were answered by Node itself, with an empty body and no content type
+    it('an HTTP/1.1 request without Host is 400, and an Expect other than 100-continue is 417, as problems', async () => {
+      const body = startText('{"n":1}');
+      const headers = `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+      const noHost = await refused(
+        () => rawRequest(base, `POST /v1/transactions HTTP/1.1\r\n${headers}\r\n${body}`),
+        400,
+      );
+      expect(noHost.body.detail).toMatch(/Host/);
+      const expectation = await refused(
+        () => rawRequest(base, `POST /v1/transactions HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\n${headers}\r\n${body}`),
+        417,
+      );
+      expect(expectation.body.detail).toMatch(/100-continue/);
+      // HTTP/1.0 needs no Host
+      expect((await rawRequest(base, 'GET /health/live HTTP/1.0\r\n\r\n')).status).toBe(200);
+    });
     it.each([
       ['GET', '/v1/transactions?limit=0x10', 'limit'],
       ['GET', '/v1/transactions?limit=1e1', 'limit'],

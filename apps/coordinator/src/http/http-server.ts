@@ -53,11 +53,25 @@ function createHttpServer(handler: Parameters<typeof createServer>[1], requestTi
       headersTimeout: Math.min(requestTimeoutMs, 60_000),
       // how often Node looks for requests past their timeout: a quarter of it, between 100 ms and 1 s
       connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(requestTimeoutMs / 4))),
+      // Node answers an HTTP/1.1 request without Host with an empty 400; it is answered below instead
+      requireHostHeader: false,
     },
     (request, response) => {
-      if (headBytes(request) > Limits.maxHeaderBytes) refuseHead(response);
+      if (headBytes(request) > Limits.maxHeaderBytes) refuse(response, HEADERS_TOO_LARGE);
+      else if (request.httpVersion === '1.1' && request.headers.host === undefined) refuse(response, NO_HOST);
       else handler!(request, response);
     },
+  );
+  // an Expect other than 100-continue: Node's own answer is an empty 417
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) =>
+    refuse(
+      response,
+      problem(
+        417,
+        'expectation_failed',
+        `Expect: ${JSON.stringify(request.headers.expect)} is not supported (only 100-continue)`,
+      ),
+    ),
   );
   // every header is kept, so that all of them are measured (Node drops those past 2 000 unseen);
   // maxHeaderSize above still bounds how many can come
@@ -75,10 +89,10 @@ function headBytes(request: IncomingMessage): number {
   return bytes;
 }
 
-/** 431 for a head past the limit, as Node answers one past its own bound: problem+json, connection closed. */
-function refuseHead(response: ServerResponse): void {
-  const body = JSON.stringify(HEADERS_TOO_LARGE);
-  response.writeHead(431, {
+/** A refusal before routing (a head past the limit, as Node answers one past its own bound): problem+json, connection closed. */
+function refuse(response: ServerResponse, problem: Problem): void {
+  const body = JSON.stringify(problem);
+  response.writeHead(problem.status, {
     'content-type': PROBLEM_CONTENT_TYPE,
     'content-length': Buffer.byteLength(body),
     connection: 'close',
@@ -91,6 +105,13 @@ const HEADERS_TOO_LARGE: Problem = {
   title: STATUS_CODES[431]!,
   status: 431,
   detail: `the request line and headers are larger than ${Limits.maxHeaderBytes} bytes`,
+};
+
+const NO_HOST: Problem = {
+  type: '/problems/bad_request',
+  title: STATUS_CODES[400]!,
+  status: 400,
+  detail: 'an HTTP/1.1 request must carry a Host header',
 };
 
 /** An RFC 9457 body for an error raised below the controllers. */
