@@ -24,6 +24,15 @@ describe('API_KEYS', () => {
     ]);
   });
 
+  // each was taken at start and then never matched a `Bearer` header: every call 401
+  it('refuses a secret that no Authorization header can carry', () => {
+    const { problems } = parseApiKeys(
+      'sp:viewer:0123456789abcdef bad,lead:viewer: leadingspace1234567,accent:viewer:0123456789abcdefé,tab:viewer:0123456789\tabcdef',
+    );
+    const rule = 'secret must be visible ASCII characters (! to ~), without spaces';
+    expect(problems).toEqual([1, 2, 3, 4].map((i) => `entry ${i}: ${rule}`));
+  });
+
   it('hashes secrets one way, the same way every time', () => {
     expect(hashSecret('0123456789abcdef')).toBe(hashSecret('0123456789abcdef'));
     expect(hashSecret('0123456789abcdef')).not.toContain('0123456789abcdef');

@@ -8,6 +8,8 @@ export interface ConfiguredKey {
 }
 
 export const MIN_SECRET_LENGTH = 16;
+/** What a secret can be made of to be sent as `Authorization: Bearer <secret>`. */
+const SECRET_CHARACTERS = /^[!-~]+$/;
 
 // made and hashed as the CLI makes the first admin key: one definition in libs/contracts
 export { generateSecret, hashSecret } from '#contracts';
@@ -39,6 +41,9 @@ export function parseApiKeys(raw: string | undefined): { keys: ConfiguredKey[]; 
     if (!ROLES.includes(role as Role)) problems.push(`${where}: role must be one of ${ROLES.join(', ')}`);
     if (secret.length < MIN_SECRET_LENGTH) {
       problems.push(`${where}: secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    } else if (!SECRET_CHARACTERS.test(secret)) {
+      // `Bearer <key>` is one token of a header: a space, a control or a non-ASCII character could never match
+      problems.push(`${where}: secret must be visible ASCII characters (! to ~), without spaces`);
     } else if (keys.some((k) => k.secret === secret)) {
       problems.push(`${where}: secret is used by another key`);
     }
