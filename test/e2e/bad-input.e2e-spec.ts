@@ -142,6 +142,16 @@ describe('bad input', () => {
       422,
       'branches.0.paths.confirm',
     ],
+    [
+      'a path that climbs out of the participant URL',
+      () =>
+        s.api.post('/v1/transactions', {
+          protocol: 'saga',
+          branches: [{ id: 'a', participant: 'p1', paths: { action: '/../admin' } }],
+        }),
+      422,
+      'branches.0.paths.action',
+    ],
     ['a bad ?wait', () => s.api.post('/v1/transactions?wait=-1', sagaBody(['a'])), 422, 'wait'],
     ['a stats ?window of no value', () => s.api.get('/v1/stats?window='), 422, 'window'],
     ['a stats ?window not offered', () => s.api.get('/v1/stats?window=2h'), 422, 'window'],

@@ -42,3 +42,21 @@ describe('startTransactionSchema: dependsOn', () => {
     expect(issues(saga(['debit', 'debit']))).toEqual([['branches.1.dependsOn.1', 'repeats branch "debit"']]);
   });
 });
+
+describe('startTransactionSchema: paths', () => {
+  const saga = (path: string) => ({
+    protocol: 'saga',
+    branches: [{ id: 'debit', participant: 'accounts', paths: { action: path } }],
+  });
+  const issues = (path: string) =>
+    (startTransactionSchema.safeParse(saga(path)).error?.issues ?? []).map((i) => [i.path.join('.'), i.message]);
+
+  // a URL resolves dot segments: the call would leave the base path of the participant's URL
+  it.each(['/../admin', '/a/..', '/a/./b', '/.', '/%2e%2e/admin', '/a/%2E/b', '/.%2e/x'])('refuses %s', (path) => {
+    expect(issues(path)).toEqual([['branches.0.paths.action', 'must not hold a "." or ".." segment']]);
+  });
+
+  it.each(['/debit', '/.well-known/x', '/a/.../b', '/a..b', '/v1.2/debit', '/a/b.'])('takes %s', (path) => {
+    expect(issues(path)).toEqual([]);
+  });
+});

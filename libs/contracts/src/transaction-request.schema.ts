@@ -81,7 +81,9 @@ const path = z
   .regex(
     /^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/,
     'must be an absolute path starting with "/", without a query or fragment',
-  );
+  )
+  // a URL resolves them: `/../admin` would leave the base path of the participant's URL
+  .refine((p) => !/(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i.test(p), 'must not hold a "." or ".." segment');
 
 export const branchRequestSchema = z
   .object({
