@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifySignature } from '#participant';
-import { startTestStack, TestParticipant, type TestStack } from '#testing';
+import { apiClient, startTestStack, TestParticipant, type TestStack } from '#testing';
 
 const SECRET = 'alert-secret-0123456789';
 
@@ -136,5 +136,30 @@ describe('alert webhooks', () => {
     expect(retried.length).toBeGreaterThan(0);
     for (const l of retried) expect(JSON.parse(l).txId).toBe(failedId);
     await s.api.post(`/v1/transactions/${stuck}/abort`, { reason: 'test over' });
+  });
+
+  // the second coordinator's first failing call published `closed` over the first one's `open`; its
+  // own breaker opening then read as a new outage, and paged a second time
+  it('raises no second circuit-open alert when another coordinator finds the same instance down', async () => {
+    expect(delivered('participant.circuit-open')).toHaveLength(1); // the first coordinator's, above
+    const other = s.coordinator.sibling();
+    try {
+      const api = apiClient(await other.start());
+      const before = down.calls.length;
+      await api.post('/v1/transactions', {
+        id: `alert-circuit-other-${Date.now()}`,
+        protocol: 'saga',
+        timeoutMs: 60_000,
+        branches: [{ id: 'a', participant: 'down', payload: {}, paths: { compensate: null } }],
+      });
+      // its breaker opens after two failures of its own; then time for any alert to be delivered
+      const until = Date.now() + 15_000;
+      while (down.calls.length < before + 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(down.calls.length).toBeGreaterThanOrEqual(before + 2);
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(delivered('participant.circuit-open')).toHaveLength(1);
+    } finally {
+      await other.stop();
+    }
   });
 });

@@ -74,9 +74,10 @@ export class CallEndedByStop extends Error {
 
 /**
  * One instance's breaker, with what cockatiel keeps private: when it opened, and a probe under way.
- * Its state is told on every change, and once after its first call: a breaker starts closed, and
- * the registry may still show the state a coordinator before it published (an `open` left by one
- * that stopped), which only this one's own word replaces.
+ * Its state is told on every change, and once after its first answered call: a breaker starts
+ * closed, and the registry may still show the state a coordinator before it published (an `open`
+ * left by one that stopped), which only this one's own word replaces. A first call that fails tells
+ * nothing: the registry's `open` (another coordinator's, live) is then the better word.
  */
 export class InstanceCircuit {
   private openedAt: number | null = null;
@@ -142,12 +143,14 @@ export class InstanceCircuit {
     if (typeof availability === 'number') return { called: false };
     const probe = availability === 'probe';
     if (probe) this.probing = true;
+    let answered = false;
     try {
       const result = await this.policy.execute(async () => {
         const r = await call();
         if (r.outcome === Outcome.Unknown) throw new FailedCall(r);
         return r;
       });
+      answered = true;
       return { called: true, result, probe };
     } catch (error) {
       if (error instanceof FailedCall || error instanceof CallEndedByStop)
@@ -156,7 +159,9 @@ export class InstanceCircuit {
       throw error;
     } finally {
       if (probe) this.probing = false;
-      if (!this.told) this.tell(this.state);
+      // only an answer contradicts an `open` another coordinator published: a failure here would
+      // overwrite it with `closed`, and this breaker's own opening later would read as a new outage
+      if (!this.told && answered && this.state === 'closed') this.tell('closed');
     }
   }
 
