@@ -5,6 +5,7 @@ export * from './transaction-request.schema';
 export * from './participant-request.schema';
 export * from './transports';
 export * from './coordinator-url';
+export * from './broker-liveness';
 export * from './participant-call';
 export * from './transaction-view';
 export * from './problem';

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
  * committed, the client never hears it), `pause` holds every byte in both directions and every new
  * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through;
  * `down` cuts everything and closes every new connection at once (the target stopped) until `up`;
- * `holdWhenSent` partitions one connection at one statement (it stays open, its bytes held).
+ * `holdWhenSent` partitions one connection at one statement (it stays open, its bytes held);
+ * `freezeOpen` silences every open connection while new ones pass (a dropped NAT flow).
  * Started with `splitReplies`, it hands each reply of the target over in two reads, its last Postgres
  * message (a ReadyForQuery) 50 ms after the rest, as a slow network does now and then.
  */
@@ -88,6 +89,19 @@ export class TcpProxy {
    */
   holdWhenSent(text: string): void {
     this.holdOn = text;
+  }
+
+  /**
+   * Every connection open now goes silent, as a flow that a NAT or a firewall dropped: its bytes are
+   * held both ways (the TCP connection itself stays up, and nothing is refused or reset) until
+   * {@link resume}, while new connections pass as before. Returns how many went silent.
+   */
+  freezeOpen(): number {
+    for (const [a, b] of this.pairs) {
+      a.pause();
+      b.pause();
+    }
+    return this.pairs.size;
   }
 
   /** Whether the hold set by {@link holdWhenSent} still waits for its statement (false once it holds one). */

@@ -1,4 +1,5 @@
 import { ClientNats, NatsResponseJSONDeserializer, type IncomingResponse } from '@nestjs/microservices';
+import { BROKER_HEARTBEAT_MS, BROKER_MISSED_HEARTBEATS } from '#contracts';
 import { BrokerParticipantCaller, type BrokerClient } from './participant-caller.broker';
 
 /**
@@ -34,6 +35,9 @@ export class NatsParticipantCaller extends BrokerParticipantCaller {
       ignoreClusterUpdates: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
+      // a connection gone silent is called stale and made again within seconds (the default is minutes)
+      pingInterval: BROKER_HEARTBEAT_MS,
+      maxPingOut: BROKER_MISSED_HEARTBEATS,
       deserializer: new TolerantReplyDeserializer(),
     });
   }

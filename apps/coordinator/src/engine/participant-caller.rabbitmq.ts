@@ -1,5 +1,5 @@
 import { ClientRMQ, RmqRecord } from '@nestjs/microservices';
-import { RABBITMQ_EXCHANGE, type BrokerCallMessage } from '#contracts';
+import { BROKER_HEARTBEAT_MS, RABBITMQ_EXCHANGE, type BrokerCallMessage } from '#contracts';
 import { BrokerParticipantCaller, type BrokerClient } from './participant-caller.broker';
 
 /**
@@ -19,7 +19,7 @@ export class RabbitMqParticipantCaller extends BrokerParticipantCaller {
       wildcards: true,
       // a request that outlives its call's timeout is of no use to anyone
       persistent: false,
-      socketOptions: { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 },
+      socketOptions: { heartbeatIntervalInSeconds: BROKER_HEARTBEAT_MS / 1000, reconnectTimeInSeconds: 1 },
     });
   }
 

@@ -1,6 +1,12 @@
 import type { MessageHandler, Server } from '@nestjs/microservices';
 import { ServerNats, ServerRMQ, ServerRedis } from '@nestjs/microservices';
-import { RABBITMQ_EXCHANGE, brokerPattern } from '#contracts';
+import {
+  BROKER_HEARTBEAT_MS,
+  BROKER_MISSED_HEARTBEATS,
+  RABBITMQ_EXCHANGE,
+  brokerPattern,
+  watchConnections,
+} from '#contracts';
 import { answerBrokerMessage } from '../broker-delivery';
 import { checkBrokerTransport } from '../broker-transport';
 import type { PhaseDispatcher } from '../phase-dispatcher';
@@ -36,9 +42,16 @@ function createServer(transport: ParticipantTransportOptions, name: string): Pha
   const url = new URL(transport.url);
   switch (transport.kind) {
     case 'nats':
-      return new ServerNats({ servers: [transport.url], queue: `txn.${name}`, maxReconnectAttempts: -1 });
+      return new ServerNats({
+        servers: [transport.url],
+        queue: `txn.${name}`,
+        maxReconnectAttempts: -1,
+        // a connection gone silent is called stale and made again within seconds (the default is minutes)
+        pingInterval: BROKER_HEARTBEAT_MS,
+        maxPingOut: BROKER_MISSED_HEARTBEATS,
+      });
     case 'redis':
-      return new ServerRedis({
+      return new WatchedServerRedis({
         host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: Number(url.port || 6379),
         db: Number(url.pathname.slice(1) || 0),
@@ -57,7 +70,21 @@ function createServer(transport: ParticipantTransportOptions, name: string): Pha
         // the queue goes with its last instance: requests sent while none runs are dropped (unknown, retried), not
         // delivered late to an instance that starts later
         queueOptions: { durable: false, autoDelete: true },
+        socketOptions: { heartbeatIntervalInSeconds: BROKER_HEARTBEAT_MS / 1000 },
       });
+  }
+}
+
+/**
+ * Nest's Redis server, with its two connections pinged (`watchConnections`): one gone silent is made
+ * again within seconds. ioredis itself would keep it, and no call would reach this participant.
+ */
+class WatchedServerRedis extends ServerRedis {
+  private readonly stopWatching = watchConnections(() => [this.pubClient, this.subClient]);
+
+  override async close(): Promise<void> {
+    this.stopWatching();
+    await super.close();
   }
 }
 
