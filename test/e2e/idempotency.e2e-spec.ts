@@ -271,6 +271,52 @@ describe('idempotency (Idempotency-Key and caller-chosen ids)', () => {
     ).toBe(0);
   });
 
+  // both were 409 transaction_conflict ("is committed", "is aborted"): the engine refuses a registration
+  // once the transaction is decided, before it looks at the branches it already has
+  it('a repeated registration after the transaction ended is answered as its branch is: 200 said yes, 409 branch_rejected', async () => {
+    const register = (id: string, branch: string, key: string) =>
+      s.api.post(
+        `/v1/transactions/${id}/branches?wait=0`,
+        { id: branch, participant: 'p1', payload: {} },
+        { 'idempotency-key': key },
+      );
+    const committed = `idem-reg-committed-${Date.now()}`;
+    await s.api.post('/v1/transactions', {
+      id: committed,
+      protocol: 'tcc',
+      mode: 'interactive',
+      retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 200 },
+    });
+    s.participant.fault({ transactionId: committed, branchId: 'b1', phase: 'try', status: 503, times: 1 });
+    expect((await register(committed, 'b1', `${committed}-k`)).status).toBe(202);
+    await s.api.until(`/v1/transactions/${committed}`, (t: any) => t.branches[0]?.status === 'succeeded');
+    expect((await s.api.post(`/v1/transactions/${committed}/commit?wait=10000`)).body.status).toBe('committed');
+    const yes = await register(committed, 'b1', `${committed}-k`);
+    expect([yes.status, yes.body.id]).toEqual([200, 'b1']);
+
+    const timedOut = `idem-reg-timeout-${Date.now()}`;
+    await s.api.post('/v1/transactions', {
+      id: timedOut,
+      protocol: 'tcc',
+      mode: 'interactive',
+      timeoutMs: 1_500,
+      retry: { maxAttempts: 8, initialBackoffMs: 5_000, maxBackoffMs: 5_000 },
+    });
+    s.participant.fault({ transactionId: timedOut, branchId: 'b1', phase: 'try', status: 503, times: 1 });
+    expect((await register(timedOut, 'b1', `${timedOut}-k`)).status).toBe(202);
+    await s.api.until(`/v1/transactions/${timedOut}`, (t: any) => t.status === 'aborted');
+    const no = await register(timedOut, 'b1', `${timedOut}-k`);
+    expect([no.status, no.body.type]).toEqual([409, '/problems/branch_rejected']);
+    expect(no.body.detail).toMatch(/timed out/);
+    // another body for a known branch is still a conflict
+    const other = await s.api.post(`/v1/transactions/${timedOut}/branches`, {
+      id: 'b1',
+      participant: 'p1',
+      payload: { n: 2 },
+    });
+    expect([other.status, other.body.type]).toEqual([409, '/problems/transaction_conflict']);
+  });
+
   it('a repeat arriving while a start waits for its saga gets that start’s own answer (200 once settled)', async () => {
     // two steps of 3 s: the start with ?wait is still waiting when the repeat comes, and past 5 s
     const key = `k6-${Date.now()}`;

@@ -11,10 +11,11 @@ import {
   interactiveBranchSchema,
   listTransactionsQuerySchema,
   startTransactionSchema,
+  type BranchRequest,
   type StartTransactionRequest,
   type TransactionPage,
 } from '#contracts';
-import type { EventRecord, IdempotencyRecord, LoadedTransaction, TransactionStore } from '#store';
+import type { BranchRecord, EventRecord, IdempotencyRecord, LoadedTransaction, TransactionStore } from '#store';
 import type { Caller } from '../access/caller';
 import { assertMayActOn } from '../access/ownership';
 import { Engine } from '../engine/engine.service';
@@ -170,23 +171,21 @@ export class TransactionsService {
     // the log once the branch voted, as a registration of a known branch is
     const fromLog = () => this.registrationFromLog(id, request.id);
     const run = async () => {
-      if ((await this.load(id)).txn.mode !== 'interactive') {
+      const loaded = await this.load(id);
+      if (loaded.txn.mode !== 'interactive') {
         throw new TransactionConflictError(
           `transaction "${id}" is not interactive: its branches were given at its start`,
         );
       }
-      const registered = await this.engine.registerBranch(id, request);
-      const { existing } = registered;
-      if (
-        existing &&
-        (existing.participant !== request.participant ||
-          requestHash(existing.payload) !== requestHash(request.payload ?? null) ||
-          requestHash(existing.paths) !== requestHash(request.paths ?? {}))
-      ) {
-        throw new TransactionConflictError(
-          `branch "${request.id}" is registered with another participant, payload or paths`,
-        );
+      // a branch of a transaction decided since (a repeat whose first answer was a 202, or was lost) is
+      // answered as the branch is: 200 if it said yes, else 409 branch_rejected with why it ended
+      const known = loaded.branches.find((b) => b.id === request.id);
+      if (known && (loaded.txn.decision !== null || SETTLED_STATUSES.includes(loaded.txn.status))) {
+        assertSameBranch(known, request);
+        return this.registrationReply(id, request.id, voteOf(known) ?? known.status);
       }
+      const registered = await this.engine.registerBranch(id, request);
+      if (registered.existing) assertSameBranch(registered.existing, request);
       // a first answer not in yet (retried, or waiting for its participant): wait for the vote, as the
       // contract answers 200 or 409, for up to `?wait` (default the longest a request may ask for)
       const status =
@@ -377,6 +376,19 @@ export class TransactionsService {
     return stored?.responseStatus
       ? { status: stored.responseStatus, body: stored.responseBody, headers: stored.responseHeaders ?? {} }
       : reply;
+  }
+}
+
+/** 409 unless a registration repeated for branch `existing` names the same participant, payload and paths. */
+function assertSameBranch(existing: BranchRecord, request: Omit<BranchRequest, 'dependsOn'>): void {
+  if (
+    existing.participant !== request.participant ||
+    requestHash(existing.payload) !== requestHash(request.payload ?? null) ||
+    requestHash(existing.paths) !== requestHash(request.paths ?? {})
+  ) {
+    throw new TransactionConflictError(
+      `branch "${request.id}" is registered with another participant, payload or paths`,
+    );
   }
 }
 
