@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, newPage } from './support/browser';
 import { paySaga, startDashboardStack, type DashboardStack } from './support/dashboard-stack';
@@ -48,6 +50,28 @@ describe('dashboard in open mode', () => {
     await page.goto(`/transactions/${id}`);
     await page.getByTestId('transaction-header').waitFor();
     expect(await page.getByTestId('open-mode-banner').textContent()).toBe(warning);
+  });
+
+  // a page on another port of the same host is same-site: its frame of the dashboard sent same-origin
+  // requests, which the Origin check lets through, so a tricked click there created keys or replayed
+  it('cannot be framed by a page of another origin, even on the same site', async () => {
+    const evil = createServer((_request, response) =>
+      response
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(`<iframe id="framed" src="${s.origin}/keys"></iframe>`),
+    );
+    await new Promise<void>((ready) => evil.listen(0, '127.0.0.1', ready));
+    const other = await newPage(browser, `http://127.0.0.1:${(evil.address() as AddressInfo).port}`);
+    try {
+      await other.page.goto('/');
+      const frame = await (await other.page.waitForSelector('#framed')).contentFrame();
+      await frame!.waitForLoadState('load');
+      expect(frame!.url()).not.toContain(s.origin); // the browser refused to show it: an error page
+      expect(await frame!.getByTestId('keys-page').count()).toBe(0);
+    } finally {
+      await other.page.context().close();
+      await new Promise((closed) => evil.close(closed));
+    }
   });
 
   it('shows a new key’s secret once; the first key ends open mode, and the dashboard then needs a key', async () => {

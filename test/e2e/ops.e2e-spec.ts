@@ -42,6 +42,19 @@ describe('operations surface', () => {
     }
   });
 
+  it('forbids framing and sniffing on every answer; API answers are not stored; the dashboard runs its own scripts only', async () => {
+    const base = s.coordinator.url;
+    for (const path of ['/', '/transactions/x', '/v1/transactions', '/docs', '/health/live', '/nowhere']) {
+      const res = await fetch(base + path);
+      expect([path, res.headers.get('x-frame-options')]).toEqual([path, 'DENY']);
+      expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+    expect((await fetch(`${base}/v1/transactions`)).headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${base}/transactions`)).headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+
   it('serves the OpenAPI document and UI', async () => {
     const doc = await s.api.get('/docs-json');
     expect(doc.status).toBe(200);

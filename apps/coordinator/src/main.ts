@@ -9,6 +9,7 @@ import { DatabaseStartError, openDatabase } from './config/database';
 import { setupDocs } from './docs/openapi';
 import { closeConnectionsOnDrain, httpServerOptions, installRequestGuards, parseJsonBody } from './http/http-server';
 import { serveDashboard } from './http/dashboard';
+import { installSecurityHeaders } from './http/security-headers';
 import { ProblemFilter } from './http/problem.filter';
 import { requireKeyBeforeBody, requireKeyForDocs } from './access/docs-access';
 import { PinoNestLogger, createRootLogger } from './logging/pino-logger';
@@ -44,6 +45,7 @@ async function bootstrap(): Promise<void> {
   });
   requireKeyBeforeBody(app); // first: an unknown caller learns nothing from the other checks
   installRequestGuards(app.getHttpAdapter().getInstance());
+  installSecurityHeaders(app.getHttpAdapter().getInstance());
   const drain = closeConnectionsOnDrain(app.getHttpAdapter().getInstance());
   // a worker serves health and metrics only: no API, so no docs of it and no dashboard to call it
   const servesApi = config.ROLE !== 'worker';

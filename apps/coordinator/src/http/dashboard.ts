@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DASHBOARD_CSP } from './security-headers';
 
 /** Where `npm run build` puts the dashboard (dist/dashboard, beside dist/apps). */
 export const DASHBOARD_DIR = resolve(__dirname, '../../../../dashboard');
@@ -38,7 +39,11 @@ export async function serveDashboard(app: NestFastifyApplication, dir = DASHBOAR
       );
   for (const route of DASHBOARD_ROUTES) {
     fastify.get(route, async (_request, reply) =>
-      reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(page),
+      reply
+        .header('content-type', 'text/html; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .header('content-security-policy', DASHBOARD_CSP)
+        .send(page),
     );
   }
 }

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * On every answer: no page of another origin may frame the coordinator (a frame of the dashboard,
+ * same-site but another port or subdomain, sends same-origin requests with the tab's key, and a click
+ * tricked into it would replay, abort or create keys as the operator); no type sniffing; no Referer.
+ */
+const EVERY_ANSWER: [string, string][] = [
+  ['x-frame-options', 'DENY'],
+  ['content-security-policy', "frame-ancestors 'none'"],
+  ['x-content-type-options', 'nosniff'],
+  ['referrer-policy', 'no-referrer'],
+];
+
+/**
+ * The dashboard page's policy: scripts, styles and calls from the coordinator itself only (React
+ * sets styles through the DOM, which `style-src` does not restrict; `unsafe-inline` is for styles a
+ * library may add as a `<style>` element), so an injection in what it shows could run nothing.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * Adds {@link EVERY_ANSWER} to each answer that does not set them itself, and `Cache-Control:
+ * no-store` to API answers that set none: they carry transactions, and one carries a new key's secret.
+ */
+export function installSecurityHeaders(fastify: FastifyInstance): void {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    for (const [name, value] of EVERY_ANSWER) if (!reply.hasHeader(name)) void reply.header(name, value);
+    if (request.url.startsWith('/v1') && !reply.hasHeader('cache-control'))
+      void reply.header('cache-control', 'no-store');
+    done(null, payload);
+  });
+}
