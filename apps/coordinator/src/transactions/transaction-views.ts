@@ -16,6 +16,12 @@ import {
 import type { BranchRecord, EventRecord, LoadedTransaction, TransactionRecord } from '#store';
 
 const IN_PROGRESS: readonly BranchStatus[] = [BranchStatus.Running, BranchStatus.Completing];
+/** A transaction in these is tried no more until an operator replays it (`failed`), or ever. */
+const STOPPED: readonly TransactionStatus[] = [
+  TransactionStatus.Failed,
+  TransactionStatus.Committed,
+  TransactionStatus.Aborted,
+];
 
 /**
  * A branch retrying (as RETRYING_SQL): waiting out the backoff after a failed attempt, or making a
@@ -67,6 +73,8 @@ export function toSummary(t: TransactionRecord, attention: Attention): Transacti
 
 /** The branches of a transaction as shown: a message's check is not a branch (see {@link checkView}). */
 export function toBranchViews(loaded: LoadedTransaction, attempts: AttemptView[] = []): BranchView[] {
+  // parked or final: nothing tries any branch again (a call abandoned when it failed still reads in flight)
+  const stopped = STOPPED.includes(loaded.txn.status);
   return loaded.branches
     .filter((b) => b.id !== MSG_CHECK_ID)
     .map((b) => ({
@@ -76,8 +84,8 @@ export function toBranchViews(loaded: LoadedTransaction, attempts: AttemptView[]
       phase: b.phase,
       attempt: b.attempt,
       dependsOn: b.dependsOn,
-      nextAttemptAt: b.retryAt ? b.retryAt.toISOString() : null,
-      retrying: isRetrying(b),
+      nextAttemptAt: b.retryAt && !stopped ? b.retryAt.toISOString() : null,
+      retrying: !stopped && isRetrying(b),
       lastError: attempts.findLast((a) => a.branchId === b.id && a.error !== null)?.error ?? null,
       payload: b.payload,
       result: b.result ?? null,
