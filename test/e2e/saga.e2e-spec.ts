@@ -218,6 +218,10 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     expect(started.status).toBe(201);
     expect(started.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(started.headers.get('location')).toBe(`/v1/transactions/${started.body.id}`);
+    // every field of each event, null when empty, as a read of it later says (`detail` was left out)
+    for (const e of started.body.events) {
+      expect(Object.keys(e).sort()).toEqual(['at', 'attempt', 'branchId', 'detail', 'outcome', 'phase', 'seq', 'type']);
+    }
   });
 
   it('aborts a running saga on request and refuses to abort a committed one', async () => {

@@ -141,11 +141,12 @@ export function toView(
       seq: e.seq,
       at: e.at.toISOString(),
       type: e.type,
-      branchId: e.branchId,
-      phase: e.phase,
-      attempt: e.attempt,
-      outcome: e.outcome,
-      detail: e.detail,
+      // an event just made (a start's answer) may leave out what the log then stores as null
+      branchId: e.branchId ?? null,
+      phase: e.phase ?? null,
+      attempt: e.attempt ?? null,
+      outcome: e.outcome ?? null,
+      detail: e.detail ?? null,
     })),
   };
 }
