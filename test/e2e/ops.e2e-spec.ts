@@ -58,6 +58,20 @@ describe('operations surface', () => {
   it('serves the OpenAPI document and UI', async () => {
     const doc = await s.api.get('/docs-json');
     expect(doc.status).toBe(200);
+    // what every operation may answer besides its own: a client generated from it expects them
+    for (const [route, operations] of Object.entries<any>(doc.body.paths)) {
+      for (const [method, operation] of Object.entries<any>(operations)) {
+        expect([route, method, Object.keys(operation.responses)]).toEqual([
+          route,
+          method,
+          expect.arrayContaining(['401', '503']),
+        ]);
+        expect(operation.responses['401'].headers['WWW-Authenticate']).toBeDefined();
+        if (method === 'post')
+          expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['400', '413', '415']));
+      }
+    }
+    expect(doc.body.paths['/v1/participants'].post.responses['201'].headers['Idempotent-Replayed']).toBeDefined();
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/v1/transactions', '/v1/transactions/{id}/branches', '/v1/participants']),
     );

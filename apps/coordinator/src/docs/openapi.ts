@@ -300,9 +300,11 @@ const PARTICIPANT_SCHEMA = {
 };
 
 /**
- * The answers every `/v1` operation shares, added where an operation does not list its own: 401 and
- * 403 (every route needs a key of some role; `/v1` and `/v1/me` any), 415 for a POST whose body is not JSON,
- * and the `Location` of the transaction on every answer that carries one.
+ * The answers every `/v1` operation shares, added where an operation does not list its own: 401 (with
+ * `WWW-Authenticate`) and 403 (every route needs a key of some role; `/v1` and `/v1/me` any), 400, 413
+ * and 415 for a POST whose body is not JSON, too large or of another type, 503 when the log cannot be
+ * reached, the `Location` of the transaction on every answer that carries one, and
+ * `Idempotent-Replayed` on a POST's answers that a repeat of its `Idempotency-Key` may get.
  */
 function withCommonAnswers(document: OpenAPIObject): OpenAPIObject {
   for (const [route, operations] of Object.entries(document.paths)) {
@@ -310,15 +312,41 @@ function withCommonAnswers(document: OpenAPIObject): OpenAPIObject {
     for (const [method, operation] of Object.entries(operations as Record<string, OperationObject>)) {
       const responses = operation.responses;
       responses[401] ??= problemResponse('no API key, or an unknown one');
+      responses[401].headers = { ...WWW_AUTHENTICATE, ...(responses[401].headers as object) };
       if (route !== '/v1/me' && route !== '/v1') responses[403] ??= problemResponse('the key’s role may not do this');
-      if (method === 'post') responses[415] ??= problemResponse('a body that is not application/json');
-      for (const answer of Object.values(responses)) {
-        if (JSON.stringify(answer).includes('#/components/schemas/Transaction')) answer.headers ??= LOCATION;
+      if (method === 'post') {
+        responses[400] ??= problemResponse('the body is not one JSON document of UTF-8 (`malformed_json`)');
+        responses[413] ??= problemResponse('the body is larger than 1 MiB (`payload_too_large`)');
+        responses[415] ??= problemResponse('a body that is not application/json');
+      }
+      responses[503] ??= problemResponse(
+        'the log could not be reached in time (`store_unavailable`): the outcome of a write is unknown; send it again',
+      );
+      for (const [status, answer] of Object.entries(responses)) {
+        const headers = {
+          ...(JSON.stringify(answer).includes('#/components/schemas/Transaction') ? LOCATION : {}),
+          ...(method === 'post' && status.startsWith('2') && !UNKEYED.has(route) ? IDEMPOTENT_REPLAYED : {}),
+        };
+        if (Object.keys(headers).length > 0) answer.headers = { ...headers, ...(answer.headers as object) };
       }
     }
   }
   return document;
 }
+
+/** POSTs that keep no answer under an Idempotency-Key: a heartbeat, and a new key (its secret is never stored). */
+const UNKEYED = new Set(['/v1/participants/{name}/heartbeat', '/v1/keys']);
+
+const WWW_AUTHENTICATE = {
+  'WWW-Authenticate': { description: 'Bearer realm="txc"', schema: { type: 'string' } },
+};
+
+const IDEMPOTENT_REPLAYED = {
+  'Idempotent-Replayed': {
+    description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
 
 interface OperationObject {
   responses: Record<string, { description?: string; content?: unknown; headers?: unknown }>;
