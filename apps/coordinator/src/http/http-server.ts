@@ -90,9 +90,9 @@ function headBytes(request: IncomingMessage): number {
 }
 
 /** A refusal before routing (a head past the limit, as Node answers one past its own bound): problem+json, connection closed. */
-function refuse(response: ServerResponse, problem: Problem): void {
-  const body = JSON.stringify(problem);
-  response.writeHead(problem.status, {
+function refuse(response: ServerResponse, answer: Problem): void {
+  const body = JSON.stringify(answer);
+  response.writeHead(answer.status, {
     'content-type': PROBLEM_CONTENT_TYPE,
     'content-length': Buffer.byteLength(body),
     connection: 'close',

@@ -16,12 +16,6 @@ import {
 import type { BranchRecord, EventRecord, LoadedTransaction, TransactionRecord } from '#store';
 
 const IN_PROGRESS: readonly BranchStatus[] = [BranchStatus.Running, BranchStatus.Completing];
-/** A transaction in these is tried no more until an operator replays it (`failed`), or ever. */
-const STOPPED: readonly TransactionStatus[] = [
-  TransactionStatus.Failed,
-  TransactionStatus.Committed,
-  TransactionStatus.Aborted,
-];
 
 /**
  * A branch retrying (as RETRYING_SQL): waiting out the backoff after a failed attempt, or making a
@@ -74,7 +68,7 @@ export function toSummary(t: TransactionRecord, attention: Attention): Transacti
 /** The branches of a transaction as shown: a message's check is not a branch (see {@link checkView}). */
 export function toBranchViews(loaded: LoadedTransaction, attempts: AttemptView[] = []): BranchView[] {
   // parked or final: nothing tries any branch again (a call abandoned when it failed still reads in flight)
-  const stopped = STOPPED.includes(loaded.txn.status);
+  const stopped = SETTLED_STATUSES.includes(loaded.txn.status);
   return loaded.branches
     .filter((b) => b.id !== MSG_CHECK_ID)
     .map((b) => ({
