@@ -14,7 +14,7 @@ import { KeyRegistry } from './key-registry';
 import { Permission } from './permissions';
 
 /** Where the API's resources are: what `GET /v1` answers (the address the coordinator prints at start). */
-const API_LINKS = {
+export const API_LINKS = {
   transactions: '/v1/transactions',
   participants: '/v1/participants',
   stream: '/v1/stream',

@@ -21,7 +21,8 @@ const body = (s: z.ZodType) => ({
   content: { 'application/json': { schema: z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) } },
 });
 const path = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
-const transaction = { $ref: '#/components/schemas/Transaction' };
+const schema = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const transaction = schema('Transaction');
 const denied = { 401: problem('no API key, or an unknown one'), 403: problem('the key’s role may not do this') };
 
 /** One operator action on a transaction: replay, retry or abort (`extra`: its other answers). */
@@ -46,25 +47,28 @@ export const OPERATOR_PATHS = {
   '/v1': {
     get: {
       summary: 'Who the API key is, and where the API’s resources are: {open, name, role, links}',
-      responses: { 200: ok('the caller and the links'), 401: problem('no API key, or an unknown one') },
+      responses: {
+        200: ok('the caller and the links', schema('ApiIndex')),
+        401: problem('no API key, or an unknown one'),
+      },
     },
   },
   '/v1/me': {
     get: {
       summary: 'Who the API key is: {open, name, role}',
-      responses: { 200: ok('the caller'), 401: problem('no API key, or an unknown one') },
+      responses: { 200: ok('the caller', schema('WhoAmI')), 401: problem('no API key, or an unknown one') },
     },
   },
   '/v1/keys': {
     get: {
       summary: 'API keys (admin): name, role, source; never the secret',
-      responses: { 200: ok('{items}'), ...denied },
+      responses: { 200: ok('{items}', schema('ApiKeyList')), ...denied },
     },
     post: {
       summary: 'Create a stored API key (admin); its secret is answered once',
       requestBody: body(createKeySchema),
       responses: {
-        201: ok('the key with its secret in `key`'),
+        201: ok('the key with its secret in `key`', schema('CreatedApiKey')),
         409: problem('the name is taken'),
         422: problem('invalid'),
         ...denied,
@@ -124,7 +128,7 @@ export const OPERATOR_PATHS = {
           schema: { type: 'string', enum: ['15m', '1h', '6h', '24h'], default: '1h' },
         },
       ],
-      responses: { 200: ok('the overview'), 422: problem('unknown window'), ...denied },
+      responses: { 200: ok('the overview', schema('Stats')), 422: problem('unknown window'), ...denied },
     },
   },
   '/v1/transactions/replay': {
@@ -133,7 +137,7 @@ export const OPERATOR_PATHS = {
       parameters: [idempotencyKey],
       requestBody: body(bulkReplaySchema),
       responses: {
-        200: ok('{dryRun, matched, truncated, ids | results}'),
+        200: ok('{dryRun, matched, truncated, ids | results}', schema('BulkReplayResult')),
         422: problem('invalid filter or no reason'),
         ...denied,
       },

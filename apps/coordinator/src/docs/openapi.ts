@@ -1,10 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { ANSWER_SCHEMAS } from './openapi-answers';
 import { OPERATOR_PATHS, idempotencyKey } from './openapi-operator';
 import { z } from 'zod';
 import {
   Limits,
-  Transport,
   interactiveBranchSchema,
   listTransactionsQuerySchema,
   heartbeatSchema,
@@ -58,7 +58,7 @@ export function openApiDocument(): OpenAPIObject {
             422: problemResponse('invalid or unsafe'),
           },
         },
-        get: { summary: 'List participants', responses: { 200: json('participants') } },
+        get: { summary: 'List participants', responses: { 200: json('participants: {items}', 'ParticipantList') } },
       },
       '/v1/participants/{name}': {
         get: {
@@ -137,7 +137,10 @@ export function openApiDocument(): OpenAPIObject {
             required: false,
             schema: { ...generated, ...LIST_QUERY_RULES[name] },
           })),
-          responses: { 200: json('a page: {items, nextCursor}'), 422: problemResponse('invalid query') },
+          responses: {
+            200: json('a page: {items, nextCursor}', 'TransactionPage'),
+            422: problemResponse('invalid query'),
+          },
         },
       },
       '/v1/transactions/{id}': {
@@ -167,8 +170,8 @@ export function openApiDocument(): OpenAPIObject {
           ],
           requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterBranch' } } } },
           responses: {
-            200: json('the branch voted yes'),
-            202: { ...json('the vote is still being retried after `wait`'), headers: LOCATION },
+            200: json('the branch voted yes', 'Branch'),
+            202: { ...json('the vote is still being retried after `wait`', 'Branch'), headers: LOCATION },
             404: problemResponse('unknown'),
             409: problemResponse('the branch voted no, or the transaction is past registering'),
             422: problemResponse('invalid branch'),
@@ -221,8 +224,7 @@ export function openApiDocument(): OpenAPIObject {
         RegisterParticipant: schema(registerParticipantSchema),
         Heartbeat: schema(heartbeatSchema),
         RegisterBranch: schema(interactiveBranchSchema),
-        Transaction: { type: 'object', description: 'TransactionView in libs/contracts/src/transaction-view.ts' },
-        Participant: PARTICIPANT_SCHEMA,
+        ...ANSWER_SCHEMAS,
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail'],
@@ -241,63 +243,6 @@ export function openApiDocument(): OpenAPIObject {
     },
   } as OpenAPIObject);
 }
-
-const nullable = (type: string, extra: object = {}) => ({ type: [type, 'null'], ...extra });
-const CIRCUIT = { type: 'string', enum: ['closed', 'open', 'half-open'] };
-/** What every registry answer carries for an instance and for its participant: the last minute's calls from this coordinator. */
-const CALL_FIGURES = {
-  errorRate: nullable('number', { description: 'share of the last 100 calls that failed; null before any call' }),
-  calls: { type: 'integer', description: 'calls in the last minute' },
-  latencyP50Ms: nullable('number'),
-  latencyP99Ms: nullable('number'),
-};
-
-/** ParticipantView (libs/contracts/src/transaction-view.ts). */
-const PARTICIPANT_SCHEMA = {
-  type: 'object',
-  properties: {
-    name: { type: 'string' },
-    url: { type: 'string', description: "the most recent registration's address" },
-    transport: { type: 'string', enum: Object.values(Transport) },
-    ttlSeconds: nullable('integer'),
-    hasSecret: { type: 'boolean' },
-    metadata: { type: 'object' },
-    maxConcurrency: nullable('integer'),
-    ratePerSecond: nullable('number'),
-    autoReplay: { type: 'boolean' },
-    healthySince: nullable('string', { format: 'date-time' }),
-    status: { type: 'string', enum: ['up', 'stale'], description: 'up while at least one instance is up' },
-    circuit: CIRCUIT,
-    lastSeenAt: { type: 'string', format: 'date-time' },
-    lastError: nullable('string'),
-    ...CALL_FIGURES,
-    inFlightTransactions: { type: 'integer' },
-    failedTransactions: { type: 'integer' },
-    instances: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          instanceId: { type: 'string' },
-          url: { type: 'string' },
-          transport: { type: 'string' },
-          ttlSeconds: nullable('integer'),
-          metadata: { type: 'object' },
-          status: { type: 'string', enum: ['up', 'expired', 'draining'] },
-          circuit: CIRCUIT,
-          circuitChangedAt: nullable('string', { format: 'date-time' }),
-          expiresAt: nullable('string', { format: 'date-time', description: 'null: the lease never expires' }),
-          lastSeenAt: { type: 'string', format: 'date-time' },
-          registeredAt: { type: 'string', format: 'date-time' },
-          ...CALL_FIGURES,
-          inFlightCalls: { type: 'integer' },
-        },
-      },
-    },
-    createdAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-};
 
 /**
  * The answers every `/v1` operation shares, added where an operation does not list its own: 401 (with
@@ -324,7 +269,7 @@ function withCommonAnswers(document: OpenAPIObject): OpenAPIObject {
       );
       for (const [status, answer] of Object.entries(responses)) {
         const headers = {
-          ...(JSON.stringify(answer).includes('#/components/schemas/Transaction') ? LOCATION : {}),
+          ...(JSON.stringify(answer).includes('"#/components/schemas/Transaction"') ? LOCATION : {}),
           ...(method === 'post' && status.startsWith('2') && !UNKEYED.has(route) ? IDEMPOTENT_REPLAYED : {}),
         };
         if (Object.keys(headers).length > 0) answer.headers = { ...headers, ...(answer.headers as object) };
