@@ -33,10 +33,11 @@ describe('the OpenAPI document describes the answers', () => {
     const answer = operation.responses[String(res.status)];
     expect([method, route, res.status, answer !== undefined]).toEqual([method, route, res.status, true]);
     if (res.status === 204) return;
+    // a JSON answer declares its schema: by reference, or in place (health)
     const type = (res.headers.get('content-type') ?? '').split(';')[0];
-    const ref: string | undefined = answer.content?.[type]?.schema?.$ref;
-    expect([method, route, res.status, type, ref]).toEqual([method, route, res.status, type, expect.any(String)]);
-    const validate = ajv.compile({ $ref: DOCUMENT_ID + ref });
+    const schema = answer.content?.[type]?.schema;
+    expect([method, route, res.status, type, schema]).toEqual([method, route, res.status, type, expect.any(Object)]);
+    const validate = ajv.compile(schema.$ref ? { $ref: DOCUMENT_ID + schema.$ref } : closed(schema));
     const valid = validate(res.body);
     expect([method, route, res.status, valid ? [] : validate.errors]).toEqual([method, route, res.status, []]);
   }
@@ -132,6 +133,46 @@ describe('the OpenAPI document describes the answers', () => {
     expectDescribed('get', '/v1/transactions', await s.api.get('/v1/transactions?limit=2'));
     expectDescribed('get', '/v1/transactions', await s.api.get('/v1/transactions?protocol=msg'));
     expectDescribed('get', '/v1/stats', await s.api.get('/v1/stats?window=15m'));
+    expectDescribed('get', '/health/live', await s.api.get('/health/live'));
+    expectDescribed('get', '/health/ready', await s.api.get('/health/ready'));
+  });
+});
+
+describe('the OpenAPI start body', () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack('openapi-start');
+  });
+  afterAll(() => s.close());
+
+  it('refuses what the server refuses across fields, and takes what it takes', async () => {
+    const doc = (await s.api.get('/docs-json')).body;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats(ajv);
+    ajv.addSchema({ $id: DOCUMENT_ID, components: doc.components });
+    const validate = ajv.compile({ $ref: `${DOCUMENT_ID}#/components/schemas/StartTransaction` });
+    const branch = (id: string, extra: object = {}) => ({ id, participant: 'p1', payload: {}, ...extra });
+    const check = { participant: 'p1', path: '/msg/check' };
+    const bodies: [string, object][] = [
+      ['a saga', { protocol: 'saga', branches: [branch('a')] }],
+      ['a saga DAG', { protocol: 'saga', branches: [branch('a'), branch('b', { dependsOn: ['a'] })] }],
+      ['an interactive TCC', { protocol: 'tcc', mode: 'interactive' }],
+      ['a driven message', { protocol: 'msg', branches: [branch('a')] }],
+      ['a prepared message', { protocol: 'msg', mode: 'prepared', check, branches: [branch('a')] }],
+      ['a driven saga without branches', { protocol: 'saga', branches: [] }],
+      ['a driven 2PC without branches', { protocol: '2pc' }],
+      ['an interactive TCC with a branch', { protocol: 'tcc', mode: 'interactive', branches: [branch('a')] }],
+      ['a prepared message without check', { protocol: 'msg', mode: 'prepared', branches: [branch('a')] }],
+      ['an interactive message', { protocol: 'msg', mode: 'interactive' }],
+      ['a prepared TCC', { protocol: 'tcc', mode: 'prepared', check, branches: [branch('a')] }],
+      ['a saga with a check', { protocol: 'saga', check, branches: [branch('a')] }],
+      ['a 2PC with checkAfterMs', { protocol: '2pc', checkAfterMs: 1000, branches: [branch('a')] }],
+      ['a TCC with dependsOn', { protocol: 'tcc', branches: [branch('a'), branch('b', { dependsOn: ['a'] })] }],
+    ];
+    for (const [what, body] of bodies) {
+      const status = (await s.api.post('/v1/transactions', body)).status;
+      expect([what, status, validate(body)]).toEqual([what, status, status === 201]);
+    }
   });
 });
 

@@ -157,3 +157,42 @@ export const OPERATOR_PATHS = {
     { 200: ok('already aborting or aborted: nothing more to do', transaction) },
   ),
 };
+
+const HEALTH_REPORT = {
+  type: 'object',
+  description: 'each check by name (`postgres`, `queue`) with its `status` up or down; `queue` names its `backend`',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error'] },
+    info: { type: 'object' },
+    error: { type: 'object' },
+    details: { type: 'object' },
+  },
+};
+
+/** Health and metrics: outside `/v1`, health without a key, metrics as `METRICS_PUBLIC` says. */
+export const OPERATIONS_PATHS = {
+  '/health/live': {
+    get: {
+      summary: 'The process answers',
+      security: [],
+      responses: { 200: ok('{"status": "ok"}', { type: 'object', properties: { status: { const: 'ok' } } }) },
+    },
+  },
+  '/health/ready': {
+    get: {
+      summary: 'Postgres and the queue’s store (Redis, or Postgres with no REDIS_URL) answer within 2 s',
+      security: [],
+      responses: { 200: ok('both up', HEALTH_REPORT), 503: ok('one is down: which, and why', HEALTH_REPORT) },
+    },
+  },
+  '/metrics': {
+    get: {
+      summary: 'Prometheus metrics (a key of any role when METRICS_PUBLIC=false)',
+      security: [{}, { bearer: [] }],
+      responses: {
+        200: { description: 'the text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        401: problem('METRICS_PUBLIC=false and no API key, or an unknown one'),
+      },
+    },
+  },
+};

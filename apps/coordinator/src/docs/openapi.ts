@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ANSWER_SCHEMAS } from './openapi-answers';
-import { OPERATOR_PATHS, idempotencyKey } from './openapi-operator';
+import { withNames } from './openapi-names';
+import { OPERATIONS_PATHS, OPERATOR_PATHS, idempotencyKey } from './openapi-operator';
 import { z } from 'zod';
 import {
   Limits,
@@ -32,216 +33,256 @@ const LIST_QUERY_RULES: Record<string, object> = {
   cursor: { maxLength: 512, description: 'the nextCursor of the page before' },
 };
 
+const mode = (...modes: string[]) => ({ required: ['mode'], properties: { mode: { enum: modes } } });
+const protocol = (value: string) => ({ required: ['protocol'], properties: { protocol: { const: value } } });
+
+/**
+ * The start body's rules across fields, which its zod schema checks in code (`superRefine`) and so
+ * cannot put in its JSON Schema: branches by mode, what only a message takes, `dependsOn` only for
+ * sagas and messages. (Unique ids, known dependencies and no cycles are not said here.)
+ */
+const START_RULES = [
+  {
+    description: 'interactive: no branches at the start (they are registered one by one); else at least one',
+    if: mode('interactive'),
+    then: { properties: { branches: { maxItems: 0 } } },
+    else: { required: ['branches'], properties: { branches: { minItems: 1 } } },
+  },
+  {
+    description: 'msg: mode driven or prepared; prepared needs its check. Other protocols: no prepared mode, no check',
+    if: protocol('msg'),
+    then: {
+      properties: { mode: { enum: ['driven', 'prepared'] } },
+      if: mode('prepared'),
+      then: { required: ['check'] },
+    },
+    else: {
+      properties: { mode: { enum: ['driven', 'interactive'] } },
+      not: { anyOf: [{ required: ['check'] }, { required: ['checkAfterMs'] }] },
+    },
+  },
+  {
+    description: '`dependsOn` only for sagas and messages',
+    if: { anyOf: [protocol('saga'), protocol('msg')] },
+    else: { properties: { branches: { items: { not: { required: ['dependsOn'] } } } } },
+  },
+];
+
 /** The OpenAPI document of the client API, its request schemas generated from the zod schemas in #contracts. */
 export function openApiDocument(): OpenAPIObject {
   const schema = (s: z.ZodType) =>
     z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return withCommonAnswers({
-    openapi: '3.1.0',
-    info: {
-      title: 'txc transaction coordinator',
-      version: '0.1.0',
-      description:
-        'Drives participant services through sagas, TCC, 2PC, 3PC and reliable messages with a crash-safe log.',
-    },
-    paths: {
-      '/v1/participants': {
-        post: {
-          summary: 'Register or update a participant',
-          parameters: [idempotencyKey],
-          requestBody: {
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterParticipant' } } },
-          },
-          responses: {
-            201: json('registered', 'Participant'),
-            200: json('updated', 'Participant'),
-            422: problemResponse('invalid or unsafe'),
-          },
-        },
-        get: { summary: 'List participants', responses: { 200: json('participants: {items}', 'ParticipantList') } },
+  return withNames(
+    withCommonAnswers({
+      openapi: '3.1.0',
+      info: {
+        title: 'txc transaction coordinator',
+        version: '0.1.0',
+        description:
+          'Drives participant services through sagas, TCC, 2PC, 3PC and reliable messages with a crash-safe log.',
       },
-      '/v1/participants/{name}': {
-        get: {
-          summary: 'A participant',
-          parameters: [idParam('name')],
-          responses: {
-            200: json('the participant', 'Participant'),
-            404: problemResponse('unknown'),
-            422: problemResponse('invalid name'),
+      paths: {
+        '/v1/participants': {
+          post: {
+            summary: 'Register or update a participant',
+            parameters: [idempotencyKey],
+            requestBody: {
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterParticipant' } } },
+            },
+            responses: {
+              201: json('registered', 'Participant'),
+              200: json('updated', 'Participant'),
+              422: problemResponse('invalid or unsafe'),
+            },
+          },
+          get: { summary: 'List participants', responses: { 200: json('participants: {items}', 'ParticipantList') } },
+        },
+        '/v1/participants/{name}': {
+          get: {
+            summary: 'A participant',
+            parameters: [idParam('name')],
+            responses: {
+              200: json('the participant', 'Participant'),
+              404: problemResponse('unknown'),
+              422: problemResponse('invalid name'),
+            },
+          },
+          delete: {
+            summary: 'Remove a participant',
+            parameters: [idParam('name')],
+            responses: { 204: json('removed'), 404: problemResponse('unknown'), 422: problemResponse('invalid name') },
           },
         },
-        delete: {
-          summary: 'Remove a participant',
-          parameters: [idParam('name')],
-          responses: { 204: json('removed'), 404: problemResponse('unknown'), 422: problemResponse('invalid name') },
-        },
-      },
-      '/v1/participants/{name}/heartbeat': {
-        post: {
-          summary: "Extend an instance's lease (without instanceId: the instances registered without one)",
-          parameters: [idParam('name')],
-          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Heartbeat' } } } },
-          responses: {
-            200: json('the participant', 'Participant'),
-            404: problemResponse('unknown participant or instance: register again'),
-            409: problemResponse('the instance was deregistered (draining): register again to take calls'),
-            422: problemResponse('invalid name or body'),
+        '/v1/participants/{name}/heartbeat': {
+          post: {
+            summary: "Extend an instance's lease (without instanceId: the instances registered without one)",
+            parameters: [idParam('name')],
+            requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/Heartbeat' } } } },
+            responses: {
+              200: json('the participant', 'Participant'),
+              404: problemResponse('unknown participant or instance: register again'),
+              409: problemResponse('the instance was deregistered (draining): register again to take calls'),
+              422: problemResponse('invalid name or body'),
+            },
           },
         },
-      },
-      '/v1/participants/{name}/instances/{instanceId}': {
-        delete: {
-          summary: 'Deregister an instance: it drains (no new calls) until it registers again',
-          parameters: [idParam('name'), idParam('instanceId')],
-          responses: {
-            200: json('the participant', 'Participant'),
-            404: problemResponse('unknown'),
-            414: problemResponse('the instanceId is longer than 6,144 bytes as sent (docs/limits.md)'),
-            422: problemResponse('invalid name'),
+        '/v1/participants/{name}/instances/{instanceId}': {
+          delete: {
+            summary: 'Deregister an instance: it drains (no new calls) until it registers again',
+            parameters: [idParam('name'), idParam('instanceId')],
+            responses: {
+              200: json('the participant', 'Participant'),
+              404: problemResponse('unknown'),
+              414: problemResponse('the instanceId is longer than 6,144 bytes as sent (docs/limits.md)'),
+              422: problemResponse('invalid name'),
+            },
           },
         },
-      },
-      '/v1/transactions': {
-        post: {
-          summary: 'Start a transaction',
-          parameters: [
-            idempotencyKey,
-            {
-              name: 'wait',
+        '/v1/transactions': {
+          post: {
+            summary: 'Start a transaction',
+            parameters: [
+              idempotencyKey,
+              {
+                name: 'wait',
+                in: 'query',
+                required: false,
+                description: 'Block up to this many ms until settled',
+                schema: { type: 'integer', minimum: 0, maximum: 60000 },
+              },
+            ],
+            requestBody: {
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/StartTransaction' } } },
+            },
+            responses: {
+              201: json('created', 'Transaction'),
+              200: json('settled within wait, or the same id and body again', 'Transaction'),
+              202: json('not settled within wait', 'Transaction'),
+              400: problemResponse('malformed JSON'),
+              409: problemResponse('the id exists with another body'),
+              413: problemResponse('body too large'),
+              422: problemResponse('invalid request'),
+            },
+          },
+          get: {
+            summary: 'List transactions, newest first',
+            parameters: Object.entries(
+              (schema(listTransactionsQuerySchema).properties as Record<string, object> | undefined) ?? {},
+            ).map(([name, generated]) => ({
+              name,
               in: 'query',
               required: false,
-              description: 'Block up to this many ms until settled',
-              schema: { type: 'integer', minimum: 0, maximum: 60000 },
+              schema: { ...generated, ...LIST_QUERY_RULES[name] },
+            })),
+            responses: {
+              200: json('a page: {items, nextCursor}', 'TransactionPage'),
+              422: problemResponse('invalid query'),
             },
-          ],
-          requestBody: {
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/StartTransaction' } } },
-          },
-          responses: {
-            201: json('created', 'Transaction'),
-            200: json('settled within wait, or the same id and body again', 'Transaction'),
-            202: json('not settled within wait', 'Transaction'),
-            400: problemResponse('malformed JSON'),
-            409: problemResponse('the id exists with another body'),
-            413: problemResponse('body too large'),
-            422: problemResponse('invalid request'),
           },
         },
-        get: {
-          summary: 'List transactions, newest first',
-          parameters: Object.entries(
-            (schema(listTransactionsQuerySchema).properties as Record<string, object> | undefined) ?? {},
-          ).map(([name, generated]) => ({
-            name,
-            in: 'query',
-            required: false,
-            schema: { ...generated, ...LIST_QUERY_RULES[name] },
-          })),
-          responses: {
-            200: json('a page: {items, nextCursor}', 'TransactionPage'),
-            422: problemResponse('invalid query'),
-          },
-        },
-      },
-      '/v1/transactions/{id}': {
-        get: {
-          summary: 'A transaction with branches, attempts and timeline',
-          parameters: [idParam('id')],
-          responses: {
-            200: json('the transaction', 'Transaction'),
-            404: problemResponse('unknown'),
-            422: problemResponse('invalid id'),
-          },
-        },
-      },
-      '/v1/transactions/{id}/branches': {
-        post: {
-          summary: 'Interactive TCC/2PC: register a branch; its try/prepare is delivered and its vote awaited',
-          parameters: [
-            idParam('id'),
-            idempotencyKey,
-            {
-              name: 'wait',
-              in: 'query',
-              required: false,
-              description: 'How long to wait through retries for the vote before answering 202 (default 60000)',
-              schema: { type: 'integer', minimum: 0, maximum: 60000 },
+        '/v1/transactions/{id}': {
+          get: {
+            summary: 'A transaction with branches, attempts and timeline',
+            parameters: [idParam('id')],
+            responses: {
+              200: json('the transaction', 'Transaction'),
+              404: problemResponse('unknown'),
+              422: problemResponse('invalid id'),
             },
-          ],
-          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterBranch' } } } },
-          responses: {
-            200: json('the branch voted yes', 'Branch'),
-            202: { ...json('the vote is still being retried after `wait`', 'Branch'), headers: LOCATION },
-            404: problemResponse('unknown'),
-            409: problemResponse('the branch voted no, or the transaction is past registering'),
-            422: problemResponse('invalid branch'),
           },
         },
-      },
-      '/v1/transactions/{id}/commit': {
-        post: {
-          summary: 'Interactive TCC/2PC: decide commit',
-          parameters: [
-            idParam('id'),
-            idempotencyKey,
-            { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } },
-          ],
-          responses: {
-            202: json('committing', 'Transaction'),
-            200: json('committed within wait', 'Transaction'),
-            404: problemResponse('unknown'),
-            409: problemResponse('not every branch said yes'),
-            422: problemResponse('invalid id, wait or body (none, or {})'),
+        '/v1/transactions/{id}/branches': {
+          post: {
+            summary: 'Interactive TCC/2PC: register a branch; its try/prepare is delivered and its vote awaited',
+            parameters: [
+              idParam('id'),
+              idempotencyKey,
+              {
+                name: 'wait',
+                in: 'query',
+                required: false,
+                description: 'How long to wait through retries for the vote before answering 202 (default 60000)',
+                schema: { type: 'integer', minimum: 0, maximum: 60000 },
+              },
+            ],
+            requestBody: {
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/RegisterBranch' } } },
+            },
+            responses: {
+              200: json('the branch voted yes', 'Branch'),
+              202: { ...json('the vote is still being retried after `wait`', 'Branch'), headers: LOCATION },
+              404: problemResponse('unknown'),
+              409: problemResponse('the branch voted no, or the transaction is past registering'),
+              422: problemResponse('invalid branch'),
+            },
           },
         },
-      },
-      '/v1/transactions/{id}/submit': {
-        post: {
-          summary: "A prepared message's sender committed: deliver it (idempotent)",
-          parameters: [
-            idParam('id'),
-            idempotencyKey,
-            { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } },
-          ],
-          responses: {
-            202: json('delivering (or already delivering)', 'Transaction'),
-            200: json('delivered (or failed) within wait, or already settled', 'Transaction'),
-            404: problemResponse('unknown'),
-            409: problemResponse('the message was aborted, or the transaction is not a message'),
-            422: problemResponse('invalid id, wait or body (none, or {})'),
+        '/v1/transactions/{id}/commit': {
+          post: {
+            summary: 'Interactive TCC/2PC: decide commit',
+            parameters: [
+              idParam('id'),
+              idempotencyKey,
+              { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } },
+            ],
+            responses: {
+              202: json('committing', 'Transaction'),
+              200: json('committed within wait', 'Transaction'),
+              404: problemResponse('unknown'),
+              409: problemResponse('not every branch said yes'),
+              422: problemResponse('invalid id, wait or body (none, or {})'),
+            },
           },
         },
+        '/v1/transactions/{id}/submit': {
+          post: {
+            summary: "A prepared message's sender committed: deliver it (idempotent)",
+            parameters: [
+              idParam('id'),
+              idempotencyKey,
+              { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 60000 } },
+            ],
+            responses: {
+              202: json('delivering (or already delivering)', 'Transaction'),
+              200: json('delivered (or failed) within wait, or already settled', 'Transaction'),
+              404: problemResponse('unknown'),
+              409: problemResponse('the message was aborted, or the transaction is not a message'),
+              422: problemResponse('invalid id, wait or body (none, or {})'),
+            },
+          },
+        },
+        ...OPERATOR_PATHS,
+        ...OPERATIONS_PATHS,
       },
-      ...OPERATOR_PATHS,
-    },
-    security: [{ bearer: [] }],
-    components: {
-      securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'an API key (README "Access control")' },
-      },
-      schemas: {
-        StartTransaction: schema(startTransactionSchema),
-        RegisterParticipant: schema(registerParticipantSchema),
-        Heartbeat: schema(heartbeatSchema),
-        RegisterBranch: schema(interactiveBranchSchema),
-        ...ANSWER_SCHEMAS,
-        Problem: {
-          type: 'object',
-          required: ['type', 'title', 'status', 'detail'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            errors: {
-              type: 'array',
-              items: { type: 'object', properties: { field: { type: 'string' }, rule: { type: 'string' } } },
+      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'an API key (README "Access control")' },
+        },
+        schemas: {
+          StartTransaction: { ...schema(startTransactionSchema), allOf: START_RULES },
+          RegisterParticipant: schema(registerParticipantSchema),
+          Heartbeat: schema(heartbeatSchema),
+          RegisterBranch: schema(interactiveBranchSchema),
+          ...ANSWER_SCHEMAS,
+          Problem: {
+            type: 'object',
+            required: ['type', 'title', 'status', 'detail'],
+            properties: {
+              type: { type: 'string' },
+              title: { type: 'string' },
+              status: { type: 'integer' },
+              detail: { type: 'string' },
+              errors: {
+                type: 'array',
+                items: { type: 'object', properties: { field: { type: 'string' }, rule: { type: 'string' } } },
+              },
             },
           },
         },
       },
-    },
-  } as OpenAPIObject);
+    } as OpenAPIObject),
+  );
 }
 
 /**
