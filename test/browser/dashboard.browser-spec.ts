@@ -203,4 +203,15 @@ describe('operator dashboard', () => {
     await page.locator(`[data-testid=transaction-row][data-id="${failedId}"]`).waitFor({ state: 'detached' });
     expect(await page.locator('[data-testid=transaction-row]').count()).toBe(1);
   });
+
+  it('shows a list of statuses given in a link as the status filter, and lists only those', async () => {
+    await page.goto(`${s.origin}/transactions?status=aborted,failed`);
+    await page.locator(`[data-testid=transaction-row][data-id="${failedId}"]`).waitFor();
+    expect(await page.getByTestId('filter-status').inputValue()).toBe('aborted,failed');
+    expect(await page.locator('[data-testid=filter-status] option:checked').textContent()).toBe('aborted, failed');
+    const statuses = await page
+      .locator('[data-testid=transaction-row]')
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')));
+    expect(new Set(statuses)).toEqual(new Set(['aborted', 'failed']));
+  });
 });

@@ -2,6 +2,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Attention, Protocol, TransactionStatus } from '../api/vocabulary';
 import { IN_FLIGHT_STATUSES, isoToLocalInput, localInputToIso, type ListFilters } from './list-filters';
 
+const STATUS_CHOICES: readonly string[] = Object.values(TransactionStatus);
+
 /**
  * The filter form. Choices in a list apply at once; typed ones (participant, search, times) on
  * Enter or "Apply".
@@ -10,6 +12,9 @@ export function TransactionFilters(props: { filters: ListFilters; onChange: (fil
   const [draft, setDraft] = useState<ListFilters>(props.filters);
   useEffect(() => setDraft(props.filters), [props.filters]);
 
+  // a list of statuses from a link (`?status=committed,aborted`) that no single choice is: shown as itself
+  const statusList =
+    draft.status && draft.status !== IN_FLIGHT_STATUSES && !STATUS_CHOICES.includes(draft.status) ? draft.status : null;
   const set = (key: keyof ListFilters, value: string) => setDraft((d) => ({ ...d, [key]: value }));
   const choose = (key: keyof ListFilters, value: string) => props.onChange({ ...draft, [key]: value });
   const submit = (event: FormEvent) => {
@@ -41,6 +46,7 @@ export function TransactionFilters(props: { filters: ListFilters; onChange: (fil
           {Object.values(TransactionStatus).map((s) => (
             <option key={s}>{s}</option>
           ))}
+          {statusList && <option value={statusList}>{statusList.split(',').join(', ')}</option>}
         </select>
       </label>
       <label>
