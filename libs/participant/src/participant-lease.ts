@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import { coordinatorBaseUrl } from '#contracts';
 
+/** How long `stop({ leave: true })` waits for its deregistration to be answered. */
+const LEAVE_TIMEOUT_MS = 10_000;
+
 /** What a {@link ParticipantLease} registers and how often it renews. */
 export interface ParticipantLeaseOptions {
   /** The coordinator's base URL, e.g. `http://127.0.0.1:7070` (without `/v1`). */
@@ -128,7 +131,8 @@ export class ParticipantLease {
     if (options.leave && this.registered) {
       const { name, instanceId, url } = this.options;
       const path = `/v1/participants/${encodeURIComponent(name)}/instances/${encodeURIComponent(instanceId ?? url)}`;
-      const res = await this.request('DELETE', path);
+      // the coordinator answers once no coordinator will call the instance any more: about a second
+      const res = await this.request('DELETE', path, undefined, LEAVE_TIMEOUT_MS);
       if (!res.ok && res.status !== 404) throw new Error(`leaving answered HTTP ${res.status}: ${await res.text()}`);
       this.registered = false;
     }
@@ -185,7 +189,13 @@ export class ParticipantLease {
     return this.request('POST', path, body ?? {});
   }
 
-  private request(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<Response> {
+  /** Sends a request that gives up after `timeoutMs` (default: a heartbeat period, at least a second). */
+  private request(
+    method: 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    timeoutMs = Math.max(1000, Math.ceil(this.options.heartbeatMs)),
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
@@ -196,7 +206,7 @@ export class ParticipantLease {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       // a hung coordinator must not stall the heartbeat chain past its own period
       // (a whole number of ms: AbortSignal.timeout throws on a third of a 5 s lease)
-      signal: AbortSignal.timeout(Math.max(1000, Math.ceil(this.options.heartbeatMs))),
+      signal: AbortSignal.timeout(timeoutMs),
     }).catch((error: unknown) => {
       // fetch says only "fetch failed": the address and the reason are what a log reader needs
       throw new Error(`cannot reach the coordinator at ${base}: ${unreachableBecause(error)}`, { cause: error });

@@ -128,7 +128,8 @@ export function openApiDocument(): OpenAPIObject {
         },
         '/v1/participants/{name}/instances/{instanceId}': {
           delete: {
-            summary: 'Deregister an instance: it drains (no new calls) until it registers again',
+            summary:
+              'Deregister an instance: it drains (no new calls) until it registers again; answered once no coordinator will call it (about a second)',
             parameters: [idParam('name'), idParam('instanceId')],
             responses: {
               200: json('the participant', 'Participant'),

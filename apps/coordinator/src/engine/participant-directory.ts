@@ -80,7 +80,19 @@ export class ParticipantDirectory {
   forget(name: string): void {
     this.cache.delete(name);
   }
+
+  /**
+   * Resolves once every read any coordinator took before now has expired: from then on, none calls
+   * an instance from a read older than a change committed before this was called. A leave and a
+   * removal answer after it, so that "no new call" holds across coordinators once they answer.
+   */
+  async outlastReads(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, FRESH_MS + READ_MARGIN_MS));
+  }
 }
+
+/** A read's age is measured from before its query was sent: this covers timers firing late. */
+const READ_MARGIN_MS = 50;
 
 /** An instance that has not deregistered and whose lease (if it has one) has not lapsed. */
 export function isLive(i: Pick<ParticipantInstanceEntity, 'ttlSeconds' | 'lastSeenAt' | 'leftAt'>, now = Date.now()) {

@@ -123,11 +123,14 @@ export class ParticipantGateway {
     sendBy?: number,
     urgent = false,
   ): Promise<Delivery> {
-    const entry = await this.directory.entry(name);
-    if (!entry) return { kind: 'unregistered' };
-    const release = urgent ? () => undefined : await this.permit(entry.participant);
+    const limits = await this.directory.entry(name);
+    if (!limits) return { kind: 'unregistered' };
+    const release = urgent ? () => undefined : await this.permit(limits.participant);
     if (typeof release !== 'function') return release;
     try {
+      // the instances as they are now: the permit may have been waited for, and an instance left meanwhile
+      const entry = await this.directory.entry(name);
+      if (!entry) return { kind: 'unregistered' };
       if (sendBy !== undefined && Date.now() >= sendBy) {
         return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
       }

@@ -90,7 +90,10 @@ export class ParticipantsService {
     return { status: 200, body: await this.view(name) };
   }
 
-  /** Deregisters an instance: it is draining (no new calls; calls in flight finish) until it registers again. */
+  /**
+   * Deregisters an instance: it is draining (no new calls; calls in flight finish) until it registers
+   * again. Answers once no coordinator will start a call to it (about a second).
+   */
   async leave(name: string, instanceId: string): Promise<Reply<ParticipantView>> {
     const asStored = storedUrlOf(instanceId);
     const left =
@@ -98,6 +101,8 @@ export class ParticipantsService {
       (asStored !== null && (await this.registry.leave(name, asStored)));
     if (!left) throw new ParticipantNotFoundError(name, instanceId);
     this.directory.forget(name);
+    // other coordinators may still call it from their cached read (up to a second old): answer once none will
+    await this.directory.outlastReads();
     return { status: 200, body: await this.view(name) };
   }
 
@@ -126,6 +131,7 @@ export class ParticipantsService {
   async remove(name: string): Promise<Reply<null>> {
     if (!(await this.registry.remove(name))) throw new ParticipantNotFoundError(name);
     this.directory.forget(name);
+    await this.directory.outlastReads();
     return { status: 204, body: null };
   }
 
