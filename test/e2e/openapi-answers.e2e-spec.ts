@@ -164,6 +164,7 @@ describe('the OpenAPI start body', () => {
       ['an interactive TCC with a branch', { protocol: 'tcc', mode: 'interactive', branches: [branch('a')] }],
       ['a prepared message without check', { protocol: 'msg', mode: 'prepared', branches: [branch('a')] }],
       ['an interactive message', { protocol: 'msg', mode: 'interactive' }],
+      ['a driven message with a check', { protocol: 'msg', check, branches: [branch('a')] }],
       ['a prepared TCC', { protocol: 'tcc', mode: 'prepared', check, branches: [branch('a')] }],
       ['a saga with a check', { protocol: 'saga', check, branches: [branch('a')] }],
       ['a 2PC with checkAfterMs', { protocol: '2pc', checkAfterMs: 1000, branches: [branch('a')] }],

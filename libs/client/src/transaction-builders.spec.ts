@@ -124,6 +124,12 @@ describe('transaction builders', () => {
     expect(sent).toEqual([builder.toPreparedRequest()]);
     await handle.submit();
     expect(submitted).toEqual(['order-7']);
+    // delivered at once instead: the same builder sends no check (the coordinator refuses one there)
+    expect(builder.toRequest()).toEqual({
+      id: 'order-7',
+      protocol: 'msg',
+      branches: builder.toPreparedRequest().branches,
+    });
     expect(() => new MessageBuilder({}, noSubmit, () => noSubmit({} as never)).to('a').toRequest()).not.toThrow();
     await expect(new MessageBuilder({}, noSubmit, () => noSubmit({} as never)).to('a').prepare()).rejects.toThrow(
       /check/,

@@ -135,9 +135,15 @@ export class MessageBuilder extends TransactionBuilder<'msg'> {
     return this.add(participant, options);
   }
 
-  /** The prepared-mode start body. */
+  /** The driven start body: delivered at once, so without the check (the coordinator refuses one there). */
+  override toRequest(): StartTransactionInput {
+    const { check: _check, checkAfterMs: _checkAfterMs, ...driven } = super.toRequest();
+    return driven;
+  }
+
+  /** The prepared-mode start body, with the check. */
   toPreparedRequest(): StartTransactionInput {
-    return { ...this.toRequest(), mode: 'prepared' };
+    return { ...super.toRequest(), mode: 'prepared' };
   }
 
   /** Logs the message without delivering it; resolves with a handle to submit it. */

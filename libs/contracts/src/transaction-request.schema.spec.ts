@@ -60,3 +60,37 @@ describe('startTransactionSchema: paths', () => {
     expect(issues(path)).toEqual([]);
   });
 });
+
+describe('startTransactionSchema: a message’s check', () => {
+  const message = (extra: object) => ({
+    protocol: 'msg',
+    branches: [{ id: 'ship', participant: 'shipping' }],
+    ...extra,
+  });
+  const issues = (input: unknown) =>
+    (startTransactionSchema.safeParse(input).error?.issues ?? []).map((i) => [i.path.join('.'), i.message]);
+  const check = { participant: 'orders', path: '/msg/check' };
+
+  it('takes a check and checkAfterMs in prepared mode', () => {
+    expect(issues(message({ mode: 'prepared', check, checkAfterMs: 5000 }))).toEqual([]);
+  });
+
+  // a driven message is delivered at once and never asks its sender: the fields would be dropped
+  it.each([
+    ['check', { check }],
+    ['checkAfterMs', { checkAfterMs: 5000 }],
+  ])('refuses %s on a driven message, naming it', (field, extra) => {
+    const rule = 'is only for a prepared message (mode "prepared"): a driven message is delivered at once, unchecked';
+    expect(issues(message(extra))).toEqual([[field, rule]]);
+    expect(issues(message({ mode: 'driven', ...extra }))).toEqual([[field, rule]]);
+  });
+
+  it('says that the checkAfterMs it compares is the default when none was given', () => {
+    expect(issues(message({ mode: 'prepared', check, timeoutMs: 5000 }))).toEqual([
+      [
+        'checkAfterMs',
+        'must be less than timeoutMs (5000): the check is asked before the deadline (got the default, 10000)',
+      ],
+    ]);
+  });
+});

@@ -202,7 +202,17 @@ function checkMessageFields(
   if (body.mode === Mode.Interactive) {
     ctx.addIssue({ code: 'custom', path: ['mode'], message: 'must be driven or prepared for protocol msg' });
   }
-  if (body.mode !== Mode.Prepared) return;
+  if (body.mode !== Mode.Prepared) {
+    // delivered at once and never checked: a check given here would be dropped without a word
+    for (const field of ['checkAfterMs', 'check'] as const) {
+      if (body[field] !== undefined) {
+        const rule =
+          'is only for a prepared message (mode "prepared"): a driven message is delivered at once, unchecked';
+        ctx.addIssue({ code: 'custom', path: [field], message: rule });
+      }
+    }
+    return;
+  }
   if (!body.check) {
     ctx.addIssue({
       code: 'custom',
@@ -215,7 +225,9 @@ function checkMessageFields(
     ctx.addIssue({
       code: 'custom',
       path: ['checkAfterMs'],
-      message: `must be less than timeoutMs (${body.timeoutMs}): the check is asked before the deadline (got ${checkAfterMs})`,
+      message:
+        `must be less than timeoutMs (${body.timeoutMs}): the check is asked before the deadline ` +
+        `(got ${body.checkAfterMs === undefined ? 'the default, ' : ''}${checkAfterMs})`,
     });
   }
 }

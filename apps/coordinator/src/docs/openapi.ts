@@ -49,12 +49,14 @@ const START_RULES = [
     else: { required: ['branches'], properties: { branches: { minItems: 1 } } },
   },
   {
-    description: 'msg: mode driven or prepared; prepared needs its check. Other protocols: no prepared mode, no check',
+    description:
+      'msg: mode driven or prepared; prepared needs its check, driven takes none. Other protocols: no prepared mode, no check',
     if: protocol('msg'),
     then: {
       properties: { mode: { enum: ['driven', 'prepared'] } },
       if: mode('prepared'),
       then: { required: ['check'] },
+      else: { not: { anyOf: [{ required: ['check'] }, { required: ['checkAfterMs'] }] } },
     },
     else: {
       properties: { mode: { enum: ['driven', 'interactive'] } },
