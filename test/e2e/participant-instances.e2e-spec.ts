@@ -1,14 +1,5 @@
 import { ParticipantLease } from '#participant';
-import {
-  CoordinatorProcess,
-  TEST_REDIS_URL,
-  TestParticipant,
-  apiClient,
-  freshRedisPrefix,
-  startTestStack,
-  until,
-  type TestStack,
-} from '#testing';
+import { startTestStack, TestParticipant, type TestStack } from '#testing';
 
 /**
  * Several instances of one participant (docs/failure-detection.md): calls are balanced over the live
@@ -289,60 +280,5 @@ describe('participant instances: all down longer than the retry budget', () => {
       const t = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status !== 'running', 30_000);
       expect(t.status).toBe('committed');
     }
-  });
-});
-
-describe('participant instances: leaving through another coordinator', () => {
-  let s: TestStack;
-  let other: CoordinatorProcess;
-  let otherApi: ReturnType<typeof apiClient>;
-  let leaving: TestParticipant;
-  let staying: TestParticipant;
-
-  beforeAll(async () => {
-    s = await startTestStack('instances-leave');
-    other = new CoordinatorProcess({
-      databaseUrl: s.db.url,
-      redisUrl: TEST_REDIS_URL,
-      redisPrefix: freshRedisPrefix('instances-leave-2'),
-      env: { LOG_LEVEL: 'warn' },
-    });
-    otherApi = apiClient(await other.start());
-    leaving = await TestParticipant.start();
-    staying = await TestParticipant.start({ sharedWith: leaving });
-    for (const [id, p] of [
-      ['leaving', leaving],
-      ['staying', staying],
-    ] as const) {
-      expect((await s.api.post('/v1/participants', { name: 'svc', instanceId: id, url: p.url })).status).toBeLessThan(
-        300,
-      );
-    }
-  });
-  afterAll(async () => {
-    await other?.stop();
-    await Promise.all([leaving?.close(), staying?.close()]);
-    await s?.close();
-  });
-
-  it('gets no new call from any coordinator once its leave is answered', async () => {
-    // the other coordinator drives sagas on both instances without a pause, before, during and after the leave
-    let running = true;
-    const drive = async (loop: number) => {
-      for (let i = 0; running; i++) {
-        const answer = await otherApi.post('/v1/transactions?wait=10000', saga(`leave-${loop}-${i}`));
-        expect(answer.body.status).toBe('committed');
-      }
-    };
-    const loops = [0, 1, 2, 3].map(drive);
-    await until(async () => leaving.calls.length > 20 && staying.calls.length > 20);
-    const left = await s.api.delete('/v1/participants/svc/instances/leaving');
-    expect(left.status).toBe(200);
-    const answeredAt = Date.now();
-    const before = staying.calls.length;
-    await until(async () => staying.calls.length > before + 60);
-    running = false;
-    await Promise.all(loops);
-    expect(leaving.calls.filter((c) => c.receivedAt > answeredAt).map((c) => c.body.transactionId)).toEqual([]);
   });
 });

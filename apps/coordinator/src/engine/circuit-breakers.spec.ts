@@ -82,4 +82,30 @@ describe('CircuitBreakers', () => {
     await circuit.run(answer('no')); // a definite no is an answer: the instance is up
     expect(changes).toEqual(['d:closed']);
   });
+
+  // each coordinator's breaker is fed by its own calls: one whose breaker was still closed went on
+  // calling an instance another had found down, and burned transactions' attempts until it opened too
+  it('holds back while another coordinator’s published open is younger than a half-open wait', () => {
+    const circuit = new CircuitBreakers(options).of('svc', 'e');
+    const now = Date.now();
+    const published = (circuit: string, agoMs: number) => ({ circuit, circuitChangedAt: new Date(now - agoMs) });
+    expect(circuit.availabilityWith(published('open', 1_000))).toBe(now + 4_000);
+    expect(circuit.availabilityWith(published('half-open', 0))).toBe(now + 5_000);
+    expect(circuit.availabilityWith(published('open', 5_000))).toBe('closed'); // its probe is due: go by this breaker
+    expect(circuit.availabilityWith(published('closed', 0))).toBe('closed');
+    expect(circuit.availabilityWith({ circuit: 'open', circuitChangedAt: null })).toBe('closed');
+    // a publisher whose clock runs ahead holds no longer than one wait
+    expect(circuit.availabilityWith(published('open', -60_000))).toBe(now + 5_000);
+  });
+
+  it('goes by its own word when it is newer than the published state', async () => {
+    const circuit = new CircuitBreakers(options).of('svc', 'f');
+    const openedBefore = { circuit: 'open', circuitChangedAt: new Date(Date.now() - 1) };
+    jest.advanceTimersByTime(10);
+    await circuit.run(answer('yes')); // its first answer: it tells `closed`, after that open
+    expect(circuit.availabilityWith(openedBefore)).toBe('closed');
+    // its own open state is never lifted by a published closed one
+    for (let i = 0; i < 3; i++) await circuit.run(answer('unknown'));
+    expect(circuit.availabilityWith({ circuit: 'closed', circuitChangedAt: new Date() })).toBe(Date.now() + 5_000);
+  });
 });

@@ -30,6 +30,12 @@ export interface CircuitChange {
   at: Date;
 }
 
+/** The circuit state last published for an instance by any coordinator (its registry row). */
+export interface PublishedCircuit {
+  circuit: string;
+  circuitChangedAt: Date | null;
+}
+
 /** What one guarded call came to: called (with the probe flag), or refused by an open circuit. */
 export type GuardedCall = { called: true; result: CallResult; probe: boolean } | { called: false };
 
@@ -81,6 +87,8 @@ export class CallEndedByStop extends Error {
  */
 export class InstanceCircuit {
   private openedAt: number | null = null;
+  /** When this breaker last told a state (0: never): a state another coordinator published before it is older news. */
+  private changedAt = 0;
   private probing = false;
   private told = false;
   private readonly policy: CircuitBreakerPolicy;
@@ -135,6 +143,22 @@ export class InstanceCircuit {
   }
 
   /**
+   * {@link availability}, also holding back while another coordinator's `open` (or `half-open`),
+   * published for the instance since this breaker last changed, is younger than a half-open wait:
+   * the coordinators then wait for one probe together, rather than each burning transactions'
+   * attempts until its own breaker opens. A closed breaker whose own word is newer goes by it.
+   */
+  availabilityWith(published: PublishedCircuit, now = Date.now()): 'closed' | 'probe' | number {
+    const own = this.availability(now);
+    if (own !== 'closed' || published.circuit === 'closed' || published.circuitChangedAt === null) return own;
+    const at = published.circuitChangedAt.getTime();
+    if (at <= this.changedAt) return own;
+    // a publisher's clock ahead of this one's holds no longer than one half-open wait from now
+    const until = Math.min(at, now) + this.options.halfOpenAfterMs;
+    return until > now ? until : own;
+  }
+
+  /**
    * Makes `call` through the breaker: an unknown outcome counts as a failure, any answer as a
    * success, and a call that rejects with {@link CallEndedByStop} as neither. Refused without calling when the circuit is open (or another caller's probe is out).
    */
@@ -167,6 +191,7 @@ export class InstanceCircuit {
 
   private tell(state: CircuitState): void {
     this.told = true;
+    this.changedAt = Date.now();
     this.onChange(state);
   }
 }

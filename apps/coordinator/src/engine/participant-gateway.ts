@@ -177,7 +177,9 @@ export class ParticipantGateway {
   /** Whether a live instance other than `tried` could take a call now: its circuit closed, or due for its probe. */
   private othersMayCarry(name: string, live: ParticipantInstanceEntity[], tried: ParticipantInstanceEntity): boolean {
     const now = Date.now();
-    return live.some((i) => i !== tried && typeof this.circuits.of(name, i.instanceId).availability(now) !== 'number');
+    return live.some(
+      (i) => i !== tried && typeof this.circuits.of(name, i.instanceId).availabilityWith(i, now) !== 'number',
+    );
   }
 
   /**
@@ -222,7 +224,7 @@ export class ParticipantGateway {
     let probe: ParticipantInstanceEntity | null = null;
     let earliest = Infinity;
     for (const i of live) {
-      const a = this.circuits.of(name, i.instanceId).availability(now);
+      const a = this.circuits.of(name, i.instanceId).availabilityWith(i, now);
       if (a === 'closed') closed.push(i);
       else if (a === 'probe') probe ??= i;
       else earliest = Math.min(earliest, a);
