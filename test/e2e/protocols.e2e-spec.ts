@@ -263,6 +263,35 @@ describe.each(['tcc', '2pc'])('%s (interactive)', (protocol) => {
     expect({ status: early.status, retrying: early.body.retrying }).toEqual({ status: 202, retrying: true });
   });
 
+  // a repeat waited for the branch's next attempt (an hour away here) or the stuck-driver watchdog
+  it('answers a repeat of a registration still waiting out its backoff within its own wait, sending nothing again', async () => {
+    const id = `${protocol}-repeat-retrying-${Date.now()}`;
+    const hour = 3_600_000;
+    await s.api.post('/v1/transactions', {
+      id,
+      protocol,
+      mode: 'interactive',
+      timeoutMs: 2 * hour,
+      retry: { maxAttempts: 5, initialBackoffMs: hour, maxBackoffMs: hour },
+    });
+    s.participant.fault({ transactionId: id, branchId: 'a', phase: first as Phase, status: 503, times: 1 });
+    const branch = { id: 'a', participant: 'p1' };
+    const firstAnswer = await s.api.post(`/v1/transactions/${id}/branches?wait=0`, branch);
+    expect(firstAnswer.status).toBe(202);
+    const { nextAttemptAt } = firstAnswer.body;
+    for (const wait of [0, 500]) {
+      const askedAt = Date.now();
+      const repeat = await s.api.post(`/v1/transactions/${id}/branches?wait=${wait}`, branch);
+      expect({ status: repeat.status, retrying: repeat.body.retrying }).toEqual({ status: 202, retrying: true });
+      // within its wait (and a margin): not when the transaction is let go of, the branch's next attempt or the watchdog
+      expect(Date.now() - askedAt).toBeLessThan(wait + 2_000);
+    }
+    expect(s.participant.callsFor(id, first as Phase)).toHaveLength(1);
+    // the branch's next attempt is where it was: the repeats moved nothing
+    expect((await s.api.get(`/v1/transactions/${id}`)).body.branches[0].nextAttemptAt).toBe(nextAttemptAt);
+    expect((await s.api.post(`/v1/transactions/${id}/abort`)).status).toBe(202);
+  });
+
   it('refuses a commit while a branch has not said yes', async () => {
     const id = `${protocol}-early-${Date.now()}`;
     await s.api.post('/v1/transactions', { id, protocol, mode: 'interactive', timeoutMs: 20000 });

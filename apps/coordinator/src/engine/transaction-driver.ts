@@ -145,7 +145,14 @@ export class TransactionDriver {
     const taken = turn as RegistrationTurn | null;
     if (!taken) return 'let-go';
     if ('refused' in taken) throw taken.refused;
-    return { status: await settled, ...('existing' in taken ? { existing: taken.existing } : {}) };
+    if ('existing' in taken) {
+      // a repeat: its vote, or null while it is still asked (the caller then reads the log for its own
+      // `wait`). Waiting here would hold the transaction until the branch's next attempt, however far
+      const voted = this.state.branches.find((b) => b.id === id)?.status;
+      const status = voted === BranchStatus.Pending || voted === BranchStatus.Running ? null : (voted ?? null);
+      return { status, existing: taken.existing };
+    }
+    return { status: await settled };
   }
 
   /** Resolves once branch `id` has left pending/running (or null if the driver stops first). */
