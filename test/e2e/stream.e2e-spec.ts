@@ -35,6 +35,10 @@ describe('live stream', () => {
   it('tells every status change of a transaction, with a resumable id', async () => {
     const stream = await SseClient.open(`${s.coordinator.url}/v1/stream`);
     expect(stream.status).toBe(200);
+    // written past Fastify's answer hooks, it carries the headers every answer does
+    expect(stream.headers.get('x-frame-options')).toBe('DENY');
+    expect(stream.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(stream.headers.get('x-content-type-options')).toBe('nosniff');
     await run('live-1');
     await stream.waitFor(statusOf('live-1', 'committed'));
     const seen = stream.events.filter((e) => e.data.id === 'live-1').map((e) => e.data.status);

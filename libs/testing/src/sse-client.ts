@@ -15,11 +15,14 @@ export class SseClient {
   private waiters: { match: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }[] = [];
   ended: Promise<void> = Promise.resolve();
   status = 0;
+  /** The answer's headers. */
+  headers = new Headers();
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
     const client = new SseClient();
     const res = await fetch(url, { headers, signal: client.abort.signal });
     client.status = res.status;
+    client.headers = res.headers;
     if (res.status !== 200 || !res.body) {
       await res.text().catch(() => undefined);
       return client;

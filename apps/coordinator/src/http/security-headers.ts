@@ -5,12 +5,12 @@ import type { FastifyInstance } from 'fastify';
  * same-site but another port or subdomain, sends same-origin requests with the tab's key, and a click
  * tricked into it would replay, abort or create keys as the operator); no type sniffing; no Referer.
  */
-const EVERY_ANSWER: [string, string][] = [
-  ['x-frame-options', 'DENY'],
-  ['content-security-policy', "frame-ancestors 'none'"],
-  ['x-content-type-options', 'nosniff'],
-  ['referrer-policy', 'no-referrer'],
-];
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': "frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 /**
  * The dashboard page's policy: scripts, styles and calls from the coordinator itself only (React
@@ -30,12 +30,14 @@ export const DASHBOARD_CSP = [
 ].join('; ');
 
 /**
- * Adds {@link EVERY_ANSWER} to each answer that does not set them itself, and `Cache-Control:
+ * Adds {@link SECURITY_HEADERS} to each answer that does not set them itself, and `Cache-Control:
  * no-store` to API answers that set none: they carry transactions, and one carries a new key's secret.
  */
 export function installSecurityHeaders(fastify: FastifyInstance): void {
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    for (const [name, value] of EVERY_ANSWER) if (!reply.hasHeader(name)) void reply.header(name, value);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+      if (!reply.hasHeader(name)) void reply.header(name, value);
+    }
     if (request.url.startsWith('/v1') && !reply.hasHeader('cache-control'))
       void reply.header('cache-control', 'no-store');
     done(null, payload);

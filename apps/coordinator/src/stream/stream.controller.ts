@@ -2,6 +2,8 @@ import { Controller, Get, Headers, Query, Res, type BeforeApplicationShutdown } 
 import type { FastifyReply } from 'fastify';
 import { Access } from '../access/access.decorator';
 import { Permission } from '../access/permissions';
+import { SECURITY_HEADERS } from '../http/security-headers';
+import { ReplayedStatuses, REPLAY_SHADOW_MS } from './replayed-statuses';
 import { StatusFeed, type FeedEvent } from './status-feed';
 
 const PING_MS = 15_000;
@@ -56,6 +58,7 @@ export class StreamController implements BeforeApplicationShutdown {
     raw.on('close', close); // before anything is awaited: a client gone meanwhile leaves nothing behind
     reply.hijack();
     raw.writeHead(200, {
+      ...SECURITY_HEADERS, // hijacked: the answer hooks that set them do not run
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
@@ -70,17 +73,29 @@ export class StreamController implements BeforeApplicationShutdown {
       if (raw.writableLength > MAX_PENDING_BYTES) return close(); // it resumes with its last id
       raw.write(`id: ${e.id}\nevent: status\ndata: ${JSON.stringify(e.change)}\n\n`);
     };
+    // a replay from the log sends each transaction's status as read: live events older than it are dropped
+    const replayed = new ReplayedStatuses();
+    const live = (e: FeedEvent) => {
+      if (!replayed.isOlder(e.change)) write(e);
+    };
     if (resumeFrom) {
       const buffered = this.feed.since(resumeFrom.boot, resumeFrom.seq);
       if (buffered) buffered.forEach(write);
-      else if (!(await this.catchUp(resumeFrom.ms, write, () => closed))) {
-        // more changed than a stream replays: the client reloads its view, then follows live
-        raw.write(`event: reset\ndata: ${JSON.stringify({ reason: 'too many changes to replay; reload' })}\n\n`);
+      else {
+        const replay = (e: FeedEvent) => {
+          replayed.note(e.change);
+          write(e);
+        };
+        if (!(await this.catchUp(resumeFrom.ms, replay, () => closed))) {
+          // more changed than a stream replays: the client reloads its view, then follows live
+          raw.write(`event: reset\ndata: ${JSON.stringify({ reason: 'too many changes to replay; reload' })}\n\n`);
+        }
+        setTimeout(() => replayed.clear(), REPLAY_SHADOW_MS).unref();
       }
     }
     if (closed) return;
-    held.forEach(write);
-    send = write;
+    held.forEach(live);
+    send = live;
   }
 
   /** Sends the log's catch-up page by page; false when more changed than a stream replays. */
