@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Client } from 'pg';
 import { Limits, MAX_JSON_DEPTH } from '#contracts';
 import { startTestStack, type TestStack } from '#testing';
@@ -413,6 +414,32 @@ describe('hostile input', () => {
 
   describe('errors the HTTP server raises', () => {
     const head = (path: string, extra = '') => `POST ${path} HTTP/1.1\r\nHost: x\r\n${extra}`;
+
+    // the rest of the body was never read: the connection stayed open, and the request timeout then
+    // wrote a second answer (408) on it, which a keep-alive client would take for its next request's
+    it('an answer given before the body arrived closes the connection: one request, one answer', async () => {
+      const { hostname, port } = new URL(base);
+      const socket = connect(Number(port), hostname);
+      const received: Buffer[] = [];
+      socket.on('data', (c: Buffer) => received.push(c));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write(head('/v1/transactions', 'Content-Type: text/plain\r\nContent-Length: 100\r\n\r\n') + 'only part');
+      // the request timeout is 1 s here: a connection left open gets its 408 within it
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      socket.destroy();
+      const text = Buffer.concat(received).toString('latin1');
+      expect(text.match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 415 ']);
+      expect(text).toMatch(/\r\nconnection: close\r\n/i);
+      // an answer to a request read in full keeps its connection
+      const whole = await rawRequest(base, `GET /v1/transactions?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect([whole.status, whole.headers.connection]).toEqual([200, 'keep-alive']);
+      const start = JSON.stringify({ protocol: 'saga', branches: [{ id: 'a', participant: 'p1' }] });
+      const started = await rawRequest(
+        base,
+        head('/v1/transactions', `Content-Type: application/json\r\nContent-Length: ${start.length}\r\n\r\n`) + start,
+      );
+      expect([started.status, started.headers.connection]).toEqual([201, 'keep-alive']);
+    });
 
     it('bad chunking is 400 problem+json', async () => {
       await refused(

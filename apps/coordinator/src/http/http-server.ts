@@ -254,15 +254,18 @@ export function parseJsonBody(contentType: string | undefined, body: Buffer): un
 }
 
 /**
- * Returns `drain`, called once the process starts to stop: from then on every answer closes its
+ * Closes the connection of an answer given before its request's body arrived in full. Returns
+ * `drain`, called once the process starts to stop: from then on every answer closes its
  * connection, and idle keep-alive connections are closed at once. The server's close waits for its
  * connections, and a request still in flight when it closes (a start waiting for its transaction)
  * left a keep-alive connection that held the stop for the keep-alive timeout.
  */
 export function closeConnectionsOnDrain(fastify: FastifyInstance): () => void {
   let draining = false;
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (draining) void reply.header('connection', 'close');
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    // an answer given before the body arrived in full (no key, a refused media type): the rest of
+    // the body would be read as the next request, or the request timeout would answer it a second time
+    if (draining || !request.raw.complete) void reply.header('connection', 'close');
     done(null, payload);
   });
   return () => {
