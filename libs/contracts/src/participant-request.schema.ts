@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Limits } from './limits';
 import { checkStorableJson, storableString } from './transaction-request.schema';
-import { TRANSPORT_SCHEMES, Transport } from './transports';
+import { TRANSPORT_SCHEMES, Transport, schemesAsUrls } from './transports';
 
 const ANY_SCHEME = new RegExp(`^(${Object.values(TRANSPORT_SCHEMES).flat().join('|')})$`);
 
@@ -55,7 +55,7 @@ export const registerParticipantSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['url'],
-        message: `must be a ${allowed.map((s) => `${s}://`).join(' or ')} URL for transport ${p.transport}`,
+        message: `must be ${schemesAsUrls(allowed)} URL for transport ${p.transport}`,
       });
     } else if (p.transport === Transport.Redis && !/^\/?(\d{1,5})?$/.test(redisPath(p.url))) {
       // the path names the database (a number): anything else was taken as database 0 without a word

@@ -17,3 +17,9 @@ export const TRANSPORT_SCHEMES: Readonly<Record<Transport, readonly string[]>> =
   [Transport.RabbitMq]: ['amqp', 'amqps'],
   [Transport.Rmq]: ['amqp', 'amqps'],
 };
+
+/** Schemes as a message names them, with their article: "an amqp:// or amqps://", "a nats:// or tls://". */
+export function schemesAsUrls(schemes: readonly string[]): string {
+  const article = /^[aeiouh]/.test(schemes[0] ?? '') ? 'an' : 'a';
+  return `${article} ${schemes.map((s) => `${s}://`).join(' or ')}`;
+}

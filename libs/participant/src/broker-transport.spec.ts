@@ -7,7 +7,7 @@ describe('checkBrokerTransport', () => {
       /transport\.url must be a nats:\/\/ or tls:\/\/ URL for kind nats/,
     ],
     [{ kind: 'redis', url: 'nats://127.0.0.1:4222' }, /transport\.url must be a redis:\/\/ or rediss:\/\/ URL/],
-    [{ kind: 'rmq', url: 'http://127.0.0.1:5672' }, /transport\.url must be a amqp:\/\/ or amqps:\/\/ URL/],
+    [{ kind: 'rmq', url: 'http://127.0.0.1:5672' }, /transport\.url must be an amqp:\/\/ or amqps:\/\/ URL/],
     [{ kind: 'nats', url: '127.0.0.1:4222' }, /transport\.url is not a URL/],
     [
       { kind: 'kafka', url: 'kafka://127.0.0.1:9092' },

@@ -1,4 +1,4 @@
-import { TRANSPORT_SCHEMES } from '#contracts';
+import { TRANSPORT_SCHEMES, schemesAsUrls } from '#contracts';
 import type { BrokerKind } from './broker-delivery';
 
 const BROKER_KINDS: readonly BrokerKind[] = ['nats', 'redis', 'rmq', 'rabbitmq'];
@@ -26,7 +26,7 @@ export function checkBrokerTransport(transport: { kind: string; url: string }): 
   const schemes = TRANSPORT_SCHEMES[kind];
   if (!schemes.includes(url.protocol.slice(0, -1))) {
     throw new TypeError(
-      `transport.url must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL for kind ${kind} (got ${url.protocol}//${url.host})`,
+      `transport.url must be ${schemesAsUrls(schemes)} URL for kind ${kind} (got ${url.protocol}//${url.host})`,
     );
   }
 }
