@@ -95,6 +95,20 @@ describe('dashboard in a narrow window', () => {
     expect(await overflow(page)).toBe(0);
   });
 
+  // at phone width the header ran 200 px past the window, Sign out and the live state out of sight
+  it('keeps the header within a phone-width window, Sign out in sight', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.goto('/transactions');
+    await page.locator('[data-testid=transaction-row]').first().waitFor();
+    await screenshot(page, 'phone-transactions');
+    for (const id of ['sign-out', 'stream-state', 'identity']) {
+      const box = (await page.getByTestId(id).boundingBox())!;
+      expect([id, box.x + box.width <= 375]).toEqual([id, true]);
+    }
+    expect(await overflow(page)).toBe(0);
+    await page.setViewportSize({ width: 760, height: 900 });
+  });
+
   it('keeps the participants page within the window', async () => {
     await page.goto('/participants');
     await page.locator('[data-testid=participant-row][data-name=inventory]').waitFor();
