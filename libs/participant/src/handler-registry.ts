@@ -35,21 +35,44 @@ export interface PhaseHandlerContext<P = unknown> {
  */
 export type PhaseHandler<P = unknown, R = unknown> = (context: PhaseHandlerContext<P>) => Promise<R> | R;
 
+/**
+ * How a handler runs. `barrier: false` is for a handler that makes its phases exactly-once and
+ * fenced itself, in a store of its own (`PostgresXa`: its prepared transaction commits apart
+ * from any barrier row, so a barrier in front of it would answer a rollback whose prepare crashed
+ * before its barrier row committed as a null one, and leave the prepared transaction behind). It
+ * runs without the barrier's local transaction: its `manager` is the DataSource's, outside any transaction.
+ */
+export interface HandlerOptions {
+  barrier?: boolean;
+}
+
+/** A registered handler with how it runs. */
+export interface RegisteredHandler {
+  handler: PhaseHandler;
+  barrier: boolean;
+}
+
 /** The handlers of one participant service, keyed by phase and action name (one per route). */
 export class HandlerRegistry {
-  private readonly byPath = new Map<string, { key: PhaseKey; handler: PhaseHandler }>();
+  private readonly byPath = new Map<string, { key: PhaseKey } & RegisteredHandler>();
 
   /** Adds the handler for `key`; throws if that phase and name already have one (two would race). */
-  register(key: PhaseKey, handler: PhaseHandler): this {
+  register(key: PhaseKey, handler: PhaseHandler, options: HandlerOptions = {}): this {
     const path = phasePath(key);
     if (this.byPath.has(path)) throw new Error(`two handlers for ${path}`);
-    this.byPath.set(path, { key: { ...key }, handler });
+    this.byPath.set(path, { key: { ...key }, handler, barrier: options.barrier ?? true });
     return this;
   }
 
   /** The handler for `key`, if one was registered. */
   find(key: PhaseKey): PhaseHandler | undefined {
     return this.byPath.get(phasePath(key))?.handler;
+  }
+
+  /** The handler for `key` with how it runs, if one was registered. */
+  entry(key: PhaseKey): RegisteredHandler | undefined {
+    const found = this.byPath.get(phasePath(key));
+    return found && { handler: found.handler, barrier: found.barrier };
   }
 
   /** Every registered route: its path and key, in registration order. */

@@ -69,7 +69,8 @@ export class PhaseDispatcher {
 
   private async answer(key: PhaseKey, delivery: PhaseDelivery): Promise<PhaseReply> {
     const path = phasePath(key);
-    const handler = this.options.registry.find(key);
+    const registered = this.options.registry.entry(key);
+    const handler = registered?.handler;
     const checking = key.phase === Phase.Check && this.options.outbox;
     // a 3PC action answers every phase, whether or not that phase has a handler of its own
     const threePhase = this.options.threePhase?.of(key);
@@ -86,9 +87,12 @@ export class PhaseDispatcher {
     if (threePhase) return this.answerThreePhase(threePhase, call, path);
 
     try {
-      const result = await runBarrierWithManager(this.options.dataSource, this.barrier, call, async (manager) =>
-        handler!({ ...call, manager }),
-      );
+      const result = registered!.barrier
+        ? await runBarrierWithManager(this.options.dataSource, this.barrier, call, async (manager) =>
+            handler!({ ...call, manager }),
+          )
+        : // fenced by itself (PostgresXa): its own log makes each phase exactly-once
+          { kind: 'applied' as const, value: await handler!({ ...call, manager: this.options.dataSource.manager }) };
       switch (result.kind) {
         case 'applied':
           return success(

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { HandlerRegistry, type PhaseHandler } from '../handler-registry';
-import { phaseKeysOf } from './phase-handler.decorators';
+import { phaseKeysOf, runsWithoutBarrier } from './phase-handler.decorators';
 
 /**
  * Finds the methods decorated with the phase decorators on every provider and controller of the
@@ -30,7 +30,8 @@ export class PhaseHandlerDiscovery {
           throw new Error(`${wrapper.name}.${method}: phase handlers must live in singleton providers or controllers`);
         }
         const handler: PhaseHandler = (context) => instance[method](context);
-        for (const key of keys) registry.register(key, handler);
+        const barrier = !runsWithoutBarrier((prototype as Record<string, unknown>)[method]);
+        for (const key of keys) registry.register(key, handler, { barrier });
       }
     }
     return registry;

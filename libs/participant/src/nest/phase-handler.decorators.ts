@@ -25,6 +25,26 @@ export function PhaseHandlerFor(phase: Phase, name?: string, protocol?: Protocol
   };
 }
 
+/** Metadata key of {@link WithoutBarrier}. */
+export const WITHOUT_BARRIER_METADATA = 'txc:without-barrier';
+
+/**
+ * Runs the method's phases without the barrier, for a handler that makes them exactly-once and
+ * fenced itself: the XA methods that call `PostgresXa`'s prepare, commit and rollback (a prepared
+ * transaction commits apart from the barrier's rows, so the barrier could answer a rollback as a
+ * null one and leave it prepared). The context's `manager` is then outside any transaction.
+ */
+export function WithoutBarrier(): MethodDecorator {
+  return (_target, _property, descriptor) => {
+    Reflect.defineMetadata(WITHOUT_BARRIER_METADATA, true, descriptor.value as object);
+  };
+}
+
+/** Whether {@link WithoutBarrier} marks `method`. */
+export function runsWithoutBarrier(method: unknown): boolean {
+  return typeof method === 'function' && Reflect.getMetadata(WITHOUT_BARRIER_METADATA, method) === true;
+}
+
 /** The phase routes {@link PhaseHandlerFor} put on `method`, if any. */
 export function phaseKeysOf(method: unknown): PhaseKey[] {
   if (typeof method !== 'function') return [];

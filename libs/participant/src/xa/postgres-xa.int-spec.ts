@@ -182,7 +182,7 @@ describe('PostgresXa (embedded Postgres with max_prepared_transactions)', () => 
     expect(await xaA.inDoubt()).toEqual([]);
   });
 
-  it('serves the three 2PC routes through the dispatcher and its barrier', async () => {
+  it('serves the three 2PC routes through the dispatcher, fenced by its own log', async () => {
     const dataSource = new DataSource({ type: 'postgres', url: server.urlOf('bank_a'), poolSize: 4 });
     await dataSource.initialize();
     try {
@@ -212,10 +212,24 @@ describe('PostgresXa (embedded Postgres with max_prepared_transactions)', () => 
       expect((await send(Phase.Commit, committed)).status).toBe(200);
       expect(await balanceOf(bankA, from)).toBe(75);
       const aborted = randomUUID();
-      expect((await send(Phase.Rollback, aborted)).body).toEqual({ kind: 'null-compensation' });
+      expect((await send(Phase.Rollback, aborted)).body).toEqual({ kind: 'applied', result: { xa: 'null-rollback' } });
       expect((await send(Phase.Prepare, aborted)).status).toBe(409);
       expect(await balanceOf(bankA, from)).toBe(75);
       expect(await lockState(bankA, from)).toBe('free');
+
+      // a participant killed after PREPARE TRANSACTION, before anything else of the delivery
+      // committed: its rollback (the coordinator gave up) finds the prepared transaction and ends it.
+      // Behind the barrier it was a null one, and the prepared transaction kept its locks for good
+      const crashed = randomUUID();
+      const prepared = await xaA.prepare({ transactionId: crashed, branchId: 'debit' }, (client) =>
+        client.query('UPDATE accounts SET balance = balance - 25 WHERE id = $1', [from]),
+      );
+      expect(prepared.kind).toBe('applied');
+      expect(await lockState(bankA, from)).toBe('locked');
+      expect((await send(Phase.Rollback, crashed)).status).toBe(200);
+      expect(await lockState(bankA, from)).toBe('free');
+      expect(await xaA.inDoubt()).toEqual([]);
+      expect(await balanceOf(bankA, from)).toBe(75);
     } finally {
       await dataSource.destroy();
     }

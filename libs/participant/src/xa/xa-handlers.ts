@@ -10,9 +10,11 @@ export type XaPrepareWork<P, R> = (context: PhaseHandlerContext<P>, client: Pool
 /**
  * The three 2PC handlers of one XA branch: prepare runs `work` through {@link PostgresXa.prepare},
  * commit and rollback finish the prepared transaction. A refused or rejected prepare throws
- * {@link BusinessRejection} (a definite no, answered 409). They run behind the dispatcher's barrier
- * like any handler; the barrier's own transaction (`context.manager`) is not the prepared one, and
- * both are idempotent, so a crash between them is healed by the redelivery.
+ * {@link BusinessRejection} (a definite no, answered 409). {@link PostgresXa} makes each phase
+ * exactly-once and fences a late prepare in its own log, so they run without the dispatcher's
+ * barrier: a prepared transaction commits apart from any barrier row, and a barrier in front of it
+ * would answer the rollback of a prepare that crashed before its barrier row committed as a null
+ * one, leaving the prepared transaction (and its locks) behind.
  */
 export function xaTwoPhaseHandlers<P, R>(
   xa: PostgresXa,
@@ -38,8 +40,9 @@ export function xaTwoPhaseHandlers<P, R>(
 }
 
 /**
- * Registers {@link xaTwoPhaseHandlers} at the 2PC routes (`/2pc/{phase}`, or `/2pc/{name}/{phase}`).
- * In a Nest participant, call `xa.prepare`/`commit`/`rollback` from the decorated methods instead.
+ * Registers {@link xaTwoPhaseHandlers} at the 2PC routes (`/2pc/{phase}`, or `/2pc/{name}/{phase}`),
+ * without the barrier. In a Nest participant, call `xa.prepare`/`commit`/`rollback` from the
+ * decorated methods instead, and mark them `@WithoutBarrier()`.
  */
 export function registerXaTwoPhase<P, R>(
   registry: HandlerRegistry,
@@ -48,8 +51,9 @@ export function registerXaTwoPhase<P, R>(
   name?: string,
 ): HandlerRegistry {
   const handlers = xaTwoPhaseHandlers(xa, work);
+  const selfFenced = { barrier: false };
   return registry
-    .register({ phase: Phase.Prepare, name }, handlers.prepare as PhaseHandler)
-    .register({ phase: Phase.Commit, name }, handlers.commit as PhaseHandler)
-    .register({ phase: Phase.Rollback, name }, handlers.rollback as PhaseHandler);
+    .register({ phase: Phase.Prepare, name }, handlers.prepare as PhaseHandler, selfFenced)
+    .register({ phase: Phase.Commit, name }, handlers.commit as PhaseHandler, selfFenced)
+    .register({ phase: Phase.Rollback, name }, handlers.rollback as PhaseHandler, selfFenced);
 }

@@ -57,7 +57,15 @@ export interface CoordinatorDecisionOptions {
   apiKey?: string;
   /** Default: the global fetch. */
   fetch?: typeof fetch;
+  /**
+   * How long one question may take (default 10 s): past it the gid is listed in the report's
+   * `errors` and left prepared, so a coordinator that accepts connections and never answers does
+   * not hold the participant's start for minutes per prepared transaction.
+   */
+  timeoutMs?: number;
 }
+
+const DECISION_TIMEOUT_MS = 10_000;
 
 /**
  * Asks the coordinator (`GET {coordinatorUrl}/v1/transactions/{id}`) for a transaction's decision.
@@ -72,8 +80,17 @@ export function coordinatorDecisions(
   const doFetch = options.fetch ?? fetch;
   const base = coordinatorBaseUrl(coordinatorUrl);
   return async (transactionId) => {
-    const response = await doFetch(`${base}/v1/transactions/${encodeURIComponent(transactionId)}`, {
+    const url = `${base}/v1/transactions/${encodeURIComponent(transactionId)}`;
+    const timeoutMs = options.timeoutMs ?? DECISION_TIMEOUT_MS;
+    const response = await doFetch(url, {
       headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+    }).catch((error: unknown) => {
+      const why =
+        (error as { name?: unknown } | null)?.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : error;
+      throw new Error(`asking ${url} for transaction ${transactionId}'s decision failed: ${String(why)}`, {
+        cause: error,
+      });
     });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new Error(`coordinator answered ${response.status} for transaction ${transactionId}`);
