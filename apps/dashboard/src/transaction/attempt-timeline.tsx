@@ -34,7 +34,7 @@ export function AttemptTimeline({ view }: { view: TransactionView }) {
               <span
                 className={`badge ${onCompensationPath(branch) ? 'branch-compensation' : `branch-${branch.status}`}`}
               >
-                {branchLabel(branch)}
+                {branchLabel(branch, view.status === 'failed')}
               </span>
               <RetryNote branch={branch} />
             </h3>

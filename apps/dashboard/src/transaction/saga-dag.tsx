@@ -7,7 +7,7 @@ import { branchLabel } from './transaction-facts';
  * the compensation path are drawn in the compensation colour, and edges between two of them get a
  * dashed arrow pointing back: compensation runs in reverse dependency order.
  */
-export function SagaDag({ branches }: { branches: BranchView[] }) {
+export function SagaDag({ branches, parked = false }: { branches: BranchView[]; parked?: boolean }) {
   if (branches.length === 0) return null;
   const layout = layOutSaga(branches);
   const path = (points: { x: number; y: number }[]) => points.map((p, i) => `${i ? 'L' : 'M'}${p.x},${p.y}`).join(' ');
@@ -64,7 +64,7 @@ export function SagaDag({ branches }: { branches: BranchView[] }) {
                 {truncate(branch.participant, 22)}
               </text>
               <text x={10} y={51} className="dag-node-sub">
-                {branchLabel(branch)}
+                {branchLabel(branch, parked)}
               </text>
             </g>
           ))}

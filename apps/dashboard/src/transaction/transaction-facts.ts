@@ -51,7 +51,10 @@ export function allowedActions(view: TransactionView): { replay: boolean; retry:
  * A branch's state in words: status and phase read together (`completing` + `compensate` is
  * "compensating", `completed` + `compensate` "compensated", `completed` + `confirm` "confirmed").
  */
-export function branchLabel(branch: Pick<BranchView, 'status' | 'phase'>): string {
+export function branchLabel(branch: Pick<BranchView, 'status' | 'phase'>, parked = false): string {
+  // a transaction parked as failed runs nothing: its unfinished completions wait for a replay
+  if (branch.status === 'completing' && parked)
+    return branch.phase === 'compensate' ? 'compensation parked' : `${branch.phase} parked`;
   if (branch.status === 'completing')
     return branch.phase === 'compensate' ? 'compensating' : `${branch.phase} in progress`;
   if (branch.status !== 'completed') return `${branch.status} · ${branch.phase}`;

@@ -44,7 +44,11 @@ export function TransactionPage() {
         <>
           <TransactionHeader view={view} />
           <OperatorActions view={view} />
-          {view.protocol === 'saga' ? <SagaDag branches={view.branches} /> : <VoteMatrix view={view} />}
+          {view.protocol === 'saga' ? (
+            <SagaDag branches={view.branches} parked={view.status === 'failed'} />
+          ) : (
+            <VoteMatrix view={view} />
+          )}
           <AttemptTimeline view={view} />
           <BranchesSection branches={view.branches} />
           <EventLog events={view.events} />
