@@ -193,8 +193,6 @@ const API_KEY = {
   createdBy: nullable('string'),
 };
 
-const count = (name: string) => ({ [name]: integer });
-
 const STATS = object({
   window: { type: 'string', enum: ['15m', '1h', '6h', '24h'] },
   from: dateTime,
@@ -202,13 +200,7 @@ const STATS = object({
   bucketSeconds: integer,
   series: {
     type: 'array',
-    items: object({
-      at: dateTime,
-      ...count('started'),
-      ...count('committed'),
-      ...count('aborted'),
-      ...count('failed'),
-    }),
+    items: object({ at: dateTime, started: integer, committed: integer, aborted: integer, failed: integer }),
   },
   inFlight: {
     type: 'array',

@@ -44,6 +44,8 @@ function gatewayOver(
   const circuits = {
     of: (_: string, instanceId: string) => ({
       availability: () => availability(instanceId),
+      // no other coordinator publishes here: what this one's breaker says
+      availabilityWith: () => availability(instanceId),
       run: async (f: () => Promise<{ outcome: string }>) => {
         const probe = availability(instanceId) === 'probe';
         const result = await f();
