@@ -131,7 +131,7 @@ function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
-  if (!socket.writable || started) {
+  if (!socket.writable || started || answeredBeforeBody.has(socket)) {
     socket.destroy();
     return;
   }
@@ -254,7 +254,14 @@ export function parseJsonBody(contentType: string | undefined, body: Buffer): un
 }
 
 /**
- * Closes the connection of an answer given before its request's body arrived in full. Returns
+ * The connections whose request was answered before its body arrived in full (no key, a refused
+ * media type). Node reads and drops the rest of such a body, so the connection stays usable; if the
+ * rest never comes, the request timeout closes it without a second answer.
+ */
+const answeredBeforeBody = new WeakSet<Socket>();
+
+/**
+ * Marks an answer given before its request's body arrived in full (see answeredBeforeBody). Returns
  * `drain`, called once the process starts to stop: from then on every answer closes its
  * connection, and idle keep-alive connections are closed at once. The server's close waits for its
  * connections, and a request still in flight when it closes (a start waiting for its transaction)
@@ -263,9 +270,15 @@ export function parseJsonBody(contentType: string | undefined, body: Buffer): un
 export function closeConnectionsOnDrain(fastify: FastifyInstance): () => void {
   let draining = false;
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    // an answer given before the body arrived in full (no key, a refused media type): the rest of
-    // the body would be read as the next request, or the request timeout would answer it a second time
-    if (draining || !request.raw.complete) void reply.header('connection', 'close');
+    // an answer given before the body arrived in full: its connection is not closed, which would cut
+    // off a client still sending the body (it would see a failed write, not the answer); Node drops
+    // the rest of the body instead, and the request timeout must not answer the request a second time
+    const raw = request.raw;
+    if (!raw.complete && !raw.socket.destroyed) {
+      answeredBeforeBody.add(raw.socket);
+      raw.once('end', () => answeredBeforeBody.delete(raw.socket));
+    }
+    if (draining) void reply.header('connection', 'close');
     done(null, payload);
   });
   return () => {
