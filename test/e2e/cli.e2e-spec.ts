@@ -220,7 +220,7 @@ describe('txc CLI', () => {
     }
   });
 
-  it('keys create whose answer is lost says the key may exist without its secret; a refused connection does not', async () => {
+  it('keys create whose answer is lost, or a 503 store_unavailable, says the key may exist without its secret; a refused connection does not', async () => {
     // the request is read whole, then the connection is cut before any answer: it may have been done
     const lost = createHttpServer((req) => req.on('data', () => undefined).on('end', () => req.socket.destroy()));
     await new Promise<void>((r) => lost.listen(0, '127.0.0.1', r));
@@ -231,6 +231,33 @@ describe('txc CLI', () => {
       expect(r.stderr).toMatch(/key "lost-key" exists and its secret is lost: `txc keys list` shows it then/);
     } finally {
       await new Promise((r) => lost.close(r));
+    }
+    // a 503 store_unavailable: the log did not answer in time, and the write may still land
+    let tries = 0;
+    const timedOut = createHttpServer((req, res) => {
+      tries++;
+      req.resume().on('end', () => {
+        res.writeHead(503, { 'content-type': 'application/problem+json' });
+        res.end(
+          JSON.stringify({
+            type: '/problems/store_unavailable',
+            title: 'Service Unavailable',
+            status: 503,
+            detail: 'the transaction log is unavailable: Query read timeout',
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => timedOut.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(timedOut.address() as AddressInfo).port}`;
+      const r = await txc(['keys', 'create', 'late-key', '--role', 'viewer'], { TXC_URL: url });
+      expect([r.code, tries]).toEqual([1, 1]);
+      expect(r.stderr).toMatch(
+        /Query read timeout; if the request got through, the key "late-key" exists and its secret is lost/,
+      );
+    } finally {
+      await new Promise((r) => timedOut.close(r));
     }
     const nobody = `http://127.0.0.1:${await freePort()}`; // nothing listens: the connection is refused
     const refused = await txc(['keys', 'create', 'lost-key', '--role', 'viewer'], { TXC_URL: nobody });

@@ -149,6 +149,22 @@ describe('HttpTransport', () => {
     expect(refused.requests).toHaveLength(2);
   });
 
+  it('does not repeat an unsafe call after a 503 store_unavailable (the write may land), but does a keyed one', async () => {
+    const unsafe: HttpRequest = {
+      method: 'POST',
+      path: '/v1/keys',
+      body: { name: 'k', role: 'viewer' },
+      repeat: 'unsafe',
+    };
+    const timedOut = { status: 503, body: problem('store_unavailable', 503, 'the transaction log is unavailable') };
+    const once = transport([timedOut, { status: 201, body: { name: 'k' } }]);
+    await expect(once.http.request(unsafe)).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+    expect(once.requests).toHaveLength(1);
+    const keyed = transport([timedOut, { status: 201, body: { id: 't1' } }]);
+    expect((await keyed.http.request(START)).body).toEqual({ id: 't1' });
+    expect(keyed.requests).toHaveLength(2);
+  });
+
   it('waits what Retry-After asks, up to maxBackoffMs', async () => {
     const slow = new HttpTransport({
       url: 'http://coord',

@@ -23,7 +23,7 @@ const API_KEY_SHAPE = /^[\x21-\x7e]+$/;
  * - `safe`: reads, and calls whose repeat changes nothing more (heartbeat, delete);
  * - `keyed`: mutating calls sent with an `Idempotency-Key`, so a repeat gets the first one's answer;
  * - `unsafe`: repeated only when nothing can have been written (connection refused, or an answer
- *   that says so: 503, busy).
+ *   that says so, such as busy); a 503 `store_unavailable` does not say so (the write may land).
  */
 export type RepeatSafety = 'safe' | 'keyed' | 'unsafe';
 
@@ -142,6 +142,8 @@ export class HttpTransport {
         if (timeout.aborted || !wasRefused(thrown)) mayHaveLanded = true;
         if (request.repeat === 'unsafe' && mayHaveLanded) throw error;
       }
+      // the log did not answer in time: the write may still land, as after a lost answer
+      if (error.code === 'store_unavailable' && request.repeat === 'unsafe') throw error;
       if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
       const delay = Math.max(
         backoffDelay(attempt, this.retry, this.random),

@@ -63,7 +63,7 @@ export class TransactionBusyError extends CoordinatorError {
   }
 }
 
-/** The log database cannot be reached; nothing was written, and the same request may succeed later. */
+/** The log database did not answer in time: a write may still have landed. Repeat a write only with the same Idempotency-Key. */
 export class StoreUnavailableError extends CoordinatorError {
   constructor(detail: string) {
     super('store_unavailable', `the transaction log is unavailable: ${detail}`, true);

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { CoordinatorUnreachableError, type ApiKeyView, type CreateKeyRequest } from '#client';
+import { CoordinatorUnreachableError, StoreUnavailableError, type ApiKeyView, type CreateKeyRequest } from '#client';
 import { cliContext } from '../cli-context';
 import { formatTable } from '../table';
 import { assertKeyName, createKeyInDatabase } from './first-key';
@@ -32,9 +32,11 @@ export function keysCommand(): Command {
       const created = opts.databaseUrl
         ? await createKeyInDatabase(opts.databaseUrl, { name, role: opts.role })
         : await ctx.client.createKey({ name, role: opts.role }).catch((error: unknown) => {
-            // never repeated (its answer holds the only copy of the secret): say what a lost answer leaves
-            if (!(error instanceof CoordinatorUnreachableError) || error.neverSent) throw error;
-            const detail = error.message.replace(/^the coordinator did not answer: /, '');
+            // never repeated (its answer holds the only copy of the secret): say what a lost answer
+            // leaves, or a 503 from a log that did not answer in time (the write may still land)
+            const lost = error instanceof CoordinatorUnreachableError && !error.neverSent;
+            if (!lost && !(error instanceof StoreUnavailableError)) throw error;
+            const detail = (error as Error).message.replace(/^the coordinator did not answer: /, '');
             throw new CoordinatorUnreachableError(
               `${detail}; if the request got through, the key "${name}" exists and its secret is lost: ` +
                 `\`txc keys list\` shows it then; revoke it and create it again`,
