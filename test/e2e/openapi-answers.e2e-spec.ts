@@ -136,6 +136,18 @@ describe('the OpenAPI document describes the answers', () => {
     expectDescribed('get', '/health/live', await s.api.get('/health/live'));
     expectDescribed('get', '/health/ready', await s.api.get('/health/ready'));
   });
+
+  it('for a path parameter that is not valid, on every operation that takes one', async () => {
+    const calls = { get: s.api.get, delete: s.api.delete, post: (path: string) => s.api.post(path, {}) };
+    for (const [route, operations] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      if (!route.includes('{')) continue;
+      for (const method of Object.keys(operations) as (keyof typeof calls)[]) {
+        // a space and a control character: no name, id or instance takes them
+        const path = route.replace(/\{\w+\}/g, 'not%20valid%01');
+        expectDescribed(method, route, await calls[method](path));
+      }
+    }
+  });
 });
 
 describe('the OpenAPI start body', () => {

@@ -291,7 +291,8 @@ export function openApiDocument(): OpenAPIObject {
 /**
  * The answers every `/v1` operation shares, added where an operation does not list its own: 401 (with
  * `WWW-Authenticate`) and 403 (every route needs a key of some role; `/v1` and `/v1/me` any), 400, 413
- * and 415 for a POST whose body is not JSON, too large or of another type, 503 when the log cannot be
+ * and 415 for a POST whose body is not JSON, too large or of another type, 422 for a path parameter
+ * that is not valid, 503 when the log cannot be
  * reached, the `Location` of the transaction on every answer that carries one, and
  * `Idempotent-Replayed` on a POST's answers that a repeat of its `Idempotency-Key` may get.
  */
@@ -307,6 +308,9 @@ function withCommonAnswers(document: OpenAPIObject): OpenAPIObject {
         responses[400] ??= problemResponse('the body is not one JSON document of UTF-8 (`malformed_json`)');
         responses[413] ??= problemResponse('the body is larger than 1 MiB (`payload_too_large`)');
         responses[415] ??= problemResponse('a body that is not application/json');
+      }
+      if (route.includes('{')) {
+        responses[422] ??= problemResponse('a path parameter is not valid (`validation_failed`, naming it)');
       }
       responses[503] ??= problemResponse(
         'the log could not be reached in time (`store_unavailable`): the outcome of a write is unknown; send it again',
