@@ -181,6 +181,13 @@ describe('the OpenAPI start body', () => {
       ['a saga with a check', { protocol: 'saga', check, branches: [branch('a')] }],
       ['a 2PC with checkAfterMs', { protocol: '2pc', checkAfterMs: 1000, branches: [branch('a')] }],
       ['a TCC with dependsOn', { protocol: 'tcc', branches: [branch('a'), branch('b', { dependsOn: ['a'] })] }],
+      ['an interactive saga', { protocol: 'saga', mode: 'interactive' }],
+      ['an interactive 3PC', { protocol: '3pc', mode: 'interactive' }],
+      ['an interactive 2PC', { protocol: '2pc', mode: 'interactive' }],
+      ['a saga with its phases', { protocol: 'saga', branches: [branch('a', { paths: { compensate: '/undo' } })] }],
+      ['a saga with a TCC phase', { protocol: 'saga', branches: [branch('a', { paths: { check: '/c' } })] }],
+      ['a TCC with a saga phase', { protocol: 'tcc', branches: [branch('a', { paths: { compensate: '/undo' } })] }],
+      ['a 3PC with its phases', { protocol: '3pc', branches: [branch('a', { paths: { 'pre-commit': '/p' } })] }],
     ];
     for (const [what, body] of bodies) {
       const status = (await s.api.post('/v1/transactions', body)).status;

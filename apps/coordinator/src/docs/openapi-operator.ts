@@ -6,7 +6,8 @@ export const idempotencyKey = {
   in: 'header',
   required: false,
   description: 'Same key and body within 24 h returns the first response; another body with the key is 422.',
-  schema: { type: 'string', maxLength: 255 },
+  // 1-255 visible ASCII characters (! to ~), as the server checks it
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' },
 };
 
 const problem = (description: string) => ({

@@ -6,6 +6,7 @@ import { OPERATIONS_PATHS, OPERATOR_PATHS, idempotencyKey } from './openapi-oper
 import { z } from 'zod';
 import {
   Limits,
+  PROTOCOL_PHASES,
   interactiveBranchSchema,
   listTransactionsQuerySchema,
   heartbeatSchema,
@@ -38,8 +39,8 @@ const protocol = (value: string) => ({ required: ['protocol'], properties: { pro
 
 /**
  * The start body's rules across fields, which its zod schema checks in code (`superRefine`) and so
- * cannot put in its JSON Schema: branches by mode, what only a message takes, `dependsOn` only for
- * sagas and messages. (Unique ids, known dependencies and no cycles are not said here.)
+ * cannot put in its JSON Schema: branches by mode, what only a message takes, interactive mode only
+ * for TCC and 2PC, each protocol's phases in `paths`, `dependsOn` only for sagas and messages. (Unique ids, known dependencies and no cycles are not said here.)
  */
 const START_RULES = [
   {
@@ -63,6 +64,16 @@ const START_RULES = [
       not: { anyOf: [{ required: ['check'] }, { required: ['checkAfterMs'] }] },
     },
   },
+  {
+    description: 'interactive mode only for tcc and 2pc',
+    if: mode('interactive'),
+    then: { properties: { protocol: { enum: ['tcc', '2pc'] } } },
+  },
+  ...Object.entries(PROTOCOL_PHASES).map(([name, phases]) => ({
+    description: `a ${name} branch's \`paths\` name only its phases (${phases.join(', ')})`,
+    if: protocol(name),
+    then: { properties: { branches: { items: { properties: { paths: { propertyNames: { enum: phases } } } } } } },
+  })),
   {
     description: '`dependsOn` only for sagas and messages',
     if: { anyOf: [protocol('saga'), protocol('msg')] },
