@@ -160,8 +160,8 @@ export function cloneState(s: TransactionState): TransactionState {
  * (`attempt` goes back, so it still counts deliveries), one made as a failed probe is forgiven
  * (`budgetBase` moves up with it). A participant that is down or protected makes its transactions
  * wait instead of failing them.
- * Every machine handles `deferred` with this and nothing else: a deferred delivery is re-issued by
- * the machine's own `wake` handling like any retry.
+ * Every machine handles `deferred` with this: a deferred delivery is re-issued by the machine's own
+ * `wake` handling like any retry (an aborting saga also settles at once a step left undelivered).
  */
 export function deferDelivery(state: TransactionState, event: Extract<MachineEvent, { type: 'deferred' }>): void {
   const b = state.branches.find((x) => x.id === event.branchId);

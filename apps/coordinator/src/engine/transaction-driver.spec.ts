@@ -206,13 +206,18 @@ describe('TransactionDriver', () => {
       actor: 'ops-alice',
       reason: 'customer cancelled',
     });
-    // b's action was announced before the abort was taken, and never sent after it: recorded as
-    // not made, and b undone like a step whose answer was lost; both undone, newest first
+    // b's action was announced before the abort was taken, and never sent after it: withdrawn as a
+    // deferred call is (its attempt not counted), so b cannot have landed and is skipped, not undone
     const notSent = run.written
       .flatMap((op) => op.events)
-      .find((e) => e.type === 'call.finished' && e.branchId === 'b')!;
-    expect(notSent).toMatchObject({ phase: Phase.Action, outcome: Outcome.Unknown });
-    expect(run.delivered).toEqual(['b:compensate', 'a:compensate']);
+      .filter((e) => e.branchId === 'b' && e.type.startsWith('call.'));
+    expect(notSent).toMatchObject([
+      { type: 'call.started', phase: Phase.Action },
+      { type: 'call.deferred', phase: Phase.Action, detail: { reason: 'abort-requested' } },
+    ]);
+    const bRows = run.written.flatMap((op) => op.branches.filter((b) => b.id === 'b'));
+    expect(bRows.at(-1)).toMatchObject({ status: BranchStatus.Skipped });
+    expect(run.delivered).toEqual(['a:compensate']);
     expect(run.detached()).toEqual({ settled: true, wakeAt: null });
   });
 

@@ -427,7 +427,9 @@ export class TransactionDriver {
     } else {
       this.armTimer();
       if (written === 'abort-requested') void this.actOnAbortFlag();
-      for (const c of held) void this.post(notMade(c), { error: 'not sent: an abort was requested first' });
+      const now = Date.now();
+      const note = { reason: 'abort-requested', until: new Date(now).toISOString() };
+      for (const c of held) void this.post(notMade(c, now), note);
     }
     return true;
   }

@@ -1,4 +1,4 @@
-import { FORWARD_PHASES, Outcome } from '#contracts';
+import { FORWARD_PHASES } from '#contracts';
 import type { CallCommand, MachineEvent, ProtocolMachine, TransactionState } from '#protocol';
 import { StagedStep } from './staged-step';
 
@@ -10,15 +10,19 @@ export function forwardCalls(commands: CallCommand[]): CallCommand[] {
   return commands.filter((c) => FORWARD_PHASES.includes(c.phase));
 }
 
-/** The answer of call `c`, never made: unknown (its branch is undone like one whose answer was lost). */
-export function notMade(c: CallCommand): MachineEvent {
+/**
+ * Call `c`, announced and never made: withdrawn as a deferred call is (its attempt not counted), due
+ * at `now`. It cannot have landed, so an aborting saga skips its step rather than undoing it, and a
+ * TCC or 2PC abort, which cancels every branch already, ignores it.
+ */
+export function notMade(c: CallCommand, now: number): MachineEvent {
   return {
-    type: 'outcome',
+    type: 'deferred',
     branchId: c.branchId,
     phase: c.phase,
     attempt: c.attempt,
-    outcome: Outcome.Unknown,
-    random01: 0,
+    retryAt: now,
+    delivered: false,
   };
 }
 

@@ -66,6 +66,8 @@ export const sagaMachine: ProtocolMachine = {
         break;
       case 'deferred':
         deferDelivery(state, event);
+        // aborting: a step whose delivery was withdrawn is skipped or undone now, not at a wake-up
+        compensateReady(state, commands);
         break;
       case 'register':
       case 'commit':
