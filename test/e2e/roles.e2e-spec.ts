@@ -7,6 +7,7 @@ import {
   apiClient,
   freshDatabase,
   freshRedisPrefix,
+  until,
   type FreshDatabase,
 } from '#testing';
 
@@ -105,6 +106,33 @@ describe('api and worker roles', () => {
     expect(done.events.filter((e: any) => e.type === 'operator.abort').map((e: any) => e.detail)).toEqual([
       { actor: 'anonymous', reason: 'changed plans' },
     ]);
+  });
+
+  // an api instance drives interactive registrations where they arrive: it took the whole limit of
+  // its own on top of the worker's, and a participant with maxConcurrency 1 saw two calls at once
+  it('an api instance holds a share of the limits too (it calls the participants of interactive branches)', async () => {
+    const front = apiClient(api.url);
+    const slow = await TestParticipant.start();
+    slow.latencyMs = 1_000;
+    try {
+      await front.post('/v1/participants', { name: 'slow', url: slow.url, maxConcurrency: 1 });
+      // each coordinator sets its share at its next sweep (every 2 s) once both are live
+      await new Promise((r) => setTimeout(r, 4_500));
+      const saga = { protocol: 'saga', branches: [{ id: 'a', participant: 'slow' }] };
+      const sagas = [1, 2].map(() => front.post('/v1/transactions', saga));
+      const tccs = await Promise.all(
+        [1, 2].map(() => front.post('/v1/transactions', { protocol: 'tcc', mode: 'interactive' })),
+      );
+      const registered = tccs.map((t) =>
+        front.post(`/v1/transactions/${t.body.id}/branches?wait=10000`, { id: 'x', participant: 'slow' }),
+      );
+      await Promise.all([...sagas, ...registered]);
+      await until(() => slow.calls.filter((c) => c.status !== null).length >= 4, 30_000, 'the four calls answered');
+      expect(slow.maxConcurrent).toBe(1);
+      for (const t of tccs) await front.post(`/v1/transactions/${t.body.id}/abort`, { reason: 'done' });
+    } finally {
+      await slow.close();
+    }
   });
 
   it("a sender's outbox sends through an api instance: the message it wrote pending is submitted and delivered", async () => {

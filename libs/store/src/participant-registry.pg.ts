@@ -254,11 +254,15 @@ export class PgParticipantRegistry {
     return rows.map((r) => ({ participant: r.participant, instanceId: r.instance_id }));
   }
 
-  /** The ids of coordinators that drive transactions and whose heartbeat is younger than `ttlMs`, sorted. */
+  /**
+   * The ids of coordinators whose heartbeat is younger than `ttlMs`: every role calls participants
+   * (an api instance those of the interactive calls it drives). Those that drive transactions come
+   * first, so that they take the remainder of a divided limit, sorted by id within each kind.
+   */
   async liveCoordinators(ttlMs: number): Promise<string[]> {
     const { rows } = await this.pool.query<{ id: string }>(
       `SELECT id FROM txc_instances
-        WHERE drives AND heartbeat_at >= now() - make_interval(secs => $1::float8 / 1000) ORDER BY id`,
+        WHERE heartbeat_at >= now() - make_interval(secs => $1::float8 / 1000) ORDER BY drives DESC, id`,
       [ttlMs],
     );
     return rows.map((r) => r.id);

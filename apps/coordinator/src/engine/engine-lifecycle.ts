@@ -24,8 +24,9 @@ export class EngineLifecycle implements OnApplicationBootstrap, BeforeApplicatio
       instanceTtlMs: config.INSTANCE_TTL_MS,
       batch: 100,
       takeOver: config.ROLE !== 'api',
-      // participant health (auto-replay, alerts, limit shares) is the driving instances' work
-      onPass: config.ROLE !== 'api' ? () => health.tick() : undefined,
+      // participant health (auto-replay, alerts) is the driving instances' work; an api instance
+      // calls participants too (the interactive calls it drives), so it takes its limit share
+      onPass: config.ROLE !== 'api' ? () => health.tick() : () => health.shareLimits(),
     });
   }
 

@@ -92,6 +92,11 @@ export class ParticipantHealth implements OnModuleInit {
     }
   }
 
+  /** {@link refreshPeers} alone, for an instance that drives no transaction (ROLE=api); never throws. */
+  async shareLimits(): Promise<void> {
+    await this.refreshPeers().catch((e) => this.logger.warn(`peers failed: ${e}`));
+  }
+
   /** The limits are divided among the coordinators alive now (docs/failure-detection.md). */
   private async refreshPeers(): Promise<void> {
     const ids = await this.registry.liveCoordinators(this.config.INSTANCE_TTL_MS);
