@@ -71,7 +71,11 @@ export class OperatorActionsService {
   /** Calls the branches waiting out a backoff at once; 409 when none waits. */
   async retry(id: string, body: unknown, key: string | undefined, caller: Caller): Promise<Reply> {
     const note = noteOf('retry', body, caller);
-    this.assertDrives('retry');
+    if (!this.engine.drives) {
+      // a transaction that does not exist is 404 on every instance
+      if (!(await this.store.load(id))) throw new TransactionNotFoundError(id);
+      this.assertDrives('retry');
+    }
     return this.idempotency.run(key, keyedRequestHash(caller.name, 'retry', id, body ?? null), async () => {
       const outcome = await this.engine.retryNow(id, note);
       if (outcome === 'not-found') throw new TransactionNotFoundError(id);
@@ -151,9 +155,9 @@ export class OperatorActionsService {
   }
 
   private async replayOne(id: string, note: OperatorNote): Promise<void> {
-    this.assertDrives('replay');
     const row = await this.store.load(id);
     if (!row) throw new TransactionNotFoundError(id);
+    this.assertDrives('replay');
     if (row.txn.status !== TransactionStatus.Failed) {
       throw new TransactionConflictError(
         `transaction "${id}" is ${row.txn.status}; only a failed transaction can be replayed`,
