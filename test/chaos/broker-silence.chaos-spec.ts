@@ -98,4 +98,25 @@ describe.each(BROKERS)('a $kind path that goes silent', ({ kind, url }) => {
     expect(await ledger.ops(started.body.id)).toEqual(['credit:action', 'debit:action']);
     expect([await ledger.balance(from), await ledger.balance(to)]).toEqual([90, 10]);
   }, 120_000);
+
+  // the connections made again during the silence completed their handshake and heard nothing
+  // more: Redis's waited for the answer to its ready check for good, and calls failed at once long
+  // after the path came back
+  it('a connection made again into the silence that never answers is made again once more', async () => {
+    const ledger = bankLedger(db);
+    expect(proxy.silenceAll()).toBeGreaterThan(0);
+    const [from, to] = [await ledger.open(100), await ledger.open(0)];
+    const started = await s.api.post('/v1/transactions', transfer(from, to));
+    expect(started.status).toBe(201);
+    // long enough for both sides to notice and connect again, into the silence
+    await new Promise((r) => setTimeout(r, 20_000));
+    proxy.heal();
+    const done = await s.api.until(
+      `/v1/transactions/${started.body.id}`,
+      (t: { status: string }) => t.status === 'committed',
+      60_000,
+    );
+    expect(done.status).toBe('committed');
+    expect(await ledger.ops(started.body.id)).toEqual(['credit:action', 'debit:action']);
+  }, 120_000);
 });

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
  * connection (a network partition; nothing is refused, everything waits), `resume` lets it all through;
  * `down` cuts everything and closes every new connection at once (the target stopped) until `up`;
  * `holdWhenSent` partitions one connection at one statement (it stays open, its bytes held);
- * `freezeOpen` silences every open connection while new ones pass (a dropped NAT flow).
+ * `freezeOpen` silences every open connection while new ones pass (a dropped NAT flow); `silenceAll`
+ * silences new ones too, until `heal`.
  * Started with `splitReplies`, it hands each reply of the target over in two reads, its last Postgres
  * message (a ReadyForQuery) 50 ms after the rest, as a slow network does now and then.
  */
@@ -18,6 +19,7 @@ export class TcpProxy {
   private refusing = false;
   private readonly waiting: (() => void)[] = [];
   private holdOn: string | null = null;
+  private blackholing = false;
   private readonly held: (() => void)[] = [];
   /** Connections cut so far. */
   cuts = 0;
@@ -104,6 +106,22 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /**
+   * Every connection, open now or opened until {@link heal}, goes silent as in {@link freezeOpen}:
+   * a new one is accepted (its handshake completes) and then hears nothing, as behind a balancer
+   * whose backend is gone. Those stay silent for good; after `heal`, new connections pass again.
+   * Returns how many open connections went silent.
+   */
+  silenceAll(): number {
+    this.blackholing = true;
+    return this.freezeOpen();
+  }
+
+  /** New connections pass again (those silenced stay so). */
+  heal(): void {
+    this.blackholing = false;
+  }
+
   /** Whether the hold set by {@link holdWhenSent} still waits for its statement (false once it holds one). */
   get holdArmed(): boolean {
     return this.holdOn !== null;
@@ -168,6 +186,11 @@ export class TcpProxy {
     client.on('end', () => upstream.end());
     if (this.splitReplies) splitEachReply(upstream, client);
     else upstream.pipe(client);
+    if (this.blackholing) {
+      client.pause();
+      upstream.pause();
+      return;
+    }
     client.resume();
   }
 }
