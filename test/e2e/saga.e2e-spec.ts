@@ -293,4 +293,18 @@ describe('saga (coordinator process, Redis, real HTTP participant)', () => {
     const tooLong = await s.api.get(`/v1/transactions?q=${key}y`);
     expect([tooLong.status, tooLong.body.errors[0].field]).toEqual([422, 'q']);
   });
+
+  it('finds a transaction by the Idempotency-Key of a start answered with it (its id was taken first)', async () => {
+    const id = `by-key-${Date.now()}`;
+    expect((await s.api.post('/v1/transactions?wait=5000', { id, ...sagaBody(['a']) })).status).toBe(200);
+    const key = `late-key-${Date.now()}`;
+    const again = await s.api.post('/v1/transactions', { id, ...sagaBody(['a']) }, { 'idempotency-key': key });
+    expect([again.status, again.body.id]).toEqual([200, id]);
+    const found = await s.api.get(`/v1/transactions?q=${key}`);
+    expect(found.body.items.map((t: any) => t.id)).toEqual([id]);
+    // a key whose answer is a refusal names no transaction
+    const other = await s.api.post('/v1/transactions', { id, ...sagaBody(['b']) }, { 'idempotency-key': `${key}-2` });
+    expect(other.status).toBe(409);
+    expect((await s.api.get(`/v1/transactions?q=${key}-2`)).body.items).toEqual([]);
+  });
 });

@@ -3,7 +3,8 @@
  * keys in its own order (shortest first); a repeat must get the first answer itself, so the text
  * rides in a one-key wrapper and is parsed back with its keys in their order.
  */
-const TEXT_KEY = 'txc:json';
+/** The wrapper's one key (also read in SQL: a search by Idempotency-Key looks into the answer). */
+export const TEXT_KEY = 'txc:json';
 
 /** The body as stored: its JSON text in the wrapper. */
 export function storedBody(body: unknown): { [TEXT_KEY]: string } {

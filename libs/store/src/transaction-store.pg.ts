@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Attention } from '#contracts';
 import { announcementOf, toWire } from './apply-wire';
-import { bodyOfStored } from './stored-body';
+import { TEXT_KEY, bodyOfStored } from './stored-body';
 import { ACTIVE_SQL, ATTENTION_FILTER, ATTENTION_SQL, ATTENTION_STATUSES } from './attention-sql';
 import { LogWriter } from './log-writer';
 import { ORPHAN_SCAN_BEGIN, orphanScanSql } from './orphan-sql';
@@ -281,11 +281,16 @@ export class PgTransactionStore implements TransactionStore {
     if (filter.from) where.push(`t.created_at >= ${param(filter.from)}`);
     if (filter.to) where.push(`t.created_at < ${param(filter.to)}`);
     if (filter.q) {
-      // an id, an id prefix, or an Idempotency-Key of a start
+      // an id, an id prefix, or an Idempotency-Key: the transaction its start created, or the one
+      // its answer was (a start of an id taken first, an operator call)
       const q = param(filter.q);
-      where.push(
-        `(t.id LIKE ${param(likePrefix(filter.q))} OR t.id = (SELECT k.transaction_id FROM txc_idempotency_keys k WHERE k.key = ${q}))`,
-      );
+      // (a stored body is its JSON text in a wrapper: see stored-body.ts)
+      const keyed = `SELECT COALESCE(k.transaction_id, CASE WHEN jsonb_typeof(a.body) = 'object' AND a.body ? 'protocol'
+                       THEN a.body->>'id' END)
+                       FROM txc_idempotency_keys k,
+                            LATERAL (SELECT COALESCE((k.response_body->>'${TEXT_KEY}')::jsonb, k.response_body) AS body) a
+                      WHERE k.key = ${q}`;
+      where.push(`(t.id LIKE ${param(likePrefix(filter.q))} OR t.id = (${keyed}))`);
     }
     if (filter.after) {
       where.push(`(t.created_at, t.id) < (${param(filter.after.createdAt)}, ${param(filter.after.id)})`);
