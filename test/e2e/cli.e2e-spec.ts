@@ -158,7 +158,9 @@ describe('txc CLI', () => {
     const created = await txc(
       ['keys', 'create', 'first-admin', '--role', 'admin', '--database-url', s.db.url, '--json'],
       {
-        TXC_URL: 'http://127.0.0.1:9', // no API is called
+        // no API is called: its URL and key are not looked at, even when no call could use them
+        TXC_URL: 'http://127.0.0.1:9/v1',
+        TXC_API_KEY: 'a key with spaces',
       },
     );
     expect(created).toMatchObject({ code: 0, stderr: '' });

@@ -23,8 +23,12 @@ export interface CliContext {
 export function cliContext(command: Command): CliContext {
   const options = command.optsWithGlobals<GlobalOptions>();
   const json = options.json === true;
+  let client: CoordinatorClient | undefined;
   return {
-    client: clientOf(options),
+    // made on first use: a command that calls no API (`keys create --database-url`) needs no URL or key
+    get client() {
+      return (client ??= clientOf(options));
+    },
     json,
     print(value, human) {
       process.stdout.write(`${json ? JSON.stringify(value, null, 2) : human(value)}\n`);
