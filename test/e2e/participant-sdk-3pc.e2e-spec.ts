@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { phasePaths, signBody } from '#participant';
+import { DEFAULT_3PC_TIMER_MARGIN_MS, phasePaths, signBody } from '#participant';
 import {
   apiClient,
   bankLedger,
@@ -150,7 +150,8 @@ describe('participant SDK: 3PC timers of a NestJS participant', () => {
     const exited = new Promise((resolve) => bank.child.once('exit', resolve));
     bank.child.kill('SIGKILL');
     await exited;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline.getTime() + 500 - Date.now())));
+    const due = deadline.getTime() + DEFAULT_3PC_TIMER_MARGIN_MS + 300;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
     expect(await ops(id)).toEqual(['hold:can-commit', 'hold:pre-commit']); // nobody was there to act
 
     bank = await startBank(bankEnv);

@@ -16,8 +16,13 @@
  * It cannot close the window for a participant the coordinator cannot reach (N1).
  */
 
-/** Default delay after the call's `deadline` before a participant acts on its own. */
-export const DEFAULT_3PC_TIMER_MARGIN_MS = 200;
+/**
+ * Default delay after the call's `deadline` before a participant acts on its own. It must cover
+ * what the coordinator does to act on its deadline when no call is in flight (a wake-up from the
+ * queue, a log write, the abort's call and the participant's barrier): tens of milliseconds on a
+ * quiet machine, hundreds under load. 200 ms lost the race under a modest burst of other work.
+ */
+export const DEFAULT_3PC_TIMER_MARGIN_MS = 2_000;
 
 /** Where a 3PC branch stands at the participant. */
 export type ThreePhaseStatus = 'voted' | 'pre-committed' | 'committed' | 'aborted';
