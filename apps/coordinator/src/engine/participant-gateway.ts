@@ -8,7 +8,7 @@ import { isLive, type ParticipantDirectory } from './participant-directory';
 import type { ParticipantStats } from './participant-stats';
 
 /** Why a delivery was not made (or made as a failed probe) and is due again later. */
-export type DeferReason = 'no-live-instance' | 'circuit-open' | 'limit' | 'probe-failed';
+export type DeferReason = 'no-live-instance' | 'circuit-open' | 'limit' | 'probe-failed' | 'deadline';
 
 export type Delivery =
   | { kind: 'called'; result: CallResult; instanceId: string }
@@ -131,8 +131,9 @@ export class ParticipantGateway {
       // the instances as they are now: the permit may have been waited for, and an instance left meanwhile
       const entry = await this.directory.entry(name);
       if (!entry) return { kind: 'unregistered' };
+      // its turn came at or after the transaction's deadline: not sent, and the deadline aborts
       if (sendBy !== undefined && Date.now() >= sendBy) {
-        return { kind: 'deferred', reason: 'limit', retryAt: jittered(Date.now() + 100) };
+        return { kind: 'deferred', reason: 'deadline', retryAt: jittered(Date.now() + 100) };
       }
       let live = entry.instances.filter((i) => isLive(i));
       // a cached entry can only make leases look older than they are: look again before waiting

@@ -47,7 +47,7 @@ export class CoordinatorMetrics {
   });
   readonly deferred = new Counter({
     name: 'txc_participant_calls_deferred_total',
-    help: 'Deliveries deferred without using an attempt, by participant and reason (no-live-instance, circuit-open, limit, probe-failed)',
+    help: 'Deliveries deferred without using an attempt, by participant and reason (no-live-instance, circuit-open, limit, probe-failed, deadline)',
     labelNames: ['participant', 'reason'],
     registers: [this.registry],
   });
