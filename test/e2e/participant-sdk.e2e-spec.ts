@@ -211,4 +211,39 @@ describe('participant SDK: a NestJS participant behind a real coordinator', () =
     const before = (await s.api.get('/v1/participants/bank')).body.lastSeenAt as string;
     await s.api.until('/v1/participants/bank', (p: { lastSeenAt: string }) => p.lastSeenAt > before, 5000);
   });
+
+  // the heartbeat stopped only once the HTTP server had closed, which waited for the coordinator's
+  // idle keep-alive connection of the call in flight at SIGTERM: about a minute of renewed lease
+  it('stopped with SIGTERM during a call: answers it, renews its lease no more, and exits', async () => {
+    const port = await freePort();
+    const other = await startBank({
+      PORT: String(port),
+      DATABASE_URL: bankDb.url,
+      COORDINATOR_URL: s.api.base,
+      PARTICIPANT_NAME: 'bank-stopping',
+      TTL_SECONDS: '5',
+      HEARTBEAT_MS: '200',
+    });
+    const a = await open(100);
+    const debit = { ...branch('d', 'saga', 'debit', a, 10), participant: 'bank-stopping' };
+    const started = await s.api.post('/v1/transactions', {
+      protocol: 'saga',
+      branches: [{ ...debit, payload: { account: a, amount: 10, holdMs: 1_500 } }],
+    });
+    const id = started.body.id as string;
+    await s.api.until(`/v1/transactions/${id}`, (t: any) => t.events.some((e: any) => e.type === 'call.started'));
+    const exited = new Promise((done) => other.child.once('exit', done));
+    other.child.kill('SIGTERM');
+    const done = await s.api.until(`/v1/transactions/${id}`, (t: any) => t.status === 'committed', 10_000);
+    expect(done.status).toBe('committed');
+    // no renewal once the call is answered (a heartbeat already out may still land)
+    await new Promise((r) => setTimeout(r, 500));
+    const seen = (await s.api.get('/v1/participants/bank-stopping')).body.lastSeenAt as string;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await s.api.get('/v1/participants/bank-stopping')).body.lastSeenAt).toBe(seen);
+    // well within the coordinator's keep-alive (60 s) that held its HTTP server open
+    const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 20_000))]);
+    expect(gone).toBe(true);
+    expect(await balance(a)).toBe(90);
+  }, 60_000);
 });

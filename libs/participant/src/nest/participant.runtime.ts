@@ -3,6 +3,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  type BeforeApplicationShutdown,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
@@ -32,13 +33,17 @@ import { mountPhaseRoutes } from './phase-routes.fastify';
  * stop (their branches stay pending in the state table), the heartbeat stops (the registration stays), the broker server closes, and a DataSource this module initialized is destroyed.
  */
 @Injectable()
-export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class ParticipantRuntime
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('ParticipantModule');
   private lease: ParticipantLease | undefined;
   private ownsDataSource = false;
   private server: PhaseServer | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private threePhase: ThreePhaseHandlers | undefined;
+  /** Set once the application starts to shut down: answers close their connection. */
+  private closing = false;
 
   constructor(
     @Inject(PARTICIPANT_OPTIONS) private readonly options: ParticipantModuleOptions,
@@ -95,7 +100,7 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
       return;
     }
     if (!this.options.url) throw new Error('ParticipantModule needs `url` (HTTP) or `transport` (a broker)');
-    mountPhaseRoutes(this.fastify(), routes, dispatcher);
+    mountPhaseRoutes(this.fastify(), routes, dispatcher, () => this.closing);
     this.logger.log(`serving ${paths.length ? paths.join(', ') : 'no phase handlers'}`);
   }
 
@@ -178,6 +183,16 @@ export class ParticipantRuntime implements OnModuleInit, OnApplicationBootstrap,
     void clean();
     this.retentionTimer = setInterval(() => void clean(), everyMs);
     this.retentionTimer.unref();
+  }
+
+  /**
+   * The lease stops first, before Nest closes the HTTP server: that close waits for the connections
+   * of calls in flight, and the coordinator keeps such a connection open, idle, for up to a minute.
+   * Answers from now on close their connection, so the close does not wait for it.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    await this.lease?.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -12,12 +12,14 @@ const rawBodies = new WeakMap<FastifyRequest, string>();
  * Serves each route as `POST {path}` on `fastify`, answered by `dispatcher`. The exact body text is
  * kept for the signature check in a route-level hook, so the app's own JSON parser (and its
  * `rawBody` setting) is left alone. The routes are plain Fastify routes: Nest's global prefix,
- * guards, pipes and filters do not apply to them.
+ * guards, pipes and filters do not apply to them. Once `closing()`, each answer closes its
+ * connection, so that the server's close does not wait for the caller's keep-alive.
  */
 export function mountPhaseRoutes(
   fastify: FastifyInstance,
   routes: { path: string; key: PhaseKey }[],
   dispatcher: PhaseDispatcher,
+  closing: () => boolean = () => false,
 ): void {
   const bodyLimit = fastify.initialConfig.bodyLimit ?? DEFAULT_BODY_LIMIT;
   for (const { path, key } of routes) {
@@ -35,6 +37,7 @@ export function mountPhaseRoutes(
           rawBody: rawBodies.get(request) ?? '',
           headers: request.headers,
         });
+        if (closing()) void reply.header('connection', 'close');
         return reply.code(answer.status).headers(answer.headers).send(JSON.stringify(answer.body));
       },
       // a body the app's parser refused (not JSON, empty) is no participant call: the dispatcher
@@ -46,6 +49,7 @@ export function mountPhaseRoutes(
           rawBody: rawBodies.get(request) ?? '',
           headers: request.headers,
         });
+        if (closing()) void reply.header('connection', 'close');
         return reply.code(answer.status).headers(answer.headers).send(JSON.stringify(answer.body));
       },
     });
