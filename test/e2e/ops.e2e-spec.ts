@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
+import { rawRequest } from './hostile-http';
 import {
   CoordinatorProcess,
   TEST_REDIS_URL,
@@ -52,6 +53,11 @@ describe('operations surface', () => {
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
     }
     expect((await fetch(`${base}/v1/transactions`)).headers.get('cache-control')).toBe('no-store');
+    // the same route reached through an escaped path or an absolute-form target is an API answer too
+    for (const target of ['/%76%31/transactions', `${base}/v1/transactions`, '/%76%31']) {
+      const res = await rawRequest(base, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect([target, res.status, res.headers['cache-control']]).toEqual([target, 200, 'no-store']);
+    }
     expect((await fetch(`${base}/transactions`)).headers.get('content-security-policy')).toContain("script-src 'self'");
   });
 

@@ -38,7 +38,9 @@ export function installSecurityHeaders(fastify: FastifyInstance): void {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
       if (!reply.hasHeader(name)) void reply.header(name, value);
     }
-    if (request.url.startsWith('/v1') && !reply.hasHeader('cache-control'))
+    // the route as matched, not the target as sent: `/%76%31/keys` and `http://host/v1/keys` reach /v1 too
+    const path = request.routeOptions.url ?? request.url;
+    if ((path === '/v1' || path.startsWith('/v1/')) && !reply.hasHeader('cache-control'))
       void reply.header('cache-control', 'no-store');
     done(null, payload);
   });
