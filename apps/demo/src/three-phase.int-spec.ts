@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
+import { DEFAULT_3PC_TIMER_MARGIN_MS } from '#participant';
 import { freshDatabase, type FreshDatabase } from '#testing';
 import { demoOptionsFromEnv } from './demo-options';
 import { startDemo, type Demo } from './start-demo';
@@ -363,8 +364,9 @@ describe('demo 3PC participant with timers (real Postgres)', () => {
     }
   });
 
-  it('reads DEMO_3PC_TIMER_MARGIN_MS (default 200)', () => {
-    expect(demoOptionsFromEnv({}).threePhaseTimerMarginMs).toBe(200);
+  it("reads DEMO_3PC_TIMER_MARGIN_MS (default: the SDK's, 2 s)", () => {
+    expect(demoOptionsFromEnv({}).threePhaseTimerMarginMs).toBe(DEFAULT_3PC_TIMER_MARGIN_MS);
+    expect(DEFAULT_3PC_TIMER_MARGIN_MS).toBe(2_000);
     expect(demoOptionsFromEnv({ DEMO_3PC_TIMER_MARGIN_MS: '50' }).threePhaseTimerMarginMs).toBe(50);
     expect(() => demoOptionsFromEnv({ DEMO_3PC_TIMER_MARGIN_MS: '-1' })).toThrow(/DEMO_3PC_TIMER_MARGIN_MS/);
   });
