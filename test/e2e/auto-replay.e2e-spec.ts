@@ -131,7 +131,8 @@ describe('automatic replay after the circuit opened', () => {
         s.api.post('/v1/transactions?wait=20000', {
           id,
           protocol: '2pc',
-          timeoutMs: 500,
+          // the prepares only need to finish: 500 ms aborted them now and then on a loaded machine
+          timeoutMs: 5_000,
           retry: { maxAttempts: 3, initialBackoffMs: 50, maxBackoffMs: 100 },
           branches: [
             { id: 'a', participant: 'p1', payload: {} },
